@@ -1,0 +1,121 @@
+import Foundation
+
+/// An RFC 5322 message with a UTF-8 text body, an HTML body, or both as
+/// `multipart/alternative`; headers RFC 2047-encoded where needed; CRLF line endings.
+///
+/// ```swift
+/// let message = MIMEMessage(from: MailAddress("shop@example.com", name: "商城客服"),
+///                           to: [MailAddress("li@example.com")], subject: "订单已发货",
+///                           text: "您的订单已发货。", html: "<p>您的订单已发货。</p>",
+///                           messageID: "a1b2@example.com")
+/// let wire: String = message.rendered()
+/// ```
+public struct MIMEMessage: Sendable, Hashable {
+    public var from: MailAddress
+    public var to: [MailAddress]
+    public var cc: [MailAddress]
+    public var replyTo: MailAddress?
+    public var subject: String
+    public var text: String?
+    public var html: String?
+    public var date: Date
+    /// Time zone the Date header is written in.
+    public var timeZone: TimeZone
+    /// The Message-ID without angle brackets, `local@domain`.
+    public var messageID: String
+    /// Further headers, ASCII values (`List-Unsubscribe`, `X-Herald-Message-Id`).
+    public var extraHeaders: [(name: String, value: String)]
+    /// The multipart boundary; `=_` cannot occur in base64 or quoted-printable text.
+    public var boundary: String
+
+    /// Creates a message. Give `text`, `html` or both.
+    public init(from: MailAddress, to: [MailAddress], cc: [MailAddress] = [], replyTo: MailAddress? = nil,
+                subject: String, text: String?, html: String?, date: Date = Date(),
+                timeZone: TimeZone = .current, messageID: String,
+                extraHeaders: [(name: String, value: String)] = [], boundary: String? = nil) {
+        self.from = from
+        self.to = to
+        self.cc = cc
+        self.replyTo = replyTo
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.date = date
+        self.timeZone = timeZone
+        self.messageID = messageID
+        self.extraHeaders = extraHeaders
+        self.boundary = boundary ?? "=_herald_" + String(UInt64.random(in: .min ... .max), radix: 16)
+    }
+
+    public static func == (lhs: MIMEMessage, rhs: MIMEMessage) -> Bool {
+        lhs.rendered() == rhs.rendered()
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rendered())
+    }
+
+    /// The message as sent on the wire.
+    public func rendered() -> String {
+        var lines: [String] = []
+        lines.append("Date: " + Self.rfc5322Date(date, timeZone: timeZone))
+        lines.append("From: " + HeaderEncoding.mailbox(from, lineUsed: 6))
+        if !to.isEmpty { lines.append(addressList("To", to)) }
+        if !cc.isEmpty { lines.append(addressList("Cc", cc)) }
+        if let replyTo { lines.append("Reply-To: " + HeaderEncoding.mailbox(replyTo, lineUsed: 10)) }
+        lines.append("Message-ID: <\(messageID)>")
+        lines.append(HeaderEncoding.header("Subject", subject))
+        lines.append("MIME-Version: 1.0")
+        for header in extraHeaders {
+            lines.append(HeaderEncoding.header(header.name, header.value))
+        }
+        switch (text, html) {
+        case let (text?, html?):
+            lines.append("Content-Type: multipart/alternative; boundary=\"\(boundary)\"")
+            lines.append("")
+            lines.append("This is a multi-part message in MIME format.")
+            for (subtype, body) in [("plain", text), ("html", html)] {
+                lines.append("--\(boundary)")
+                lines += Self.part(subtype: subtype, body: body)
+            }
+            lines.append("--\(boundary)--")
+            lines.append("")
+        case let (text?, nil):
+            lines += Self.part(subtype: "plain", body: text)
+        case let (nil, html?):
+            lines += Self.part(subtype: "html", body: html)
+        case (nil, nil):
+            lines += Self.part(subtype: "plain", body: "")
+        }
+        return lines.joined(separator: "\r\n")
+    }
+
+    /// The message as bytes.
+    public var data: Data { Data(rendered().utf8) }
+
+    private func addressList(_ name: String, _ addresses: [MailAddress]) -> String {
+        let lead = name.count + 2
+        return "\(name): " + addresses.enumerated().map { index, address in
+            HeaderEncoding.mailbox(address, lineUsed: index == 0 ? lead : 1)
+        }.joined(separator: ",\r\n ")
+    }
+
+    private static func part(subtype: String, body: String) -> [String] {
+        let encoding = BodyEncoding.choose(for: body)
+        return [
+            "Content-Type: text/\(subtype); charset=UTF-8",
+            "Content-Transfer-Encoding: \(encoding.rawValue)",
+            "",
+            encoding.encode(body),
+        ]
+    }
+
+    /// `Fri, 27 Nov 2026 13:01:55 +0800`.
+    public static func rfc5322Date(_ date: Date, timeZone: TimeZone) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HeraldCore
+
+/// One rendered variant as `herald preview` shows it.
+public struct PreviewDocument: Sendable, Hashable {
+    /// The channel.
+    public var channel: Channel
+    /// The locale variant used, nil for the base.
+    public var locale: String?
+    /// File name under `--out`: `CODE.mail.eml`, `CODE.sms.txt`, `CODE.wechat_mp.json`…
+    public var fileName: String
+    /// The document: a full RFC 5322 message for mail, text for SMS, JSON for the others.
+    public var body: String
+}
+
+/// Renders every variant of a template the way it would be sent, for `herald preview`.
+public struct TemplatePreview: Sendable {
+    public var workspace: Workspace
+    /// The date stamped on previewed mail.
+    public var date: Date
+
+    /// Creates a previewer.
+    public init(workspace: Workspace, date: Date = Date()) {
+        self.workspace = workspace
+        self.date = date
+    }
+
+    /// Renders `code` on `channels` (all its channels when empty) with `parameters`.
+    /// Fails on the first variant that cannot render, naming the parameter.
+    public func render(code: String, channels: [Channel] = [], parameters: [String: String],
+                       locale: String? = nil, mailRecipient: String = "recipient@example.com")
+        throws -> [PreviewDocument] {
+        guard let template = workspace.catalog[code] else {
+            var message = "no template '\(code)' in templates/"
+            if let guess = Spelling.suggestion(for: code, among: workspace.catalog.codes) {
+                message += "; did you mean '\(guess)'?"
+            }
+            throw PreviewError(message: message)
+        }
+        let wanted = channels.isEmpty ? template.channels : channels
+        return try wanted.map { channel in
+            let message = try workspace.renderer.render(template, channel: channel, parameters: parameters,
+                                                        locale: locale).get()
+            return PreviewDocument(channel: channel, locale: message.locale,
+                                   fileName: "\(code).\(channel.rawValue).\(Self.fileExtension(channel))",
+                                   body: try document(message, recipient: mailRecipient))
+        }
+    }
+
+    private static func fileExtension(_ channel: Channel) -> String {
+        switch channel {
+        case .mail: "eml"
+        case .sms: "txt"
+        default: "json"
+        }
+    }
+
+    private func document(_ message: RenderedMessage, recipient: String) throws -> String {
+        switch message.content {
+        case let .mail(mail):
+            guard let account = workspace.configuration.mailAccounts[mail.account] else {
+                throw PreviewError(message: "mail account '\(mail.account)' is not defined in herald.yaml")
+            }
+            let composer = MailComposer(timeZone: workspace.configuration.timeZone)
+            return composer.compose(mail, account: account, to: MailAddress(recipient),
+                                    messageID: "preview.\(message.template)", date: date).rendered()
+        case let .sms(sms):
+            let length = sms.length
+            let parameters = sms.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+            return """
+                \(sms.signedText)
+                channel: \(sms.channels.joined(separator: ", ")) · api_template_id: \(sms.apiTemplateID)
+                parameters: \(parameters)
+                length: \(length)
+
+                """
+        case let .site(site):
+            return try Self.json(site)
+        case let .wechatMP(wechat), let .wechatMini(wechat):
+            return try Self.json(wechat)
+        }
+    }
+
+    private static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+}
+
+/// A preview that cannot be made, with the reason.
+public struct PreviewError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// How an account, channel or app delivers. `file` writes what would be sent under
+/// `outbox/sent/`, so the shipped workspace runs with no server.
+public enum TransportKind: String, Sendable, Hashable, CaseIterable {
+    case file
+}
+
+/// WeChat app kinds: template messages need an official account, subscribe messages a mini program.
+public enum WeChatAppKind: String, Sendable, Hashable, CaseIterable {
+    case officialAccount = "official_account"
+    case miniProgram = "mini_program"
+}
+
+/// A mail account, `mail.accounts.<id>` in herald.yaml.
+public struct MailAccount: Sendable, Hashable {
+    /// The id templates name in `account:`.
+    public var id: String
+    /// How messages leave.
+    public var transport: TransportKind
+    /// Envelope and header sender address.
+    public var from: String
+    /// Optional Reply-To address.
+    public var replyTo: String?
+
+    /// Creates an account.
+    public init(id: String, transport: TransportKind = .file, from: String, replyTo: String? = nil) {
+        self.id = id
+        self.transport = transport
+        self.from = from
+        self.replyTo = replyTo
+    }
+}
+
+/// An SMS channel, `sms.channels.<id>` in herald.yaml.
+public struct SMSChannel: Sendable, Hashable {
+    /// The id templates name in `channel:`.
+    public var id: String
+    /// How messages leave.
+    public var transport: TransportKind
+    /// The approved signature (签名), shown as `【签名】` and counted in the length.
+    public var signature: String?
+
+    /// Creates a channel.
+    public init(id: String, transport: TransportKind = .file, signature: String? = nil) {
+        self.id = id
+        self.transport = transport
+        self.signature = signature
+    }
+}
+
+/// A WeChat app, `wechat.apps.<id>` in herald.yaml.
+public struct WeChatApp: Sendable, Hashable {
+    /// The id templates name in `app:`.
+    public var id: String
+    /// How messages leave.
+    public var transport: TransportKind
+    /// Official account or mini program.
+    public var kind: WeChatAppKind
+    /// WeChat's app id (`wx…`).
+    public var appID: String?
+
+    /// Creates an app.
+    public init(id: String, transport: TransportKind = .file, kind: WeChatAppKind, appID: String? = nil) {
+        self.id = id
+        self.transport = transport
+        self.kind = kind
+        self.appID = appID
+    }
+}
+
+/// The site (站内信) store settings, `site` in herald.yaml.
+public struct SiteSettings: Sendable, Hashable {
+    /// How site messages are stored.
+    public var transport: TransportKind
+
+    /// Creates the settings.
+    public init(transport: TransportKind = .file) {
+        self.transport = transport
+    }
+}
+
+/// Everything herald.yaml says.
+public struct Configuration: Sendable {
+    /// Time zone for log days, report days and quiet hours (default Asia/Shanghai).
+    public var timeZone: TimeZone
+    /// The site store.
+    public var site: SiteSettings
+    /// Mail accounts by id.
+    public var mailAccounts: [String: MailAccount]
+    /// SMS channels by id.
+    public var smsChannels: [String: SMSChannel]
+    /// WeChat apps by id.
+    public var wechatApps: [String: WeChatApp]
+
+    /// Creates a configuration (tests build one directly).
+    public init(timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,
+                site: SiteSettings = SiteSettings(transport: .file),
+                mailAccounts: [String: MailAccount] = [:], smsChannels: [String: SMSChannel] = [:],
+                wechatApps: [String: WeChatApp] = [:]) {
+        self.timeZone = timeZone
+        self.site = site
+        self.mailAccounts = mailAccounts
+        self.smsChannels = smsChannels
+        self.wechatApps = wechatApps
+    }
+
+    /// The file name Herald reads in the workspace root.
+    public static let fileName = "herald.yaml"
+
+    /// Reads `herald.yaml` under `root`. `environment` resolves `${NAME}` values.
+    public static func load(from root: URL,
+                            environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> (Configuration?, [Diagnostic]) {
+        let url = root.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            let message = "no \(fileName) in \(root.path); create one (see README) or pass -C DIR"
+            return (nil, [.error(message, at: SourceLocation(file: fileName))])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return (nil, [.error("\(fileName) is not UTF-8 text", at: SourceLocation(file: fileName))])
+        }
+        return ConfigurationLoader(file: fileName, environment: environment).load(text)
+    }
+}

@@ -1,0 +1,107 @@
+/// A rendered 站内信.
+public struct RenderedSite: Sendable, Hashable, Codable {
+    /// Sender name shown in the inbox.
+    public var nickname: String?
+    /// Message type for the product.
+    public var type: String
+    /// The body.
+    public var content: String
+}
+
+/// A rendered email, before MIME encoding.
+public struct RenderedMail: Sendable, Hashable, Codable {
+    /// The account id from the template.
+    public var account: String
+    /// Sender display name, header-safe.
+    public var nickname: String?
+    /// Subject, header-safe.
+    public var subject: String
+    /// HTML body with parameters HTML-escaped.
+    public var html: String?
+    /// Plain-text body.
+    public var text: String?
+}
+
+/// One named value passed to an SMS provider, in the order the content uses it.
+public struct SMSParameter: Sendable, Hashable, Codable {
+    /// Placeholder name (Aliyun's `TemplateParam` key).
+    public var name: String
+    /// The value.
+    public var value: String
+}
+
+/// A rendered SMS.
+public struct RenderedSMS: Sendable, Hashable, Codable {
+    /// Channel ids in failover order.
+    public var channels: [String]
+    /// The provider's template id.
+    public var apiTemplateID: String
+    /// The text without signature.
+    public var content: String
+    /// The signature of the first channel, if herald.yaml gives one.
+    public var signature: String?
+    /// Parameters in order of first use in `content` (Tencent's positional `{1}`, `{2}`…).
+    public var parameters: [SMSParameter]
+
+    /// `【签名】content`, as the phone shows it.
+    public var signedText: String {
+        guard let signature, !signature.isEmpty else { return content }
+        return "【\(signature)】\(content)"
+    }
+
+    /// Length and parts of the signed text.
+    public var length: SMSLength { SMSLength.measure(signedText) }
+}
+
+/// One rendered WeChat data field.
+public struct RenderedWeChatItem: Sendable, Hashable, Codable {
+    public var key: String
+    public var value: String
+    public var color: String?
+}
+
+/// A rendered WeChat template or subscribe message.
+public struct RenderedWeChat: Sendable, Hashable, Codable {
+    public var app: String
+    public var templateID: String
+    public var url: String?
+    public var page: String?
+    public var miniprogramAppID: String?
+    public var miniprogramPage: String?
+    public var data: [RenderedWeChatItem]
+}
+
+/// The channel-specific part of a rendered message.
+public enum RenderedContent: Sendable, Hashable {
+    case site(RenderedSite)
+    case mail(RenderedMail)
+    case sms(RenderedSMS)
+    case wechatMP(RenderedWeChat)
+    case wechatMini(RenderedWeChat)
+
+    /// The channel this content goes out on.
+    public var channel: Channel {
+        switch self {
+        case .site: .site
+        case .mail: .mail
+        case .sms: .sms
+        case .wechatMP: .wechatMP
+        case .wechatMini: .wechatMini
+        }
+    }
+}
+
+/// A template rendered for one recipient and channel.
+public struct RenderedMessage: Sendable, Hashable {
+    /// Template code.
+    public var template: String
+    /// Template category.
+    public var category: TemplateCategory
+    /// The locale whose variant was used, or nil for the base.
+    public var locale: String?
+    /// The content.
+    public var content: RenderedContent
+
+    /// The channel.
+    public var channel: Channel { content.channel }
+}

@@ -1,0 +1,289 @@
+/// The five ways Herald reaches a person.
+public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
+    /// 站内信, the in-app inbox.
+    case site
+    /// Email over SMTP.
+    case mail
+    /// SMS through Aliyun, Tencent Cloud or a webhook gateway.
+    case sms
+    /// WeChat official-account template message.
+    case wechatMP = "wechat_mp"
+    /// WeChat mini-program subscribe message.
+    case wechatMini = "wechat_mini"
+
+    public static func < (lhs: Channel, rhs: Channel) -> Bool {
+        lhs.rank < rhs.rank
+    }
+
+    private var rank: Int {
+        switch self {
+        case .site: 0
+        case .mail: 1
+        case .sms: 2
+        case .wechatMP: 3
+        case .wechatMini: 4
+        }
+    }
+}
+
+/// What kind of notification a template is; decides opt-outs and quiet hours.
+public enum TemplateCategory: String, Sendable, Hashable, CaseIterable, Codable {
+    case verification
+    case transactional
+    case marketing
+    case system
+}
+
+/// Whether rows naming a template are sent or recorded as skipped.
+public enum TemplateStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    case enabled
+    case disabled
+}
+
+/// A declared parameter from a template's `params:` block.
+public struct ParameterDeclaration: Sendable, Hashable {
+    /// The placeholder name.
+    public var name: String
+    /// Whether a row must give a non-empty value (true unless declared otherwise).
+    public var required: Bool
+    /// Used when the row gives no value or an empty one.
+    public var defaultValue: String?
+
+    /// Creates a declaration.
+    public init(name: String, required: Bool = true, defaultValue: String? = nil) {
+        self.name = name
+        self.required = required
+        self.defaultValue = defaultValue
+    }
+}
+
+/// The 站内信 variant.
+public struct SiteVariant: Sendable, Hashable {
+    /// Sender name shown in the inbox.
+    public var nickname: TemplateText?
+    /// Message type shown to the product (`notification`, `announcement`, ...).
+    public var type: String
+    /// The message body.
+    public var content: TemplateText
+}
+
+/// The email variant.
+public struct MailVariant: Sendable, Hashable {
+    /// Id of an account under `mail.accounts` in herald.yaml.
+    public var account: String
+    /// Display name of the sender.
+    public var nickname: TemplateText?
+    /// The subject.
+    public var title: TemplateText
+    /// HTML body; parameters are HTML-escaped here.
+    public var html: TemplateText?
+    /// Plain-text body.
+    public var text: TemplateText?
+}
+
+/// The SMS variant.
+public struct SMSVariant: Sendable, Hashable {
+    /// Ids of channels under `sms.channels`, in failover order.
+    public var channels: [String]
+    /// The provider's approved template id (Aliyun `SMS_123`, Tencent numeric id).
+    public var apiTemplateID: String
+    /// The text as the provider's approved template renders it, used for length and previews.
+    public var content: TemplateText
+}
+
+/// One entry of a WeChat template's `data`.
+public struct WeChatDataItem: Sendable, Hashable {
+    /// The data key (`keyword1`, `thing2`).
+    public var key: String
+    /// The value.
+    public var value: TemplateText
+    /// Optional colour (official-account template messages only).
+    public var color: String?
+}
+
+/// The WeChat variants: official-account template message and mini-program subscribe message.
+public struct WeChatVariant: Sendable, Hashable {
+    /// Id of an app under `wechat.apps`.
+    public var app: String
+    /// WeChat's template id.
+    public var templateID: String
+    /// Official account: the page opened on tap.
+    public var url: TemplateText?
+    /// Mini program: the page path opened on tap.
+    public var page: TemplateText?
+    /// Official account: mini program to open instead of `url`.
+    public var miniprogramAppID: String?
+    /// Official account: page path inside `miniprogramAppID`.
+    public var miniprogramPage: TemplateText?
+    /// The template's data fields in order.
+    public var data: [WeChatDataItem]
+}
+
+/// The channel variants one template (or one locale of it) defines.
+public struct VariantSet: Sendable, Hashable {
+    public var site: SiteVariant?
+    public var mail: MailVariant?
+    public var sms: SMSVariant?
+    public var wechatMP: WeChatVariant?
+    public var wechatMini: WeChatVariant?
+
+    /// Creates a set; every variant is optional.
+    public init(site: SiteVariant? = nil, mail: MailVariant? = nil, sms: SMSVariant? = nil,
+                wechatMP: WeChatVariant? = nil, wechatMini: WeChatVariant? = nil) {
+        self.site = site
+        self.mail = mail
+        self.sms = sms
+        self.wechatMP = wechatMP
+        self.wechatMini = wechatMini
+    }
+
+    /// Channels that have a variant here, in `Channel` order.
+    public var channels: [Channel] {
+        Channel.allCases.filter { has($0) }
+    }
+
+    /// Whether a variant for `channel` is defined.
+    public func has(_ channel: Channel) -> Bool {
+        switch channel {
+        case .site: site != nil
+        case .mail: mail != nil
+        case .sms: sms != nil
+        case .wechatMP: wechatMP != nil
+        case .wechatMini: wechatMini != nil
+        }
+    }
+
+    /// Every template field, for placeholder extraction.
+    var texts: [TemplateText] {
+        var texts: [TemplateText] = []
+        if let site { texts += [site.nickname, site.content].compactMap { $0 } }
+        if let mail { texts += [mail.nickname, mail.title, mail.html, mail.text].compactMap { $0 } }
+        if let sms { texts.append(sms.content) }
+        for wechat in [wechatMP, wechatMini].compactMap({ $0 }) {
+            texts += [wechat.url, wechat.page, wechat.miniprogramPage].compactMap { $0 }
+            texts += wechat.data.map(\.value)
+        }
+        return texts
+    }
+}
+
+/// One notification event, loaded from `templates/CODE.yaml`.
+public struct Template: Sendable, Hashable {
+    /// The file stem, `[a-z0-9_]+`.
+    public var code: String
+    /// Human name (`订单发货通知`).
+    public var name: String
+    /// Category; decides opt-outs and quiet hours.
+    public var category: TemplateCategory
+    /// Enabled or disabled.
+    public var status: TemplateStatus
+    /// Declared parameters, or nil when the template declares none (then every placeholder is required).
+    public var declaredParameters: [ParameterDeclaration]?
+    /// Variants used when no locale matches.
+    public var base: VariantSet
+    /// Per-locale variants, each already merged over the base (keys as written: `en`, `zh-TW`).
+    public var locales: [String: VariantSet]
+    /// Path of the file, relative to the workspace.
+    public var file: String
+    /// Where names of herald.yaml entries and the status were written, for `herald check`.
+    public var sourceMap = TemplateSourceMap()
+
+    /// Creates a template.
+    public init(code: String, name: String, category: TemplateCategory = .transactional,
+                status: TemplateStatus = .enabled, declaredParameters: [ParameterDeclaration]? = nil,
+                base: VariantSet, locales: [String: VariantSet] = [:], file: String = "") {
+        self.code = code
+        self.name = name
+        self.category = category
+        self.status = status
+        self.declaredParameters = declaredParameters
+        self.base = base
+        self.locales = locales
+        self.file = file
+    }
+
+    /// Every placeholder used in any field of any variant or locale, in order of first use.
+    public var placeholders: [String] {
+        var seen = Set<String>()
+        var names: [String] = []
+        let sets = [base] + locales.keys.sorted().compactMap { locales[$0] }
+        for set in sets {
+            for text in set.texts {
+                for name in text.placeholders where seen.insert(name).inserted {
+                    names.append(name)
+                }
+            }
+        }
+        return names
+    }
+
+    /// The rule for every parameter: declared ones as declared, the rest required.
+    public var parameters: [ParameterDeclaration] {
+        if let declaredParameters { return declaredParameters }
+        return placeholders.map { ParameterDeclaration(name: $0) }
+    }
+
+    /// Channels this template can send on, in any locale.
+    public var channels: [Channel] {
+        Channel.allCases.filter { channel in
+            base.has(channel) || locales.values.contains { $0.has(channel) }
+        }
+    }
+
+    /// The variants for `locale`, trying the full tag, then its language, then the base:
+    /// `zh-CN` → `zh-CN`, `zh` → base. Tags match case-insensitively and `_` equals `-`.
+    /// Returns the matched locale key (nil for the base) and its variants.
+    public func variants(for locale: String?, channel: Channel) -> (locale: String?, variants: VariantSet) {
+        for candidate in Self.fallbackChain(locale) {
+            if let key = locales.keys.first(where: { Self.normalize($0) == candidate }),
+               let set = locales[key], set.has(channel) {
+                return (key, set)
+            }
+        }
+        return (nil, base)
+    }
+
+    static func fallbackChain(_ locale: String?) -> [String] {
+        guard let locale, !locale.isEmpty else { return [] }
+        var parts = normalize(locale).split(separator: "-").map(String.init)
+        var chain: [String] = []
+        while !parts.isEmpty {
+            chain.append(parts.joined(separator: "-"))
+            parts.removeLast()
+        }
+        return chain
+    }
+
+    static func normalize(_ locale: String) -> String {
+        locale.replacingOccurrences(of: "_", with: "-").lowercased()
+    }
+}
+
+/// A name a template uses that herald.yaml must define.
+public struct ConfigurationReference: Sendable, Hashable {
+    /// What kind of entry is named.
+    public enum Kind: String, Sendable, Hashable {
+        case mailAccount = "mail account"
+        case smsChannel = "sms channel"
+        case officialAccountApp = "wechat app (official_account)"
+        case miniProgramApp = "wechat app (mini_program)"
+    }
+
+    /// The kind of entry.
+    public var kind: Kind
+    /// The id named.
+    public var id: String
+    /// Where it was written.
+    public var location: SourceLocation
+}
+
+/// Locations inside a template file that checks report on after loading.
+public struct TemplateSourceMap: Sendable, Hashable {
+    /// Every account, channel and app the template names.
+    public var references: [ConfigurationReference] = []
+    /// Where `status:` was written (or the top of the file).
+    public var status: SourceLocation?
+
+    /// Creates an empty map.
+    public init() {}
+}

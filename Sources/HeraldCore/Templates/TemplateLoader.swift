@@ -1,0 +1,235 @@
+import Foundation
+import Yams
+
+/// Turns one `templates/*.yaml` file into a `Template`, reporting every problem with the
+/// line and column of the key or value at fault.
+struct TemplateLoader {
+    static let topLevelKeys = ["code", "name", "category", "status", "params", "site", "mail", "sms",
+                               "wechat_mp", "wechat_mini", "locales"]
+    static let variantKeys = ["site", "mail", "sms", "wechat_mp", "wechat_mini"]
+
+    /// Where each field was written, so placeholder problems can point at it.
+    private struct FieldSite {
+        var text: TemplateText
+        var node: Node
+    }
+
+    private let reader: YAMLReader
+    private let code: String
+    private var fields: [FieldSite] = []
+    private var sourceMap = TemplateSourceMap()
+
+    private init(reader: YAMLReader, code: String) {
+        self.reader = reader
+        self.code = code
+    }
+
+    /// Loads `text` (the contents of `file`, whose stem is `code`).
+    static func load(code: String, file: String, text: String) -> (Template?, [Diagnostic]) {
+        let reader = YAMLReader(file: file)
+        var loader = TemplateLoader(reader: reader, code: code)
+        let template = loader.load(text)
+        return (template, reader.diagnostics)
+    }
+
+    private mutating func load(_ text: String) -> Template? {
+        guard let root = reader.parse(text),
+              let top = reader.mapping(root, "template", allowed: Self.topLevelKeys) else { return nil }
+
+        if let codeNode = top["code"], let written = reader.string(codeNode, "'code'"), written != code {
+            reader.error("code '\(written)' does not match the file name; the file stem is the code, so use '\(code)' or rename the file", at: codeNode)
+        }
+        let name = reader.string(top, "name") ?? code
+        let category = reader.choice(top, "category", default: TemplateCategory.transactional)
+        let status = reader.choice(top, "status", default: TemplateStatus.enabled)
+        let declared = top["params"].flatMap { declarations($0) }
+
+        let variantMappings = Self.variantKeys.compactMap { key -> (String, YAMLMapping)? in
+            guard let node = top[key], let mapping = reader.mapping(node, "\(key) variant", allowed: Self.fieldKeys(key)) else {
+                return nil
+            }
+            return (key, mapping)
+        }
+        let baseMappings = Dictionary(uniqueKeysWithValues: variantMappings)
+        let base = variants(baseMappings)
+        if variantMappings.isEmpty && top["locales"] == nil {
+            reader.error("template defines no channel; add at least one of \(Self.variantKeys.joined(separator: ", "))", at: root)
+        }
+
+        var locales: [String: VariantSet] = [:]
+        if let localesNode = top["locales"], let localesMapping = reader.mapping(localesNode, "locales") {
+            for entry in localesMapping.entries {
+                guard let overrides = reader.mapping(entry.value, "locale '\(entry.key)'", allowed: Self.variantKeys) else { continue }
+                var merged = baseMappings
+                for override in overrides.entries {
+                    guard let mapping = reader.mapping(override.value, "\(override.key) variant",
+                                                       allowed: Self.fieldKeys(override.key)) else { continue }
+                    merged[override.key] = merged[override.key].map { $0.overridden(by: mapping) } ?? mapping
+                }
+                locales[entry.key] = variants(merged, only: Set(overrides.keys))
+            }
+        }
+
+        sourceMap.status = reader.location(top["status"] ?? root)
+        var template = Template(code: code, name: name, category: category, status: status,
+                                declaredParameters: declared?.map(\.declaration), base: base,
+                                locales: locales, file: reader.file)
+        template.sourceMap = sourceMap
+        if let declared { checkDeclarations(declared) }
+        return template
+    }
+
+    private struct Declared {
+        var declaration: ParameterDeclaration
+        var node: Node
+    }
+
+    private func declarations(_ node: Node) -> [Declared]? {
+        guard let mapping = reader.mapping(node, "params") else { return nil }
+        return mapping.entries.compactMap { entry in
+            if entry.value.scalar?.string == "" || entry.value.scalar?.string == "~" {
+                return Declared(declaration: ParameterDeclaration(name: entry.key), node: entry.keyNode)
+            }
+            guard let rules = reader.mapping(entry.value, "parameter '\(entry.key)'",
+                                             allowed: ["required", "default", "description"]) else { return nil }
+            let defaultValue = reader.string(rules, "default")
+            let required = reader.bool(rules, "required") ?? (defaultValue == nil)
+            return Declared(declaration: ParameterDeclaration(name: entry.key, required: required, defaultValue: defaultValue),
+                            node: entry.keyNode)
+        }
+    }
+
+    private func checkDeclarations(_ declared: [Declared]) {
+        let declaredNames = Set(declared.map(\.declaration.name))
+        var reported = Set<String>()
+        for field in fields {
+            for name in field.text.placeholders where !declaredNames.contains(name) && reported.insert(name).inserted {
+                reader.error("placeholder {\(name)} is not declared in params; add `\(name): {required: true}` under params", at: field.node)
+            }
+        }
+        let used = Set(fields.flatMap(\.text.placeholders))
+        for item in declared where !used.contains(item.declaration.name) {
+            reader.error("parameter '\(item.declaration.name)' is declared in params but no field uses {\(item.declaration.name)}; remove it or use it", at: item.node)
+        }
+    }
+
+    static func fieldKeys(_ variant: String) -> [String] {
+        switch variant {
+        case "site": ["nickname", "type", "content"]
+        case "mail": ["account", "nickname", "title", "html", "text"]
+        case "sms": ["channel", "api_template_id", "content"]
+        case "wechat_mp": ["app", "template_id", "url", "miniprogram", "data"]
+        default: ["app", "template_id", "page", "data"]
+        }
+    }
+
+    /// Builds the variant set from mappings; `only` limits which are built (a locale's own).
+    private mutating func variants(_ mappings: [String: YAMLMapping], only: Set<String>? = nil) -> VariantSet {
+        func wanted(_ key: String) -> YAMLMapping? {
+            if let only, !only.contains(key) { return nil }
+            return mappings[key]
+        }
+        var set = VariantSet()
+        if let m = wanted("site") { set.site = site(m) }
+        if let m = wanted("mail") { set.mail = mail(m) }
+        if let m = wanted("sms") { set.sms = sms(m) }
+        if let m = wanted("wechat_mp") { set.wechatMP = wechat(m, officialAccount: true) }
+        if let m = wanted("wechat_mini") { set.wechatMini = wechat(m, officialAccount: false) }
+        return set
+    }
+
+    private mutating func text(_ mapping: YAMLMapping, _ key: String, required: Bool = false) -> TemplateText? {
+        guard let node = mapping[key] else {
+            if required { reader.missing(key, in: mapping) }
+            return nil
+        }
+        guard let string = reader.string(node, "'\(key)' in \(mapping.what)") else { return nil }
+        let text = TemplateText(string)
+        fields.append(FieldSite(text: text, node: node))
+        return text
+    }
+
+    private mutating func site(_ m: YAMLMapping) -> SiteVariant? {
+        let nickname = text(m, "nickname")
+        let content = text(m, "content", required: true)
+        let type = reader.string(m, "type") ?? "notification"
+        guard let content else { return nil }
+        return SiteVariant(nickname: nickname, type: type, content: content)
+    }
+
+    private mutating func reference(_ kind: ConfigurationReference.Kind, _ m: YAMLMapping, _ key: String) -> String? {
+        guard let id = reader.string(m, key, required: true), let node = m[key] else { return nil }
+        let reference = ConfigurationReference(kind: kind, id: id, location: reader.location(node))
+        if !sourceMap.references.contains(reference) { sourceMap.references.append(reference) }
+        return id
+    }
+
+    private mutating func mail(_ m: YAMLMapping) -> MailVariant? {
+        let account = reference(.mailAccount, m, "account")
+        let nickname = text(m, "nickname")
+        let title = text(m, "title", required: true)
+        let html = text(m, "html")
+        let plain = text(m, "text")
+        if m["html"] == nil && m["text"] == nil && m.misspelt.isDisjoint(with: ["html", "text"]) {
+            reader.error("mail variant has neither 'html' nor 'text'; add a body", at: m.node)
+        }
+        guard let account, let title, html != nil || plain != nil else { return nil }
+        return MailVariant(account: account, nickname: nickname, title: title, html: html, text: plain)
+    }
+
+    private mutating func sms(_ m: YAMLMapping) -> SMSVariant? {
+        let channels = reader.strings(m, "channel")
+        if let channels, let node = m["channel"] {
+            for id in channels {
+                let reference = ConfigurationReference(kind: .smsChannel, id: id, location: reader.location(node))
+                if !sourceMap.references.contains(reference) { sourceMap.references.append(reference) }
+            }
+        }
+        if m["channel"] == nil { reader.missing("channel", in: m, hint: "add `channel:` naming an SMS channel of herald.yaml") }
+        let templateID = reader.string(m, "api_template_id", required: true)
+        let content = text(m, "content", required: true)
+        guard let channels, !channels.isEmpty, let templateID, let content else { return nil }
+        return SMSVariant(channels: channels, apiTemplateID: templateID, content: content)
+    }
+
+    private mutating func wechat(_ m: YAMLMapping, officialAccount: Bool) -> WeChatVariant? {
+        let app = reference(officialAccount ? .officialAccountApp : .miniProgramApp, m, "app")
+        let templateID = reader.string(m, "template_id", required: true)
+        var variant = WeChatVariant(app: app ?? "", templateID: templateID ?? "", data: [])
+        if officialAccount {
+            variant.url = text(m, "url")
+            if let node = m["miniprogram"], let mini = reader.mapping(node, "miniprogram", allowed: ["appid", "pagepath"]) {
+                variant.miniprogramAppID = reader.string(mini, "appid", required: true)
+                variant.miniprogramPage = text(mini, "pagepath")
+            }
+        } else {
+            variant.page = text(m, "page")
+        }
+        guard let dataNode = m["data"] else {
+            reader.missing("data", in: m, hint: "add `data:` with the template's keys")
+            return nil
+        }
+        guard let data = reader.mapping(dataNode, "data") else { return nil }
+        for entry in data.entries {
+            if entry.value.scalar != nil {
+                guard let value = text(data, entry.key) else { continue }
+                variant.data.append(WeChatDataItem(key: entry.key, value: value, color: nil))
+            } else if let item = reader.mapping(entry.value, "data '\(entry.key)'", allowed: ["value", "color"]) {
+                guard let value = text(item, "value", required: true) else { continue }
+                variant.data.append(WeChatDataItem(key: entry.key, value: value, color: reader.string(item, "color")))
+            }
+        }
+        guard app != nil, templateID != nil else { return nil }
+        return variant
+    }
+}
+
+extension YAMLMapping {
+    /// This mapping with `override`'s entries replacing same-named ones (a locale over the base).
+    func overridden(by override: YAMLMapping) -> YAMLMapping {
+        let replaced = Set(override.keys)
+        return YAMLMapping(node: override.node, what: override.what,
+                           entries: entries.filter { !replaced.contains($0.key) } + override.entries,
+                           misspelt: misspelt.union(override.misspelt))
+    }
+}

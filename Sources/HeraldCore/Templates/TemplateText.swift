@@ -1,0 +1,136 @@
+/// A template field split into literal text and `{name}` placeholders.
+///
+/// A placeholder is `{` + a name matching `[A-Za-z_][A-Za-z0-9_]*` + `}`; every other brace is
+/// literal, so CSS blocks and JSON in a body pass through untouched:
+///
+/// ```swift
+/// let text = TemplateText("p { color: red } 订单{orderId}")
+/// text.placeholders            // ["orderId"]
+/// text.render(["orderId": "A1"], escaping: .plain)   // "p { color: red } 订单A1"
+/// ```
+public struct TemplateText: Sendable, Hashable, CustomStringConvertible {
+    /// One piece of a template field.
+    public enum Segment: Sendable, Hashable {
+        case literal(String)
+        case placeholder(String)
+    }
+
+    /// The field as written in the template.
+    public let source: String
+    /// Literal runs and placeholders, in order.
+    public let segments: [Segment]
+
+    /// Splits `source` into segments.
+    public init(_ source: String) {
+        self.source = source
+        self.segments = Self.split(source)
+    }
+
+    /// Placeholder names in order of first use, each once.
+    public var placeholders: [String] {
+        var seen = Set<String>()
+        return segments.compactMap { segment in
+            guard case let .placeholder(name) = segment, seen.insert(name).inserted else { return nil }
+            return name
+        }
+    }
+
+    /// Replaces each placeholder with its value, escaped for the field's context.
+    /// Every placeholder must have a value; the renderer checks that before calling.
+    public func render(_ values: [String: String], escaping: Escaping) -> String {
+        var output = ""
+        output.reserveCapacity(source.utf8.count)
+        for segment in segments {
+            switch segment {
+            case let .literal(text): output += text
+            case let .placeholder(name): output += escaping.apply(values[name] ?? "")
+            }
+        }
+        return output
+    }
+
+    public var description: String { source }
+
+    private static func split(_ source: String) -> [Segment] {
+        var segments: [Segment] = []
+        var literal = String.UnicodeScalarView()
+        let scalars = Array(source.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            if scalars[index] == "{", let end = nameEnd(in: scalars, from: index + 1),
+               end < scalars.count, scalars[end] == "}" {
+                if !literal.isEmpty {
+                    segments.append(.literal(String(literal)))
+                    literal = String.UnicodeScalarView()
+                }
+                var name = String.UnicodeScalarView()
+                name.append(contentsOf: scalars[(index + 1)..<end])
+                segments.append(.placeholder(String(name)))
+                index = end + 1
+            } else {
+                literal.append(scalars[index])
+                index += 1
+            }
+        }
+        if !literal.isEmpty { segments.append(.literal(String(literal))) }
+        return segments
+    }
+
+    /// The index after a name starting at `start`, or nil when no name starts there.
+    private static func nameEnd(in scalars: [Unicode.Scalar], from start: Int) -> Int? {
+        guard start < scalars.count, isNameStart(scalars[start]) else { return nil }
+        var index = start + 1
+        while index < scalars.count, isNameStart(scalars[index]) || ("0"..."9").contains(scalars[index]) {
+            index += 1
+        }
+        return index
+    }
+
+    private static func isNameStart(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_"
+    }
+}
+
+/// How a parameter value is made safe for the field it lands in.
+public enum Escaping: Sendable, Hashable {
+    /// Inserted as given (SMS, WeChat data, site content, plain-text mail).
+    case plain
+    /// `& < > " '` become entities (mail `html`).
+    case html
+    /// CR, LF and other control characters removed, so a value cannot start a new header
+    /// (mail title, nicknames).
+    case header
+
+    /// Returns `value` escaped for this context.
+    public func apply(_ value: String) -> String {
+        switch self {
+        case .plain:
+            return value
+        case .html:
+            var output = ""
+            output.reserveCapacity(value.utf8.count)
+            for character in value {
+                switch character {
+                case "&": output += "&amp;"
+                case "<": output += "&lt;"
+                case ">": output += "&gt;"
+                case "\"": output += "&quot;"
+                case "'": output += "&#39;"
+                default: output.append(character)
+                }
+            }
+            return output
+        case .header:
+            var scalars = String.UnicodeScalarView()
+            for scalar in value.unicodeScalars where !Self.isControl(scalar) {
+                scalars.append(scalar)
+            }
+            return String(scalars)
+        }
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}"
+            || scalar == "\u{85}"
+    }
+}

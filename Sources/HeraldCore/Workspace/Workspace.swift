@@ -1,0 +1,89 @@
+import Foundation
+
+/// A Herald workspace: a folder holding herald.yaml, templates/, recipients/, outbox/ and reports/.
+public struct Workspace: Sendable {
+    /// The folder.
+    public let root: URL
+    /// herald.yaml.
+    public var configuration: Configuration
+    /// templates/.
+    public var catalog: TemplateCatalog
+    /// Warnings found while loading (errors make `open` throw).
+    public var warnings: [Diagnostic]
+
+    /// Loads herald.yaml and every template; throws every problem found when any is an error.
+    public static func open(at root: URL,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Workspace {
+        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment)
+        guard let (configuration, catalog) = loaded, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
+        return Workspace(root: root, configuration: configuration, catalog: catalog,
+                         warnings: diagnostics.sortedByLocation())
+    }
+
+    /// A renderer that knows this workspace's SMS signatures.
+    public var renderer: TemplateRenderer { TemplateRenderer(configuration: configuration) }
+}
+
+/// What `herald check` does: validates herald.yaml, every template, and that every account,
+/// channel and app a template names exists.
+public enum WorkspaceCheck {
+    /// Every diagnostic for the workspace at `root`, sorted by location.
+    public static func run(root: URL,
+                           environment: [String: String] = ProcessInfo.processInfo.environment) -> [Diagnostic] {
+        load(root: root, environment: environment).1.sortedByLocation()
+    }
+
+    static func load(root: URL, environment: [String: String]) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
+        let (configuration, configurationDiagnostics) = Configuration.load(from: root, environment: environment)
+        let (catalog, templateDiagnostics) = TemplateCatalog.load(from: root)
+        var diagnostics = configurationDiagnostics + templateDiagnostics
+        if let configuration {
+            diagnostics += crossReferences(catalog, configuration)
+        }
+        for code in catalog.codes {
+            guard let template = catalog[code], template.status == .disabled else { continue }
+            diagnostics.append(.warning("template '\(code)' is disabled; its rows will be recorded as skipped",
+                                        at: template.sourceMap.status ?? SourceLocation(file: template.file)))
+        }
+        return (configuration.map { ($0, catalog) }, diagnostics)
+    }
+
+    /// Names that templates use but herald.yaml does not define.
+    public static func crossReferences(_ catalog: TemplateCatalog, _ configuration: Configuration) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for code in catalog.codes {
+            guard let template = catalog[code] else { continue }
+            for reference in template.sourceMap.references {
+                let defined: [String]
+                var problem: String?
+                switch reference.kind {
+                case .mailAccount:
+                    defined = configuration.mailAccounts.keys.sorted()
+                case .smsChannel:
+                    defined = configuration.smsChannels.keys.sorted()
+                case .officialAccountApp, .miniProgramApp:
+                    defined = configuration.wechatApps.keys.sorted()
+                    let wanted: WeChatAppKind = reference.kind == .officialAccountApp ? .officialAccount : .miniProgram
+                    if let app = configuration.wechatApps[reference.id], app.kind != wanted {
+                        problem = "wechat app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant needs a \(wanted.rawValue) app"
+                    }
+                }
+                if !defined.contains(reference.id) {
+                    var message = "\(reference.kind.rawValue) '\(reference.id)' is not defined in herald.yaml"
+                    if let guess = Spelling.closest(to: reference.id, among: defined) {
+                        message += "; did you mean '\(guess)'?"
+                    } else if defined.isEmpty {
+                        message += "; define it there first"
+                    } else {
+                        message += "; defined: \(defined.joined(separator: ", "))"
+                    }
+                    problem = message
+                }
+                if let problem {
+                    diagnostics.append(.error(problem, at: reference.location))
+                }
+            }
+        }
+        return diagnostics
+    }
+}

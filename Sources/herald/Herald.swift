@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+
+@main
+struct Herald: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "herald",
+        abstract: "Herald: a file-driven notification pipeline (消息通知系统).",
+        subcommands: [Check.self, Preview.self]
+    )
+}
+
+/// Options every command takes.
+struct WorkspaceOptions: ParsableArguments {
+    @Option(name: [.customShort("C"), .customLong("workspace")],
+            help: ArgumentHelp("The workspace folder (holding herald.yaml).", valueName: "DIR"))
+    var workspace: String = "."
+
+    var root: URL {
+        URL(fileURLWithPath: workspace, isDirectory: true).standardizedFileURL
+    }
+
+    /// Opens the workspace, or prints every problem and exits 2.
+    func open() throws -> Workspace {
+        do {
+            let workspace = try Workspace.open(at: root)
+            for warning in workspace.warnings { printError(warning.description) }
+            return workspace
+        } catch let error as DiagnosticsError {
+            printError(error.description)
+            printError("herald: configuration has errors; run `herald check` for the full list")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
