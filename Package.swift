@@ -30,9 +30,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore"]),
-        .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels"]),
-        .testTarget(name: "HeraldCLITests", dependencies: ["HeraldCore"]),
+        .target(name: "HeraldTestSupport", dependencies: ["HeraldCore"], path: "Tests/HeraldTestSupport"),
+        .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

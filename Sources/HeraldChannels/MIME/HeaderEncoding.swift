@@ -78,16 +78,59 @@ public enum HeaderEncoding {
 
     /// An address with an optional display name: `=?UTF-8?B?…?= <a@b.c>`, `"Name, Inc." <a@b.c>`
     /// or `<a@b.c>`. `lineUsed` is what precedes it on the line, for the first word's length.
+    ///
+    /// In a non-ASCII name, plain ASCII words stay readable atoms and only the runs that need it
+    /// become encoded-words, so a space in the name is real whitespace between an atom and an
+    /// encoded-word, which every reader keeps (readers differ on whitespace between two
+    /// encoded-words, which RFC 2047 says to drop).
     public static func mailbox(_ address: MailAddress, lineUsed: Int = 0) -> String {
         guard let name = address.name, !name.isEmpty else { return "<\(address.address)>" }
         if needsEncoding(name) {
-            return encodedWords(name, firstLineUsed: lineUsed).joined(separator: "\r\n ") + " <\(address.address)>"
+            return phrase(name, lineUsed: lineUsed) + " <\(address.address)>"
         }
-        if name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == " " || "!#$%&'*+-/=?^_`{|}~".contains($0) }) {
+        if name.split(separator: " ", omittingEmptySubsequences: false).allSatisfy({ isAtom(String($0)) }) {
             return "\(name) <\(address.address)>"
         }
         let quoted = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         return "\"\(quoted)\" <\(address.address)>"
+    }
+
+    /// A display name as atoms and encoded-words, folded so each line stays within the limit.
+    static func phrase(_ name: String, lineUsed: Int) -> String {
+        // Group words: runs of words needing encoding become one encoded run (spaces inside it).
+        var pieces: [(text: String, encode: Bool)] = []
+        for word in name.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            let encode = !isAtom(word)
+            if let last = pieces.last, last.encode && encode {
+                pieces[pieces.count - 1].text += " " + word
+            } else {
+                pieces.append((word, encode))
+            }
+        }
+        var output = ""
+        var column = lineUsed
+        for (index, piece) in pieces.enumerated() {
+            let tokens = piece.encode ? encodedWords(piece.text, firstLineUsed: column + (index == 0 ? 0 : 1)) : [piece.text]
+            for (tokenIndex, token) in tokens.enumerated() {
+                let separator = index == 0 && tokenIndex == 0 ? "" : " "
+                if !separator.isEmpty && column + 1 + token.count > lineLimit {
+                    output += "\r\n " + token
+                    column = 1 + token.count
+                } else {
+                    output += separator + token
+                    column += separator.count + token.count
+                }
+            }
+        }
+        return output
+    }
+
+    /// RFC 5322 atext only (a word that may stand bare in a display name).
+    private static func isAtom(_ word: String) -> Bool {
+        !word.isEmpty && word.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                || "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(scalar))
+        } && !word.contains("=?")
     }
 }
 

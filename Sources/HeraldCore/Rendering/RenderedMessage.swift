@@ -6,6 +6,13 @@ public struct RenderedSite: Sendable, Hashable, Codable {
     public var type: String
     /// The body.
     public var content: String
+
+    /// Creates a value from its parts.
+    public init(nickname: String? = nil, type: String, content: String) {
+        self.nickname = nickname
+        self.type = type
+        self.content = content
+    }
 }
 
 /// A rendered email, before MIME encoding.
@@ -20,6 +27,15 @@ public struct RenderedMail: Sendable, Hashable, Codable {
     public var html: String?
     /// Plain-text body.
     public var text: String?
+
+    /// Creates a value from its parts.
+    public init(account: String, nickname: String? = nil, subject: String, html: String? = nil, text: String? = nil) {
+        self.account = account
+        self.nickname = nickname
+        self.subject = subject
+        self.html = html
+        self.text = text
+    }
 }
 
 /// One named value passed to an SMS provider, in the order the content uses it.
@@ -28,6 +44,12 @@ public struct SMSParameter: Sendable, Hashable, Codable {
     public var name: String
     /// The value.
     public var value: String
+
+    /// Creates a value from its parts.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// A rendered SMS.
@@ -51,6 +73,15 @@ public struct RenderedSMS: Sendable, Hashable, Codable {
 
     /// Length and parts of the signed text.
     public var length: SMSLength { SMSLength.measure(signedText) }
+
+    /// Creates a value from its parts.
+    public init(channels: [String], apiTemplateID: String, content: String, signature: String? = nil, parameters: [SMSParameter]) {
+        self.channels = channels
+        self.apiTemplateID = apiTemplateID
+        self.content = content
+        self.signature = signature
+        self.parameters = parameters
+    }
 }
 
 /// One rendered WeChat data field.
@@ -58,6 +89,13 @@ public struct RenderedWeChatItem: Sendable, Hashable, Codable {
     public var key: String
     public var value: String
     public var color: String?
+
+    /// Creates a value from its parts.
+    public init(key: String, value: String, color: String? = nil) {
+        self.key = key
+        self.value = value
+        self.color = color
+    }
 }
 
 /// A rendered WeChat template or subscribe message.
@@ -69,6 +107,17 @@ public struct RenderedWeChat: Sendable, Hashable, Codable {
     public var miniprogramAppID: String?
     public var miniprogramPage: String?
     public var data: [RenderedWeChatItem]
+
+    /// Creates a value from its parts.
+    public init(app: String, templateID: String, url: String? = nil, page: String? = nil, miniprogramAppID: String? = nil, miniprogramPage: String? = nil, data: [RenderedWeChatItem]) {
+        self.app = app
+        self.templateID = templateID
+        self.url = url
+        self.page = page
+        self.miniprogramAppID = miniprogramAppID
+        self.miniprogramPage = miniprogramPage
+        self.data = data
+    }
 }
 
 /// The channel-specific part of a rendered message.
@@ -104,4 +153,12 @@ public struct RenderedMessage: Sendable, Hashable {
 
     /// The channel.
     public var channel: Channel { content.channel }
+
+    /// Creates a value from its parts.
+    public init(template: String, category: TemplateCategory, locale: String? = nil, content: RenderedContent) {
+        self.template = template
+        self.category = category
+        self.locale = locale
+        self.content = content
+    }
 }

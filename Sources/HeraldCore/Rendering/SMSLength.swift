@@ -55,4 +55,11 @@ public struct SMSLength: Sendable, Hashable, CustomStringConvertible {
         ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
             + "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà").unicodeScalars)
     private static let gsmExtension: Set<Unicode.Scalar> = Set("^{}\\[~]|€\u{0C}".unicodeScalars)
+
+    /// Creates a value from its parts.
+    public init(encoding: Encoding, units: Int, segments: Int) {
+        self.encoding = encoding
+        self.units = units
+        self.segments = segments
+    }
 }

@@ -65,6 +65,13 @@ public struct SiteVariant: Sendable, Hashable {
     public var type: String
     /// The message body.
     public var content: TemplateText
+
+    /// Creates a value from its parts.
+    public init(nickname: TemplateText? = nil, type: String, content: TemplateText) {
+        self.nickname = nickname
+        self.type = type
+        self.content = content
+    }
 }
 
 /// The email variant.
@@ -79,6 +86,15 @@ public struct MailVariant: Sendable, Hashable {
     public var html: TemplateText?
     /// Plain-text body.
     public var text: TemplateText?
+
+    /// Creates a value from its parts.
+    public init(account: String, nickname: TemplateText? = nil, title: TemplateText, html: TemplateText? = nil, text: TemplateText? = nil) {
+        self.account = account
+        self.nickname = nickname
+        self.title = title
+        self.html = html
+        self.text = text
+    }
 }
 
 /// The SMS variant.
@@ -89,6 +105,13 @@ public struct SMSVariant: Sendable, Hashable {
     public var apiTemplateID: String
     /// The text as the provider's approved template renders it, used for length and previews.
     public var content: TemplateText
+
+    /// Creates a value from its parts.
+    public init(channels: [String], apiTemplateID: String, content: TemplateText) {
+        self.channels = channels
+        self.apiTemplateID = apiTemplateID
+        self.content = content
+    }
 }
 
 /// One entry of a WeChat template's `data`.
@@ -99,6 +122,13 @@ public struct WeChatDataItem: Sendable, Hashable {
     public var value: TemplateText
     /// Optional colour (official-account template messages only).
     public var color: String?
+
+    /// Creates a value from its parts.
+    public init(key: String, value: TemplateText, color: String? = nil) {
+        self.key = key
+        self.value = value
+        self.color = color
+    }
 }
 
 /// The WeChat variants: official-account template message and mini-program subscribe message.
@@ -117,6 +147,17 @@ public struct WeChatVariant: Sendable, Hashable {
     public var miniprogramPage: TemplateText?
     /// The template's data fields in order.
     public var data: [WeChatDataItem]
+
+    /// Creates a value from its parts.
+    public init(app: String, templateID: String, url: TemplateText? = nil, page: TemplateText? = nil, miniprogramAppID: String? = nil, miniprogramPage: TemplateText? = nil, data: [WeChatDataItem]) {
+        self.app = app
+        self.templateID = templateID
+        self.url = url
+        self.page = page
+        self.miniprogramAppID = miniprogramAppID
+        self.miniprogramPage = miniprogramPage
+        self.data = data
+    }
 }
 
 /// The channel variants one template (or one locale of it) defines.

@@ -97,7 +97,7 @@ public enum Escaping: Sendable, Hashable {
     case plain
     /// `& < > " '` become entities (mail `html`).
     case html
-    /// CR, LF and other control characters removed, so a value cannot start a new header
+    /// CR, LF and other control characters (but tab) removed, so a value cannot start a new header
     /// (mail title, nicknames).
     case header
 
@@ -130,7 +130,7 @@ public enum Escaping: Sendable, Hashable {
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}"
+        (scalar.value < 0x20 && scalar != "\t") || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}"
             || scalar == "\u{85}"
     }
 }

@@ -1,0 +1,43 @@
+# Shared helpers for .ci/test and .ci/main. Source it; do not run it.
+set -euo pipefail
+
+HERALD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+APT_UPDATED=""
+
+# ensure_command CMD DEBIAN_PACKAGE: install the package when CMD is missing.
+ensure_command() {
+    command -v "$1" >/dev/null 2>&1 || ensure_apt "$2"
+}
+
+# ensure_apt PACKAGE...: install Debian packages that are not installed yet.
+ensure_apt() {
+    local missing=()
+    for package in "$@"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "herald: missing Debian packages: ${missing[*]}" >&2
+        echo "herald: run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+        exit 2
+    fi
+    if [ -z "$APT_UPDATED" ]; then
+        echo "herald: apt-get update" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    echo "herald: apt-get install -y ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ensure_swift: the Swift toolchain must be on PATH (it is not a Debian package).
+ensure_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        if [ -x /opt/swift/usr/bin/swift ]; then
+            export PATH="/opt/swift/usr/bin:$PATH"
+        else
+            echo "herald: Swift 6 is required; install it from swift.org and put swift on PATH" >&2
+            exit 2
+        fi
+    fi
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// A message as Python's `email` module (policy=default) reads it: the reference parser the
+/// round-trip tests compare against.
+public struct ParsedEmail: Decodable, Sendable, Equatable {
+    public var subject: String
+    public var fromName: String
+    public var fromAddress: String
+    public var to: String
+    public var text: String?
+    public var html: String?
+    public var defects: [String]
+    /// Header names in order, as they appear.
+    public var headers: [String]
+}
+
+private let parseScript = #"""
+import email, email.policy, json, sys
+raw = sys.stdin.buffer.read()
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+def body(kind):
+    part = msg.get_body(preferencelist=(kind,))
+    return None if part is None else part.get_content()
+defects = [type(d).__name__ for d in msg.defects]
+for part in msg.walk():
+    defects += [type(d).__name__ for d in part.defects]
+sender = msg["From"].addresses[0]
+print(json.dumps({
+    "subject": str(msg["Subject"]),
+    "fromName": sender.display_name,
+    "fromAddress": sender.addr_spec,
+    "to": str(msg["To"]),
+    "text": body("plain"),
+    "html": body("html"),
+    "defects": defects,
+    "headers": list(msg.keys()),
+}, ensure_ascii=False))
+"""#
+
+/// Parses `message` with Python's `email` module.
+public func parseWithPython(_ message: Data) throws -> ParsedEmail {
+    let result = try runPython(parseScript, input: message)
+    guard result.status == 0 else {
+        throw PythonError(message: "python3 failed (\(result.status)): \(result.stderr)")
+    }
+    return try JSONDecoder().decode(ParsedEmail.self, from: Data(result.stdout.utf8))
+}
+
+/// A failure running the Python helper.
+public struct PythonError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

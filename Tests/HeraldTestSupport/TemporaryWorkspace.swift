@@ -1,0 +1,67 @@
+import Foundation
+
+/// A workspace folder built from inline strings in a fresh temporary directory, removed when
+/// the value goes away.
+///
+/// ```swift
+/// let workspace = try TemporaryWorkspace(files: ["herald.yaml": TemporaryWorkspace.sampleConfiguration,
+///                                                "templates/hello.yaml": "site: {content: hi}"])
+/// ```
+public final class TemporaryWorkspace: @unchecked Sendable {
+    /// The folder.
+    public let url: URL
+
+    /// Creates the folder and writes `files` (paths relative to it).
+    public init(files: [String: String] = [:]) throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("herald-test-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        for (path, contents) in files {
+            try write(path, contents)
+        }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: url)
+    }
+
+    /// Writes `contents` at `path`, creating folders.
+    public func write(_ path: String, _ contents: String) throws {
+        try write(path, Data(contents.utf8))
+    }
+
+    /// Writes bytes at `path`, creating folders.
+    public func write(_ path: String, _ data: Data) throws {
+        let file = url.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: file)
+    }
+
+    /// Reads a file as UTF-8.
+    public func read(_ path: String) throws -> String {
+        try String(contentsOf: url.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// Whether `path` exists.
+    public func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: url.appendingPathComponent(path).path)
+    }
+
+    /// A herald.yaml with one account, channel and app of each kind, all on the file transport.
+    public static let sampleConfiguration = """
+        timezone: Asia/Shanghai
+        site: {transport: file}
+        mail:
+          accounts:
+            default: {transport: file, from: noreply@shop.example.com}
+        sms:
+          channels:
+            aliyun: {transport: file, signature: 云商城}
+            tencent: {transport: file, signature: 云商城}
+        wechat:
+          apps:
+            mp: {transport: file, kind: official_account}
+            mini: {transport: file, kind: mini_program}
+
+        """
+}
