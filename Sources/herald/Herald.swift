@@ -3,11 +3,11 @@ import Foundation
 import HeraldCore
 
 @main
-struct Herald: ParsableCommand {
+struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Herald: a file-driven notification pipeline (消息通知系统).",
-        subcommands: [Check.self, Preview.self]
+        subcommands: [Run.self, Send.self, Check.self, Preview.self]
     )
 }
 

@@ -3,7 +3,10 @@ import Foundation
 /// How an account, channel or app delivers. `file` writes what would be sent under
 /// `outbox/sent/`, so the shipped workspace runs with no server.
 public enum TransportKind: String, Sendable, Hashable, CaseIterable {
+    /// Writes each message under `outbox/sent/<channel>/<batch>/`.
     case file
+    /// Records `sent` and writes nothing (benchmarks, muting a channel).
+    case discard
 }
 
 /// WeChat app kinds: template messages need an official account, subscribe messages a mini program.
@@ -92,6 +95,14 @@ public struct Configuration: Sendable {
     public var smsChannels: [String: SMSChannel]
     /// WeChat apps by id.
     public var wechatApps: [String: WeChatApp]
+    /// How long a batch file must sit unchanged before it is taken (`inbox.settle`, default 2 s).
+    public var settle: Duration = .seconds(2)
+    /// Messages in flight at once per transport (`pipeline.concurrency`, default 8).
+    public var concurrency: Int = 8
+    /// Rows processed per step of the pipeline (`pipeline.chunk`, default 512).
+    public var chunkSize: Int = 512
+    /// Whether logs show whole addresses (`log.recipients`, default masked).
+    public var recipientMasking: RecipientMasking = .masked
 
     /// Creates a configuration (tests build one directly).
     public init(timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,

@@ -3,7 +3,7 @@ import Yams
 
 /// Reads herald.yaml into a `Configuration`, reporting problems at their line and column.
 struct ConfigurationLoader {
-    static let topLevelKeys = ["timezone", "site", "mail", "sms", "wechat"]
+    static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "site", "mail", "sms", "wechat"]
 
     let reader: YAMLReader
     let environment: [String: String]
@@ -25,6 +25,16 @@ struct ConfigurationLoader {
             } else {
                 reader.error("unknown time zone '\(name)'; use an IANA name such as Asia/Shanghai", at: node)
             }
+        }
+        if let node = top["inbox"], let inbox = reader.mapping(node, "inbox", allowed: ["settle"]) {
+            if let settle = duration(inbox, "settle") { configuration.settle = settle }
+        }
+        if let node = top["pipeline"], let pipeline = reader.mapping(node, "pipeline", allowed: ["concurrency", "chunk"]) {
+            if let value = integer(pipeline, "concurrency", range: 1...1024) { configuration.concurrency = value }
+            if let value = integer(pipeline, "chunk", range: 1...100_000) { configuration.chunkSize = value }
+        }
+        if let node = top["log"], let log = reader.mapping(node, "log", allowed: ["recipients"]) {
+            configuration.recipientMasking = reader.choice(log, "recipients", default: .masked)
         }
         if let node = top["site"], let site = reader.mapping(node, "site", allowed: ["transport"]) {
             configuration.site = SiteSettings(transport: reader.choice(site, "transport", default: .file))
@@ -77,6 +87,24 @@ struct ConfigurationLoader {
             result[entry.key] = build(entry.key, mapping)
         }
         return result
+    }
+
+    func duration(_ mapping: YAMLMapping, _ key: String) -> Duration? {
+        guard let node = mapping[key], let text = reader.string(node, "'\(key)' in \(mapping.what)") else { return nil }
+        guard let value = DurationText.parse(text) else {
+            reader.error("'\(key)' in \(mapping.what) is '\(text)'; write a duration like 500ms, 2s, 5m, 1h or 30d", at: node)
+            return nil
+        }
+        return value
+    }
+
+    func integer(_ mapping: YAMLMapping, _ key: String, range: ClosedRange<Int>) -> Int? {
+        guard let node = mapping[key], let text = reader.string(node, "'\(key)' in \(mapping.what)") else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            reader.error("'\(key)' in \(mapping.what) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'", at: node)
+            return nil
+        }
+        return value
     }
 
     static func looksLikeAddress(_ text: String) -> Bool {

@@ -1,0 +1,109 @@
+import Foundation
+import HeraldCore
+
+/// Writes each message where it can be read instead of sending it:
+/// `outbox/sent/<channel>/<batch>/<message-id>.eml` for mail (the exact RFC 5322 message),
+/// `.json` for the other channels. The provider id is the file's path inside the workspace.
+public struct FileTransport: Transport {
+    public let name = "file"
+    public let concurrency: Int
+    /// The workspace root.
+    public let root: URL
+    /// Mail accounts, for the sender address.
+    public let configuration: Configuration
+
+    /// Creates a file transport writing under `root/outbox/sent/`.
+    public init(root: URL, configuration: Configuration, concurrency: Int = 4) {
+        self.root = root
+        self.configuration = configuration
+        self.concurrency = concurrency
+    }
+
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        let folder = "outbox/sent/\(envelope.channel.rawValue)/\(Self.folderName(envelope.batch.file))"
+        do {
+            let (data, ext) = try document(envelope)
+            let relative = "\(folder)/\(envelope.id.value).\(ext)"
+            let url = root.appendingPathComponent(relative)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: url, options: .atomic)
+            return .sent(providerID: relative)
+        } catch {
+            return .transient(code: "file_write", "could not write under \(folder): \(error)")
+        }
+    }
+
+    /// The batch file name without extension, made safe for a folder name.
+    static func folderName(_ file: String) -> String {
+        let stem = (file as NSString).deletingPathExtension
+        let safe = stem.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }
+        return safe.isEmpty ? "batch" : String(safe)
+    }
+
+    private func document(_ envelope: Envelope) throws -> (Data, String) {
+        switch envelope.message.content {
+        case let .mail(mail):
+            guard let account = configuration.mailAccounts[mail.account] else {
+                throw FileTransportError(message: "mail account '\(mail.account)' is not in herald.yaml")
+            }
+            let composer = MailComposer(timeZone: configuration.timeZone)
+            let message = composer.compose(mail, account: account, to: MailAddress(envelope.address), messageID: envelope.id.value)
+            return (message.data, "eml")
+        case let .sms(sms):
+            return (try json(envelope, sms), "json")
+        case let .site(site):
+            return (try json(envelope, site), "json")
+        case let .wechatMP(wechat), let .wechatMini(wechat):
+            return (try json(envelope, wechat), "json")
+        }
+    }
+
+    private struct Document<Content: Encodable>: Encodable {
+        var messageId: String
+        var channel: String
+        var account: String
+        var to: String
+        var userId: String?
+        var tenantId: String?
+        var template: String
+        var content: Content
+    }
+
+    private func json<Content: Encodable>(_ envelope: Envelope, _ content: Content) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let document = Document(messageId: envelope.id.value, channel: envelope.channel.rawValue, account: envelope.account,
+                                to: envelope.address, userId: envelope.recipient.userID, tenantId: envelope.recipient.tenantID,
+                                template: envelope.message.template, content: content)
+        return try encoder.encode(document)
+    }
+}
+
+struct FileTransportError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Builds the transport of every account, channel and app from herald.yaml.
+public enum Transports {
+    /// The transports `configuration` names, for the workspace at `root`.
+    public static func make(root: URL, configuration: Configuration) -> TransportSet {
+        let file = FileTransport(root: root, configuration: configuration, concurrency: configuration.concurrency)
+        let discard = DiscardTransport(concurrency: 1)
+        func pick(_ kind: TransportKind) -> any Transport {
+            switch kind {
+            case .file: file
+            case .discard: discard
+            }
+        }
+        var set = TransportSet()
+        set.set(pick(configuration.site.transport), channel: .site, account: "site")
+        for (id, account) in configuration.mailAccounts { set.set(pick(account.transport), channel: .mail, account: id) }
+        for (id, channel) in configuration.smsChannels { set.set(pick(channel.transport), channel: .sms, account: id) }
+        for (id, app) in configuration.wechatApps {
+            set.set(pick(app.transport), channel: app.kind == .officialAccount ? .wechatMP : .wechatMini, account: id)
+        }
+        return set
+    }
+}

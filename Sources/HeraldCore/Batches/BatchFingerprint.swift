@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+
+/// A batch file's SHA-256 (its identity when it has no explicit id), computed in one pass that
+/// also checks every byte is UTF-8, so a GBK file is rejected before any row is sent.
+public struct BatchFingerprint: Sendable, Hashable {
+    /// Lowercase hex SHA-256 of the file's bytes.
+    public var sha256: String
+    /// Size in bytes.
+    public var size: Int
+
+    /// Hashes and validates the file at `url`.
+    public static func compute(_ url: URL) throws -> BatchFingerprint {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var validator = UTF8Validator()
+        var size = 0
+        while true {
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { break }
+            hasher.update(data: chunk)
+            size += chunk.count
+            chunk.withUnsafeBytes { validator.consume($0) }
+            if let line = validator.invalidLine {
+                throw BatchRejection(line: line, reason: "not valid UTF-8 text (is it saved as GBK or Excel's ANSI encoding?); save the file as UTF-8 and drop it again")
+            }
+        }
+        if !validator.isComplete {
+            throw BatchRejection(line: validator.line, reason: "the file ends in the middle of a UTF-8 character; it was cut short or is not UTF-8")
+        }
+        return BatchFingerprint(sha256: Hex.encode(hasher.finalize()), size: size)
+    }
+}
+
+/// Why a whole batch file cannot be taken; written beside it as `NAME.error.txt`.
+public struct BatchRejection: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The line where the problem is, when there is one.
+    public var line: Int?
+    /// What is wrong and what to do.
+    public var reason: String
+
+    /// Creates a rejection.
+    public init(line: Int? = nil, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
+
+    public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
+}
+
+/// Incremental strict UTF-8 validation (no overlong forms, no surrogates, nothing past U+10FFFF).
+struct UTF8Validator {
+    private(set) var line = 1
+    private(set) var invalidLine: Int?
+    private var needed = 0
+    private var lower: UInt8 = 0x80
+    private var upper: UInt8 = 0xBF
+
+    var isComplete: Bool { needed == 0 && invalidLine == nil }
+
+    mutating func consume(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            if needed == 0 {
+                switch byte {
+                case 0x0A: line += 1
+                case 0x00...0x7F: break
+                case 0xC2...0xDF: needed = 1
+                case 0xE0: needed = 2; lower = 0xA0
+                case 0xE1...0xEC, 0xEE...0xEF: needed = 2
+                case 0xED: needed = 2; upper = 0x9F
+                case 0xF0: needed = 3; lower = 0x90
+                case 0xF1...0xF3: needed = 3
+                case 0xF4: needed = 3; upper = 0x8F
+                default:
+                    invalidLine = line
+                    return
+                }
+            } else {
+                guard byte >= lower && byte <= upper else {
+                    invalidLine = line
+                    return
+                }
+                lower = 0x80
+                upper = 0xBF
+                needed -= 1
+            }
+        }
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+
+/// The file formats Herald reads from the inbox.
+public enum BatchFormat: String, Sendable, Hashable, CaseIterable {
+    case csv
+    case json
+    case jsonLines = "jsonl"
+
+    /// The format a file name's extension says, or nil for files Herald does not read.
+    public init?(fileName: String) {
+        let ext = (fileName as NSString).pathExtension.lowercased()
+        switch ext {
+        case "csv": self = .csv
+        case "json": self = .json
+        case "jsonl", "ndjson": self = .jsonLines
+        default: return nil
+        }
+    }
+}
+
+/// Reserved column and key names; everything else is a template parameter.
+public enum ReservedColumn {
+    public static let all: Set<String> = ["template", "channels", "user_id", "user_type", "tenant_id", "email",
+                                          "mobile", "openid", "mini_openid", "locale"]
+}
+
+/// Reads recipient rows from one batch file, streaming.
+///
+/// ```swift
+/// let reader = try BatchReaders.open(url, catalog: catalog)
+/// while let record = try reader.next() { ... }
+/// ```
+public protocol BatchReader: AnyObject {
+    /// The batch id the file declares (JSON `id`), if any.
+    var declaredID: String? { get }
+    /// Fraction of the file read, 0...1.
+    var progress: Double { get }
+    /// The next record, nil at the end. Throws `BatchRejection` when the file as a whole is unreadable.
+    func next() throws -> BatchRecord?
+}
+
+/// Opens batch readers by format.
+public enum BatchReaders {
+    /// A reader for the file at `url`; `catalog` resolves the template a file name implies.
+    public static func open(_ url: URL, catalog: TemplateCatalog) throws -> any BatchReader {
+        let name = url.lastPathComponent
+        guard let format = BatchFormat(fileName: name) else {
+            throw BatchRejection(reason: "Herald reads .csv, .json and .jsonl files; rename or remove '\(name)'")
+        }
+        let implied = impliedTemplate(fileName: name, catalog: catalog)
+        switch format {
+        case .csv: return try CSVBatchReader(url: url, impliedTemplate: implied, impliedCode: impliedCode(name))
+        case .json: return try JSONBatchReader(url: url, impliedTemplate: implied)
+        case .jsonLines: return try JSONLinesBatchReader(url: url, impliedTemplate: implied)
+        }
+    }
+
+    /// `order_shipped.2026-11-27.csv` → `order_shipped` when the catalog has it.
+    static func impliedTemplate(fileName: String, catalog: TemplateCatalog) -> String? {
+        let code = impliedCode(fileName)
+        return catalog[code] != nil ? code : nil
+    }
+
+    static func impliedCode(_ fileName: String) -> String {
+        String(fileName.split(separator: ".").first ?? "")
+    }
+
+    /// Builds a row from reserved values and parameters.
+    static func row(number: Int, line: Int?, values: [(String, String?)], defaults: [String: String] = [:],
+                    template: String?, channels: [String]?) -> RecipientRow {
+        var row = RecipientRow(row: number, line: line, template: template, channels: channels, parameters: defaults)
+        for (key, value) in values {
+            let present = value.flatMap { $0.isEmpty ? nil : $0 }
+            switch key {
+            case "template": if let present { row.template = present }
+            case "channels": if let present { row.channels = splitChannels(present) }
+            case "user_id": row.recipient.userID = present
+            case "user_type": row.recipient.userType = present
+            case "tenant_id": row.recipient.tenantID = present
+            case "email": row.recipient.email = present
+            case "mobile": row.recipient.mobile = present
+            case "openid": row.recipient.openID = present
+            case "mini_openid": row.recipient.miniOpenID = present
+            case "locale": row.recipient.locale = present
+            default: row.parameters[key] = value ?? ""
+            }
+        }
+        return row
+    }
+
+    static func splitChannels(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == "|" || $0 == "," || $0 == " " }).map(String.init)
+    }
+}
+
+/// CSV batches: a header row, then one recipient per record.
+final class CSVBatchReader: BatchReader {
+    private let reader: CSVReader
+    private let header: [String]
+    private let template: String?
+    private let size: Double
+    private var rowNumber = 0
+    let declaredID: String? = nil
+
+    init(url: URL, impliedTemplate: String?, impliedCode: String) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        self.size = Double(max(1, size ?? 1))
+        do {
+            reader = try CSVReader(url: url)
+            guard let first = try reader.next() else { throw BatchRejection(line: 1, reason: "the file is empty; a CSV batch needs a header row and rows") }
+            header = first.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        } catch let error as CSVReadError {
+            throw BatchRejection(line: error.line, reason: error.reason)
+        }
+        var seen = Set<String>()
+        for (index, name) in header.enumerated() {
+            if name.isEmpty { throw BatchRejection(line: 1, reason: "column \(index + 1) of the header has no name") }
+            if !seen.insert(name).inserted { throw BatchRejection(line: 1, reason: "column '\(name)' appears twice in the header") }
+        }
+        if !header.contains("template") && impliedTemplate == nil {
+            throw BatchRejection(line: 1, reason: "no template named: add a 'template' column, or name the file CODE.anything.csv after a template in templates/ (there is no template '\(impliedCode)')")
+        }
+        template = impliedTemplate
+    }
+
+    var progress: Double { min(1, Double(reader.bytesRead) / size) }
+
+    func next() throws -> BatchRecord? {
+        let record: CSVRecord
+        do {
+            guard let next = try reader.next() else { return nil }
+            record = next
+        } catch let error as CSVReadError {
+            throw BatchRejection(line: error.line, reason: error.reason)
+        }
+        rowNumber += 1
+        if let problem = record.problem {
+            return .unreadable(row: rowNumber, line: record.line, reason: problem)
+        }
+        guard record.fields.count == header.count else {
+            return .unreadable(row: rowNumber, line: record.line,
+                               reason: "\(record.fields.count) fields, but the header has \(header.count) columns; quote fields that contain commas")
+        }
+        let values = zip(header, record.fields).map { ($0, Optional($1)) }
+        return .row(BatchReaders.row(number: rowNumber, line: record.line, values: values, template: template, channels: nil))
+    }
+}
+
+/// JSON batches: `{"id", "template", "channels", "params", "recipients": [...]}`, parsed whole.
+final class JSONBatchReader: BatchReader {
+    let declaredID: String?
+    private let recipients: [Any]
+    private let template: String?
+    private let channels: [String]?
+    private let defaults: [String: String]
+    private var index = 0
+
+    init(url: URL, impliedTemplate: String?) throws {
+        let data = try Data(contentsOf: url)
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw BatchRejection(reason: "not valid JSON: \(JSONValues.describe(error))")
+        }
+        guard let batch = object as? [String: Any] else {
+            throw BatchRejection(reason: "a JSON batch is an object with a \"recipients\" array (use .jsonl for one recipient per line)")
+        }
+        guard let recipients = batch["recipients"] as? [Any] else {
+            throw BatchRejection(reason: "the batch has no \"recipients\" array")
+        }
+        self.recipients = recipients
+        declaredID = JSONValues.string(batch["id"])
+        template = JSONValues.string(batch["template"]) ?? impliedTemplate
+        channels = JSONValues.channels(batch["channels"])
+        defaults = JSONValues.parameters(batch["params"])
+        if template == nil && !recipients.contains(where: { ($0 as? [String: Any])?["template"] != nil }) {
+            throw BatchRejection(reason: "no template named: add \"template\" to the batch or to each recipient")
+        }
+    }
+
+    var progress: Double { recipients.isEmpty ? 1 : Double(index) / Double(recipients.count) }
+
+    func next() throws -> BatchRecord? {
+        guard index < recipients.count else { return nil }
+        index += 1
+        guard let object = recipients[index - 1] as? [String: Any] else {
+            return .unreadable(row: index, line: nil, reason: "recipient \(index) is not a JSON object")
+        }
+        return .row(JSONValues.row(object, number: index, line: nil, defaults: defaults, template: template, channels: channels))
+    }
+}
+
+/// JSON lines batches: one recipient object per line, each naming its template
+/// (or the file name does). A line that does not parse is an invalid row; the batch goes on.
+final class JSONLinesBatchReader: BatchReader {
+    let declaredID: String? = nil
+    private let lines: LineReader
+    private let template: String?
+    private var rowNumber = 0
+
+    init(url: URL, impliedTemplate: String?) throws {
+        lines = try LineReader(url: url)
+        template = impliedTemplate
+    }
+
+    var progress: Double { lines.progress }
+
+    func next() throws -> BatchRecord? {
+        while let (line, bytes) = try lines.next() {
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            rowNumber += 1
+            let object: Any
+            do {
+                object = try JSONSerialization.jsonObject(with: Data(bytes))
+            } catch {
+                return .unreadable(row: rowNumber, line: line, reason: "not valid JSON: \(JSONValues.describe(error))")
+            }
+            guard let recipient = object as? [String: Any] else {
+                return .unreadable(row: rowNumber, line: line, reason: "each line must be one JSON object")
+            }
+            return .row(JSONValues.row(recipient, number: rowNumber, line: line, defaults: [:], template: template, channels: nil))
+        }
+        return nil
+    }
+}
+
+/// Reads a file line by line in 64 KiB chunks.
+final class LineReader {
+    private let handle: FileHandle
+    private var pending: [UInt8] = []
+    private var line = 0
+    private var done = false
+    private let size: Double
+    private var consumed = 0
+
+    init(url: URL) throws {
+        handle = try FileHandle(forReadingFrom: url)
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        self.size = Double(max(1, size ?? 1))
+    }
+
+    deinit {
+        try? handle.close()
+    }
+
+    var progress: Double { min(1, Double(consumed) / size) }
+
+    func next() throws -> (Int, [UInt8])? {
+        while true {
+            if let newline = pending.firstIndex(of: 0x0A) {
+                var bytes = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                consumed += bytes.count + 1
+                if line == 0, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+                line += 1
+                return (line, bytes)
+            }
+            if done {
+                guard !pending.isEmpty else { return nil }
+                let bytes = pending
+                pending = []
+                consumed += bytes.count
+                line += 1
+                return (line, bytes)
+            }
+            let chunk = try handle.read(upToCount: 64 * 1024) ?? Data()
+            if chunk.isEmpty { done = true } else { pending += chunk }
+        }
+    }
+}
+
+/// Conversions from JSONSerialization values.
+enum JSONValues {
+    static func string(_ value: Any?) -> String? {
+        switch value {
+        case let string as String: return string
+        case let number as NSNumber:
+            if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+            return number.stringValue
+        default: return nil
+        }
+    }
+
+    static func channels(_ value: Any?) -> [String]? {
+        if let list = value as? [Any] { return list.compactMap { string($0) } }
+        return string(value).map(BatchReaders.splitChannels)
+    }
+
+    static func parameters(_ value: Any?) -> [String: String] {
+        guard let object = value as? [String: Any] else { return [:] }
+        return object.reduce(into: [:]) { result, pair in
+            if let text = string(pair.value) { result[pair.key] = text }
+        }
+    }
+
+    static func row(_ object: [String: Any], number: Int, line: Int?, defaults: [String: String],
+                    template: String?, channels: [String]?) -> RecipientRow {
+        var values: [(String, String?)] = []
+        var parameters = defaults
+        for (key, value) in object {
+            switch key {
+            case "params": parameters.merge(Self.parameters(value)) { _, new in new }
+            case "channels": values.append((key, JSONValues.channels(value).map { $0.joined(separator: "|") }))
+            default: values.append((key, string(value)))
+            }
+        }
+        return BatchReaders.row(number: number, line: line, values: values.sorted { $0.0 < $1.0 }, defaults: parameters,
+                                template: template, channels: channels)
+    }
+
+    static func describe(_ error: Error) -> String {
+        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+        return text ?? error.localizedDescription
+    }
+}

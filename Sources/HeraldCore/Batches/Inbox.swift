@@ -1,0 +1,117 @@
+import Foundation
+
+/// `recipients/inbox/` and where its files go: a batch file is taken only when complete, then
+/// moved by atomic rename to `processed/`, or to `rejected/` with `NAME.error.txt` beside it.
+/// Nothing is ever deleted.
+public struct Inbox: Sendable {
+    /// recipients/inbox/
+    public let inbox: URL
+    /// recipients/processed/
+    public let processed: URL
+    /// recipients/rejected/
+    public let rejected: URL
+    /// How long a file must be unmodified before it is taken.
+    public var settle: Duration
+
+    /// The inbox of the workspace at `root`.
+    public init(root: URL, settle: Duration) {
+        let recipients = root.appendingPathComponent("recipients", isDirectory: true)
+        inbox = recipients.appendingPathComponent("inbox", isDirectory: true)
+        processed = recipients.appendingPathComponent("processed", isDirectory: true)
+        rejected = recipients.appendingPathComponent("rejected", isDirectory: true)
+        self.settle = settle
+    }
+
+    /// Files ready to take, by name; and the names of files still settling.
+    /// Hidden files, `*.tmp` files and folders are never taken.
+    public func scan(now: Date = Date()) throws -> (ready: [URL], settling: [String]) {
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        let names = try FileManager.default.contentsOfDirectory(atPath: inbox.path).sorted()
+        var ready: [URL] = []
+        var settling: [String] = []
+        let settleSeconds = Double(settle.components.seconds) + Double(settle.components.attoseconds) / 1e18
+        for name in names where !name.hasPrefix(".") && !name.hasSuffix(".tmp") {
+            let url = inbox.appendingPathComponent(name)
+            let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+            guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+            let modified = attributes[.modificationDate] as? Date ?? .distantPast
+            if now.timeIntervalSince(modified) < settleSeconds {
+                settling.append(name)
+            } else {
+                ready.append(url)
+            }
+        }
+        return (ready, settling)
+    }
+
+    /// Moves a file read through to `processed/`; returns where it went.
+    @discardableResult
+    public func markProcessed(_ url: URL) throws -> URL {
+        try move(url, into: processed)
+    }
+
+    /// Moves a file that could not be read to `rejected/` and writes `NAME.error.txt` beside it.
+    @discardableResult
+    public func reject(_ url: URL, because rejection: BatchRejection, at date: Date = Date(), timeZone: TimeZone) throws -> URL {
+        let destination = try move(url, into: rejected)
+        let explanation = """
+            herald could not read \(url.lastPathComponent) (rejected at \(Timestamp.iso8601(date, timeZone: timeZone)))
+
+            \(rejection)
+
+            Nothing in this file was sent. Fix it and drop it into recipients/inbox/ again.
+
+            """
+        let errorFile = destination.deletingLastPathComponent().appendingPathComponent(destination.lastPathComponent + ".error.txt")
+        try Data(explanation.utf8).write(to: errorFile, options: .atomic)
+        return destination
+    }
+
+    /// Renames `url` into `folder`, adding `.1`, `.2`… before the extension if the name is taken.
+    private func move(_ url: URL, into folder: URL) throws -> URL {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let name = url.lastPathComponent
+        var destination = folder.appendingPathComponent(name)
+        var counter = 1
+        while FileManager.default.fileExists(atPath: destination.path)
+                || FileManager.default.fileExists(atPath: destination.path + ".error.txt") {
+            let ext = url.pathExtension
+            let stem = url.deletingPathExtension().lastPathComponent
+            destination = folder.appendingPathComponent(ext.isEmpty ? "\(stem).\(counter)" : "\(stem).\(counter).\(ext)")
+            counter += 1
+        }
+        guard rename(url.path, destination.path) == 0 else {
+            throw BatchRejection(reason: "could not move \(name) to \(folder.lastPathComponent)/: \(String(cString: strerror(errno)))")
+        }
+        return destination
+    }
+}
+
+/// Holds `outbox/.lock` so only one `herald run` works on a workspace at a time.
+public final class RunLock: @unchecked Sendable {
+    private let descriptor: Int32
+
+    /// Takes the lock, or throws when another run holds it.
+    public init(root: URL) throws {
+        let outbox = root.appendingPathComponent("outbox", isDirectory: true)
+        try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
+        let path = outbox.appendingPathComponent(".lock").path
+        descriptor = open(path, O_CREAT | O_RDWR, 0o644)
+        guard descriptor >= 0 else { throw RunLockError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw RunLockError(message: "another herald run is working on this workspace (outbox/.lock is held); wait for it to finish")
+        }
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+/// The workspace is busy.
+public struct RunLockError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

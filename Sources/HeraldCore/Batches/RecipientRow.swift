@@ -1,0 +1,80 @@
+/// Who a row is for: the reserved columns of a batch.
+public struct Recipient: Sendable, Hashable {
+    /// The product's user id (site messages need it).
+    public var userID: String?
+    /// The product's user type (member, merchant…).
+    public var userType: String?
+    /// Tenant, for multi-tenant products.
+    public var tenantID: String?
+    /// Email address.
+    public var email: String?
+    /// Mobile number.
+    public var mobile: String?
+    /// WeChat official-account openid.
+    public var openID: String?
+    /// WeChat mini-program openid.
+    public var miniOpenID: String?
+    /// Locale tag (`zh-CN`, `en`).
+    public var locale: String?
+
+    /// Creates a recipient.
+    public init(userID: String? = nil, userType: String? = nil, tenantID: String? = nil, email: String? = nil,
+                mobile: String? = nil, openID: String? = nil, miniOpenID: String? = nil, locale: String? = nil) {
+        self.userID = userID
+        self.userType = userType
+        self.tenantID = tenantID
+        self.email = email
+        self.mobile = mobile
+        self.openID = openID
+        self.miniOpenID = miniOpenID
+        self.locale = locale
+    }
+
+    /// The raw address for `channel`, nil when the row has none (empty counts as none).
+    public func address(for channel: Channel) -> String? {
+        let value: String?
+        switch channel {
+        case .site: value = userID
+        case .mail: value = email
+        case .sms: value = mobile
+        case .wechatMP: value = openID
+        case .wechatMini: value = miniOpenID
+        }
+        guard let value, !value.isEmpty else { return nil }
+        return value
+    }
+}
+
+/// One recipient row read from a batch, before validation.
+public struct RecipientRow: Sendable, Hashable {
+    /// Data row number: 1 for the first recipient. Part of the message identity.
+    public var row: Int
+    /// Physical line where the record starts (CSV and JSON lines), for error messages.
+    public var line: Int?
+    /// The template code the row names (or the batch default).
+    public var template: String?
+    /// Channels the row asks for; nil means every channel it has an address for.
+    public var channels: [String]?
+    /// The recipient.
+    public var recipient: Recipient
+    /// Template parameters (every non-reserved column).
+    public var parameters: [String: String]
+
+    /// Creates a row.
+    public init(row: Int, line: Int? = nil, template: String? = nil, channels: [String]? = nil,
+                recipient: Recipient = Recipient(), parameters: [String: String] = [:]) {
+        self.row = row
+        self.line = line
+        self.template = template
+        self.channels = channels
+        self.recipient = recipient
+        self.parameters = parameters
+    }
+}
+
+/// What a batch reader yields for each record: a row, or a record it could not read
+/// (recorded as `invalid` with its line; the batch goes on).
+public enum BatchRecord: Sendable, Hashable {
+    case row(RecipientRow)
+    case unreadable(row: Int, line: Int?, reason: String)
+}

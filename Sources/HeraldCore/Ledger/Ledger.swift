@@ -1,0 +1,78 @@
+import Foundation
+
+/// What the ledger keeps for one message: its latest status.
+public struct LedgerEntry: Sendable, Hashable {
+    public var id: MessageID
+    public var batch: String
+    public var row: Int
+    /// The channel; nil for a row that failed before its channels were known.
+    public var channel: Channel?
+    public var template: String?
+    public var status: DeliveryStatus
+    public var attempt: Int
+    public var providerID: String?
+    public var errorCode: String?
+    public var errorMessage: String?
+    public var updatedAt: Date
+
+    /// Creates an entry.
+    public init(id: MessageID, batch: String, row: Int, channel: Channel?, template: String?, status: DeliveryStatus,
+                attempt: Int = 1, providerID: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
+                updatedAt: Date) {
+        self.id = id
+        self.batch = batch
+        self.row = row
+        self.channel = channel
+        self.template = template
+        self.status = status
+        self.attempt = attempt
+        self.providerID = providerID
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The record of every message's final status, consulted before sending so nothing is sent twice.
+///
+/// ```swift
+/// let ledger = MemoryLedger()
+/// try ledger.record([entry])
+/// try ledger.statuses(of: [entry.id])   // [entry.id: .sent]
+/// ```
+public protocol Ledger: Sendable {
+    /// Whether any message of `batch` was recorded (a cheap check before per-message lookups).
+    func knows(batch: String) throws -> Bool
+    /// The recorded status of each id that has one.
+    func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus]
+    /// Records entries in one transaction, replacing earlier entries with the same id.
+    func record(_ entries: [LedgerEntry]) throws
+}
+
+/// The in-memory twin of `SQLiteLedger`.
+public final class MemoryLedger: Ledger, @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [MessageID: LedgerEntry] = [:]
+
+    /// Creates an empty ledger.
+    public init() {}
+
+    /// Every entry, by id.
+    public var all: [MessageID: LedgerEntry] { lock.withLock { entries } }
+
+    public func knows(batch: String) throws -> Bool {
+        lock.withLock { entries.values.contains { $0.batch == batch } }
+    }
+
+    public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
+        lock.withLock {
+            ids.reduce(into: [:]) { result, id in result[id] = entries[id]?.status }
+        }
+    }
+
+    public func record(_ new: [LedgerEntry]) throws {
+        lock.withLock {
+            for entry in new { entries[entry.id] = entry }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+
+/// The ledger in `outbox/herald.sqlite` (WAL mode), created and migrated on open.
+///
+/// Schema (stable; other tools may read it):
+/// `ledger(message_id TEXT PRIMARY KEY, batch, row, channel, template, status, attempt,
+/// provider_id, error_code, error_message, updated_at)` with an index on `batch`.
+public final class SQLiteLedger: Ledger, @unchecked Sendable {
+    /// The database, shared with later stores (site messages, counters, tokens).
+    public let database: DatabasePool
+
+    /// Opens (creating if needed) the database at `url`.
+    public init(url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        database = try DatabasePool(path: url.path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1-ledger") { db in
+            try db.execute(sql: """
+                CREATE TABLE ledger (
+                    message_id TEXT PRIMARY KEY NOT NULL,
+                    batch TEXT NOT NULL,
+                    row INTEGER NOT NULL,
+                    channel TEXT,
+                    template TEXT,
+                    status TEXT NOT NULL,
+                    attempt INTEGER NOT NULL DEFAULT 1,
+                    provider_id TEXT,
+                    error_code TEXT,
+                    error_message TEXT,
+                    updated_at TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX ledger_batch ON ledger(batch);
+                """)
+        }
+        return migrator
+    }
+
+    public func knows(batch: String) throws -> Bool {
+        try database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger WHERE batch = ?)", arguments: [batch]) ?? false
+        }
+    }
+
+    public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
+        guard !ids.isEmpty else { return [:] }
+        return try database.read { db in
+            var result: [MessageID: DeliveryStatus] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = ids[start..<min(ids.count, start + 500)]
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                let rows = try Row.fetchAll(db, sql: "SELECT message_id, status FROM ledger WHERE message_id IN (\(marks))",
+                                            arguments: StatementArguments(slice.map(\.value)))
+                for row in rows {
+                    if let status = DeliveryStatus(rawValue: row["status"]) {
+                        result[MessageID(row["message_id"])] = status
+                    }
+                }
+            }
+            return result
+        }
+    }
+
+    public func record(_ entries: [LedgerEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try database.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO ledger (message_id, batch, row, channel, template, status, attempt, provider_id,
+                                    error_code, error_message, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(message_id) DO UPDATE SET
+                    status = excluded.status, attempt = excluded.attempt, provider_id = excluded.provider_id,
+                    error_code = excluded.error_code, error_message = excluded.error_message,
+                    updated_at = excluded.updated_at
+                """)
+            for entry in entries {
+                try statement.execute(arguments: [
+                    entry.id.value, entry.batch, entry.row, entry.channel?.rawValue, entry.template, entry.status.rawValue,
+                    entry.attempt, entry.providerID, entry.errorCode, entry.errorMessage,
+                    Timestamp.iso8601(entry.updatedAt, timeZone: TimeZone(identifier: "UTC") ?? .current),
+                ])
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// Checks and normalises recipient addresses per channel.
+///
+/// ```swift
+/// AddressValidation.normalize("138 0013 8000", for: .sms)   // .success("+8613800138000")
+/// AddressValidation.normalize("li@@example.com", for: .mail) // .failure(...)
+/// ```
+public enum AddressValidation {
+    /// The address in the form transports use, or why it is not an address.
+    public static func normalize(_ address: String, for channel: Channel) -> Result<String, StageFailure> {
+        let trimmed = address.trimmingCharacters(in: .whitespaces)
+        switch channel {
+        case .mail:
+            if let problem = emailProblem(trimmed) {
+                return .failure(StageFailure(.invalid, code: "invalid_email", "email '\(address)' is not a valid address: \(problem)"))
+            }
+            return .success(trimmed)
+        case .sms:
+            guard let mobile = normalizeMobile(trimmed) else {
+                return .failure(StageFailure(.invalid, code: "invalid_mobile",
+                    "mobile '\(address)' is not a valid number: use 11 digits starting 13-19 (optionally +86), or E.164 like +14155550123"))
+            }
+            return .success(mobile)
+        case .site, .wechatMP, .wechatMini:
+            if trimmed.isEmpty || trimmed.contains(where: { $0.isWhitespace }) {
+                let what = channel == .site ? "user_id" : "openid"
+                return .failure(StageFailure(.invalid, code: "invalid_\(what)", "\(what) '\(address)' must be non-empty without spaces"))
+            }
+            return .success(trimmed)
+        }
+    }
+
+    /// Why `text` is not a practical RFC 5321 mailbox, or nil when it is one.
+    public static func emailProblem(_ text: String) -> String? {
+        guard text.utf8.count <= 254 else { return "longer than 254 characters" }
+        guard !text.contains(where: { $0.isWhitespace }) else { return "contains a space" }
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return parts.count < 2 ? "no @" : "more than one @" }
+        let local = parts[0], domain = parts[1]
+        guard !local.isEmpty else { return "nothing before @" }
+        guard local.utf8.count <= 64 else { return "local part longer than 64 characters" }
+        guard !domain.isEmpty else { return "missing domain" }
+        guard !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else {
+            return "dots at the start, end or twice in a row before @"
+        }
+        let localAllowed = "!#$%&'*+-/=?^_`{|}~."
+        guard local.unicodeScalars.allSatisfy({ isAlphanumeric($0) || localAllowed.unicodeScalars.contains($0) || $0.value > 0x7F }) else {
+            return "a character that is not allowed before @"
+        }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return "domain '\(domain)' has no dot" }
+        for label in labels {
+            guard !label.isEmpty else { return "consecutive or trailing dots in the domain" }
+            guard label.utf8.count <= 63 else { return "a domain label longer than 63 characters" }
+            guard !label.hasPrefix("-"), !label.hasSuffix("-"),
+                  label.unicodeScalars.allSatisfy({ isAlphanumeric($0) || $0 == "-" || $0.value > 0x7F }) else {
+                return "domain label '\(label)' has a character that is not allowed"
+            }
+        }
+        return nil
+    }
+
+    /// `+86` + 11 digits for a Chinese mobile (`13800138000`, `+86 138-0013-8000`, `8613800138000`),
+    /// or the number itself for E.164 (`+` then 8 to 15 digits, first not 0); nil otherwise.
+    public static func normalizeMobile(_ text: String) -> String? {
+        let compact = text.filter { $0 != " " && $0 != "-" }
+        let hasPlus = compact.hasPrefix("+")
+        let digits = hasPlus ? compact.dropFirst() : Substring(compact)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        var national = digits
+        if national.count == 13, national.hasPrefix("86") { national = national.dropFirst(2) }
+        if national.count == 11, national.first == "1", let second = national.dropFirst().first,
+           ("3"..."9").contains(second), !hasPlus || digits.hasPrefix("86") {
+            return "+86" + national
+        }
+        if hasPlus, (8...15).contains(digits.count), digits.first != "0" {
+            return "+" + digits
+        }
+        return nil
+    }
+
+    private static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+    }
+}

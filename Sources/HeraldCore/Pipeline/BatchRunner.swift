@@ -1,0 +1,73 @@
+import Foundation
+
+/// Progress of one batch, for progress bars and periodic lines.
+public struct BatchProgress: Sendable, Hashable {
+    /// The file.
+    public var file: String
+    /// Rows read so far.
+    public var rows: Int
+    /// Fraction of the file read.
+    public var fraction: Double
+}
+
+/// Takes batch files through the pipeline: fingerprint, read in chunks, run the stages,
+/// move the file when done.
+public struct BatchRunner: Sendable {
+    /// The stage chain.
+    public var pipeline: Pipeline
+    /// The workspace's templates (for file-name templates).
+    public var catalog: TemplateCatalog
+    /// Rows per chunk.
+    public var chunkSize: Int
+
+    /// Creates a runner.
+    public init(pipeline: Pipeline, catalog: TemplateCatalog, chunkSize: Int = 512) {
+        self.pipeline = pipeline
+        self.catalog = catalog
+        self.chunkSize = max(1, chunkSize)
+    }
+
+    /// Reads `url` through the pipeline. Throws `BatchRejection` when the file cannot be
+    /// read at all (nothing of it was sent), `FatalStageError` when the run must stop.
+    public func run(_ url: URL, progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
+        let fingerprint = try BatchFingerprint.compute(url)
+        let reader = try BatchReaders.open(url, catalog: catalog)
+        let batch = BatchContext(id: reader.declaredID ?? "sha256:\(fingerprint.sha256)", file: url.lastPathComponent)
+        var summary = RunSummary()
+        var rows = 0
+        var jobs: [Job] = []
+        jobs.reserveCapacity(chunkSize)
+        while true {
+            jobs.removeAll(keepingCapacity: true)
+            while jobs.count < chunkSize, let record = try reader.next() {
+                jobs.append(Self.job(for: record, batch: batch))
+            }
+            if jobs.isEmpty { break }
+            try await pipeline.run(&jobs)
+            summary.add(jobs)
+            rows += jobs.count
+            progress?(BatchProgress(file: batch.file, rows: rows, fraction: reader.progress))
+        }
+        return summary
+    }
+
+    /// Runs rows given directly (`herald send`) through the pipeline.
+    public func run(rows: [RecipientRow], batch: BatchContext) async throws -> RunSummary {
+        var jobs = rows.map { Job(batch: batch, row: $0) }
+        try await pipeline.run(&jobs)
+        var summary = RunSummary()
+        summary.add(jobs)
+        return summary
+    }
+
+    static func job(for record: BatchRecord, batch: BatchContext) -> Job {
+        switch record {
+        case let .row(row):
+            return Job(batch: batch, row: row)
+        case let .unreadable(row, line, reason):
+            var job = Job(batch: batch, row: RecipientRow(row: row, line: line))
+            job.fail(.load, StageFailure(.invalid, code: "unreadable_row", reason))
+            return job
+        }
+    }
+}

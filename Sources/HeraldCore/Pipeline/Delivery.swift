@@ -1,0 +1,119 @@
+import Crypto
+import Foundation
+
+/// Herald's id for one message: a stable hash of (batch id, row number, channel), so a batch
+/// dropped again or resumed after a crash maps every row to the same ids.
+public struct MessageID: Sendable, Hashable, CustomStringConvertible, Comparable {
+    /// 32 lowercase hex characters (the first 128 bits of a SHA-256).
+    public let value: String
+
+    /// Wraps an id read back from the ledger or a log.
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    /// The id of `channel` for `row` of the batch `batchID`.
+    public init(batch batchID: String, row: Int, channel: String) {
+        var hasher = SHA256()
+        hasher.update(data: Data("herald/1\u{0}\(batchID)\u{0}\(row)\u{0}\(channel)".utf8))
+        value = Hex.encode(hasher.finalize().prefix(16))
+    }
+
+    public var description: String { value }
+
+    public static func < (lhs: MessageID, rhs: MessageID) -> Bool { lhs.value < rhs.value }
+}
+
+/// Identity and provenance of a batch: shared by every message of it.
+public struct BatchContext: Sendable, Hashable {
+    /// The batch id: the JSON `id`, or `sha256:` + the file's hash.
+    public var id: String
+    /// The file name as dropped in the inbox (`send` for `herald send`).
+    public var file: String
+
+    /// Creates a context.
+    public init(id: String, file: String) {
+        self.id = id
+        self.file = file
+    }
+}
+
+/// One message on one channel, as it moves through the stages.
+public struct Delivery: Sendable, Hashable {
+    /// The message id.
+    public var id: MessageID
+    /// The channel.
+    public var channel: Channel
+    /// The normalised address (`+8613800138000`, `li@example.com`, an openid, a user id).
+    public var address: String
+    /// Account, SMS channel or app id that sends it (`default`, `aliyun`, `mp`; `site` for site).
+    public var account: String = ""
+    /// The rendered message, once the render stage ran.
+    public var message: RenderedMessage?
+    /// The outcome so far: nil while pending.
+    public var status: DeliveryStatus?
+    /// Why it did not end `sent`.
+    public var error: PipelineError?
+    /// The provider's id for the message (SMTP Message-ID, BizId, msgid, file path).
+    public var providerID: String?
+    /// The transport used (`file`, `discard`, `smtp`…).
+    public var transport: String?
+    /// Time spent in the send stage.
+    public var latency: Duration?
+    /// Attempt number (1 for a first send).
+    public var attempt: Int = 1
+
+    /// Creates a pending delivery.
+    public init(id: MessageID, channel: Channel, address: String) {
+        self.id = id
+        self.channel = channel
+        self.address = address
+    }
+
+    /// Whether later stages still have work to do on it.
+    public var isPending: Bool { status == nil }
+}
+
+/// One recipient row in flight: the row, its template, and one delivery per channel.
+public struct Job: Sendable, Hashable {
+    /// The batch it belongs to.
+    public var batch: BatchContext
+    /// The row as read (nil when the record could not be read).
+    public var row: RecipientRow
+    /// The template, once the load stage found it.
+    public var template: Template?
+    /// Deliveries, one per channel, in channel order.
+    public var deliveries: [Delivery] = []
+    /// A failure of the whole row before channels are known (unreadable record, unknown template).
+    public var failure: PipelineError?
+    /// The status `failure` gives the row.
+    public var failureStatus: DeliveryStatus?
+    /// Parameters the template does not use: kept in the log.
+    public var extraParameters: [String: String] = [:]
+
+    /// Creates a job for a row.
+    public init(batch: BatchContext, row: RecipientRow) {
+        self.batch = batch
+        self.row = row
+    }
+
+    /// An error located at this job's row.
+    public func error(_ stage: StageName, _ failure: StageFailure) -> PipelineError {
+        PipelineError(stage: stage, file: batch.file, line: row.line, row: row.row, code: failure.code, reason: failure.reason)
+    }
+}
+
+/// Lowercase hexadecimal.
+enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var output = [UInt8]()
+        output.reserveCapacity(64)
+        for byte in bytes {
+            output.append(digits[Int(byte >> 4)])
+            output.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

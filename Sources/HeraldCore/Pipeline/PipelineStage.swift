@@ -1,0 +1,235 @@
+import Foundation
+
+/// A named step of the chain, applied to a chunk of jobs in order.
+///
+/// The pipeline is an array literal of stages made by static factories:
+///
+/// ```swift
+/// let pipeline = Pipeline([
+///     .load(from: catalog, ledger: ledger),
+///     .validate(),
+///     .render(with: renderer),
+///     .rateLimit(),
+///     .send(through: transports),
+///     .record(to: ledger, log: log, masking: .masked, clock: { Date() }),
+/// ])
+/// ```
+public struct PipelineStage: Sendable {
+    /// The stage's name, added to every failure that happens in it.
+    public let name: StageName
+    private let body: @Sendable (inout [Job]) async throws -> Void
+
+    /// A stage that works on a whole chunk at once (to batch ledger lookups, sends and writes).
+    /// Per-row problems are recorded on the jobs; a thrown error is fatal to the run (the log or
+    /// ledger cannot be written) and stops it.
+    public init(_ name: StageName, chunk body: @escaping @Sendable (inout [Job]) async throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    /// A stage that looks at each pending delivery; a thrown `StageFailure` ends that delivery
+    /// with the failure's status, and the error names this stage.
+    public static func eachDelivery(_ name: StageName,
+                                    _ body: @escaping @Sendable (Job, inout Delivery) throws(StageFailure) -> Void) -> PipelineStage {
+        PipelineStage(name) { jobs in
+            for j in jobs.indices where jobs[j].failure == nil {
+                for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                    do throws(StageFailure) {
+                        try body(jobs[j], &jobs[j].deliveries[d])
+                    } catch {
+                        jobs[j].deliveries[d].status = error.status
+                        jobs[j].deliveries[d].error = jobs[j].error(name, error)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the stage on `jobs`; a fatal error comes back naming the stage.
+    public func run(_ jobs: inout [Job]) async throws {
+        do {
+            try await body(&jobs)
+        } catch {
+            throw FatalStageError(stage: name, underlying: "\(error)")
+        }
+    }
+}
+
+/// The stage chain: stages applied in order to each chunk of rows.
+public struct Pipeline: Sendable {
+    /// The stages in order.
+    public let stages: [PipelineStage]
+
+    /// Creates a pipeline from stages.
+    public init(_ stages: [PipelineStage]) {
+        self.stages = stages
+    }
+
+    /// Runs every stage over `jobs`.
+    public func run(_ jobs: inout [Job]) async throws {
+        for stage in stages {
+            try await stage.run(&jobs)
+        }
+    }
+}
+
+/// A failure that stops the run: the stage could not do its work for anyone (disk full, the
+/// ledger cannot be written).
+public struct FatalStageError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The stage.
+    public var stage: StageName
+    /// What went wrong.
+    public var underlying: String
+
+    public var description: String { "\(stage.rawValue): \(underlying)" }
+}
+
+extension PipelineStage {
+    /// **load**: finds each row's template, decides its channels, gives each delivery its
+    /// message id, and marks as `duplicate` what the ledger already holds as handed over.
+    public static func load(from catalog: TemplateCatalog, ledger: (any Ledger)?) -> PipelineStage {
+        PipelineStage(.load) { jobs in
+            for index in jobs.indices where jobs[index].failure == nil {
+                prepare(&jobs[index], catalog: catalog)
+            }
+            guard let ledger, let batch = jobs.first?.batch.id else { return }
+            do {
+                guard try ledger.knows(batch: batch) else { return }
+                let ids = jobs.flatMap { $0.deliveries.map(\.id) }
+                let known = try ledger.statuses(of: ids)
+                for j in jobs.indices {
+                    for d in jobs[j].deliveries.indices where known[jobs[j].deliveries[d].id]?.isHandedOver == true {
+                        jobs[j].deliveries[d].status = .duplicate
+                    }
+                }
+            } catch {
+                // Without the ledger nothing can be sent safely: fail the chunk, send nothing.
+                for j in jobs.indices {
+                    for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                        jobs[j].deliveries[d].status = .failed
+                        jobs[j].deliveries[d].error = jobs[j].error(.load, StageFailure(.failed, code: "ledger_unavailable", "the ledger could not be read: \(error)"))
+                    }
+                }
+            }
+        }
+    }
+
+    private static func prepare(_ job: inout Job, catalog: TemplateCatalog) {
+        let row = job.row
+        guard let code = row.template else {
+            job.fail(.load, StageFailure(.invalid, code: "no_template", "the row names no template; fill the template column"))
+            return
+        }
+        guard let template = catalog[code] else {
+            var reason = "no template '\(code)' in templates/"
+            if let guess = Spelling.closest(to: code, among: catalog.codes) { reason += "; did you mean '\(guess)'?" }
+            job.fail(.load, StageFailure(.invalid, code: "unknown_template", reason))
+            return
+        }
+        job.template = template
+        let used = Set(template.parameters.map(\.name))
+        job.extraParameters = row.parameters.filter { !used.contains($0.key) }
+
+        var channels: [Channel] = []
+        if let requested = row.channels {
+            for name in requested {
+                guard let channel = Channel(rawValue: name) else {
+                    let known = Channel.allCases.map(\.rawValue)
+                    var reason = "unknown channel '\(name)'; use \(known.joined(separator: ", "))"
+                    if let guess = Spelling.closest(to: name, among: known) { reason = "unknown channel '\(name)'; did you mean '\(guess)'?" }
+                    job.fail(.load, StageFailure(.invalid, code: "unknown_channel", reason))
+                    return
+                }
+                guard template.channels.contains(channel) else {
+                    job.fail(.load, StageFailure(.invalid, code: "no_variant",
+                        "template '\(code)' has no \(channel.rawValue) variant; it has \(template.channels.map(\.rawValue).joined(separator: ", "))"))
+                    return
+                }
+                if !channels.contains(channel) { channels.append(channel) }
+            }
+        } else {
+            channels = template.channels.filter { row.recipient.address(for: $0) != nil }
+            if channels.isEmpty {
+                let needed = template.channels.map(Self.addressColumn).joined(separator: ", ")
+                job.fail(.load, StageFailure(.skipped, code: "no_address",
+                    "the row has no address for any channel of '\(code)'; fill one of \(needed)"))
+                return
+            }
+        }
+        job.deliveries = channels.map { channel in
+            Delivery(id: MessageID(batch: job.batch.id, row: row.row, channel: channel.rawValue), channel: channel,
+                     address: row.recipient.address(for: channel) ?? "")
+        }
+    }
+
+    static func addressColumn(_ channel: Channel) -> String {
+        switch channel {
+        case .site: "user_id"
+        case .mail: "email"
+        case .sms: "mobile"
+        case .wechatMP: "openid"
+        case .wechatMini: "mini_openid"
+        }
+    }
+
+    /// **validate**: the template is enabled, each address is well formed (and normalised),
+    /// every required parameter has a value.
+    public static func validate(using renderer: TemplateRenderer) -> PipelineStage {
+        .eachDelivery(.validate) { job, delivery throws(StageFailure) in
+            guard let template = job.template else { return }
+            if template.status == .disabled {
+                throw StageFailure(.skipped, code: "template_disabled", "template '\(template.code)' is disabled")
+            }
+            if delivery.address.isEmpty {
+                throw StageFailure(.skipped, code: "no_address",
+                                   "no \(addressColumn(delivery.channel)) for the \(delivery.channel.rawValue) channel")
+            }
+            switch AddressValidation.normalize(delivery.address, for: delivery.channel) {
+            case let .success(address): delivery.address = address
+            case let .failure(failure): throw failure
+            }
+            if case let .failure(error) = renderer.resolve(template, parameters: job.row.parameters),
+               let name = error.missingParameter {
+                throw StageFailure(.invalid, code: "missing_parameter",
+                                   "missing required parameter '\(name)' for template '\(template.code)'; fill the \(name) column or declare a default")
+            }
+        }
+    }
+
+    /// **render**: renders each delivery's variant for the recipient's locale.
+    public static func render(with renderer: TemplateRenderer) -> PipelineStage {
+        .eachDelivery(.render) { job, delivery throws(StageFailure) in
+            guard let template = job.template else { return }
+            switch renderer.render(template, channel: delivery.channel, parameters: job.row.parameters, locale: job.row.recipient.locale) {
+            case let .success(message):
+                delivery.message = message
+                delivery.account = Self.account(of: message)
+            case let .failure(error):
+                throw StageFailure(.invalid, code: error.missingParameter == nil ? "render_failed" : "missing_parameter", error.description)
+            }
+        }
+    }
+
+    static func account(of message: RenderedMessage) -> String {
+        switch message.content {
+        case .site: "site"
+        case let .mail(mail): mail.account
+        case let .sms(sms): sms.channels.first ?? ""
+        case let .wechatMP(wechat), let .wechatMini(wechat): wechat.app
+        }
+    }
+
+    /// **rate-limit**: a pass-through for now; token buckets, per-recipient caps and quiet hours
+    /// arrive with the spool.
+    public static func rateLimit() -> PipelineStage {
+        PipelineStage(.rateLimit) { _ in }
+    }
+}
+
+extension Job {
+    /// Ends the whole row with `failure` in `stage`.
+    mutating func fail(_ stage: StageName, _ failure: StageFailure) {
+        self.failure = error(stage, failure)
+        failureStatus = failure.status
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+extension PipelineStage {
+    /// **send**: hands each rendered delivery to its transport, at most `concurrency` at a
+    /// time per transport, and keeps the outcome. Transient failures become `deferred`,
+    /// permanent ones `failed`.
+    public static func send(through transports: TransportSet) -> PipelineStage {
+        PipelineStage(.send) { jobs in
+            var groups: [String: (transport: any Transport, items: [(Int, Int)])] = [:]
+            var order: [String] = []
+            for j in jobs.indices where jobs[j].failure == nil {
+                for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                    let delivery = jobs[j].deliveries[d]
+                    guard let transport = transports.transport(channel: delivery.channel, account: delivery.account) else {
+                        jobs[j].deliveries[d].status = .failed
+                        jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.failed, code: "no_transport",
+                            "no transport for \(delivery.channel.rawValue) '\(delivery.account)'; define it in herald.yaml"))
+                        continue
+                    }
+                    let key = "\(delivery.channel.rawValue)/\(delivery.account)"
+                    if groups[key] == nil {
+                        groups[key] = (transport, [])
+                        order.append(key)
+                    }
+                    groups[key]?.items.append((j, d))
+                }
+            }
+            for key in order {
+                guard let group = groups[key] else { continue }
+                let envelopes = group.items.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }
+                let results = await sendAll(envelopes, through: group.transport)
+                for ((j, d), result) in zip(group.items, results) {
+                    apply(result.outcome, latency: result.latency, transport: group.transport.name, to: &jobs[j], delivery: d)
+                }
+            }
+        }
+    }
+
+    private static func envelope(_ job: Job, _ delivery: Delivery) -> Envelope? {
+        guard let message = delivery.message else { return nil }
+        return Envelope(id: delivery.id, batch: job.batch, row: job.row.row, channel: delivery.channel, account: delivery.account,
+                        address: delivery.address, recipient: job.row.recipient, message: message)
+    }
+
+    /// Sends in order with a sliding window of `transport.concurrency`; results keep input order.
+    private static func sendAll(_ envelopes: [Envelope], through transport: any Transport) async -> [(outcome: DeliveryOutcome, latency: Duration)] {
+        let clock = ContinuousClock()
+        if transport.concurrency <= 1 || envelopes.count == 1 {
+            var results: [(outcome: DeliveryOutcome, latency: Duration)] = []
+            results.reserveCapacity(envelopes.count)
+            for envelope in envelopes {
+                let start = clock.now
+                let outcome = await transport.send(envelope)
+                results.append((outcome, clock.now - start))
+            }
+            return results
+        }
+        return await withTaskGroup(of: (Int, DeliveryOutcome, Duration).self) { group in
+            var results = [(outcome: DeliveryOutcome, latency: Duration)](repeating: (.sent(), .zero), count: envelopes.count)
+            var next = 0
+            func launch() {
+                let index = next
+                let envelope = envelopes[index]
+                next += 1
+                group.addTask {
+                    let start = clock.now
+                    let outcome = await transport.send(envelope)
+                    return (index, outcome, clock.now - start)
+                }
+            }
+            while next < envelopes.count && next < transport.concurrency { launch() }
+            while let (index, outcome, latency) = await group.next() {
+                results[index] = (outcome, latency)
+                if next < envelopes.count { launch() }
+            }
+            return results
+        }
+    }
+
+    private static func apply(_ outcome: DeliveryOutcome, latency: Duration, transport: String, to job: inout Job, delivery d: Int) {
+        job.deliveries[d].latency = latency
+        job.deliveries[d].transport = transport
+        job.deliveries[d].providerID = outcome.providerID
+        switch outcome.kind {
+        case .sent:
+            job.deliveries[d].status = .sent
+        case .transient, .permanent:
+            let status: DeliveryStatus = outcome.kind == .transient ? .deferred : .failed
+            let code = outcome.code ?? (outcome.kind == .transient ? "transient" : "permanent")
+            job.deliveries[d].status = status
+            job.deliveries[d].error = job.error(.send, StageFailure(status, code: code, outcome.message ?? code))
+        }
+    }
+
+    /// **record**: appends one log line per outcome (row order kept), then writes the ledger
+    /// in one transaction. The log goes first: after a crash between the two, the message is
+    /// sent again rather than lost, and reports count its id once.
+    public static func record(to ledger: any Ledger, log: any EventLog, masking: RecipientMasking,
+                              clock: @escaping @Sendable () -> Date) -> PipelineStage {
+        PipelineStage(.record) { jobs in
+            let now = clock()
+            var events: [LogEvent] = []
+            var entries: [LedgerEntry] = []
+            events.reserveCapacity(jobs.count)
+            entries.reserveCapacity(jobs.count)
+            for job in jobs {
+                let template = job.template
+                if let failure = job.failure {
+                    let id = MessageID(batch: job.batch.id, row: job.row.row, channel: "row")
+                    let status = job.failureStatus ?? .invalid
+                    events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
+                                           row: job.row.row, line: job.row.line, template: job.row.template,
+                                           category: template?.category, status: status, error: failure,
+                                           extra: job.extraParameters))
+                    entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
+                                               status: status, errorCode: failure.code, errorMessage: failure.reason, updatedAt: now))
+                    continue
+                }
+                for delivery in job.deliveries {
+                    guard let status = delivery.status, status != .duplicate else { continue }
+                    events.append(LogEvent(
+                        timestamp: now, messageID: delivery.id, batch: job.batch.id, file: job.batch.file, row: job.row.row,
+                        line: job.row.line, template: template?.code, category: template?.category, channel: delivery.channel,
+                        account: delivery.account.isEmpty ? nil : delivery.account, transport: delivery.transport,
+                        recipient: delivery.address.isEmpty ? nil : masking.apply(delivery.address, channel: delivery.channel),
+                        status: status, attempt: delivery.attempt,
+                        latencyMilliseconds: delivery.latency.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 },
+                        providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters))
+                    entries.append(LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
+                                               template: template?.code, status: status, attempt: delivery.attempt,
+                                               providerID: delivery.providerID, errorCode: delivery.error?.code,
+                                               errorMessage: delivery.error?.reason, updatedAt: now))
+                }
+            }
+            try log.append(events)
+            try ledger.record(entries)
+        }
+    }
+}

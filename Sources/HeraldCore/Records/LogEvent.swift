@@ -1,0 +1,256 @@
+import Foundation
+
+/// One line of `outbox/log/YYYY-MM-DD.jsonl`: something that happened to one message.
+public struct LogEvent: Sendable, Hashable {
+    public var timestamp: Date
+    public var messageID: MessageID
+    /// The batch id (JSON `id`, or `sha256:…` of the file).
+    public var batch: String
+    /// The batch file name.
+    public var file: String
+    public var row: Int?
+    public var line: Int?
+    public var template: String?
+    public var category: TemplateCategory?
+    public var channel: Channel?
+    /// Account, SMS channel or app id.
+    public var account: String?
+    /// Transport name (`file`, `discard`, `smtp`…).
+    public var transport: String?
+    /// The address, masked unless configured otherwise.
+    public var recipient: String?
+    public var status: DeliveryStatus
+    public var attempt: Int
+    public var latencyMilliseconds: Double?
+    public var providerID: String?
+    public var error: PipelineError?
+    /// Row parameters the template does not use.
+    public var extra: [String: String]
+
+    /// Creates an event.
+    public init(timestamp: Date, messageID: MessageID, batch: String, file: String, row: Int? = nil, line: Int? = nil,
+                template: String? = nil, category: TemplateCategory? = nil, channel: Channel? = nil,
+                account: String? = nil, transport: String? = nil, recipient: String? = nil, status: DeliveryStatus,
+                attempt: Int = 1, latencyMilliseconds: Double? = nil, providerID: String? = nil,
+                error: PipelineError? = nil, extra: [String: String] = [:]) {
+        self.timestamp = timestamp
+        self.messageID = messageID
+        self.batch = batch
+        self.file = file
+        self.row = row
+        self.line = line
+        self.template = template
+        self.category = category
+        self.channel = channel
+        self.account = account
+        self.transport = transport
+        self.recipient = recipient
+        self.status = status
+        self.attempt = attempt
+        self.latencyMilliseconds = latencyMilliseconds
+        self.providerID = providerID
+        self.error = error
+        self.extra = extra
+    }
+
+    /// The JSON object, keys in a fixed order, without the trailing newline.
+    public func jsonLine(timeZone: TimeZone) -> String {
+        var json = JSONObjectWriter()
+        json.add("ts", Timestamp.iso8601(timestamp, timeZone: timeZone))
+        json.add("message_id", messageID.value)
+        json.add("batch", batch)
+        json.add("file", file)
+        json.add("row", row)
+        json.add("line", line)
+        json.add("template", template)
+        json.add("category", category?.rawValue)
+        json.add("channel", channel?.rawValue)
+        json.add("account", account)
+        json.add("transport", transport)
+        json.add("recipient", recipient)
+        json.add("status", status.rawValue)
+        json.add("attempt", attempt)
+        if let latencyMilliseconds {
+            json.addRaw("latency_ms", String(Double(Int((latencyMilliseconds * 1000).rounded())) / 1000))
+        }
+        json.add("provider_id", providerID)
+        if let error {
+            var nested = JSONObjectWriter()
+            nested.add("stage", error.stage.rawValue)
+            nested.add("code", error.code)
+            nested.add("message", error.reason)
+            json.addRaw("error", nested.finish())
+        }
+        if !extra.isEmpty {
+            var nested = JSONObjectWriter()
+            for key in extra.keys.sorted() { nested.add(key, extra[key]) }
+            json.addRaw("extra", nested.finish())
+        }
+        return json.finish()
+    }
+}
+
+/// Builds one JSON object as text; nil values are left out.
+struct JSONObjectWriter {
+    private var text = "{"
+    private var first = true
+
+    mutating func add(_ key: String, _ value: String?) {
+        guard let value else { return }
+        addRaw(key, Self.quote(value))
+    }
+
+    mutating func add(_ key: String, _ value: Int?) {
+        guard let value else { return }
+        addRaw(key, String(value))
+    }
+
+    mutating func addRaw(_ key: String, _ raw: String) {
+        if !first { text += "," }
+        first = false
+        text += Self.quote(key)
+        text += ":"
+        text += raw
+    }
+
+    func finish() -> String { text + "}" }
+
+    /// A JSON string literal; non-ASCII stays as UTF-8, control characters are escaped.
+    static func quote(_ value: String) -> String {
+        var needsEscape = false
+        for byte in value.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+            needsEscape = true
+            break
+        }
+        if !needsEscape { return "\"" + value + "\"" }
+        var output = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output + "\""
+    }
+}
+
+/// Where log events go.
+///
+/// ```swift
+/// let log = MemoryEventLog()
+/// try log.append([event]); log.events   // [event]
+/// ```
+public protocol EventLog: Sendable {
+    /// Appends events in order.
+    func append(_ events: [LogEvent]) throws
+    /// Makes everything appended so far durable.
+    func flush() throws
+}
+
+/// The in-memory twin of `JSONLinesLog`.
+public final class MemoryEventLog: EventLog, @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [LogEvent] = []
+
+    /// Creates an empty log.
+    public init() {}
+
+    /// Everything appended.
+    public var events: [LogEvent] { lock.withLock { stored } }
+
+    public func append(_ events: [LogEvent]) throws {
+        lock.withLock { stored += events }
+    }
+
+    public func flush() throws {}
+}
+
+/// `outbox/log/YYYY-MM-DD.jsonl`: appended, never rewritten; the day is the event's day in the
+/// configured time zone.
+public final class JSONLinesLog: EventLog, @unchecked Sendable {
+    private let directory: URL
+    private let timeZone: TimeZone
+    private let lock = NSLock()
+    private var handles: [String: FileHandle] = [:]
+    private var pending: [String: [UInt8]] = [:]
+
+    /// Creates a log writing under `directory`.
+    public init(directory: URL, timeZone: TimeZone) throws {
+        self.directory = directory
+        self.timeZone = timeZone
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? flush()
+        for handle in handles.values { try? handle.close() }
+    }
+
+    public func append(_ events: [LogEvent]) throws {
+        try lock.withLock {
+            for event in events {
+                let day = Timestamp.day(event.timestamp, timeZone: timeZone)
+                pending[day, default: []] += Array((event.jsonLine(timeZone: timeZone) + "\n").utf8)
+            }
+            if pending.values.contains(where: { $0.count > 256 * 1024 }) { try writePending() }
+        }
+    }
+
+    public func flush() throws {
+        try lock.withLock {
+            try writePending()
+            for handle in handles.values { try handle.synchronize() }
+        }
+    }
+
+    private func writePending() throws {
+        for (day, bytes) in pending where !bytes.isEmpty {
+            try handle(for: day).write(contentsOf: bytes)
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func handle(for day: String) throws -> FileHandle {
+        if let handle = handles[day] { return handle }
+        let url = directory.appendingPathComponent("\(day).jsonl")
+        if !FileManager.default.fileExists(atPath: url.path) {
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        handles[day] = handle
+        return handle
+    }
+}
+
+/// Hides most of an address in logs: `l***@example.com`, `+86138****8000`, `oAbC***xYz9`.
+public enum RecipientMasking: String, Sendable, Hashable, CaseIterable {
+    case masked
+    case full
+
+    /// `address` as the log shows it.
+    public func apply(_ address: String, channel: Channel) -> String {
+        guard self == .masked else { return address }
+        switch channel {
+        case .site:
+            return address
+        case .mail:
+            guard let at = address.lastIndex(of: "@") else { return "***" }
+            return String(address.prefix(1)) + "***" + address[at...]
+        case .sms:
+            let digits = address.count
+            guard digits > 8 else { return "***" }
+            return String(address.prefix(digits - 8)) + "****" + String(address.suffix(4))
+        case .wechatMP, .wechatMini:
+            guard address.count > 8 else { return "***" }
+            return String(address.prefix(4)) + "***" + String(address.suffix(4))
+        }
+    }
+}

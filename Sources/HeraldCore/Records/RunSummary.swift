@@ -1,0 +1,97 @@
+import Foundation
+
+/// Counts by channel and status, for the table every command ends with.
+public struct RunSummary: Sendable, Hashable {
+    /// Label used for rows that failed before their channels were known.
+    public static let rowLevel = "(row)"
+    /// Label for deliveries a dry run rendered but did not send.
+    public static let rendered = "rendered"
+
+    /// counts[channel][status]
+    public private(set) var counts: [String: [String: Int]] = [:]
+    /// Batch files read through.
+    public var processedFiles: [String] = []
+    /// Batch files rejected, with the reason.
+    public var rejectedFiles: [(name: String, reason: String)] = []
+    /// Files left in the inbox because they are still being written.
+    public var settlingFiles: [String] = []
+
+    /// Creates an empty summary.
+    public init() {}
+
+    public static func == (lhs: RunSummary, rhs: RunSummary) -> Bool {
+        lhs.counts == rhs.counts && lhs.processedFiles == rhs.processedFiles
+            && lhs.rejectedFiles.map(\.name) == rhs.rejectedFiles.map(\.name) && lhs.settlingFiles == rhs.settlingFiles
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(counts)
+        hasher.combine(processedFiles)
+    }
+
+    /// Adds one outcome.
+    public mutating func add(channel: String, status: String, count: Int = 1) {
+        counts[channel, default: [:]][status, default: 0] += count
+    }
+
+    /// Adds the outcomes of a processed chunk.
+    public mutating func add(_ jobs: [Job]) {
+        for job in jobs {
+            if job.failure != nil {
+                add(channel: Self.rowLevel, status: (job.failureStatus ?? .invalid).rawValue)
+                continue
+            }
+            for delivery in job.deliveries {
+                add(channel: delivery.channel.rawValue, status: delivery.status?.rawValue ?? Self.rendered)
+            }
+        }
+    }
+
+    /// Merges another summary into this one.
+    public mutating func merge(_ other: RunSummary) {
+        for (channel, statuses) in other.counts {
+            for (status, count) in statuses { add(channel: channel, status: status, count: count) }
+        }
+        processedFiles += other.processedFiles
+        rejectedFiles += other.rejectedFiles
+        settlingFiles += other.settlingFiles
+    }
+
+    /// The count for one status over all channels.
+    public func total(_ status: String) -> Int {
+        counts.values.reduce(0) { $0 + ($1[status] ?? 0) }
+    }
+
+    /// Whether anything failed or was invalid (exit code 1).
+    public var hasFailures: Bool {
+        total(DeliveryStatus.failed.rawValue) + total(DeliveryStatus.invalid.rawValue) > 0 || !rejectedFiles.isEmpty
+    }
+
+    /// A plain-text table: one row per channel, one column per status that occurred.
+    ///
+    /// ```
+    /// channel  sent  invalid  total
+    /// mail        2        1      3
+    /// total       2        1      3
+    /// ```
+    public func table() -> String {
+        let statusOrder = DeliveryStatus.allCases.map(\.rawValue) + [Self.rendered]
+        let present = statusOrder.filter { total($0) > 0 }
+        let channelOrder = Channel.allCases.map(\.rawValue) + [Self.rowLevel]
+        let channels = channelOrder.filter { counts[$0] != nil }
+        var rows: [[String]] = [["channel"] + present + ["total"]]
+        for channel in channels {
+            let values = present.map { counts[channel]?[$0] ?? 0 }
+            rows.append([channel] + values.map(String.init) + [String(values.reduce(0, +))])
+        }
+        let totals = present.map { total($0) }
+        rows.append(["total"] + totals.map(String.init) + [String(totals.reduce(0, +))])
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == 0 ? cell.padding(toLength: widths[0], withPad: " ", startingAt: 0)
+                            : String(repeating: " ", count: widths[column] - cell.count) + cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// ISO 8601 timestamps with milliseconds and a UTC offset, and calendar days, in a given time
+/// zone: `2026-11-27T13:05:01.123+08:00`. Hand-rolled because it runs once per log line.
+public enum Timestamp {
+    /// `2026-11-27T13:05:01.123+08:00` (`Z` for UTC).
+    public static func iso8601(_ date: Date, timeZone: TimeZone) -> String {
+        let offset = timeZone.secondsFromGMT(for: date)
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let local = milliseconds + offset * 1000
+        let (days, msOfDay) = local.floorDivided(by: 86_400_000)
+        let (year, month, day) = civil(days: days)
+        let seconds = msOfDay / 1000
+        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(msOfDay % 1000, 3))"
+        if offset == 0 {
+            text += "Z"
+        } else {
+            let magnitude = abs(offset) / 60
+            text += (offset < 0 ? "-" : "+") + "\(pad(magnitude / 60, 2)):\(pad(magnitude % 60, 2))"
+        }
+        return text
+    }
+
+    /// `2026-11-27`: the calendar day of `date` in `timeZone` (names the log file).
+    public static func day(_ date: Date, timeZone: TimeZone) -> String {
+        let local = Int(date.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: date)
+        let (year, month, day) = civil(days: local.floorDivided(by: 86_400).quotient)
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+    }
+
+    /// Howard Hinnant's days-from-civil inverse.
+    private static func civil(days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}
+
+extension Int {
+    /// Division rounding toward negative infinity, with a non-negative remainder.
+    func floorDivided(by divisor: Int) -> (quotient: Int, remainder: Int) {
+        let quotient = self >= 0 ? self / divisor : (self - divisor + 1) / divisor
+        return (quotient, self - quotient * divisor)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+
+/// Everything a transport needs to send one message.
+public struct Envelope: Sendable, Hashable {
+    /// Herald's message id.
+    public var id: MessageID
+    /// The batch it belongs to.
+    public var batch: BatchContext
+    /// Data row number.
+    public var row: Int
+    /// The channel.
+    public var channel: Channel
+    /// Account, SMS channel or app id.
+    public var account: String
+    /// The normalised address.
+    public var address: String
+    /// The recipient as the batch gave it (user id and tenant for site messages).
+    public var recipient: Recipient
+    /// The rendered message.
+    public var message: RenderedMessage
+
+    /// Creates an envelope.
+    public init(id: MessageID, batch: BatchContext, row: Int, channel: Channel, account: String, address: String,
+                recipient: Recipient, message: RenderedMessage) {
+        self.id = id
+        self.batch = batch
+        self.row = row
+        self.channel = channel
+        self.account = account
+        self.address = address
+        self.recipient = recipient
+        self.message = message
+    }
+}
+
+/// What a transport reports for one message.
+public struct DeliveryOutcome: Sendable, Hashable {
+    /// How it ended.
+    public enum Kind: Sendable, Hashable {
+        /// Accepted by the provider.
+        case sent
+        /// Failed, worth retrying later (4xx SMTP, HTTP 429/5xx, timeouts, WeChat -1/45009).
+        case transient
+        /// Failed for good (5xx SMTP, invalid address, unapproved template).
+        case permanent
+    }
+
+    /// Sent, transient or permanent.
+    public var kind: Kind
+    /// The provider's id for the message.
+    public var providerID: String?
+    /// The provider's error code (`451`, `isv.BUSINESS_LIMIT_CONTROL`, `45009`).
+    public var code: String?
+    /// The provider's words.
+    public var message: String?
+
+    /// Accepted, with the provider's id.
+    public static func sent(providerID: String? = nil) -> DeliveryOutcome {
+        DeliveryOutcome(kind: .sent, providerID: providerID)
+    }
+
+    /// A failure worth retrying.
+    public static func transient(code: String, _ message: String) -> DeliveryOutcome {
+        DeliveryOutcome(kind: .transient, code: code, message: message)
+    }
+
+    /// A failure that retrying will not fix.
+    public static func permanent(code: String, _ message: String) -> DeliveryOutcome {
+        DeliveryOutcome(kind: .permanent, code: code, message: message)
+    }
+}
+
+/// Sends rendered messages somewhere: a file, an SMTP server, an SMS provider, WeChat.
+///
+/// Every transport has an in-memory twin for tests (`MemoryTransport`):
+///
+/// ```swift
+/// let transport = MemoryTransport()
+/// let outcome = await transport.send(envelope)   // .sent, recorded in transport.sent
+/// ```
+public protocol Transport: Sendable {
+    /// Name written to the log (`file`, `discard`, `smtp`, `aliyun`…).
+    var name: String { get }
+    /// How many messages it may have in flight at once.
+    var concurrency: Int { get }
+    /// Sends one message. Never throws: every failure is an outcome.
+    func send(_ envelope: Envelope) async -> DeliveryOutcome
+}
+
+/// Accepts everything and sends nothing. Used by benchmarks, and by operators to mute a channel.
+public struct DiscardTransport: Transport {
+    public let name = "discard"
+    public let concurrency: Int
+
+    /// Creates a discarding transport.
+    public init(concurrency: Int = 64) {
+        self.concurrency = concurrency
+    }
+
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        .sent(providerID: nil)
+    }
+}
+
+/// The in-memory twin of every transport: records what it was given, and answers with
+/// outcomes a test scripts per address.
+public final class MemoryTransport: Transport, @unchecked Sendable {
+    public let name: String
+    public let concurrency: Int
+    private let lock = NSLock()
+    private var envelopes: [Envelope] = []
+    private var scripted: [String: DeliveryOutcome]
+
+    /// Creates a transport that sends everything, except addresses given an outcome in `outcomes`.
+    public init(name: String = "memory", concurrency: Int = 4, outcomes: [String: DeliveryOutcome] = [:]) {
+        self.name = name
+        self.concurrency = concurrency
+        self.scripted = outcomes
+    }
+
+    /// Envelopes received, in the order `send` was called.
+    public var sent: [Envelope] {
+        lock.withLock { envelopes }
+    }
+
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        lock.withLock {
+            envelopes.append(envelope)
+            return scripted[envelope.address] ?? .sent(providerID: "memory-\(envelopes.count)")
+        }
+    }
+}
+
+/// The transport for each (channel, account) pair of a workspace.
+public struct TransportSet: Sendable {
+    private var transports: [String: any Transport]
+
+    /// Creates an empty set.
+    public init() {
+        transports = [:]
+    }
+
+    /// Routes `channel` messages of `account` to `transport`.
+    public mutating func set(_ transport: any Transport, channel: Channel, account: String) {
+        transports[Self.key(channel, account)] = transport
+    }
+
+    /// The transport for `channel` and `account`.
+    public func transport(channel: Channel, account: String) -> (any Transport)? {
+        transports[Self.key(channel, account)]
+    }
+
+    /// A set that sends every channel of every account through `transport`.
+    public static func all(_ transport: any Transport, configuration: Configuration) -> TransportSet {
+        var set = TransportSet()
+        set.set(transport, channel: .site, account: "site")
+        for id in configuration.mailAccounts.keys { set.set(transport, channel: .mail, account: id) }
+        for id in configuration.smsChannels.keys { set.set(transport, channel: .sms, account: id) }
+        for (id, app) in configuration.wechatApps {
+            set.set(transport, channel: app.kind == .officialAccount ? .wechatMP : .wechatMini, account: id)
+        }
+        return set
+    }
+
+    private static func key(_ channel: Channel, _ account: String) -> String {
+        "\(channel.rawValue)/\(account)"
+    }
+}

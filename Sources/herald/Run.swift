@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import HeraldChannels
+import HeraldCore
+
+extension Herald {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send every complete batch in recipients/inbox/.",
+            discussion: """
+                Each file is read row by row through load → validate → render → rate-limit → send → record, \
+                then moved to recipients/processed/ (or recipients/rejected/ with NAME.error.txt when it cannot be read). \
+                Exit 0 when everything was sent, 1 when a row failed or was invalid or a file was rejected, 2 on a usage or configuration error.
+                """
+        )
+
+        @OptionGroup var options: WorkspaceOptions
+
+        @Flag(help: "Validate and render every row; send nothing, record nothing, move no file.")
+        var dryRun = false
+
+        @Option(help: ArgumentHelp("Take files unmodified for this long (overrides inbox.settle), e.g. 0s.", valueName: "DURATION"))
+        var settle: String?
+
+        func validate() throws {
+            if let settle, DurationText.parse(settle) == nil {
+                throw ValidationError("--settle takes a duration like 0s, 2s or 1m, got '\(settle)'")
+            }
+        }
+
+        func run() async throws {
+            var workspace = try options.open()
+            if let settle, let duration = DurationText.parse(settle) { workspace.configuration.settle = duration }
+            let lock: RunLock
+            do {
+                lock = try RunLock(root: workspace.root)
+            } catch {
+                printError("herald run: \(error)")
+                throw ExitCode(2)
+            }
+            let run = try openRun(workspace)
+            let progress = ProgressPrinter()
+            let summary: RunSummary
+            do {
+                summary = try await run.runInbox(dryRun: dryRun) { progress.update($0) }
+            } catch {
+                progress.finish()
+                printError("herald run: stopped: \(error)")
+                throw ExitCode(1)
+            }
+            progress.finish()
+            withExtendedLifetime(lock) {}
+            report(summary, dryRun: dryRun)
+            if summary.hasFailures { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Opens the ledger, log and transports of a workspace.
+func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
+    do {
+        let ledger = try SQLiteLedger(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
+        let log = try JSONLinesLog(directory: workspace.root.appendingPathComponent("outbox/log"),
+                                   timeZone: workspace.configuration.timeZone)
+        let transports = Transports.make(root: workspace.root, configuration: workspace.configuration)
+        return WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log)
+    } catch {
+        printError("herald: cannot open outbox/: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// Prints what happened to each file, then the table of counts.
+func report(_ summary: RunSummary, dryRun: Bool) {
+    for name in summary.processedFiles {
+        print(dryRun ? "\(name): checked (dry run; not moved)" : "\(name): done → recipients/processed/")
+    }
+    for (name, reason) in summary.rejectedFiles {
+        print(dryRun ? "\(name): would be rejected: \(reason)" : "\(name): rejected → recipients/rejected/\(name).error.txt: \(reason)")
+    }
+    for name in summary.settlingFiles {
+        print("\(name): still being written; left for the next run")
+    }
+    if summary.counts.isEmpty {
+        if summary.processedFiles.isEmpty && summary.rejectedFiles.isEmpty { print("no batches in recipients/inbox/") }
+        return
+    }
+    print("")
+    print(summary.table())
+}
+
+/// A progress bar on a terminal; a plain line every few seconds otherwise.
+final class ProgressPrinter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private var lastPrint = Date()
+    private var drawn = false
+
+    func update(_ progress: BatchProgress) {
+        lock.withLock {
+            let now = Date()
+            let interval = isTerminal ? 0.1 : 5
+            guard now.timeIntervalSince(lastPrint) >= interval else { return }
+            lastPrint = now
+            let percent = Int(progress.fraction * 100)
+            if isTerminal {
+                let filled = Int(progress.fraction * 30)
+                let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
+                FileHandle.standardError.write(Data("\r\(bar) \(percent)%  \(progress.rows) rows  \(progress.file)\u{1B}[K".utf8))
+                drawn = true
+            } else {
+                FileHandle.standardError.write(Data("\(progress.file): \(progress.rows) rows (\(percent)%)\n".utf8))
+            }
+        }
+    }
+
+    func finish() {
+        lock.withLock {
+            if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            drawn = false
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+
+extension Herald {
+    struct Send: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send one notification from flags, through the same chain as a batch row.",
+            discussion: "Example: herald send --template verify_code --to sms:13800138000 --to mail:li@example.com --param code=482913"
+        )
+
+        @OptionGroup var options: WorkspaceOptions
+
+        @Option(help: "The template code.")
+        var template: String
+
+        @Option(name: .customLong("to"), help: ArgumentHelp("A channel and address: mail:ADDR, sms:MOBILE, site:USER_ID, wechat_mp:OPENID, wechat_mini:OPENID. Repeatable.", valueName: "CHANNEL:ADDRESS"))
+        var recipients: [String]
+
+        @Option(name: .customLong("param"), help: ArgumentHelp("A parameter value. Repeatable.", valueName: "k=v"))
+        var parameters: [String] = []
+
+        @Option(help: "The recipient's locale.")
+        var locale: String?
+
+        @Option(help: "Tenant id for site messages.")
+        var tenant: String?
+
+        @Option(help: "An id that makes the send idempotent: a second send with the same id is a duplicate.")
+        var id: String?
+
+        @Flag(help: "Validate and render only.")
+        var dryRun = false
+
+        func validate() throws {
+            for parameter in parameters where !parameter.contains("=") {
+                throw ValidationError("--param takes key=value, got '\(parameter)'")
+            }
+            for recipient in recipients {
+                let parts = recipient.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, Channel(rawValue: String(parts[0])) != nil else {
+                    throw ValidationError("--to takes CHANNEL:ADDRESS with CHANNEL one of site, mail, sms, wechat_mp, wechat_mini; got '\(recipient)'")
+                }
+            }
+        }
+
+        func run() async throws {
+            let workspace = try options.open()
+            var row = RecipientRow(row: 1, template: template, channels: [])
+            row.recipient.locale = locale
+            row.recipient.tenantID = tenant
+            for recipient in recipients {
+                let parts = recipient.split(separator: ":", maxSplits: 1).map(String.init)
+                guard let channel = Channel(rawValue: parts[0]) else { continue }
+                row.channels?.append(channel.rawValue)
+                switch channel {
+                case .site: row.recipient.userID = parts[1]
+                case .mail: row.recipient.email = parts[1]
+                case .sms: row.recipient.mobile = parts[1]
+                case .wechatMP: row.recipient.openID = parts[1]
+                case .wechatMini: row.recipient.miniOpenID = parts[1]
+                }
+            }
+            for pair in parameters {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                row.parameters[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+            }
+            let lock: RunLock
+            do {
+                lock = try RunLock(root: workspace.root)
+            } catch {
+                printError("herald send: \(error)")
+                throw ExitCode(2)
+            }
+            let run = try openRun(workspace)
+            let summary = try await run.send(row, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
+            withExtendedLifetime(lock) {}
+            print(summary.table())
+            if summary.hasFailures { throw ExitCode(1) }
+        }
+    }
+}
