@@ -31,6 +31,12 @@ public struct BatchFingerprint: Sendable, Hashable {
         }
         return BatchFingerprint(sha256: Hex.encode(hasher.finalize()), size: size)
     }
+
+    /// Creates a value from its parts.
+    public init(sha256: String, size: Int) {
+        self.sha256 = sha256
+        self.size = size
+    }
 }
 
 /// Why a whole batch file cannot be taken; written beside it as `NAME.error.txt`.

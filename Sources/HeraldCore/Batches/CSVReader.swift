@@ -8,6 +8,13 @@ public struct CSVRecord: Sendable, Hashable {
     public var line: Int
     /// Set when the record breaks RFC 4180 (text after a closing quote, a quote never closed).
     public var problem: String?
+
+    /// Creates a record.
+    public init(fields: [String], line: Int, problem: String? = nil) {
+        self.fields = fields
+        self.line = line
+        self.problem = problem
+    }
 }
 
 /// Why a CSV file cannot be read on at all.
@@ -18,6 +25,12 @@ public struct CSVReadError: Error, Sendable, Hashable, CustomStringConvertible {
     public var reason: String
 
     public var description: String { "line \(line): \(reason)" }
+
+    /// Creates an error.
+    public init(line: Int, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
 }
 
 /// A streaming RFC 4180 reader: a byte-level state machine over 64 KiB reads, so memory stays
@@ -121,9 +134,9 @@ public final class CSVReader {
                     try endField()
                     state = .fieldStart
                 case 0x0A, 0x0D:
+                    try endField()
                     line += 1
                     afterCR = byte == 0x0D
-                    try endField()
                     return CSVRecord(fields: fields, line: startLine, problem: problem)
                 case 0x22 where state == .fieldStart:
                     state = .quoted
@@ -147,9 +160,9 @@ public final class CSVReader {
                     try endField()
                     state = .fieldStart
                 case 0x0A, 0x0D:
+                    try endField()
                     line += 1
                     afterCR = byte == 0x0D
-                    try endField()
                     return CSVRecord(fields: fields, line: startLine, problem: problem)
                 default:
                     problem = problem ?? "text after a closing quote in field \(fields.count + 1); double a quote inside a quoted field (\"\")"

@@ -3,9 +3,9 @@ import GRDB
 
 /// The ledger in `outbox/herald.sqlite` (WAL mode), created and migrated on open.
 ///
-/// Schema (stable; other tools may read it):
-/// `ledger(message_id TEXT PRIMARY KEY, batch, row, channel, template, status, attempt,
-/// provider_id, error_code, error_message, updated_at)` with an index on `batch`.
+/// Schema (stable; other tools may read it): `batches(id, batch, created_at)` and
+/// `ledger(message_id TEXT PRIMARY KEY, batch_id → batches.id, row, channel, template, status,
+/// attempt, provider_id, error_code, error_message, updated_at)`, indexed by batch.
 public final class SQLiteLedger: Ledger, @unchecked Sendable {
     /// The database, shared with later stores (site messages, counters, tokens).
     public let database: DatabasePool
@@ -17,6 +17,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         database = try DatabasePool(path: url.path, configuration: configuration)
         try Self.migrator.migrate(database)
@@ -26,9 +27,14 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("1-ledger") { db in
             try db.execute(sql: """
+                CREATE TABLE batches (
+                    id INTEGER PRIMARY KEY,
+                    batch TEXT NOT NULL UNIQUE,
+                    created_at TEXT NOT NULL
+                );
                 CREATE TABLE ledger (
                     message_id TEXT PRIMARY KEY NOT NULL,
-                    batch TEXT NOT NULL,
+                    batch_id INTEGER NOT NULL REFERENCES batches(id),
                     row INTEGER NOT NULL,
                     channel TEXT,
                     template TEXT,
@@ -39,15 +45,19 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                     error_message TEXT,
                     updated_at TEXT NOT NULL
                 ) WITHOUT ROWID;
-                CREATE INDEX ledger_batch ON ledger(batch);
+                CREATE INDEX ledger_batch ON ledger(batch_id);
                 """)
         }
         return migrator
     }
 
+    private let batchIDs = BatchIDCache()
+
     public func knows(batch: String) throws -> Bool {
         try database.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger WHERE batch = ?)", arguments: [batch]) ?? false
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS(SELECT 1 FROM ledger WHERE batch_id = (SELECT id FROM batches WHERE batch = ?))
+                """, arguments: [batch]) ?? false
         }
     }
 
@@ -72,9 +82,10 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     public func record(_ entries: [LedgerEntry]) throws {
         guard !entries.isEmpty else { return }
+        let utc = TimeZone(identifier: "UTC") ?? .current
         try database.write { db in
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO ledger (message_id, batch, row, channel, template, status, attempt, provider_id,
+                INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,
                                     error_code, error_message, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(message_id) DO UPDATE SET
@@ -82,13 +93,33 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                     error_code = excluded.error_code, error_message = excluded.error_message,
                     updated_at = excluded.updated_at
                 """)
+            var lastDate: Date?
+            var lastStamp = ""
             for entry in entries {
+                if entry.updatedAt != lastDate {
+                    lastDate = entry.updatedAt
+                    lastStamp = Timestamp.iso8601(entry.updatedAt, timeZone: utc)
+                }
                 try statement.execute(arguments: [
-                    entry.id.value, entry.batch, entry.row, entry.channel?.rawValue, entry.template, entry.status.rawValue,
-                    entry.attempt, entry.providerID, entry.errorCode, entry.errorMessage,
-                    Timestamp.iso8601(entry.updatedAt, timeZone: TimeZone(identifier: "UTC") ?? .current),
+                    entry.id.value, try batchIDs.id(for: entry.batch, db: db, stamp: lastStamp), entry.row,
+                    entry.channel?.rawValue, entry.template, entry.status.rawValue, entry.attempt, entry.providerID,
+                    entry.errorCode, entry.errorMessage, lastStamp,
                 ])
             }
         }
+    }
+}
+
+/// Batch name → row id in `batches`, created on first use. Used inside write transactions only.
+private final class BatchIDCache: @unchecked Sendable {
+    private var ids: [String: Int64] = [:]
+
+    func id(for batch: String, db: Database, stamp: String) throws -> Int64 {
+        if let id = ids[batch] { return id }
+        try db.execute(sql: "INSERT INTO batches (batch, created_at) VALUES (?, ?) ON CONFLICT(batch) DO NOTHING",
+                       arguments: [batch, stamp])
+        let id = try Int64.fetchOne(db, sql: "SELECT id FROM batches WHERE batch = ?", arguments: [batch]) ?? 0
+        ids[batch] = id
+        return id
     }
 }

@@ -9,7 +9,7 @@ import Foundation
 public enum AddressValidation {
     /// The address in the form transports use, or why it is not an address.
     public static func normalize(_ address: String, for channel: Channel) -> Result<String, StageFailure> {
-        let trimmed = address.trimmingCharacters(in: .whitespaces)
+        let trimmed = address.first == " " || address.last == " " ? address.trimmingCharacters(in: .whitespaces) : address
         switch channel {
         case .mail:
             if let problem = emailProblem(trimmed) {
@@ -64,18 +64,26 @@ public enum AddressValidation {
     /// `+86` + 11 digits for a Chinese mobile (`13800138000`, `+86 138-0013-8000`, `8613800138000`),
     /// or the number itself for E.164 (`+` then 8 to 15 digits, first not 0); nil otherwise.
     public static func normalizeMobile(_ text: String) -> String? {
-        let compact = text.filter { $0 != " " && $0 != "-" }
-        let hasPlus = compact.hasPrefix("+")
-        let digits = hasPlus ? compact.dropFirst() : Substring(compact)
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        var national = digits
-        if national.count == 13, national.hasPrefix("86") { national = national.dropFirst(2) }
-        if national.count == 11, national.first == "1", let second = national.dropFirst().first,
-           ("3"..."9").contains(second), !hasPlus || digits.hasPrefix("86") {
-            return "+86" + national
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
+        var hasPlus = false
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(byte)
+            case UInt8(ascii: " "), UInt8(ascii: "-"): continue
+            case UInt8(ascii: "+") where index == 0: hasPlus = true
+            default: return nil
+            }
         }
-        if hasPlus, (8...15).contains(digits.count), digits.first != "0" {
-            return "+" + digits
+        var national = digits[...]
+        if national.count == 13, national.starts(with: [0x38, 0x36]) { national = national.dropFirst(2) }
+        let chineseMobile = national.count == 11 && national.first == UInt8(ascii: "1")
+            && (UInt8(ascii: "3")...UInt8(ascii: "9")).contains(national[national.startIndex + 1])
+        if chineseMobile && (!hasPlus || digits.starts(with: [0x38, 0x36])) {
+            return "+86" + String(decoding: national, as: UTF8.self)
+        }
+        if hasPlus, (8...15).contains(digits.count), digits.first != UInt8(ascii: "0") {
+            return "+" + String(decoding: digits, as: UTF8.self)
         }
         return nil
     }

@@ -37,17 +37,24 @@ public struct BatchRunner: Sendable {
         var rows = 0
         var jobs: [Job] = []
         jobs.reserveCapacity(chunkSize)
-        while true {
-            jobs.removeAll(keepingCapacity: true)
-            while jobs.count < chunkSize, let record = try reader.next() {
-                jobs.append(Self.job(for: record, batch: batch))
+        do {
+            while true {
+                jobs.removeAll(keepingCapacity: true)
+                while jobs.count < chunkSize, let record = try reader.next() {
+                    jobs.append(Self.job(for: record, batch: batch))
+                }
+                if jobs.isEmpty { break }
+                try await pipeline.run(&jobs)
+                summary.add(jobs)
+                rows += jobs.count
+                progress?(BatchProgress(file: batch.file, rows: rows, fraction: reader.progress))
             }
-            if jobs.isEmpty { break }
-            try await pipeline.run(&jobs)
-            summary.add(jobs)
-            rows += jobs.count
-            progress?(BatchProgress(file: batch.file, rows: rows, fraction: reader.progress))
+        } catch {
+            // What was sent before the failure must still reach the log and ledger.
+            try await pipeline.finish()
+            throw error
         }
+        try await pipeline.finish()
         return summary
     }
 
@@ -55,6 +62,7 @@ public struct BatchRunner: Sendable {
     public func run(rows: [RecipientRow], batch: BatchContext) async throws -> RunSummary {
         var jobs = rows.map { Job(batch: batch, row: $0) }
         try await pipeline.run(&jobs)
+        try await pipeline.finish()
         var summary = RunSummary()
         summary.add(jobs)
         return summary

@@ -1,10 +1,15 @@
 import Crypto
 import Foundation
 
-/// Herald's id for one message: a stable hash of (batch id, row number, channel), so a batch
-/// dropped again or resumed after a crash maps every row to the same ids.
+/// Herald's id for one message, stable for (batch id, row number, channel): a batch dropped
+/// again or resumed after a crash maps every row to the same ids.
+///
+/// 32 lowercase hex characters: 16 of SHA-256(batch id), 12 of the row number, 4 naming the
+/// channel (`0000` for a whole row). The ids of one batch therefore sort in row order, so the
+/// ledger appends to its index instead of scattering writes, and no two messages of a batch
+/// can collide; across batches the 64-bit digest keeps them apart.
 public struct MessageID: Sendable, Hashable, CustomStringConvertible, Comparable {
-    /// 32 lowercase hex characters (the first 128 bits of a SHA-256).
+    /// The 32 hex characters.
     public let value: String
 
     /// Wraps an id read back from the ledger or a log.
@@ -12,11 +17,31 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible, Comparable
         self.value = value
     }
 
-    /// The id of `channel` for `row` of the batch `batchID`.
+    /// The id of `channel` (a `Channel` raw value, or `row`) for `row` of the batch `batchID`.
     public init(batch batchID: String, row: Int, channel: String) {
+        self.init(batchDigest: MessageID.digest(of: batchID), row: row, channel: channel)
+    }
+
+    /// The same, with the batch's digest computed once (`MessageID.digest(of:)`).
+    public init(batchDigest: String, row: Int, channel: String) {
+        let rowHex = String(UInt64(max(0, row)) & 0xFFFF_FFFF_FFFF, radix: 16)
+        let code: String
+        switch channel {
+        case Channel.site.rawValue: code = "0001"
+        case Channel.mail.rawValue: code = "0002"
+        case Channel.sms.rawValue: code = "0003"
+        case Channel.wechatMP.rawValue: code = "0004"
+        case Channel.wechatMini.rawValue: code = "0005"
+        default: code = "0000"
+        }
+        value = batchDigest + String(repeating: "0", count: 12 - rowHex.count) + rowHex + code
+    }
+
+    /// The first 16 hex characters of SHA-256(`batchID`).
+    public static func digest(of batchID: String) -> String {
         var hasher = SHA256()
-        hasher.update(data: Data("herald/1\u{0}\(batchID)\u{0}\(row)\u{0}\(channel)".utf8))
-        value = Hex.encode(hasher.finalize().prefix(16))
+        hasher.update(data: Data("herald/1\u{0}\(batchID)".utf8))
+        return Hex.encode(hasher.finalize().prefix(8))
     }
 
     public var description: String { value }
@@ -30,11 +55,19 @@ public struct BatchContext: Sendable, Hashable {
     public var id: String
     /// The file name as dropped in the inbox (`send` for `herald send`).
     public var file: String
+    /// `MessageID.digest(of: id)`, computed once per batch.
+    public let digest: String
 
     /// Creates a context.
     public init(id: String, file: String) {
         self.id = id
         self.file = file
+        self.digest = MessageID.digest(of: id)
+    }
+
+    /// The message id of `channel` for `row` of this batch.
+    public func messageID(row: Int, channel: String) -> MessageID {
+        MessageID(batchDigest: digest, row: row, channel: channel)
     }
 }
 
@@ -80,8 +113,13 @@ public struct Job: Sendable, Hashable {
     public var batch: BatchContext
     /// The row as read (nil when the record could not be read).
     public var row: RecipientRow
-    /// The template, once the load stage found it.
-    public var template: Template?
+    /// The template, once the load stage found it. Held by reference: a job is copied as it
+    /// moves between stages, and a template is large.
+    public var template: Template? {
+        get { templateReference?.template }
+        set { templateReference = newValue.map(TemplateReference.init) }
+    }
+    var templateReference: TemplateReference?
     /// Deliveries, one per channel, in channel order.
     public var deliveries: [Delivery] = []
     /// A failure of the whole row before channels are known (unreadable record, unknown template).
@@ -115,5 +153,22 @@ enum Hex {
             output.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: output, as: UTF8.self)
+    }
+}
+
+/// A template shared by reference between the jobs that use it.
+final class TemplateReference: Sendable, Hashable {
+    let template: Template
+
+    init(_ template: Template) {
+        self.template = template
+    }
+
+    static func == (lhs: TemplateReference, rhs: TemplateReference) -> Bool {
+        lhs === rhs || lhs.template == rhs.template
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(template.code)
     }
 }

@@ -18,13 +18,17 @@ public struct PipelineStage: Sendable {
     /// The stage's name, added to every failure that happens in it.
     public let name: StageName
     private let body: @Sendable (inout [Job]) async throws -> Void
+    private let finishBody: (@Sendable () async throws -> Void)?
 
     /// A stage that works on a whole chunk at once (to batch ledger lookups, sends and writes).
     /// Per-row problems are recorded on the jobs; a thrown error is fatal to the run (the log or
     /// ledger cannot be written) and stops it.
-    public init(_ name: StageName, chunk body: @escaping @Sendable (inout [Job]) async throws -> Void) {
+    /// `finish` runs at the end of each batch, for stages that work in the background.
+    public init(_ name: StageName, chunk body: @escaping @Sendable (inout [Job]) async throws -> Void,
+                finish: (@Sendable () async throws -> Void)? = nil) {
         self.name = name
         self.body = body
+        self.finishBody = finish
     }
 
     /// A stage that looks at each pending delivery; a thrown `StageFailure` ends that delivery
@@ -33,15 +37,28 @@ public struct PipelineStage: Sendable {
                                     _ body: @escaping @Sendable (Job, inout Delivery) throws(StageFailure) -> Void) -> PipelineStage {
         PipelineStage(name) { jobs in
             for j in jobs.indices where jobs[j].failure == nil {
-                for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                // Take the deliveries out so the job can be passed by borrow while they change.
+                var deliveries = jobs[j].deliveries
+                jobs[j].deliveries = []
+                for d in deliveries.indices where deliveries[d].isPending {
                     do throws(StageFailure) {
-                        try body(jobs[j], &jobs[j].deliveries[d])
+                        try body(jobs[j], &deliveries[d])
                     } catch {
-                        jobs[j].deliveries[d].status = error.status
-                        jobs[j].deliveries[d].error = jobs[j].error(name, error)
+                        deliveries[d].status = error.status
+                        deliveries[d].error = jobs[j].error(name, error)
                     }
                 }
+                jobs[j].deliveries = deliveries
             }
+        }
+    }
+
+    /// Completes background work (at the end of a batch).
+    public func finish() async throws {
+        do {
+            try await finishBody?()
+        } catch {
+            throw FatalStageError(stage: name, underlying: "\(error)")
         }
     }
 
@@ -71,6 +88,13 @@ public struct Pipeline: Sendable {
             try await stage.run(&jobs)
         }
     }
+
+    /// Lets every stage complete its background work; call at the end of each batch.
+    public func finish() async throws {
+        for stage in stages {
+            try await stage.finish()
+        }
+    }
 }
 
 /// A failure that stops the run: the stage could not do its work for anyone (disk full, the
@@ -88,13 +112,17 @@ extension PipelineStage {
     /// **load**: finds each row's template, decides its channels, gives each delivery its
     /// message id, and marks as `duplicate` what the ledger already holds as handed over.
     public static func load(from catalog: TemplateCatalog, ledger: (any Ledger)?) -> PipelineStage {
-        PipelineStage(.load) { jobs in
+        // Whether the ledger knew a batch when its first chunk arrived: only then can a row be a
+        // duplicate, so a new batch skips the per-message lookups.
+        let history = BatchHistory()
+        let references = TemplateReferences(catalog)
+        return PipelineStage(.load) { jobs in
             for index in jobs.indices where jobs[index].failure == nil {
-                prepare(&jobs[index], catalog: catalog)
+                prepare(&jobs[index], catalog: catalog, references: references)
             }
             guard let ledger, let batch = jobs.first?.batch.id else { return }
             do {
-                guard try ledger.knows(batch: batch) else { return }
+                guard try history.knew(batch, ledger: ledger) else { return }
                 let ids = jobs.flatMap { $0.deliveries.map(\.id) }
                 let known = try ledger.statuses(of: ids)
                 for j in jobs.indices {
@@ -114,7 +142,7 @@ extension PipelineStage {
         }
     }
 
-    private static func prepare(_ job: inout Job, catalog: TemplateCatalog) {
+    private static func prepare(_ job: inout Job, catalog: TemplateCatalog, references: TemplateReferences) {
         let row = job.row
         guard let code = row.template else {
             job.fail(.load, StageFailure(.invalid, code: "no_template", "the row names no template; fill the template column"))
@@ -126,9 +154,11 @@ extension PipelineStage {
             job.fail(.load, StageFailure(.invalid, code: "unknown_template", reason))
             return
         }
-        job.template = template
-        let used = Set(template.parameters.map(\.name))
-        job.extraParameters = row.parameters.filter { !used.contains($0.key) }
+        job.templateReference = references.reference(for: template)
+        let used = template.parameterNames
+        if row.parameters.keys.contains(where: { !used.contains($0) }) {
+            job.extraParameters = row.parameters.filter { !used.contains($0.key) }
+        }
 
         var channels: [Channel] = []
         if let requested = row.channels {
@@ -157,7 +187,7 @@ extension PipelineStage {
             }
         }
         job.deliveries = channels.map { channel in
-            Delivery(id: MessageID(batch: job.batch.id, row: row.row, channel: channel.rawValue), channel: channel,
+            Delivery(id: job.batch.messageID(row: row.row, channel: channel.rawValue), channel: channel,
                      address: row.recipient.address(for: channel) ?? "")
         }
     }
@@ -188,8 +218,7 @@ extension PipelineStage {
             case let .success(address): delivery.address = address
             case let .failure(failure): throw failure
             }
-            if case let .failure(error) = renderer.resolve(template, parameters: job.row.parameters),
-               let name = error.missingParameter {
+            if let name = renderer.missingParameter(template, parameters: job.row.parameters) {
                 throw StageFailure(.invalid, code: "missing_parameter",
                                    "missing required parameter '\(name)' for template '\(template.code)'; fill the \(name) column or declare a default")
             }
@@ -231,5 +260,31 @@ extension Job {
     mutating func fail(_ stage: StageName, _ failure: StageFailure) {
         self.failure = error(stage, failure)
         failureStatus = failure.status
+    }
+}
+
+/// Remembers, per batch id, whether the ledger held any of its messages before this run.
+final class BatchHistory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var known: [String: Bool] = [:]
+
+    func knew(_ batch: String, ledger: any Ledger) throws -> Bool {
+        if let answer = lock.withLock({ known[batch] }) { return answer }
+        let answer = try ledger.knows(batch: batch)
+        lock.withLock { known[batch] = answer }
+        return answer
+    }
+}
+
+/// One shared reference per template of a catalog.
+final class TemplateReferences: Sendable {
+    private let references: [String: TemplateReference]
+
+    init(_ catalog: TemplateCatalog) {
+        references = catalog.templates.mapValues(TemplateReference.init)
+    }
+
+    func reference(for template: Template) -> TemplateReference {
+        references[template.code] ?? TemplateReference(template)
     }
 }

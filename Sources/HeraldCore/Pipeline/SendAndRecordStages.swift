@@ -95,9 +95,13 @@ extension PipelineStage {
     /// **record**: appends one log line per outcome (row order kept), then writes the ledger
     /// in one transaction. The log goes first: after a crash between the two, the message is
     /// sent again rather than lost, and reports count its id once.
+    ///
+    /// The writing runs in the background while the next chunk is prepared and sent, one chunk
+    /// deep: a chunk waits for the previous chunk's write, and the end of a batch waits for all.
     public static func record(to ledger: any Ledger, log: any EventLog, masking: RecipientMasking,
                               clock: @escaping @Sendable () -> Date) -> PipelineStage {
-        PipelineStage(.record) { jobs in
+        let writer = RecordWriter(ledger: ledger, log: log)
+        return PipelineStage(.record, chunk: { jobs in
             let now = clock()
             var events: [LogEvent] = []
             var entries: [LedgerEntry] = []
@@ -106,7 +110,7 @@ extension PipelineStage {
             for job in jobs {
                 let template = job.template
                 if let failure = job.failure {
-                    let id = MessageID(batch: job.batch.id, row: job.row.row, channel: "row")
+                    let id = job.batch.messageID(row: job.row.row, channel: "row")
                     let status = job.failureStatus ?? .invalid
                     events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
                                            row: job.row.row, line: job.row.line, template: job.row.template,
@@ -132,8 +136,42 @@ extension PipelineStage {
                                                errorMessage: delivery.error?.reason, updatedAt: now))
                 }
             }
+            try await writer.submit(events, entries)
+        }, finish: {
+            try await writer.drain()
+        })
+    }
+}
+
+/// Writes log events and ledger entries on a background task, one chunk at a time.
+final class RecordWriter: @unchecked Sendable {
+    private let ledger: any Ledger
+    private let log: any EventLog
+    private let lock = NSLock()
+    private var pending: Task<Void, Error>?
+
+    init(ledger: any Ledger, log: any EventLog) {
+        self.ledger = ledger
+        self.log = log
+    }
+
+    /// Waits for the previous chunk's write, then starts this one's.
+    func submit(_ events: [LogEvent], _ entries: [LedgerEntry]) async throws {
+        try await drain()
+        let ledger = ledger, log = log
+        let task = Task.detached {
             try log.append(events)
             try ledger.record(entries)
         }
+        lock.withLock { pending = task }
+    }
+
+    /// Waits until everything submitted is written; rethrows a write's failure.
+    func drain() async throws {
+        let task = lock.withLock { () -> Task<Void, Error>? in
+            defer { pending = nil }
+            return pending
+        }
+        try await task?.value
     }
 }

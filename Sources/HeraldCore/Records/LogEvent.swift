@@ -56,7 +56,13 @@ public struct LogEvent: Sendable, Hashable {
     /// The JSON object, keys in a fixed order, without the trailing newline.
     public func jsonLine(timeZone: TimeZone) -> String {
         var json = JSONObjectWriter()
-        json.add("ts", Timestamp.iso8601(timestamp, timeZone: timeZone))
+        write(to: &json, timestamp: Timestamp.iso8601(timestamp, timeZone: timeZone))
+        return String(decoding: json.finish(), as: UTF8.self)
+    }
+
+    /// Writes the object with `timestamp` already formatted (shared by a chunk of events).
+    func write(to json: inout JSONObjectWriter, timestamp: String) {
+        json.add("ts", timestamp)
         json.add("message_id", messageID.value)
         json.add("batch", batch)
         json.add("file", file)
@@ -75,69 +81,97 @@ public struct LogEvent: Sendable, Hashable {
         }
         json.add("provider_id", providerID)
         if let error {
-            var nested = JSONObjectWriter()
-            nested.add("stage", error.stage.rawValue)
-            nested.add("code", error.code)
-            nested.add("message", error.reason)
-            json.addRaw("error", nested.finish())
+            json.beginObject("error")
+            json.add("stage", error.stage.rawValue)
+            json.add("code", error.code)
+            json.add("message", error.reason)
+            json.endObject()
         }
         if !extra.isEmpty {
-            var nested = JSONObjectWriter()
-            for key in extra.keys.sorted() { nested.add(key, extra[key]) }
-            json.addRaw("extra", nested.finish())
+            json.beginObject("extra")
+            for key in extra.keys.sorted() { json.add(key, extra[key]) }
+            json.endObject()
         }
-        return json.finish()
     }
 }
 
-/// Builds one JSON object as text; nil values are left out.
+/// Builds JSON objects as UTF-8 bytes; nil values are left out. Several objects may be
+/// written one after another (`newline()` between them).
 struct JSONObjectWriter {
-    private var text = "{"
+    private(set) var bytes: [UInt8] = [0x7B]
     private var first = true
 
     mutating func add(_ key: String, _ value: String?) {
         guard let value else { return }
-        addRaw(key, Self.quote(value))
+        self.key(key)
+        Self.quote(value, into: &bytes)
     }
 
     mutating func add(_ key: String, _ value: Int?) {
         guard let value else { return }
-        addRaw(key, String(value))
+        self.key(key)
+        bytes += String(value).utf8
     }
 
     mutating func addRaw(_ key: String, _ raw: String) {
-        if !first { text += "," }
-        first = false
-        text += Self.quote(key)
-        text += ":"
-        text += raw
+        self.key(key)
+        bytes += raw.utf8
     }
 
-    func finish() -> String { text + "}" }
+    mutating func beginObject(_ key: String) {
+        self.key(key)
+        bytes.append(0x7B)
+        first = true
+    }
 
-    /// A JSON string literal; non-ASCII stays as UTF-8, control characters are escaped.
-    static func quote(_ value: String) -> String {
-        var needsEscape = false
-        for byte in value.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            needsEscape = true
-            break
+    mutating func endObject() {
+        bytes.append(0x7D)
+        first = false
+    }
+
+    /// Closes the current object, adds a newline and opens the next one.
+    mutating func newline() {
+        bytes += [0x7D, 0x0A, 0x7B]
+        first = true
+    }
+
+    /// Closes the object and returns all bytes written.
+    func finish() -> [UInt8] { bytes + [0x7D] }
+
+    private mutating func key(_ key: String) {
+        if !first { bytes.append(0x2C) }
+        first = false
+        Self.quote(key, into: &bytes)
+        bytes.append(0x3A)
+    }
+
+    /// A JSON string literal; non-ASCII stays UTF-8, quotes, backslashes and control characters are escaped.
+    static func quote(_ value: String, into bytes: inout [UInt8]) {
+        bytes.append(0x22)
+        var value = value
+        let plain = value.withUTF8 { buffer -> Bool in
+            for byte in buffer where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            bytes.append(contentsOf: buffer)
+            return true
         }
-        if !needsEscape { return "\"" + value + "\"" }
-        var output = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: output.unicodeScalars.append(scalar)
+        if plain {
+            bytes.append(0x22)
+            return
+        }
+        for byte in value.utf8 {
+            switch byte {
+            case 0x22: bytes += [0x5C, 0x22]
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x0A: bytes += [0x5C, 0x6E]
+            case 0x0D: bytes += [0x5C, 0x72]
+            case 0x09: bytes += [0x5C, 0x74]
+            case 0x00..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            default: bytes.append(byte)
             }
         }
-        return output + "\""
+        bytes.append(0x22)
     }
 }
 
@@ -195,9 +229,19 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
 
     public func append(_ events: [LogEvent]) throws {
         try lock.withLock {
+            var lastDate: Date?
+            var stamp = ""
+            var day = ""
             for event in events {
-                let day = Timestamp.day(event.timestamp, timeZone: timeZone)
-                pending[day, default: []] += Array((event.jsonLine(timeZone: timeZone) + "\n").utf8)
+                if event.timestamp != lastDate {
+                    lastDate = event.timestamp
+                    stamp = Timestamp.iso8601(event.timestamp, timeZone: timeZone)
+                    day = Timestamp.day(event.timestamp, timeZone: timeZone)
+                }
+                var json = JSONObjectWriter()
+                event.write(to: &json, timestamp: stamp)
+                pending[day, default: []] += json.finish()
+                pending[day]?.append(0x0A)
             }
             if pending.values.contains(where: { $0.count > 256 * 1024 }) { try writePending() }
         }

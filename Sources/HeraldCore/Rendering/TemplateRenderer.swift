@@ -75,6 +75,16 @@ public struct TemplateRenderer: Sendable {
         return .success(values)
     }
 
+    /// The first required parameter that `parameters` leaves missing or empty, with no default.
+    /// The same rule as `resolve`, without building the values.
+    public func missingParameter(_ template: Template, parameters: [String: String]) -> String? {
+        for rule in template.parameters where rule.required && rule.defaultValue == nil {
+            if let given = parameters[rule.name], !given.isEmpty { continue }
+            return rule.name
+        }
+        return nil
+    }
+
     /// Renders the `channel` variant of `template` for a recipient with `locale`.
     public func render(_ template: Template, channel: Channel, parameters: [String: String],
                        locale: String? = nil) -> Result<RenderedMessage, RenderError> {

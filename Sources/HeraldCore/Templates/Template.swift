@@ -219,11 +219,11 @@ public struct Template: Sendable, Hashable {
     /// Enabled or disabled.
     public var status: TemplateStatus
     /// Declared parameters, or nil when the template declares none (then every placeholder is required).
-    public var declaredParameters: [ParameterDeclaration]?
+    public var declaredParameters: [ParameterDeclaration]? { didSet { resolveParameters() } }
     /// Variants used when no locale matches.
-    public var base: VariantSet
+    public var base: VariantSet { didSet { resolveParameters() } }
     /// Per-locale variants, each already merged over the base (keys as written: `en`, `zh-TW`).
-    public var locales: [String: VariantSet]
+    public var locales: [String: VariantSet] { didSet { resolveParameters() } }
     /// Path of the file, relative to the workspace.
     public var file: String
     /// Where names of herald.yaml entries and the status were written, for `herald check`.
@@ -241,6 +241,7 @@ public struct Template: Sendable, Hashable {
         self.base = base
         self.locales = locales
         self.file = file
+        resolveParameters()
     }
 
     /// Every placeholder used in any field of any variant or locale, in order of first use.
@@ -259,9 +260,14 @@ public struct Template: Sendable, Hashable {
     }
 
     /// The rule for every parameter: declared ones as declared, the rest required.
-    public var parameters: [ParameterDeclaration] {
-        if let declaredParameters { return declaredParameters }
-        return placeholders.map { ParameterDeclaration(name: $0) }
+    /// Kept up to date as the template changes, since rendering reads it for every row.
+    public private(set) var parameters: [ParameterDeclaration] = []
+    /// The names of `parameters`.
+    public private(set) var parameterNames: Set<String> = []
+
+    private mutating func resolveParameters() {
+        parameters = declaredParameters ?? placeholders.map { ParameterDeclaration(name: $0) }
+        parameterNames = Set(parameters.map(\.name))
     }
 
     /// Channels this template can send on, in any locale.

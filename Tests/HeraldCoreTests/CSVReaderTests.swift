@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldTestSupport
+
+@Suite struct CSVReaderTests {
+    func records(_ bytes: [UInt8], bufferSize: Int = 64 * 1024) throws -> [CSVRecord] {
+        let workspace = try TemporaryWorkspace()
+        try workspace.write("x.csv", Data(bytes))
+        let reader = try CSVReader(url: workspace.url.appendingPathComponent("x.csv"), bufferSize: bufferSize)
+        var result: [CSVRecord] = []
+        while let record = try reader.next() { result.append(record) }
+        return result
+    }
+
+    func records(_ text: String, bufferSize: Int = 64 * 1024) throws -> [CSVRecord] {
+        try records(Array(text.utf8), bufferSize: bufferSize)
+    }
+
+    static let tricky = "\u{FEFF}name,note,city\r\n\"Smith, John\",\"say \"\"hi\"\"\",北京\r\n\"多行\n备注\",\"a\r\nb\",上海\n\nlast,,广州"
+
+    @Test(arguments: [3, 7, 64 * 1024])
+    func quotingLineBreaksAndBOMAtAnyBufferSize(bufferSize: Int) throws {
+        let result = try records(Self.tricky, bufferSize: bufferSize)
+        #expect(result == [
+            CSVRecord(fields: ["name", "note", "city"], line: 1),
+            CSVRecord(fields: ["Smith, John", "say \"hi\"", "北京"], line: 2),
+            CSVRecord(fields: ["多行\n备注", "a\r\nb", "上海"], line: 3),
+            CSVRecord(fields: ["last", "", "广州"], line: 7),
+        ])
+    }
+
+    @Test func carriageReturnOnlyLineEndings() throws {
+        #expect(try records("a,b\rc,d\r").map(\.fields) == [["a", "b"], ["c", "d"]])
+        #expect(try records("a,b\rc,d\r").map(\.line) == [1, 2])
+    }
+
+    @Test func aQuoteNeverClosedIsAProblemOnItsRecord() throws {
+        let result = try records("a,b\n1,\"open\n2,3\n")
+        #expect(result.count == 2)
+        #expect(result[1].line == 2)
+        #expect(result[1].problem == "a quoted field starting on this line is never closed")
+    }
+
+    @Test func textAfterAClosingQuoteIsAProblem() throws {
+        let result = try records("a,b\n\"x\"y,2\n3,4\n")
+        #expect(result[1].problem == "text after a closing quote in field 1; double a quote inside a quoted field (\"\")")
+        #expect(result[2] == CSVRecord(fields: ["3", "4"], line: 3))
+    }
+
+    @Test func invalidUTF8IsAnErrorNotAReplacement() throws {
+        // "张三" in GBK: D5 C5 C8 FD.
+        #expect(throws: CSVReadError(line: 2, reason: "not valid UTF-8 (is the file saved as GBK or Excel's ANSI? save it as UTF-8)")) {
+            try records(Array("name\n".utf8) + [0xD5, 0xC5, 0xC8, 0xFD, 0x0A])
+        }
+    }
+}
+
+@Suite struct BatchFingerprintTests {
+    @Test func hashesTheBytes() throws {
+        let workspace = try TemporaryWorkspace(files: ["abc.csv": "abc"])
+        let fingerprint = try BatchFingerprint.compute(workspace.url.appendingPathComponent("abc.csv"))
+        #expect(fingerprint == BatchFingerprint(sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", size: 3))
+    }
+
+    @Test func gbkIsRejectedWithItsLine() throws {
+        let workspace = try TemporaryWorkspace()
+        try workspace.write("gbk.csv", Data(Array("email,name\na@b.cn,ok\n".utf8) + [0x61, 0x2C, 0xD5, 0xC5, 0x0A]))
+        #expect(throws: BatchRejection(line: 3, reason: "not valid UTF-8 text (is it saved as GBK or Excel's ANSI encoding?); save the file as UTF-8 and drop it again")) {
+            try BatchFingerprint.compute(workspace.url.appendingPathComponent("gbk.csv"))
+        }
+    }
+
+    @Test(arguments: [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE4, 0xB8]] as [[UInt8]])
+    func overlongSurrogateOutOfRangeAndTruncatedSequencesAreRejected(bytes: [UInt8]) throws {
+        let workspace = try TemporaryWorkspace()
+        try workspace.write("bad.csv", Data(bytes))
+        #expect(throws: BatchRejection.self) { try BatchFingerprint.compute(workspace.url.appendingPathComponent("bad.csv")) }
+    }
+}
