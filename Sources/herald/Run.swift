@@ -82,7 +82,9 @@ func report(_ summary: RunSummary, dryRun: Bool) {
         print("\(name): still being written; left for the next run")
     }
     if summary.counts.isEmpty {
-        if summary.processedFiles.isEmpty && summary.rejectedFiles.isEmpty { print("no batches in recipients/inbox/") }
+        if summary.processedFiles.isEmpty && summary.rejectedFiles.isEmpty && summary.settlingFiles.isEmpty {
+            print("no batches in recipients/inbox/")
+        }
         return
     }
     print("")

@@ -116,7 +116,7 @@ extension PipelineStage {
         // duplicate, so a new batch skips the per-message lookups.
         let history = BatchHistory()
         let references = TemplateReferences(catalog)
-        return PipelineStage(.load) { jobs in
+        return PipelineStage(.load, chunk: { jobs in
             for index in jobs.indices where jobs[index].failure == nil {
                 prepare(&jobs[index], catalog: catalog, references: references)
             }
@@ -139,7 +139,10 @@ extension PipelineStage {
                     }
                 }
             }
-        }
+        }, finish: {
+            // The next batch (even the same file dropped again under another name) asks anew.
+            history.reset()
+        })
     }
 
     private static func prepare(_ job: inout Job, catalog: TemplateCatalog, references: TemplateReferences) {
@@ -273,6 +276,10 @@ final class BatchHistory: @unchecked Sendable {
         let answer = try ledger.knows(batch: batch)
         lock.withLock { known[batch] = answer }
         return answer
+    }
+
+    func reset() {
+        lock.withLock { known.removeAll() }
     }
 }
 

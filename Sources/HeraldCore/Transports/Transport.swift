@@ -110,12 +110,16 @@ public final class MemoryTransport: Transport, @unchecked Sendable {
     private let lock = NSLock()
     private var envelopes: [Envelope] = []
     private var scripted: [String: DeliveryOutcome]
+    private let delay: (@Sendable (Envelope) -> Duration)?
 
     /// Creates a transport that sends everything, except addresses given an outcome in `outcomes`.
-    public init(name: String = "memory", concurrency: Int = 4, outcomes: [String: DeliveryOutcome] = [:]) {
+    /// `delay` makes each send take a while (to test concurrency and ordering).
+    public init(name: String = "memory", concurrency: Int = 4, outcomes: [String: DeliveryOutcome] = [:],
+                delay: (@Sendable (Envelope) -> Duration)? = nil) {
         self.name = name
         self.concurrency = concurrency
         self.scripted = outcomes
+        self.delay = delay
     }
 
     /// Envelopes received, in the order `send` was called.
@@ -124,7 +128,8 @@ public final class MemoryTransport: Transport, @unchecked Sendable {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        lock.withLock {
+        if let delay { try? await Task.sleep(for: delay(envelope)) }
+        return lock.withLock {
             envelopes.append(envelope)
             return scripted[envelope.address] ?? .sent(providerID: "memory-\(envelopes.count)")
         }

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldTestSupport
+
+@Suite struct BatchReaderTests {
+    let catalog = TemplateCatalog([Template(code: "order_shipped", name: "x",
+                                            base: VariantSet(site: SiteVariant(type: "notification", content: TemplateText("{orderId}"))))])
+
+    func read(_ name: String, _ contents: String) throws -> (declaredID: String?, records: [BatchRecord]) {
+        let workspace = try TemporaryWorkspace(files: [name: contents])
+        let reader = try BatchReaders.open(workspace.url.appendingPathComponent(name), catalog: catalog)
+        var records: [BatchRecord] = []
+        while let record = try reader.next() { records.append(record) }
+        return (reader.declaredID, records)
+    }
+
+    @Test func csvReservedColumnsAndParametersWithTheTemplateFromTheFileName() throws {
+        let (_, records) = try read("order_shipped.2026-11-27.csv", #"""
+            user_id,email,mobile,locale,channels,orderId,note
+            7,li@example.com,13800138000,en,mail|sms,A1,"a, ""b"""
+            8,,,,,A2,
+
+            """#)
+        #expect(records == [
+            .row(RecipientRow(row: 1, line: 2, template: "order_shipped", channels: ["mail", "sms"],
+                              recipient: Recipient(userID: "7", email: "li@example.com", mobile: "13800138000", locale: "en"),
+                              parameters: ["orderId": "A1", "note": "a, \"b\""])),
+            .row(RecipientRow(row: 2, line: 3, template: "order_shipped", recipient: Recipient(userID: "8"),
+                              parameters: ["orderId": "A2", "note": ""])),
+        ])
+    }
+
+    @Test func csvTemplateColumnWinsAndBadRowsAreUnreadableWithTheirLine() throws {
+        let (_, records) = try read("anything.csv", "template,email\norder_shipped,a@b.cn\nx,y,z\n\"open,\n")
+        #expect(records == [
+            .row(RecipientRow(row: 1, line: 2, template: "order_shipped", recipient: Recipient(email: "a@b.cn"))),
+            .unreadable(row: 2, line: 3, reason: "3 fields, but the header has 2 columns; quote fields that contain commas"),
+            .unreadable(row: 3, line: 4, reason: "a quoted field starting on this line is never closed"),
+        ])
+    }
+
+    @Test(arguments: [
+        ("mystery.csv", "email\na@b.cn\n", BatchRejection(line: 1, reason: "no template named: add a 'template' column, or name the file CODE.anything.csv after a template in templates/ (there is no template 'mystery')")),
+        ("order_shipped.csv", "email,email\n", BatchRejection(line: 1, reason: "column 'email' appears twice in the header")),
+        ("order_shipped.csv", "", BatchRejection(line: 1, reason: "the file is empty; a CSV batch needs a header row and rows")),
+        ("order_shipped.json", "{\"recipients\": [", BatchRejection(reason: "not valid JSON: Unexpected end of file during JSON parse.")),
+        ("order_shipped.json", "[1, 2]", BatchRejection(reason: "a JSON batch is an object with a \"recipients\" array (use .jsonl for one recipient per line)")),
+        ("batch.json", "{\"recipients\": [{\"email\": \"a@b.cn\"}]}", BatchRejection(reason: "no template named: add \"template\" to the batch or to each recipient")),
+        ("order_shipped.xlsx", "", BatchRejection(reason: "Herald reads .csv, .json and .jsonl files; rename or remove 'order_shipped.xlsx'")),
+    ])
+    func unreadableFilesAreRejectedWithAReason(name: String, contents: String, rejection: BatchRejection) throws {
+        #expect(throws: rejection) { try read(name, contents) }
+    }
+
+    @Test func jsonBatchAppliesDefaultsAndPerRecipientOverrides() throws {
+        let (id, records) = try read("batch.json", """
+            {"id": "promo-42", "template": "order_shipped", "channels": ["site"], "params": {"orderId": "A0", "shop": "云商城"},
+             "recipients": [
+               {"user_id": 10001, "params": {"orderId": "A1"}},
+               {"user_id": "u2", "template": "order_shipped", "channels": "site|mail", "locale": "en", "vip": true, "score": 4.5},
+               "not an object"
+             ]}
+            """)
+        #expect(id == "promo-42")
+        #expect(records == [
+            .row(RecipientRow(row: 1, template: "order_shipped", channels: ["site"], recipient: Recipient(userID: "10001"),
+                              parameters: ["orderId": "A1", "shop": "云商城"])),
+            .row(RecipientRow(row: 2, template: "order_shipped", channels: ["site", "mail"], recipient: Recipient(userID: "u2", locale: "en"),
+                              parameters: ["orderId": "A0", "shop": "云商城", "vip": "true", "score": "4.5"])),
+            .unreadable(row: 3, line: nil, reason: "recipient 3 is not a JSON object"),
+        ])
+    }
+
+    @Test func jsonLinesKeepGoingPastABrokenLine() throws {
+        let (_, records) = try read("codes.jsonl", """
+            {"template": "order_shipped", "mobile": "13800138000", "params": {"orderId": "A1"}}
+
+            {"template": "order_shipped", "mobile": oops}
+            [1]
+            {"template": "order_shipped", "user_id": 9, "params": {"orderId": "A9"}}
+            """)
+        guard records.count == 4, case let .unreadable(row, line, reason) = records[1] else {
+            Issue.record("unexpected records \(records)")
+            return
+        }
+        #expect(records[0] == .row(RecipientRow(row: 1, line: 1, template: "order_shipped", recipient: Recipient(mobile: "13800138000"), parameters: ["orderId": "A1"])))
+        #expect(row == 2 && line == 3 && reason.hasPrefix("not valid JSON"))
+        #expect(records[2] == .unreadable(row: 3, line: 4, reason: "each line must be one JSON object"))
+        #expect(records[3] == .row(RecipientRow(row: 4, line: 5, template: "order_shipped", recipient: Recipient(userID: "9"), parameters: ["orderId": "A9"])))
+    }
+}
