@@ -24,9 +24,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .systemLibrary(
+            name: "CLibcurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CCurl", dependencies: ["CLibcurl"]),
         .target(
             name: "HeraldChannels",
-            dependencies: ["HeraldCore"]
+            dependencies: ["HeraldCore", "CCurl", "CLibcurl"]
         ),
         .executableTarget(
             name: "herald",

@@ -41,3 +41,12 @@ ensure_swift() {
         fi
     fi
 }
+
+# ensure_pip MODULE PACKAGE: install a PyPI package when python3 cannot import MODULE.
+ensure_pip() {
+    python3 -c "import $1" >/dev/null 2>&1 && return 0
+    echo "herald: pip install $2" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$2" >/dev/null 2>&1 \
+        || python3 -m pip install --quiet --disable-pip-version-check "$2" \
+        || { echo "herald: could not install $2; run: python3 -m pip install $2" >&2; exit 2; }
+}

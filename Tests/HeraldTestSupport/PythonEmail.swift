@@ -12,10 +12,23 @@ public struct ParsedEmail: Decodable, Sendable, Equatable {
     public var defects: [String]
     /// Header names in order, as they appear.
     public var headers: [String]
+    public var cc: String?
+    public var bcc: String?
+    public var listUnsubscribe: String?
+    public var listUnsubscribePost: String?
+    public var messageID: String?
+    public var attachments: [Attachment]
+
+    /// An attached file as Python decodes it.
+    public struct Attachment: Decodable, Sendable, Equatable {
+        public var filename: String?
+        public var contentType: String
+        public var sha256: String
+    }
 }
 
 private let parseScript = #"""
-import email, email.policy, json, sys
+import email, email.policy, hashlib, json, sys
 raw = sys.stdin.buffer.read()
 msg = email.message_from_bytes(raw, policy=email.policy.default)
 def body(kind):
@@ -34,6 +47,14 @@ print(json.dumps({
     "html": body("html"),
     "defects": defects,
     "headers": list(msg.keys()),
+    "cc": None if msg["Cc"] is None else str(msg["Cc"]),
+    "bcc": None if msg["Bcc"] is None else str(msg["Bcc"]),
+    "listUnsubscribe": msg["List-Unsubscribe"],
+    "listUnsubscribePost": msg["List-Unsubscribe-Post"],
+    "messageID": msg["Message-ID"],
+    "attachments": [{"filename": part.get_filename(), "contentType": part.get_content_type(),
+                     "sha256": hashlib.sha256(part.get_payload(decode=True)).hexdigest()}
+                    for part in msg.iter_attachments()],
 }, ensure_ascii=False))
 """#
 

@@ -47,7 +47,8 @@ public struct FileTransport: Transport {
                 throw FileTransportError(message: "mail account '\(mail.account)' is not in herald.yaml")
             }
             let composer = MailComposer(timeZone: configuration.timeZone)
-            let message = composer.compose(mail, account: account, to: MailAddress(envelope.address), messageID: envelope.id.value)
+            let message = try composer.compose(mail, account: account, to: MailAddress(envelope.address), extras: envelope.mail,
+                                               root: root, messageID: envelope.id.value)
             return (message.data, "eml")
         case let .sms(sms):
             return (try json(envelope, sms), "json")
@@ -85,7 +86,8 @@ struct FileTransportError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Builds the transport of every account, channel and app from herald.yaml.
+/// Builds the transport of every account, channel and app from herald.yaml: `file`,
+/// `discard`, and `smtp` for mail accounts.
 public enum Transports {
     /// The transports `configuration` names, for the workspace at `root`.
     public static func make(root: URL, configuration: Configuration) -> TransportSet {
@@ -93,13 +95,20 @@ public enum Transports {
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> any Transport {
             switch kind {
-            case .file: file
+            case .file, .smtp: file
             case .discard: discard
             }
         }
         var set = TransportSet()
         set.set(pick(configuration.site.transport), channel: .site, account: "site")
-        for (id, account) in configuration.mailAccounts { set.set(pick(account.transport), channel: .mail, account: id) }
+        for (id, account) in configuration.mailAccounts {
+            if account.transport == .smtp, let smtp = account.smtp {
+                set.set(SMTPTransport(account: account, settings: smtp, root: root, timeZone: configuration.timeZone),
+                        channel: .mail, account: id)
+            } else {
+                set.set(pick(account.transport), channel: .mail, account: id)
+            }
+        }
         for (id, channel) in configuration.smsChannels { set.set(pick(channel.transport), channel: .sms, account: id) }
         for (id, app) in configuration.wechatApps {
             set.set(pick(app.transport), channel: app.kind == .officialAccount ? .wechatMP : .wechatMini, account: id)

@@ -27,12 +27,16 @@ public struct MIMEMessage: Sendable, Hashable {
     public var extraHeaders: [(name: String, value: String)]
     /// The multipart boundary; `=_` cannot occur in base64 or quoted-printable text.
     public var boundary: String
+    /// Files attached after the body.
+    public var attachments: [MIMEAttachment]
 
     /// Creates a message. Give `text`, `html` or both.
     public init(from: MailAddress, to: [MailAddress], cc: [MailAddress] = [], replyTo: MailAddress? = nil,
                 subject: String, text: String?, html: String?, date: Date = Date(),
                 timeZone: TimeZone = .current, messageID: String,
-                extraHeaders: [(name: String, value: String)] = [], boundary: String? = nil) {
+                extraHeaders: [(name: String, value: String)] = [], boundary: String? = nil,
+                attachments: [MIMEAttachment] = []) {
+        self.attachments = attachments
         self.from = from
         self.to = to
         self.cc = cc
@@ -69,11 +73,33 @@ public struct MIMEMessage: Sendable, Hashable {
         for header in extraHeaders {
             lines.append(HeaderEncoding.header(header.name, header.value))
         }
+        if attachments.isEmpty {
+            lines += body(boundary: boundary)
+        } else {
+            let mixed = boundary + "_mixed"
+            lines.append("Content-Type: multipart/mixed; boundary=\"\(mixed)\"")
+            lines.append("")
+            lines.append("This is a multi-part message in MIME format.")
+            lines.append("--\(mixed)")
+            lines += body(boundary: boundary)
+            for attachment in attachments {
+                lines.append("--\(mixed)")
+                lines += attachment.part()
+            }
+            lines.append("--\(mixed)--")
+            lines.append("")
+        }
+        return lines.joined(separator: "\r\n")
+    }
+
+    /// The text and HTML bodies: `multipart/alternative` when both exist.
+    private func body(boundary: String) -> [String] {
+        var lines: [String] = []
         switch (text, html) {
         case let (text?, html?):
             lines.append("Content-Type: multipart/alternative; boundary=\"\(boundary)\"")
             lines.append("")
-            lines.append("This is a multi-part message in MIME format.")
+            if attachments.isEmpty { lines.append("This is a multi-part message in MIME format.") }
             for (subtype, body) in [("plain", text), ("html", html)] {
                 lines.append("--\(boundary)")
                 lines += Self.part(subtype: subtype, body: body)
@@ -87,7 +113,7 @@ public struct MIMEMessage: Sendable, Hashable {
         case (nil, nil):
             lines += Self.part(subtype: "plain", body: "")
         }
-        return lines.joined(separator: "\r\n")
+        return lines
     }
 
     /// The message as bytes.
@@ -117,5 +143,82 @@ public struct MIMEMessage: Sendable, Hashable {
         formatter.timeZone = timeZone
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
         return formatter.string(from: date)
+    }
+}
+
+/// A file attached to a message: base64 body, file name per RFC 2231 (so Chinese names survive)
+/// and, for older clients, an RFC 2047 `name` on the Content-Type.
+public struct MIMEAttachment: Sendable, Hashable {
+    /// The file name shown to the reader.
+    public var fileName: String
+    /// MIME type, e.g. `application/pdf`.
+    public var contentType: String
+    /// The bytes.
+    public var data: Data
+
+    /// Creates an attachment; the type is guessed from the file name when not given.
+    public init(fileName: String, data: Data, contentType: String? = nil) {
+        self.fileName = fileName
+        self.data = data
+        self.contentType = contentType ?? Self.guessType(fileName)
+    }
+
+    func part() -> [String] {
+        var lines: [String] = []
+        if HeaderEncoding.needsEncoding(fileName) || fileName.contains("\"") {
+            lines.append("Content-Type: \(contentType);\r\n name=\"\(HeaderEncoding.encodedWords(fileName, firstLineUsed: 7).joined(separator: " "))\"")
+            lines.append("Content-Disposition: attachment;\r\n " + Self.rfc2231(fileName).joined(separator: ";\r\n "))
+        } else {
+            lines.append("Content-Type: \(contentType); name=\"\(fileName)\"")
+            lines.append("Content-Disposition: attachment; filename=\"\(fileName)\"")
+        }
+        lines.append("Content-Transfer-Encoding: base64")
+        lines.append("")
+        lines.append(BodyEncoding.base64(data))
+        return lines
+    }
+
+    /// `filename*0*=UTF-8''%E5%8F%91…` continuations of at most ~60 characters each.
+    static func rfc2231(_ name: String) -> [String] {
+        var encoded: [String] = []
+        for byte in name.utf8 {
+            let scalar = Unicode.Scalar(byte)
+            if byte < 0x80, scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-._~".unicodeScalars.contains(scalar) {
+                encoded.append(String(scalar))
+            } else {
+                encoded.append(String(format: "%%%02X", byte))
+            }
+        }
+        var chunks: [String] = []
+        var current = ""
+        for piece in encoded {
+            if current.count + piece.count > 60 {
+                chunks.append(current)
+                current = ""
+            }
+            current += piece
+        }
+        chunks.append(current)
+        if chunks.count == 1 { return ["filename*=UTF-8''\(chunks[0])"] }
+        return chunks.enumerated().map { index, chunk in
+            index == 0 ? "filename*0*=UTF-8''\(chunk)" : "filename*\(index)*=\(chunk)"
+        }
+    }
+
+    static func guessType(_ name: String) -> String {
+        switch (name as NSString).pathExtension.lowercased() {
+        case "pdf": "application/pdf"
+        case "png": "image/png"
+        case "jpg", "jpeg": "image/jpeg"
+        case "gif": "image/gif"
+        case "txt": "text/plain; charset=UTF-8"
+        case "csv": "text/csv; charset=UTF-8"
+        case "html", "htm": "text/html; charset=UTF-8"
+        case "zip": "application/zip"
+        case "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        case "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        case "ics": "text/calendar; charset=UTF-8"
+        default: "application/octet-stream"
+        }
     }
 }

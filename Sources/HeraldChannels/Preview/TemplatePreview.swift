@@ -62,8 +62,12 @@ public struct TemplatePreview: Sendable {
                 throw PreviewError(message: "mail account '\(mail.account)' is not defined in herald.yaml")
             }
             let composer = MailComposer(timeZone: workspace.configuration.timeZone)
-            return composer.compose(mail, account: account, to: MailAddress(recipient),
-                                    messageID: "preview.\(message.template)", date: date).rendered()
+            do {
+                return try composer.compose(mail, account: account, to: MailAddress(recipient), root: workspace.root,
+                                            messageID: "preview.\(message.template)", date: date).rendered()
+            } catch {
+                throw PreviewError(message: "could not read an attachment of '\(message.template)': \(error)")
+            }
         case let .sms(sms):
             let length = sms.length
             let parameters = sms.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")

@@ -21,7 +21,8 @@ public enum BatchFormat: String, Sendable, Hashable, CaseIterable {
 /// Reserved column and key names; everything else is a template parameter.
 public enum ReservedColumn {
     public static let all: Set<String> = ["template", "channels", "user_id", "user_type", "tenant_id", "email",
-                                          "mobile", "openid", "mini_openid", "locale"]
+                                          "mobile", "openid", "mini_openid", "locale", "cc", "bcc", "attachments",
+                                          "unsubscribe_url"]
 }
 
 /// Reads recipient rows from one batch file, streaming.
@@ -82,10 +83,20 @@ public enum BatchReaders {
             case "openid": row.recipient.openID = present
             case "mini_openid": row.recipient.miniOpenID = present
             case "locale": row.recipient.locale = present
+            case "cc": row.mail.cc = present.map(splitList) ?? []
+            case "bcc": row.mail.bcc = present.map(splitList) ?? []
+            case "attachments": row.mail.attachments = present.map(splitList) ?? []
+            case "unsubscribe_url": row.mail.unsubscribeURL = present
             default: row.parameters[key] = value ?? ""
             }
         }
         return row
+    }
+
+    /// `a@x.cn|b@y.cn` or `a@x.cn, b@y.cn`; also `;` (as Outlook writes lists).
+    static func splitList(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == "|" || $0 == "," || $0 == ";" }).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
     }
 
     static func splitChannels(_ text: String) -> [String] {
@@ -302,6 +313,12 @@ enum JSONValues {
             switch key {
             case "params": parameters.merge(Self.parameters(value)) { _, new in new }
             case "channels": values.append((key, JSONValues.channels(value).map { $0.joined(separator: "|") }))
+            case "cc", "bcc", "attachments":
+                if let list = value as? [Any] {
+                    values.append((key, list.compactMap { string($0) }.joined(separator: "|")))
+                } else {
+                    values.append((key, string(value)))
+                }
             default: values.append((key, string(value)))
             }
         }

@@ -45,6 +45,26 @@ public struct Recipient: Sendable, Hashable {
     }
 }
 
+/// Mail-only columns of a row: copies, attachments and an unsubscribe link.
+public struct MailExtras: Sendable, Hashable {
+    /// Cc addresses (shown in the header).
+    public var cc: [String]
+    /// Bcc addresses (on the envelope only, never in a header).
+    public var bcc: [String]
+    /// Files to attach, as paths inside the workspace.
+    public var attachments: [String]
+    /// One-click unsubscribe URL (List-Unsubscribe), overriding the template's.
+    public var unsubscribeURL: String?
+
+    /// Creates extras.
+    public init(cc: [String] = [], bcc: [String] = [], attachments: [String] = [], unsubscribeURL: String? = nil) {
+        self.cc = cc
+        self.bcc = bcc
+        self.attachments = attachments
+        self.unsubscribeURL = unsubscribeURL
+    }
+}
+
 /// One recipient row read from a batch, before validation.
 public struct RecipientRow: Sendable, Hashable {
     /// Data row number: 1 for the first recipient. Part of the message identity.
@@ -59,16 +79,19 @@ public struct RecipientRow: Sendable, Hashable {
     public var recipient: Recipient
     /// Template parameters (every non-reserved column).
     public var parameters: [String: String]
+    /// cc, bcc, attachments and unsubscribe_url columns.
+    public var mail: MailExtras
 
     /// Creates a row.
     public init(row: Int, line: Int? = nil, template: String? = nil, channels: [String]? = nil,
-                recipient: Recipient = Recipient(), parameters: [String: String] = [:]) {
+                recipient: Recipient = Recipient(), parameters: [String: String] = [:], mail: MailExtras = MailExtras()) {
         self.row = row
         self.line = line
         self.template = template
         self.channels = channels
         self.recipient = recipient
         self.parameters = parameters
+        self.mail = mail
     }
 }
 

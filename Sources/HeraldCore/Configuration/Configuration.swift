@@ -7,6 +7,60 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case file
     /// Records `sent` and writes nothing (benchmarks, muting a channel).
     case discard
+    /// Email over SMTP (mail accounts only).
+    case smtp
+}
+
+/// How an SMTP connection is protected.
+public enum SMTPSecurity: String, Sendable, Hashable, CaseIterable {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
+    case starttls
+    /// TLS from the first byte (port 465 by default).
+    case ssl
+    /// No TLS at all; allowed only to a loopback host.
+    case none
+
+    /// The usual port for this mode.
+    public var defaultPort: Int {
+        switch self {
+        case .starttls: 587
+        case .ssl: 465
+        case .none: 25
+        }
+    }
+}
+
+/// Where and how a mail account reaches its SMTP server.
+public struct SMTPSettings: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    public var security: SMTPSecurity
+    public var username: String?
+    public var password: Secret?
+    /// Connection and whole-message timeout.
+    public var timeout: Duration
+    /// A CA bundle for servers with a private or self-signed certificate (path inside the workspace or absolute).
+    public var caFile: String?
+    /// Open SMTP sessions kept for a batch.
+    public var connections: Int
+
+    /// Creates settings.
+    public init(host: String, port: Int? = nil, security: SMTPSecurity = .starttls, username: String? = nil,
+                password: Secret? = nil, timeout: Duration = .seconds(30), caFile: String? = nil, connections: Int = 2) {
+        self.host = host
+        self.port = port ?? security.defaultPort
+        self.security = security
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.caFile = caFile
+        self.connections = connections
+    }
+
+    /// Whether `host` is this machine (`security: none` is allowed only then).
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
 }
 
 /// WeChat app kinds: template messages need an official account, subscribe messages a mini program.
@@ -25,13 +79,23 @@ public struct MailAccount: Sendable, Hashable {
     public var from: String
     /// Optional Reply-To address.
     public var replyTo: String?
+    /// The SMTP server, when `transport: smtp`.
+    public var smtp: SMTPSettings?
+    /// Messages per period through this account (the rate-limit stage).
+    public var rate: RateLimit?
+    /// Largest message, attachments included, in bytes (`max_size`, default 25MB).
+    public var maxSize: Int
 
     /// Creates an account.
-    public init(id: String, transport: TransportKind = .file, from: String, replyTo: String? = nil) {
+    public init(id: String, transport: TransportKind = .file, from: String, replyTo: String? = nil,
+                smtp: SMTPSettings? = nil, rate: RateLimit? = nil, maxSize: Int = 25 << 20) {
         self.id = id
         self.transport = transport
         self.from = from
         self.replyTo = replyTo
+        self.smtp = smtp
+        self.rate = rate
+        self.maxSize = maxSize
     }
 }
 
@@ -119,9 +183,12 @@ public struct Configuration: Sendable {
     /// The file name Herald reads in the workspace root.
     public static let fileName = "herald.yaml"
 
-    /// Reads `herald.yaml` under `root`. `environment` resolves `${NAME}` values.
+    /// Reads `herald.yaml` under `root`. `environment` resolves `${NAME}` values; an unset
+    /// variable is an error unless `secretsOptional` (then a warning: `herald check` runs
+    /// where secrets are not exported).
     public static func load(from root: URL,
-                            environment: [String: String] = ProcessInfo.processInfo.environment)
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            secretsOptional: Bool = false)
         -> (Configuration?, [Diagnostic]) {
         let url = root.appendingPathComponent(fileName)
         guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -131,6 +198,7 @@ public struct Configuration: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             return (nil, [.error("\(fileName) is not UTF-8 text", at: SourceLocation(file: fileName))])
         }
-        return ConfigurationLoader(file: fileName, environment: environment).load(text)
+        return ConfigurationLoader(file: fileName, environment: environment, secretsOptional: secretsOptional,
+                                   root: root).load(text)
     }
 }

@@ -7,10 +7,14 @@ struct ConfigurationLoader {
 
     let reader: YAMLReader
     let environment: [String: String]
+    let secretsOptional: Bool
+    let root: URL?
 
-    init(file: String, environment: [String: String]) {
+    init(file: String, environment: [String: String], secretsOptional: Bool = false, root: URL? = nil) {
         self.reader = YAMLReader(file: file)
         self.environment = environment
+        self.secretsOptional = secretsOptional
+        self.root = root
     }
 
     func load(_ text: String) -> (Configuration?, [Diagnostic]) {
@@ -37,6 +41,7 @@ struct ConfigurationLoader {
             configuration.recipientMasking = reader.choice(log, "recipients", default: .masked)
         }
         if let node = top["site"], let site = reader.mapping(node, "site", allowed: ["transport"]) {
+            rejectSMTP(site, "site")
             configuration.site = SiteSettings(transport: reader.choice(site, "transport", default: .file))
         }
         configuration.mailAccounts = entries(top, section: "mail", group: "accounts", what: "mail account") { id, m in
@@ -44,24 +49,42 @@ struct ConfigurationLoader {
             if let from, let node = m["from"], !Self.looksLikeAddress(from) {
                 reader.error("'from' of mail account '\(id)' is '\(from)', not an email address", at: node)
             }
-            return MailAccount(id: id, transport: reader.choice(m, "transport", default: .file),
-                               from: from ?? "", replyTo: reader.string(m, "reply_to"))
+            let transport = reader.choice(m, "transport", default: TransportKind.file)
+            var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
+            account.rate = rate(m, "rate")
+            if let node = m["max_size"], let text = reader.string(node, "'max_size'") {
+                if let size = SizeText.parse(text), size > 0 { account.maxSize = size } else {
+                    reader.error("'max_size' of mail account '\(id)' is '\(text)'; write a size like 10MB or 512KB", at: node)
+                }
+            }
+            if transport == .smtp { account.smtp = smtp(m, id: id) }
+            return account
         }
         configuration.smsChannels = entries(top, section: "sms", group: "channels", what: "sms channel") { id, m in
-            SMSChannel(id: id, transport: reader.choice(m, "transport", default: .file),
+            rejectSMTP(m, "sms channel '\(id)'")
+            return SMSChannel(id: id, transport: reader.choice(m, "transport", default: .file),
                        signature: reader.string(m, "signature"))
         }
         configuration.wechatApps = entries(top, section: "wechat", group: "apps", what: "wechat app") { id, m in
-            WeChatApp(id: id, transport: reader.choice(m, "transport", default: .file),
+            rejectSMTP(m, "wechat app '\(id)'")
+            return WeChatApp(id: id, transport: reader.choice(m, "transport", default: .file),
                       kind: reader.choice(m, "kind", default: .officialAccount),
                       appID: reader.string(m, "app_id"))
         }
         return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
     }
 
+    /// `transport: smtp` is for mail accounts only.
+    func rejectSMTP(_ mapping: YAMLMapping, _ owner: String) {
+        if let node = mapping["transport"], node.scalar?.string == TransportKind.smtp.rawValue {
+            reader.error("\(owner) cannot use transport smtp; it is for mail accounts", at: node)
+        }
+    }
+
     static func allowedKeys(_ what: String) -> [String] {
         switch what {
-        case "mail account": ["transport", "from", "reply_to"]
+        case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
+                              "rate", "connections", "timeout", "ca_file", "max_size"]
         case "sms channel": ["transport", "signature"]
         default: ["transport", "kind", "app_id"]
         }
@@ -87,6 +110,56 @@ struct ConfigurationLoader {
             result[entry.key] = build(entry.key, mapping)
         }
         return result
+    }
+
+    /// The SMTP part of a mail account.
+    func smtp(_ m: YAMLMapping, id: String) -> SMTPSettings? {
+        guard let host = reader.string(m, "host", required: true) else { return nil }
+        let security = reader.choice(m, "security", default: SMTPSecurity.starttls)
+        if security == .none && !SMTPSettings.isLoopback(host), let node = m["security"] {
+            reader.error("security: none sends passwords and mail in clear text; it is allowed only for a loopback host, and mail account '\(id)' uses '\(host)'; use starttls or ssl", at: node)
+        }
+        var settings = SMTPSettings(host: host, port: integer(m, "port", range: 1...65535), security: security)
+        settings.username = reader.string(m, "username")
+        settings.password = secret(m, "password", owner: "mail account '\(id)'")
+        if (settings.username == nil) != (settings.password == nil) {
+            reader.error("mail account '\(id)' needs both 'username' and 'password' for AUTH, or neither", at: m.node)
+        }
+        if let value = duration(m, "timeout") { settings.timeout = value }
+        if let value = integer(m, "connections", range: 1...64) { settings.connections = value }
+        if let node = m["ca_file"], let path = reader.string(node, "'ca_file'") {
+            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : root?.appendingPathComponent(path)
+            if let url, !FileManager.default.fileExists(atPath: url.path) {
+                reader.error("ca_file '\(path)' of mail account '\(id)' does not exist", at: node)
+            }
+            settings.caFile = url?.path ?? path
+        }
+        return settings
+    }
+
+    /// A `${NAME}` value: a literal is an error (secrets live only in the environment); an
+    /// unset variable is an error, or a warning when secrets are optional.
+    func secret(_ mapping: YAMLMapping, _ key: String, owner: String) -> Secret? {
+        guard let node = mapping[key], let text = reader.string(node, "'\(key)' of \(owner)") else { return nil }
+        guard let variable = Secret.variableName(in: text) else {
+            reader.error("'\(key)' of \(owner) is written literally; secrets come only from the environment: write \(key): ${HERALD_\(key.uppercased())} and export that variable", at: node)
+            return nil
+        }
+        guard let value = environment[variable], !value.isEmpty else {
+            let message = "environment variable \(variable) (\(key) of \(owner)) is not set"
+            if secretsOptional { reader.warning(message, at: node) } else { reader.error(message, at: node) }
+            return Secret(variable: variable, value: "")
+        }
+        return Secret(variable: variable, value: value)
+    }
+
+    func rate(_ mapping: YAMLMapping, _ key: String) -> RateLimit? {
+        guard let node = mapping[key], let text = reader.string(node, "'\(key)' in \(mapping.what)") else { return nil }
+        guard let rate = RateLimit.parse(text) else {
+            reader.error("'\(key)' in \(mapping.what) is '\(text)'; write a rate like 20/s, 600/min or 10000/day", at: node)
+            return nil
+        }
+        return rate
     }
 
     func duration(_ mapping: YAMLMapping, _ key: String) -> Duration? {

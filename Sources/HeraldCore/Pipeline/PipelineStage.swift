@@ -221,6 +221,15 @@ extension PipelineStage {
             case let .success(address): delivery.address = address
             case let .failure(failure): throw failure
             }
+            if delivery.channel == .mail {
+                for (column, addresses) in [("cc", job.row.mail.cc), ("bcc", job.row.mail.bcc)] {
+                    for address in addresses {
+                        if let problem = AddressValidation.emailProblem(address) {
+                            throw StageFailure(.invalid, code: "invalid_\(column)", "\(column) '\(address)' is not a valid address: \(problem)")
+                        }
+                    }
+                }
+            }
             if let name = renderer.missingParameter(template, parameters: job.row.parameters) {
                 throw StageFailure(.invalid, code: "missing_parameter",
                                    "missing required parameter '\(name)' for template '\(template.code)'; fill the \(name) column or declare a default")
@@ -228,12 +237,20 @@ extension PipelineStage {
         }
     }
 
-    /// **render**: renders each delivery's variant for the recipient's locale.
-    public static func render(with renderer: TemplateRenderer) -> PipelineStage {
+    /// **render**: renders each delivery's variant for the recipient's locale. For mail, adds
+    /// the row's attachments and unsubscribe link and, with a policy, checks every attachment is
+    /// a file inside the workspace and the message fits its account's `max_size`.
+    public static func render(with renderer: TemplateRenderer, attachments policy: AttachmentPolicy? = nil) -> PipelineStage {
         .eachDelivery(.render) { job, delivery throws(StageFailure) in
             guard let template = job.template else { return }
             switch renderer.render(template, channel: delivery.channel, parameters: job.row.parameters, locale: job.row.recipient.locale) {
-            case let .success(message):
+            case var .success(message):
+                if case var .mail(mail) = message.content {
+                    mail.attachments += job.row.mail.attachments
+                    mail.unsubscribe = job.row.mail.unsubscribeURL ?? mail.unsubscribe
+                    if let policy, let failure = policy.check(mail) { throw failure }
+                    message.content = .mail(mail)
+                }
                 delivery.message = message
                 delivery.account = Self.account(of: message)
             case let .failure(error):

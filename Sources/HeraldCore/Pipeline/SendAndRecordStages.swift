@@ -39,7 +39,7 @@ extension PipelineStage {
     private static func envelope(_ job: Job, _ delivery: Delivery) -> Envelope? {
         guard let message = delivery.message else { return nil }
         return Envelope(id: delivery.id, batch: job.batch, row: job.row.row, channel: delivery.channel, account: delivery.account,
-                        address: delivery.address, recipient: job.row.recipient, message: message)
+                        address: delivery.address, recipient: job.row.recipient, message: message, mail: job.row.mail)
     }
 
     /// Sends in order with a sliding window of `transport.concurrency`; results keep input order.

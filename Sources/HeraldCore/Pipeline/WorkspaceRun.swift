@@ -24,18 +24,19 @@ public struct WorkspaceRun: Sendable {
     public func pipeline(dryRun: Bool = false) -> Pipeline {
         let renderer = workspace.renderer
         let catalog = workspace.catalog
+        let attachments = AttachmentPolicy(workspace: workspace)
         if dryRun {
             return Pipeline([
                 .load(from: catalog, ledger: ledger),
                 .validate(using: renderer),
-                .render(with: renderer),
+                .render(with: renderer, attachments: attachments),
                 .rateLimit(),
             ])
         }
         return Pipeline([
             .load(from: catalog, ledger: ledger),
             .validate(using: renderer),
-            .render(with: renderer),
+            .render(with: renderer, attachments: attachments),
             .rateLimit(),
             .send(through: transports),
             .record(to: ledger, log: log, masking: workspace.configuration.recipientMasking, clock: clock),

@@ -27,14 +27,21 @@ public struct RenderedMail: Sendable, Hashable, Codable {
     public var html: String?
     /// Plain-text body.
     public var text: String?
+    /// Attachment paths inside the workspace: the template's, then the row's.
+    public var attachments: [String]
+    /// One-click unsubscribe URL, if the template or the row gives one.
+    public var unsubscribe: String?
 
     /// Creates a value from its parts.
-    public init(account: String, nickname: String? = nil, subject: String, html: String? = nil, text: String? = nil) {
+    public init(account: String, nickname: String? = nil, subject: String, html: String? = nil, text: String? = nil,
+                attachments: [String] = [], unsubscribe: String? = nil) {
         self.account = account
         self.nickname = nickname
         self.subject = subject
         self.html = html
         self.text = text
+        self.attachments = attachments
+        self.unsubscribe = unsubscribe
     }
 }
 

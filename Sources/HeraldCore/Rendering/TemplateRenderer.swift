@@ -115,7 +115,9 @@ public struct TemplateRenderer: Sendable {
                                    nickname: mail.nickname?.render(values, escaping: .header),
                                    subject: mail.title.render(values, escaping: .header),
                                    html: mail.html?.render(values, escaping: .html),
-                                   text: mail.text?.render(values, escaping: .plain)))
+                                   text: mail.text?.render(values, escaping: .plain),
+                                   attachments: mail.attachments.map { $0.render(values, escaping: .header) },
+                                   unsubscribe: mail.unsubscribe?.render(values, escaping: .header)))
             }
         case .sms:
             return variants.sms.map { sms in

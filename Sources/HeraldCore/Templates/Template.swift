@@ -86,14 +86,21 @@ public struct MailVariant: Sendable, Hashable {
     public var html: TemplateText?
     /// Plain-text body.
     public var text: TemplateText?
+    /// Files attached to every message, paths inside the workspace (placeholders allowed).
+    public var attachments: [TemplateText]
+    /// One-click unsubscribe URL for List-Unsubscribe (placeholders allowed).
+    public var unsubscribe: TemplateText?
 
     /// Creates a value from its parts.
-    public init(account: String, nickname: TemplateText? = nil, title: TemplateText, html: TemplateText? = nil, text: TemplateText? = nil) {
+    public init(account: String, nickname: TemplateText? = nil, title: TemplateText, html: TemplateText? = nil, text: TemplateText? = nil,
+                attachments: [TemplateText] = [], unsubscribe: TemplateText? = nil) {
         self.account = account
         self.nickname = nickname
         self.title = title
         self.html = html
         self.text = text
+        self.attachments = attachments
+        self.unsubscribe = unsubscribe
     }
 }
 
@@ -198,7 +205,7 @@ public struct VariantSet: Sendable, Hashable {
     var texts: [TemplateText] {
         var texts: [TemplateText] = []
         if let site { texts += [site.nickname, site.content].compactMap { $0 } }
-        if let mail { texts += [mail.nickname, mail.title, mail.html, mail.text].compactMap { $0 } }
+        if let mail { texts += [mail.nickname, mail.title, mail.html, mail.text, mail.unsubscribe].compactMap { $0 } + mail.attachments }
         if let sms { texts.append(sms.content) }
         for wechat in [wechatMP, wechatMini].compactMap({ $0 }) {
             texts += [wechat.url, wechat.page, wechat.miniprogramPage].compactMap { $0 }

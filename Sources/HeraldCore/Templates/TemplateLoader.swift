@@ -116,7 +116,7 @@ struct TemplateLoader {
     static func fieldKeys(_ variant: String) -> [String] {
         switch variant {
         case "site": ["nickname", "type", "content"]
-        case "mail": ["account", "nickname", "title", "html", "text"]
+        case "mail": ["account", "nickname", "title", "html", "text", "attachments", "unsubscribe"]
         case "sms": ["channel", "api_template_id", "content"]
         case "wechat_mp": ["app", "template_id", "url", "miniprogram", "data"]
         default: ["app", "template_id", "page", "data"]
@@ -173,8 +173,19 @@ struct TemplateLoader {
         if m["html"] == nil && m["text"] == nil && m.misspelt.isDisjoint(with: ["html", "text"]) {
             reader.error("mail variant has neither 'html' nor 'text'; add a body", at: m.node)
         }
+        let unsubscribe = text(m, "unsubscribe")
+        var attachments: [TemplateText] = []
+        if let node = m["attachments"] {
+            for item in node.sequence.map(Array.init) ?? [node] {
+                guard let path = reader.string(item, "an attachment path") else { continue }
+                let text = TemplateText(path)
+                fields.append(FieldSite(text: text, node: item))
+                attachments.append(text)
+            }
+        }
         guard let account, let title, html != nil || plain != nil else { return nil }
-        return MailVariant(account: account, nickname: nickname, title: title, html: html, text: plain)
+        return MailVariant(account: account, nickname: nickname, title: title, html: html, text: plain,
+                           attachments: attachments, unsubscribe: unsubscribe)
     }
 
     private mutating func sms(_ m: YAMLMapping) -> SMSVariant? {

@@ -18,10 +18,13 @@ public struct Envelope: Sendable, Hashable {
     public var recipient: Recipient
     /// The rendered message.
     public var message: RenderedMessage
+    /// Cc and bcc for mail.
+    public var mail: MailExtras
 
     /// Creates an envelope.
     public init(id: MessageID, batch: BatchContext, row: Int, channel: Channel, account: String, address: String,
-                recipient: Recipient, message: RenderedMessage) {
+                recipient: Recipient, message: RenderedMessage, mail: MailExtras = MailExtras()) {
+        self.mail = mail
         self.id = id
         self.batch = batch
         self.row = row

@@ -28,13 +28,17 @@ public struct Workspace: Sendable {
 /// channel and app a template names exists.
 public enum WorkspaceCheck {
     /// Every diagnostic for the workspace at `root`, sorted by location.
+    /// Secrets are optional here (an unset `${VAR}` is a warning): `check` runs in pre-commit
+    /// hooks and CI where they are not exported.
     public static func run(root: URL,
                            environment: [String: String] = ProcessInfo.processInfo.environment) -> [Diagnostic] {
-        load(root: root, environment: environment).1.sortedByLocation()
+        load(root: root, environment: environment, secretsOptional: true).1.sortedByLocation()
     }
 
-    static func load(root: URL, environment: [String: String]) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
-        let (configuration, configurationDiagnostics) = Configuration.load(from: root, environment: environment)
+    static func load(root: URL, environment: [String: String],
+                     secretsOptional: Bool = false) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
+        let (configuration, configurationDiagnostics) = Configuration.load(from: root, environment: environment,
+                                                                           secretsOptional: secretsOptional)
         let (catalog, templateDiagnostics) = TemplateCatalog.load(from: root)
         var diagnostics = configurationDiagnostics + templateDiagnostics
         if let configuration {

@@ -1,0 +1,86 @@
+import Foundation
+import HeraldCore
+
+/// Sends mail through one account's SMTP server over a pool of `connections` open sessions,
+/// each reused from message to message.
+///
+/// ```swift
+/// let transport = SMTPTransport(account: account, root: workspace.root, timeZone: zone)
+/// let outcome = await transport.send(envelope)   // .sent(providerID: "<id@shop.example.com>")
+/// ```
+public final class SMTPTransport: Transport, @unchecked Sendable {
+    public let name = "smtp"
+    public var concurrency: Int { settings.connections }
+    public let account: MailAccount
+    private let settings: SMTPSettings
+    private let composer: MailComposer
+    private let root: URL
+    private let pool: ConnectionPool
+
+    /// Creates the transport for `account` (which must have SMTP settings).
+    public init(account: MailAccount, settings: SMTPSettings, root: URL, timeZone: TimeZone) {
+        self.account = account
+        self.settings = settings
+        self.root = root
+        composer = MailComposer(timeZone: timeZone)
+        let helo = account.from.split(separator: "@").last.map(String.init) ?? "localhost"
+        pool = ConnectionPool(limit: settings.connections) { index in
+            SMTPConnection(settings: settings, helo: helo, label: "\(account.id).\(index)")
+        }
+    }
+
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        guard case let .mail(mail) = envelope.message.content else {
+            return .permanent(code: "wrong_channel", "the smtp transport sends mail only")
+        }
+        let message: MIMEMessage
+        do {
+            message = try composer.compose(mail, account: account, to: MailAddress(envelope.address), extras: envelope.mail,
+                                           root: root, messageID: envelope.id.value)
+        } catch {
+            return .permanent(code: "attachment_unreadable", "could not read an attachment: \(error)")
+        }
+        guard let connection = await pool.acquire() else {
+            return .transient(code: "curl_init", "libcurl could not create a handle")
+        }
+        let recipients = [envelope.address] + envelope.mail.cc + envelope.mail.bcc
+        let reply = await connection.send(from: account.from, recipients: recipients, message: message.data)
+        await pool.release(connection)
+        var outcome = reply.outcome
+        if outcome.kind == .sent {
+            outcome.providerID = "<\(message.messageID)>"
+        }
+        return outcome
+    }
+}
+
+/// Hands out at most `limit` connections, created on first need and reused after.
+actor ConnectionPool {
+    private let limit: Int
+    private let make: @Sendable (Int) -> SMTPConnection?
+    private var idle: [SMTPConnection] = []
+    private var created = 0
+    private var waiting: [CheckedContinuation<SMTPConnection?, Never>] = []
+
+    init(limit: Int, make: @escaping @Sendable (Int) -> SMTPConnection?) {
+        self.limit = max(1, limit)
+        self.make = make
+    }
+
+    func acquire() async -> SMTPConnection? {
+        if let connection = idle.popLast() { return connection }
+        if created < limit {
+            created += 1
+            return make(created)
+        }
+        return await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release(_ connection: SMTPConnection) {
+        if waiting.isEmpty {
+            idle.append(connection)
+        } else {
+            waiting.removeFirst().resume(returning: connection)
+        }
+    }
+}

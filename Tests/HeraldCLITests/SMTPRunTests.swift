@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import HeraldTestSupport
+
+/// `herald run` sending through a real SMTP server (aiosmtpd) on 127.0.0.1.
+@Suite(.serialized) struct SMTPRunRealServerTests {
+    func workspace(port: Int, batch: String) throws -> TemporaryWorkspace {
+        try TemporaryWorkspace(files: [
+            "herald.yaml": """
+                mail:
+                  accounts:
+                    relay: {transport: smtp, host: 127.0.0.1, port: \(port), security: none, from: noreply@shop.example.com, connections: 2, timeout: 10s}
+
+                """,
+            "templates/welcome.yaml": """
+                name: 欢迎注册
+                mail:
+                  account: relay
+                  nickname: 云商城
+                  title: "欢迎加入云商城，{name}！"
+                  text: "{name}，欢迎您！"
+                  unsubscribe: "https://shop.example.com/u/{name}"
+
+                """,
+            "files/指南.txt": "新手指南\n",
+            "recipients/inbox/welcome.csv": batch,
+        ])
+    }
+
+    @Test func aBatchGoesOutThroughSMTPWithCopiesAndAttachments() throws {
+        let server = try SMTPTestServer()
+        let workspace = try workspace(port: server.port, batch: """
+            email,name,cc,bcc,attachments
+            li@example.com,李雷,,,files/指南.txt
+            han@example.com,韩梅梅,boss@example.com,audit@example.com,
+            wang@example.com,王小明,,,../../etc/passwd
+            zhao@example.com,赵六,not-an-address,,
+
+            """)
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.stdout == """
+            welcome.csv: done → recipients/processed/
+
+            channel  sent  invalid  total
+            mail        2        2      4
+            total       2        2      4
+
+            """)
+        #expect(result.status == 1)
+        let received = try server.received()
+        #expect(received.map(\.recipients) == [["li@example.com"], ["han@example.com", "boss@example.com", "audit@example.com"]])
+        let first = try parseWithPython(received[0].data)
+        #expect(first.subject == "欢迎加入云商城，李雷！")
+        #expect(first.attachments.map(\.filename) == ["指南.txt"])
+        #expect(first.listUnsubscribe == "<https://shop.example.com/u/李雷>")
+        let second = try parseWithPython(received[1].data)
+        #expect(second.cc == "boss@example.com")
+        #expect(second.bcc == nil)
+
+        let log = try String(contentsOf: try #require(FileManager.default.enumerator(at: workspace.url.appendingPathComponent("outbox/log"),
+                                                                                      includingPropertiesForKeys: nil)?.allObjects.first as? URL),
+                             encoding: .utf8)
+        #expect(log.contains("\"transport\":\"smtp\""))
+        #expect(log.contains("\"provider_id\":\"\(first.messageID ?? "-")\""))
+        #expect(log.contains("attachment '../../etc/passwd' is outside the workspace"))
+        #expect(log.contains("cc 'not-an-address' is not a valid address"))
+    }
+
+    @Test func aBusyServerDefersAndARejectingOneFails() throws {
+        let busy = try SMTPTestServer(rcptReply: "451 4.7.1 Greylisted, please try again later")
+        let greylisted = try workspace(port: busy.port, batch: "email,name\nli@example.com,李雷\n")
+        let deferred = try runHerald(["run", "--settle", "0s"], in: greylisted.url)
+        #expect(deferred.stdout.contains("mail            1      1"))
+        #expect(deferred.stdout.contains("deferred"))
+        #expect(deferred.status == 0, "deferred is not a failure: the spool retries it")
+
+        let rejecting = try SMTPTestServer(rcptReply: "550 5.1.1 User unknown")
+        let ws = try workspace(port: rejecting.port, batch: "email,name\nnobody@example.com,无名\n")
+        let failed = try runHerald(["run", "--settle", "0s"], in: ws.url)
+        #expect(failed.stdout.contains("failed"))
+        #expect(failed.status == 1)
+        let log = try FileManager.default.contentsOfDirectory(atPath: ws.url.appendingPathComponent("outbox/log").path)
+        let text = try String(contentsOf: ws.url.appendingPathComponent("outbox/log/\(log[0])"), encoding: .utf8)
+        #expect(text.contains("\"error\":{\"stage\":\"send\",\"code\":\"550\",\"message\":\"550 5.1.1 User unknown\"}"))
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldTestSupport
+
+@Suite struct MailConfigurationTests {
+    func load(_ yaml: String, environment: [String: String] = [:], secretsOptional: Bool = false) throws -> (Configuration?, [Diagnostic]) {
+        let workspace = try TemporaryWorkspace(files: ["herald.yaml": yaml, "certs/ca.pem": "x"])
+        return Configuration.load(from: workspace.url, environment: environment, secretsOptional: secretsOptional)
+    }
+
+    static let account = """
+        mail:
+          accounts:
+            exmail:
+              transport: smtp
+              host: smtp.exmail.qq.com
+              security: ssl
+              username: noreply@shop.example.com
+              password: ${HERALD_EXMAIL_PASSWORD}
+              from: noreply@shop.example.com
+              connections: 3
+              timeout: 15s
+              rate: 10/s
+              max_size: 20MB
+              ca_file: certs/ca.pem
+
+        """
+
+    @Test func anSMTPAccountWithItsSecretFromTheEnvironment() throws {
+        let (configuration, diagnostics) = try load(Self.account, environment: ["HERALD_EXMAIL_PASSWORD": "授权码abc"])
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let account = try #require(configuration?.mailAccounts["exmail"])
+        let smtp = try #require(account.smtp)
+        #expect(account.transport == .smtp)
+        #expect(smtp.host == "smtp.exmail.qq.com")
+        #expect(smtp.port == 465, "ssl defaults to 465")
+        #expect(smtp.security == .ssl)
+        #expect(smtp.password?.value == "授权码abc")
+        #expect("\(smtp.password!)" == "${HERALD_EXMAIL_PASSWORD}", "a secret prints as its variable, never its value")
+        #expect(smtp.connections == 3)
+        #expect(smtp.timeout == .seconds(15))
+        #expect(smtp.caFile?.hasSuffix("certs/ca.pem") == true)
+        #expect(account.rate == RateLimit(count: 10, period: .seconds(1)))
+        #expect(account.maxSize == 20 << 20)
+    }
+
+    @Test func anUnsetSecretIsAnErrorForARunAndAWarningForCheck() throws {
+        let location = SourceLocation(file: "herald.yaml", line: 8, column: 17)
+        let message = "environment variable HERALD_EXMAIL_PASSWORD (password of mail account 'exmail') is not set"
+        #expect(try load(Self.account).1 == [.error(message, at: location)])
+        #expect(try load(Self.account, secretsOptional: true).1 == [.warning(message, at: location)])
+    }
+
+    @Test func literalSecretsAndCleartextToARemoteHostAreErrors() throws {
+        let (_, diagnostics) = try load("""
+            mail:
+              accounts:
+                bad:
+                  transport: smtp
+                  host: smtp.163.com
+                  security: none
+                  username: a@163.com
+                  password: hunter2
+                  from: a@163.com
+                  ca_file: certs/missing.pem
+                  rate: fast
+
+            """)
+        #expect(diagnostics.sortedByLocation() == [
+            .error("security: none sends passwords and mail in clear text; it is allowed only for a loopback host, and mail account 'bad' uses 'smtp.163.com'; use starttls or ssl",
+                   at: SourceLocation(file: "herald.yaml", line: 6, column: 17)),
+            .error("'password' of mail account 'bad' is written literally; secrets come only from the environment: write password: ${HERALD_PASSWORD} and export that variable",
+                   at: SourceLocation(file: "herald.yaml", line: 8, column: 17)),
+            .error("mail account 'bad' needs both 'username' and 'password' for AUTH, or neither",
+                   at: SourceLocation(file: "herald.yaml", line: 4, column: 7)),
+            .error("ca_file 'certs/missing.pem' of mail account 'bad' does not exist",
+                   at: SourceLocation(file: "herald.yaml", line: 10, column: 16)),
+            .error("'rate' in mail account 'bad' is 'fast'; write a rate like 20/s, 600/min or 10000/day",
+                   at: SourceLocation(file: "herald.yaml", line: 11, column: 13)),
+        ].sortedByLocation())
+        #expect(!diagnostics.contains { $0.message.contains("hunter2") }, "a literal secret is not repeated in the error")
+    }
+
+    @Test func noneIsFineOnLoopbackAndSMTPIsForMailOnly() throws {
+        let (_, diagnostics) = try load("""
+            mail:
+              accounts:
+                local: {transport: smtp, host: 127.0.0.1, port: 2525, security: none, from: a@b.cn}
+            sms:
+              channels:
+                x: {transport: smtp}
+
+            """)
+        #expect(diagnostics == [.error("sms channel 'x' cannot use transport smtp; it is for mail accounts",
+                                       at: SourceLocation(file: "herald.yaml", line: 6, column: 20))])
+    }
+
+    @Test(arguments: [("20/s", 20, 1), ("600/min", 600, 60), ("1000/h", 1000, 3600), ("10000/day", 10000, 86400)])
+    func rates(text: String, count: Int, seconds: Int64) {
+        #expect(RateLimit.parse(text) == RateLimit(count: count, period: .seconds(seconds)))
+    }
+
+    @Test func sizes() {
+        #expect(SizeText.parse("25MB") == 25 << 20)
+        #expect(SizeText.parse("512 KB") == 512 << 10)
+        #expect(SizeText.parse("1048576") == 1 << 20)
+        #expect(SizeText.parse("big") == nil)
+    }
+}
+
+@Suite struct AttachmentPolicyTests {
+    @Test func attachmentsMustBeFilesInsideTheWorkspaceAndFitTheLimit() throws {
+        let workspace = try TemporaryWorkspace(files: ["files/a.pdf": String(repeating: "x", count: 3000), "../outside.txt": "x"])
+        let policy = AttachmentPolicy(root: workspace.url, maxSize: ["default": 10_000, "tiny": 2000])
+        func mail(_ paths: [String], account: String = "default") -> RenderedMail {
+            RenderedMail(account: account, subject: "s", text: "t", attachments: paths)
+        }
+        #expect(policy.check(mail(["files/a.pdf"])) == nil)
+        #expect(policy.check(mail(["../outside.txt"])) == StageFailure(.invalid, code: "attachment_outside_workspace",
+            "attachment '../outside.txt' is outside the workspace; attachments must be files inside it"))
+        #expect(policy.check(mail(["/etc/passwd"]))?.code == "attachment_outside_workspace")
+        #expect(policy.check(mail(["files/../../etc/hosts"]))?.code == "attachment_outside_workspace")
+        #expect(policy.check(mail(["files/none.pdf"])) == StageFailure(.invalid, code: "attachment_missing",
+            "attachment 'files/none.pdf' does not exist or is not a file"))
+        #expect(policy.check(mail(["files"]))?.code == "attachment_missing")
+        #expect(policy.check(mail(["files/a.pdf"], account: "tiny"))?.code == "message_too_large")
+    }
+}
