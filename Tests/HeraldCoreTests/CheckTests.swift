@@ -151,7 +151,7 @@ import HeraldTestSupport
             timezone: Mars/Olympus
             mail:
               accounts:
-                default: {transport: smtp, from: not-an-address}
+                default: {transport: sendmail, from: not-an-address}
                 other: {from: a@b.example}
             sms:
               chanels: {}
@@ -160,8 +160,8 @@ import HeraldTestSupport
             """)
         #expect(diagnostics == [
             error("herald.yaml", 1, 11, "unknown time zone 'Mars/Olympus'; use an IANA name such as Asia/Shanghai"),
-            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'smtp'; expected one of file, discard"),
-            error("herald.yaml", 4, 38, "'from' of mail account 'default' is 'not-an-address', not an email address"),
+            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp"),
+            error("herald.yaml", 4, 42, "'from' of mail account 'default' is 'not-an-address', not an email address"),
             error("herald.yaml", 5, 5, "mail account 'other' has no 'transport'; add `transport: file`"),
             error("herald.yaml", 7, 3, "unknown key 'chanels' in sms; did you mean 'channels'?"),
             error("herald.yaml", 8, 1, "unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, site, mail, sms, wechat"),
