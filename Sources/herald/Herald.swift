@@ -21,10 +21,11 @@ struct WorkspaceOptions: ParsableArguments {
         URL(fileURLWithPath: workspace, isDirectory: true).standardizedFileURL
     }
 
-    /// Opens the workspace, or prints every problem and exits 2.
-    func open() throws -> Workspace {
+    /// Opens the workspace, or prints every problem and exits 2. Commands that send nothing
+    /// pass `secretsOptional` so an unexported password is a warning, not an error.
+    func open(secretsOptional: Bool = false) throws -> Workspace {
         do {
-            let workspace = try Workspace.open(at: root)
+            let workspace = try Workspace.open(at: root, secretsOptional: secretsOptional)
             for warning in workspace.warnings { printError(warning.description) }
             return workspace
         } catch let error as DiagnosticsError {

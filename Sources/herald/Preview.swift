@@ -39,7 +39,7 @@ extension Herald {
         }
 
         func run() throws {
-            let workspace = try options.open()
+            let workspace = try options.open(secretsOptional: true)
             let values = Dictionary(parameters.map { pair -> (String, String) in
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")

@@ -25,8 +25,23 @@ public enum BodyEncoding: String, Sendable, Hashable {
 
     /// Line breaks (`\n`, `\r`, `\r\n`) as CRLF.
     static func crlf(_ text: String) -> String {
-        text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-            .replacingOccurrences(of: "\n", with: "\r\n")
+        var output = [UInt8]()
+        output.reserveCapacity(text.utf8.count + 16)
+        var previousCR = false
+        for byte in text.utf8 {
+            switch byte {
+            case 0x0D:
+                output += [0x0D, 0x0A]
+                previousCR = true
+            case 0x0A:
+                if !previousCR { output += [0x0D, 0x0A] }
+                previousCR = false
+            default:
+                output.append(byte)
+                previousCR = false
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Base64 in lines of 76 characters.

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldCore
 
 /// An RFC 5322 message with a UTF-8 text body, an HTML body, or both as
 /// `multipart/alternative`; headers RFC 2047-encoded where needed; CRLF line endings.
@@ -138,11 +139,7 @@ public struct MIMEMessage: Sendable, Hashable {
 
     /// `Fri, 27 Nov 2026 13:01:55 +0800`.
     public static func rfc5322Date(_ date: Date, timeZone: TimeZone) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = timeZone
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        return formatter.string(from: date)
+        Timestamp.rfc5322(date, timeZone: timeZone)
     }
 }
 

@@ -96,16 +96,19 @@ final class SMTPConnection: @unchecked Sendable {
         ccurl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, smtpHeaderCallback)
     }
 
-    /// Sends `message` from `from` to every address in `recipients` (to, cc and bcc).
-    func send(from: String, recipients: [String], message: Data) async -> SMTPReply {
-        await withCheckedContinuation { continuation in
+    /// Runs `work` on this connection's thread and waits for it.
+    func run(_ work: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                continuation.resume(returning: self.perform(from: from, recipients: recipients, message: message))
+                work()
+                continuation.resume()
             }
         }
     }
 
-    private func perform(from: String, recipients: [String], message: Data) -> SMTPReply {
+    /// Sends `message` from `from` to every address in `recipients` (to, cc and bcc).
+    /// Blocks: call it from `run`.
+    func perform(from: String, recipients: [String], message: Data) -> SMTPReply {
         let upload = UploadSource(message)
         let responses = ResponseCollector()
         var list: UnsafeMutablePointer<curl_slist>?
@@ -155,9 +158,10 @@ private final class ResponseCollector {
     private var lines: [String] = []
 
     func add(_ line: String) {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        var trimmed = Substring(line)
+        while let last = trimmed.last, last == "\r\n" || last == "\n" || last == "\r" || last == " " { trimmed.removeLast() }
         guard !trimmed.isEmpty else { return }
-        lines.append(trimmed)
+        lines.append(String(trimmed))
         if lines.count > 32 { lines.removeFirst(lines.count - 32) }
     }
 

@@ -30,6 +30,42 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        await send(all: [envelope])[0]
+    }
+
+    /// Sends the list over up to `connections` sessions at once. Each session's worker takes the
+    /// next unsent message, composes it and sends it, on its own thread, until none are left:
+    /// one hand-off per session per list instead of one per message.
+    public func send(all envelopes: [Envelope]) async -> [DeliveryOutcome] {
+        let results = OutcomeSlots(count: envelopes.count)
+        let workers = min(settings.connections, envelopes.count)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    guard let connection = await self.pool.acquire() else {
+                        while let index = results.claim() {
+                            results.set(index, .transient(code: "curl_init", "libcurl could not create a handle"))
+                        }
+                        return
+                    }
+                    await connection.run {
+                        let clock = ContinuousClock()
+                        while let index = results.claim() {
+                            let start = clock.now
+                            var outcome = self.deliver(envelopes[index], over: connection)
+                            outcome.latency = clock.now - start
+                            results.set(index, outcome)
+                        }
+                    }
+                    await self.pool.release(connection)
+                }
+            }
+        }
+        return results.outcomes
+    }
+
+    /// Composes and sends one message; runs on the connection's thread.
+    private func deliver(_ envelope: Envelope, over connection: SMTPConnection) -> DeliveryOutcome {
         guard case let .mail(mail) = envelope.message.content else {
             return .permanent(code: "wrong_channel", "the smtp transport sends mail only")
         }
@@ -40,18 +76,39 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         } catch {
             return .permanent(code: "attachment_unreadable", "could not read an attachment: \(error)")
         }
-        guard let connection = await pool.acquire() else {
-            return .transient(code: "curl_init", "libcurl could not create a handle")
-        }
         let recipients = [envelope.address] + envelope.mail.cc + envelope.mail.bcc
-        let reply = await connection.send(from: account.from, recipients: recipients, message: message.data)
-        await pool.release(connection)
+        let reply = connection.perform(from: account.from, recipients: recipients, message: message.data)
         var outcome = reply.outcome
         if outcome.kind == .sent {
             outcome.providerID = "<\(message.messageID)>"
         }
         return outcome
     }
+}
+
+/// Outcomes filled in by several workers; `claim` hands out each index once.
+final class OutcomeSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [DeliveryOutcome]
+    private var next = 0
+
+    init(count: Int) {
+        slots = Array(repeating: .transient(code: "not_sent", "not sent"), count: count)
+    }
+
+    func claim() -> Int? {
+        lock.withLock {
+            guard next < slots.count else { return nil }
+            next += 1
+            return next - 1
+        }
+    }
+
+    func set(_ index: Int, _ outcome: DeliveryOutcome) {
+        lock.withLock { slots[index] = outcome }
+    }
+
+    var outcomes: [DeliveryOutcome] { lock.withLock { slots } }
 }
 
 /// Hands out at most `limit` connections, created on first need and reused after.

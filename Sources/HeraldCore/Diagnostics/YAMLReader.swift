@@ -23,7 +23,12 @@ final class YAMLReader {
             }
             return node
         } catch let yamlError as YamlError {
-            let (message, mark) = Self.explain(yamlError)
+            var (message, mark) = Self.explain(yamlError)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if let line = mark?.line, line >= 1, line <= lines.count, lines[line - 1].contains("${"),
+               message.contains("flow mapping") {
+                message += "; inside { } quote a ${NAME} value: password: \"${NAME}\""
+            }
             error("YAML syntax: \(message)", at: location(mark))
             return nil
         } catch {

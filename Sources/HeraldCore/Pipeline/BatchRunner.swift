@@ -35,22 +35,38 @@ public struct BatchRunner: Sendable {
         let batch = BatchContext(id: reader.declaredID ?? "sha256:\(fingerprint.sha256)", file: url.lastPathComponent)
         var summary = RunSummary()
         var rows = 0
-        var jobs: [Job] = []
-        jobs.reserveCapacity(chunkSize)
+        let preparation = pipeline.preparation, delivery = pipeline.delivery
+        // Chunk N is delivered (sent and recorded) while chunk N+1 is read, validated and
+        // rendered, so connections do not wait for the CPU work of the next chunk.
+        var inFlight: Task<[Job], Error>?
+        func collect() async throws {
+            guard let task = inFlight else { return }
+            inFlight = nil
+            let done = try await task.value
+            summary.add(done)
+            rows += done.count
+            progress?(BatchProgress(file: batch.file, rows: rows, fraction: reader.progress))
+        }
         do {
             while true {
-                jobs.removeAll(keepingCapacity: true)
+                var jobs: [Job] = []
+                jobs.reserveCapacity(chunkSize)
                 while jobs.count < chunkSize, let record = try reader.next() {
                     jobs.append(Self.job(for: record, batch: batch))
                 }
                 if jobs.isEmpty { break }
-                try await pipeline.run(&jobs)
-                summary.add(jobs)
-                rows += jobs.count
-                progress?(BatchProgress(file: batch.file, rows: rows, fraction: reader.progress))
+                try await preparation.run(&jobs)
+                try await collect()
+                inFlight = Task { [jobs] in
+                    var jobs = jobs
+                    try await delivery.run(&jobs)
+                    return jobs
+                }
             }
+            try await collect()
         } catch {
             // What was sent before the failure must still reach the log and ledger.
+            _ = try? await inFlight?.value
             try await pipeline.finish()
             throw error
         }

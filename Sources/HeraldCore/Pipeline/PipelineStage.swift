@@ -89,6 +89,16 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// The stages before `send`: everything that works on rows without the outside world.
+    public var preparation: Pipeline {
+        Pipeline(Array(stages.prefix { $0.name != .send }))
+    }
+
+    /// `send` and the stages after it.
+    public var delivery: Pipeline {
+        Pipeline(Array(stages.drop { $0.name != .send }))
+    }
+
     /// Lets every stage complete its background work; call at the end of each batch.
     public func finish() async throws {
         for stage in stages {

@@ -28,9 +28,9 @@ extension PipelineStage {
             for key in order {
                 guard let group = groups[key] else { continue }
                 let envelopes = group.items.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }
-                let results = await sendAll(envelopes, through: group.transport)
-                for ((j, d), result) in zip(group.items, results) {
-                    apply(result.outcome, latency: result.latency, transport: group.transport.name, to: &jobs[j], delivery: d)
+                let outcomes = await group.transport.send(all: envelopes)
+                for ((j, d), outcome) in zip(group.items, outcomes) {
+                    apply(outcome, latency: outcome.latency ?? .zero, transport: group.transport.name, to: &jobs[j], delivery: d)
                 }
             }
         }
@@ -40,41 +40,6 @@ extension PipelineStage {
         guard let message = delivery.message else { return nil }
         return Envelope(id: delivery.id, batch: job.batch, row: job.row.row, channel: delivery.channel, account: delivery.account,
                         address: delivery.address, recipient: job.row.recipient, message: message, mail: job.row.mail)
-    }
-
-    /// Sends in order with a sliding window of `transport.concurrency`; results keep input order.
-    private static func sendAll(_ envelopes: [Envelope], through transport: any Transport) async -> [(outcome: DeliveryOutcome, latency: Duration)] {
-        let clock = ContinuousClock()
-        if transport.concurrency <= 1 || envelopes.count == 1 {
-            var results: [(outcome: DeliveryOutcome, latency: Duration)] = []
-            results.reserveCapacity(envelopes.count)
-            for envelope in envelopes {
-                let start = clock.now
-                let outcome = await transport.send(envelope)
-                results.append((outcome, clock.now - start))
-            }
-            return results
-        }
-        return await withTaskGroup(of: (Int, DeliveryOutcome, Duration).self) { group in
-            var results = [(outcome: DeliveryOutcome, latency: Duration)](repeating: (.sent(), .zero), count: envelopes.count)
-            var next = 0
-            func launch() {
-                let index = next
-                let envelope = envelopes[index]
-                next += 1
-                group.addTask {
-                    let start = clock.now
-                    let outcome = await transport.send(envelope)
-                    return (index, outcome, clock.now - start)
-                }
-            }
-            while next < envelopes.count && next < transport.concurrency { launch() }
-            while let (index, outcome, latency) = await group.next() {
-                results[index] = (outcome, latency)
-                if next < envelopes.count { launch() }
-            }
-            return results
-        }
     }
 
     private static func apply(_ outcome: DeliveryOutcome, latency: Duration, transport: String, to job: inout Job, delivery d: Int) {

@@ -28,6 +28,20 @@ public enum Timestamp {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
+    /// `Fri, 27 Nov 2026 13:01:55 +0800`: the RFC 5322 date of a mail's Date header.
+    public static func rfc5322(_ date: Date, timeZone: TimeZone) -> String {
+        let offset = timeZone.secondsFromGMT(for: date)
+        let local = Int(date.timeIntervalSince1970.rounded(.down)) + offset
+        let (days, secondsOfDay) = local.floorDivided(by: 86_400)
+        let (year, month, day) = civil(days: days)
+        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let weekday = weekdays[days.floorDivided(by: 7).remainder]
+        let magnitude = abs(offset) / 60
+        let zone = (offset < 0 ? "-" : "+") + pad(magnitude / 60, 2) + pad(magnitude % 60, 2)
+        return "\(weekday), \(pad(day, 2)) \(months[month - 1]) \(year) \(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)) \(zone)"
+    }
+
     /// Howard Hinnant's days-from-civil inverse.
     private static func civil(days: Int) -> (Int, Int, Int) {
         let z = days + 719_468

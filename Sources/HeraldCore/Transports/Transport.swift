@@ -56,6 +56,8 @@ public struct DeliveryOutcome: Sendable, Hashable {
     public var code: String?
     /// The provider's words.
     public var message: String?
+    /// How long the send took, when the transport measured it (batch sends do).
+    public var latency: Duration?
 
     /// Accepted, with the provider's id.
     public static func sent(providerID: String? = nil) -> DeliveryOutcome {
@@ -88,6 +90,48 @@ public protocol Transport: Sendable {
     var concurrency: Int { get }
     /// Sends one message. Never throws: every failure is an outcome.
     func send(_ envelope: Envelope) async -> DeliveryOutcome
+    /// Sends many, at most `concurrency` at a time, and returns the outcomes in input order,
+    /// each with its latency. The default sends one by one through `send(_:)` in a sliding
+    /// window; a transport with its own workers (SMTP) does better by handing out the whole list.
+    func send(all envelopes: [Envelope]) async -> [DeliveryOutcome]
+}
+
+extension Transport {
+    public func send(all envelopes: [Envelope]) async -> [DeliveryOutcome] {
+        let clock = ContinuousClock()
+        if concurrency <= 1 || envelopes.count == 1 {
+            var results: [DeliveryOutcome] = []
+            results.reserveCapacity(envelopes.count)
+            for envelope in envelopes {
+                let start = clock.now
+                var outcome = await send(envelope)
+                outcome.latency = outcome.latency ?? clock.now - start
+                results.append(outcome)
+            }
+            return results
+        }
+        return await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
+            var results = [DeliveryOutcome](repeating: .sent(), count: envelopes.count)
+            var next = 0
+            func launch() {
+                let index = next
+                let envelope = envelopes[index]
+                next += 1
+                group.addTask {
+                    let start = clock.now
+                    var outcome = await send(envelope)
+                    outcome.latency = outcome.latency ?? clock.now - start
+                    return (index, outcome)
+                }
+            }
+            while next < envelopes.count && next < concurrency { launch() }
+            while let (index, outcome) = await group.next() {
+                results[index] = outcome
+                if next < envelopes.count { launch() }
+            }
+            return results
+        }
+    }
 }
 
 /// Accepts everything and sends nothing. Used by benchmarks, and by operators to mute a channel.

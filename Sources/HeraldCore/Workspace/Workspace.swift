@@ -12,9 +12,11 @@ public struct Workspace: Sendable {
     public var warnings: [Diagnostic]
 
     /// Loads herald.yaml and every template; throws every problem found when any is an error.
+    /// `secretsOptional` turns unset `${VAR}` secrets into warnings (for commands that send nothing).
     public static func open(at root: URL,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Workspace {
-        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment)
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            secretsOptional: Bool = false) throws -> Workspace {
+        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment, secretsOptional: secretsOptional)
         guard let (configuration, catalog) = loaded, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
         return Workspace(root: root, configuration: configuration, catalog: catalog,
                          warnings: diagnostics.sortedByLocation())
