@@ -115,7 +115,7 @@ final class CSVBatchReader: BatchReader {
 
     init(url: URL, impliedTemplate: String?, impliedCode: String) throws {
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-        self.size = Double(max(1, size ?? 1))
+        self.size = Double(max(1, size))
         do {
             reader = try CSVReader(url: url)
             guard let first = try reader.next() else { throw BatchRejection(line: 1, reason: "the file is empty; a CSV batch needs a header row and rows") }
@@ -248,7 +248,7 @@ final class LineReader {
     init(url: URL) throws {
         handle = try FileHandle(forReadingFrom: url)
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-        self.size = Double(max(1, size ?? 1))
+        self.size = Double(max(1, size))
     }
 
     deinit {

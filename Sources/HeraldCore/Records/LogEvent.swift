@@ -265,7 +265,7 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
         if let handle = handles[day] { return handle }
         let url = directory.appendingPathComponent("\(day).jsonl")
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         }
         let handle = try FileHandle(forWritingTo: url)
         try handle.seekToEnd()
