@@ -56,14 +56,18 @@ extension Herald {
     }
 }
 
-/// Opens the ledger, log and transports of a workspace.
+/// Opens the ledger, log, transports, preferences, spool and journal of a workspace.
 func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
     do {
         let ledger = try SQLiteLedger(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
+        try ledger.prune(before: Date().addingTimeInterval(-8 * 86_400))
         let log = try JSONLinesLog(directory: workspace.root.appendingPathComponent("outbox/log"),
                                    timeZone: workspace.configuration.timeZone)
         let transports = Transports.make(root: workspace.root, configuration: workspace.configuration)
-        return WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log)
+        let (preferences, problems) = Preferences.load(root: workspace.root)
+        for problem in problems { printError(problem.description) }
+        return WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log,
+                            counters: ledger, preferences: preferences)
     } catch {
         printError("herald: cannot open outbox/: \(error)")
         throw ExitCode(2)
@@ -72,6 +76,18 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
 
 /// Prints what happened to each file, then the table of counts.
 func report(_ summary: RunSummary, dryRun: Bool) {
+    if summary.recovered > 0 || summary.inFlightAtCrash > 0 {
+        print("recovered \(summary.recovered) sends from the journal of an interrupted run; \(summary.inFlightAtCrash) messages were in flight and may be sent again")
+    }
+    if summary.spooledRetried > 0 {
+        print("spool: \(summary.spooledRetried) due message\(summary.spooledRetried == 1 ? "" : "s") tried again")
+    }
+    for name in summary.interruptedFiles {
+        print("\(name): stopped part-way; left in the inbox to resume (sent rows will not be sent again)")
+    }
+    for (key, reason) in summary.pausedTransports.sorted(by: { $0.key < $1.key }) {
+        print("paused \(key): \(reason)")
+    }
     for name in summary.processedFiles {
         print(dryRun ? "\(name): checked (dry run; not moved)" : "\(name): done → recipients/processed/")
     }
@@ -82,7 +98,8 @@ func report(_ summary: RunSummary, dryRun: Bool) {
         print("\(name): still being written; left for the next run")
     }
     if summary.counts.isEmpty {
-        if summary.processedFiles.isEmpty && summary.rejectedFiles.isEmpty && summary.settlingFiles.isEmpty {
+        if summary.processedFiles.isEmpty && summary.rejectedFiles.isEmpty && summary.settlingFiles.isEmpty
+            && summary.spooledRetried == 0 && summary.interruptedFiles.isEmpty {
             print("no batches in recipients/inbox/")
         }
         return

@@ -36,7 +36,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     /// Sends the list over up to `connections` sessions at once. Each session's worker takes the
     /// next unsent message, composes it and sends it, on its own thread, until none are left:
     /// one hand-off per session per list instead of one per message.
-    public func send(all envelopes: [Envelope]) async -> [DeliveryOutcome] {
+    public func send(all envelopes: [Envelope], completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome] {
         let results = OutcomeSlots(count: envelopes.count)
         let workers = min(settings.connections, envelopes.count)
         await withTaskGroup(of: Void.self) { group in
@@ -54,6 +54,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                             let start = clock.now
                             var outcome = self.deliver(envelopes[index], over: connection)
                             outcome.latency = clock.now - start
+                            completed(index, outcome)
                             results.set(index, outcome)
                         }
                     }

@@ -1,5 +1,5 @@
 /// Who a row is for: the reserved columns of a batch.
-public struct Recipient: Sendable, Hashable {
+public struct Recipient: Sendable, Hashable, Codable {
     /// The product's user id (site messages need it).
     public var userID: String?
     /// The product's user type (member, merchant…).
@@ -46,7 +46,7 @@ public struct Recipient: Sendable, Hashable {
 }
 
 /// Mail-only columns of a row: copies, attachments and an unsubscribe link.
-public struct MailExtras: Sendable, Hashable {
+public struct MailExtras: Sendable, Hashable, Codable {
     /// Cc addresses (shown in the header).
     public var cc: [String]
     /// Bcc addresses (on the envelope only, never in a header).

@@ -107,6 +107,8 @@ public struct SMSChannel: Sendable, Hashable {
     public var transport: TransportKind
     /// The approved signature (签名), shown as `【签名】` and counted in the length.
     public var signature: String?
+    /// Messages per period through this channel.
+    public var rate: RateLimit?
 
     /// Creates a channel.
     public init(id: String, transport: TransportKind = .file, signature: String? = nil) {
@@ -126,6 +128,8 @@ public struct WeChatApp: Sendable, Hashable {
     public var kind: WeChatAppKind
     /// WeChat's app id (`wx…`).
     public var appID: String?
+    /// Messages per period through this app.
+    public var rate: RateLimit?
 
     /// Creates an app.
     public init(id: String, transport: TransportKind = .file, kind: WeChatAppKind, appID: String? = nil) {
@@ -167,6 +171,46 @@ public struct Configuration: Sendable {
     public var chunkSize: Int = 512
     /// Whether logs show whole addresses (`log.recipients`, default masked).
     public var recipientMasking: RecipientMasking = .masked
+    /// The retry policy (`retry:`), and overrides by `channel/account` (`mail/exmail`).
+    public var retry = RetryPolicy()
+    public var retryOverrides: [String: RetryPolicy] = [:]
+    /// Per-recipient caps by channel, then by category (nil = every category) (`caps:`).
+    public var caps: [Channel: [TemplateCategory?: [RateLimit]]] = [
+        .sms: [nil: [RateLimit(count: 1, period: .seconds(60)), RateLimit(count: 5, period: .seconds(3600)),
+                     RateLimit(count: 10, period: .seconds(86_400))]],
+    ]
+    /// A verification message is deferred by a cap only this long at most; beyond that it would
+    /// arrive too late and is suppressed (`caps.verification_max_wait`, default 1m).
+    public var verificationMaxWait: Duration = .seconds(60)
+    /// Quiet hours by category, in `timeZone` (`quiet_hours:`).
+    public var quietHours: [TemplateCategory: QuietHours] = [:]
+    /// Append hard mail bounces ("no such user") to recipients/suppressions.csv (`preferences.suppress_bounces`).
+    public var suppressBounces = true
+    /// Stop sending on a transport after this many failures in a row, 0 never (`pipeline.burst_failures`).
+    public var burstFailures = 20
+    /// How often `herald watch` looks at the inbox and the spool (`watch.interval`, default 1s).
+    public var watchInterval: Duration = .seconds(1)
+
+    /// The retry policy for messages of `channel` through `account`.
+    public func retryPolicy(channel: Channel, account: String) -> RetryPolicy {
+        retryOverrides["\(channel.rawValue)/\(account)"] ?? retry
+    }
+
+    /// The per-recipient caps for `channel` and `category`.
+    public func recipientCaps(channel: Channel, category: TemplateCategory) -> [RateLimit] {
+        guard let byCategory = caps[channel] else { return [] }
+        return byCategory[category] ?? byCategory[nil] ?? []
+    }
+
+    /// The token-bucket rate of `channel`'s `account`, if configured.
+    public func rate(channel: Channel, account: String) -> RateLimit? {
+        switch channel {
+        case .mail: mailAccounts[account]?.rate
+        case .sms: smsChannels[account]?.rate
+        case .wechatMP, .wechatMini: wechatApps[account]?.rate
+        case .site: nil
+        }
+    }
 
     /// Creates a configuration (tests build one directly).
     public init(timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,

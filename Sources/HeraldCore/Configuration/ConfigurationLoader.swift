@@ -3,7 +3,8 @@ import Yams
 
 /// Reads herald.yaml into a `Configuration`, reporting problems at their line and column.
 struct ConfigurationLoader {
-    static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "site", "mail", "sms", "wechat"]
+    static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "retry", "caps", "quiet_hours", "preferences",
+                               "watch", "site", "mail", "sms", "wechat"]
 
     let reader: YAMLReader
     let environment: [String: String]
@@ -15,6 +16,16 @@ struct ConfigurationLoader {
         self.environment = environment
         self.secretsOptional = secretsOptional
         self.root = root
+    }
+
+    /// `retry:` mappings of accounts, channels and apps, read once the top-level policy is known.
+    private final class Overrides {
+        var values: [String: (Node, String)] = [:]
+    }
+    private let overrides = Overrides()
+    private var retryOverrides: [String: (Node, String)] {
+        get { overrides.values }
+        nonmutating set { overrides.values = newValue }
     }
 
     func load(_ text: String) -> (Configuration?, [Diagnostic]) {
@@ -33,9 +44,31 @@ struct ConfigurationLoader {
         if let node = top["inbox"], let inbox = reader.mapping(node, "inbox", allowed: ["settle"]) {
             if let settle = duration(inbox, "settle") { configuration.settle = settle }
         }
-        if let node = top["pipeline"], let pipeline = reader.mapping(node, "pipeline", allowed: ["concurrency", "chunk"]) {
+        if let node = top["pipeline"], let pipeline = reader.mapping(node, "pipeline", allowed: ["concurrency", "chunk", "burst_failures"]) {
             if let value = integer(pipeline, "concurrency", range: 1...1024) { configuration.concurrency = value }
             if let value = integer(pipeline, "chunk", range: 1...100_000) { configuration.chunkSize = value }
+            if let value = integer(pipeline, "burst_failures", range: 0...1_000_000) { configuration.burstFailures = value }
+        }
+        if let node = top["retry"] { configuration.retry = retryPolicy(node, base: RetryPolicy(), owner: "retry") }
+        if let node = top["caps"] { readCaps(node, into: &configuration) }
+        if let node = top["quiet_hours"], let mapping = reader.mapping(node, "quiet_hours", allowed: TemplateCategory.allCases.map(\.rawValue)) {
+            for entry in mapping.entries {
+                guard let category = TemplateCategory(rawValue: entry.key), let text = reader.string(entry.value, "quiet hours") else { continue }
+                guard let window = QuietHours.parse(text) else {
+                    reader.error("quiet hours of \(entry.key) are '\(text)'; write a local time window like \"21:00-08:00\"", at: entry.value)
+                    continue
+                }
+                if category == .verification || category == .system {
+                    reader.error("\(entry.key) messages are never held back; quiet hours apply to transactional and marketing", at: entry.keyNode)
+                }
+                configuration.quietHours[category] = window
+            }
+        }
+        if let node = top["preferences"], let preferences = reader.mapping(node, "preferences", allowed: ["suppress_bounces"]) {
+            if let value = reader.bool(preferences, "suppress_bounces") { configuration.suppressBounces = value }
+        }
+        if let node = top["watch"], let watch = reader.mapping(node, "watch", allowed: ["interval"]) {
+            if let value = duration(watch, "interval") { configuration.watchInterval = value }
         }
         if let node = top["log"], let log = reader.mapping(node, "log", allowed: ["recipients"]) {
             configuration.recipientMasking = reader.choice(log, "recipients", default: .masked)
@@ -58,18 +91,31 @@ struct ConfigurationLoader {
                 }
             }
             if transport == .smtp { account.smtp = smtp(m, id: id) }
+            if let node = m["retry"] { retryOverrides["mail/\(id)"] = (node, "mail account '\(id)'") }
             return account
         }
         configuration.smsChannels = entries(top, section: "sms", group: "channels", what: "sms channel") { id, m in
             rejectSMTP(m, "sms channel '\(id)'")
-            return SMSChannel(id: id, transport: reader.choice(m, "transport", default: .file),
-                       signature: reader.string(m, "signature"))
+            var channel = SMSChannel(id: id, transport: reader.choice(m, "transport", default: .file),
+                                     signature: reader.string(m, "signature"))
+            channel.rate = rate(m, "rate")
+            if let node = m["retry"] { retryOverrides["sms/\(id)"] = (node, "sms channel '\(id)'") }
+            return channel
         }
         configuration.wechatApps = entries(top, section: "wechat", group: "apps", what: "wechat app") { id, m in
             rejectSMTP(m, "wechat app '\(id)'")
-            return WeChatApp(id: id, transport: reader.choice(m, "transport", default: .file),
+            if let node = m["retry"] {
+                let kind = m["kind"]?.scalar?.string == WeChatAppKind.miniProgram.rawValue ? Channel.wechatMini : Channel.wechatMP
+                retryOverrides["\(kind.rawValue)/\(id)"] = (node, "wechat app '\(id)'")
+            }
+            var app = WeChatApp(id: id, transport: reader.choice(m, "transport", default: .file),
                       kind: reader.choice(m, "kind", default: .officialAccount),
                       appID: reader.string(m, "app_id"))
+            app.rate = rate(m, "rate")
+            return app
+        }
+        for (key, (node, owner)) in retryOverrides.sorted(by: { $0.key < $1.key }) {
+            configuration.retryOverrides[key] = retryPolicy(node, base: configuration.retry, owner: owner)
         }
         return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
     }
@@ -84,9 +130,9 @@ struct ConfigurationLoader {
     static func allowedKeys(_ what: String) -> [String] {
         switch what {
         case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
-                              "rate", "connections", "timeout", "ca_file", "max_size"]
-        case "sms channel": ["transport", "signature"]
-        default: ["transport", "kind", "app_id"]
+                              "rate", "connections", "timeout", "ca_file", "max_size", "retry"]
+        case "sms channel": ["transport", "signature", "rate", "retry"]
+        default: ["transport", "kind", "app_id", "rate", "retry"]
         }
     }
 
@@ -110,6 +156,54 @@ struct ConfigurationLoader {
             result[entry.key] = build(entry.key, mapping)
         }
         return result
+    }
+
+    func retryPolicy(_ node: Node, base: RetryPolicy, owner: String) -> RetryPolicy {
+        var policy = base
+        guard let m = reader.mapping(node, "retry of \(owner)", allowed: ["min_backoff", "max_backoff", "max_age", "max_attempts"]) else {
+            return policy
+        }
+        if let value = duration(m, "min_backoff") { policy.minBackoff = value }
+        if let value = duration(m, "max_backoff") { policy.maxBackoff = value }
+        if let value = duration(m, "max_age") { policy.maxAge = value }
+        if let value = integer(m, "max_attempts", range: 1...1000) { policy.maxAttempts = value }
+        if policy.maxBackoff < policy.minBackoff {
+            reader.error("max_backoff of \(owner) is shorter than min_backoff", at: m.node)
+        }
+        return policy
+    }
+
+    /// `caps: {sms: [1/min, 5/hour], mail: {marketing: [2/day], default: [20/day]}, verification_max_wait: 1m}`.
+    func readCaps(_ node: Node, into configuration: inout Configuration) {
+        let channels = Channel.allCases.map(\.rawValue)
+        guard let mapping = reader.mapping(node, "caps", allowed: channels + ["verification_max_wait"]) else { return }
+        if let value = duration(mapping, "verification_max_wait") { configuration.verificationMaxWait = value }
+        for entry in mapping.entries {
+            guard let channel = Channel(rawValue: entry.key) else { continue }
+            var byCategory: [TemplateCategory?: [RateLimit]] = [:]
+            if entry.value.sequence != nil || entry.value.scalar != nil {
+                byCategory[nil] = rates(entry.value, owner: "caps of \(entry.key)")
+            } else if let categories = reader.mapping(entry.value, "caps of \(entry.key)",
+                                                      allowed: TemplateCategory.allCases.map(\.rawValue) + ["default"]) {
+                for item in categories.entries {
+                    byCategory[TemplateCategory(rawValue: item.key)] = rates(item.value, owner: "caps of \(entry.key) \(item.key)")
+                }
+            }
+            configuration.caps[channel] = byCategory
+        }
+    }
+
+    private func rates(_ node: Node, owner: String) -> [RateLimit] {
+        let items = node.sequence.map(Array.init) ?? [node]
+        return items.compactMap { item in
+            guard let text = reader.string(item, owner) else { return nil }
+            if text == "none" { return nil }
+            guard let rate = RateLimit.parse(text) else {
+                reader.error("'\(text)' in \(owner) is not a rate; write caps like [1/min, 5/hour, 10/day]", at: item)
+                return nil
+            }
+            return rate
+        }
     }
 
     /// The SMTP part of a mail account.

@@ -48,6 +48,12 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 CREATE INDEX ledger_batch ON ledger(batch_id);
                 """)
         }
+        migrator.registerMigration("2-recipient-sends") { db in
+            try db.execute(sql: """
+                CREATE TABLE recipient_sends (channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL);
+                CREATE INDEX recipient_sends_lookup ON recipient_sends(channel, address, sent_at);
+                """)
+        }
         return migrator
     }
 

@@ -19,12 +19,16 @@ public struct BatchRunner: Sendable {
     public var catalog: TemplateCatalog
     /// Rows per chunk.
     public var chunkSize: Int
+    /// Checked between chunks; when true the batch stops (the summary says `stopped`).
+    public var shouldStop: @Sendable () -> Bool
 
     /// Creates a runner.
-    public init(pipeline: Pipeline, catalog: TemplateCatalog, chunkSize: Int = 512) {
+    public init(pipeline: Pipeline, catalog: TemplateCatalog, chunkSize: Int = 512,
+                shouldStop: @escaping @Sendable () -> Bool = { false }) {
         self.pipeline = pipeline
         self.catalog = catalog
         self.chunkSize = max(1, chunkSize)
+        self.shouldStop = shouldStop
     }
 
     /// Reads `url` through the pipeline. Throws `BatchRejection` when the file cannot be
@@ -49,6 +53,10 @@ public struct BatchRunner: Sendable {
         }
         do {
             while true {
+                if shouldStop() {
+                    summary.stopped = true
+                    break
+                }
                 var jobs: [Job] = []
                 jobs.reserveCapacity(chunkSize)
                 while jobs.count < chunkSize, let record = try reader.next() {

@@ -73,6 +73,16 @@ public struct BatchContext: Sendable, Hashable {
 
 /// One message on one channel, as it moves through the stages.
 public struct Delivery: Sendable, Hashable {
+    public static func == (lhs: Delivery, rhs: Delivery) -> Bool {
+        lhs.id == rhs.id && lhs.channel == rhs.channel && lhs.address == rhs.address && lhs.status == rhs.status
+            && lhs.error == rhs.error && lhs.message == rhs.message && lhs.attempt == rhs.attempt
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(status)
+    }
+
     /// The message id.
     public var id: MessageID
     /// The channel.
@@ -95,6 +105,10 @@ public struct Delivery: Sendable, Hashable {
     public var latency: Duration?
     /// Attempt number (1 for a first send).
     public var attempt: Int = 1
+    /// Set when the rate-limit stage (or a paused transport) holds the message back until then.
+    public var deferUntil: Date?
+    /// For a message taken from the spool: its failed attempts so far and when it was first seen.
+    public var spooled: (attempts: Int, firstSeen: Date)?
 
     /// Creates a pending delivery.
     public init(id: MessageID, channel: Channel, address: String) {
@@ -109,6 +123,15 @@ public struct Delivery: Sendable, Hashable {
 
 /// One recipient row in flight: the row, its template, and one delivery per channel.
 public struct Job: Sendable, Hashable {
+    public static func == (lhs: Job, rhs: Job) -> Bool {
+        lhs.batch == rhs.batch && lhs.row == rhs.row && lhs.deliveries == rhs.deliveries && lhs.failure == rhs.failure
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(batch)
+        hasher.combine(row)
+    }
+
     /// The batch it belongs to.
     public var batch: BatchContext
     /// The row as read (nil when the record could not be read).
@@ -128,6 +151,8 @@ public struct Job: Sendable, Hashable {
     public var failureStatus: DeliveryStatus?
     /// Parameters the template does not use: kept in the log.
     public var extraParameters: [String: String] = [:]
+    /// The send journal segment of the chunk, deleted once the chunk is in the ledger.
+    var journal: JournalSegment?
 
     /// Creates a job for a row.
     public init(batch: BatchContext, row: RecipientRow) {

@@ -127,17 +127,24 @@ extension PipelineStage {
         let history = BatchHistory()
         let references = TemplateReferences(catalog)
         return PipelineStage(.load, chunk: { jobs in
-            for index in jobs.indices where jobs[index].failure == nil {
+            // Jobs taken from the spool arrive with their deliveries already rendered.
+            for index in jobs.indices where jobs[index].failure == nil && jobs[index].deliveries.isEmpty {
                 prepare(&jobs[index], catalog: catalog, references: references)
             }
             guard let ledger, let batch = jobs.first?.batch.id else { return }
             do {
-                guard try history.knew(batch, ledger: ledger) else { return }
+                let fromSpool = jobs.contains { $0.deliveries.contains { $0.spooled != nil } }
+                guard try fromSpool || history.knew(batch, ledger: ledger) else { return }
                 let ids = jobs.flatMap { $0.deliveries.map(\.id) }
                 let known = try ledger.statuses(of: ids)
                 for j in jobs.indices {
-                    for d in jobs[j].deliveries.indices where known[jobs[j].deliveries[d].id]?.isHandedOver == true {
-                        jobs[j].deliveries[d].status = .duplicate
+                    for d in jobs[j].deliveries.indices {
+                        guard let status = known[jobs[j].deliveries[d].id] else { continue }
+                        // A spooled message is itself `deferred` in the ledger; it is a duplicate
+                        // only if it was sent meanwhile (recovered from the journal after a crash).
+                        let done = jobs[j].deliveries[d].spooled == nil ? status.isHandedOver
+                                                                        : [.sent, .delivered, .undelivered].contains(status)
+                        if done { jobs[j].deliveries[d].status = .duplicate }
                     }
                 }
             } catch {
@@ -278,11 +285,6 @@ extension PipelineStage {
         }
     }
 
-    /// **rate-limit**: a pass-through for now; token buckets, per-recipient caps and quiet hours
-    /// arrive with the spool.
-    public static func rateLimit() -> PipelineStage {
-        PipelineStage(.rateLimit) { _ in }
-    }
 }
 
 extension Job {

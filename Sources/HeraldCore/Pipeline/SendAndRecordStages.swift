@@ -1,10 +1,24 @@
 import Foundation
 
 extension PipelineStage {
-    /// **send**: hands each rendered delivery to its transport, at most `concurrency` at a
-    /// time per transport, and keeps the outcome. Transient failures become `deferred`,
-    /// permanent ones `failed`.
-    public static func send(through transports: TransportSet) -> PipelineStage {
+    /// **rate-limit**: preferences and suppressions (→ `suppressed`), quiet hours and
+    /// per-recipient caps (→ `deferred` to the spool until allowed, or `suppressed` for a
+    /// verification code that would arrive too late). Token buckets wait in the send stage,
+    /// right before each slice goes out. Without a limiter it passes everything on.
+    public static func rateLimit(_ limiter: RateLimiter? = nil) -> PipelineStage {
+        PipelineStage(.rateLimit) { jobs in
+            try limiter?.apply(&jobs)
+        }
+    }
+
+    /// **send**: hands rendered deliveries to their transports — at most `concurrency` in flight
+    /// per transport, in slices as the transport's token bucket allows — and keeps the outcome:
+    /// transient failures become `deferred`, permanent ones `failed`. After `burst_failures`
+    /// failures in a row a transport is paused for the rest of the run and its messages are
+    /// deferred. With a journal, every slice is written down as in flight before it goes and
+    /// every send as it completes.
+    public static func send(through transports: TransportSet, control: SendControl? = nil,
+                            journal: SendJournal? = nil) -> PipelineStage {
         PipelineStage(.send) { jobs in
             var groups: [String: (transport: any Transport, items: [(Int, Int)])] = [:]
             var order: [String] = []
@@ -25,13 +39,38 @@ extension PipelineStage {
                     groups[key]?.items.append((j, d))
                 }
             }
+            let segment = journal == nil ? nil : try journal?.segment()
             for key in order {
                 guard let group = groups[key] else { continue }
-                let envelopes = group.items.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }
-                let outcomes = await group.transport.send(all: envelopes)
-                for ((j, d), outcome) in zip(group.items, outcomes) {
-                    apply(outcome, latency: outcome.latency ?? .zero, transport: group.transport.name, to: &jobs[j], delivery: d)
+                let transport = group.transport
+                var remaining = group.items[...]
+                while let (firstJ, firstD) = remaining.first {
+                    if let reason = control?.pauseReason(key) {
+                        for (j, d) in remaining { pause(&jobs[j], delivery: d, reason: reason, control: control) }
+                        break
+                    }
+                    let delivery = jobs[firstJ].deliveries[firstD]
+                    var size = remaining.count
+                    if let control {
+                        if control.burstLimit > 0 { size = min(size, control.burstLimit) }
+                        size = try await control.take(key, channel: delivery.channel, account: delivery.account, upTo: size)
+                    }
+                    let slice = Array(remaining.prefix(size))
+                    remaining = remaining.dropFirst(size)
+                    let envelopes = slice.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }
+                    let journaled = transport.hasSideEffects ? segment : nil
+                    journaled?.inFlight(envelopes.map(\.id))
+                    let outcomes = await transport.send(all: envelopes) { index, outcome in
+                        if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: transport.name, providerID: outcome.providerID) }
+                    }
+                    for ((j, d), outcome) in zip(slice, outcomes) {
+                        apply(outcome, transport: transport.name, to: &jobs[j], delivery: d)
+                    }
+                    _ = control?.observe(key, outcomes, transport: transport.name)
                 }
+            }
+            if let segment {
+                for j in jobs.indices { jobs[j].journal = segment }
             }
         }
     }
@@ -42,10 +81,17 @@ extension PipelineStage {
                         address: delivery.address, recipient: job.row.recipient, message: message, mail: job.row.mail)
     }
 
-    private static func apply(_ outcome: DeliveryOutcome, latency: Duration, transport: String, to job: inout Job, delivery d: Int) {
-        job.deliveries[d].latency = latency
+    private static func pause(_ job: inout Job, delivery d: Int, reason: String, control: SendControl?) {
+        job.deliveries[d].status = .deferred
+        job.deliveries[d].deferUntil = control?.clock.now().addingTimeInterval(300)
+        job.deliveries[d].error = job.error(.send, StageFailure(.deferred, code: "transport_paused", reason))
+    }
+
+    private static func apply(_ outcome: DeliveryOutcome, transport: String, to job: inout Job, delivery d: Int) {
+        job.deliveries[d].latency = outcome.latency ?? .zero
         job.deliveries[d].transport = transport
         job.deliveries[d].providerID = outcome.providerID
+        job.deliveries[d].attempt = (job.deliveries[d].spooled?.attempts ?? 0) + 1
         switch outcome.kind {
         case .sent:
             job.deliveries[d].status = .sent
@@ -57,58 +103,138 @@ extension PipelineStage {
         }
     }
 
-    /// **record**: appends one log line per outcome (row order kept), then writes the ledger
-    /// in one transaction. The log goes first: after a crash between the two, the message is
-    /// sent again rather than lost, and reports count its id once.
+    /// **record**: spools what is deferred (or buries it in `spool/dead/` when out of attempts
+    /// or time), appends one log line per outcome (row order kept), then writes the ledger in
+    /// one transaction; finally drops spool files of messages that are done and the chunk's
+    /// journal segment. Spool files go first so nothing deferred is lost; the log goes before
+    /// the ledger so a crash between them re-sends rather than loses.
     ///
     /// The writing runs in the background while the next chunk is prepared and sent, one chunk
     /// deep: a chunk waits for the previous chunk's write, and the end of a batch waits for all.
     public static func record(to ledger: any Ledger, log: any EventLog, masking: RecipientMasking,
                               clock: @escaping @Sendable () -> Date) -> PipelineStage {
+        var configuration = Configuration()
+        configuration.recipientMasking = masking
+        return record(to: ledger, log: log, spool: nil, configuration: configuration, clock: clock)
+    }
+
+    /// `record` with a spool and the retry policy of `configuration`.
+    public static func record(to ledger: any Ledger, log: any EventLog, spool: Spool?, configuration: Configuration,
+                              preferences: Preferences? = nil,
+                              clock: @escaping @Sendable () -> Date) -> PipelineStage {
         let writer = RecordWriter(ledger: ledger, log: log)
+        let masking = configuration.recipientMasking
         return PipelineStage(.record, chunk: { jobs in
             let now = clock()
-            var events: [LogEvent] = []
-            var entries: [LedgerEntry] = []
-            events.reserveCapacity(jobs.count)
-            entries.reserveCapacity(jobs.count)
-            for job in jobs {
+            var work = RecordWork()
+            work.events.reserveCapacity(jobs.count)
+            work.entries.reserveCapacity(jobs.count)
+            for j in jobs.indices {
+                let job = jobs[j]
+                if let segment = job.journal, !work.segments.contains(where: { $0 === segment }) { work.segments.append(segment) }
                 let template = job.template
                 if let failure = job.failure {
                     let id = job.batch.messageID(row: job.row.row, channel: "row")
                     let status = job.failureStatus ?? .invalid
-                    events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
-                                           row: job.row.row, line: job.row.line, template: job.row.template,
-                                           category: template?.category, status: status, error: failure,
-                                           extra: job.extraParameters))
-                    entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
-                                               status: status, errorCode: failure.code, errorMessage: failure.reason, updatedAt: now))
+                    work.events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
+                                                row: job.row.row, line: job.row.line, template: job.row.template,
+                                                category: template?.category, status: status, error: failure,
+                                                extra: job.extraParameters))
+                    work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
+                                                    status: status, errorCode: failure.code, errorMessage: failure.reason, updatedAt: now))
                     continue
                 }
-                for delivery in job.deliveries {
-                    guard let status = delivery.status, status != .duplicate else { continue }
-                    events.append(LogEvent(
+                for d in job.deliveries.indices {
+                    var delivery = job.deliveries[d]
+                    guard var status = delivery.status, status != .duplicate else { continue }
+                    var nextAttempt: Date?
+                    if let spool, let message = delivery.message {
+                        if status == .deferred {
+                            let policy = configuration.retryPolicy(channel: delivery.channel, account: delivery.account)
+                            let failedSend = delivery.deferUntil == nil
+                            let attempts = (delivery.spooled?.attempts ?? 0) + (failedSend ? 1 : 0)
+                            let firstSeen = delivery.spooled?.firstSeen ?? now
+                            let due = delivery.deferUntil
+                                ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: Double.random(in: 0...1)).seconds)
+                            var entry = SpoolEntry(id: delivery.id.value, batch: job.batch.id, file: job.batch.file, row: job.row.row,
+                                                   line: job.row.line, channel: delivery.channel, account: delivery.account,
+                                                   address: delivery.address, recipient: job.row.recipient, mail: job.row.mail,
+                                                   message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: due,
+                                                   lastErrorCode: delivery.error?.code, lastError: delivery.error?.reason)
+                            let exhausted = failedSend && attempts >= policy.maxAttempts
+                            let expired = now.timeIntervalSince(firstSeen) >= policy.maxAge.seconds
+                            if exhausted || expired {
+                                status = .failed
+                                entry.nextAttempt = now
+                                let why = exhausted ? "\(attempts) attempts" : "\(Int(policy.maxAge.seconds / 3600))h"
+                                delivery.error?.reason += " (dead letter: gave up after \(why); `herald spool retry \(delivery.id.value)` brings it back)"
+                                delivery.error?.stage = .record
+                                work.bury.append(entry)
+                            } else {
+                                nextAttempt = due
+                                work.put.append(entry)
+                            }
+                        } else if delivery.spooled != nil {
+                            if status == .failed, let message = delivery.message {
+                                work.bury.append(SpoolEntry(id: delivery.id.value, batch: job.batch.id, file: job.batch.file, row: job.row.row,
+                                                            line: job.row.line, channel: delivery.channel, account: delivery.account,
+                                                            address: delivery.address, recipient: job.row.recipient, mail: job.row.mail,
+                                                            message: message, attempts: delivery.attempt,
+                                                            firstSeen: delivery.spooled?.firstSeen ?? now, nextAttempt: now,
+                                                            lastErrorCode: delivery.error?.code, lastError: delivery.error?.reason))
+                            } else {
+                                work.remove.append(delivery.id.value)
+                            }
+                        }
+                    }
+                    if status == .failed, delivery.channel == .mail, configuration.suppressBounces, let preferences,
+                       let error = delivery.error, error.stage == .send, Self.isHardBounce(error) {
+                        work.bounces.append((delivery.address, preferences))
+                    }
+                    delivery.status = status
+                    work.events.append(LogEvent(
                         timestamp: now, messageID: delivery.id, batch: job.batch.id, file: job.batch.file, row: job.row.row,
-                        line: job.row.line, template: template?.code, category: template?.category, channel: delivery.channel,
+                        line: job.row.line, template: template?.code ?? delivery.message?.template,
+                        category: template?.category ?? delivery.message?.category, channel: delivery.channel,
                         account: delivery.account.isEmpty ? nil : delivery.account, transport: delivery.transport,
                         recipient: delivery.address.isEmpty ? nil : masking.apply(delivery.address, channel: delivery.channel),
                         status: status, attempt: delivery.attempt,
-                        latencyMilliseconds: delivery.latency.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 },
-                        providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters))
-                    entries.append(LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
-                                               template: template?.code, status: status, attempt: delivery.attempt,
-                                               providerID: delivery.providerID, errorCode: delivery.error?.code,
-                                               errorMessage: delivery.error?.reason, updatedAt: now))
+                        latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
+                        providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt))
+                    work.entries.append(LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
+                                                    template: template?.code ?? delivery.message?.template, status: status,
+                                                    attempt: delivery.attempt, providerID: delivery.providerID,
+                                                    errorCode: delivery.error?.code, errorMessage: delivery.error?.reason, updatedAt: now))
+                    jobs[j].deliveries[d] = delivery
                 }
             }
-            try await writer.submit(events, entries)
+            try await writer.submit(work, spool: spool, now: now)
         }, finish: {
             try await writer.drain()
         })
     }
+
+    /// A permanent mail failure saying the mailbox does not exist.
+    static func isHardBounce(_ error: PipelineError) -> Bool {
+        guard ["550", "551", "553"].contains(error.code) else { return false }
+        let text = error.reason.lowercased()
+        return ["user unknown", "no such user", "does not exist", "unknown user", "mailbox unavailable", "not found",
+                "invalid recipient", "recipient address rejected"].contains { text.contains($0) }
+    }
 }
 
-/// Writes log events and ledger entries on a background task, one chunk at a time.
+/// What the record stage hands to its background writer for one chunk.
+struct RecordWork: Sendable {
+    var events: [LogEvent] = []
+    var entries: [LedgerEntry] = []
+    var put: [SpoolEntry] = []
+    var bury: [SpoolEntry] = []
+    var remove: [String] = []
+    var segments: [JournalSegment] = []
+    var bounces: [(String, Preferences)] = []
+}
+
+/// Writes spool files, log events and ledger entries on a background task, one chunk at a time.
 final class RecordWriter: @unchecked Sendable {
     private let ledger: any Ledger
     private let log: any EventLog
@@ -121,12 +247,23 @@ final class RecordWriter: @unchecked Sendable {
     }
 
     /// Waits for the previous chunk's write, then starts this one's.
-    func submit(_ events: [LogEvent], _ entries: [LedgerEntry]) async throws {
+    func submit(_ work: RecordWork, spool: Spool?, now: Date) async throws {
         try await drain()
         let ledger = ledger, log = log
         let task = Task.detached {
-            try log.append(events)
-            try ledger.record(entries)
+            if let spool {
+                for entry in work.put { try spool.put(entry) }
+                for entry in work.bury { try spool.bury(entry) }
+            }
+            try log.append(work.events)
+            try ledger.record(work.entries)
+            if let spool {
+                for id in work.remove { try spool.remove(id) }
+            }
+            for (address, preferences) in work.bounces {
+                try preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
+            }
+            for segment in work.segments { segment.remove() }
         }
         lock.withLock { pending = task }
     }

@@ -1,23 +1,51 @@
 import Foundation
 
-/// `herald run` and `herald send` over a workspace: builds the stage chain from the
-/// workspace's configuration and the given transports, ledger and log.
+/// `herald run`, `herald watch` and `herald send` over a workspace: builds the stage chain from
+/// the workspace's configuration and the given transports, ledger and log, and owns the
+/// spool, the send journal and the run's limits.
 public struct WorkspaceRun: Sendable {
     public var workspace: Workspace
     public var transports: TransportSet
     public var ledger: any Ledger
     public var log: any EventLog
-    /// The wall clock for log timestamps and settle times.
-    public var clock: @Sendable () -> Date
+    /// The clock of waits, backoff and quiet hours.
+    public var timeSource: any HeraldClock
+    /// Per-recipient counters (the ledger's database in production).
+    public var counters: any RecipientCounters
+    /// Preferences and suppressions for this run.
+    public var preferences: Preferences
+    /// The spool, or nil to record deferred messages without spooling (tests of the chain).
+    public var spool: Spool?
+    /// The send journal, or nil.
+    public var journal: SendJournal?
+    /// Token buckets and the burst guard, shared by every batch of this run.
+    public let control: SendControl
+    /// Checked between chunks: when it says stop, the file in hand stays in the inbox.
+    public var shouldStop: @Sendable () -> Bool = { false }
 
-    /// Creates a run.
+    /// The wall clock as a function (log timestamps, settle times).
+    public var clock: @Sendable () -> Date {
+        let source = timeSource
+        return { source.now() }
+    }
+
+    /// Creates a run. The spool and journal live under the workspace unless given.
     public init(workspace: Workspace, transports: TransportSet, ledger: any Ledger, log: any EventLog,
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+                clock: any HeraldClock = SystemClock(), counters: (any RecipientCounters)? = nil,
+                preferences: Preferences? = nil, spool: Spool? = nil, journal: SendJournal? = nil) {
         self.workspace = workspace
         self.transports = transports
         self.ledger = ledger
         self.log = log
-        self.clock = clock
+        self.timeSource = clock
+        self.counters = counters ?? (ledger as? any RecipientCounters) ?? MemoryRecipientCounters()
+        self.preferences = preferences ?? Preferences()
+        self.spool = spool ?? Spool(root: workspace.root)
+        self.journal = journal ?? SendJournal(root: workspace.root)
+        let configuration = workspace.configuration
+        control = SendControl(clock: clock, burstLimit: configuration.burstFailures) { channel, account in
+            configuration.rate(channel: channel, account: account)
+        }
     }
 
     /// The stage chain; a dry run validates and renders but sends and records nothing.
@@ -30,35 +58,106 @@ public struct WorkspaceRun: Sendable {
                 .load(from: catalog, ledger: ledger),
                 .validate(using: renderer),
                 .render(with: renderer, attachments: attachments),
-                .rateLimit(),
             ])
         }
+        let limiter = RateLimiter(configuration: workspace.configuration, preferences: preferences, counters: counters,
+                                  clock: timeSource)
         return Pipeline([
             .load(from: catalog, ledger: ledger),
             .validate(using: renderer),
             .render(with: renderer, attachments: attachments),
-            .rateLimit(),
-            .send(through: transports),
-            .record(to: ledger, log: log, masking: workspace.configuration.recipientMasking, clock: clock),
+            .rateLimit(limiter),
+            .send(through: transports, control: control, journal: journal),
+            .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences, clock: clock),
         ])
     }
 
-    /// Every complete batch in the inbox, in name order. Each file read through moves to
-    /// processed/ (not in a dry run); an unreadable one moves to rejected/ with its reason,
-    /// and the run goes on to the next file.
+    /// Puts what the send journal of an interrupted run says was sent into the ledger and the
+    /// log. Returns (recovered sends, messages that were in flight without an outcome).
+    public func recover() throws -> (recovered: Int, inFlight: Int) {
+        guard let journal else { return (0, 0) }
+        let (segments, sends, inFlight) = try journal.pending()
+        guard !segments.isEmpty else { return (0, 0) }
+        let known = try ledger.statuses(of: sends.map(\.id))
+        let now = clock()
+        let fresh = sends.filter { ![.sent, .delivered, .undelivered].contains(known[$0.id]) }
+        let masking = workspace.configuration.recipientMasking
+        _ = masking
+        try log.append(fresh.map { send in
+            LogEvent(timestamp: now, messageID: send.id, batch: send.batch, file: send.file, row: send.row, template: send.template,
+                     category: send.category, channel: send.channel, account: send.account, transport: send.transport,
+                     status: .sent, providerID: send.providerID, extra: ["recovered": "send journal"])
+        })
+        try log.flush()
+        try ledger.record(fresh.map { send in
+            LedgerEntry(id: send.id, batch: send.batch, row: send.row, channel: send.channel, template: send.template,
+                        status: .sent, providerID: send.providerID, updatedAt: now)
+        })
+        for send in sends { try spool?.remove(send.id.value) }
+        for segment in segments { unlink(segment.path) }
+        return (fresh.count, inFlight.count)
+    }
+
+    /// Sends every spooled message whose time has come, verification first, oldest first,
+    /// through the same rate-limit, send and record stages as new rows.
+    public func drainSpool(progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
+        guard let spool else { return RunSummary() }
+        let due = try spool.due(at: clock())
+        guard !due.isEmpty else { return RunSummary() }
+        let pipeline = pipeline()
+        var summary = RunSummary()
+        for start in stride(from: 0, to: due.count, by: workspace.configuration.chunkSize) {
+            var jobs = due[start..<min(due.count, start + workspace.configuration.chunkSize)].map(Self.job(for:))
+            try await pipeline.run(&jobs)
+            summary.add(jobs)
+            progress?(BatchProgress(file: "spool", rows: min(due.count, start + workspace.configuration.chunkSize),
+                                    fraction: Double(start) / Double(due.count)))
+        }
+        try await pipeline.finish()
+        try log.flush()
+        summary.spooledRetried = due.count
+        return summary
+    }
+
+    static func job(for entry: SpoolEntry) -> Job {
+        var row = RecipientRow(row: entry.row, line: entry.line, template: entry.message.template, recipient: entry.recipient)
+        row.mail = entry.mail
+        var job = Job(batch: BatchContext(id: entry.batch, file: entry.file), row: row)
+        var delivery = Delivery(id: MessageID(entry.id), channel: entry.channel, address: entry.address)
+        delivery.account = entry.account
+        delivery.message = entry.message
+        delivery.spooled = (entry.attempts, entry.firstSeen)
+        job.deliveries = [delivery]
+        return job
+    }
+
+    /// Due spool entries, then every complete batch in the inbox in category order (verification
+    /// first) and name order. Each file read through moves to processed/ (not in a dry run); an
+    /// unreadable one moves to rejected/ with its reason, and the run goes on to the next file.
     public func runInbox(dryRun: Bool = false,
                          progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
+        var summary = RunSummary()
+        if !dryRun {
+            let (recovered, inFlight) = try recover()
+            summary.recovered = recovered
+            summary.inFlightAtCrash = inFlight
+            summary.merge(try await drainSpool(progress: progress))
+        }
         let inbox = Inbox(root: workspace.root, settle: workspace.configuration.settle)
         let (ready, settling) = try inbox.scan(now: clock())
-        var summary = RunSummary()
         summary.settlingFiles = settling
         let runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
-                                 chunkSize: workspace.configuration.chunkSize)
-        for url in ready {
+                                 chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
+        for url in prioritized(ready) {
+            if shouldStop() { break }
             do {
                 let batch = try await runner.run(url, progress: progress)
                 try log.flush()
                 summary.merge(batch)
+                if batch.stopped {
+                    summary.interruptedFiles.append(url.lastPathComponent)
+                    break
+                }
                 summary.processedFiles.append(url.lastPathComponent)
                 if !dryRun { try inbox.markProcessed(url) }
             } catch let rejection as BatchRejection {
@@ -67,12 +166,28 @@ public struct WorkspaceRun: Sendable {
                 if !dryRun { try inbox.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
             }
         }
+        summary.pausedTransports = control.pausedTransports
         return summary
+    }
+
+    /// Files ordered by the category of the template their name implies (verification first),
+    /// then by name; files whose name implies no template count as transactional.
+    func prioritized(_ files: [URL]) -> [URL] {
+        files.sorted { a, b in
+            let pa = priority(of: a), pb = priority(of: b)
+            return pa != pb ? pa < pb : a.lastPathComponent < b.lastPathComponent
+        }
+    }
+
+    private func priority(of file: URL) -> Int {
+        let code = BatchReaders.impliedCode(file.lastPathComponent)
+        return (workspace.catalog[code]?.category ?? .transactional).priority
     }
 
     /// One notification from the command line (`herald send`), through the same chain.
     /// `batchID` makes the send idempotent: sending again with the same id is a duplicate.
     public func send(_ row: RecipientRow, batchID: String, dryRun: Bool = false) async throws -> RunSummary {
+        if !dryRun { _ = try recover() }
         let runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog)
         let summary = try await runner.run(rows: [row], batch: BatchContext(id: batchID, file: "send"))
         try log.flush()

@@ -26,13 +26,16 @@ public struct LogEvent: Sendable, Hashable {
     public var error: PipelineError?
     /// Row parameters the template does not use.
     public var extra: [String: String]
+    /// For a deferred message: when it will be tried again.
+    public var nextAttempt: Date?
 
     /// Creates an event.
     public init(timestamp: Date, messageID: MessageID, batch: String, file: String, row: Int? = nil, line: Int? = nil,
                 template: String? = nil, category: TemplateCategory? = nil, channel: Channel? = nil,
                 account: String? = nil, transport: String? = nil, recipient: String? = nil, status: DeliveryStatus,
                 attempt: Int = 1, latencyMilliseconds: Double? = nil, providerID: String? = nil,
-                error: PipelineError? = nil, extra: [String: String] = [:]) {
+                error: PipelineError? = nil, extra: [String: String] = [:], nextAttempt: Date? = nil) {
+        self.nextAttempt = nextAttempt
         self.timestamp = timestamp
         self.messageID = messageID
         self.batch = batch
@@ -56,12 +59,12 @@ public struct LogEvent: Sendable, Hashable {
     /// The JSON object, keys in a fixed order, without the trailing newline.
     public func jsonLine(timeZone: TimeZone) -> String {
         var json = JSONObjectWriter()
-        write(to: &json, timestamp: Timestamp.iso8601(timestamp, timeZone: timeZone))
+        write(to: &json, timestamp: Timestamp.iso8601(timestamp, timeZone: timeZone), zone: timeZone)
         return String(decoding: json.finish(), as: UTF8.self)
     }
 
     /// Writes the object with `timestamp` already formatted (shared by a chunk of events).
-    func write(to json: inout JSONObjectWriter, timestamp: String) {
+    func write(to json: inout JSONObjectWriter, timestamp: String, zone: TimeZone) {
         json.add("ts", timestamp)
         json.add("message_id", messageID.value)
         json.add("batch", batch)
@@ -80,6 +83,7 @@ public struct LogEvent: Sendable, Hashable {
             json.addRaw("latency_ms", String(Double(Int((latencyMilliseconds * 1000).rounded())) / 1000))
         }
         json.add("provider_id", providerID)
+        if let nextAttempt { json.add("next_attempt", Timestamp.iso8601(nextAttempt, timeZone: zone)) }
         if let error {
             json.beginObject("error")
             json.add("stage", error.stage.rawValue)
@@ -239,7 +243,7 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
                     day = Timestamp.day(event.timestamp, timeZone: timeZone)
                 }
                 var json = JSONObjectWriter()
-                event.write(to: &json, timestamp: stamp)
+                event.write(to: &json, timestamp: stamp, zone: timeZone)
                 pending[day, default: []] += json.finish()
                 pending[day]?.append(0x0A)
             }

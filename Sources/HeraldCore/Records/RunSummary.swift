@@ -15,6 +15,18 @@ public struct RunSummary: Sendable, Hashable {
     public var rejectedFiles: [(name: String, reason: String)] = []
     /// Files left in the inbox because they are still being written.
     public var settlingFiles: [String] = []
+    /// Files left in the inbox because the run was asked to stop while reading them.
+    public var interruptedFiles: [String] = []
+    /// Spooled messages whose time had come and were tried again.
+    public var spooledRetried = 0
+    /// Sends recovered from the journal of an interrupted run.
+    public var recovered = 0
+    /// Messages that were in flight when an earlier run died (they may be sent again).
+    public var inFlightAtCrash = 0
+    /// Transports paused for failing too often, with the reason.
+    public var pausedTransports: [String: String] = [:]
+    /// Whether the batch stopped early because the run was asked to stop.
+    public var stopped = false
 
     /// Creates an empty summary.
     public init() {}
@@ -55,6 +67,11 @@ public struct RunSummary: Sendable, Hashable {
         processedFiles += other.processedFiles
         rejectedFiles += other.rejectedFiles
         settlingFiles += other.settlingFiles
+        interruptedFiles += other.interruptedFiles
+        spooledRetried += other.spooledRetried
+        recovered += other.recovered
+        inFlightAtCrash += other.inFlightAtCrash
+        pausedTransports.merge(other.pausedTransports) { first, _ in first }
     }
 
     /// The count for one status over all channels.

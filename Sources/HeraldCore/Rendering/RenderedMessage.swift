@@ -148,7 +148,7 @@ public enum RenderedContent: Sendable, Hashable {
 }
 
 /// A template rendered for one recipient and channel.
-public struct RenderedMessage: Sendable, Hashable {
+public struct RenderedMessage: Sendable, Hashable, Codable {
     /// Template code.
     public var template: String
     /// Template category.

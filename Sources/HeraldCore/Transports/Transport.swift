@@ -91,13 +91,23 @@ public protocol Transport: Sendable {
     /// Sends one message. Never throws: every failure is an outcome.
     func send(_ envelope: Envelope) async -> DeliveryOutcome
     /// Sends many, at most `concurrency` at a time, and returns the outcomes in input order,
-    /// each with its latency. The default sends one by one through `send(_:)` in a sliding
-    /// window; a transport with its own workers (SMTP) does better by handing out the whole list.
-    func send(all envelopes: [Envelope]) async -> [DeliveryOutcome]
+    /// each with its latency. `completed` is called with each outcome as soon as it is known
+    /// (the send journal writes it down there). The default sends one by one through `send(_:)`
+    /// in a sliding window; a transport with its own workers (SMTP) hands out the whole list.
+    func send(all envelopes: [Envelope], completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome]
+    /// Whether sending has an effect outside Herald (false for `discard`): only then is it journaled.
+    var hasSideEffects: Bool { get }
 }
 
 extension Transport {
+    public var hasSideEffects: Bool { true }
+
+    /// `send(all:completed:)` without a callback.
     public func send(all envelopes: [Envelope]) async -> [DeliveryOutcome] {
+        await send(all: envelopes, completed: { _, _ in })
+    }
+
+    public func send(all envelopes: [Envelope], completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome] {
         let clock = ContinuousClock()
         if concurrency <= 1 || envelopes.count == 1 {
             var results: [DeliveryOutcome] = []
@@ -106,6 +116,7 @@ extension Transport {
                 let start = clock.now
                 var outcome = await send(envelope)
                 outcome.latency = outcome.latency ?? clock.now - start
+                completed(results.count, outcome)
                 results.append(outcome)
             }
             return results
@@ -121,6 +132,7 @@ extension Transport {
                     let start = clock.now
                     var outcome = await send(envelope)
                     outcome.latency = outcome.latency ?? clock.now - start
+                    completed(index, outcome)
                     return (index, outcome)
                 }
             }
@@ -137,6 +149,7 @@ extension Transport {
 /// Accepts everything and sends nothing. Used by benchmarks, and by operators to mute a channel.
 public struct DiscardTransport: Transport {
     public let name = "discard"
+    public var hasSideEffects: Bool { false }
     public let concurrency: Int
 
     /// Creates a discarding transport.

@@ -1,0 +1,54 @@
+import Foundation
+
+/// The time source of the stages that wait or schedule (token buckets, backoff, quiet hours).
+///
+/// ```swift
+/// let clock = ManualClock(start: date)
+/// try await clock.sleep(for: .seconds(5))   // returns at once; clock.now() moved 5 s
+/// ```
+public protocol HeraldClock: Sendable {
+    /// The current time.
+    func now() -> Date
+    /// Waits `duration`.
+    func sleep(for duration: Duration) async throws
+}
+
+/// The wall clock.
+public struct SystemClock: HeraldClock {
+    /// Creates the wall clock.
+    public init() {}
+
+    public func now() -> Date { Date() }
+
+    public func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}
+
+/// The in-memory twin: virtual time that moves only when told to, or when someone sleeps.
+public final class ManualClock: HeraldClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    /// Creates a clock showing `start`.
+    public init(start: Date) {
+        current = start
+    }
+
+    public func now() -> Date { lock.withLock { current } }
+
+    /// Sleeping moves the clock forward instead of waiting.
+    public func sleep(for duration: Duration) async throws {
+        advance(by: duration)
+    }
+
+    /// Moves the clock forward.
+    public func advance(by duration: Duration) {
+        lock.withLock { current = current.addingTimeInterval(duration.seconds) }
+    }
+
+    /// Sets the clock.
+    public func set(_ date: Date) {
+        lock.withLock { current = date }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// `recipients/preferences.csv` (opt-outs) and `recipients/suppressions.csv` (addresses not to
+/// mail: hard bounces, complaints, 退订), consulted by the rate-limit stage.
+///
+/// preferences.csv: `user_id,address,channel,category,opt_out` — an empty or `*` cell matches
+/// anything; `opt_out` is true/false (yes/no/1/0). suppressions.csv: `address,reason,since`.
+/// Opt-outs never apply to `verification` and `system` messages; a suppression whose reason is
+/// a bounce (`bounce`, `hard_bounce`, `invalid`) applies to every category, any other reason
+/// (unsubscribe, 退订, complaint) is an opt-out.
+public final class Preferences: @unchecked Sendable {
+    private struct OptOut: Hashable {
+        var userID: String?
+        var address: String?
+        var channel: Channel?
+        var category: TemplateCategory?
+    }
+
+    private let lock = NSLock()
+    private var optOuts: [OptOut] = []
+    private var byUser: [String: [OptOut]] = [:]
+    private var byAddress: [String: [OptOut]] = [:]
+    private var suppressed: [String: String] = [:]
+    private let suppressionsFile: URL?
+
+    /// Empty preferences (the in-memory twin when no files are given).
+    public init(suppressionsFile: URL? = nil) {
+        self.suppressionsFile = suppressionsFile
+    }
+
+    /// Reads both files of the workspace at `root`; rows that cannot be read are reported.
+    public static func load(root: URL) -> (Preferences, [Diagnostic]) {
+        let folder = root.appendingPathComponent("recipients")
+        let preferences = Preferences(suppressionsFile: folder.appendingPathComponent("suppressions.csv"))
+        var diagnostics: [Diagnostic] = []
+        for (name, read) in [("preferences.csv", preferences.readPreference), ("suppressions.csv", preferences.readSuppression)] {
+            let url = folder.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            do {
+                let reader = try CSVReader(url: url)
+                guard let header = try reader.next()?.fields.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else { continue }
+                while let record = try reader.next() {
+                    let fields = Dictionary(zip(header, record.fields), uniquingKeysWith: { first, _ in first })
+                    if let problem = read(fields) {
+                        diagnostics.append(.warning(problem, at: SourceLocation(file: "recipients/\(name)", line: record.line)))
+                    }
+                }
+            } catch {
+                diagnostics.append(.warning("cannot read: \(error)", at: SourceLocation(file: "recipients/\(name)")))
+            }
+        }
+        return (preferences, diagnostics)
+    }
+
+    /// Why a message to this recipient must not be sent, or nil.
+    public func reason(channel: Channel, category: TemplateCategory, userID: String?, address: String) -> String? {
+        let key = Self.normalize(address, channel: channel)
+        return lock.withLock {
+            if let why = suppressed[key] {
+                let isBounce = Self.isBounce(why)
+                if isBounce || (category != .verification && category != .system) {
+                    return "\(Self.describe(address, channel)) is on the suppression list (\(why))"
+                }
+            }
+            guard category != .verification && category != .system else { return nil }
+            let candidates = (userID.flatMap { byUser[$0] } ?? []) + (byAddress[key] ?? [])
+            for rule in candidates where (rule.channel ?? channel) == channel && (rule.category ?? category) == category {
+                let who = rule.userID.map { "user \($0)" } ?? Self.describe(address, channel)
+                return "\(who) opted out of \(category.rawValue) \(channel.rawValue) messages (recipients/preferences.csv)"
+            }
+            return nil
+        }
+    }
+
+    /// Adds an address to the suppression list, in memory and appended to suppressions.csv.
+    public func suppress(_ address: String, channel: Channel, reason: String, since: Date) throws {
+        let key = Self.normalize(address, channel: channel)
+        let isNew = lock.withLock { () -> Bool in
+            guard suppressed[key] == nil else { return false }
+            suppressed[key] = reason
+            return true
+        }
+        guard isNew, let suppressionsFile else { return }
+        let exists = FileManager.default.fileExists(atPath: suppressionsFile.path)
+        let line = (exists ? "" : "address,reason,since\n") + "\(key),\(reason),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
+        if !exists {
+            try FileManager.default.createDirectory(at: suppressionsFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: suppressionsFile.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: suppressionsFile)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(line.utf8))
+    }
+
+    /// Adds an opt-out (tests, and the `notice`/unsubscribe flows later).
+    public func optOut(userID: String? = nil, address: String? = nil, channel: Channel? = nil, category: TemplateCategory? = nil) {
+        let rule = OptOut(userID: userID, address: address.map { Self.normalize($0, channel: channel) }, channel: channel, category: category)
+        lock.withLock {
+            optOuts.append(rule)
+            if let userID { byUser[userID, default: []].append(rule) }
+            if let address = rule.address { byAddress[address, default: []].append(rule) }
+        }
+    }
+
+    private func readPreference(_ fields: [String: String]) -> String? {
+        func cell(_ name: String) -> String? {
+            guard let value = fields[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value != "*" else { return nil }
+            return value
+        }
+        let flag = cell("opt_out")?.lowercased() ?? "true"
+        guard ["true", "yes", "1", "y"].contains(flag) || ["false", "no", "0", "n"].contains(flag) else {
+            return "opt_out is '\(flag)'; write true or false"
+        }
+        guard ["true", "yes", "1", "y"].contains(flag) else { return nil }
+        var channel: Channel?
+        if let name = cell("channel") {
+            guard let known = Channel(rawValue: name) else { return "unknown channel '\(name)'" }
+            channel = known
+        }
+        var category: TemplateCategory?
+        if let name = cell("category") {
+            guard let known = TemplateCategory(rawValue: name) else { return "unknown category '\(name)'" }
+            category = known
+        }
+        guard cell("user_id") != nil || cell("address") != nil else { return "a preference needs a user_id or an address" }
+        optOut(userID: cell("user_id"), address: cell("address"), channel: channel, category: category)
+        return nil
+    }
+
+    private func readSuppression(_ fields: [String: String]) -> String? {
+        guard let address = fields["address"]?.trimmingCharacters(in: .whitespaces), !address.isEmpty else {
+            return "a suppression needs an address"
+        }
+        let reason = fields["reason"]?.trimmingCharacters(in: .whitespaces) ?? ""
+        lock.withLock { suppressed[Self.normalize(address, channel: nil)] = reason.isEmpty ? "suppressed" : reason }
+        return nil
+    }
+
+    static func isBounce(_ reason: String) -> Bool {
+        ["bounce", "hard_bounce", "hard bounce", "invalid"].contains(reason.lowercased())
+    }
+
+    /// Lowercased email, `+86…` mobile, other ids as given.
+    static func normalize(_ address: String, channel: Channel?) -> String {
+        let trimmed = address.trimmingCharacters(in: .whitespaces)
+        if trimmed.contains("@") { return trimmed.lowercased() }
+        if channel == nil || channel == .sms, let mobile = AddressValidation.normalizeMobile(trimmed) { return mobile }
+        return trimmed
+    }
+
+    private static func describe(_ address: String, _ channel: Channel) -> String {
+        RecipientMasking.masked.apply(address, channel: channel)
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+
+/// The decisions of the rate-limit stage for one run: preferences and suppressions, quiet
+/// hours, and per-recipient caps counted across runs.
+public final class RateLimiter: @unchecked Sendable {
+    public let configuration: Configuration
+    public let preferences: Preferences
+    public let counters: any RecipientCounters
+    public let clock: any HeraldClock
+
+    /// Creates a limiter.
+    public init(configuration: Configuration, preferences: Preferences, counters: any RecipientCounters, clock: any HeraldClock) {
+        self.configuration = configuration
+        self.preferences = preferences
+        self.counters = counters
+        self.clock = clock
+    }
+
+    /// Decides every pending rendered delivery of the chunk: suppressed, deferred, or on to send.
+    func apply(_ jobs: inout [Job]) throws {
+        let now = clock.now()
+        // Load the send history of every capped address in the chunk with one query per channel.
+        var history: [Channel: [String: [Date]]] = [:]
+        var wanted: [Channel: Set<String>] = [:]
+        for job in jobs where job.failure == nil {
+            for delivery in job.deliveries where delivery.isPending {
+                guard let category = delivery.message?.category,
+                      let longest = configuration.recipientCaps(channel: delivery.channel, category: category).map(\.period).max(),
+                      longest > .zero else { continue }
+                wanted[delivery.channel, default: []].insert(delivery.address)
+            }
+        }
+        for (channel, addresses) in wanted {
+            history[channel] = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-86_400 * 7))
+        }
+        var approved: [(channel: Channel, address: String, at: Date)] = []
+        for j in jobs.indices where jobs[j].failure == nil {
+            for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                guard let message = jobs[j].deliveries[d].message else { continue }
+                let delivery = jobs[j].deliveries[d]
+                let decision = decide(delivery, category: message.category, userID: jobs[j].row.recipient.userID, now: now,
+                                      history: history[delivery.channel]?[delivery.address] ?? [])
+                switch decision {
+                case .send(let counted):
+                    if counted {
+                        history[delivery.channel, default: [:]][delivery.address, default: []].append(now)
+                        approved.append((delivery.channel, delivery.address, now))
+                    }
+                case let .hold(until, failure):
+                    jobs[j].deliveries[d].status = failure.status
+                    jobs[j].deliveries[d].deferUntil = until
+                    jobs[j].deliveries[d].error = jobs[j].error(.rateLimit, failure)
+                }
+            }
+        }
+        try counters.record(approved)
+    }
+
+    enum Decision {
+        /// Send; `counted` when a cap applies and the send must be counted.
+        case send(counted: Bool)
+        /// Suppress (until nil) or defer until a time.
+        case hold(until: Date?, StageFailure)
+    }
+
+    func decide(_ delivery: Delivery, category: TemplateCategory, userID: String?, now: Date, history: [Date]) -> Decision {
+        if let reason = preferences.reason(channel: delivery.channel, category: category, userID: userID, address: delivery.address) {
+            return .hold(until: nil, StageFailure(.suppressed, code: "suppressed", reason))
+        }
+        if let window = configuration.quietHours[category], let end = window.end(of: now, timeZone: configuration.timeZone) {
+            return .hold(until: end, StageFailure(.deferred, code: "quiet_hours",
+                "quiet hours \(window) for \(category.rawValue) messages; deferred to \(Timestamp.iso8601(end, timeZone: configuration.timeZone))"))
+        }
+        let caps = configuration.recipientCaps(channel: delivery.channel, category: category)
+        guard !caps.isEmpty else { return .send(counted: false) }
+        var allowedAt = now
+        var reached: RateLimit?
+        for cap in caps {
+            let windowStart = now.addingTimeInterval(-cap.period.seconds)
+            let inWindow = history.filter { $0 > windowStart }
+            if inWindow.count >= cap.count {
+                // Allowed again when enough of the window's sends have aged out.
+                let free = inWindow[inWindow.count - cap.count].addingTimeInterval(cap.period.seconds)
+                if free > allowedAt {
+                    allowedAt = free
+                    reached = cap
+                }
+            }
+        }
+        guard let reached else { return .send(counted: true) }
+        let wait = allowedAt.timeIntervalSince(now)
+        let who = RecipientMasking.masked.apply(delivery.address, channel: delivery.channel)
+        if category == .verification && wait > configuration.verificationMaxWait.seconds {
+            return .hold(until: nil, StageFailure(.suppressed, code: "recipient_cap",
+                "per-recipient cap \(reached) reached for \(who); the verification code would arrive \(Int(wait))s late, so it is not sent"))
+        }
+        return .hold(until: allowedAt, StageFailure(.deferred, code: "recipient_cap",
+            "per-recipient cap \(reached) reached for \(who); deferred to \(Timestamp.iso8601(allowedAt, timeZone: configuration.timeZone))"))
+    }
+}
+
+/// Token buckets per transport and the error-burst guard, for one run's send stage.
+public final class SendControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buckets: [String: TokenBucket] = [:]
+    private var failuresInARow: [String: Int] = [:]
+    private(set) var paused: [String: String] = [:]
+    private let rates: @Sendable (Channel, String) -> RateLimit?
+    /// Failures in a row that pause a transport; 0 never.
+    public let burstLimit: Int
+    public let clock: any HeraldClock
+
+    /// Creates the control; `rates` gives the rate of a channel's account.
+    public init(clock: any HeraldClock, burstLimit: Int, rates: @escaping @Sendable (Channel, String) -> RateLimit?) {
+        self.clock = clock
+        self.burstLimit = burstLimit
+        self.rates = rates
+    }
+
+    /// Transports paused in this run, with the reason.
+    public var pausedTransports: [String: String] { lock.withLock { paused } }
+
+    /// Waits for tokens and returns how many messages (1…`count`) may go now.
+    func take(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> Int {
+        guard let rate = rates(channel, account) else { return count }
+        let bucket = lock.withLock { () -> TokenBucket in
+            if let bucket = buckets[key] { return bucket }
+            let bucket = TokenBucket(rate: rate, now: clock.now())
+            buckets[key] = bucket
+            return bucket
+        }
+        return try await bucket.take(upTo: count, clock: clock)
+    }
+
+    /// Counts outcomes in order; returns the pause reason when the transport just hit the limit.
+    func observe(_ key: String, _ outcomes: [DeliveryOutcome], transport: String) -> String? {
+        lock.withLock {
+            guard burstLimit > 0 else { return nil }
+            for outcome in outcomes {
+                if outcome.kind == .sent {
+                    failuresInARow[key] = 0
+                } else {
+                    failuresInARow[key, default: 0] += 1
+                    if failuresInARow[key, default: 0] >= burstLimit && paused[key] == nil {
+                        paused[key] = "\(burstLimit) failures in a row on \(transport) '\(key)' (last: \(outcome.code ?? "") \(outcome.message ?? "")); its remaining messages were spooled"
+                    }
+                }
+            }
+            return paused[key]
+        }
+    }
+
+    func pauseReason(_ key: String) -> String? {
+        lock.withLock { paused[key] }
+    }
+}
+
+/// A token bucket: `rate.count` per `rate.period`, holding at most one second's worth (at least 1).
+final class TokenBucket: @unchecked Sendable {
+    private let lock = NSLock()
+    private let perSecond: Double
+    private let capacity: Double
+    private var tokens: Double
+    private var last: Date
+
+    init(rate: RateLimit, now: Date) {
+        perSecond = Double(rate.count) / rate.period.seconds
+        capacity = max(1, perSecond)
+        tokens = capacity
+        last = now
+    }
+
+    /// Waits until at least one token is there, then takes as many as are (at most `count`).
+    func take(upTo count: Int, clock: any HeraldClock) async throws -> Int {
+        while true {
+            let wait: Double = lock.withLock {
+                let now = clock.now()
+                tokens = min(capacity, tokens + now.timeIntervalSince(last) * perSecond)
+                last = now
+                return tokens >= 1 ? 0 : (1 - tokens) / perSecond
+            }
+            if wait <= 0 { break }
+            try await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
+        }
+        return lock.withLock {
+            let granted = max(1, min(count, Int(tokens)))
+            tokens -= Double(granted)
+            return granted
+        }
+    }
+}

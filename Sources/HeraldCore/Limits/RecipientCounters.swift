@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+
+/// Sends per recipient over time, kept across runs for per-recipient caps.
+///
+/// ```swift
+/// let counters = MemoryRecipientCounters()
+/// try counters.record([(.sms, "+8613800138000", now)])
+/// try counters.sends(channel: .sms, addresses: ["+8613800138000"], since: hourAgo)   // [address: [now]]
+/// ```
+public protocol RecipientCounters: Sendable {
+    /// Send times per address since `since`, oldest first.
+    func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]]
+    /// Records sends.
+    func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws
+    /// Forgets sends older than `cutoff`.
+    func prune(before cutoff: Date) throws
+}
+
+/// The in-memory twin of the SQLite counters.
+public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [String: [Date]] = [:]
+
+    /// Creates empty counters.
+    public init() {}
+
+    public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+        lock.withLock {
+            addresses.reduce(into: [:]) { result, address in
+                let list = times["\(channel.rawValue)|\(address)", default: []].filter { $0 > since }
+                if !list.isEmpty { result[address] = list }
+            }
+        }
+    }
+
+    public func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws {
+        lock.withLock {
+            for send in sends { times["\(send.channel.rawValue)|\(send.address)", default: []].append(send.at) }
+        }
+    }
+
+    public func prune(before cutoff: Date) throws {
+        lock.withLock {
+            for key in times.keys { times[key]?.removeAll { $0 < cutoff } }
+        }
+    }
+}
+
+/// Counters in `outbox/herald.sqlite`, table `recipient_sends(channel, address, sent_at)`.
+extension SQLiteLedger: RecipientCounters {
+    public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+        guard !addresses.isEmpty else { return [:] }
+        return try database.read { db in
+            var result: [String: [Date]] = [:]
+            for start in stride(from: 0, to: addresses.count, by: 500) {
+                let slice = Array(addresses[start..<min(addresses.count, start + 500)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT address, sent_at FROM recipient_sends
+                    WHERE channel = ? AND sent_at > ? AND address IN (\(marks)) ORDER BY sent_at
+                    """, arguments: StatementArguments([channel.rawValue as any DatabaseValueConvertible, since.timeIntervalSince1970]
+                                                   + slice.map { $0 as any DatabaseValueConvertible }))
+                for row in rows {
+                    let seconds: Double = row["sent_at"]
+                    result[row["address"], default: []].append(Date(timeIntervalSince1970: seconds))
+                }
+            }
+            return result
+        }
+    }
+
+    public func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws {
+        guard !sends.isEmpty else { return }
+        try database.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT INTO recipient_sends (channel, address, sent_at) VALUES (?, ?, ?)")
+            for send in sends {
+                try statement.execute(arguments: [send.channel.rawValue, send.address, send.at.timeIntervalSince1970])
+            }
+        }
+    }
+
+    public func prune(before cutoff: Date) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM recipient_sends WHERE sent_at < ?", arguments: [cutoff.timeIntervalSince1970])
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// `outbox/journal/`: the write-ahead half of the ledger. Before a slice of messages is handed
+/// to a transport, one line per message records it as in flight (`F`); as each transport
+/// outcome arrives — in the transport's own worker, before the next message on that
+/// connection — an `S` line records a send. A segment is deleted once its chunk is in the
+/// ledger. After a crash, `recover` puts every journaled send into the ledger and the log, so
+/// only the messages in hand when the process died (at most the transport's concurrency) can
+/// be sent twice.
+public final class SendJournal: @unchecked Sendable {
+    /// outbox/journal/
+    public let folder: URL
+    private let lock = NSLock()
+    private var sequence = 0
+
+    /// The journal of the workspace at `root`.
+    public init(root: URL) {
+        folder = root.appendingPathComponent("outbox/journal", isDirectory: true)
+    }
+
+    /// Opens a new segment for one chunk.
+    func segment() throws -> JournalSegment {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let number = lock.withLock { () -> Int in
+            sequence += 1
+            return sequence
+        }
+        let url = folder.appendingPathComponent("\(getpid())-\(Int(Date().timeIntervalSince1970 * 1000))-\(number).log")
+        return try JournalSegment(url: url)
+    }
+
+    /// What a journaled send says.
+    public struct Send: Sendable, Hashable {
+        public var id: MessageID
+        public var batch: String
+        public var file: String
+        public var row: Int
+        public var channel: Channel
+        public var account: String
+        public var template: String
+        public var category: TemplateCategory
+        public var transport: String
+        public var providerID: String?
+    }
+
+    /// Reads every segment left by runs that did not finish: the sends, and the ids that were in
+    /// flight without an outcome.
+    public func pending() throws -> (segments: [URL], sends: [Send], inFlight: Set<String>) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return ([], [], []) }
+        var sends: [Send] = []
+        var inFlight = Set<String>()
+        var segments: [URL] = []
+        for name in names.sorted() where name.hasSuffix(".log") {
+            let url = folder.appendingPathComponent(name)
+            segments.append(url)
+            let text = String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                switch fields.first {
+                case "F" where fields.count >= 2:
+                    inFlight.insert(fields[1])
+                case "S" where fields.count >= 11:
+                    guard let channel = Channel(rawValue: fields[5]), let row = Int(fields[4]),
+                          let category = TemplateCategory(rawValue: fields[8]) else { continue }
+                    inFlight.remove(fields[1])
+                    sends.append(Send(id: MessageID(fields[1]), batch: fields[2], file: fields[3], row: row, channel: channel,
+                                      account: fields[6], template: fields[7], category: category, transport: fields[9],
+                                      providerID: fields[10].isEmpty ? nil : fields[10]))
+                default:
+                    continue // a line cut short by the crash
+                }
+            }
+        }
+        return (segments, sends, inFlight)
+    }
+}
+
+/// One chunk's journal file, appended with single write(2) calls (kept by the kernel even if
+/// the process is killed right after).
+final class JournalSegment: @unchecked Sendable {
+    let url: URL
+    private let descriptor: Int32
+    private let lock = NSLock()
+
+    init(url: URL) throws {
+        self.url = url
+        descriptor = open(url.path, O_CREAT | O_WRONLY | O_APPEND, 0o644)
+        guard descriptor >= 0 else {
+            throw SpoolCorruption(file: url.lastPathComponent, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    func inFlight(_ ids: [MessageID]) {
+        write(ids.map { "F\t\($0.value)\n" }.joined())
+    }
+
+    func sent(_ envelope: Envelope, transport: String, providerID: String?) {
+        let fields = [
+            "S", envelope.id.value, envelope.batch.id, envelope.batch.file, String(envelope.row), envelope.channel.rawValue,
+            envelope.account, envelope.message.template, envelope.message.category.rawValue, transport, providerID ?? "",
+        ].map { $0.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
+        write(fields.joined(separator: "\t") + "\n")
+    }
+
+    private func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        lock.withLock {
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+    }
+
+    func remove() {
+        unlink(url.path)
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+
+/// One deferred message waiting in `outbox/spool/`: already rendered, with its attempts.
+public struct SpoolEntry: Sendable, Hashable, Codable {
+    /// The message id (also the file name).
+    public var id: String
+    public var batch: String
+    public var file: String
+    public var row: Int
+    public var line: Int?
+    public var channel: Channel
+    public var account: String
+    public var address: String
+    public var recipient: Recipient
+    public var mail: MailExtras
+    public var message: RenderedMessage
+    /// Failed send attempts so far (0 when deferred before any send: caps, quiet hours).
+    public var attempts: Int
+    /// When Herald first tried (or deferred) it.
+    public var firstSeen: Date
+    /// Not to be sent before this.
+    public var nextAttempt: Date
+    /// Why it is waiting.
+    public var lastErrorCode: String?
+    public var lastError: String?
+
+    /// Creates an entry.
+    public init(id: String, batch: String, file: String, row: Int, line: Int?, channel: Channel, account: String,
+                address: String, recipient: Recipient, mail: MailExtras, message: RenderedMessage, attempts: Int,
+                firstSeen: Date, nextAttempt: Date, lastErrorCode: String?, lastError: String?) {
+        self.id = id
+        self.batch = batch
+        self.file = file
+        self.row = row
+        self.line = line
+        self.channel = channel
+        self.account = account
+        self.address = address
+        self.recipient = recipient
+        self.mail = mail
+        self.message = message
+        self.attempts = attempts
+        self.firstSeen = firstSeen
+        self.nextAttempt = nextAttempt
+        self.lastErrorCode = lastErrorCode
+        self.lastError = lastError
+    }
+
+    /// The template's category, for priority.
+    public var category: TemplateCategory { message.category }
+}
+
+/// Category order for work: a verification code never waits behind a marketing campaign.
+extension TemplateCategory {
+    /// 0 for verification, then system, transactional, marketing.
+    public var priority: Int {
+        switch self {
+        case .verification: 0
+        case .system: 1
+        case .transactional: 2
+        case .marketing: 3
+        }
+    }
+}
+
+/// A spool file that cannot be read back.
+public struct SpoolCorruption: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var reason: String
+    public var description: String { "spool file \(file) cannot be read: \(reason)" }
+}
+
+/// `outbox/spool/`: one JSON file per deferred message, written tmp → fsync → rename so a
+/// crash leaves either the old file or the new one, never half of one; `dead/` holds messages
+/// out of attempts or time. Maildir style: `tmp/` for writing, the folder itself for waiting.
+public struct Spool: Sendable {
+    /// outbox/spool/
+    public let folder: URL
+    /// outbox/spool/dead/
+    public var deadFolder: URL { folder.appendingPathComponent("dead", isDirectory: true) }
+    private var tmpFolder: URL { folder.appendingPathComponent("tmp", isDirectory: true) }
+
+    /// The spool of the workspace at `root`.
+    public init(root: URL) {
+        folder = root.appendingPathComponent("outbox/spool", isDirectory: true)
+    }
+
+    /// Writes (or replaces) the waiting entry.
+    public func put(_ entry: SpoolEntry) throws {
+        try write(entry, into: folder)
+    }
+
+    /// Moves an entry to `dead/` with its latest state.
+    public func bury(_ entry: SpoolEntry) throws {
+        try write(entry, into: deadFolder)
+        try remove(entry.id)
+    }
+
+    /// Removes a waiting entry (sent, or suppressed since).
+    public func remove(_ id: String) throws {
+        let url = folder.appendingPathComponent("\(id).json")
+        if unlink(url.path) != 0 && errno != ENOENT {
+            throw SpoolCorruption(file: url.lastPathComponent, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Entries waiting (or dead), oldest first within category priority.
+    public func entries(dead: Bool = false) throws -> [SpoolEntry] {
+        let source = dead ? deadFolder : folder
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path) else { return [] }
+        let entries = try names.filter { $0.hasSuffix(".json") }.map { try read(source.appendingPathComponent($0)) }
+        return entries.sorted { ($0.category.priority, $0.firstSeen, $0.id) < ($1.category.priority, $1.firstSeen, $1.id) }
+    }
+
+    /// Waiting entries whose time has come, in priority order.
+    public func due(at now: Date) throws -> [SpoolEntry] {
+        try entries().filter { $0.nextAttempt <= now }
+    }
+
+    /// Puts dead entries back in the spool, due now, attempts reset. Returns how many.
+    @discardableResult
+    public func revive(_ ids: [String]? = nil, now: Date) throws -> [SpoolEntry] {
+        var revived: [SpoolEntry] = []
+        for var entry in try entries(dead: true) where ids.map({ $0.contains(entry.id) }) ?? true {
+            entry.attempts = 0
+            entry.nextAttempt = now
+            entry.firstSeen = now
+            try put(entry)
+            unlink(deadFolder.appendingPathComponent("\(entry.id).json").path)
+            revived.append(entry)
+        }
+        return revived
+    }
+
+    /// Deletes dead entries that died before `cutoff`. Returns how many.
+    public func purgeDead(diedBefore cutoff: Date) throws -> Int {
+        var count = 0
+        for entry in try entries(dead: true) where entry.nextAttempt < cutoff {
+            unlink(deadFolder.appendingPathComponent("\(entry.id).json").path)
+            count += 1
+        }
+        return count
+    }
+
+    /// Reads one spool file.
+    public func read(_ url: URL) throws -> SpoolEntry {
+        do {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(SpoolEntry.self, from: Data(contentsOf: url))
+        } catch {
+            throw SpoolCorruption(file: url.lastPathComponent, reason: "\(error)")
+        }
+    }
+
+    private func write(_ entry: SpoolEntry, into destination: URL) throws {
+        try FileManager.default.createDirectory(at: tmpFolder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(entry)
+        let tmp = tmpFolder.appendingPathComponent("\(entry.id).\(getpid()).json")
+        let fd = open(tmp.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw SpoolCorruption(file: tmp.lastPathComponent, reason: String(cString: strerror(errno))) }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == data.count, synced == 0 else {
+            unlink(tmp.path)
+            throw SpoolCorruption(file: tmp.lastPathComponent, reason: "short write or fsync failed")
+        }
+        guard rename(tmp.path, destination.appendingPathComponent("\(entry.id).json").path) == 0 else {
+            throw SpoolCorruption(file: tmp.lastPathComponent, reason: String(cString: strerror(errno)))
+        }
+    }
+}

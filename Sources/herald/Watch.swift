@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+
+extension Herald {
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run continuously: send due retries and new batches as they arrive, until SIGTERM or SIGINT.",
+            discussion: """
+                Every watch.interval (default 1s) it does what `herald run` does. On SIGTERM or SIGINT it finishes \
+                the chunk in hand, records it, and exits 0, leaving the rest of the file in the inbox to resume. \
+                Two watchers on one workspace take turns (outbox/.lock), so nothing is claimed twice.
+                """
+        )
+
+        @OptionGroup var options: WorkspaceOptions
+
+        @Option(help: ArgumentHelp("Override watch.interval, e.g. 500ms.", valueName: "DURATION"))
+        var interval: String?
+
+        func run() async throws {
+            let workspace = try options.open()
+            let pause = interval.flatMap(DurationText.parse) ?? workspace.configuration.watchInterval
+            let stop = StopFlag()
+            let sources = [SIGTERM, SIGINT].map { signalNumber -> DispatchSourceSignal in
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler {
+                    printError("herald watch: stopping after the message in hand")
+                    stop.set()
+                }
+                source.resume()
+                return source
+            }
+            defer { sources.forEach { $0.cancel() } }
+            print("herald watch: watching \(workspace.root.path) every \(pause)")
+            while !stop.isSet {
+                if let lock = try? RunLock(root: workspace.root) {
+                    var run = try openRun(workspace)
+                    run.shouldStop = { stop.isSet }
+                    do {
+                        let summary = try await run.runInbox()
+                        if !summary.counts.isEmpty || !summary.rejectedFiles.isEmpty || !summary.interruptedFiles.isEmpty {
+                            report(summary, dryRun: false)
+                        }
+                    } catch {
+                        printError("herald watch: \(error)")
+                    }
+                    withExtendedLifetime(lock) {}
+                }
+                var waited = Duration.zero
+                while waited < pause && !stop.isSet {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    waited += .milliseconds(100)
+                }
+            }
+            print("herald watch: stopped")
+        }
+    }
+}
+
+/// Set once by a signal handler, read by the run loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+
+    func set() {
+        lock.withLock { value = true }
+    }
+}
