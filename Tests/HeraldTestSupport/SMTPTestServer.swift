@@ -35,7 +35,8 @@ public final class SMTPTestServer: @unchecked Sendable {
     /// Starts a server. `rcptReply` / `dataReply` make it answer every RCPT / DATA with that
     /// line (`451 4.3.0 Try again later`); `auth` requires `user:password`; `starttls`
     /// (certificate, key) requires STARTTLS; `implicitTLS` speaks TLS from the first byte.
-    public init(rcptReply: String? = nil, dataReply: String? = nil, auth: String? = nil,
+    /// `failFirst` answers `451` to the first K RCPTs of each recipient address, then accepts.
+    public init(rcptReply: String? = nil, dataReply: String? = nil, auth: String? = nil, failFirst: Int? = nil,
                 starttls: (certificate: URL, key: URL)? = nil, implicitTLS: (certificate: URL, key: URL)? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-smtp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -45,6 +46,7 @@ public final class SMTPTestServer: @unchecked Sendable {
         if let rcptReply { arguments += ["--rcpt-reply", rcptReply] }
         if let dataReply { arguments += ["--data-reply", dataReply] }
         if let auth { arguments += ["--auth", auth] }
+        if let failFirst { arguments += ["--fail-first", String(failFirst)] }
         if let starttls { arguments += ["--starttls", starttls.certificate.path, starttls.key.path] }
         if let implicitTLS { arguments += ["--implicit-tls", implicitTLS.certificate.path, implicitTLS.key.path] }
         process = Process()
@@ -125,12 +127,14 @@ parser.add_argument("--dir", required=True)
 parser.add_argument("--rcpt-reply")
 parser.add_argument("--data-reply")
 parser.add_argument("--auth")
+parser.add_argument("--fail-first", type=int, default=0)
 parser.add_argument("--starttls", nargs=2)
 parser.add_argument("--implicit-tls", nargs=2)
 args = parser.parse_args()
 
 lock = threading.Lock()
 stats = {"connections": 0, "messages": 0, "auth": []}
+tries = {}
 
 def save():
     tmp = os.path.join(args.dir, "stats.json.tmp")
@@ -142,6 +146,11 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if args.rcpt_reply:
             return args.rcpt_reply
+        if args.fail_first:
+            with lock:
+                tries[address] = tries.get(address, 0) + 1
+                if tries[address] <= args.fail_first:
+                    return "451 4.7.1 Greylisted, try again later (attempt %d)" % tries[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

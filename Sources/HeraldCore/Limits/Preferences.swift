@@ -59,13 +59,13 @@ public final class Preferences: @unchecked Sendable {
             if let why = suppressed[key] {
                 let isBounce = Self.isBounce(why)
                 if isBounce || (category != .verification && category != .system) {
-                    return "\(Self.describe(address, channel)) is on the suppression list (\(why))"
+                    return "\(Self.describe(key, channel)) is on the suppression list (\(why))"
                 }
             }
             guard category != .verification && category != .system else { return nil }
             let candidates = (userID.flatMap { byUser[$0] } ?? []) + (byAddress[key] ?? [])
             for rule in candidates where (rule.channel ?? channel) == channel && (rule.category ?? category) == category {
-                let who = rule.userID.map { "user \($0)" } ?? Self.describe(address, channel)
+                let who = rule.userID.map { "user \($0)" } ?? Self.describe(key, channel)
                 return "\(who) opted out of \(category.rawValue) \(channel.rawValue) messages (recipients/preferences.csv)"
             }
             return nil
