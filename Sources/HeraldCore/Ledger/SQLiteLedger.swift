@@ -50,8 +50,10 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
         migrator.registerMigration("2-recipient-sends") { db in
             try db.execute(sql: """
-                CREATE TABLE recipient_sends (channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL);
-                CREATE INDEX recipient_sends_lookup ON recipient_sends(channel, address, sent_at);
+                CREATE TABLE recipient_sends (
+                    channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+                    PRIMARY KEY (channel, address, sent_at)
+                ) WITHOUT ROWID;
                 """)
         }
         return migrator

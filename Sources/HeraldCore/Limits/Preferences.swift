@@ -54,6 +54,7 @@ public final class Preferences: @unchecked Sendable {
 
     /// Why a message to this recipient must not be sent, or nil.
     public func reason(channel: Channel, category: TemplateCategory, userID: String?, address: String) -> String? {
+        if lock.withLock({ suppressed.isEmpty && optOuts.isEmpty }) { return nil }
         let key = Self.normalize(address, channel: channel)
         return lock.withLock {
             if let why = suppressed[key] {

@@ -7,6 +7,12 @@ public final class RateLimiter: @unchecked Sendable {
     public let preferences: Preferences
     public let counters: any RecipientCounters
     public let clock: any HeraldClock
+    private let lock = NSLock()
+    /// Approvals of the last few chunks, which the record stage may not have written yet.
+    private var recent: [[(channel: Channel, address: String, at: Date)]] = []
+    /// The same approvals by channel and address.
+    private var recentIndex: [String: [Date]] = [:]
+    private static let recentChunks = 6
 
     /// Creates a limiter.
     public init(configuration: Configuration, preferences: Preferences, counters: any RecipientCounters, clock: any HeraldClock) {
@@ -19,32 +25,43 @@ public final class RateLimiter: @unchecked Sendable {
     /// Decides every pending rendered delivery of the chunk: suppressed, deferred, or on to send.
     func apply(_ jobs: inout [Job]) throws {
         let now = clock.now()
-        // Load the send history of every capped address in the chunk with one query per channel.
-        var history: [Channel: [String: [Date]]] = [:]
+        // The send history of every capped address in the chunk: one query per channel, plus the
+        // approvals of recent chunks that the record stage may not have written yet.
         var wanted: [Channel: Set<String>] = [:]
         for job in jobs where job.failure == nil {
             for delivery in job.deliveries where delivery.isPending {
                 guard let category = delivery.message?.category,
-                      let longest = configuration.recipientCaps(channel: delivery.channel, category: category).map(\.period).max(),
-                      longest > .zero else { continue }
+                      !configuration.recipientCaps(channel: delivery.channel, category: category).isEmpty else { continue }
                 wanted[delivery.channel, default: []].insert(delivery.address)
             }
         }
+        var history: [String: [Date]] = [:]
+        let (overlayStart, overlay) = lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
         for (channel, addresses) in wanted {
-            history[channel] = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-86_400 * 7))
+            let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-86_400 * 7))
+            for (address, times) in found {
+                // Sends from chunks still in the overlay come from memory, not the database.
+                history[Self.key(channel, address)] = times.filter { $0 < overlayStart }
+            }
+            for address in addresses {
+                if let times = overlay[Self.key(channel, address)] { history[Self.key(channel, address), default: []] += times }
+            }
         }
         var approved: [(channel: Channel, address: String, at: Date)] = []
         for j in jobs.indices where jobs[j].failure == nil {
             for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
-                guard let message = jobs[j].deliveries[d].message else { continue }
-                let delivery = jobs[j].deliveries[d]
-                let decision = decide(delivery, category: message.category, userID: jobs[j].row.recipient.userID, now: now,
-                                      history: history[delivery.channel]?[delivery.address] ?? [])
+                guard let category = jobs[j].deliveries[d].message?.category else { continue }
+                let channel = jobs[j].deliveries[d].channel
+                let address = jobs[j].deliveries[d].address
+                let capped = wanted[channel]?.contains(address) == true
+                let decision = decide(jobs[j].deliveries[d], category: category, userID: jobs[j].row.recipient.userID, now: now,
+                                      history: capped ? history[Self.key(channel, address)] ?? [] : [])
                 switch decision {
                 case .send(let counted):
                     if counted {
-                        history[delivery.channel, default: [:]][delivery.address, default: []].append(now)
-                        approved.append((delivery.channel, delivery.address, now))
+                        history[Self.key(channel, address), default: []].append(now)
+                        approved.append((channel, address, now))
+                        jobs[j].deliveries[d].countedAt = now
                     }
                 case let .hold(until, failure):
                     jobs[j].deliveries[d].status = failure.status
@@ -53,7 +70,23 @@ public final class RateLimiter: @unchecked Sendable {
                 }
             }
         }
-        try counters.record(approved)
+        // The record stage writes the approvals to the counters together with the ledger.
+        lock.withLock {
+            guard !approved.isEmpty else { return }
+            recent.append(approved)
+            for approval in approved { recentIndex[Self.key(approval.channel, approval.address), default: []].append(approval.at) }
+            while recent.count > Self.recentChunks {
+                for old in recent.removeFirst() {
+                    let key = Self.key(old.channel, old.address)
+                    recentIndex[key]?.removeFirst()
+                    if recentIndex[key]?.isEmpty == true { recentIndex[key] = nil }
+                }
+            }
+        }
+    }
+
+    private static func key(_ channel: Channel, _ address: String) -> String {
+        channel.rawValue + "|" + address
     }
 
     enum Decision {

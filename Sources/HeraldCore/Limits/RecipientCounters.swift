@@ -47,7 +47,7 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
     }
 }
 
-/// Counters in `outbox/herald.sqlite`, table `recipient_sends(channel, address, sent_at)`.
+/// Counters in `outbox/herald.sqlite`, table `recipient_sends(channel, address, sent_at, count)`.
 extension SQLiteLedger: RecipientCounters {
     public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
         guard !addresses.isEmpty else { return [:] }
@@ -57,13 +57,14 @@ extension SQLiteLedger: RecipientCounters {
                 let slice = Array(addresses[start..<min(addresses.count, start + 500)])
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT address, sent_at FROM recipient_sends
+                    SELECT address, sent_at, count FROM recipient_sends
                     WHERE channel = ? AND sent_at > ? AND address IN (\(marks)) ORDER BY sent_at
                     """, arguments: StatementArguments([channel.rawValue as any DatabaseValueConvertible, since.timeIntervalSince1970]
                                                    + slice.map { $0 as any DatabaseValueConvertible }))
                 for row in rows {
                     let seconds: Double = row["sent_at"]
-                    result[row["address"], default: []].append(Date(timeIntervalSince1970: seconds))
+                    let count: Int = row["count"]
+                    result[row["address"], default: []] += Array(repeating: Date(timeIntervalSince1970: seconds), count: max(1, count))
                 }
             }
             return result
@@ -73,7 +74,10 @@ extension SQLiteLedger: RecipientCounters {
     public func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws {
         guard !sends.isEmpty else { return }
         try database.write { db in
-            let statement = try db.cachedStatement(sql: "INSERT INTO recipient_sends (channel, address, sent_at) VALUES (?, ?, ?)")
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO recipient_sends (channel, address, sent_at) VALUES (?, ?, ?)
+                ON CONFLICT(channel, address, sent_at) DO UPDATE SET count = count + 1
+                """)
             for send in sends {
                 try statement.execute(arguments: [send.channel.rawValue, send.address, send.at.timeIntervalSince1970])
             }

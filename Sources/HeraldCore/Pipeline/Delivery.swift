@@ -107,6 +107,8 @@ public struct Delivery: Sendable, Hashable {
     public var attempt: Int = 1
     /// Set when the rate-limit stage (or a paused transport) holds the message back until then.
     public var deferUntil: Date?
+    /// Set when a per-recipient cap counted this message (the record stage stores the count).
+    public var countedAt: Date?
     /// For a message taken from the spool: its failed attempts so far and when it was first seen.
     public var spooled: (attempts: Int, firstSeen: Date)?
 

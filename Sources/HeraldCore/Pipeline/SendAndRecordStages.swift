@@ -120,9 +120,9 @@ extension PipelineStage {
 
     /// `record` with a spool and the retry policy of `configuration`.
     public static func record(to ledger: any Ledger, log: any EventLog, spool: Spool?, configuration: Configuration,
-                              preferences: Preferences? = nil,
+                              preferences: Preferences? = nil, counters: (any RecipientCounters)? = nil,
                               clock: @escaping @Sendable () -> Date) -> PipelineStage {
-        let writer = RecordWriter(ledger: ledger, log: log)
+        let writer = RecordWriter(ledger: ledger, log: log, counters: counters)
         let masking = configuration.recipientMasking
         return PipelineStage(.record, chunk: { jobs in
             let now = clock()
@@ -146,6 +146,7 @@ extension PipelineStage {
                 }
                 for d in job.deliveries.indices {
                     var delivery = job.deliveries[d]
+                    if let at = delivery.countedAt { work.counts.append((delivery.channel, delivery.address, at)) }
                     guard var status = delivery.status, status != .duplicate else { continue }
                     var nextAttempt: Date?
                     if let spool, let message = delivery.message {
@@ -232,24 +233,27 @@ struct RecordWork: Sendable {
     var remove: [String] = []
     var segments: [JournalSegment] = []
     var bounces: [(String, Preferences)] = []
+    var counts: [(channel: Channel, address: String, at: Date)] = []
 }
 
 /// Writes spool files, log events and ledger entries on a background task, one chunk at a time.
 final class RecordWriter: @unchecked Sendable {
     private let ledger: any Ledger
     private let log: any EventLog
+    private let counters: (any RecipientCounters)?
     private let lock = NSLock()
     private var pending: Task<Void, Error>?
 
-    init(ledger: any Ledger, log: any EventLog) {
+    init(ledger: any Ledger, log: any EventLog, counters: (any RecipientCounters)?) {
         self.ledger = ledger
         self.log = log
+        self.counters = counters
     }
 
     /// Waits for the previous chunk's write, then starts this one's.
     func submit(_ work: RecordWork, spool: Spool?, now: Date) async throws {
         try await drain()
-        let ledger = ledger, log = log
+        let ledger = ledger, log = log, counters = counters
         let task = Task.detached {
             if let spool {
                 for entry in work.put { try spool.put(entry) }
@@ -257,6 +261,7 @@ final class RecordWriter: @unchecked Sendable {
             }
             try log.append(work.events)
             try ledger.record(work.entries)
+            try counters?.record(work.counts)
             if let spool {
                 for id in work.remove { try spool.remove(id) }
             }

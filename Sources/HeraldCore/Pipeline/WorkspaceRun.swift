@@ -68,7 +68,8 @@ public struct WorkspaceRun: Sendable {
             .render(with: renderer, attachments: attachments),
             .rateLimit(limiter),
             .send(through: transports, control: control, journal: journal),
-            .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences, clock: clock),
+            .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences,
+                    counters: counters, clock: clock),
         ])
     }
 
