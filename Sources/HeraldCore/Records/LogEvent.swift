@@ -211,7 +211,7 @@ public final class MemoryEventLog: EventLog, @unchecked Sendable {
 }
 
 /// `outbox/log/YYYY-MM-DD.jsonl`: appended, never rewritten; the day is the event's day in the
-/// configured time zone.
+/// configured time zone. Each `append` reaches the file with one write; `flush` also fsyncs.
 public final class JSONLinesLog: EventLog, @unchecked Sendable {
     private let directory: URL
     private let timeZone: TimeZone
@@ -247,7 +247,9 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
                 pending[day, default: []] += json.finish()
                 pending[day]?.append(0x0A)
             }
-            if pending.values.contains(where: { $0.count > 256 * 1024 }) { try writePending() }
+            // Hand the lines to the kernel now, before the ledger records the chunk: a killed
+            // process then never leaves a ledger entry without its log line.
+            try writePending()
         }
     }
 

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldTestSupport
+
+/// The whole chain with the spool, an injected clock and in-memory transport, ledger and log.
+@Suite struct SpoolFlowTests {
+    static let start = Date(timeIntervalSince1970: 1_795_000_000) // 19:06:40 in Shanghai
+
+    func run(_ yaml: String, clock: ManualClock, outcomes: [String: DeliveryOutcome] = [:]) throws -> (WorkspaceRun, MemoryTransport, MemoryEventLog, TemporaryWorkspace) {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": yaml + "sms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n",
+            "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
+            "templates/promo.yaml": "category: marketing\nsms: {channel: aliyun, api_template_id: SMS_2, content: \"优惠{n}\"}\n",
+        ])
+        let opened = try Workspace.open(at: workspace.url, environment: [:])
+        let transport = MemoryTransport(outcomes: outcomes)
+        let log = MemoryEventLog()
+        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                               ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters())
+        return (run, transport, log, workspace)
+    }
+
+    func row(_ number: Int, template: String, mobile: String = "13800138000") -> RecipientRow {
+        RecipientRow(row: number, template: template, recipient: Recipient(mobile: mobile), parameters: ["code": "1234", "n": "\(number)"])
+    }
+
+    @Test func capsDeferToTheSpoolAndTheLaterRunSends() async throws {
+        let clock = ManualClock(start: Self.start)
+        let (run, transport, log, _) = try run("caps: {sms: [1/min]}\n", clock: clock)
+        let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
+        let first = try await runner.run(rows: [row(1, template: "promo"), row(2, template: "promo")], batch: BatchContext(id: "b", file: "f"))
+        #expect(first.counts == ["sms": ["sent": 1, "deferred": 1]])
+        let waiting = try #require(try run.spool?.entries().first)
+        #expect(waiting.nextAttempt == Self.start.addingTimeInterval(60))
+        #expect(waiting.attempts == 0, "held back by a cap is not a failed attempt")
+        #expect(log.events.last?.error?.code == "recipient_cap")
+
+        clock.advance(by: .seconds(30))
+        #expect(try await run.drainSpool().counts.isEmpty, "not due yet")
+        clock.advance(by: .seconds(31))
+        let later = try await run.drainSpool()
+        #expect(later.counts == ["sms": ["sent": 1]])
+        #expect(try run.spool?.entries().isEmpty == true)
+        #expect(transport.sent.map(\.row) == [1, 2])
+    }
+
+    @Test func quietHoursDeferMarketingToMorningAndVerificationGoesNow() async throws {
+        let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_010_400)) // 22:40 in Shanghai
+        let (run, transport, _, _) = try run("caps: {sms: [none]}\nquiet_hours: {marketing: \"21:00-08:00\"}\n", clock: clock)
+        let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
+        let summary = try await runner.run(rows: [row(1, template: "promo"), row(2, template: "code", mobile: "13900139000")],
+                                           batch: BatchContext(id: "b", file: "f"))
+        #expect(summary.counts == ["sms": ["sent": 1, "deferred": 1]])
+        #expect(transport.sent.map(\.row) == [2])
+        let waiting = try #require(try run.spool?.entries().first)
+        #expect(Timestamp.iso8601(waiting.nextAttempt, timeZone: TimeZone(identifier: "Asia/Shanghai")!) == "2026-11-19T08:00:00.000+08:00")
+    }
+
+    @Test func transientFailuresBackOffAndDieAfterMaxAttempts() async throws {
+        let clock = ManualClock(start: Self.start)
+        let (run, _, log, _) = try run("caps: {sms: [none]}\nretry: {min_backoff: 1m, max_backoff: 4m, max_attempts: 3}\n", clock: clock,
+                                        outcomes: ["+8613800138000": .transient(code: "isv.BUSINESS_LIMIT_CONTROL", "flow control")])
+        let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
+        _ = try await runner.run(rows: [row(1, template: "promo")], batch: BatchContext(id: "b", file: "f"))
+        for _ in 0..<4 {
+            clock.advance(by: .seconds(300))
+            _ = try await run.drainSpool()
+        }
+        #expect(log.events.map { "\($0.attempt)-\($0.status.rawValue)" } == ["1-deferred", "2-deferred", "3-failed"])
+        let gaps = try zip(log.events.dropFirst(), log.events).map { later, earlier in
+            try #require(earlier.nextAttempt).timeIntervalSince(earlier.timestamp)
+        }
+        #expect(gaps.count == 2)
+        #expect((48...72).contains(gaps[0]) && (96...144).contains(gaps[1]), "backoff doubles: \(gaps)")
+        #expect(try run.spool?.entries().isEmpty == true)
+        #expect(try run.spool?.entries(dead: true).map(\.attempts) == [3])
+    }
+}
