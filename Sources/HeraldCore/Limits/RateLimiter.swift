@@ -11,7 +11,7 @@ public final class RateLimiter: @unchecked Sendable {
     /// Approvals of the last few chunks, which the record stage may not have written yet.
     private var recent: [[(channel: Channel, address: String, at: Date)]] = []
     /// The same approvals by channel and address.
-    private var recentIndex: [String: [Date]] = [:]
+    private var recentIndex: [AddressKey: [Date]] = [:]
     private static let recentChunks = 6
 
     /// Creates a limiter.
@@ -35,7 +35,7 @@ public final class RateLimiter: @unchecked Sendable {
                 wanted[delivery.channel, default: []].insert(delivery.address)
             }
         }
-        var history: [String: [Date]] = [:]
+        var history: [AddressKey: [Date]] = [:]
         let (overlayStart, overlay) = lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
         for (channel, addresses) in wanted {
             let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-86_400 * 7))
@@ -85,8 +85,13 @@ public final class RateLimiter: @unchecked Sendable {
         }
     }
 
-    private static func key(_ channel: Channel, _ address: String) -> String {
-        channel.rawValue + "|" + address
+    private static func key(_ channel: Channel, _ address: String) -> AddressKey {
+        AddressKey(channel: channel, address: address)
+    }
+
+    struct AddressKey: Hashable {
+        var channel: Channel
+        var address: String
     }
 
     enum Decision {
@@ -180,6 +185,18 @@ public final class SendControl: @unchecked Sendable {
                 }
             }
             return paused[key]
+        }
+    }
+
+    /// How many messages may go in the next slice: while the transport is proven healthy (its
+    /// last outcome a success), up to 64 (or the burst limit if larger) at once; before its first
+    /// outcome and while it fails, only as many as may still fail before the pause, so a failing
+    /// transport stops after `burstLimit` failures in a row (or at most 64 once it was healthy).
+    func sliceSize(_ key: String) -> Int {
+        guard burstLimit > 0 else { return Int.max }
+        return lock.withLock {
+            let failing = failuresInARow[key] ?? -1 // -1: no outcome yet in this run
+            return failing == 0 ? max(burstLimit, 64) : max(1, burstLimit - max(0, failing))
         }
     }
 

@@ -39,7 +39,8 @@ extension PipelineStage {
                     groups[key]?.items.append((j, d))
                 }
             }
-            let segment = journal == nil ? nil : try journal?.segment()
+            // The journal segment of this chunk, opened when a transport with side effects first sends.
+            var segment: JournalSegment?
             for key in order {
                 guard let group = groups[key] else { continue }
                 let transport = group.transport
@@ -52,12 +53,13 @@ extension PipelineStage {
                     let delivery = jobs[firstJ].deliveries[firstD]
                     var size = remaining.count
                     if let control {
-                        if control.burstLimit > 0 { size = min(size, control.burstLimit) }
+                        size = min(size, control.sliceSize(key))
                         size = try await control.take(key, channel: delivery.channel, account: delivery.account, upTo: size)
                     }
                     let slice = Array(remaining.prefix(size))
                     remaining = remaining.dropFirst(size)
                     let envelopes = slice.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }
+                    if transport.hasSideEffects, segment == nil, let journal { segment = try journal.segment() }
                     let journaled = transport.hasSideEffects ? segment : nil
                     journaled?.inFlight(envelopes.map(\.id))
                     let outcomes = await transport.send(all: envelopes) { index, outcome in

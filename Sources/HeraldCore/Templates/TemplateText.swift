@@ -20,20 +20,24 @@ public struct TemplateText: Sendable, Hashable, CustomStringConvertible {
     /// Literal runs and placeholders, in order.
     public let segments: [Segment]
 
+    /// Placeholder names in order of first use, each once.
+    public let placeholders: [String]
+
     /// Splits `source` into segments.
     public init(_ source: String) {
         self.source = source
-        self.segments = Self.split(source)
-    }
-
-    /// Placeholder names in order of first use, each once.
-    public var placeholders: [String] {
+        let segments = Self.split(source)
+        self.segments = segments
         var seen = Set<String>()
-        return segments.compactMap { segment in
+        placeholders = segments.compactMap { segment in
             guard case let .placeholder(name) = segment, seen.insert(name).inserted else { return nil }
             return name
         }
     }
+
+    public static func == (lhs: TemplateText, rhs: TemplateText) -> Bool { lhs.source == rhs.source }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 
     /// Replaces each placeholder with its value, escaped for the field's context.
     /// Every placeholder must have a value; the renderer checks that before calling.
