@@ -127,6 +127,19 @@ import HeraldTestSupport
         #expect(try logLines(workspace).count == 1, "nothing of a rejected file reaches the log")
     }
 
+    @Test func verificationBatchesGoBeforeMarketingOnes() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "site: {transport: file}\n",
+            "templates/a_promo.yaml": "category: marketing\nsite: {content: \"促销\"}\n",
+            "templates/z_code.yaml": "category: verification\nsite: {content: \"验证码\"}\n",
+            "recipients/inbox/a_promo.csv": "user_id\n1\n2\n",
+            "recipients/inbox/z_code.csv": "user_id\n3\n",
+        ])
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.stdout.hasPrefix("z_code.csv: done → recipients/processed/\na_promo.csv: done"), "\(result.stdout)")
+        #expect(try logLines(workspace).map { $0["template"] as? String } == ["z_code", "a_promo", "a_promo"])
+    }
+
     @Test func filesStillBeingWrittenAreLeftAlone() throws {
         let workspace = try workspace([
             "recipients/inbox/order_shipped.part.csv.tmp": "email,name,orderId\n",

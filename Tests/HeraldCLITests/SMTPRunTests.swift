@@ -74,13 +74,18 @@ import HeraldTestSupport
         #expect(deferred.stdout.contains("deferred"))
         #expect(deferred.status == 0, "deferred is not a failure: the spool retries it")
 
-        let rejecting = try SMTPTestServer(rcptReply: "550 5.1.1 User unknown")
+        let rejecting = try SMTPTestServer(rcptReply: "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown")
         let ws = try workspace(port: rejecting.port, batch: "email,name\nnobody@example.com,无名\n")
         let failed = try runHerald(["run", "--settle", "0s"], in: ws.url)
         #expect(failed.stdout.contains("failed"))
         #expect(failed.status == 1)
         let log = try FileManager.default.contentsOfDirectory(atPath: ws.url.appendingPathComponent("outbox/log").path)
         let text = try String(contentsOf: ws.url.appendingPathComponent("outbox/log/\(log[0])"), encoding: .utf8)
-        #expect(text.contains("\"error\":{\"stage\":\"send\",\"code\":\"550\",\"message\":\"550 5.1.1 User unknown\"}"))
+        #expect(text.contains("\"error\":{\"stage\":\"send\",\"code\":\"550\",\"message\":\"550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown\"}"))
+        #expect(try ws.read("recipients/suppressions.csv").hasPrefix("address,reason,since\nnobody@example.com,bounce,"),
+                "a hard bounce joins the suppression list")
+        let again = try runHerald(["send", "--template", "welcome", "--to", "mail:nobody@example.com", "--param", "name=x"], in: ws.url)
+        #expect(again.stdout.contains("suppressed"), "\(again.stdout)")
+        #expect(rejecting.stats.connections == 1, "the suppressed address is not tried again")
     }
 }

@@ -96,6 +96,39 @@ import HeraldTestSupport
                                        at: SourceLocation(file: "herald.yaml", line: 6, column: 20))])
     }
 
+    @Test func retryPolicyWithOverridesAndLimits() throws {
+        let (configuration, diagnostics) = try load("""
+            retry: {min_backoff: 1m, max_backoff: 30m, max_age: 12h, max_attempts: 6}
+            caps:
+              sms: [1/min, 3/hour]
+              mail: {marketing: [2/day], default: [none]}
+              verification_max_wait: 30s
+            quiet_hours: {marketing: "21:00-08:00"}
+            pipeline: {burst_failures: 5}
+            mail:
+              accounts:
+                exmail: {transport: file, from: a@b.cn, rate: 10/s, retry: {max_attempts: 2}}
+            sms:
+              channels:
+                aliyun: {transport: file, rate: 600/min, retry: {min_backoff: 10s}}
+
+            """)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let c = try #require(configuration)
+        #expect(c.retry == RetryPolicy(minBackoff: .seconds(60), maxBackoff: .seconds(1800), maxAge: .seconds(43_200), maxAttempts: 6))
+        #expect(c.retryPolicy(channel: .mail, account: "exmail").maxAttempts == 2)
+        #expect(c.retryPolicy(channel: .mail, account: "exmail").minBackoff == .seconds(60), "an override keeps the rest of the top-level policy")
+        #expect(c.retryPolicy(channel: .sms, account: "aliyun").minBackoff == .seconds(10))
+        #expect(c.recipientCaps(channel: .sms, category: .transactional) == [RateLimit(count: 1, period: .seconds(60)), RateLimit(count: 3, period: .seconds(3600))])
+        #expect(c.recipientCaps(channel: .mail, category: .marketing) == [RateLimit(count: 2, period: .seconds(86_400))])
+        #expect(c.recipientCaps(channel: .mail, category: .transactional).isEmpty)
+        #expect(c.verificationMaxWait == .seconds(30))
+        #expect(c.quietHours[.marketing] == QuietHours(start: 21 * 60, end: 8 * 60))
+        #expect(c.burstFailures == 5)
+        #expect(c.rate(channel: .sms, account: "aliyun") == RateLimit(count: 600, period: .seconds(60)))
+        #expect(c.rate(channel: .mail, account: "exmail") == RateLimit(count: 10, period: .seconds(1)))
+    }
+
     @Test(arguments: [("20/s", 20, 1), ("600/min", 600, 60), ("1000/h", 1000, 3600), ("10000/day", 10000, 86400)])
     func rates(text: String, count: Int, seconds: Int64) {
         #expect(RateLimit.parse(text) == RateLimit(count: count, period: .seconds(seconds)))
