@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "herald", targets: ["herald"]),
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
         .library(name: "HeraldChannels", targets: ["HeraldChannels"]),
+        .library(name: "HeraldInbox", targets: ["HeraldInbox"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
@@ -34,11 +35,16 @@ let package = Package(
             name: "HeraldChannels",
             dependencies: ["HeraldCore", "CCurl", "CLibcurl"]
         ),
+        .target(
+            name: "HeraldInbox",
+            dependencies: ["HeraldCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "herald",
             dependencies: [
                 "HeraldCore",
                 "HeraldChannels",
+                "HeraldInbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +53,7 @@ let package = Package(
             "HeraldCore", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -97,6 +97,7 @@ public enum Transports {
             switch kind {
             case .file, .smtp: file
             case .discard: discard
+            case .inbox: SiteInboxTransport()
             }
         }
         var set = TransportSet()

@@ -9,6 +9,8 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case discard
     /// Email over SMTP (mail accounts only).
     case smtp
+    /// The in-app inbox in outbox/herald.sqlite (site only).
+    case inbox
 }
 
 /// How an SMTP connection is protected.
@@ -214,7 +216,7 @@ public struct Configuration: Sendable {
 
     /// Creates a configuration (tests build one directly).
     public init(timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,
-                site: SiteSettings = SiteSettings(transport: .file),
+                site: SiteSettings = SiteSettings(transport: .inbox),
                 mailAccounts: [String: MailAccount] = [:], smsChannels: [String: SMSChannel] = [:],
                 wechatApps: [String: WeChatApp] = [:]) {
         self.timeZone = timeZone

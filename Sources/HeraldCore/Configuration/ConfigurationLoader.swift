@@ -75,7 +75,7 @@ struct ConfigurationLoader {
         }
         if let node = top["site"], let site = reader.mapping(node, "site", allowed: ["transport"]) {
             rejectSMTP(site, "site")
-            configuration.site = SiteSettings(transport: reader.choice(site, "transport", default: .file))
+            configuration.site = SiteSettings(transport: reader.choice(site, "transport", default: .inbox))
         }
         configuration.mailAccounts = entries(top, section: "mail", group: "accounts", what: "mail account") { id, m in
             let from = reader.string(m, "from", required: true)
@@ -83,6 +83,9 @@ struct ConfigurationLoader {
                 reader.error("'from' of mail account '\(id)' is '\(from)', not an email address", at: node)
             }
             let transport = reader.choice(m, "transport", default: TransportKind.file)
+            if transport == .inbox, let node = m["transport"] {
+                reader.error("mail account '\(id)' cannot use transport inbox; it is for the site channel", at: node)
+            }
             var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
             account.rate = rate(m, "rate")
             if let node = m["max_size"], let text = reader.string(node, "'max_size'") {
@@ -120,10 +123,13 @@ struct ConfigurationLoader {
         return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
     }
 
-    /// `transport: smtp` is for mail accounts only.
+    /// `transport: smtp` is for mail accounts only, `transport: inbox` for the site only.
     func rejectSMTP(_ mapping: YAMLMapping, _ owner: String) {
         if let node = mapping["transport"], node.scalar?.string == TransportKind.smtp.rawValue {
             reader.error("\(owner) cannot use transport smtp; it is for mail accounts", at: node)
+        }
+        if owner != "site", let node = mapping["transport"], node.scalar?.string == TransportKind.inbox.rawValue {
+            reader.error("\(owner) cannot use transport inbox; it is for the site channel", at: node)
         }
     }
 

@@ -33,6 +33,37 @@ public struct LedgerEntry: Sendable, Hashable {
     }
 }
 
+/// A 站内信 to store in the inbox in the same transaction as its ledger entry, so a message is in
+/// the inbox if and only if the ledger says sent.
+public struct SiteDelivery: Sendable, Hashable {
+    public var messageID: MessageID
+    public var tenantID: String
+    public var userID: String
+    public var userType: String?
+    public var template: String
+    public var nickname: String?
+    public var content: String
+    public var type: String
+    /// The row's parameters, stored as JSON.
+    public var parameters: [String: String]
+    public var createdAt: Date
+
+    /// Creates a delivery.
+    public init(messageID: MessageID, tenantID: String, userID: String, userType: String?, template: String, nickname: String?,
+                content: String, type: String, parameters: [String: String], createdAt: Date) {
+        self.messageID = messageID
+        self.tenantID = tenantID
+        self.userID = userID
+        self.userType = userType
+        self.template = template
+        self.nickname = nickname
+        self.content = content
+        self.type = type
+        self.parameters = parameters
+        self.createdAt = createdAt
+    }
+}
+
 /// The record of every message's final status, consulted before sending so nothing is sent twice.
 ///
 /// ```swift
@@ -47,6 +78,8 @@ public protocol Ledger: Sendable {
     func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus]
     /// Records entries in one transaction, replacing earlier entries with the same id.
     func record(_ entries: [LedgerEntry]) throws
+    /// Records entries and stores site messages, in one transaction.
+    func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws
 }
 
 /// The in-memory twin of `SQLiteLedger`.
@@ -73,6 +106,17 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     public func record(_ new: [LedgerEntry]) throws {
         lock.withLock {
             for entry in new { entries[entry.id] = entry }
+        }
+    }
+
+    /// Site messages stored with their ledger entries.
+    public var siteMessages: [SiteDelivery] { lock.withLock { site } }
+    private var site: [SiteDelivery] = []
+
+    public func record(_ new: [LedgerEntry], siteMessages: [SiteDelivery]) throws {
+        lock.withLock {
+            for entry in new { entries[entry.id] = entry }
+            site += siteMessages.filter { message in !site.contains { $0.messageID == message.messageID } }
         }
     }
 }

@@ -23,6 +23,12 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         try Self.migrator.migrate(database)
     }
 
+    /// A ledger over an already open and migrated database (the inbox store shares it).
+    public init(pool: DatabasePool) throws {
+        database = pool
+        try Self.migrator.migrate(database)
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("1-ledger") { db in
@@ -53,6 +59,48 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 CREATE TABLE recipient_sends (
                     channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL, count INTEGER NOT NULL DEFAULT 1,
                     PRIMARY KEY (channel, address, sent_at)
+                ) WITHOUT ROWID;
+                """)
+        }
+        migrator.registerMigration("3-inbox") { db in
+            // 站内信 and 系统公告: a stable interface that products may read directly (see README).
+            try db.execute(sql: """
+                CREATE TABLE site_messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    message_id TEXT UNIQUE,
+                    tenant_id TEXT NOT NULL DEFAULT '0',
+                    user_id TEXT NOT NULL,
+                    user_type TEXT,
+                    template TEXT NOT NULL,
+                    nickname TEXT,
+                    content TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    params TEXT NOT NULL DEFAULT '{}',
+                    is_read INTEGER NOT NULL DEFAULT 0,
+                    read_at TEXT,
+                    created_at TEXT NOT NULL,
+                    archived INTEGER NOT NULL DEFAULT 0,
+                    deleted INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX site_messages_unread ON site_messages(tenant_id, user_id, is_read);
+                CREATE INDEX site_messages_created ON site_messages(tenant_id, user_id, created_at);
+                CREATE TABLE notices (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    tenant_id TEXT NOT NULL DEFAULT '0',
+                    title TEXT NOT NULL,
+                    content TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    starts_at TEXT,
+                    ends_at TEXT,
+                    created_at TEXT NOT NULL,
+                    retracted_at TEXT
+                );
+                CREATE INDEX notices_tenant ON notices(tenant_id, retracted_at);
+                CREATE TABLE notice_reads (
+                    notice_id INTEGER NOT NULL REFERENCES notices(id),
+                    user_id TEXT NOT NULL,
+                    read_at TEXT NOT NULL,
+                    PRIMARY KEY (notice_id, user_id)
                 ) WITHOUT ROWID;
                 """)
         }
@@ -89,9 +137,28 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     }
 
     public func record(_ entries: [LedgerEntry]) throws {
-        guard !entries.isEmpty else { return }
+        try record(entries, siteMessages: [])
+    }
+
+    public func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws {
+        guard !entries.isEmpty || !siteMessages.isEmpty else { return }
         let utc = TimeZone(identifier: "UTC") ?? .current
         try database.write { db in
+            if !siteMessages.isEmpty {
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING
+                    """)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                for message in siteMessages {
+                    let params = String(decoding: (try? encoder.encode(message.parameters)) ?? Data("{}".utf8), as: UTF8.self)
+                    try insert.execute(arguments: [
+                        message.messageID.value, message.tenantID, message.userID, message.userType, message.template,
+                        message.nickname, message.content, message.type, params, Timestamp.iso8601(message.createdAt, timeZone: utc),
+                    ])
+                }
+            }
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,
                                     error_code, error_message, updated_at)

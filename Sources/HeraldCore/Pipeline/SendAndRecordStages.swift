@@ -194,6 +194,14 @@ extension PipelineStage {
                        let error = delivery.error, error.stage == .send, Self.isHardBounce(error) {
                         work.bounces.append((delivery.address, preferences))
                     }
+                    if status == .sent, delivery.transport == SiteInboxTransport.transportName,
+                       case let .site(site)? = delivery.message?.content {
+                        work.site.append(SiteDelivery(messageID: delivery.id, tenantID: job.row.recipient.tenantID ?? "0",
+                                                      userID: delivery.address, userType: job.row.recipient.userType,
+                                                      template: template?.code ?? delivery.message?.template ?? "",
+                                                      nickname: site.nickname, content: site.content, type: site.type,
+                                                      parameters: job.row.parameters, createdAt: now))
+                    }
                     delivery.status = status
                     work.events.append(LogEvent(
                         timestamp: now, messageID: delivery.id, batch: job.batch.id, file: job.batch.file, row: job.row.row,
@@ -236,6 +244,7 @@ struct RecordWork: Sendable {
     var segments: [JournalSegment] = []
     var bounces: [(String, Preferences)] = []
     var counts: [(channel: Channel, address: String, at: Date)] = []
+    var site: [SiteDelivery] = []
 }
 
 /// Writes spool files, log events and ledger entries on a background task, one chunk at a time.
@@ -262,7 +271,7 @@ final class RecordWriter: @unchecked Sendable {
                 for entry in work.bury { try spool.bury(entry) }
             }
             try log.append(work.events)
-            try ledger.record(work.entries)
+            try ledger.record(work.entries, siteMessages: work.site)
             try counters?.record(work.counts)
             if let spool {
                 for id in work.remove { try spool.remove(id) }

@@ -162,6 +162,24 @@ public struct DiscardTransport: Transport {
     }
 }
 
+/// The site channel's transport: accepts the message, and the record stage stores it in the
+/// in-app inbox in the same database transaction as its ledger entry.
+public struct SiteInboxTransport: Transport {
+    /// The name in logs; the record stage recognises it.
+    public static let transportName = "inbox"
+    public let name = SiteInboxTransport.transportName
+    public let concurrency = 1
+    /// Nothing leaves Herald: the inbox row is written with the ledger, so no journal is needed.
+    public var hasSideEffects: Bool { false }
+
+    /// Creates the transport.
+    public init() {}
+
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        .sent(providerID: nil)
+    }
+}
+
 /// The in-memory twin of every transport: records what it was given, and answers with
 /// outcomes a test scripts per address.
 public final class MemoryTransport: Transport, @unchecked Sendable {

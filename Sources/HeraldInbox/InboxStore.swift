@@ -1,0 +1,119 @@
+import Foundation
+import HeraldCore
+
+/// One entry of a user's inbox: a 站内信 or an active announcement (系统公告).
+public struct InboxItem: Sendable, Hashable, Codable {
+    /// `123` for a message, `n7` for an announcement; what `read`, `archive` and `delete` take.
+    public var id: String
+    /// `message` or `announcement`.
+    public var kind: String
+    public var title: String?
+    public var template: String?
+    public var nickname: String?
+    public var content: String
+    /// The template's type (`notification`, `promotion`) or the notice's (`notice`, `announcement`).
+    public var type: String
+    public var read: Bool
+    public var readAt: Date?
+    public var createdAt: Date
+
+    /// Creates an item.
+    public init(id: String, kind: String, title: String? = nil, template: String? = nil, nickname: String? = nil, content: String,
+                type: String, read: Bool, readAt: Date? = nil, createdAt: Date) {
+        self.id = id
+        self.kind = kind
+        self.title = title
+        self.template = template
+        self.nickname = nickname
+        self.content = content
+        self.type = type
+        self.read = read
+        self.readAt = readAt
+        self.createdAt = createdAt
+    }
+}
+
+/// One page of a listing, newest first, with the total across pages.
+public struct InboxPage: Sendable, Hashable, Codable {
+    public var items: [InboxItem]
+    public var total: Int
+    public var page: Int
+    public var size: Int
+}
+
+/// A site-wide announcement (系统公告), stored once for a whole tenant.
+public struct Notice: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var tenantID: String
+    public var title: String
+    public var content: String
+    /// `notice` or `announcement`.
+    public var type: String
+    public var startsAt: Date?
+    public var endsAt: Date?
+    public var createdAt: Date
+    public var retractedAt: Date?
+
+    /// Creates a notice (id 0 until published).
+    public init(id: Int64 = 0, tenantID: String = "0", title: String, content: String, type: String = "notice",
+                startsAt: Date? = nil, endsAt: Date? = nil, createdAt: Date, retractedAt: Date? = nil) {
+        self.id = id
+        self.tenantID = tenantID
+        self.title = title
+        self.content = content
+        self.type = type
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.createdAt = createdAt
+        self.retractedAt = retractedAt
+    }
+
+    /// Whether users of its tenant see it at `now`.
+    public func isActive(at now: Date) -> Bool {
+        retractedAt == nil && (startsAt.map { $0 <= now } ?? true) && (endsAt.map { $0 > now } ?? true)
+    }
+}
+
+/// Why an inbox operation changed nothing.
+public struct InboxError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+
+    /// Creates an error.
+    public init(message: String) {
+        self.message = message
+    }
+
+    static func notFound(_ id: String, user: String, tenant: String) -> InboxError {
+        InboxError(message: "no message \(id) for user \(user) in tenant \(tenant); nothing was changed")
+    }
+}
+
+/// The in-app inbox: site messages per user and announcements per tenant.
+///
+/// ```swift
+/// let store = MemoryInboxStore()
+/// try store.unreadCount(tenant: "0", user: "10001", now: Date())   // messages + active announcements unread
+/// ```
+public protocol InboxStore: Sendable {
+    /// Adds delivered site messages (the pipeline stores them with its ledger instead).
+    func deliver(_ messages: [SiteDelivery]) throws
+    /// Messages (not deleted or archived) and active announcements, newest first.
+    func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage
+    /// Unread messages plus unread active announcements.
+    func unreadCount(tenant: String, user: String, now: Date) throws -> Int
+    /// Marks the user's items read; an id that is not the user's is an error and nothing changes. Returns how many changed.
+    func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int
+    /// Marks every unread message and active announcement of the user read. Returns how many changed.
+    func markAllRead(tenant: String, user: String, now: Date) throws -> Int
+    /// Archives the user's messages (hidden from the listing and the count, kept).
+    func archive(tenant: String, user: String, ids: [String]) throws -> Int
+    /// Soft-deletes the user's messages.
+    func delete(tenant: String, user: String, ids: [String]) throws -> Int
+    /// Stores an announcement once for its whole tenant.
+    func publish(_ notice: Notice) throws -> Notice
+    /// Announcements of a tenant (all tenants when nil), newest first.
+    func notices(tenant: String?, includeRetracted: Bool) throws -> [Notice]
+    /// Withdraws an announcement: it disappears from every inbox.
+    func retract(_ id: Int64, now: Date) throws
+}

@@ -1,0 +1,208 @@
+import Foundation
+import GRDB
+import HeraldCore
+
+/// The inbox in `outbox/herald.sqlite`, the tables the ledger's migrations create:
+/// `site_messages`, `notices` and `notice_reads` (see README, "The inbox schema").
+public final class SQLiteInboxStore: InboxStore, @unchecked Sendable {
+    private let database: DatabasePool
+    private static let utc = TimeZone(identifier: "UTC") ?? .current
+
+    /// The inbox in the database of `ledger` (migrated when the ledger opened it).
+    public init(ledger: SQLiteLedger) {
+        database = ledger.database
+    }
+
+    /// Opens (creating if needed) the workspace database at `url`.
+    public convenience init(url: URL) throws {
+        self.init(ledger: try SQLiteLedger(url: url))
+    }
+
+    private static func stamp(_ date: Date) -> String { Timestamp.iso8601(date, timeZone: utc) }
+
+    private static func date(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    public func deliver(_ messages: [SiteDelivery]) throws {
+        let ledger = try SQLiteLedger(pool: database)
+        try ledger.record([], siteMessages: messages)
+    }
+
+    /// Active announcements of `tenant` at `now`, as a SQL condition on alias `n` (arguments: tenant, now, now).
+    private static let activeNotice = """
+        n.tenant_id = ? AND n.retracted_at IS NULL AND (n.starts_at IS NULL OR n.starts_at <= ?) AND (n.ends_at IS NULL OR n.ends_at > ?)
+        """
+
+    public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage {
+        let now = Self.stamp(now)
+        let unreadMessage = unreadOnly ? "AND is_read = 0" : ""
+        let unreadNotice = unreadOnly ? "AND r.user_id IS NULL" : ""
+        return try database.read { db in
+            let messageCount = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM site_messages WHERE tenant_id = ? AND user_id = ? AND deleted = 0 AND archived = 0 \(unreadMessage)
+                """, arguments: [tenant, user]) ?? 0
+            let noticeCount = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM notices n LEFT JOIN notice_reads r ON r.notice_id = n.id AND r.user_id = ?
+                WHERE \(Self.activeNotice) \(unreadNotice)
+                """, arguments: [user, tenant, now, now]) ?? 0
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM (
+                    SELECT 'message' AS kind, id, NULL AS title, template, nickname, content, type, is_read, read_at, created_at
+                    FROM site_messages WHERE tenant_id = ? AND user_id = ? AND deleted = 0 AND archived = 0 \(unreadMessage)
+                    UNION ALL
+                    SELECT 'announcement', n.id, n.title, NULL, NULL, n.content, n.type, r.user_id IS NOT NULL, r.read_at,
+                           COALESCE(n.starts_at, n.created_at)
+                    FROM notices n LEFT JOIN notice_reads r ON r.notice_id = n.id AND r.user_id = ?
+                    WHERE \(Self.activeNotice) \(unreadNotice)
+                ) ORDER BY created_at DESC, kind DESC, id DESC LIMIT ? OFFSET ?
+                """, arguments: [tenant, user, user, tenant, now, now, size, max(0, page - 1) * size])
+            let items = rows.map { row -> InboxItem in
+                let kind: String = row["kind"]
+                let id: Int64 = row["id"]
+                return InboxItem(id: kind == "message" ? String(id) : "n\(id)", kind: kind, title: row["title"],
+                                 template: row["template"], nickname: row["nickname"], content: row["content"], type: row["type"],
+                                 read: row["is_read"], readAt: Self.date(row["read_at"]),
+                                 createdAt: Self.date(row["created_at"]) ?? .distantPast)
+            }
+            return InboxPage(items: items, total: messageCount + noticeCount, page: page, size: size)
+        }
+    }
+
+    public func unreadCount(tenant: String, user: String, now: Date) throws -> Int {
+        let now = Self.stamp(now)
+        return try database.read { db in
+            let messages = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM site_messages WHERE tenant_id = ? AND user_id = ? AND is_read = 0 AND deleted = 0 AND archived = 0
+                """, arguments: [tenant, user]) ?? 0
+            let notices = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM notices n WHERE \(Self.activeNotice)
+                AND NOT EXISTS (SELECT 1 FROM notice_reads r WHERE r.notice_id = n.id AND r.user_id = ?)
+                """, arguments: [tenant, now, now, user]) ?? 0
+            return messages + notices
+        }
+    }
+
+    /// Splits ids into the user's message row ids and active notice ids, or throws for the first
+    /// id that is not theirs.
+    private func owned(_ db: Database, _ ids: [String], tenant: String, user: String, now: String,
+                       noticesAllowed: Bool) throws -> ([Int64], [Int64]) {
+        var messages: [Int64] = []
+        var notices: [Int64] = []
+        for id in ids {
+            if id.hasPrefix("n"), let number = Int64(id.dropFirst()) {
+                guard noticesAllowed else {
+                    throw InboxError(message: "\(id) is an announcement; it can be read but not archived or deleted; nothing was changed")
+                }
+                let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM notices n WHERE n.id = ? AND \(Self.activeNotice))",
+                                               arguments: [number, tenant, now, now]) ?? false
+                guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
+                notices.append(number)
+            } else if let number = Int64(id) {
+                let exists = try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS(SELECT 1 FROM site_messages WHERE id = ? AND tenant_id = ? AND user_id = ? AND deleted = 0)
+                    """, arguments: [number, tenant, user]) ?? false
+                guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
+                messages.append(number)
+            } else {
+                throw InboxError.notFound(id, user: user, tenant: tenant)
+            }
+        }
+        return (messages, notices)
+    }
+
+    public func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int {
+        let stamp = Self.stamp(now)
+        return try database.write { db in
+            let (messages, notices) = try owned(db, ids, tenant: tenant, user: user, now: stamp, noticesAllowed: true)
+            var changed = 0
+            for id in messages {
+                try db.execute(sql: "UPDATE site_messages SET is_read = 1, read_at = ? WHERE id = ? AND is_read = 0", arguments: [stamp, id])
+                changed += db.changesCount
+            }
+            for id in notices {
+                try db.execute(sql: "INSERT INTO notice_reads (notice_id, user_id, read_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                               arguments: [id, user, stamp])
+                changed += db.changesCount
+            }
+            return changed
+        }
+    }
+
+    public func markAllRead(tenant: String, user: String, now: Date) throws -> Int {
+        let stamp = Self.stamp(now)
+        return try database.write { db in
+            try db.execute(sql: """
+                UPDATE site_messages SET is_read = 1, read_at = ? WHERE tenant_id = ? AND user_id = ? AND is_read = 0 AND deleted = 0
+                """, arguments: [stamp, tenant, user])
+            var changed = db.changesCount
+            try db.execute(sql: """
+                INSERT INTO notice_reads (notice_id, user_id, read_at)
+                SELECT n.id, ?, ? FROM notices n WHERE \(Self.activeNotice)
+                AND NOT EXISTS (SELECT 1 FROM notice_reads r WHERE r.notice_id = n.id AND r.user_id = ?)
+                """, arguments: [user, stamp, tenant, stamp, stamp, user])
+            changed += db.changesCount
+            return changed
+        }
+    }
+
+    private func flag(_ column: String, tenant: String, user: String, ids: [String]) throws -> Int {
+        try database.write { db in
+            let (messages, _) = try owned(db, ids, tenant: tenant, user: user, now: Self.stamp(Date()), noticesAllowed: false)
+            var changed = 0
+            for id in messages {
+                try db.execute(sql: "UPDATE site_messages SET \(column) = 1 WHERE id = ? AND \(column) = 0", arguments: [id])
+                changed += db.changesCount
+            }
+            return changed
+        }
+    }
+
+    public func archive(tenant: String, user: String, ids: [String]) throws -> Int {
+        try flag("archived", tenant: tenant, user: user, ids: ids)
+    }
+
+    public func delete(tenant: String, user: String, ids: [String]) throws -> Int {
+        try flag("deleted", tenant: tenant, user: user, ids: ids)
+    }
+
+    public func publish(_ notice: Notice) throws -> Notice {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO notices (tenant_id, title, content, type, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [notice.tenantID, notice.title, notice.content, notice.type, notice.startsAt.map(Self.stamp),
+                                 notice.endsAt.map(Self.stamp), Self.stamp(notice.createdAt)])
+            var published = notice
+            published.id = db.lastInsertedRowID
+            return published
+        }
+    }
+
+    public func notices(tenant: String?, includeRetracted: Bool) throws -> [Notice] {
+        try database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let tenant {
+                conditions.append("tenant_id = ?")
+                arguments += [tenant]
+            }
+            if !includeRetracted { conditions.append("retracted_at IS NULL") }
+            let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(db, sql: "SELECT * FROM notices \(clause) ORDER BY created_at DESC, id DESC", arguments: arguments).map { row in
+                Notice(id: row["id"], tenantID: row["tenant_id"], title: row["title"], content: row["content"], type: row["type"],
+                       startsAt: Self.date(row["starts_at"]), endsAt: Self.date(row["ends_at"]),
+                       createdAt: Self.date(row["created_at"]) ?? .distantPast, retractedAt: Self.date(row["retracted_at"]))
+            }
+        }
+    }
+
+    public func retract(_ id: Int64, now: Date) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE notices SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL", arguments: [Self.stamp(now), id])
+            if db.changesCount == 0 { throw InboxError(message: "no active announcement \(id)") }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldInbox
+import HeraldTestSupport
+
+/// Every query, against the SQLite store (a real file) and its in-memory twin alike.
+@Suite struct InboxStoreTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, memory
+        var testDescription: String { rawValue }
+    }
+
+    static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    final class Fixture: @unchecked Sendable {
+        let store: any InboxStore
+        let workspace: TemporaryWorkspace
+
+        init(_ kind: Kind) throws {
+            workspace = try TemporaryWorkspace()
+            switch kind {
+            case .sqlite: store = try SQLiteInboxStore(url: workspace.url.appendingPathComponent("outbox/herald.sqlite"))
+            case .memory: store = MemoryInboxStore()
+            }
+        }
+    }
+
+    static func message(_ n: Int, user: String = "10001", tenant: String = "0", at offset: TimeInterval? = nil) -> SiteDelivery {
+        SiteDelivery(messageID: MessageID(String(format: "%032d", n + (Int(tenant) ?? 0) * 100_000 + (Int(user) ?? 0) * 1000)),
+                     tenantID: tenant, userID: user, userType: "member", template: "order_shipped", nickname: "商城助手",
+                     content: "您的订单 A\(n) 已发货", type: "notification", parameters: ["orderId": "A\(n)"],
+                     createdAt: t0.addingTimeInterval(offset ?? TimeInterval(n)))
+    }
+
+    @Test(arguments: Kind.allCases)
+    func pagesAreNewestFirstWithATotal(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        defer { withExtendedLifetime(fixture) {} }
+        try store.deliver((1...25).map { Self.message($0) })
+        let pages = try (1...4).map { try store.list(tenant: "0", user: "10001", unreadOnly: false, page: $0, size: 10, now: Self.t0.addingTimeInterval(100)) }
+        #expect(pages.map(\.items.count) == [10, 10, 5, 0])
+        #expect(pages.allSatisfy { $0.total == 25 })
+        #expect(pages[0].items.first?.content == "您的订单 A25 已发货")
+        #expect(pages[2].items.last?.content == "您的订单 A1 已发货")
+        #expect(pages[0].items.first?.nickname == "商城助手")
+        #expect(Set(pages.flatMap(\.items).map(\.id)).count == 25, "no item on two pages")
+    }
+
+    @Test(arguments: Kind.allCases)
+    func tenantsAndUsersNeverSeeEachOthersMessagesOrAnnouncements(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        defer { withExtendedLifetime(fixture) {} }
+        try store.deliver([Self.message(1, tenant: "1"), Self.message(2, tenant: "2"), Self.message(3, user: "20002", tenant: "1")])
+        _ = try store.publish(Notice(tenantID: "2", title: "维护", content: "今晚维护", createdAt: Self.t0))
+        let now = Self.t0.addingTimeInterval(10)
+        let a = try store.list(tenant: "1", user: "10001", unreadOnly: false, page: 1, size: 10, now: now)
+        #expect(a.items.map(\.content) == ["您的订单 A1 已发货"])
+        #expect(try store.unreadCount(tenant: "1", user: "10001", now: now) == 1)
+        #expect(try store.unreadCount(tenant: "2", user: "10001", now: now) == 2, "tenant 2: its message and its announcement")
+        let other = try #require(a.items.first?.id)
+        #expect(throws: InboxError.self) { try store.markRead(tenant: "2", user: "10001", ids: [other], now: now) }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func readingAnotherUsersMessageIsAnErrorAndChangesNothing(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        defer { withExtendedLifetime(fixture) {} }
+        try store.deliver([Self.message(1), Self.message(2, user: "20002")])
+        let now = Self.t0.addingTimeInterval(10)
+        let mine = try #require(try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: now).items.first?.id)
+        let theirs = try #require(try store.list(tenant: "0", user: "20002", unreadOnly: false, page: 1, size: 10, now: now).items.first?.id)
+        #expect(throws: InboxError(message: "no message \(theirs) for user 10001 in tenant 0; nothing was changed")) {
+            try store.markRead(tenant: "0", user: "10001", ids: [mine, theirs], now: now)
+        }
+        #expect(try store.unreadCount(tenant: "0", user: "10001", now: now) == 1, "not even the user's own message was marked")
+        #expect(try store.unreadCount(tenant: "0", user: "20002", now: now) == 1)
+        #expect(try store.markRead(tenant: "0", user: "10001", ids: [mine], now: now) == 1)
+        #expect(try store.markRead(tenant: "0", user: "10001", ids: [mine], now: now) == 0, "already read")
+    }
+
+    @Test(arguments: Kind.allCases)
+    func unreadCountIsUnreadMessagesPlusUnreadActiveAnnouncements(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        defer { withExtendedLifetime(fixture) {} }
+        try store.deliver((1...3).map { Self.message($0) })
+        let now = Self.t0.addingTimeInterval(3600)
+        let live = try store.publish(Notice(title: "新功能上线", content: "欢迎体验", type: "announcement", createdAt: Self.t0))
+        _ = try store.publish(Notice(title: "未来", content: "还没开始", startsAt: now.addingTimeInterval(60), createdAt: Self.t0))
+        _ = try store.publish(Notice(title: "过去", content: "已经结束", endsAt: now.addingTimeInterval(-60), createdAt: Self.t0))
+        let retracted = try store.publish(Notice(title: "撤回", content: "发错了", createdAt: Self.t0))
+        try store.retract(retracted.id, now: now)
+        #expect(try store.unreadCount(tenant: "0", user: "10001", now: now) == 4)
+        let listing = try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: now)
+        #expect(listing.total == 4)
+        #expect(listing.items.filter { $0.kind == "announcement" }.map(\.title) == ["新功能上线"])
+        #expect(try store.markRead(tenant: "0", user: "10001", ids: ["n\(live.id)"], now: now) == 1)
+        #expect(try store.unreadCount(tenant: "0", user: "10001", now: now) == 3)
+        #expect(try store.unreadCount(tenant: "0", user: "20002", now: now) == 1, "another user's read marker is theirs alone")
+        #expect(try store.list(tenant: "0", user: "10001", unreadOnly: true, page: 1, size: 10, now: now).total == 3)
+        #expect(try store.notices(tenant: "0", includeRetracted: false).count == 3)
+        #expect(try store.notices(tenant: "0", includeRetracted: true).count == 4)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func readAllTouchesOnlyUnreadRows(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        defer { withExtendedLifetime(fixture) {} }
+        try store.deliver((1...4).map { Self.message($0) } + [Self.message(5, user: "20002")])
+        _ = try store.publish(Notice(title: "公告", content: "内容", createdAt: Self.t0))
+        let first = Self.t0.addingTimeInterval(100), later = Self.t0.addingTimeInterval(200)
+        let items = try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: first).items
+        let message = try #require(items.first { $0.kind == "message" })
+        _ = try store.markRead(tenant: "0", user: "10001", ids: [message.id], now: first)
+        #expect(try store.markAllRead(tenant: "0", user: "10001", now: later) == 4, "3 messages and the announcement")
+        let after = try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: later).items
+        #expect(after.allSatisfy { $0.read })
+        #expect(after.first { $0.id == message.id }?.readAt == first, "an already-read row keeps its read time")
+        #expect(try store.unreadCount(tenant: "0", user: "20002", now: later) == 2)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func archivedAndSoftDeletedMessagesAreHidden(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        defer { withExtendedLifetime(fixture) {} }
+        try store.deliver((1...3).map { Self.message($0) })
+        let now = Self.t0.addingTimeInterval(100)
+        _ = try store.publish(Notice(title: "公告", content: "内容", createdAt: Self.t0))
+        let ids = try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: now).items.filter { $0.kind == "message" }.map(\.id)
+        #expect(try store.archive(tenant: "0", user: "10001", ids: [ids[0]]) == 1)
+        #expect(try store.delete(tenant: "0", user: "10001", ids: [ids[1]]) == 1)
+        let left = try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: now)
+        #expect(left.items.filter { $0.kind == "message" }.map(\.id) == [ids[2]])
+        #expect(left.total == 2)
+        #expect(try store.unreadCount(tenant: "0", user: "10001", now: now) == 2)
+        #expect(throws: InboxError.self) { try store.delete(tenant: "0", user: "10001", ids: ["n1"]) }
+        #expect(throws: InboxError.self) { try store.markRead(tenant: "0", user: "10001", ids: [ids[1]], now: now) }
+    }
+}
