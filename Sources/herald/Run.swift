@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldChannels
 import HeraldCore
+import HeraldInbox
 
 extension Herald {
     struct Run: AsyncParsableCommand {
@@ -66,8 +67,14 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
         let transports = Transports.make(root: workspace.root, configuration: workspace.configuration)
         let (preferences, problems) = Preferences.load(root: workspace.root)
         for problem in problems { printError(problem.description) }
-        return WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log,
-                            counters: ledger, preferences: preferences)
+        var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log,
+                               counters: ledger, preferences: preferences)
+        let store = SQLiteInboxStore(ledger: ledger)
+        run.noticePublisher = { url in
+            let notice = try NoticeFile.publish(url, to: store, now: Date())
+            return "published announcement n\(notice.id) to tenant \(notice.tenantID)"
+        }
+        return run
     } catch {
         printError("herald: cannot open outbox/: \(error)")
         throw ExitCode(2)
@@ -88,6 +95,7 @@ func report(_ summary: RunSummary, dryRun: Bool) {
     for (key, reason) in summary.pausedTransports.sorted(by: { $0.key < $1.key }) {
         print("paused \(key): \(reason)")
     }
+    for note in summary.notes { print(note) }
     for name in summary.processedFiles {
         print(dryRun ? "\(name): checked (dry run; not moved)" : "\(name): done → recipients/processed/")
     }
@@ -99,7 +107,7 @@ func report(_ summary: RunSummary, dryRun: Bool) {
     }
     if summary.counts.isEmpty {
         if summary.processedFiles.isEmpty && summary.rejectedFiles.isEmpty && summary.settlingFiles.isEmpty
-            && summary.spooledRetried == 0 && summary.interruptedFiles.isEmpty {
+            && summary.spooledRetried == 0 && summary.interruptedFiles.isEmpty && summary.notes.isEmpty {
             print("no batches in recipients/inbox/")
         }
         return

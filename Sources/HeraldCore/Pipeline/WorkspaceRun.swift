@@ -22,6 +22,9 @@ public struct WorkspaceRun: Sendable {
     public let control: SendControl
     /// Checked between chunks: when it says stop, the file in hand stays in the inbox.
     public var shouldStop: @Sendable () -> Bool = { false }
+    /// Publishes a `NAME.notice.json` file dropped in the inbox and says what it did; nil
+    /// treats such files like any other JSON file.
+    public var noticePublisher: (@Sendable (URL) throws -> String)?
 
     /// The wall clock as a function (log timestamps, settle times).
     public var clock: @Sendable () -> Date {
@@ -152,6 +155,12 @@ public struct WorkspaceRun: Sendable {
         for url in prioritized(ready) {
             if shouldStop() { break }
             do {
+                if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
+                    if dryRun { continue }
+                    summary.notes.append("\(url.lastPathComponent): \(try noticePublisher(url))")
+                    try inbox.markProcessed(url)
+                    continue
+                }
                 let batch = try await runner.run(url, progress: progress)
                 try log.flush()
                 summary.merge(batch)

@@ -27,6 +27,8 @@ public struct RunSummary: Sendable, Hashable {
     public var pausedTransports: [String: String] = [:]
     /// Whether the batch stopped early because the run was asked to stop.
     public var stopped = false
+    /// Other things the run did (announcements published from notice files).
+    public var notes: [String] = []
 
     /// Creates an empty summary.
     public init() {}
@@ -72,6 +74,7 @@ public struct RunSummary: Sendable, Hashable {
         recovered += other.recovered
         inFlightAtCrash += other.inFlightAtCrash
         pausedTransports.merge(other.pausedTransports) { first, _ in first }
+        notes += other.notes
     }
 
     /// The count for one status over all channels.
