@@ -16,6 +16,27 @@ struct InboxOptions: ParsableArguments {
     @Flag(help: "Machine-readable JSON output.")
     var json = false
 
+    @Option(help: ArgumentHelp("Run the query N times and print its timing to stderr (for benchmarks).", visibility: .hidden))
+    var repeatCount: Int = 1
+
+    /// Runs `query` `repeatCount` times, printing mean and p99 when asked; returns the last result.
+    func timed<T>(_ query: () throws -> T) throws -> T {
+        var result = try query()
+        guard repeatCount > 1 else { return result }
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for _ in 0..<repeatCount {
+            let start = clock.now
+            result = try query()
+            times.append((clock.now - start).seconds * 1000)
+        }
+        times.sort()
+        let mean = times.reduce(0, +) / Double(times.count)
+        let p99 = times[min(times.count - 1, Int(Double(times.count) * 0.99))]
+        printError(String(format: "%d runs: mean %.3f ms, p99 %.3f ms, max %.3f ms", times.count, mean, p99, times.last ?? 0))
+        return result
+    }
+
     func store() throws -> SQLiteInboxStore {
         let workspace = try self.workspace.open(secretsOptional: true)
         return try SQLiteInboxStore(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
@@ -62,8 +83,10 @@ extension Herald {
             }
 
             func run() throws {
-                let result = try options.store().list(tenant: options.tenant, user: options.user, unreadOnly: unread,
-                                                      page: page, size: size, now: Date())
+                let store = try options.store()
+                let result = try options.timed {
+                    try store.list(tenant: options.tenant, user: options.user, unreadOnly: unread, page: page, size: size, now: Date())
+                }
                 if options.json { return try printJSON(result) }
                 let zone = (try? options.workspace.open(secretsOptional: true).configuration.timeZone) ?? .current
                 for item in result.items {
@@ -105,7 +128,8 @@ extension Herald {
             @OptionGroup var options: InboxOptions
 
             func run() throws {
-                let count = try options.store().unreadCount(tenant: options.tenant, user: options.user, now: Date())
+                let store = try options.store()
+                let count = try options.timed { try store.unreadCount(tenant: options.tenant, user: options.user, now: Date()) }
                 if options.json { try printJSON(["unread": count]) } else { print(count) }
             }
         }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Inbox scale check (not a test): 1,000,000 site messages over 100,000 users inserted through a
+# release `herald run`, then `unread-count` and the first page of `list` for one user, timed
+# in-process over 200 runs each, and an announcement published to all of them (one row).
+# Usage: bash .ci/bench/inbox.sh [ROWS] [USERS]
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$HERALD_ROOT"
+ensure_swift
+ensure_apt libcurl4-openssl-dev
+
+ROWS="${1:-1000000}"
+USERS="${2:-100000}"
+swift build -c release --product herald >&2
+HERALD="$(swift build -c release --show-bin-path)/herald"
+WORK="$(mktemp -d /tmp/herald-inbox-bench.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/templates" "$WORK/recipients/inbox"
+printf 'site: {transport: inbox}\n' > "$WORK/herald.yaml"
+printf 'site: {nickname: 商城助手, content: "{name}，您的订单 {orderId} 已发货"}\n' > "$WORK/templates/order_shipped.yaml"
+python3 - "$WORK/recipients/inbox/order_shipped.bench.csv" "$ROWS" "$USERS" <<'PY'
+import sys
+path, rows, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "w", encoding="utf-8") as f:
+    f.write("user_id,tenant_id,name,orderId\n")
+    for i in range(rows):
+        f.write(f"{i % users},0,李雷,A{i:08d}\n")
+PY
+start=$(date +%s.%N)
+/usr/bin/time -f "%M" -o "$WORK/rss" "$HERALD" run -C "$WORK" --settle 0s > "$WORK/out"
+end=$(date +%s.%N)
+python3 -c "print(f'inserted $ROWS site messages for $USERS users in {$end - $start:.1f}s ({int($ROWS / ($end - $start))} rows/s), peak RSS {$(cat "$WORK/rss") / 1024:.0f} MB')"
+USER=$((USERS / 2))
+"$HERALD" notice publish -C "$WORK" --title 系统维护 --content "12月1日 02:00-04:00 系统维护" --type announcement > /dev/null
+printf 'unread-count (user %s, %s messages + 1 announcement): ' "$USER" "$((ROWS / USERS))"
+"$HERALD" inbox unread-count -C "$WORK" --user "$USER" --repeat-count 200 2>&1 >/dev/null
+printf 'list first page of 20: '
+"$HERALD" inbox list -C "$WORK" --user "$USER" --size 20 --repeat-count 200 2>&1 >/dev/null
+python3 - "$WORK/outbox/herald.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print("rows: site_messages %d, notices %d (an announcement to every user is one row)" % (
+    db.execute("SELECT COUNT(*) FROM site_messages").fetchone()[0], db.execute("SELECT COUNT(*) FROM notices").fetchone()[0]))
+PY
