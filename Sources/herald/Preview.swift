@@ -17,8 +17,7 @@ extension Herald {
         @Argument(help: "The template code (its file stem).")
         var code: String
 
-        @Option(name: .customLong("param"), help: ArgumentHelp("A parameter value.", valueName: "k=v"))
-        var parameters: [String] = []
+        @OptionGroup var parameters: ParameterOptions
 
         @Option(help: "Only this channel (site, mail, sms, wechat_mp, wechat_mini); repeatable.")
         var channel: [Channel] = []
@@ -32,18 +31,9 @@ extension Herald {
         @Option(help: ArgumentHelp("Write one file per variant into DIR instead of printing.", valueName: "DIR"))
         var out: String?
 
-        func validate() throws {
-            for parameter in parameters where !parameter.contains("=") {
-                throw ValidationError("--param takes key=value, got '\(parameter)'")
-            }
-        }
-
         func run() throws {
             let workspace = try options.open(secretsOptional: true)
-            let values = Dictionary(parameters.map { pair -> (String, String) in
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
-            }, uniquingKeysWith: { _, last in last })
+            let values = parameters.values
             let documents: [PreviewDocument]
             do {
                 documents = try TemplatePreview(workspace: workspace)

@@ -17,8 +17,7 @@ extension Herald {
         @Option(name: .customLong("to"), help: ArgumentHelp("A channel and address: mail:ADDR, sms:MOBILE, site:USER_ID, wechat_mp:OPENID, wechat_mini:OPENID. Repeatable.", valueName: "CHANNEL:ADDRESS"))
         var recipients: [String]
 
-        @Option(name: .customLong("param"), help: ArgumentHelp("A parameter value. Repeatable.", valueName: "k=v"))
-        var parameters: [String] = []
+        @OptionGroup var parameters: ParameterOptions
 
         @Option(help: "The recipient's locale.")
         var locale: String?
@@ -33,9 +32,6 @@ extension Herald {
         var dryRun = false
 
         func validate() throws {
-            for parameter in parameters where !parameter.contains("=") {
-                throw ValidationError("--param takes key=value, got '\(parameter)'")
-            }
             for recipient in recipients {
                 let parts = recipient.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, Channel(rawValue: String(parts[0])) != nil else {
@@ -61,10 +57,7 @@ extension Herald {
                 case .wechatMini: row.recipient.miniOpenID = parts[1]
                 }
             }
-            for pair in parameters {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                row.parameters[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-            }
+            row.parameters = parameters.values
             let lock: RunLock
             do {
                 lock = try RunLock(root: workspace.root)

@@ -145,8 +145,8 @@ private final class UploadSource {
         let count = min(max, data.count - offset)
         guard count > 0 else { return 0 }
         data.withUnsafeBytes { raw in
-            let source = raw.baseAddress!.advanced(by: offset)
-            UnsafeMutableRawPointer(buffer).copyMemory(from: source, byteCount: count)
+            guard let base = raw.baseAddress else { return }
+            UnsafeMutableRawPointer(buffer).copyMemory(from: base.advanced(by: offset), byteCount: count)
         }
         offset += count
         return count

@@ -156,14 +156,10 @@ public final class CSVReader {
                 case 0x22:
                     field.append(0x22)
                     state = .quoted
-                case 0x2C:
-                    try endField()
-                    state = .fieldStart
-                case 0x0A, 0x0D:
-                    try endField()
-                    line += 1
-                    afterCR = byte == 0x0D
-                    return CSVRecord(fields: fields, line: startLine, problem: problem)
+                case 0x2C, 0x0A, 0x0D:
+                    // The quoted field ended; the delimiter is handled as after any field.
+                    state = .unquoted
+                    position -= 1
                 default:
                     problem = problem ?? "text after a closing quote in field \(fields.count + 1); double a quote inside a quoted field (\"\")"
                     field.append(byte)
