@@ -113,10 +113,10 @@ import HeraldTestSupport
     }
 
     @Test func aRefusedPortIsTransient() async throws {
-        let server = try SMTPTestServer()
-        let port = server.port
-        server.stop()
-        let outcome = await transport(port: port).send(envelope(1))
+        // A port bound but not listening refuses connections, and no other test can take it meanwhile.
+        let reserved = try ReservedPort()
+        let outcome = await transport(port: reserved.port).send(envelope(1))
+        withExtendedLifetime(reserved) {}
         #expect(outcome.kind == .transient)
         #expect(outcome.code == "curl_7")
     }
@@ -155,4 +155,32 @@ import HeraldTestSupport
 func sha256Hex(_ data: Data) -> String {
     let result = try? runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["sha256sum"], input: data)
     return String(result?.stdout.prefix(64) ?? "")
+}
+
+/// A loopback TCP port held by a socket that never listens: connecting to it is refused.
+final class ReservedPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        descriptor = fd
+        guard bound == 0, named == 0 else { throw PythonError(message: "could not reserve a port") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        close(descriptor)
+    }
 }

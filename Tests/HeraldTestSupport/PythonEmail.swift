@@ -71,4 +71,9 @@ public func parseWithPython(_ message: Data) throws -> ParsedEmail {
 public struct PythonError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    /// Creates an error.
+    public init(message: String) {
+        self.message = message
+    }
 }

@@ -192,19 +192,25 @@ def tls_context(cert, key):
     context.load_cert_chain(cert, key)
     return context
 
-probe = socket.socket()
-probe.bind(("127.0.0.1", 0))
-port = probe.getsockname()[1]
-probe.close()
-
 kwargs = {}
 if args.auth:
     kwargs.update(authenticator=authenticator, auth_require_tls=False)
 if args.starttls:
     kwargs.update(tls_context=tls_context(*args.starttls), require_starttls=True)
 ssl_context = tls_context(*args.implicit_tls) if args.implicit_tls else None
-controller = CountingController(Handler(), hostname="127.0.0.1", port=port, ssl_context=ssl_context, **kwargs)
-controller.start()
+# Tests run in parallel: another server may take the free port between the probe and the bind.
+for attempt in range(20):
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    controller = CountingController(Handler(), hostname="127.0.0.1", port=port, ssl_context=ssl_context, **kwargs)
+    try:
+        controller.start()
+        break
+    except Exception:
+        if attempt == 19:
+            raise
 with lock:
     stats["connections"] = 0  # start() made one connection to check the server is up
     save()
