@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "CCurl", dependencies: ["CLibcurl"]),
         .target(
             name: "HeraldChannels",
-            dependencies: ["HeraldCore", "CCurl", "CLibcurl"]
+            dependencies: ["HeraldCore", "CCurl", "CLibcurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "HeraldInbox",
