@@ -160,7 +160,7 @@ import HeraldTestSupport
             """)
         #expect(diagnostics == [
             error("herald.yaml", 1, 11, "unknown time zone 'Mars/Olympus'; use an IANA name such as Asia/Shanghai"),
-            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox"),
+            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook"),
             error("herald.yaml", 4, 42, "'from' of mail account 'default' is 'not-an-address', not an email address"),
             error("herald.yaml", 5, 5, "mail account 'other' has no 'transport'; add `transport: file`"),
             error("herald.yaml", 7, 3, "unknown key 'chanels' in sms; did you mean 'channels'?"),

@@ -95,7 +95,7 @@ public enum Transports {
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> any Transport {
             switch kind {
-            case .file, .smtp: file
+            case .file, .smtp, .aliyun, .tencent, .webhook: file
             case .discard: discard
             case .inbox: SiteInboxTransport()
             }
@@ -110,7 +110,10 @@ public enum Transports {
                 set.set(pick(account.transport), channel: .mail, account: id)
             }
         }
-        for (id, channel) in configuration.smsChannels { set.set(pick(channel.transport), channel: .sms, account: id) }
+        // Every SMS channel goes through the router, which fails over along the template's channel list.
+        let local = configuration.smsChannels.filter { !$0.value.transport.isSMSProvider }.mapValues { pick($0.transport) }
+        let router = SMSRouter(configuration: configuration, local: local)
+        for id in configuration.smsChannels.keys { set.set(router, channel: .sms, account: id) }
         for (id, app) in configuration.wechatApps {
             set.set(pick(app.transport), channel: app.kind == .officialAccount ? .wechatMP : .wechatMini, account: id)
         }

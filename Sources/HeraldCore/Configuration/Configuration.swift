@@ -11,6 +11,42 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case smtp
     /// The in-app inbox in outbox/herald.sqlite (site only).
     case inbox
+    /// Aliyun SMS, Dysmsapi SendSms (sms only).
+    case aliyun
+    /// Tencent Cloud SMS, SendSms 2021-01-11 (sms only).
+    case tencent
+    /// A JSON POST to the operator's own gateway, HMAC-signed (sms only).
+    case webhook
+
+    /// The SMS provider kinds.
+    public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
+}
+
+/// Credentials and endpoint of an SMS provider channel.
+public struct SMSProviderSettings: Sendable, Hashable {
+    /// Base URL override (tests, private regions); default per provider.
+    public var endpoint: String?
+    /// Aliyun AccessKey id / Tencent SecretId.
+    public var keyID: String?
+    /// Aliyun AccessKey secret / Tencent SecretKey / webhook HMAC secret.
+    public var secret: Secret?
+    /// Tencent SmsSdkAppId.
+    public var sdkAppID: String?
+    /// Tencent region, default ap-guangzhou.
+    public var region: String
+    /// Webhook URL.
+    public var url: String?
+
+    /// Creates settings.
+    public init(endpoint: String? = nil, keyID: String? = nil, secret: Secret? = nil, sdkAppID: String? = nil,
+                region: String = "ap-guangzhou", url: String? = nil) {
+        self.endpoint = endpoint
+        self.keyID = keyID
+        self.secret = secret
+        self.sdkAppID = sdkAppID
+        self.region = region
+        self.url = url
+    }
 }
 
 /// How an SMTP connection is protected.
@@ -111,6 +147,8 @@ public struct SMSChannel: Sendable, Hashable {
     public var signature: String?
     /// Messages per period through this channel.
     public var rate: RateLimit?
+    /// The provider's credentials and endpoint, for `aliyun`, `tencent` and `webhook`.
+    public var provider: SMSProviderSettings?
 
     /// Creates a channel.
     public init(id: String, transport: TransportKind = .file, signature: String? = nil) {

@@ -83,8 +83,8 @@ struct ConfigurationLoader {
                 reader.error("'from' of mail account '\(id)' is '\(from)', not an email address", at: node)
             }
             let transport = reader.choice(m, "transport", default: TransportKind.file)
-            if transport == .inbox, let node = m["transport"] {
-                reader.error("mail account '\(id)' cannot use transport inbox; it is for the site channel", at: node)
+            if transport == .inbox || transport.isSMSProvider, let node = m["transport"] {
+                reader.error("mail account '\(id)' cannot use transport \(transport.rawValue); it is for \(transport == .inbox ? "the site channel" : "sms channels")", at: node)
             }
             var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
             account.rate = rate(m, "rate")
@@ -103,6 +103,7 @@ struct ConfigurationLoader {
                                      signature: reader.string(m, "signature"))
             channel.rate = rate(m, "rate")
             if let node = m["retry"] { retryOverrides["sms/\(id)"] = (node, "sms channel '\(id)'") }
+            if channel.transport.isSMSProvider { channel.provider = smsProvider(m, kind: channel.transport, id: id) }
             return channel
         }
         configuration.wechatApps = entries(top, section: "wechat", group: "apps", what: "wechat app") { id, m in
@@ -123,8 +124,13 @@ struct ConfigurationLoader {
         return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
     }
 
-    /// `transport: smtp` is for mail accounts only, `transport: inbox` for the site only.
+    /// `transport: smtp` is for mail accounts only, `transport: inbox` for the site only, SMS
+    /// providers for SMS channels only.
     func rejectSMTP(_ mapping: YAMLMapping, _ owner: String) {
+        if !owner.hasPrefix("sms channel"), let node = mapping["transport"], let kind = node.scalar.flatMap({ TransportKind(rawValue: $0.string) }),
+           kind.isSMSProvider {
+            reader.error("\(owner) cannot use transport \(kind.rawValue); it is for sms channels", at: node)
+        }
         if let node = mapping["transport"], node.scalar?.string == TransportKind.smtp.rawValue {
             reader.error("\(owner) cannot use transport smtp; it is for mail accounts", at: node)
         }
@@ -137,7 +143,8 @@ struct ConfigurationLoader {
         switch what {
         case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
                               "rate", "connections", "timeout", "ca_file", "max_size", "retry"]
-        case "sms channel": ["transport", "signature", "rate", "retry"]
+        case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
+                             "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret", "priority", "weight"]
         default: ["transport", "kind", "app_id", "rate", "retry"]
         }
     }
@@ -210,6 +217,31 @@ struct ConfigurationLoader {
             }
             return rate
         }
+    }
+
+    /// The provider part of an SMS channel: credentials only from the environment.
+    func smsProvider(_ m: YAMLMapping, kind: TransportKind, id: String) -> SMSProviderSettings {
+        let owner = "sms channel '\(id)'"
+        var settings = SMSProviderSettings(endpoint: reader.string(m, "endpoint"))
+        switch kind {
+        case .aliyun:
+            settings.keyID = reader.string(m, "access_key_id", required: true)
+            settings.secret = secret(m, "access_key_secret", owner: owner)
+            if m["access_key_secret"] == nil { reader.missing("access_key_secret", in: m, hint: "add `access_key_secret: ${HERALD_ALIYUN_SECRET}`") }
+        case .tencent:
+            settings.keyID = reader.string(m, "secret_id", required: true)
+            settings.secret = secret(m, "secret_key", owner: owner)
+            if m["secret_key"] == nil { reader.missing("secret_key", in: m, hint: "add `secret_key: ${HERALD_TENCENT_SECRET_KEY}`") }
+            settings.sdkAppID = reader.string(m, "sdk_app_id", required: true)
+            settings.region = reader.string(m, "region") ?? "ap-guangzhou"
+        default:
+            settings.url = reader.string(m, "url", required: true)
+            settings.secret = secret(m, "secret", owner: owner)
+        }
+        if kind != .webhook, m["signature"] == nil {
+            reader.missing("signature", in: m, hint: "add `signature:` with the approved 签名")
+        }
+        return settings
     }
 
     /// The SMTP part of a mail account.
