@@ -175,3 +175,17 @@ import HeraldTestSupport
         #expect(throws: DiagnosticsError.self) { try Workspace.open(at: workspace.url, environment: [:]) }
     }
 }
+
+@Suite struct SMSLengthCheckTests {
+    @Test func anSMSLongerThanOnePartIsAWarning() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": TemporaryWorkspace.sampleConfiguration,
+            "templates/long.yaml": "sms:\n  channel: aliyun\n  api_template_id: SMS_1\n  content: \"\(String(repeating: "长", count: 66)){code}\"\n",
+            "templates/short.yaml": "sms: {channel: aliyun, api_template_id: SMS_2, content: \"验证码{code}\"}\n",
+        ])
+        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
+            .warning("sms content of 'long' is 71 characters with its signature before any parameter; it is sent as 2 parts and billed as such",
+                     at: SourceLocation(file: "templates/long.yaml", line: 4, column: 12)),
+        ])
+    }
+}

@@ -75,6 +75,12 @@ from urllib.parse import urlsplit, parse_qsl, quote
 
 folder, aliyun_secret, tencent_secret, webhook_secret = sys.argv[1:5]
 lock = threading.Lock()
+counter = [0]
+
+def next_number():
+    with lock:
+        counter[0] += 1
+        return counter[0]
 
 def log(entry):
     with lock, open(os.path.join(folder, "requests.jsonl"), "a") as f:
@@ -145,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "触发分钟级流控Permits:1", "RequestId": request_id})
         if mobile.endswith("0002"):
             return self.answer(200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "非法手机号", "RequestId": request_id})
-        self.answer(200, {"Code": "OK", "Message": "OK", "BizId": "9006197469364984^0", "RequestId": request_id})
+        self.answer(200, {"Code": "OK", "Message": "OK", "BizId": "9006197469364984^%d" % next_number(), "RequestId": request_id})
 
     # Tencent Cloud API 3.0: recompute TC3-HMAC-SHA256.
     def tencent(self, body):
@@ -181,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
             status = {"SerialNo": "", "PhoneNumber": mobile, "Fee": 0, "SessionContext": request.get("SessionContext", ""),
                       "Code": "LimitExceeded.PhoneNumberThirtySecondLimit", "Message": "单个手机号30秒内下发短信条数超过设定的上限", "IsoCode": "CN"}
         else:
-            status = {"SerialNo": "2645:1041626021315920731714393650", "PhoneNumber": mobile, "Fee": 1,
+            status = {"SerialNo": "2645:10416260213159207317143936%02d" % next_number(), "PhoneNumber": mobile, "Fee": 1,
                       "SessionContext": request.get("SessionContext", ""), "Code": "Ok", "Message": "send success", "IsoCode": "CN"}
         self.answer(200, {"Response": {"SendStatusSet": [status], "RequestId": request_id}})
 

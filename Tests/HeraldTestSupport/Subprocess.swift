@@ -46,9 +46,10 @@ public func heraldExecutable() -> URL {
     return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("herald")
 }
 
-/// Runs `herald` with `arguments` in `workspace`.
-public func runHerald(_ arguments: [String], in workspace: URL) throws -> ProcessResult {
-    try runProcess(heraldExecutable(), arguments, currentDirectory: workspace)
+/// Runs `herald` with `arguments` in `workspace`, with `environment` added to this process's.
+public func runHerald(_ arguments: [String], in workspace: URL, environment: [String: String] = [:]) throws -> ProcessResult {
+    let merged = environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    return try runProcess(heraldExecutable(), arguments, currentDirectory: workspace, environment: merged)
 }
 
 /// Runs a Python 3 script given inline, with `arguments`.

@@ -80,6 +80,8 @@ public protocol Ledger: Sendable {
     func record(_ entries: [LedgerEntry]) throws
     /// Records entries and stores site messages, in one transaction.
     func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws
+    /// The entries of messages by id, or by provider id (delivery receipts match either).
+    func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry]
 }
 
 /// The in-memory twin of `SQLiteLedger`.
@@ -106,6 +108,13 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     public func record(_ new: [LedgerEntry]) throws {
         lock.withLock {
             for entry in new { entries[entry.id] = entry }
+        }
+    }
+
+    public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
+        lock.withLock {
+            let wanted = Set(ids), serials = Set(providerIDs)
+            return entries.values.filter { wanted.contains($0.id) || ($0.providerID.map(serials.contains) ?? false) }
         }
     }
 

@@ -104,6 +104,9 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("4-provider-ids") { db in
+            try db.execute(sql: "CREATE INDEX ledger_provider ON ledger(provider_id) WHERE provider_id IS NOT NULL")
+        }
         return migrator
     }
 
@@ -138,6 +141,32 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     public func record(_ entries: [LedgerEntry]) throws {
         try record(entries, siteMessages: [])
+    }
+
+    public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
+        guard !ids.isEmpty || !providerIDs.isEmpty else { return [] }
+        return try database.read { db in
+            var found: [String: LedgerEntry] = [:]
+            for (column, values) in [("message_id", ids.map(\.value)), ("provider_id", providerIDs)] where !values.isEmpty {
+                for start in stride(from: 0, to: values.count, by: 500) {
+                    let slice = Array(values[start..<min(values.count, start + 500)])
+                    let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                    let rows = try Row.fetchAll(db, sql: """
+                        SELECT l.*, b.batch AS batch_name FROM ledger l JOIN batches b ON b.id = l.batch_id WHERE l.\(column) IN (\(marks))
+                        """, arguments: StatementArguments(slice))
+                    for row in rows {
+                        let id: String = row["message_id"]
+                        found[id] = LedgerEntry(id: MessageID(id), batch: row["batch_name"], row: row["row"],
+                                                channel: (row["channel"] as String?).flatMap(Channel.init(rawValue:)),
+                                                template: row["template"],
+                                                status: DeliveryStatus(rawValue: row["status"]) ?? .sent, attempt: row["attempt"],
+                                                providerID: row["provider_id"], errorCode: row["error_code"],
+                                                errorMessage: row["error_message"], updatedAt: Date())
+                    }
+                }
+            }
+            return Array(found.values)
+        }
     }
 
     public func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws {

@@ -147,6 +147,21 @@ public struct WorkspaceRun: Sendable {
             summary.inFlightAtCrash = inFlight
             summary.merge(try await drainSpool(progress: progress))
         }
+        if !dryRun {
+            let receipts = ReceiptFiles(root: workspace.root, configuration: workspace.configuration)
+            let ingest = ReceiptIngest(ledger: ledger, log: log, clock: clock)
+            for (channel, url) in receipts.waiting(settle: workspace.configuration.settle, now: clock()) {
+                do {
+                    let report = try receipts.ingest(url, channel: channel, with: ingest, move: true)
+                    summary.notes.append("receipts/\(channel)/\(url.lastPathComponent): \(report.delivered) delivered, "
+                        + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
+                } catch let rejection as BatchRejection {
+                    summary.rejectedFiles.append(("receipts/\(channel)/\(url.lastPathComponent)", rejection.description))
+                    try Inbox(root: workspace.root, settle: .zero)
+                        .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+                }
+            }
+        }
         let inbox = Inbox(root: workspace.root, settle: workspace.configuration.settle)
         let (ready, settling) = try inbox.scan(now: clock())
         summary.settlingFiles = settling

@@ -337,6 +337,8 @@ public struct TemplateSourceMap: Sendable, Hashable {
     public var references: [ConfigurationReference] = []
     /// Where `status:` was written (or the top of the file).
     public var status: SourceLocation?
+    /// Where the base sms variant's `content` was written.
+    public var smsContent: SourceLocation?
 
     /// Creates an empty map.
     public init() {}

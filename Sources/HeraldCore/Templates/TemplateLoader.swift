@@ -199,6 +199,7 @@ struct TemplateLoader {
         if m["channel"] == nil { reader.missing("channel", in: m, hint: "add `channel:` naming an SMS channel of herald.yaml") }
         let templateID = reader.string(m, "api_template_id", required: true)
         let content = text(m, "content", required: true)
+        if sourceMap.smsContent == nil, let node = m["content"] { sourceMap.smsContent = reader.location(node) }
         guard let channels, !channels.isEmpty, let templateID, let content else { return nil }
         return SMSVariant(channels: channels, apiTemplateID: templateID, content: content)
     }

@@ -46,12 +46,30 @@ public enum WorkspaceCheck {
         if let configuration {
             diagnostics += crossReferences(catalog, configuration)
         }
+        if let configuration { diagnostics += smsLengths(catalog, configuration) }
         for code in catalog.codes {
             guard let template = catalog[code], template.status == .disabled else { continue }
             diagnostics.append(.warning("template '\(code)' is disabled; its rows will be recorded as skipped",
                                         at: template.sourceMap.status ?? SourceLocation(file: template.file)))
         }
         return (configuration.map { ($0, catalog) }, diagnostics)
+    }
+
+    /// A warning for each SMS whose fixed text with its signature already needs more than one part.
+    static func smsLengths(_ catalog: TemplateCatalog, _ configuration: Configuration) -> [Diagnostic] {
+        catalog.codes.compactMap { code -> Diagnostic? in
+            guard let template = catalog[code], let sms = template.base.sms else { return nil }
+            let fixed = sms.content.segments.map { segment -> String in
+                if case let .literal(text) = segment { return text }
+                return ""
+            }.joined()
+            let signature = sms.channels.first.flatMap { configuration.smsChannels[$0]?.signature }
+            let signed = signature.map { "【\($0)】" + fixed } ?? fixed
+            let length = SMSLength.measure(signed)
+            guard length.segments > 1 else { return nil }
+            return .warning("sms content of '\(code)' is \(length.units) characters with its signature before any parameter; it is sent as \(length.segments) parts and billed as such",
+                            at: template.sourceMap.smsContent ?? SourceLocation(file: template.file))
+        }
     }
 
     /// Names that templates use but herald.yaml does not define.
