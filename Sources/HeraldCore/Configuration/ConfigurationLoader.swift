@@ -144,7 +144,7 @@ struct ConfigurationLoader {
         case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
                               "rate", "connections", "timeout", "ca_file", "max_size", "retry"]
         case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
-                             "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret", "priority", "weight"]
+                             "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret"]
         default: ["transport", "kind", "app_id", "rate", "retry"]
         }
     }
