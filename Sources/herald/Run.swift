@@ -64,7 +64,7 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
         try ledger.prune(before: Date().addingTimeInterval(-8 * 86_400))
         let log = try JSONLinesLog(directory: workspace.root.appendingPathComponent("outbox/log"),
                                    timeZone: workspace.configuration.timeZone)
-        let transports = Transports.make(root: workspace.root, configuration: workspace.configuration)
+        let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: ledger)
         let (preferences, problems) = Preferences.load(root: workspace.root)
         for problem in problems { printError(problem.description) }
         var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log,

@@ -160,7 +160,7 @@ import HeraldTestSupport
             """)
         #expect(diagnostics == [
             error("herald.yaml", 1, 11, "unknown time zone 'Mars/Olympus'; use an IANA name such as Asia/Shanghai"),
-            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook"),
+            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook, wechat"),
             error("herald.yaml", 4, 42, "'from' of mail account 'default' is 'not-an-address', not an email address"),
             error("herald.yaml", 5, 5, "mail account 'other' has no 'transport'; add `transport: file`"),
             error("herald.yaml", 7, 3, "unknown key 'chanels' in sms; did you mean 'channels'?"),
@@ -186,6 +186,19 @@ import HeraldTestSupport
         #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
             .warning("sms content of 'long' is 71 characters with its signature before any parameter; it is sent as 2 parts and billed as such",
                      at: SourceLocation(file: "templates/long.yaml", line: 4, column: 12)),
+        ])
+    }
+}
+
+@Suite struct SubscribeLiteralCheckTests {
+    @Test func aLiteralValueThatBreaksItsTypeIsAnError() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": TemporaryWorkspace.sampleConfiguration,
+            "templates/mini.yaml": "wechat_mini:\n  app: mini\n  template_id: T\n  data: {phrase1: 这句话有点长了, thing2: \"{x}\"}\n",
+        ])
+        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
+            .error("subscribe data 'phrase1' (phrase) is '这句话有点长了': 7 characters, at most 5 allowed (phrase: at most 5 Chinese characters); shorten it or set `truncate: true`",
+                   at: SourceLocation(file: "templates/mini.yaml", line: 4, column: 9)),
         ])
     }
 }

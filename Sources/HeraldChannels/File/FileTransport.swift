@@ -90,12 +90,12 @@ struct FileTransportError: Error, CustomStringConvertible {
 /// `discard`, and `smtp` for mail accounts.
 public enum Transports {
     /// The transports `configuration` names, for the workspace at `root`.
-    public static func make(root: URL, configuration: Configuration) -> TransportSet {
+    public static func make(root: URL, configuration: Configuration, tokens: (any AccessTokenStore)? = nil) -> TransportSet {
         let file = FileTransport(root: root, configuration: configuration, concurrency: configuration.concurrency)
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> any Transport {
             switch kind {
-            case .file, .smtp, .aliyun, .tencent, .webhook: file
+            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat: file
             case .discard: discard
             case .inbox: SiteInboxTransport()
             }
@@ -115,7 +115,13 @@ public enum Transports {
         let router = SMSRouter(configuration: configuration, local: local)
         for id in configuration.smsChannels.keys { set.set(router, channel: .sms, account: id) }
         for (id, app) in configuration.wechatApps {
-            set.set(pick(app.transport), channel: app.kind == .officialAccount ? .wechatMP : .wechatMini, account: id)
+            let channel: Channel = app.kind == .officialAccount ? .wechatMP : .wechatMini
+            if app.transport == .wechat {
+                set.set(WeChatTransport(app: app, tokens: tokens ?? MemoryAccessTokenStore(), concurrency: configuration.concurrency),
+                        channel: channel, account: id)
+            } else {
+                set.set(pick(app.transport), channel: channel, account: id)
+            }
         }
         return set
     }

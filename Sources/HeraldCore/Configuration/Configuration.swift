@@ -17,6 +17,8 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case tencent
     /// A JSON POST to the operator's own gateway, HMAC-signed (sms only).
     case webhook
+    /// The WeChat HTTP API (wechat apps only).
+    case wechat
 
     /// The SMS provider kinds.
     public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
@@ -170,6 +172,10 @@ public struct WeChatApp: Sendable, Hashable {
     public var appID: String?
     /// Messages per period through this app.
     public var rate: RateLimit?
+    /// The app secret (`${ENV}`), for `transport: wechat`.
+    public var appSecret: Secret?
+    /// Base URL override (tests); default https://api.weixin.qq.com.
+    public var endpoint: String?
 
     /// Creates an app.
     public init(id: String, transport: TransportKind = .file, kind: WeChatAppKind, appID: String? = nil) {

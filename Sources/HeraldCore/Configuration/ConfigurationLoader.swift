@@ -83,8 +83,8 @@ struct ConfigurationLoader {
                 reader.error("'from' of mail account '\(id)' is '\(from)', not an email address", at: node)
             }
             let transport = reader.choice(m, "transport", default: TransportKind.file)
-            if transport == .inbox || transport.isSMSProvider, let node = m["transport"] {
-                reader.error("mail account '\(id)' cannot use transport \(transport.rawValue); it is for \(transport == .inbox ? "the site channel" : "sms channels")", at: node)
+            if transport == .inbox || transport == .wechat || transport.isSMSProvider, let node = m["transport"] {
+                reader.error("mail account '\(id)' cannot use transport \(transport.rawValue); it is for \(transport == .inbox ? "the site channel" : transport == .wechat ? "wechat apps" : "sms channels")", at: node)
             }
             var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
             account.rate = rate(m, "rate")
@@ -116,6 +116,12 @@ struct ConfigurationLoader {
                       kind: reader.choice(m, "kind", default: .officialAccount),
                       appID: reader.string(m, "app_id"))
             app.rate = rate(m, "rate")
+            app.endpoint = reader.string(m, "endpoint")
+            if app.transport == .wechat {
+                if app.appID == nil { reader.missing("app_id", in: m, hint: "add `app_id: wx…`") }
+                app.appSecret = secret(m, "app_secret", owner: "wechat app '\(id)'")
+                if m["app_secret"] == nil { reader.missing("app_secret", in: m, hint: "add `app_secret: ${HERALD_WECHAT_SECRET}`") }
+            }
             return app
         }
         for (key, (node, owner)) in retryOverrides.sorted(by: { $0.key < $1.key }) {
@@ -131,6 +137,9 @@ struct ConfigurationLoader {
            kind.isSMSProvider {
             reader.error("\(owner) cannot use transport \(kind.rawValue); it is for sms channels", at: node)
         }
+        if !owner.hasPrefix("wechat app"), let node = mapping["transport"], node.scalar?.string == TransportKind.wechat.rawValue {
+            reader.error("\(owner) cannot use transport wechat; it is for wechat apps", at: node)
+        }
         if let node = mapping["transport"], node.scalar?.string == TransportKind.smtp.rawValue {
             reader.error("\(owner) cannot use transport smtp; it is for mail accounts", at: node)
         }
@@ -145,7 +154,7 @@ struct ConfigurationLoader {
                               "rate", "connections", "timeout", "ca_file", "max_size", "retry"]
         case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
                              "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret"]
-        default: ["transport", "kind", "app_id", "rate", "retry"]
+        default: ["transport", "kind", "app_id", "rate", "retry", "app_secret", "endpoint"]
         }
     }
 

@@ -107,6 +107,11 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         migrator.registerMigration("4-provider-ids") { db in
             try db.execute(sql: "CREATE INDEX ledger_provider ON ledger(provider_id) WHERE provider_id IS NOT NULL")
         }
+        migrator.registerMigration("5-access-tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE access_tokens (app_id TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -262,6 +262,17 @@ extension PipelineStage {
             guard let template = job.template else { return }
             switch renderer.render(template, channel: delivery.channel, parameters: job.row.parameters, locale: job.row.recipient.locale) {
             case var .success(message):
+                if case var .wechatMini(wechat) = message.content {
+                    // Subscribe messages are refused by WeChat (47003) when a value breaks its type's rule: check first.
+                    let truncate = template.variants(for: job.row.recipient.locale, channel: .wechatMini).variants.wechatMini?.truncate ?? false
+                    for index in wechat.data.indices {
+                        switch SubscribeValueRules.check(key: wechat.data[index].key, value: wechat.data[index].value, truncate: truncate) {
+                        case let .success(value): wechat.data[index].value = value
+                        case let .failure(failure): throw failure
+                        }
+                    }
+                    message.content = .wechatMini(wechat)
+                }
                 if case var .mail(mail) = message.content {
                     mail.attachments += job.row.mail.attachments
                     mail.unsubscribe = job.row.mail.unsubscribeURL ?? mail.unsubscribe

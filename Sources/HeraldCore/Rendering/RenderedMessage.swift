@@ -114,9 +114,14 @@ public struct RenderedWeChat: Sendable, Hashable, Codable {
     public var miniprogramAppID: String?
     public var miniprogramPage: String?
     public var data: [RenderedWeChatItem]
+    public var miniprogramState: String?
+    public var lang: String?
 
     /// Creates a value from its parts.
-    public init(app: String, templateID: String, url: String? = nil, page: String? = nil, miniprogramAppID: String? = nil, miniprogramPage: String? = nil, data: [RenderedWeChatItem]) {
+    public init(app: String, templateID: String, url: String? = nil, page: String? = nil, miniprogramAppID: String? = nil,
+                miniprogramPage: String? = nil, data: [RenderedWeChatItem], miniprogramState: String? = nil, lang: String? = nil) {
+        self.miniprogramState = miniprogramState
+        self.lang = lang
         self.app = app
         self.templateID = templateID
         self.url = url

@@ -141,6 +141,6 @@ public struct TemplateRenderer: Sendable {
                        miniprogramPage: variant.miniprogramPage?.render(values, escaping: .plain),
                        data: variant.data.map {
                            RenderedWeChatItem(key: $0.key, value: $0.value.render(values, escaping: .plain), color: $0.color)
-                       })
+                       }, miniprogramState: variant.miniprogramState, lang: variant.lang)
     }
 }

@@ -154,6 +154,12 @@ public struct WeChatVariant: Sendable, Hashable {
     public var miniprogramPage: TemplateText?
     /// The template's data fields in order.
     public var data: [WeChatDataItem]
+    /// Mini program: `developer`, `trial` or `formal` (default formal).
+    public var miniprogramState: String?
+    /// Mini program: `zh_CN`, `en_US`, `zh_HK`, `zh_TW`.
+    public var lang: String?
+    /// Mini program: cut over-long text values with `…` instead of rejecting the row.
+    public var truncate: Bool = false
 
     /// Creates a value from its parts.
     public init(app: String, templateID: String, url: TemplateText? = nil, page: TemplateText? = nil, miniprogramAppID: String? = nil, miniprogramPage: TemplateText? = nil, data: [WeChatDataItem]) {
@@ -339,6 +345,8 @@ public struct TemplateSourceMap: Sendable, Hashable {
     public var status: SourceLocation?
     /// Where the base sms variant's `content` was written.
     public var smsContent: SourceLocation?
+    /// Where the wechat_mini variant's `data` was written.
+    public var wechatMiniData: SourceLocation?
 
     /// Creates an empty map.
     public init() {}

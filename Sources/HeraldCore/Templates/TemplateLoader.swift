@@ -119,7 +119,7 @@ struct TemplateLoader {
         case "mail": ["account", "nickname", "title", "html", "text", "attachments", "unsubscribe"]
         case "sms": ["channel", "api_template_id", "content"]
         case "wechat_mp": ["app", "template_id", "url", "miniprogram", "data"]
-        default: ["app", "template_id", "page", "data"]
+        default: ["app", "template_id", "page", "data", "miniprogram_state", "lang", "truncate"]
         }
     }
 
@@ -216,12 +216,19 @@ struct TemplateLoader {
             }
         } else {
             variant.page = text(m, "page")
+            variant.miniprogramState = reader.string(m, "miniprogram_state")
+            if let state = variant.miniprogramState, let node = m["miniprogram_state"], !["developer", "trial", "formal"].contains(state) {
+                reader.error("miniprogram_state is '\(state)'; expected developer, trial or formal", at: node)
+            }
+            variant.lang = reader.string(m, "lang")
+            variant.truncate = reader.bool(m, "truncate") ?? false
         }
         guard let dataNode = m["data"] else {
             reader.missing("data", in: m, hint: "add `data:` with the template's keys")
             return nil
         }
         guard let data = reader.mapping(dataNode, "data") else { return nil }
+        if !officialAccount, sourceMap.wechatMiniData == nil { sourceMap.wechatMiniData = reader.location(dataNode) }
         for entry in data.entries {
             if entry.value.scalar != nil {
                 guard let value = text(data, entry.key) else { continue }

@@ -47,6 +47,7 @@ public enum WorkspaceCheck {
             diagnostics += crossReferences(catalog, configuration)
         }
         if let configuration { diagnostics += smsLengths(catalog, configuration) }
+        diagnostics += subscribeValues(catalog)
         for code in catalog.codes {
             guard let template = catalog[code], template.status == .disabled else { continue }
             diagnostics.append(.warning("template '\(code)' is disabled; its rows will be recorded as skipped",
@@ -70,6 +71,25 @@ public enum WorkspaceCheck {
             return .warning("sms content of '\(code)' is \(length.units) characters with its signature before any parameter; it is sent as \(length.segments) parts and billed as such",
                             at: template.sourceMap.smsContent ?? SourceLocation(file: template.file))
         }
+    }
+
+    /// Errors for subscribe-message data values written literally in a template that already
+    /// break their type's rule (WeChat would refuse every message).
+    static func subscribeValues(_ catalog: TemplateCatalog) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for code in catalog.codes {
+            guard let template = catalog[code] else { continue }
+            let sets = [template.base] + template.locales.keys.sorted().compactMap { template.locales[$0] }
+            for variant in sets.compactMap(\.wechatMini) {
+                for item in variant.data where item.value.placeholders.isEmpty {
+                    if case let .failure(failure) = SubscribeValueRules.check(key: item.key, value: item.value.source, truncate: variant.truncate) {
+                        let diagnostic = Diagnostic.error(failure.reason, at: template.sourceMap.wechatMiniData ?? SourceLocation(file: template.file))
+                        if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
+                    }
+                }
+            }
+        }
+        return diagnostics
     }
 
     /// Names that templates use but herald.yaml does not define.

@@ -1,0 +1,139 @@
+import Foundation
+import HeraldCore
+
+/// Sends official-account template messages (`/cgi-bin/message/template/send`) and mini-program
+/// subscribe messages (`/cgi-bin/message/subscribe/send`) for one WeChat app, with an access token
+/// from the stable-token API cached in the workspace database (shared across runs and processes),
+/// refreshed ahead of expiry and once, forced, on errcode 40001 / 40014 / 42001.
+public final class WeChatTransport: Transport, @unchecked Sendable {
+    public let name = "wechat"
+    public let concurrency: Int
+    private let app: WeChatApp
+    private let base: String
+    private let tokens: any AccessTokenStore
+    private let clock: @Sendable () -> Date
+    private let lock = NSLock()
+    private var idle: [HTTPClient] = []
+    private let tokenLock = NSLock()
+
+    /// Refresh this long before the token expires.
+    static let refreshAhead: TimeInterval = 300
+    /// Errcodes meaning the token is invalid or expired.
+    static let tokenErrors: Set<Int> = [40001, 40014, 42001]
+    /// Errcodes worth retrying later: system busy, frequency limit.
+    static let transientErrors: Set<Int> = [-1, 45009, 45011]
+
+    /// Creates the transport of `app` (which has `app_id` and `app_secret`).
+    public init(app: WeChatApp, tokens: any AccessTokenStore, concurrency: Int = 4, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.app = app
+        self.tokens = tokens
+        self.concurrency = concurrency
+        self.clock = clock
+        var base = app.endpoint ?? "https://api.weixin.qq.com"
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+    }
+
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                guard let client = self.lock.withLock({ self.idle.popLast() }) ?? HTTPClient() else {
+                    continuation.resume(returning: .transient(code: "curl_init", "libcurl could not create a handle"))
+                    return
+                }
+                let outcome = self.deliver(envelope, client: client)
+                self.lock.withLock { self.idle.append(client) }
+                continuation.resume(returning: outcome)
+            }
+        }
+    }
+
+    /// The JSON body WeChat documents for the message.
+    static func body(_ envelope: Envelope) -> (path: String, body: [String: Any])? {
+        switch envelope.message.content {
+        case let .wechatMP(message):
+            var body: [String: Any] = [
+                "touser": envelope.address, "template_id": message.templateID,
+                "data": Dictionary(message.data.map { item -> (String, Any) in
+                    var field: [String: String] = ["value": item.value]
+                    if let color = item.color { field["color"] = color }
+                    return (item.key, field)
+                }, uniquingKeysWith: { first, _ in first }),
+            ]
+            if let url = message.url, !url.isEmpty { body["url"] = url }
+            if let appID = message.miniprogramAppID {
+                body["miniprogram"] = ["appid": appID, "pagepath": message.miniprogramPage ?? ""]
+            }
+            body["client_msg_id"] = envelope.id.value
+            return ("/cgi-bin/message/template/send", body)
+        case let .wechatMini(message):
+            var body: [String: Any] = [
+                "touser": envelope.address, "template_id": message.templateID,
+                "data": Dictionary(message.data.map { ($0.key, ["value": $0.value]) }, uniquingKeysWith: { first, _ in first }),
+                "miniprogram_state": message.miniprogramState ?? "formal", "lang": message.lang ?? "zh_CN",
+            ]
+            if let page = message.page, !page.isEmpty { body["page"] = page }
+            return ("/cgi-bin/message/subscribe/send", body)
+        default:
+            return nil
+        }
+    }
+
+    private func deliver(_ envelope: Envelope, client: HTTPClient) -> DeliveryOutcome {
+        guard let (path, payload) = Self.body(envelope),
+              let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return .permanent(code: "wrong_channel", "the wechat transport sends wechat_mp and wechat_mini messages")
+        }
+        var forced = false
+        while true {
+            let token: String
+            switch accessToken(client: client, force: forced) {
+            case let .success(value): token = value
+            case let .failure(failed): return failed.outcome
+            }
+            let response = client.post("\(base)\(path)?access_token=\(token)", headers: ["Content-Type": "application/json"], body: body)
+            if let failure = HTTPOutcome.failure(response) { return failure }
+            guard let json = HTTPOutcome.json(response), let errcode = (json["errcode"] as? NSNumber)?.intValue else {
+                return .transient(code: "http_\(response.status)", "WeChat answered without errcode")
+            }
+            let errmsg = json["errmsg"] as? String ?? ""
+            if errcode == 0 { return .sent(providerID: (json["msgid"] as? NSNumber)?.stringValue ?? (json["msgid"] as? String)) }
+            if Self.tokenErrors.contains(errcode) && !forced {
+                forced = true
+                continue
+            }
+            let code = String(errcode)
+            return Self.transientErrors.contains(errcode) ? .transient(code: code, errmsg) : .permanent(code: code, errmsg)
+        }
+    }
+
+    /// A token good for a while yet: from the shared store, or fetched (forced after a token error).
+    private func accessToken(client: HTTPClient, force: Bool) -> Result<String, FailedFetch> {
+        tokenLock.withLock {
+            let appID = app.appID ?? app.id
+            let now = clock()
+            if !force, let cached = try? tokens.token(app: appID), cached.expiresAt.timeIntervalSince(now) > Self.refreshAhead {
+                return .success(cached.token)
+            }
+            let request: [String: Any] = ["grant_type": "client_credential", "appid": appID, "secret": app.appSecret?.value ?? "",
+                                          "force_refresh": force]
+            let body = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
+            let response = client.post("\(base)/cgi-bin/stable_token", headers: ["Content-Type": "application/json"], body: body)
+            if let failure = HTTPOutcome.failure(response) { return .failure(FailedFetch(outcome: failure)) }
+            let json = HTTPOutcome.json(response) ?? [:]
+            guard let token = json["access_token"] as? String, let expires = (json["expires_in"] as? NSNumber)?.doubleValue else {
+                let errcode = (json["errcode"] as? NSNumber)?.intValue ?? -1
+                let message = "access token: \(json["errmsg"] as? String ?? "no access_token in the answer")"
+                return .failure(FailedFetch(outcome: Self.transientErrors.contains(errcode) ? .transient(code: String(errcode), message)
+                                                                                             : .permanent(code: String(errcode), message)))
+            }
+            try? tokens.save(AccessToken(token: token, expiresAt: now.addingTimeInterval(expires)), app: appID)
+            return .success(token)
+        }
+    }
+}
+
+/// A token fetch that did not work, as the outcome of the send that needed it.
+struct FailedFetch: Error {
+    var outcome: DeliveryOutcome
+}

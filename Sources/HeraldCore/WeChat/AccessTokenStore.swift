@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+
+/// A cached access token and when it stops working.
+public struct AccessToken: Sendable, Hashable {
+    public var token: String
+    public var expiresAt: Date
+
+    /// Creates a token.
+    public init(token: String, expiresAt: Date) {
+        self.token = token
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Access tokens shared by every run and process of a workspace (WeChat allows few fetches a day).
+///
+/// ```swift
+/// let store = MemoryAccessTokenStore()
+/// try store.save(AccessToken(token: "t", expiresAt: later), app: "wx123")
+/// try store.token(app: "wx123")?.token   // "t"
+/// ```
+public protocol AccessTokenStore: Sendable {
+    func token(app: String) throws -> AccessToken?
+    func save(_ token: AccessToken, app: String) throws
+}
+
+/// The in-memory twin.
+public final class MemoryAccessTokenStore: AccessTokenStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var tokens: [String: AccessToken] = [:]
+
+    /// Creates an empty store.
+    public init() {}
+
+    public func token(app: String) throws -> AccessToken? { lock.withLock { tokens[app] } }
+
+    public func save(_ token: AccessToken, app: String) throws { lock.withLock { tokens[app] = token } }
+}
+
+/// Tokens in `outbox/herald.sqlite`, table `access_tokens(app_id, token, expires_at)`.
+extension SQLiteLedger: AccessTokenStore {
+    public func token(app: String) throws -> AccessToken? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT token, expires_at FROM access_tokens WHERE app_id = ?", arguments: [app]).map { row in
+                AccessToken(token: row["token"], expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
+            }
+        }
+    }
+
+    public func save(_ token: AccessToken, app: String) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO access_tokens (app_id, token, expires_at) VALUES (?, ?, ?)
+                ON CONFLICT(app_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+                """, arguments: [app, token.token, token.expiresAt.timeIntervalSince1970])
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Testing
+import HeraldCore
+
+/// The limits WeChat documents for subscribe-message values, Chinese counted in characters.
+@Suite struct SubscribeValueRulesTests {
+    func ok(_ key: String, _ value: String) -> Bool {
+        if case .success = SubscribeValueRules.check(key: key, value: value, truncate: false) { return true }
+        return false
+    }
+
+    @Test(arguments: [
+        ("thing1", String(repeating: "券", count: 20), true), ("thing1", String(repeating: "券", count: 21), false),
+        ("number2", "12345.67", true), ("number2", "12a", false), ("number2", String(repeating: "9", count: 33), false),
+        ("letter3", "ABCdef", true), ("letter3", "AB1", false),
+        ("symbol4", "#$%", true), ("symbol4", "######", false),
+        ("character_string5", "A1001-X", true), ("character_string5", "订单A1", false), ("character_string5", String(repeating: "a", count: 33), false),
+        ("time6", "15:01", true), ("time6", "2019年10月1日 15:01", true), ("time6", "15:01~16:00", true), ("time6", "下午三点", false),
+        ("date7", "2019年10月1日", true), ("date7", "2019-10-01 15:01", true), ("date7", "2019年10月1日~2019年10月3日", true), ("date7", "明天", false),
+        ("amount8", "¥20", true), ("amount8", "100.50元", true), ("amount8", "¥12345678901", false), ("amount8", "二十元", false),
+        ("phone_number9", "+86-0766-66888866", true), ("phone_number9", "+86-0766-668888660000", false),
+        ("car_number10", "粤A12345", true), ("car_number10", "粤A1234学", true), ("car_number10", "粤A中345", false),
+        ("name11", "李雷", true), ("name11", String(repeating: "李", count: 11), false),
+        ("name11", "Li Lei", true), ("name11", String(repeating: "L", count: 21), false),
+        ("phrase12", "已发货", true), ("phrase12", "已经发货了吗", false), ("phrase12", "ok", false),
+    ])
+    func limits(key: String, value: String, valid: Bool) {
+        #expect(ok(key, value) == valid)
+    }
+
+    @Test func overLongTextIsRejectedWithKeyAndLimitOrTruncated() {
+        let long = String(repeating: "优", count: 25)
+        #expect(SubscribeValueRules.check(key: "thing2", value: long, truncate: false)
+                == .failure(StageFailure(.invalid, code: "wechat_value",
+                    "subscribe data 'thing2' (thing) is '\(long)': 25 characters, at most 20 allowed (thing: at most 20 characters); shorten it or set `truncate: true`")))
+        #expect(SubscribeValueRules.check(key: "thing2", value: long, truncate: true) == .success(String(repeating: "优", count: 19) + "…"))
+    }
+}
