@@ -7,10 +7,9 @@ import Foundation
 /// digits: `…0001` throttled on Aliyun, `…0002` an illegal number on Aliyun, `…0003` throttled
 /// on both providers, anything else accepted.
 public final class SMSProviderTestServer: @unchecked Sendable {
-    public let port: Int
-    public let directory: URL
-    private let process: Process
-    private let input: Pipe
+    private let server: LocalPythonServer
+    public var port: Int { server.port }
+    public var directory: URL { server.directory }
 
     /// One request the server saw.
     public struct Request: Decodable, Sendable {
@@ -23,39 +22,8 @@ public final class SMSProviderTestServer: @unchecked Sendable {
 
     /// Starts the server; the secrets are the ones the requests must be signed with.
     public init(aliyunSecret: String = "aliyun-secret", tencentSecret: String = "tencent-secret", webhookSecret: String = "webhook-secret") throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-sms-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let script = directory.appendingPathComponent("server.py")
-        try Data(Self.script.utf8).write(to: script)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, directory.path, aliyunSecret, tencentSecret, webhookSecret]
-        input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw PythonError(message: "the SMS provider test server did not start: \(text)")
-        }
-        self.port = port
-    }
-
-    deinit {
-        if process.isRunning {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-sms-\(UUID().uuidString)")
+        server = try LocalPythonServer(name: "sms", script: Self.script, arguments: [directory.path] + [aliyunSecret, tencentSecret, webhookSecret], directory: directory)
     }
 
     /// The base URL of one provider's endpoint: `aliyun`, `tencent` or `webhook`.
@@ -63,9 +31,7 @@ public final class SMSProviderTestServer: @unchecked Sendable {
 
     /// Every request so far, in arrival order.
     public func requests() throws -> [Request] {
-        let url = directory.appendingPathComponent("requests.jsonl")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+        try server.records("requests.jsonl", as: Request.self)
     }
 
     static let script = #"""

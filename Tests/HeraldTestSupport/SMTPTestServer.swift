@@ -12,11 +12,10 @@ import Foundation
 /// ```
 public final class SMTPTestServer: @unchecked Sendable {
     /// The port it listens on.
-    public let port: Int
+    public var port: Int { server.port }
     /// Where messages and stats land.
-    public let directory: URL
-    private let process: Process
-    private let input: Pipe
+    public var directory: URL { server.directory }
+    private let server: LocalPythonServer
 
     /// What the server has seen.
     public struct Stats: Decodable, Sendable {
@@ -38,50 +37,20 @@ public final class SMTPTestServer: @unchecked Sendable {
     /// `failFirst` answers `451` to the first K RCPTs of each recipient address, then accepts.
     public init(rcptReply: String? = nil, dataReply: String? = nil, auth: String? = nil, failFirst: Int? = nil,
                 starttls: (certificate: URL, key: URL)? = nil, implicitTLS: (certificate: URL, key: URL)? = nil) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-smtp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let script = directory.appendingPathComponent("server.py")
-        try Data(Self.script.utf8).write(to: script)
-        var arguments = [script.path, "--dir", directory.path]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-smtp-\(UUID().uuidString)")
+        var arguments = ["--dir", directory.path]
         if let rcptReply { arguments += ["--rcpt-reply", rcptReply] }
         if let dataReply { arguments += ["--data-reply", dataReply] }
         if let auth { arguments += ["--auth", auth] }
         if let failFirst { arguments += ["--fail-first", String(failFirst)] }
         if let starttls { arguments += ["--starttls", starttls.certificate.path, starttls.key.path] }
         if let implicitTLS { arguments += ["--implicit-tls", implicitTLS.certificate.path, implicitTLS.key.path] }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw PythonError(message: "the SMTP test server did not start (is aiosmtpd installed? run .ci/test): \(text)")
-        }
-        self.port = port
+        server = try LocalPythonServer(name: "smtp", script: Self.script, arguments: arguments, directory: directory)
     }
 
-    deinit {
-        stop()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// Stops the server (closing its standard input) and waits for it.
+    /// Stops the server and waits for it.
     public func stop() {
-        guard process.isRunning else { return }
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        server.stop()
     }
 
     /// Connections and messages so far.

@@ -6,10 +6,9 @@ import Foundation
 /// fields, and answers by the `touser`: `o-busy` → -1, `o-limit` → 45009, `o-refused` → 43101,
 /// `o-bad` → 40003, `o-expire` → the current token stops working once (40001); anyone else → ok.
 public final class WeChatTestServer: @unchecked Sendable {
-    public let port: Int
-    public let directory: URL
-    private let process: Process
-    private let input: Pipe
+    private let server: LocalPythonServer
+    public var port: Int { server.port }
+    public var directory: URL { server.directory }
 
     /// One request the server saw.
     public struct Request: Decodable, Sendable {
@@ -21,47 +20,15 @@ public final class WeChatTestServer: @unchecked Sendable {
 
     /// Starts the server for an app with `appID` and `secret`.
     public init(appID: String = "wx0000000000000001", secret: String = "wechat-secret") throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-wechat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let script = directory.appendingPathComponent("server.py")
-        try Data(Self.script.utf8).write(to: script)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, directory.path, appID, secret]
-        input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw PythonError(message: "the WeChat test server did not start: \(text)")
-        }
-        self.port = port
-    }
-
-    deinit {
-        if process.isRunning {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-wechat-\(UUID().uuidString)")
+        server = try LocalPythonServer(name: "wechat", script: Self.script, arguments: [directory.path] + [appID, secret], directory: directory)
     }
 
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// Every request so far.
     public func requests() throws -> [Request] {
-        guard let text = try? String(contentsOf: directory.appendingPathComponent("requests.jsonl"), encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+        try server.records("requests.jsonl", as: Request.self)
     }
 
     static let script = #"""
