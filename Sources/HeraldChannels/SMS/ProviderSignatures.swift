@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HeraldCore
 
 /// Aliyun's V3 request signature, `ACS3-HMAC-SHA256`
 /// (help.aliyun.com, "请求体和签名机制 / V3版本请求体&签名机制").
@@ -25,7 +26,7 @@ public enum AliyunSignatureV3 {
     public static func sign(method: String, path: String = "/", query: [String: String], host: String, action: String,
                             version: String, body: Data, date: String, nonce: String, accessKeyID: String,
                             accessKeySecret: String, extraHeaders: [String: String] = [:]) -> Signed {
-        let bodyHash = Hex.sha256(body)
+        let bodyHash = Digests.sha256(body)
         var headers: [String: String] = [
             "host": host, "x-acs-action": action, "x-acs-version": version, "x-acs-date": date,
             "x-acs-signature-nonce": nonce, "x-acs-content-sha256": bodyHash,
@@ -37,9 +38,9 @@ public enum AliyunSignatureV3 {
         let queryString = query.map { (percentEncode($0.key), percentEncode($0.value)) }
             .sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let canonicalRequest = [method, path, queryString, canonicalHeaders, signedHeaders, bodyHash].joined(separator: "\n")
-        let hashed = Hex.sha256(Data(canonicalRequest.utf8))
+        let hashed = Digests.sha256(Data(canonicalRequest.utf8))
         let stringToSign = "ACS3-HMAC-SHA256\n\(hashed)"
-        let signature = Hex.hmacSHA256(key: Data(accessKeySecret.utf8), message: Data(stringToSign.utf8))
+        let signature = Digests.hmacSHA256(key: Data(accessKeySecret.utf8), message: Data(stringToSign.utf8))
         headers["Authorization"] = "ACS3-HMAC-SHA256 Credential=\(accessKeyID),SignedHeaders=\(signedHeaders),Signature=\(signature)"
         return Signed(headers: headers, canonicalRequest: canonicalRequest, hashedCanonicalRequest: hashed, signature: signature,
                       queryString: queryString)
@@ -77,15 +78,15 @@ public enum TencentSignatureV3 {
                             body: Data, timestamp: Int, secretID: String, secretKey: String) -> Signed {
         let canonicalHeaders = "content-type:\(contentType.lowercased())\nhost:\(host.lowercased())\n"
         let signedHeaders = "content-type;host"
-        let canonicalRequest = ["POST", "/", "", canonicalHeaders, signedHeaders, Hex.sha256(body)].joined(separator: "\n")
-        let hashed = Hex.sha256(Data(canonicalRequest.utf8))
+        let canonicalRequest = ["POST", "/", "", canonicalHeaders, signedHeaders, Digests.sha256(body)].joined(separator: "\n")
+        let hashed = Digests.sha256(Data(canonicalRequest.utf8))
         let date = utcDate(timestamp)
         let scope = "\(date)/\(service)/tc3_request"
         let stringToSign = "TC3-HMAC-SHA256\n\(timestamp)\n\(scope)\n\(hashed)"
         let dateKey = hmac(Data("TC3\(secretKey)".utf8), date)
         let serviceKey = hmac(dateKey, service)
         let signingKey = hmac(serviceKey, "tc3_request")
-        let signature = Hex.hmacSHA256(key: signingKey, message: Data(stringToSign.utf8))
+        let signature = Digests.hmacSHA256(key: signingKey, message: Data(stringToSign.utf8))
         let authorization = "TC3-HMAC-SHA256 Credential=\(secretID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return Signed(authorization: authorization, canonicalRequest: canonicalRequest, hashedCanonicalRequest: hashed, signature: signature)
     }
@@ -104,13 +105,13 @@ public enum TencentSignatureV3 {
     }
 }
 
-/// Lowercase hex digests.
-enum Hex {
+/// SHA-256 and HMAC-SHA256 as lowercase hex, as the providers' signatures want them.
+enum Digests {
     static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: data))
     }
 
     static func hmacSHA256(key: Data, message: Data) -> String {
-        HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 }

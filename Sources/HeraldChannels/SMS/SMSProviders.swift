@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HeraldCore
 
@@ -140,9 +139,9 @@ struct WebhookSMSProvider: SMSProvider {
         ]
         let body = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data()
         let timestamp = String(Int(clock().timeIntervalSince1970))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data((timestamp + ".").utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+        let signature = Digests.hmacSHA256(key: Data(secret.utf8), message: Data((timestamp + ".").utf8) + body)
         let headers = ["Content-Type": "application/json; charset=utf-8", "X-Herald-Timestamp": timestamp,
-                       "X-Herald-Signature": mac.map { String(format: "%02x", $0) }.joined()]
+                       "X-Herald-Signature": signature]
         let response = client.post(url, headers: headers, body: body)
         if let failure = HTTPOutcome.failure(response) { return failure }
         if (200..<300).contains(response.status) {

@@ -168,11 +168,12 @@ public struct Job: Sendable, Hashable {
     }
 }
 
-/// Lowercase hexadecimal.
-enum Hex {
+/// Lowercase hexadecimal: message ids, file digests, provider signatures.
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    /// `bytes` as lowercase hex, two characters a byte.
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var output = [UInt8]()
         output.reserveCapacity(64)
         for byte in bytes {
