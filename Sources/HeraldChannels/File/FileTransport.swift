@@ -115,7 +115,7 @@ public enum Transports {
         let router = SMSRouter(configuration: configuration, local: local)
         for id in configuration.smsChannels.keys { set.set(router, channel: .sms, account: id) }
         for (id, app) in configuration.wechatApps {
-            let channel: Channel = app.kind == .officialAccount ? .wechatMP : .wechatMini
+            let channel = app.kind.channel
             if app.transport == .wechat {
                 set.set(WeChatTransport(app: app, tokens: tokens ?? MemoryAccessTokenStore(), concurrency: configuration.concurrency),
                         channel: channel, account: id)

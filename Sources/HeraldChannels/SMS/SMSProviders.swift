@@ -160,8 +160,7 @@ public final class SMSRouter: Transport, @unchecked Sendable {
     public let concurrency: Int
     private let providers: [String: any SMSProvider]
     private let local: [String: any Transport]
-    private let lock = NSLock()
-    private var idle: [HTTPClient] = []
+    private let clients = HTTPClientPool()
 
     /// Builds providers for every SMS channel of `configuration`; `file` and `discard` channels
     /// go to `local` transports.
@@ -202,7 +201,8 @@ public final class SMSRouter: Transport, @unchecked Sendable {
         for channelID in sms.channels {
             var outcome: DeliveryOutcome
             if let provider = providers[channelID] {
-                outcome = await blocking { client in provider.send(sms, to: envelope.address, messageID: envelope.id.value, client: client) }
+                outcome = await clients.run { client in provider.send(sms, to: envelope.address, messageID: envelope.id.value, client: client) }
+                    ?? .transient(code: "curl_init", "libcurl could not create a handle")
             } else if let transport = local[channelID] {
                 outcome = await transport.send(envelope)
             } else {
@@ -223,21 +223,5 @@ public final class SMSRouter: Transport, @unchecked Sendable {
         }
         last.message = failures.joined(separator: "; ")
         return last
-    }
-
-    /// Runs `work` with an idle HTTP handle on a dispatch thread.
-    private func blocking(_ work: @escaping @Sendable (HTTPClient) -> DeliveryOutcome) async -> DeliveryOutcome {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let client = self.lock.withLock { self.idle.popLast() } ?? HTTPClient()
-                guard let client else {
-                    continuation.resume(returning: .transient(code: "curl_init", "libcurl could not create a handle"))
-                    return
-                }
-                let outcome = work(client)
-                self.lock.withLock { self.idle.append(client) }
-                continuation.resume(returning: outcome)
-            }
-        }
     }
 }

@@ -12,8 +12,7 @@ public final class WeChatTransport: Transport, @unchecked Sendable {
     private let base: String
     private let tokens: any AccessTokenStore
     private let clock: @Sendable () -> Date
-    private let lock = NSLock()
-    private var idle: [HTTPClient] = []
+    private let clients = HTTPClientPool()
     private let tokenLock = NSLock()
 
     /// Refresh this long before the token expires.
@@ -35,17 +34,8 @@ public final class WeChatTransport: Transport, @unchecked Sendable {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                guard let client = self.lock.withLock({ self.idle.popLast() }) ?? HTTPClient() else {
-                    continuation.resume(returning: .transient(code: "curl_init", "libcurl could not create a handle"))
-                    return
-                }
-                let outcome = self.deliver(envelope, client: client)
-                self.lock.withLock { self.idle.append(client) }
-                continuation.resume(returning: outcome)
-            }
-        }
+        await clients.run { client in self.deliver(envelope, client: client) }
+            ?? .transient(code: "curl_init", "libcurl could not create a handle")
     }
 
     /// The JSON body WeChat documents for the message.

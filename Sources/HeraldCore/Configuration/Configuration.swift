@@ -107,6 +107,11 @@ public struct SMTPSettings: Sendable, Hashable {
 public enum WeChatAppKind: String, Sendable, Hashable, CaseIterable {
     case officialAccount = "official_account"
     case miniProgram = "mini_program"
+
+    /// The channel an app of this kind sends: template messages or subscribe messages.
+    public var channel: Channel {
+        self == .officialAccount ? .wechatMP : .wechatMini
+    }
 }
 
 /// A mail account, `mail.accounts.<id>` in herald.yaml.

@@ -109,8 +109,8 @@ struct ConfigurationLoader {
         configuration.wechatApps = entries(top, section: "wechat", group: "apps", what: "wechat app") { id, m in
             rejectSMTP(m, "wechat app '\(id)'")
             if let node = m["retry"] {
-                let kind = m["kind"]?.scalar?.string == WeChatAppKind.miniProgram.rawValue ? Channel.wechatMini : Channel.wechatMP
-                retryOverrides["\(kind.rawValue)/\(id)"] = (node, "wechat app '\(id)'")
+                let kind = m["kind"]?.scalar.flatMap { WeChatAppKind(rawValue: $0.string) } ?? .officialAccount
+                retryOverrides["\(kind.channel.rawValue)/\(id)"] = (node, "wechat app '\(id)'")
             }
             var app = WeChatApp(id: id, transport: reader.choice(m, "transport", default: .file),
                       kind: reader.choice(m, "kind", default: .officialAccount),

@@ -240,7 +240,7 @@ public struct TransportSet: Sendable {
         for id in configuration.mailAccounts.keys { set.set(transport, channel: .mail, account: id) }
         for id in configuration.smsChannels.keys { set.set(transport, channel: .sms, account: id) }
         for (id, app) in configuration.wechatApps {
-            set.set(transport, channel: app.kind == .officialAccount ? .wechatMP : .wechatMini, account: id)
+            set.set(transport, channel: app.kind.channel, account: id)
         }
         return set
     }
