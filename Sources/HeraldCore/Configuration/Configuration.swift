@@ -22,6 +22,17 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
 
     /// The SMS provider kinds.
     public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
+
+    /// The only section of herald.yaml that may use this transport; nil when any may (file, discard).
+    public var section: String? {
+        switch self {
+        case .file, .discard: nil
+        case .smtp: "mail accounts"
+        case .inbox: "the site channel"
+        case .aliyun, .tencent, .webhook: "sms channels"
+        case .wechat: "wechat apps"
+        }
+    }
 }
 
 /// Credentials and endpoint of an SMS provider channel.

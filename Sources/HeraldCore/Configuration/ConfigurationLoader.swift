@@ -2,7 +2,8 @@ import Foundation
 import Yams
 
 /// Reads herald.yaml into a `Configuration`, reporting problems at their line and column.
-struct ConfigurationLoader {
+/// One loader reads one file.
+final class ConfigurationLoader {
     static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "retry", "caps", "quiet_hours", "preferences",
                                "watch", "site", "mail", "sms", "wechat"]
 
@@ -19,14 +20,7 @@ struct ConfigurationLoader {
     }
 
     /// `retry:` mappings of accounts, channels and apps, read once the top-level policy is known.
-    private final class Overrides {
-        var values: [String: (Node, String)] = [:]
-    }
-    private let overrides = Overrides()
-    private var retryOverrides: [String: (Node, String)] {
-        get { overrides.values }
-        nonmutating set { overrides.values = newValue }
-    }
+    private var retryOverrides: [String: (Node, String)] = [:]
 
     func load(_ text: String) -> (Configuration?, [Diagnostic]) {
         guard let root = reader.parse(text),
@@ -74,18 +68,14 @@ struct ConfigurationLoader {
             configuration.recipientMasking = reader.choice(log, "recipients", default: .masked)
         }
         if let node = top["site"], let site = reader.mapping(node, "site", allowed: ["transport"]) {
-            rejectSMTP(site, "site")
-            configuration.site = SiteSettings(transport: reader.choice(site, "transport", default: .inbox))
+            configuration.site = SiteSettings(transport: transport(site, owner: "site", section: "the site channel", default: .inbox))
         }
         configuration.mailAccounts = entries(top, section: "mail", group: "accounts", what: "mail account") { id, m in
             let from = reader.string(m, "from", required: true)
             if let from, let node = m["from"], !Self.looksLikeAddress(from) {
                 reader.error("'from' of mail account '\(id)' is '\(from)', not an email address", at: node)
             }
-            let transport = reader.choice(m, "transport", default: TransportKind.file)
-            if transport == .inbox || transport == .wechat || transport.isSMSProvider, let node = m["transport"] {
-                reader.error("mail account '\(id)' cannot use transport \(transport.rawValue); it is for \(transport == .inbox ? "the site channel" : transport == .wechat ? "wechat apps" : "sms channels")", at: node)
-            }
+            let transport = transport(m, owner: "mail account '\(id)'", section: "mail accounts", default: .file)
             var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
             account.rate = rate(m, "rate")
             if let node = m["max_size"], let text = reader.string(node, "'max_size'") {
@@ -98,8 +88,7 @@ struct ConfigurationLoader {
             return account
         }
         configuration.smsChannels = entries(top, section: "sms", group: "channels", what: "sms channel") { id, m in
-            rejectSMTP(m, "sms channel '\(id)'")
-            var channel = SMSChannel(id: id, transport: reader.choice(m, "transport", default: .file),
+            var channel = SMSChannel(id: id, transport: transport(m, owner: "sms channel '\(id)'", section: "sms channels", default: .file),
                                      signature: reader.string(m, "signature"))
             channel.rate = rate(m, "rate")
             if let node = m["retry"] { retryOverrides["sms/\(id)"] = (node, "sms channel '\(id)'") }
@@ -107,12 +96,12 @@ struct ConfigurationLoader {
             return channel
         }
         configuration.wechatApps = entries(top, section: "wechat", group: "apps", what: "wechat app") { id, m in
-            rejectSMTP(m, "wechat app '\(id)'")
+            let transport = transport(m, owner: "wechat app '\(id)'", section: "wechat apps", default: .file)
             if let node = m["retry"] {
                 let kind = m["kind"]?.scalar.flatMap { WeChatAppKind(rawValue: $0.string) } ?? .officialAccount
                 retryOverrides["\(kind.channel.rawValue)/\(id)"] = (node, "wechat app '\(id)'")
             }
-            var app = WeChatApp(id: id, transport: reader.choice(m, "transport", default: .file),
+            var app = WeChatApp(id: id, transport: transport,
                       kind: reader.choice(m, "kind", default: .officialAccount),
                       appID: reader.string(m, "app_id"))
             app.rate = rate(m, "rate")
@@ -130,22 +119,14 @@ struct ConfigurationLoader {
         return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
     }
 
-    /// `transport: smtp` is for mail accounts only, `transport: inbox` for the site only, SMS
-    /// providers for SMS channels only.
-    func rejectSMTP(_ mapping: YAMLMapping, _ owner: String) {
-        if !owner.hasPrefix("sms channel"), let node = mapping["transport"], let kind = node.scalar.flatMap({ TransportKind(rawValue: $0.string) }),
-           kind.isSMSProvider {
-            reader.error("\(owner) cannot use transport \(kind.rawValue); it is for sms channels", at: node)
+    /// Reads `transport:`; a transport that belongs to another section (smtp to mail accounts,
+    /// inbox to the site channel, SMS providers to sms channels, wechat to wechat apps) is an error.
+    func transport(_ mapping: YAMLMapping, owner: String, section: String, default fallback: TransportKind) -> TransportKind {
+        let kind = reader.choice(mapping, "transport", default: fallback)
+        if let home = kind.section, home != section, let node = mapping["transport"] {
+            reader.error("\(owner) cannot use transport \(kind.rawValue); it is for \(home)", at: node)
         }
-        if !owner.hasPrefix("wechat app"), let node = mapping["transport"], node.scalar?.string == TransportKind.wechat.rawValue {
-            reader.error("\(owner) cannot use transport wechat; it is for wechat apps", at: node)
-        }
-        if let node = mapping["transport"], node.scalar?.string == TransportKind.smtp.rawValue {
-            reader.error("\(owner) cannot use transport smtp; it is for mail accounts", at: node)
-        }
-        if owner != "site", let node = mapping["transport"], node.scalar?.string == TransportKind.inbox.rawValue {
-            reader.error("\(owner) cannot use transport inbox; it is for the site channel", at: node)
-        }
+        return kind
     }
 
     static func allowedKeys(_ what: String) -> [String] {
