@@ -159,11 +159,8 @@ extension PipelineStage {
                             let firstSeen = delivery.spooled?.firstSeen ?? now
                             let due = delivery.deferUntil
                                 ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: Double.random(in: 0...1)).seconds)
-                            var entry = SpoolEntry(id: delivery.id.value, batch: job.batch.id, file: job.batch.file, row: job.row.row,
-                                                   line: job.row.line, channel: delivery.channel, account: delivery.account,
-                                                   address: delivery.address, recipient: job.row.recipient, mail: job.row.mail,
-                                                   message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: due,
-                                                   lastErrorCode: delivery.error?.code, lastError: delivery.error?.reason)
+                            var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: attempts,
+                                                   firstSeen: firstSeen, nextAttempt: due)
                             let exhausted = failedSend && attempts >= policy.maxAttempts
                             let expired = now.timeIntervalSince(firstSeen) >= policy.maxAge.seconds
                             if exhausted || expired {
@@ -178,13 +175,9 @@ extension PipelineStage {
                                 work.put.append(entry)
                             }
                         } else if delivery.spooled != nil {
-                            if status == .failed, let message = delivery.message {
-                                work.bury.append(SpoolEntry(id: delivery.id.value, batch: job.batch.id, file: job.batch.file, row: job.row.row,
-                                                            line: job.row.line, channel: delivery.channel, account: delivery.account,
-                                                            address: delivery.address, recipient: job.row.recipient, mail: job.row.mail,
-                                                            message: message, attempts: delivery.attempt,
-                                                            firstSeen: delivery.spooled?.firstSeen ?? now, nextAttempt: now,
-                                                            lastErrorCode: delivery.error?.code, lastError: delivery.error?.reason))
+                            if status == .failed {
+                                work.bury.append(SpoolEntry(job: job, delivery: delivery, message: message, attempts: delivery.attempt,
+                                                            firstSeen: delivery.spooled?.firstSeen ?? now, nextAttempt: now))
                             } else {
                                 work.remove.append(delivery.id.value)
                             }

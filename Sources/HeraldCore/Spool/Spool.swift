@@ -48,6 +48,14 @@ public struct SpoolEntry: Sendable, Hashable, Codable {
 
     /// The template's category, for priority.
     public var category: TemplateCategory { message.category }
+
+    /// The entry of a delivery of `job`, with its last error.
+    init(job: Job, delivery: Delivery, message: RenderedMessage, attempts: Int, firstSeen: Date, nextAttempt: Date) {
+        self.init(id: delivery.id.value, batch: job.batch.id, file: job.batch.file, row: job.row.row, line: job.row.line,
+                  channel: delivery.channel, account: delivery.account, address: delivery.address, recipient: job.row.recipient,
+                  mail: job.row.mail, message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: nextAttempt,
+                  lastErrorCode: delivery.error?.code, lastError: delivery.error?.reason)
+    }
 }
 
 /// Category order for work: a verification code never waits behind a marketing campaign.
