@@ -41,10 +41,6 @@ public enum NoticeFile {
 
     /// An ISO 8601 time with or without fractional seconds.
     public static func date(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        Timestamp.parse(text)
     }
 }

@@ -21,10 +21,7 @@ public final class SQLiteInboxStore: InboxStore, @unchecked Sendable {
     private static func stamp(_ date: Date) -> String { Timestamp.iso8601(date, timeZone: utc) }
 
     private static func date(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        Timestamp.parse(text)
     }
 
     public func deliver(_ messages: [SiteDelivery]) throws {

@@ -28,17 +28,20 @@ public final class RateLimiter: @unchecked Sendable {
         // The send history of every capped address in the chunk: one query per channel, plus the
         // approvals of recent chunks that the record stage may not have written yet.
         var wanted: [Channel: Set<String>] = [:]
+        var longest: [Channel: Duration] = [:]
         for job in jobs where job.failure == nil {
             for delivery in job.deliveries where delivery.isPending {
                 guard let category = delivery.message?.category,
-                      !configuration.recipientCaps(channel: delivery.channel, category: category).isEmpty else { continue }
+                      let window = configuration.recipientCaps(channel: delivery.channel, category: category).map(\.period).max() else { continue }
                 wanted[delivery.channel, default: []].insert(delivery.address)
+                longest[delivery.channel] = max(longest[delivery.channel] ?? .zero, window)
             }
         }
         var history: [AddressKey: [Date]] = [:]
         let (overlayStart, overlay) = lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
         for (channel, addresses) in wanted {
-            let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-86_400 * 7))
+            let window = longest[channel] ?? .zero
+            let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-window.seconds))
             for (address, times) in found {
                 // Sends from chunks still in the overlay come from memory, not the database.
                 history[Self.key(channel, address)] = times.filter { $0 < overlayStart }

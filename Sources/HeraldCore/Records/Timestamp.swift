@@ -42,6 +42,17 @@ public enum Timestamp {
         return "\(weekday), \(pad(day, 2)) \(months[month - 1]) \(year) \(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)) \(zone)"
     }
 
+    /// Reads an ISO 8601 time with or without fractional seconds (`2026-12-01T08:00:00+08:00`,
+    /// `2026-11-27T05:21:41.443Z`).
+    public static func parse(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
     /// Howard Hinnant's days-from-civil inverse.
     private static func civil(days: Int) -> (Int, Int, Int) {
         let z = days + 719_468
