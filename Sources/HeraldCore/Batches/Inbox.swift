@@ -26,16 +26,21 @@ public struct Inbox: Sendable {
     /// Hidden files, `*.tmp` files and folders are never taken.
     public func scan(now: Date = Date()) throws -> (ready: [URL], settling: [String]) {
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
-        let names = try FileManager.default.contentsOfDirectory(atPath: inbox.path).sorted()
+        return try Self.scan(inbox, settle: settle, now: now)
+    }
+
+    /// The complete files of `folder` (not hidden, not `*.tmp`, regular, unmodified for `settle`)
+    /// and the names of those still settling, both in name order.
+    public static func scan(_ folder: URL, settle: Duration, now: Date) throws -> (ready: [URL], settling: [String]) {
         var ready: [URL] = []
         var settling: [String] = []
-        let settleSeconds = Double(settle.components.seconds) + Double(settle.components.attoseconds) / 1e18
-        for name in names where !name.hasPrefix(".") && !name.hasSuffix(".tmp") {
-            let url = inbox.appendingPathComponent(name)
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        where !name.hasPrefix(".") && !name.hasSuffix(".tmp") {
+            let url = folder.appendingPathComponent(name)
             let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
             guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
             let modified = attributes[.modificationDate] as? Date ?? .distantPast
-            if now.timeIntervalSince(modified) < settleSeconds {
+            if now.timeIntervalSince(modified) < settle.seconds {
                 settling.append(name)
             } else {
                 ready.append(url)

@@ -200,13 +200,8 @@ public struct ReceiptFiles: Sendable {
         guard let channels = try? FileManager.default.contentsOfDirectory(atPath: base.path) else { return [] }
         var found: [(String, URL)] = []
         for channel in channels.sorted() {
-            let folder = base.appendingPathComponent(channel)
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { continue }
-            for name in names.sorted() where !name.hasPrefix(".") && !name.hasSuffix(".tmp") {
-                let url = folder.appendingPathComponent(name)
-                let modified = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? .distantPast
-                if now.timeIntervalSince(modified ?? .distantPast) >= settle.seconds { found.append((channel, url)) }
-            }
+            let ready = (try? Inbox.scan(base.appendingPathComponent(channel), settle: settle, now: now).ready) ?? []
+            found += ready.map { (channel, $0) }
         }
         return found
     }
