@@ -23,9 +23,13 @@ public enum Timestamp {
 
     /// `2026-11-27`: the calendar day of `date` in `timeZone` (names the log file).
     public static func day(_ date: Date, timeZone: TimeZone) -> String {
+        day(number: days(localDayOf: date, timeZone: timeZone))
+    }
+
+    /// The calendar day of `date` in `timeZone`, as days since 1970-01-01.
+    public static func days(localDayOf date: Date, timeZone: TimeZone) -> Int {
         let local = Int(date.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: date)
-        let (year, month, day) = civil(days: local.floorDivided(by: 86_400).quotient)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+        return local.floorDivided(by: 86_400).quotient
     }
 
     /// `Fri, 27 Nov 2026 13:01:55 +0800`: the RFC 5322 date of a mail's Date header.
@@ -51,6 +55,22 @@ public enum Timestamp {
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.date(from: text)
+    }
+
+    /// Days since 1970-01-01 of a calendar date (Howard Hinnant's days-from-civil).
+    public static func days(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// `2026-11-27` for a count of days since 1970-01-01.
+    public static func day(number days: Int) -> String {
+        let (year, month, day) = civil(days: days)
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
     /// Howard Hinnant's days-from-civil inverse.

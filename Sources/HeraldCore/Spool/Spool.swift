@@ -120,6 +120,13 @@ public struct Spool: Sendable {
         return entries.sorted { ($0.category.priority, $0.firstSeen, $0.id) < ($1.category.priority, $1.firstSeen, $1.id) }
     }
 
+    /// How many entries wait (or are dead), counted by file name without reading them.
+    public func count(dead: Bool = false) -> Int {
+        let source = dead ? deadFolder : folder
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.count
+    }
+
     /// Waiting entries whose time has come, in priority order.
     public func due(at now: Date) throws -> [SpoolEntry] {
         try entries().filter { $0.nextAttempt <= now }
@@ -162,24 +169,14 @@ public struct Spool: Sendable {
     }
 
     private func write(_ entry: SpoolEntry, into destination: URL) throws {
-        try FileManager.default.createDirectory(at: tmpFolder, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         let data = try encoder.encode(entry)
-        let tmp = tmpFolder.appendingPathComponent("\(entry.id).\(getpid()).json")
-        let fd = open(tmp.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw SpoolCorruption(file: tmp.lastPathComponent, reason: String(cString: strerror(errno))) }
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == data.count, synced == 0 else {
-            unlink(tmp.path)
-            throw SpoolCorruption(file: tmp.lastPathComponent, reason: "short write or fsync failed")
-        }
-        guard rename(tmp.path, destination.appendingPathComponent("\(entry.id).json").path) == 0 else {
-            throw SpoolCorruption(file: tmp.lastPathComponent, reason: String(cString: strerror(errno)))
+        do {
+            try DurableFile.write(data, to: destination.appendingPathComponent("\(entry.id).json"), tmpFolder: tmpFolder)
+        } catch let error as DurableFileError {
+            throw SpoolCorruption(file: "\(entry.id).json", reason: error.reason)
         }
     }
 }

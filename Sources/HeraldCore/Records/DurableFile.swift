@@ -1,0 +1,59 @@
+import Foundation
+
+/// Replaces a file all at once: the bytes go to a temporary file that is fsynced and then
+/// renamed over the destination, so a reader (or a crash) sees the old file or the new one,
+/// never half of either.
+///
+/// ```swift
+/// try DurableFile.write(Data("ok".utf8), to: reports.appendingPathComponent("metrics.prom"))
+/// ```
+public enum DurableFile {
+    /// Writes `data` to `url`. The temporary file is `tmpFolder/NAME.PID.tmp` (beside the
+    /// destination, as `.NAME.PID.tmp`, when `tmpFolder` is nil); it must be on the same file system.
+    public static func write(_ data: Data, to url: URL, tmpFolder: URL? = nil) throws {
+        let folder = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let tmp: URL
+        if let tmpFolder {
+            try FileManager.default.createDirectory(at: tmpFolder, withIntermediateDirectories: true)
+            tmp = tmpFolder.appendingPathComponent("\(url.lastPathComponent).\(getpid()).tmp")
+        } else {
+            tmp = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        }
+        let fd = open(tmp.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw DurableFileError(path: tmp.path, reason: String(cString: strerror(errno))) }
+        var written = 0
+        let total = data.count
+        let failed = data.withUnsafeBytes { buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
+            while written < total {
+                let count = Glibc.write(fd, base + written, total - written)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return true
+                }
+                written += count
+            }
+            return false
+        }
+        let synced = fsync(fd)
+        close(fd)
+        guard !failed, synced == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp.path)
+            throw DurableFileError(path: tmp.path, reason: "write or fsync failed: \(reason)")
+        }
+        guard rename(tmp.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp.path)
+            throw DurableFileError(path: url.path, reason: reason)
+        }
+    }
+}
+
+/// A durable write failed.
+public struct DurableFileError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "cannot write \(path): \(reason)" }
+}
