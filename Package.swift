@@ -9,12 +9,14 @@ let package = Package(
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
         .library(name: "HeraldChannels", targets: ["HeraldChannels"]),
         .library(name: "HeraldInbox", targets: ["HeraldInbox"]),
+        .library(name: "HeraldReports", targets: ["HeraldReports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         .target(
@@ -39,12 +41,17 @@ let package = Package(
             name: "HeraldInbox",
             dependencies: ["HeraldCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .target(
+            name: "HeraldReports",
+            dependencies: ["HeraldCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         .executableTarget(
             name: "herald",
             dependencies: [
                 "HeraldCore",
                 "HeraldChannels",
                 "HeraldInbox",
+                "HeraldReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +61,7 @@ let package = Package(
         ]),
         .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldTestSupport"]),
         .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

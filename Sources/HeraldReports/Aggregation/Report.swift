@@ -1,0 +1,179 @@
+import Foundation
+import HeraldCore
+
+/// Messages counted once each, at their final status in the period.
+///
+/// `sent` counts every message handed to its provider, including those a receipt later marked
+/// `delivered` or `undelivered`; so `total = sent + failed + invalid + suppressed + skipped + deferred`.
+public struct StatusCounts: Sendable, Hashable, Codable {
+    public var total = 0
+    /// Handed over (final status sent, delivered or undelivered).
+    public var sent = 0
+    public var delivered = 0
+    public var undelivered = 0
+    public var failed = 0
+    public var invalid = 0
+    public var suppressed = 0
+    public var skipped = 0
+    /// Still waiting in the spool at the end of the period.
+    public var deferred = 0
+    /// Send attempts (one per sent, failed or deferred line), counted apart from messages.
+    public var attempts = 0
+    /// Messages that needed more than one attempt.
+    public var retried = 0
+
+    /// Creates zero counts.
+    public init() {}
+
+    /// sent ÷ (sent + failed); nil when neither happened.
+    public var successRate: Double? { sent + failed > 0 ? Double(sent) / Double(sent + failed) : nil }
+
+    /// delivered ÷ (delivered + undelivered); nil without receipts.
+    public var deliveryRate: Double? {
+        delivered + undelivered > 0 ? Double(delivered) / Double(delivered + undelivered) : nil
+    }
+
+    /// Counts one message at `status`.
+    public mutating func count(_ status: DeliveryStatus) {
+        total += 1
+        switch status {
+        case .sent: sent += 1
+        case .delivered: sent += 1; delivered += 1
+        case .undelivered: sent += 1; undelivered += 1
+        case .failed: failed += 1
+        case .invalid: invalid += 1
+        case .suppressed: suppressed += 1
+        case .skipped, .duplicate: skipped += 1
+        case .deferred: deferred += 1
+        }
+    }
+
+    /// Adds `other` into these counts.
+    public mutating func add(_ other: StatusCounts) {
+        total += other.total
+        sent += other.sent
+        delivered += other.delivered
+        undelivered += other.undelivered
+        failed += other.failed
+        invalid += other.invalid
+        suppressed += other.suppressed
+        skipped += other.skipped
+        deferred += other.deferred
+        attempts += other.attempts
+        retried += other.retried
+    }
+}
+
+/// Send latency from the start of the first attempt to the final outcome, in seconds.
+public struct LatencyFigures: Sendable, Hashable, Codable {
+    /// Messages measured (those whose first attempt is in the period).
+    public var count: Int
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+
+    /// Creates figures.
+    public init(count: Int, p50: Double, p90: Double, p99: Double, max: Double) {
+        self.count = count
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.max = max
+    }
+}
+
+/// One row of a table: a channel, a template or an account, with its counts and latency.
+public struct GroupFigures: Sendable, Hashable, Codable {
+    /// `mail`, `order_shipped`, `sms/aliyun`; `none` for rows that never reached a channel.
+    public var key: String
+    /// The template's name (templates table only).
+    public var name: String?
+    public var counts: StatusCounts
+    public var latency: LatencyFigures?
+
+    /// Creates a row.
+    public init(key: String, name: String? = nil, counts: StatusCounts = StatusCounts(), latency: LatencyFigures? = nil) {
+        self.key = key
+        self.name = name
+        self.counts = counts
+        self.latency = latency
+    }
+}
+
+/// Messages whose first line in the period falls in one hour, by final status.
+public struct HourFigures: Sendable, Hashable {
+    /// Day (days since 1970-01-01) and hour, in the log's time zone.
+    public var day: Int
+    public var hour: Int
+    public var counts: StatusCounts
+}
+
+/// Messages that ended with the same error: same final status, channel, code and message
+/// pattern (quoted values replaced by `…`).
+public struct FailureReason: Sendable, Hashable {
+    public var status: DeliveryStatus
+    public var channel: String
+    public var code: String
+    public var message: String
+    public var count: Int
+    /// One message that ended this way, to look up in the log.
+    public var exampleMessageID: String
+}
+
+/// One bar of the latency distribution: messages with latency in `(lower, upper]` seconds.
+public struct LatencyBucket: Sendable, Hashable {
+    public var label: String
+    public var upperSeconds: Double?
+    public var count: Int
+}
+
+/// Everything a report shows, computed from the logs of a period.
+public struct Report: Sendable {
+    public var period: ReportPeriod
+    /// The time zone the logs were written in (herald.yaml `timezone`).
+    public var timeZone: TimeZone
+    public var generatedAt: Date
+    public var overall: GroupFigures
+    public var channels: [GroupFigures]
+    public var templates: [GroupFigures]
+    /// Per provider or account: `mail/default`, `sms/aliyun`, `wechat_mp/shop`.
+    public var accounts: [GroupFigures]
+    /// Every hour of the period, first to last.
+    public var hours: [HourFigures]
+    /// Most frequent first.
+    public var failures: [FailureReason]
+    public var latencyBuckets: [LatencyBucket]
+    /// Receipts for messages sent before the period (not counted in the tables), per channel.
+    public var lateReceipts: [GroupFigures]
+    /// Log lines read, and those that could not be read (`file:line: reason`, the first 20).
+    public var linesRead: Int
+    public var unreadableLines: Int
+    public var unreadableExamples: [String]
+    /// Days of the period without a log file.
+    public var missingDays: [String]
+    /// The previous period's summary, when its report exists.
+    public var previous: ReportSummary?
+
+    /// The summary kept beside the report, read back for the next report's day-over-day change.
+    public var summary: ReportSummary {
+        ReportSummary(period: period.name, overall: overall, channels: channels)
+    }
+}
+
+/// `summary.json` in a report folder: the overall and per-channel figures.
+public struct ReportSummary: Sendable, Hashable, Codable {
+    public var period: String
+    public var overall: GroupFigures
+    public var channels: [GroupFigures]
+
+    /// Creates a summary.
+    public init(period: String, overall: GroupFigures, channels: [GroupFigures]) {
+        self.period = period
+        self.overall = overall
+        self.channels = channels
+    }
+
+    /// The channel row `key`, if the summary has one.
+    public func channel(_ key: String) -> GroupFigures? { channels.first { $0.key == key } }
+}
