@@ -3,6 +3,7 @@ import Foundation
 import HeraldChannels
 import HeraldCore
 import HeraldInbox
+import HeraldReports
 
 extension Herald {
     struct Run: AsyncParsableCommand {
@@ -50,6 +51,7 @@ extension Herald {
                 throw ExitCode(1)
             }
             progress.finish()
+            if !dryRun { updateMetrics(workspace, lastRun: Date()) }
             withExtendedLifetime(lock) {}
             report(summary, dryRun: dryRun)
             if summary.hasFailures { throw ExitCode(1) }

@@ -67,6 +67,7 @@ extension Herald {
             }
             let run = try openRun(workspace)
             let summary = try await run.send(row, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
+            if !dryRun { updateMetrics(workspace, lastRun: nil) }
             withExtendedLifetime(lock) {}
             print(summary.table())
             if summary.hasFailures { throw ExitCode(1) }

@@ -46,6 +46,7 @@ extension Herald {
                     } catch {
                         printError("herald watch: \(error)")
                     }
+                    updateMetrics(workspace, lastRun: Date())
                     withExtendedLifetime(lock) {}
                 }
                 var waited = Duration.zero
