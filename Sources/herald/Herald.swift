@@ -9,6 +9,25 @@ struct Herald: AsyncParsableCommand {
         abstract: "Herald: a file-driven notification pipeline (消息通知系统).",
         subcommands: [Run.self, Watch.self, Send.self, InboxCommand.self, NoticeCommand.self, SpoolCommand.self, ReceiptsCommand.self, ReportCommand.self, Check.self, Preview.self]
     )
+
+    /// Runs the command; a usage error exits 2 (as every Herald command documents), not
+    /// argument-parser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command takes.

@@ -301,7 +301,7 @@ public final class ReportBuilder {
         }
         return unquoted.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
             let core = word.trimmingCharacters(in: CharacterSet(charactersIn: ";,.:)"))
-            guard core != "…", core.contains("@") || (core.count >= 6 && core.contains(where: \.isNumber)) else { return String(word) }
+            guard core != "…", core.count > 1 && core.contains("@") || (core.count >= 6 && core.contains(where: \.isNumber)) else { return String(word) }
             return word.replacingOccurrences(of: core, with: "…")
         }.joined(separator: " ")
     }
