@@ -37,6 +37,7 @@ extension Herald {
                     let report = try files.ingest(URL(fileURLWithPath: file), channel: channel,
                                                   with: ReceiptIngest(ledger: run.ledger, log: run.log), format: format, move: false)
                     print("\(report.delivered) delivered, \(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
+                    updateMetrics(workspace, lastRun: nil)
                     if !report.unmatched.isEmpty {
                         print("unmatched receipts kept in recipients/unmatched-receipts/\(channel)/")
                         throw ExitCode(1)

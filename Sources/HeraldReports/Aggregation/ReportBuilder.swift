@@ -52,11 +52,6 @@ public final class ReportBuilder {
                 missingDays.append(name)
                 continue
             }
-            let reserve = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0) / 350
-            if states.isEmpty, reserve > 0 {
-                states.reserveCapacity(reserve)
-                index.reserveCapacity(reserve)
-            }
             try LogFiles.forEachLine(at: url) { line, number in
                 add(line: line, file: "\(name).jsonl", lineNumber: number)
             }

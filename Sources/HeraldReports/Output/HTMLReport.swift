@@ -255,6 +255,7 @@ public enum HTMLReport {
     static func duration(_ seconds: Double?) -> String {
         guard let seconds else { return "—" }
         switch seconds {
+        case ..<0.00001: return "<0.01 ms"
         case ..<0.01: return String(format: "%.2f ms", seconds * 1000)
         case ..<1: return String(format: "%.0f ms", seconds * 1000)
         case ..<60: return String(format: "%.2f s", seconds)
@@ -317,7 +318,7 @@ private struct Page {
             <title>\(HTMLReport.escape(title))</title>
             <style>
             :root{color-scheme:light}
-            body{margin:0;background:#f5f6f8;color:#1f2328;font:15px/1.5 -apple-system,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei",sans-serif}
+            body{margin:0;background:#f5f6f8;color:#1f2328;font:15px/1.5 -apple-system,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei","WenQuanYi Zen Hei",sans-serif}
             main{max-width:1000px;margin:0 auto;padding:12px}
             header h1{font-size:22px;margin:8px 0 0}
             .meta,.sub{color:#57606a;font-size:13px;margin:4px 0 12px}
@@ -327,7 +328,7 @@ private struct Page {
             .card{background:#fff;border-radius:10px;padding:10px 12px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
             .card .label{color:#57606a;font-size:13px}.card .value{font-size:24px;font-weight:600}
             .card .change{color:#57606a;font-size:12px}.card.warn .value{color:#c62828}
-            svg{width:100%;height:auto;display:block}
+            svg{width:100%;max-width:720px;height:auto;display:block}
             svg text{font-size:18px;fill:#57606a}svg .label{font-size:20px;fill:#1f2328}
             .grid{stroke:#e1e4e8;stroke-width:1}.track{fill:#eef0f3}
             .legend{font-size:13px;color:#57606a;margin:6px 0 0}.legend span{margin-right:12px;white-space:nowrap}
