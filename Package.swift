@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HeraldChannels", targets: ["HeraldChannels"]),
         .library(name: "HeraldInbox", targets: ["HeraldInbox"]),
         .library(name: "HeraldReports", targets: ["HeraldReports"]),
+        .library(name: "HeraldServer", targets: ["HeraldServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
@@ -17,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         .target(
@@ -45,6 +49,16 @@ let package = Package(
             name: "HeraldReports",
             dependencies: ["HeraldCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
+        .target(
+            name: "HeraldServer",
+            dependencies: [
+                "HeraldCore", "HeraldInbox", "HeraldReports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["openapi.yaml"]
+        ),
         .executableTarget(
             name: "herald",
             dependencies: [
@@ -52,6 +66,7 @@ let package = Package(
                 "HeraldChannels",
                 "HeraldInbox",
                 "HeraldReports",
+                "HeraldServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +77,10 @@ let package = Package(
         .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldTestSupport"]),
         .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldServerTests", dependencies: [
+            "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldTestSupport",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

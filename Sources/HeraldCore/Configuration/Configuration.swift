@@ -213,6 +213,41 @@ public struct SiteSettings: Sendable, Hashable {
     }
 }
 
+/// `herald serve`: where it listens, who may call it, and the receipt callback secret
+/// (`serve:` in herald.yaml).
+public struct ServeSettings: Sendable, Hashable {
+    /// The address to listen on (`bind: 127.0.0.1:8080`).
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Request bodies larger than this are refused with 413 (`max_body`, default 64KB).
+    public var maxBody = 64 * 1024
+    /// Calling products by name.
+    public var clients: [String: ServeClient] = [:]
+    /// The path segment that authenticates provider receipt callbacks (`receipts.secret`).
+    public var receiptSecret: Secret?
+
+    /// Creates the defaults.
+    public init() {}
+}
+
+/// A product that calls the inbox API: its bearer token and the tenants it may read.
+public struct ServeClient: Sendable, Hashable {
+    public var name: String
+    public var token: Secret
+    /// Tenant ids, or `*` for every tenant.
+    public var tenants: [String]
+
+    /// Creates a client.
+    public init(name: String, token: Secret, tenants: [String]) {
+        self.name = name
+        self.token = token
+        self.tenants = tenants
+    }
+
+    /// Whether the client may act in `tenant`.
+    public func allows(tenant: String) -> Bool { tenants.contains("*") || tenants.contains(tenant) }
+}
+
 /// Everything herald.yaml says.
 public struct Configuration: Sendable {
     /// Time zone for log days, report days and quiet hours (default Asia/Shanghai).
@@ -252,6 +287,8 @@ public struct Configuration: Sendable {
     public var burstFailures = 20
     /// How often `herald watch` looks at the inbox and the spool (`watch.interval`, default 1s).
     public var watchInterval: Duration = .seconds(1)
+    /// `herald serve` (`serve:`).
+    public var serve = ServeSettings()
 
     /// The retry policy for messages of `channel` through `account`.
     public func retryPolicy(channel: Channel, account: String) -> RetryPolicy {

@@ -5,7 +5,7 @@ import Yams
 /// One loader reads one file.
 final class ConfigurationLoader {
     static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "retry", "caps", "quiet_hours", "preferences",
-                               "watch", "site", "mail", "sms", "wechat"]
+                               "watch", "site", "mail", "sms", "wechat", "serve"]
 
     let reader: YAMLReader
     let environment: [String: String]
@@ -113,6 +113,7 @@ final class ConfigurationLoader {
             }
             return app
         }
+        if let node = top["serve"] { configuration.serve = serve(node) }
         for (key, (node, owner)) in retryOverrides.sorted(by: { $0.key < $1.key }) {
             configuration.retryOverrides[key] = retryPolicy(node, base: configuration.retry, owner: owner)
         }
@@ -259,9 +260,64 @@ final class ConfigurationLoader {
         return settings
     }
 
+    /// `serve:`. Its secrets are needed only by `herald serve`, which refuses to start without
+    /// them; other commands do not complain when they are unset.
+    func serve(_ node: Node) -> ServeSettings {
+        var settings = ServeSettings()
+        guard let serve = reader.mapping(node, "serve", allowed: ["bind", "max_body", "clients", "receipts"]) else { return settings }
+        if let node = serve["bind"], let text = reader.string(node, "'bind' in serve") {
+            if let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
+               colon > text.startIndex {
+                settings.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                settings.port = port
+            } else {
+                reader.error("'bind' in serve is '\(text)'; write HOST:PORT such as 127.0.0.1:8080", at: node)
+            }
+        }
+        if let node = serve["max_body"], let text = reader.string(node, "'max_body' in serve") {
+            if let size = SizeText.parse(text), size > 0 { settings.maxBody = size } else {
+                reader.error("'max_body' in serve is '\(text)'; write a size like 64KB or 1MB", at: node)
+            }
+        }
+        if let node = serve["clients"], let clients = reader.mapping(node, "serve.clients") {
+            var owners: [String: String] = [:]
+            for entry in clients.entries {
+                guard let client = reader.mapping(entry.value, "serve client '\(entry.key)'", allowed: ["token", "tenants"]) else { continue }
+                let owner = "serve client '\(entry.key)'"
+                guard client["token"] != nil else {
+                    reader.missing("token", in: client, hint: "add `token: ${HERALD_\(entry.key.uppercased())_TOKEN}`")
+                    continue
+                }
+                guard let token = secret(client, "token", owner: owner, neededByRun: false) else { continue }
+                if !token.value.isEmpty, let node = client["token"] {
+                    if token.value.count < 16 {
+                        reader.error("the token of \(owner) (${\(token.variable)}) has \(token.value.count) characters; use at least 16 random ones", at: node)
+                    }
+                    if let other = owners[token.value] {
+                        reader.error("\(owner) has the same token as serve client '\(other)'; give each product its own", at: node)
+                    }
+                    owners[token.value] = entry.key
+                }
+                guard let tenants = reader.strings(client, "tenants"), !tenants.isEmpty else {
+                    reader.missing("tenants", in: client, hint: "add `tenants: [0]` (or `[\"*\"]` for every tenant)")
+                    continue
+                }
+                settings.clients[entry.key] = ServeClient(name: entry.key, token: token, tenants: tenants)
+            }
+        }
+        if let node = serve["receipts"], let receipts = reader.mapping(node, "serve.receipts", allowed: ["secret"]) {
+            settings.receiptSecret = secret(receipts, "secret", owner: "serve.receipts", neededByRun: false)
+            if let value = settings.receiptSecret?.value, !value.isEmpty, value.count < 16, let node = receipts["secret"] {
+                reader.error("serve.receipts secret has \(value.count) characters; use at least 16 random ones (it is the callback URL's password)", at: node)
+            }
+        }
+        return settings
+    }
+
     /// A `${NAME}` value: a literal is an error (secrets live only in the environment); an
-    /// unset variable is an error, or a warning when secrets are optional.
-    func secret(_ mapping: YAMLMapping, _ key: String, owner: String) -> Secret? {
+    /// unset variable is an error, or a warning when secrets are optional. A secret that only
+    /// `herald serve` uses (`neededByRun: false`) is not an error for other commands.
+    func secret(_ mapping: YAMLMapping, _ key: String, owner: String, neededByRun: Bool = true) -> Secret? {
         guard let node = mapping[key], let text = reader.string(node, "'\(key)' of \(owner)") else { return nil }
         guard let variable = Secret.variableName(in: text) else {
             reader.error("'\(key)' of \(owner) is written literally; secrets come only from the environment: write \(key): ${HERALD_\(key.uppercased())} and export that variable", at: node)
@@ -269,7 +325,7 @@ final class ConfigurationLoader {
         }
         guard let value = environment[variable], !value.isEmpty else {
             let message = "environment variable \(variable) (\(key) of \(owner)) is not set"
-            if secretsOptional { reader.warning(message, at: node) } else { reader.error(message, at: node) }
+            if secretsOptional { reader.warning(message, at: node) } else if neededByRun { reader.error(message, at: node) }
             return Secret(variable: variable, value: "")
         }
         return Secret(variable: variable, value: value)

@@ -35,6 +35,14 @@ public enum ReceiptFormat: String, Sendable, CaseIterable {
     /// Tencent Cloud status callback: `[{"user_receive_time", "nationcode", "mobile", "report_status", "errmsg", "description", "sid"}]`.
     case tencent
 
+    /// The body the provider expects back when it pushes receipts (anything else makes it push again).
+    public var acknowledgement: String {
+        switch self {
+        case .aliyun: #"{"code":0,"msg":"接收成功"}"#
+        case .tencent: #"{"result":0,"errmsg":"OK"}"#
+        }
+    }
+
     /// Reads a receipt file for SMS channel `channel`.
     public func parse(_ data: Data, channel: String) throws -> [DeliveryReceipt] {
         let object: Any
@@ -164,6 +172,18 @@ public struct ReceiptFiles: Sendable {
             throw BatchRejection(reason: "sms channel '\(channel)' uses transport \(sms.transport.rawValue); receipts are read for aliyun and tencent channels")
         }
         return format
+    }
+
+    /// Checks a pushed receipt body for `channel` and stores it durably (tmp → fsync → rename) in
+    /// `recipients/inbox/receipts/<channel>/`, where the next run ingests it. Returns the file
+    /// and how many receipts it holds; a body that does not parse is refused and nothing is written.
+    public func accept(_ body: Data, channel: String, now: Date = Date()) throws -> (file: URL, receipts: Int) {
+        let receipts = try format(channel: channel).parse(body, channel: channel)
+        let folder = root.appendingPathComponent("recipients/inbox/receipts/\(channel)", isDirectory: true)
+        let name = "\(Int(now.timeIntervalSince1970 * 1000))-\(UUID().uuidString.lowercased().prefix(8)).json"
+        let file = folder.appendingPathComponent(name)
+        try DurableFile.write(body, to: file)
+        return (file, receipts.count)
     }
 
     /// Ingests one file for `channel`; moves it to processed/ when `move` is true.

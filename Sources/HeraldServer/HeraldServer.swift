@@ -1,0 +1,263 @@
+import Foundation
+import HeraldCore
+import HeraldInbox
+import HeraldReports
+import Hummingbird
+import Logging
+
+/// The context of one request: the authenticated client and tenant, shared with the access log.
+public struct HeraldRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Filled by the authentication middleware; read back by the access log after the response.
+    let access = AccessRecord()
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// Who made a request, for the access log (the context is copied down the chain; this is not).
+final class AccessRecord: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: (client: String?, tenant: String?) = (nil, nil)
+
+    var client: String? { lock.withLock { values.client } }
+    var tenant: String? { lock.withLock { values.tenant } }
+
+    func set(client: String, tenant: String) {
+        lock.withLock { values = (client, tenant) }
+    }
+}
+
+/// `herald serve`: the inbox API for products, receipt callbacks for SMS providers, health and
+/// metrics, over HTTP/1.1 with Hummingbird.
+///
+/// ```swift
+/// let server = HeraldServer(workspace: workspace, store: SQLiteInboxStore(ledger: ledger))
+/// let app = server.application(logger: logger) { port in print("listening on \(port)") }
+/// try await app.runService()   // until SIGTERM or SIGINT
+/// ```
+public struct HeraldServer: Sendable {
+    public let workspace: Workspace
+    public let store: any InboxStore
+    public var now: @Sendable () -> Date
+
+    /// Creates the server for `workspace`, reading and writing the inbox through `store`.
+    public init(workspace: Workspace, store: any InboxStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.workspace = workspace
+        self.store = store
+        self.now = now
+    }
+
+    private var settings: ServeSettings { workspace.configuration.serve }
+
+    /// Problems that keep the server from starting: secrets that are not set.
+    public var startupProblems: [String] {
+        var problems: [String] = []
+        for client in settings.clients.values.sorted(by: { $0.name < $1.name }) where client.token.value.isEmpty {
+            problems.append("environment variable \(client.token.variable) (token of serve client '\(client.name)') is not set")
+        }
+        if let secret = settings.receiptSecret, secret.value.isEmpty {
+            problems.append("environment variable \(secret.variable) (serve.receipts secret) is not set")
+        }
+        return problems
+    }
+
+    /// The router with every route; the OpenAPI test compares its routes with the document.
+    public func router(logger: Logger) -> Router<HeraldRequestContext> {
+        let router = Router(context: HeraldRequestContext.self)
+        router.add(middleware: AccessLogMiddleware(logger: logger))
+        router.get("/healthz") { _, _ in try await health() }
+        router.get("/metrics") { _, _ in try await metrics() }
+        router.post("/v1/receipts/{channel}/{secret}") { request, context in try await receipt(request, context) }
+
+        let users = router.group("/v1/users").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values)))
+        users.get("{user}/messages") { request, context in try await list(request, context) }
+        users.get("{user}/unread-count") { _, context in try await unreadCount(context) }
+        users.post("{user}/messages/read-all") { _, context in try await readAll(context) }
+        users.post("{user}/messages/read") { request, context in try await readMany(request, context) }
+        users.post("{user}/messages/{id}/read") { _, context in try await readOne(context) }
+        return router
+    }
+
+    /// The application listening on `bind` (herald.yaml's `serve.bind` unless given).
+    public func application(logger: Logger, host: String? = nil, port: Int? = nil,
+                            onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(router: router(logger: logger),
+                    configuration: .init(address: .hostname(host ?? settings.host, port: port ?? settings.port),
+                                         serverName: "herald"),
+                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+                    logger: logger)
+    }
+
+    // MARK: - Health and metrics
+
+    private func health() async throws -> Response {
+        do {
+            _ = try await blocking { try store.unreadCount(tenant: "0", user: "", now: now()) }
+            return JSON.response(["status": "ok"])
+        } catch {
+            return JSON.response(["status": "unavailable", "reason": "\(error)"], status: .serviceUnavailable)
+        }
+    }
+
+    private func metrics() async throws -> Response {
+        let root = workspace.root, zone = workspace.configuration.timeZone
+        let text = try await blocking { try MetricsFile.update(root: root, timeZone: zone) }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: - Inbox
+
+    private func list(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
+        let (tenant, user) = try identity(context)
+        let query = request.uri.queryParameters
+        let unread = try flag(query.get("unread"), name: "unread")
+        let page = try number(query.get("page"), name: "page", default: 1, range: 1...1_000_000)
+        let size = try number(query.get("size"), name: "size", default: 20, range: 1...100)
+        let result = try await blocking { try store.list(tenant: tenant, user: user, unreadOnly: unread, page: page, size: size, now: now()) }
+        return JSON.response(result)
+    }
+
+    private func unreadCount(_ context: HeraldRequestContext) async throws -> Response {
+        let (tenant, user) = try identity(context)
+        let count = try await blocking { try store.unreadCount(tenant: tenant, user: user, now: now()) }
+        return JSON.response(UnreadCount(tenant: tenant, user: user, unread: count))
+    }
+
+    private func readOne(_ context: HeraldRequestContext) async throws -> Response {
+        let (tenant, user) = try identity(context)
+        let id = try context.parameters.require("id")
+        return try await changed { try store.markRead(tenant: tenant, user: user, ids: [id], now: now()) }
+    }
+
+    private func readMany(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
+        let (tenant, user) = try identity(context)
+        let body = try await collect(request, context)
+        let ids: [String]
+        do {
+            ids = try JSONDecoder().decode(ReadRequest.self, from: Data(buffer: body)).ids
+        } catch let error as DecodingError {
+            throw APIError.badRequest("the body must be JSON like {\"ids\": [\"123\", \"n7\"]}: \(Self.explain(error))", code: "malformed_json")
+        }
+        guard !ids.isEmpty, ids.count <= 1000 else { throw APIError.badRequest("give 1 to 1000 ids in \"ids\"") }
+        return try await changed { try store.markRead(tenant: tenant, user: user, ids: ids, now: now()) }
+    }
+
+    private func readAll(_ context: HeraldRequestContext) async throws -> Response {
+        let (tenant, user) = try identity(context)
+        return try await changed { try store.markAllRead(tenant: tenant, user: user, now: now()) }
+    }
+
+    private func changed(_ work: @escaping @Sendable () throws -> Int) async throws -> Response {
+        do {
+            return JSON.response(["changed": try await blocking(work)])
+        } catch let error as InboxError {
+            throw APIError.notFound(error.message)
+        }
+    }
+
+    private func identity(_ context: HeraldRequestContext) throws -> (tenant: String, user: String) {
+        let user = try context.parameters.require("user")
+        guard let tenant = context.access.tenant else { throw APIError.unauthorized("no client authenticated") }
+        return (tenant, user)
+    }
+
+    // MARK: - Receipts
+
+    private func receipt(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
+        let channel = try context.parameters.require("channel")
+        let given = try context.parameters.require("secret")
+        // A wrong secret looks exactly like a path that does not exist, and writes nothing.
+        guard let secret = settings.receiptSecret, !secret.value.isEmpty, constantTimeEqual(given, secret.value) else {
+            throw APIError.notFound("no such endpoint")
+        }
+        let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration)
+        let format: ReceiptFormat
+        do {
+            format = try files.format(channel: channel)
+        } catch {
+            throw APIError.notFound("no such endpoint")
+        }
+        let body = Data(buffer: try await collect(request, context))
+        let accepted: (file: URL, receipts: Int)
+        do {
+            accepted = try await blocking { try files.accept(body, channel: channel, now: now()) }
+        } catch let rejection as BatchRejection {
+            throw APIError.badRequest("not a \(format.rawValue) receipt push: \(rejection.reason)", code: "malformed_receipt")
+        }
+        context.logger.info("receipts stored", metadata: ["channel": .string(channel), "receipts": .stringConvertible(accepted.receipts),
+                                                          "file": .string(accepted.file.lastPathComponent)])
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: format.acknowledgement)))
+    }
+
+    // MARK: - Helpers
+
+    /// The request body, or 413 when it is longer than `serve.max_body`.
+    private func collect(_ request: Request, _ context: HeraldRequestContext) async throws -> ByteBuffer {
+        let limit = settings.maxBody
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(status: .contentTooLarge, code: "body_too_large", message: "the body is \(length) bytes; the limit is \(limit) (serve.max_body)")
+        }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(status: .contentTooLarge, code: "body_too_large", message: "the body is over the limit of \(limit) bytes (serve.max_body)")
+        }
+    }
+
+    private func flag(_ text: String?, name: String) throws -> Bool {
+        switch text?.lowercased() {
+        case nil, "", "false", "0": return false
+        case "true", "1": return true
+        case let other?: throw APIError.badRequest("\(name) must be true or false, not '\(other)'")
+        }
+    }
+
+    private func number(_ text: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text, !text.isEmpty else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    static func explain(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let context): context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription
+        case .keyNotFound(let key, _): "\"\(key.stringValue)\" is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        @unknown default: "\(error)"
+        }
+    }
+}
+
+/// Runs blocking work (SQLite, files) off the server's event loops.
+func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// Compares secrets without stopping at the first difference.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+    for index in 0..<max(x.count, y.count) {
+        difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+    }
+    return difference == 0
+}
+
+struct UnreadCount: Codable {
+    var tenant: String
+    var user: String
+    var unread: Int
+}
+
+struct ReadRequest: Codable {
+    var ids: [String]
+}

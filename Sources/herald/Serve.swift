@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+import HeraldInbox
+import HeraldServer
+import Logging
+
+extension Herald {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "HTTP for the in-app inbox, SMS receipt callbacks, /healthz and /metrics.",
+            discussion: """
+                Listens on serve.bind (or --bind). Products call /v1/users/{user}/… with a bearer token from \
+                serve.clients and X-Tenant-Id; providers push receipts to /v1/receipts/{channel}/{secret}, stored in \
+                recipients/inbox/receipts/<channel>/ for the next run. Access logs go to stderr as JSON lines. \
+                SIGTERM or SIGINT stops it after the requests in flight.
+                """
+        )
+
+        @OptionGroup var options: WorkspaceOptions
+
+        @Option(help: ArgumentHelp("Where to listen (overrides serve.bind); port 0 picks a free one.", valueName: "HOST:PORT"))
+        var bind: String?
+
+        func validate() throws {
+            if let bind, Self.address(bind) == nil {
+                throw ValidationError("--bind takes HOST:PORT such as 127.0.0.1:8080, got '\(bind)'")
+            }
+        }
+
+        static func address(_ text: String) -> (host: String, port: Int)? {
+            guard let colon = text.lastIndex(of: ":"), colon > text.startIndex,
+                  let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+            return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+
+        func run() async throws {
+            let workspace = try options.open(secretsOptional: true)
+            let store: SQLiteInboxStore
+            do {
+                store = try SQLiteInboxStore(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
+            } catch {
+                printError("herald serve: cannot open outbox/herald.sqlite: \(error)")
+                throw ExitCode(2)
+            }
+            let server = HeraldServer(workspace: workspace, store: store)
+            let problems = server.startupProblems
+            guard problems.isEmpty else {
+                for problem in problems { printError("herald serve: \(problem)") }
+                throw ExitCode(2)
+            }
+            let settings = workspace.configuration.serve
+            if settings.clients.isEmpty {
+                printError("herald serve: no serve.clients in herald.yaml; every /v1/users request will be refused (401)")
+            }
+            let zone = workspace.configuration.timeZone
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, timeZone: zone) }
+            let logger = Logger(label: "herald.serve")
+            let (host, port) = bind.flatMap(Self.address) ?? (settings.host, settings.port)
+            let app = server.application(logger: logger, host: host, port: port) { actual in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                FileHandle.standardOutput.write(Data("herald serve: listening on http://\(shown):\(actual)\n".utf8))
+            }
+            try await app.runService()
+            FileHandle.standardOutput.write(Data("herald serve: stopped\n".utf8))
+        }
+    }
+}
