@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldServerTests", dependencies: [
-            "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldTestSupport",
+            "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldTestSupport",
             .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),

@@ -58,7 +58,7 @@ public func runPython(_ script: String, _ arguments: [String] = [], input: Data?
 }
 
 /// Reads a pipe to its end on a background thread.
-private final class PipeReader: @unchecked Sendable {
+final class PipeReader: @unchecked Sendable {
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
 

@@ -1,0 +1,89 @@
+import Foundation
+import HeraldTestSupport
+import Testing
+
+/// A workspace with site messages in two tenants, an announcement, SMS channels on Aliyun and
+/// Tencent Cloud (spoken by a local server), and `serve:` with two clients.
+struct ServeFixture {
+    static let shopToken = "shop-token-0123456789abcdef"
+    static let partnerToken = "partner-token-0123456789abcdef"
+    static let receiptSecret = "receipt-secret-0123456789"
+    static let environment = ["TEST_SHOP_TOKEN": shopToken, "TEST_PARTNER_TOKEN": partnerToken,
+                              "TEST_RECEIPT_SECRET": receiptSecret, "TEST_ALIYUN_SECRET": "aliyun-secret",
+                              "TEST_TENCENT_SECRET": "tencent-secret"]
+
+    let workspace: TemporaryWorkspace
+    let sms: SMSProviderTestServer
+
+    init() throws {
+        sms = try SMSProviderTestServer()
+        workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": """
+                timezone: Asia/Shanghai
+                site: {transport: inbox}
+                caps: {sms: [none]}
+                sms:
+                  channels:
+                    aliyun:
+                      transport: aliyun
+                      signature: 云商城
+                      access_key_id: LTAI-test
+                      access_key_secret: ${TEST_ALIYUN_SECRET}
+                      endpoint: \(sms.endpoint("aliyun"))
+                    tencent:
+                      transport: tencent
+                      signature: 云商城
+                      secret_id: AKID-test
+                      secret_key: ${TEST_TENCENT_SECRET}
+                      sdk_app_id: "1400000001"
+                      endpoint: \(sms.endpoint("tencent"))
+                serve:
+                  max_body: 4KB
+                  clients:
+                    shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0, 1]}
+                    partner: {token: "${TEST_PARTNER_TOKEN}", tenants: ["2"]}
+                  receipts: {secret: "${TEST_RECEIPT_SECRET}"}
+
+                """,
+            "templates/order_shipped.yaml": """
+                name: 订单发货通知
+                site: {nickname: 商城助手, content: "{name}，您的订单 {orderId} 已发货。"}
+                sms: {channel: aliyun, api_template_id: SMS_1, content: "订单{orderId}已发货"}
+
+                """,
+            "recipients/inbox/order_shipped.a.csv": """
+                user_id,tenant_id,mobile,name,orderId
+                1,0,13800130000,李雷,A1
+                1,0,,李雷,A2
+                2,0,,韩梅梅,A3
+                1,2,,Partner Lee,B1
+
+                """,
+        ])
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url, environment: Self.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let notice = try runHerald(["notice", "publish", "--title", "系统维护", "--content", "今晚 23:00 维护", "--tenant", "0"],
+                                   in: workspace.url, environment: Self.environment)
+        #expect(notice.status == 0, "\(notice.stderr)")
+    }
+
+    func serve() throws -> ServeProcess {
+        try ServeProcess(workspace: workspace.url, environment: Self.environment)
+    }
+
+    /// Log lines of the workspace, decoded.
+    func logLines() throws -> [[String: Any]] {
+        let folder = workspace.url.appendingPathComponent("outbox/log")
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().filter { $0.hasSuffix(".jsonl") }.flatMap { name in
+            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").compactMap {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+    }
+
+    /// Files waiting in `recipients/inbox/receipts/<channel>/`.
+    func storedReceipts(_ channel: String) -> [String] {
+        let folder = workspace.url.appendingPathComponent("recipients/inbox/receipts/\(channel)")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+    }
+}
