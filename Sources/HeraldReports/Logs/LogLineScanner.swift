@@ -126,52 +126,12 @@ enum LogLineScanner {
     /// `2026-11-27T14:14:17.618+08:00` or `…Z`: the local day and hour as written, and the instant.
     private static func readTimestamp(_ range: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>,
                                       into scanned: inout ScannedLine) throws(LineProblem) {
-        let problem = LineProblem(reason: "ts is not an ISO 8601 time")
-        guard range.count >= 20 else { throw problem }
-        let base = range.lowerBound
-        func number(_ offset: Int, _ width: Int) throws(LineProblem) -> Int {
-            var value = 0
-            for index in base + offset..<base + offset + width {
-                let digit = Int(bytes[index]) - 48
-                guard digit >= 0, digit <= 9 else { throw problem }
-                value = value * 10 + digit
-            }
-            return value
+        guard let fields = Timestamp.fields(of: UnsafeBufferPointer(rebasing: bytes[range])) else {
+            throw LineProblem(reason: "ts is not an ISO 8601 time")
         }
-        let year = try number(0, 4), month = try number(5, 2), day = try number(8, 2)
-        let hour = try number(11, 2), minute = try number(14, 2), second = try number(17, 2)
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { throw problem }
-        var index = base + 19
-        var milliseconds = 0
-        if bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            var scale = 100
-            while index < range.upperBound, (48...57).contains(bytes[index]) {
-                milliseconds += Int(bytes[index] - 48) * scale
-                scale /= 10
-                index += 1
-            }
-        }
-        guard index < range.upperBound else { throw problem }
-        var offsetSeconds = 0
-        switch bytes[index] {
-        case UInt8(ascii: "Z"):
-            index += 1
-        case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            guard range.upperBound - index == 6 else { throw problem }
-            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-            let offsetStart = index - base + 1
-            offsetSeconds = sign * (try number(offsetStart, 2) * 3600 + number(offsetStart + 3, 2) * 60)
-            index += 6
-        default:
-            throw problem
-        }
-        guard index == range.upperBound else { throw problem }
-        let days = Timestamp.days(year: year, month: month, day: day)
-        let localSeconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-        scanned.epochMilliseconds = (localSeconds - Int64(offsetSeconds)) * 1000 + Int64(milliseconds)
-        scanned.localDay = days
-        scanned.localHour = hour
+        scanned.epochMilliseconds = fields.epochMilliseconds
+        scanned.localDay = fields.localDay
+        scanned.localHour = fields.localHour
     }
 }
 
