@@ -34,11 +34,11 @@ with open(path, "w", encoding="utf-8") as f:
     for i in range(rows):
         f.write(f"{i % users},0,李雷,A{i:08d}\n")
 PY
+export HERALD_BENCH_TOKEN="bench-token-$(date +%s%N)"
 "$HERALD" run -C "$WORK" --settle 0s > /dev/null
 "$HERALD" notice publish -C "$WORK" --title 系统维护 --content "12月1日 02:00-04:00 系统维护" --type announcement > /dev/null
 echo "store: $ROWS site messages for $USERS users ($((ROWS / USERS)) each) + 1 announcement"
 
-export HERALD_BENCH_TOKEN="bench-token-$(date +%s%N)"
 "$HERALD" serve -C "$WORK" --bind 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/access.log" &
 SERVER=$!
 for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
