@@ -158,9 +158,7 @@ public final class ReportBuilder {
                                  count: value.count, exampleMessageID: messageID(value.example))
         }.sorted { ($0.count, $1.code, $1.message) > ($1.count, $0.code, $0.message) }
 
-        var overallHistogram = overallRows["all"]?.1
-        let buckets = Self.buckets(overallHistogram ?? Self.emptyHistogram())
-        overallHistogram = nil
+        let buckets = Self.buckets(overallRows["all"]?.1 ?? Self.emptyHistogram())
 
         return Report(period: period, timeZone: timeZone, generatedAt: generatedAt, overall: overall,
                       channels: channels, templates: templates, accounts: accounts,
