@@ -31,6 +31,8 @@ import Testing
                 code: "invalid_email", message: "email 'li@@example.com' is not a valid address")
         // i: suppressed by preference.
         log.add("2026-11-26T13:00:00.000+08:00", LogFixture.id(9), "suppressed", code: "opted_out", message: "recipient opted out of marketing")
+        log.add("2026-11-26T13:00:01.000+08:00", LogFixture.id(10, channel: 0), "invalid", template: "verify_code", channel: nil, account: nil,
+                code: "invalid_email", message: "email 'x@@example.com' is not a valid address")
         log.addRaw(day: "2026-11-26", #"{"ts":"2026-11-26T13:30:00.000+08:00","message_id":"#)
         return log
     }
@@ -38,12 +40,12 @@ import Testing
     @Test func countsEachMessageOnceAtItsFinalStatus() throws {
         let report = try Self.busyDay().report("2026-11-26")
         let all = report.overall.counts
-        #expect(all.total == 8)
+        #expect(all.total == 9)
         #expect(all.sent == 4)
         #expect(all.delivered == 1)
         #expect(all.undelivered == 1)
         #expect(all.failed == 2)
-        #expect(all.invalid == 1)
+        #expect(all.invalid == 2)
         #expect(all.suppressed == 1)
         #expect(all.deferred == 0)
         #expect(all.attempts == 8)
@@ -104,6 +106,8 @@ import Testing
         #expect(top.exampleMessageID == LogFixture.id(3))
         #expect(report.failures.contains { $0.status == .invalid && $0.channel == "none" && $0.message == "email '…' is not a valid address" })
         #expect(report.failures.contains { $0.status == .undelivered && $0.code == "MK:0001" && $0.message == "用户关机" })
+        // One group per channel, whatever the template: the invalid rows of two templates are one reason.
+        #expect(report.failures.filter { $0.code == "invalid_email" }.map(\.count) == [2])
         // The retried message ended sent: its 451s are not a failure reason.
         #expect(!report.failures.contains { $0.code == "451" })
     }
@@ -125,15 +129,15 @@ import Testing
         #expect(report.hours[11].counts.total == 3)
         #expect(report.hours[11].counts.failed == 2)
         #expect(report.hours[12].counts.total == 2)
-        #expect(report.hours[13].counts.total == 2)
+        #expect(report.hours[13].counts.total == 3)
         #expect(report.hours.map(\.counts.total).reduce(0, +) == report.overall.counts.total)
     }
 
     @Test func anUnreadableLineIsNamedAndNotCounted() throws {
         let report = try Self.busyDay().report("2026-11-26")
-        #expect(report.linesRead == 14)
+        #expect(report.linesRead == 15)
         #expect(report.unreadableLines == 1)
-        #expect(report.unreadableExamples == ["2026-11-26.jsonl:14: line ends before its last value"])
+        #expect(report.unreadableExamples == ["2026-11-26.jsonl:15: line ends before its last value"])
     }
 
     @Test func aMessageAcrossMidnightCountsInEachDayAtThatDaysStatus() throws {

@@ -112,7 +112,7 @@ public final class ReportBuilder {
                 _ = groupLatency[group]?.record(UInt64(max(1, state.latencyMicroseconds)))
             }
             if state.reason >= 0, [.failed, .invalid, .undelivered, .deferred, .suppressed].contains(status) {
-                let failure = FailureKey(status: status.code, group: state.group, reason: state.reason)
+                let failure = FailureKey(status: status.code, channel: groups[group].channel, reason: state.reason)
                 if let existing = failureCounts[failure] {
                     failureCounts[failure] = (existing.count + 1, min(existing.example, key))
                 } else {
@@ -154,7 +154,7 @@ public final class ReportBuilder {
         let failures = failureCounts.map { key, value -> FailureReason in
             let reason = reasons[Int(key.reason)]
             return FailureReason(status: DeliveryStatus(code: key.status),
-                                 channel: groups[Int(key.group)].channel, code: reason.code, message: reason.message,
+                                 channel: key.channel, code: reason.code, message: reason.message,
                                  count: value.count, exampleMessageID: messageID(value.example))
         }.sorted { ($0.count, $1.code, $1.message) > ($1.count, $0.code, $0.message) }
 
@@ -400,7 +400,7 @@ struct ReasonKey: Hashable {
 
 struct FailureKey: Hashable {
     var status: UInt8
-    var group: UInt32
+    var channel: String
     var reason: Int32
 }
 
