@@ -34,19 +34,26 @@ extension Herald {
             }
             defer { sources.forEach { $0.cancel() } }
             print("herald watch: watching \(workspace.root.path) every \(pause)")
+            // metrics.prom is refreshed after a cycle that did something, and at least every 15 s
+            // otherwise (for the spool gauge and the last-run time), not fsynced every second.
+            var metricsWritten = Date.distantPast
             while !stop.isSet {
                 if let lock = try? RunLock(root: workspace.root) {
                     var run = try openRun(workspace)
                     run.shouldStop = { stop.isSet }
+                    var busy = true
                     do {
                         let summary = try await run.runInbox()
-                        if !summary.counts.isEmpty || !summary.rejectedFiles.isEmpty || !summary.interruptedFiles.isEmpty {
-                            report(summary, dryRun: false)
-                        }
+                        busy = !summary.counts.isEmpty || !summary.rejectedFiles.isEmpty || !summary.interruptedFiles.isEmpty
+                            || summary.spooledRetried > 0 || !summary.notes.isEmpty
+                        if busy { report(summary, dryRun: false) }
                     } catch {
                         printError("herald watch: \(error)")
                     }
-                    updateMetrics(workspace, lastRun: Date())
+                    if busy || Date().timeIntervalSince(metricsWritten) >= 15 {
+                        updateMetrics(workspace, lastRun: Date())
+                        metricsWritten = Date()
+                    }
                     withExtendedLifetime(lock) {}
                 }
                 var waited = Duration.zero
