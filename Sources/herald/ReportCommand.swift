@@ -87,6 +87,9 @@ extension Herald {
         private func printSummary(_ written: ReportFiles.Written) {
             let report = written.report
             for day in report.missingDays { printError("herald report: no log for \(day) (outbox/log/\(day).jsonl)") }
+            for file in report.unfinishedFiles {
+                printError("herald report: the last line of outbox/log/\(file) is still being written; it is not counted")
+            }
             if report.unreadableLines > 0 {
                 printError("herald report: \(report.unreadableLines) log lines could not be read and are not counted:")
                 for example in report.unreadableExamples.prefix(5) { printError("  \(example)") }

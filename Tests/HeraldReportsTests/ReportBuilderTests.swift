@@ -140,6 +140,24 @@ import Testing
         #expect(report.unreadableExamples == ["2026-11-26.jsonl:15: line ends before its last value"])
     }
 
+    @Test func aLastLineStillBeingWrittenIsLeftForLater() throws {
+        var log = try LogFixture()
+        log.add("2026-11-26T10:00:00.000+08:00", LogFixture.id(1), "sent", latency: 5)
+        try log.write()
+        let file = log.workspace.url.appendingPathComponent("outbox/log/2026-11-26.jsonl")
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"ts":"2026-11-26T10:00:01.000+08:00","message_id":"#.utf8))
+        try handle.close()
+        let builder = try ReportBuilder(period: ReportPeriod(day: LogFixture.day("2026-11-26")), timeZone: LogFixture.zone)
+        try builder.read(logFolder: log.workspace.url.appendingPathComponent("outbox/log"))
+        let report = builder.finish()
+        #expect(report.overall.counts.total == 1)
+        #expect(report.unreadableLines == 0)
+        #expect(report.unfinishedFiles == ["2026-11-26.jsonl"])
+        #expect(HTMLReport.render(report).contains("2026-11-26.jsonl 的最后一行尚未写完"))
+    }
+
     @Test func aMessageAcrossMidnightCountsInEachDayAtThatDaysStatus() throws {
         var log = try LogFixture()
         let h = LogFixture.id(10)

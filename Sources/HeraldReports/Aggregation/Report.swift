@@ -152,6 +152,8 @@ public struct Report: Sendable {
     public var unreadableExamples: [String]
     /// Days of the period without a log file.
     public var missingDays: [String]
+    /// Log files whose last line had no newline yet (being written); that line is not counted.
+    public var unfinishedFiles: [String]
     /// The previous period's summary, when its report exists.
     public var previous: ReportSummary?
 

@@ -35,6 +35,7 @@ public final class ReportBuilder {
     private var unreadable = 0
     private var unreadableExamples: [String] = []
     private var missingDays: [String] = []
+    private var unfinishedFiles: [String] = []
 
     /// Creates a builder for `period` (at most 366 days).
     public init(period: ReportPeriod, timeZone: TimeZone) throws {
@@ -52,9 +53,13 @@ public final class ReportBuilder {
                 missingDays.append(name)
                 continue
             }
-            try LogFiles.forEachLine(at: url) { line, number in
+            // Complete lines only: a last line without its newline is still being written (or was
+            // cut off by a crash, and the next append will finish it as a bad line).
+            let consumed = try LogFiles.forEachLine(at: url, from: 0) { line, number in
                 add(line: line, file: "\(name).jsonl", lineNumber: number)
             }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.int64Value ?? consumed
+            if size > consumed { unfinishedFiles.append("\(name).jsonl") }
         }
     }
 
@@ -166,7 +171,7 @@ public final class ReportBuilder {
                       failures: failures, latencyBuckets: buckets,
                       lateReceipts: late.map { GroupFigures(key: $0.key, counts: $0.value) }.sorted { Self.channelRank($0.key) < Self.channelRank($1.key) },
                       linesRead: linesRead, unreadableLines: unreadable, unreadableExamples: unreadableExamples,
-                      missingDays: missingDays, previous: nil)
+                      missingDays: missingDays, unfinishedFiles: unfinishedFiles, previous: nil)
     }
 
     // MARK: - Keys

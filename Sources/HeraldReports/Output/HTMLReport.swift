@@ -181,6 +181,7 @@ public enum HTMLReport {
     private static func notes(_ report: Report, into page: inout Page) {
         var notes: [String] = []
         if !report.missingDays.isEmpty { notes.append("没有日志文件的日期：\(report.missingDays.joined(separator: "、"))") }
+        for file in report.unfinishedFiles { notes.append("\(file) 的最后一行尚未写完（正在写入），未计入。") }
         if report.unreadableLines > 0 {
             notes.append("\(report.unreadableLines) 行日志无法读取，未计入：" + report.unreadableExamples.prefix(5).joined(separator: "；"))
         }
