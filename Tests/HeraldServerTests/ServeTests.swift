@@ -171,6 +171,12 @@ import Testing
         let receiptLines = try fixture.logLines().filter { $0["file"] as? String == "receipts" }
         #expect(receiptLines.map { $0["message_id"] as? String } == [messageID])
         #expect(receiptLines.map { $0["status"] as? String } == ["delivered"])
+        let ledger = try runPython("""
+            import sqlite3, sys
+            row = sqlite3.connect(sys.argv[1]).execute("SELECT status FROM ledger WHERE message_id = ?", (sys.argv[2],)).fetchone()
+            print(row[0] if row else "missing")
+            """, [fixture.workspace.url.appendingPathComponent("outbox/herald.sqlite").path, messageID])
+        #expect(ledger.stdout == "delivered\n", "the ledger row of the message: \(ledger.stdout)\(ledger.stderr)")
         let inbox = try runHerald(["report"], in: fixture.workspace.url, environment: F.environment)
         #expect(inbox.stdout.contains("delivery rate 100.00%"), "\(inbox.stdout)")
     }
