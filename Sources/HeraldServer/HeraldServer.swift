@@ -66,7 +66,9 @@ public struct HeraldServer: Sendable {
     /// The router with every route; the OpenAPI test compares its routes with the document.
     public func router(logger: Logger) -> Router<HeraldRequestContext> {
         let router = Router(context: HeraldRequestContext.self)
+        let table = RouteTable()
         router.add(middleware: AccessLogMiddleware(logger: logger))
+        router.add(middleware: MethodNotAllowedMiddleware(table: table))
         router.get("/healthz") { _, _ in try await health() }
         router.get("/metrics") { _, _ in try await metrics() }
         router.post("/v1/receipts/{channel}/{secret}") { request, context in try await receipt(request, context) }
@@ -77,6 +79,7 @@ public struct HeraldServer: Sendable {
         users.post("{user}/messages/read-all") { _, context in try await readAll(context) }
         users.post("{user}/messages/read") { request, context in try await readMany(request, context) }
         users.post("{user}/messages/{id}/read") { _, context in try await readOne(context) }
+        table.set(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
         return router
     }
 
@@ -209,9 +212,9 @@ public struct HeraldServer: Sendable {
     }
 
     private func flag(_ text: String?, name: String) throws -> Bool {
-        switch text?.lowercased() {
-        case nil, "", "false", "0": return false
-        case "true", "1": return true
+        switch text {
+        case nil, "", "false": return false
+        case "true": return true
         case let other?: throw APIError.badRequest("\(name) must be true or false, not '\(other)'")
         }
     }

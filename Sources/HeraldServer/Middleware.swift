@@ -37,6 +37,46 @@ struct BearerAuthMiddleware: RouterMiddleware {
     }
 }
 
+/// The routes, filled once the router is built (middleware is added before the routes it wraps).
+final class RouteTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var routes: [(method: String, path: [Substring])] = []
+
+    func set(_ routes: [(method: String, path: String)]) {
+        lock.withLock { self.routes = routes.map { ($0.method, $0.path.split(separator: "/")) } }
+    }
+
+    /// The methods of the routes whose path pattern matches `path` (`{x}` matches one segment).
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        return lock.withLock {
+            routes.filter { route in
+                route.path.count == segments.count
+                    && zip(route.path, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
+            }.map(\.method).sorted()
+        }
+    }
+}
+
+/// 405 with `Allow` for a known path asked with another method (the router alone says 404).
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = HeraldRequestContext
+    let table: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError where error.status == .notFound && !(error is APIError) {
+            let allowed = table.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { throw APIError.notFound("no such endpoint: \(request.uri.path)") }
+            var refusal = APIError(status: .methodNotAllowed, code: "method_not_allowed",
+                                   message: "\(request.method.rawValue) is not allowed here; use \(allowed.joined(separator: " or "))")
+            refusal.headers[.allow] = allowed.joined(separator: ", ")
+            throw refusal
+        }
+    }
+}
+
 /// One structured log entry per request after it is answered: method, path (with the receipt
 /// secret hidden), status, duration, client and tenant.
 struct AccessLogMiddleware: RouterMiddleware {

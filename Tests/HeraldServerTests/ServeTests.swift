@@ -212,6 +212,24 @@ import Testing
         }
     }
 
+    @Test func aKnownPathWithAnotherMethodIs405AndAnUnknownPathIs404() async throws {
+        let fixture = try ServeFixture()
+        let server = try fixture.serve()
+        let trace = try await server.request("DELETE", "/healthz")
+        #expect(trace.status == 405)
+        #expect(trace.headers["allow"] == "GET")
+        #expect(trace.json["error"] as? [String: String] == ["code": "method_not_allowed", "message": "DELETE is not allowed here; use GET"])
+        let put = try await server.request("PUT", "/v1/users/7/messages/read-all", token: F.shopToken)
+        #expect(put.status == 405)
+        #expect(put.headers["allow"] == "POST")
+        let unknown = try await server.request("GET", "/v2/nothing")
+        #expect(unknown.status == 404)
+        #expect(unknown.json["error"] as? [String: String] == ["code": "not_found", "message": "no such endpoint: /v2/nothing"])
+        let unread = try await server.request("GET", "/v1/users/1/messages?unread=1", token: F.shopToken)
+        #expect(unread.status == 400, "unread is true or false, as documented")
+        _ = server.stop()
+    }
+
     @Test func refusesToStartWithoutItsSecrets() throws {
         let fixture = try ServeFixture()
         var environment = F.environment
