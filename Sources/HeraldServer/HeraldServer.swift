@@ -116,9 +116,9 @@ public struct HeraldServer: Sendable {
     private func list(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
         let (tenant, user) = try identity(context)
         let query = request.uri.queryParameters
-        let unread = try flag(query.get("unread"), name: "unread")
-        let page = try number(query.get("page"), name: "page", default: 1, range: 1...1_000_000)
-        let size = try number(query.get("size"), name: "size", default: 20, range: 1...100)
+        let unread = try flag(try single(query, "unread"), name: "unread")
+        let page = try number(try single(query, "page"), name: "page", default: 1, range: 1...1_000_000)
+        let size = try number(try single(query, "size"), name: "size", default: 20, range: 1...100)
         let result = try await blocking { try store.list(tenant: tenant, user: user, unreadOnly: unread, page: page, size: size, now: now()) }
         return JSON.response(result)
     }
@@ -211,16 +211,23 @@ public struct HeraldServer: Sendable {
         }
     }
 
+    /// A query parameter given at most once (`page=1&page=2` is ambiguous, so refused).
+    private func single(_ query: Parameters, _ name: String) throws -> String? {
+        let values = query.getAll(name)
+        guard values.count <= 1 else { throw APIError.badRequest("give \(name) once, not \(values.count) times") }
+        return values.first
+    }
+
     private func flag(_ text: String?, name: String) throws -> Bool {
         switch text {
-        case nil, "", "false": return false
+        case nil, "false": return false
         case "true": return true
         case let other?: throw APIError.badRequest("\(name) must be true or false, not '\(other)'")
         }
     }
 
     private func number(_ text: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text, !text.isEmpty else { return fallback }
+        guard let text else { return fallback }
         guard let value = Int(text), range.contains(value) else {
             throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
         }

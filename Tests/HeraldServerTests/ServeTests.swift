@@ -55,6 +55,11 @@ import Testing
         #expect((badPage.json["error"] as? [String: String])?["message"] == "page must be a whole number from 1 to 1000000, not '0'")
         let badSize = try await server.request("GET", "/v1/users/1/messages?size=1000", token: F.shopToken)
         #expect(badSize.status == 400)
+        let twice = try await server.request("GET", "/v1/users/1/messages?page=&page=2", token: F.shopToken)
+        #expect(twice.status == 400)
+        #expect((twice.json["error"] as? [String: String])?["message"] == "give page once, not 2 times")
+        let empty = try await server.request("GET", "/v1/users/1/messages?size=", token: F.shopToken)
+        #expect(empty.status == 400, "an empty value is not the default")
         _ = server.stop()
     }
 
