@@ -2,7 +2,7 @@
 # Property-based check of herald serve against Sources/HeraldServer/openapi.yaml with schemathesis
 # (PyPI): generated requests for every operation — valid and invalid — must get documented
 # statuses and schema-valid bodies, never a 5xx. Fixed seed, so a run is repeatable.
-# Usage: bash .ci/openapi_fuzz.sh [HERALD_BINARY]
+# Usage: [FUZZ_EXAMPLES=50] bash .ci/openapi_fuzz.sh [HERALD_BINARY]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$HERALD_ROOT"
 ensure_swift
@@ -29,4 +29,4 @@ SERVER=$!
 for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
 PORT="$(grep -o '[0-9]*$' "$WORK/serve.out")"
 python3 -m schemathesis.cli --config-file .ci/schemathesis.toml run Sources/HeraldServer/openapi.yaml --url "http://127.0.0.1:$PORT" \
-    -H "Authorization: Bearer $HERALD_FUZZ_TOKEN" --max-examples 50 --seed 20261127 --no-color
+    -H "Authorization: Bearer $HERALD_FUZZ_TOKEN" --max-examples "${FUZZ_EXAMPLES:-50}" --seed 20261127 --no-color
