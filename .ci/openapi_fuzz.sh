@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Property-based check of herald serve against Sources/HeraldServer/openapi.yaml with schemathesis
 # (PyPI): generated requests for every operation — valid and invalid — must get documented
-# statuses and schema-valid bodies, never a 5xx. Fixed seed, so a run is repeatable.
+# statuses and schema-valid bodies, never a 5xx. The seed is fixed, but the stateful phase
+# follows what the server answers, so runs differ a little.
 # Usage: [FUZZ_EXAMPLES=50] bash .ci/openapi_fuzz.sh [HERALD_BINARY]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$HERALD_ROOT"
