@@ -29,5 +29,8 @@ export HERALD_FUZZ_TOKEN="fuzz-token-$RANDOM$RANDOM$RANDOM" HERALD_FUZZ_RECEIPTS
 SERVER=$!
 for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
 PORT="$(grep -o '[0-9]*$' "$WORK/serve.out")"
-python3 -m schemathesis.cli --config-file .ci/schemathesis.toml run Sources/HeraldServer/openapi.yaml --url "http://127.0.0.1:$PORT" \
+# Run from the scratch folder: schemathesis keeps a .schemathesis/ cache where it runs.
+cd "$WORK"
+python3 -m schemathesis.cli --config-file "$HERALD_ROOT/.ci/schemathesis.toml" run "$HERALD_ROOT/Sources/HeraldServer/openapi.yaml" \
+    --url "http://127.0.0.1:$PORT" \
     -H "Authorization: Bearer $HERALD_FUZZ_TOKEN" --max-examples "${FUZZ_EXAMPLES:-50}" --seed 20261127 --no-color
