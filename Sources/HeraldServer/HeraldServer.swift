@@ -7,10 +7,12 @@ import Logging
 
 /// The context of one request: the authenticated client and tenant, shared with the access log.
 public struct HeraldRequestContext: RequestContext {
+    /// Hummingbird's per-request storage (parameters, logger, request id).
     public var coreContext: CoreRequestContextStorage
     /// Filled by the authentication middleware; read back by the access log after the response.
     let access = AccessRecord()
 
+    /// Creates the context of a request arriving on a connection.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
     }
@@ -38,8 +40,11 @@ final class AccessRecord: @unchecked Sendable {
 /// try await app.runService()   // until SIGTERM or SIGINT
 /// ```
 public struct HeraldServer: Sendable {
+    /// The workspace served (herald.yaml's `serve:`, the receipts folder, the logs for /metrics).
     public let workspace: Workspace
+    /// Where the inbox is read and marked.
     public let store: any InboxStore
+    /// The clock for announcements' time windows and read times.
     public var now: @Sendable () -> Date
 
     /// Creates the server for `workspace`, reading and writing the inbox through `store`.

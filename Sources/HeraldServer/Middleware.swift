@@ -123,22 +123,27 @@ struct AccessLogMiddleware: RouterMiddleware {
 /// swift-log to standard error as one JSON object per line:
 /// `{"ts":"…","level":"info","message":"access","method":"GET",…}`.
 public struct JSONLogHandler: LogHandler {
+    /// Metadata added to every entry of this logger.
     public var metadata: Logger.Metadata = [:]
+    /// Entries below this level are dropped.
     public var logLevel: Logger.Level = .info
     private let label: String
     private let timeZone: TimeZone
     private static let lock = NSLock()
 
+    /// A handler for the logger `label`; timestamps in `timeZone` (herald.yaml's).
     public init(label: String, timeZone: TimeZone) {
         self.label = label
         self.timeZone = timeZone
     }
 
+    /// One metadata value.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes the entry as one JSON line on standard error.
     public func log(event: Logging.LogEvent) {
         var fields: [String: String] = ["ts": Timestamp.iso8601(Date(), timeZone: timeZone), "level": event.level.rawValue,
                                         "logger": label, "message": "\(event.message)"]
