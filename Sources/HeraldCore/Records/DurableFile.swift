@@ -53,7 +53,10 @@ public enum DurableFile {
 
 /// A durable write failed.
 public struct DurableFileError: Error, Sendable, CustomStringConvertible {
+    /// The file.
     public var path: String
+    /// Why.
     public var reason: String
+    /// `cannot write PATH: REASON`.
     public var description: String { "cannot write \(path): \(reason)" }
 }

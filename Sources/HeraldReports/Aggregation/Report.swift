@@ -6,14 +6,21 @@ import HeraldCore
 /// `sent` counts every message handed to its provider, including those a receipt later marked
 /// `delivered` or `undelivered`; so `total = sent + failed + invalid + suppressed + skipped + deferred`.
 public struct StatusCounts: Sendable, Hashable, Codable {
+    /// Messages with a line in the period.
     public var total = 0
     /// Handed over (final status sent, delivered or undelivered).
     public var sent = 0
+    /// The receipt says it arrived.
     public var delivered = 0
+    /// The receipt says it did not arrive.
     public var undelivered = 0
+    /// Permanent failure, or retries exhausted.
     public var failed = 0
+    /// The row, address or rendering was wrong.
     public var invalid = 0
+    /// Opted out, suppressed, preference or cap.
     public var suppressed = 0
+    /// Disabled template or no address.
     public var skipped = 0
     /// Still waiting in the spool at the end of the period.
     public var deferred = 0
@@ -68,9 +75,13 @@ public struct StatusCounts: Sendable, Hashable, Codable {
 public struct LatencyFigures: Sendable, Hashable, Codable {
     /// Messages measured (those whose first attempt is in the period).
     public var count: Int
+    /// Median.
     public var p50: Double
+    /// 90th percentile.
     public var p90: Double
+    /// 99th percentile.
     public var p99: Double
+    /// Slowest.
     public var max: Double
 
     /// Creates figures.
@@ -89,7 +100,9 @@ public struct GroupFigures: Sendable, Hashable, Codable {
     public var key: String
     /// The template's name (templates table only).
     public var name: String?
+    /// The row's messages by final status.
     public var counts: StatusCounts
+    /// Its latency, when any message was measured.
     public var latency: LatencyFigures?
 
     /// Creates a row.
@@ -105,17 +118,24 @@ public struct GroupFigures: Sendable, Hashable, Codable {
 public struct HourFigures: Sendable, Hashable {
     /// Day (days since 1970-01-01) and hour, in the log's time zone.
     public var day: Int
+    /// Hour of the day, 0–23.
     public var hour: Int
+    /// Messages of the hour by final status.
     public var counts: StatusCounts
 }
 
 /// Messages that ended with the same error: same final status, channel, code and message
 /// pattern (quoted values replaced by `…`).
 public struct FailureReason: Sendable, Hashable {
+    /// The final status the messages ended in.
     public var status: DeliveryStatus
+    /// The channel key (`none` for rows that never reached one).
     public var channel: String
+    /// The error code.
     public var code: String
+    /// The message pattern.
     public var message: String
+    /// Messages that ended this way.
     public var count: Int
     /// One message that ended this way, to look up in the log.
     public var exampleMessageID: String
@@ -123,19 +143,27 @@ public struct FailureReason: Sendable, Hashable {
 
 /// One bar of the latency distribution: messages with latency in `(lower, upper]` seconds.
 public struct LatencyBucket: Sendable, Hashable {
+    /// `≤10ms`, `>1h`.
     public var label: String
+    /// The bucket's upper bound; nil for the last one.
     public var upperSeconds: Double?
+    /// Messages in the bucket.
     public var count: Int
 }
 
 /// Everything a report shows, computed from the logs of a period.
 public struct Report: Sendable {
+    /// The days reported.
     public var period: ReportPeriod
     /// The time zone the logs were written in (herald.yaml `timezone`).
     public var timeZone: TimeZone
+    /// When the report was made.
     public var generatedAt: Date
+    /// Every message of the period.
     public var overall: GroupFigures
+    /// Per channel, in channel order.
     public var channels: [GroupFigures]
+    /// Per template, most messages first.
     public var templates: [GroupFigures]
     /// Per provider or account: `mail/default`, `sms/aliyun`, `wechat_mp/shop`.
     public var accounts: [GroupFigures]
@@ -143,12 +171,15 @@ public struct Report: Sendable {
     public var hours: [HourFigures]
     /// Most frequent first.
     public var failures: [FailureReason]
+    /// The latency distribution of all measured messages.
     public var latencyBuckets: [LatencyBucket]
     /// Receipts for messages sent before the period (not counted in the tables), per channel.
     public var lateReceipts: [GroupFigures]
     /// Log lines read, and those that could not be read (`file:line: reason`, the first 20).
     public var linesRead: Int
+    /// Lines that could not be read.
     public var unreadableLines: Int
+    /// The first 20 of them, as `file:line: reason`.
     public var unreadableExamples: [String]
     /// Days of the period without a log file.
     public var missingDays: [String]
@@ -165,8 +196,11 @@ public struct Report: Sendable {
 
 /// `summary.json` in a report folder: the overall and per-channel figures.
 public struct ReportSummary: Sendable, Hashable, Codable {
+    /// The period's name (`2026-11-26`).
     public var period: String
+    /// Every message of the period.
     public var overall: GroupFigures
+    /// Per channel.
     public var channels: [GroupFigures]
 
     /// Creates a summary.

@@ -13,6 +13,7 @@ import Histogram
 /// Per message it keeps 32 bytes and a dictionary slot keyed by a 64-bit number packed from the
 /// message id (batch index, row, channel code), so a million messages fit in about 60 MB.
 public final class ReportBuilder {
+    /// The days read.
     public let period: ReportPeriod
     private let timeZone: TimeZone
 

@@ -8,8 +8,9 @@ import HeraldCore
 /// period.days.count   // 27
 /// ```
 public struct ReportPeriod: Sendable, Hashable, CustomStringConvertible {
-    /// First and last day, as days since 1970-01-01.
+    /// First day, as days since 1970-01-01.
     public let first: Int
+    /// Last day, as days since 1970-01-01.
     public let last: Int
 
     /// A period of whole days; `last` must not be before `first`.
@@ -59,7 +60,9 @@ public struct ReportPeriod: Sendable, Hashable, CustomStringConvertible {
 
 /// A report could not be made; the message says why.
 public struct ReportError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
     public var description: String
+    /// Creates an error.
     public init(_ description: String) { self.description = description }
 }
 

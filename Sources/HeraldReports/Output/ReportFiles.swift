@@ -17,8 +17,11 @@ public enum ReportFormat: String, Sendable, CaseIterable {
 public enum ReportFiles {
     /// The report and the files written for it.
     public struct Written: Sendable {
+        /// The figures.
         public var report: Report
+        /// `reports/<period>/`.
         public var folder: URL
+        /// The names written, in order.
         public var files: [String]
     }
 
