@@ -54,13 +54,12 @@ public final class ReportBuilder {
                 missingDays.append(name)
                 continue
             }
-            // Complete lines only: a last line without its newline is still being written (or was
-            // cut off by a crash, and the next append will finish it as a bad line).
-            let consumed = try LogFiles.forEachLine(at: url, from: 0) { line, number in
+            // A last line without its newline is still being written (or was cut off by a crash,
+            // and the next append will finish it as a bad line): left out, and named.
+            let consumed = try LogFiles.forEachLine(at: url) { line, number in
                 add(line: line, file: "\(name).jsonl", lineNumber: number)
             }
-            let size = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.int64Value ?? consumed
-            if size > consumed { unfinishedFiles.append("\(name).jsonl") }
+            if LogFiles.size(of: url) > consumed { unfinishedFiles.append("\(name).jsonl") }
         }
     }
 

@@ -68,22 +68,19 @@ public struct ReportError: Error, Sendable, CustomStringConvertible {
 
 /// Reads a JSON-lines file line by line in large blocks, without holding the file.
 enum LogFiles {
-    /// Calls `body` with each line (without its newline) and its 1-based line number. A last line
-    /// without a newline is passed too.
-    ///
-    /// With `offset`, reading starts at that byte and only complete lines are passed (line
-    /// numbers then count from the offset); the result is the offset just past the last one.
-    @discardableResult
-    static func forEachLine(at url: URL, from offset: Int64? = nil,
+    /// Calls `body` with each complete line (without its newline) from byte `offset` on, and its
+    /// number counted from there; returns the offset just past the last one. A last line
+    /// without its newline is still being written: it is left for the next read.
+    static func forEachLine(at url: URL, from offset: Int64 = 0,
                             _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws -> Int64 {
         let descriptor = open(url.path, O_RDONLY)
         guard descriptor >= 0 else { throw ReportError("cannot read \(url.path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        if let offset, lseek(descriptor, off_t(offset), SEEK_SET) < 0 {
+        if offset > 0, lseek(descriptor, off_t(offset), SEEK_SET) < 0 {
             throw ReportError("cannot read \(url.path): \(String(cString: strerror(errno)))")
         }
-        var consumed = offset ?? 0
-        var blockStart = consumed
+        var consumed = offset
+        var blockStart = offset
         let blockSize = 1 << 20
         var block = [UInt8](repeating: 0, count: blockSize)
         var carry: [UInt8] = []
@@ -113,10 +110,11 @@ enum LogFiles {
                 carry.append(contentsOf: buffer[start..<count])
             }
         }
-        if !carry.isEmpty, offset == nil {
-            lineNumber += 1
-            try carry.withUnsafeBufferPointer { try body($0, lineNumber) }
-        }
         return consumed
+    }
+
+    /// The size of a file in bytes (0 when it cannot be read).
+    static func size(of url: URL) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.int64Value ?? 0
     }
 }

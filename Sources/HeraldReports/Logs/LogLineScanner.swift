@@ -22,8 +22,6 @@ struct ScannedLine {
     var latencyMicroseconds: Int64?
     var errorCode: Range<Int>?
     var errorMessage: Range<Int>?
-    /// Set when a text field holds a backslash escape and must be decoded before use.
-    var escaped = false
 }
 
 /// Why a line could not be read.
@@ -37,18 +35,10 @@ enum LogLineScanner {
         var cursor = Cursor(bytes: line)
         var scanned = ScannedLine()
         var sawTimestamp = false
-        try cursor.expect(UInt8(ascii: "{"))
-        cursor.skipSpace()
-        if cursor.peek == UInt8(ascii: "}") { throw LineProblem(reason: "empty object") }
-        while true {
-            cursor.skipSpace()
-            let key = try cursor.string(&scanned.escaped)
-            cursor.skipSpace()
-            try cursor.expect(UInt8(ascii: ":"))
-            cursor.skipSpace()
+        let members = try cursor.members(of: "the object") { (cursor: inout Cursor, key: Range<Int>) throws(LineProblem) in
             switch cursor.peek {
             case UInt8(ascii: "\""):
-                let value = try cursor.string(&scanned.escaped)
+                let value = try cursor.string()
                 if cursor.equals(key, "ts") {
                     try readTimestamp(value, in: cursor.bytes, into: &scanned)
                     sawTimestamp = true
@@ -66,13 +56,14 @@ enum LogLineScanner {
                 } else if cursor.equals(key, "file") {
                     scanned.file = value
                 }
-            case UInt8(ascii: "{"):
-                if cursor.equals(key, "error") {
-                    try readError(&cursor, into: &scanned)
-                } else {
-                    try cursor.skipValue()
+            case UInt8(ascii: "{") where cursor.equals(key, "error"):
+                try cursor.members(of: "error") { (cursor: inout Cursor, key: Range<Int>) throws(LineProblem) in
+                    guard cursor.peek == UInt8(ascii: "\"") else { return try cursor.skipValue() }
+                    let value = try cursor.string()
+                    if cursor.equals(key, "code") { scanned.errorCode = value }
+                    if cursor.equals(key, "message") { scanned.errorMessage = value }
                 }
-            case UInt8(ascii: "["):
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
                 try cursor.skipValue()
             default:
                 let value = try cursor.literal()
@@ -86,41 +77,14 @@ enum LogLineScanner {
                     scanned.latencyMicroseconds = Int64((milliseconds * 1000).rounded())
                 }
             }
-            cursor.skipSpace()
-            guard let next = cursor.next() else { throw LineProblem(reason: "line ends inside the object") }
-            if next == UInt8(ascii: "}") { break }
-            guard next == UInt8(ascii: ",") else { throw LineProblem(reason: "expected ',' or '}' at column \(cursor.position)") }
         }
         cursor.skipSpace()
         guard cursor.atEnd else { throw LineProblem(reason: "text after the object") }
+        guard members > 0 else { throw LineProblem(reason: "empty object") }
         guard sawTimestamp else { throw LineProblem(reason: "no ts") }
         guard !scanned.messageID.isEmpty else { throw LineProblem(reason: "no message_id") }
         guard scanned.status != nil else { throw LineProblem(reason: "no status") }
         return scanned
-    }
-
-    private static func readError(_ cursor: inout Cursor, into scanned: inout ScannedLine) throws(LineProblem) {
-        try cursor.expect(UInt8(ascii: "{"))
-        cursor.skipSpace()
-        if cursor.peek == UInt8(ascii: "}") { _ = cursor.next(); return }
-        while true {
-            cursor.skipSpace()
-            let key = try cursor.string(&scanned.escaped)
-            cursor.skipSpace()
-            try cursor.expect(UInt8(ascii: ":"))
-            cursor.skipSpace()
-            if cursor.peek == UInt8(ascii: "\"") {
-                let value = try cursor.string(&scanned.escaped)
-                if cursor.equals(key, "code") { scanned.errorCode = value }
-                if cursor.equals(key, "message") { scanned.errorMessage = value }
-            } else {
-                try cursor.skipValue()
-            }
-            cursor.skipSpace()
-            guard let next = cursor.next() else { throw LineProblem(reason: "line ends inside error") }
-            if next == UInt8(ascii: "}") { return }
-            guard next == UInt8(ascii: ",") else { throw LineProblem(reason: "expected ',' or '}' in error") }
-        }
     }
 
     /// `2026-11-27T14:14:17.618+08:00` or `…Z`: the local day and hour as written, and the instant.
@@ -164,17 +128,41 @@ struct Cursor {
     }
 
     /// A string value's contents (between the quotes, still escaped).
-    mutating func string(_ escaped: inout Bool) throws(LineProblem) -> Range<Int> {
+    mutating func string() throws(LineProblem) -> Range<Int> {
         try expect(UInt8(ascii: "\""))
         let start = position
         while let byte = next() {
             if byte == UInt8(ascii: "\"") { return start..<position - 1 }
-            if byte == UInt8(ascii: "\\") {
-                escaped = true
-                guard next() != nil else { break }
-            }
+            if byte == UInt8(ascii: "\\"), next() == nil { break }
         }
         throw LineProblem(reason: "unterminated string")
+    }
+
+    /// Reads an object `{"key": value, …}`: `member` is called at each value with its key and
+    /// must read the value. Returns how many members there were.
+    @discardableResult
+    mutating func members(of what: String,
+                          _ member: (inout Cursor, Range<Int>) throws(LineProblem) -> Void) throws(LineProblem) -> Int {
+        try expect(UInt8(ascii: "{"))
+        skipSpace()
+        if peek == UInt8(ascii: "}") {
+            position += 1
+            return 0
+        }
+        var count = 0
+        while true {
+            skipSpace()
+            let key = try string()
+            skipSpace()
+            try expect(UInt8(ascii: ":"))
+            skipSpace()
+            try member(&self, key)
+            count += 1
+            skipSpace()
+            guard let next = next() else { throw LineProblem(reason: "line ends inside \(what)") }
+            if next == UInt8(ascii: "}") { return count }
+            guard next == UInt8(ascii: ",") else { throw LineProblem(reason: "expected ',' or '}' at column \(position) in \(what)") }
+        }
     }
 
     /// A number, `true`, `false` or `null`.
@@ -192,10 +180,9 @@ struct Cursor {
     /// Skips a nested object or array.
     mutating func skipValue() throws(LineProblem) {
         var depth = 0
-        var ignored = false
         repeat {
             switch peek {
-            case UInt8(ascii: "\""): _ = try string(&ignored)
+            case UInt8(ascii: "\""): _ = try string()
             case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; position += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1; position += 1
             case nil: throw LineProblem(reason: "line ends inside a nested value")

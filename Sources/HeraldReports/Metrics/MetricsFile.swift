@@ -63,7 +63,7 @@ struct MetricsState: Codable {
         offsets = offsets.filter { names.contains($0.key) }
         for name in names {
             let url = logFolder.appendingPathComponent(name)
-            let size = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.int64Value ?? 0
+            let size = LogFiles.size(of: url)
             var offset = offsets[name] ?? 0
             if size < offset { offset = 0 }
             guard size > offset else { continue }

@@ -289,19 +289,9 @@ public enum HTMLReport {
 
     private static func fixed(_ value: Double) -> String { String(format: "%.1f", value) }
 
+    /// Text for the page: the templates' own HTML escaping.
     static func escape<S: StringProtocol>(_ text: S) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.append(character)
-            }
-        }
-        return result
+        Escaping.html.apply(String(text))
     }
 }
 
