@@ -23,15 +23,9 @@ extension Herald {
         var bind: String?
 
         func validate() throws {
-            if let bind, Self.address(bind) == nil {
+            if let bind, ServeSettings.address(bind) == nil {
                 throw ValidationError("--bind takes HOST:PORT such as 127.0.0.1:8080, got '\(bind)'")
             }
-        }
-
-        static func address(_ text: String) -> (host: String, port: Int)? {
-            guard let colon = text.lastIndex(of: ":"), colon > text.startIndex,
-                  let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-            return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
         }
 
         func run() async throws {
@@ -56,7 +50,7 @@ extension Herald {
             let zone = workspace.configuration.timeZone
             LoggingSystem.bootstrap { label in JSONLogHandler(label: label, timeZone: zone) }
             let logger = Logger(label: "herald.serve")
-            let (host, port) = bind.flatMap(Self.address) ?? (settings.host, settings.port)
+            let (host, port) = bind.flatMap(ServeSettings.address) ?? (settings.host, settings.port)
             let app = server.application(logger: logger, host: host, port: port) { actual in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 FileHandle.standardOutput.write(Data("herald serve: listening on http://\(shown):\(actual)\n".utf8))

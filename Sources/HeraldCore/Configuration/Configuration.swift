@@ -228,6 +228,13 @@ public struct ServeSettings: Sendable, Hashable {
 
     /// Creates the defaults.
     public init() {}
+
+    /// Reads `HOST:PORT` (`127.0.0.1:8080`, `[::1]:8080`; port 0 picks a free one).
+    public static func address(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), colon > text.startIndex,
+              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
 }
 
 /// A product that calls the inbox API: its bearer token and the tenants it may read.

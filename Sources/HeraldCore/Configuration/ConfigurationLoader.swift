@@ -266,9 +266,8 @@ final class ConfigurationLoader {
         var settings = ServeSettings()
         guard let serve = reader.mapping(node, "serve", allowed: ["bind", "max_body", "clients", "receipts"]) else { return settings }
         if let node = serve["bind"], let text = reader.string(node, "'bind' in serve") {
-            if let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
-               colon > text.startIndex {
-                settings.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            if let (host, port) = ServeSettings.address(text) {
+                settings.host = host
                 settings.port = port
             } else {
                 reader.error("'bind' in serve is '\(text)'; write HOST:PORT such as 127.0.0.1:8080", at: node)
