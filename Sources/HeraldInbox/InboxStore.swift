@@ -33,6 +33,18 @@ public struct InboxItem: Sendable, Hashable, Codable {
     }
 }
 
+extension JSONEncoder {
+    /// How inbox items, pages and counts are written as JSON, by `herald inbox --json` and by
+    /// `herald serve`: snake_case keys in sorted order, ISO 8601 dates, slashes unescaped.
+    public static func inbox(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+}
+
 /// One page of a listing, newest first, with the total across pages.
 public struct InboxPage: Sendable, Hashable, Codable {
     public var items: [InboxItem]

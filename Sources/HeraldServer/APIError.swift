@@ -1,4 +1,5 @@
 import Foundation
+import HeraldInbox
 import Hummingbird
 
 /// An error answered as JSON: `{"error":{"code":"forbidden","message":"…"}}` with its status.
@@ -54,14 +55,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 }
 
-/// JSON encoding for responses: sorted keys, UTF-8 left as is, ISO 8601 dates.
+/// JSON encoding for responses: the same as `herald inbox --json`, on one line.
 enum JSON {
     static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        (try? JSONEncoder.inbox().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {

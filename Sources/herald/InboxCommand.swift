@@ -45,11 +45,7 @@ struct InboxOptions: ParsableArguments {
 
 /// Prints `value` as JSON (dates ISO 8601, keys snake_case).
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.dateEncodingStrategy = .iso8601
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(String(decoding: try JSONEncoder.inbox(pretty: true).encode(value), as: UTF8.self))
 }
 
 /// Runs an inbox change, turning an ownership error into exit 1 with its message.
