@@ -20,27 +20,12 @@ import HeraldTestSupport
             "herald.yaml": """
                 caps: {sms: [none]}
                 log: {recipients: full}
-                sms:
-                  channels:
-                    aliyun:
-                      transport: aliyun
-                      signature: 云商城
-                      access_key_id: LTAI-test
-                      access_key_secret: ${TEST_ALIYUN_SECRET}
-                      endpoint: \(server.endpoint("aliyun"))
-                    tencent:
-                      transport: tencent
-                      signature: 云商城
-                      secret_id: AKID-test
-                      secret_key: ${TEST_TENCENT_SECRET}
-                      sdk_app_id: "1400000001"
-                      endpoint: \(server.endpoint("tencent"))
-
+                \(server.channelsYAML)
                 """,
             "templates/order_shipped.yaml": "sms: {channel: [aliyun, tencent], api_template_id: SMS_1, content: \"订单{orderId}已发货\"}\n",
             "recipients/inbox/order_shipped.csv": "mobile,orderId\n13800130000,A1\n13800130001,A2\n13800130003,A3\n",
         ])
-        let environment = ["TEST_ALIYUN_SECRET": "aliyun-secret", "TEST_TENCENT_SECRET": "tencent-secret"]
+        let environment = SMSProviderTestServer.environment
         let run = try runHerald(["run", "--settle", "0s"], in: workspace.url, environment: environment)
         #expect(run.stdout.contains("sms         2         1      3"), "\(run.stdout)\(run.stderr)")
         #expect(run.status == 0)

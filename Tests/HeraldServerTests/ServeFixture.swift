@@ -8,9 +8,8 @@ struct ServeFixture {
     static let shopToken = "shop-token-0123456789abcdef"
     static let partnerToken = "partner-token-0123456789abcdef"
     static let receiptSecret = "receipt-secret-0123456789"
-    static let environment = ["TEST_SHOP_TOKEN": shopToken, "TEST_PARTNER_TOKEN": partnerToken,
-                              "TEST_RECEIPT_SECRET": receiptSecret, "TEST_ALIYUN_SECRET": "aliyun-secret",
-                              "TEST_TENCENT_SECRET": "tencent-secret"]
+    static let environment = SMSProviderTestServer.environment.merging(
+        ["TEST_SHOP_TOKEN": shopToken, "TEST_PARTNER_TOKEN": partnerToken, "TEST_RECEIPT_SECRET": receiptSecret]) { _, new in new }
 
     let workspace: TemporaryWorkspace
     let sms: SMSProviderTestServer
@@ -22,22 +21,7 @@ struct ServeFixture {
                 timezone: Asia/Shanghai
                 site: {transport: inbox}
                 caps: {sms: [none]}
-                sms:
-                  channels:
-                    aliyun:
-                      transport: aliyun
-                      signature: 云商城
-                      access_key_id: LTAI-test
-                      access_key_secret: ${TEST_ALIYUN_SECRET}
-                      endpoint: \(sms.endpoint("aliyun"))
-                    tencent:
-                      transport: tencent
-                      signature: 云商城
-                      secret_id: AKID-test
-                      secret_key: ${TEST_TENCENT_SECRET}
-                      sdk_app_id: "1400000001"
-                      endpoint: \(sms.endpoint("tencent"))
-                serve:
+                \(sms.channelsYAML)serve:
                   max_body: 4KB
                   clients:
                     shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0, 1]}

@@ -29,6 +29,32 @@ public final class SMSProviderTestServer: @unchecked Sendable {
     /// The base URL of one provider's endpoint: `aliyun`, `tencent` or `webhook`.
     public func endpoint(_ provider: String) -> String { "http://127.0.0.1:\(port)/\(provider)/" }
 
+    /// herald.yaml's `sms:` section with channels `aliyun` and `tencent` pointing at this server,
+    /// their secrets from `${TEST_ALIYUN_SECRET}` and `${TEST_TENCENT_SECRET}` (see `environment`).
+    public var channelsYAML: String {
+        """
+        sms:
+          channels:
+            aliyun:
+              transport: aliyun
+              signature: 云商城
+              access_key_id: LTAI-test
+              access_key_secret: ${TEST_ALIYUN_SECRET}
+              endpoint: \(endpoint("aliyun"))
+            tencent:
+              transport: tencent
+              signature: 云商城
+              secret_id: AKID-test
+              secret_key: ${TEST_TENCENT_SECRET}
+              sdk_app_id: "1400000001"
+              endpoint: \(endpoint("tencent"))
+
+        """
+    }
+
+    /// The environment `channelsYAML` reads its secrets from (the server's default secrets).
+    public static let environment = ["TEST_ALIYUN_SECRET": "aliyun-secret", "TEST_TENCENT_SECRET": "tencent-secret"]
+
     /// Every request so far, in arrival order.
     public func requests() throws -> [Request] {
         try server.records("requests.jsonl", as: Request.self)
