@@ -50,3 +50,25 @@ ensure_pip() {
         || python3 -m pip install --quiet --disable-pip-version-check "$2" \
         || { echo "herald: could not install $2; run: python3 -m pip install $2" >&2; exit 2; }
 }
+
+# release_herald: builds the release binary (benchmarks measure it) and sets HERALD to it.
+release_herald() {
+    swift build -c release --product herald >&2
+    HERALD="$(swift build -c release --show-bin-path)/herald"
+}
+
+# site_batch WORKSPACE ROWS USERS: an order_shipped site template and a batch of ROWS site
+# messages spread over USERS users of tenant 0, dropped in WORKSPACE's inbox (the inbox and
+# serve benchmarks).
+site_batch() {
+    mkdir -p "$1/templates" "$1/recipients/inbox"
+    printf 'site: {nickname: 商城助手, content: "{name}，您的订单 {orderId} 已发货"}\n' > "$1/templates/order_shipped.yaml"
+    python3 - "$1/recipients/inbox/order_shipped.bench.csv" "$2" "$3" <<'PY'
+import sys
+path, rows, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "w", encoding="utf-8") as f:
+    f.write("user_id,tenant_id,name,orderId\n")
+    for i in range(rows):
+        f.write(f"{i % users},0,李雷,A{i:08d}\n")
+PY
+}

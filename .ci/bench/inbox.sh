@@ -10,21 +10,11 @@ ensure_apt libcurl4-openssl-dev
 
 ROWS="${1:-1000000}"
 USERS="${2:-100000}"
-swift build -c release --product herald >&2
-HERALD="$(swift build -c release --show-bin-path)/herald"
+release_herald
 WORK="$(mktemp -d /tmp/herald-inbox-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/templates" "$WORK/recipients/inbox"
 printf 'site: {transport: inbox}\n' > "$WORK/herald.yaml"
-printf 'site: {nickname: 商城助手, content: "{name}，您的订单 {orderId} 已发货"}\n' > "$WORK/templates/order_shipped.yaml"
-python3 - "$WORK/recipients/inbox/order_shipped.bench.csv" "$ROWS" "$USERS" <<'PY'
-import sys
-path, rows, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-with open(path, "w", encoding="utf-8") as f:
-    f.write("user_id,tenant_id,name,orderId\n")
-    for i in range(rows):
-        f.write(f"{i % users},0,李雷,A{i:08d}\n")
-PY
+site_batch "$WORK" "$ROWS" "$USERS"
 start=$(date +%s.%N)
 /usr/bin/time -f "%M" -o "$WORK/rss" "$HERALD" run -C "$WORK" --settle 0s > "$WORK/out"
 end=$(date +%s.%N)

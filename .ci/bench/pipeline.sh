@@ -7,8 +7,7 @@ cd "$HERALD_ROOT"
 ensure_swift
 ensure_command /usr/bin/time time
 
-swift build -c release --product herald >&2
-HERALD="$(swift build -c release --show-bin-path)/herald"
+release_herald
 SIZES=("$@")
 [ ${#SIZES[@]} -eq 0 ] && SIZES=(100000 1000000)
 

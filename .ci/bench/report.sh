@@ -9,8 +9,7 @@ cd "$HERALD_ROOT"
 ensure_swift
 ensure_command /usr/bin/time time
 
-swift build -c release --product herald >&2
-HERALD="$(swift build -c release --show-bin-path)/herald"
+release_herald
 LINES="${1:-1000000}"
 
 WORK="$(mktemp -d /tmp/herald-report-bench.XXXXXX)"

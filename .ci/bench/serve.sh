@@ -13,27 +13,17 @@ ROWS="${1:-1000000}"
 USERS="${2:-100000}"
 SECONDS_EACH="${3:-15}"
 CONNECTIONS="${4:-32}"
-swift build -c release --product herald >&2
-HERALD="$(swift build -c release --show-bin-path)/herald"
+release_herald
 WORK="$(mktemp -d /tmp/herald-serve-bench.XXXXXX)"
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/templates" "$WORK/recipients/inbox"
 cat > "$WORK/herald.yaml" <<'YAML'
 site: {transport: inbox}
 serve:
   clients:
     bench: {token: "${HERALD_BENCH_TOKEN}", tenants: [0]}
 YAML
-printf 'site: {nickname: 商城助手, content: "{name}，您的订单 {orderId} 已发货"}\n' > "$WORK/templates/order_shipped.yaml"
-python3 - "$WORK/recipients/inbox/order_shipped.bench.csv" "$ROWS" "$USERS" <<'PY'
-import sys
-path, rows, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-with open(path, "w", encoding="utf-8") as f:
-    f.write("user_id,tenant_id,name,orderId\n")
-    for i in range(rows):
-        f.write(f"{i % users},0,李雷,A{i:08d}\n")
-PY
+site_batch "$WORK" "$ROWS" "$USERS"
 export HERALD_BENCH_TOKEN="bench-token-$(date +%s%N)"
 "$HERALD" run -C "$WORK" --settle 0s > /dev/null
 "$HERALD" notice publish -C "$WORK" --title 系统维护 --content "12月1日 02:00-04:00 系统维护" --type announcement > /dev/null

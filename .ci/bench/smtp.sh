@@ -10,8 +10,7 @@ ensure_apt libcurl4-openssl-dev postfix gcc
 ensure_pip mailmerge mailmerge
 
 CONNECTIONS="${1:-4}"
-swift build -c release --product herald >&2
-HERALD="$(swift build -c release --show-bin-path)/herald"
+release_herald
 WORK="$(mktemp -d /tmp/herald-smtp-bench.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
