@@ -7,7 +7,7 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Herald: a file-driven notification pipeline (消息通知系统).",
-        subcommands: [Run.self, Watch.self, Send.self, InboxCommand.self, NoticeCommand.self, SpoolCommand.self, ReceiptsCommand.self, ReportCommand.self, Serve.self, Check.self, Preview.self]
+        subcommands: [Run.self, Watch.self, Send.self, InboxCommand.self, NoticeCommand.self, SpoolCommand.self, ReceiptsCommand.self, LedgerCommand.self, ReportCommand.self, Serve.self, Check.self, Preview.self]
     )
 
     /// Runs the command; a usage error exits 2 (as every Herald command documents), not

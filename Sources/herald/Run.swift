@@ -61,11 +61,21 @@ extension Herald {
 
 /// Opens the ledger, log, transports, preferences, spool and journal of a workspace.
 func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
+    let ledger: SQLiteLedger
     do {
-        let ledger = try SQLiteLedger(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
+        ledger = try SQLiteLedger(url: workspace.databaseURL)
+        try LedgerHistory.check(ledger, logDirectory: workspace.logDirectory)
+    } catch let lost as LedgerLost {
+        printError("herald: \(lost)")
+        throw ExitCode(2)
+    } catch {
+        printError("herald: cannot open outbox/herald.sqlite: \(error)")
+        throw ExitCode(2)
+    }
+    do {
         try ledger.prune(before: Date().addingTimeInterval(-8 * 86_400))
-        let log = try JSONLinesLog(directory: workspace.root.appendingPathComponent("outbox/log"),
-                                   timeZone: workspace.configuration.timeZone)
+        let log = try JSONLinesLog(directory: workspace.logDirectory, timeZone: workspace.configuration.timeZone)
+
         let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: ledger)
         let (preferences, problems) = Preferences.load(root: workspace.root)
         for problem in problems { printError(problem.description) }

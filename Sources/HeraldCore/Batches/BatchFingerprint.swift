@@ -1,19 +1,27 @@
 import Crypto
 import Foundation
 
-/// A batch file's SHA-256 (its identity when it has no explicit id), computed in one pass that
-/// also checks every byte is UTF-8, so a GBK file is rejected before any row is sent.
+/// A batch file's SHA-256 over its name and bytes together (its identity when it declares no
+/// id), computed in one pass that also checks every byte is UTF-8, so a GBK file is rejected
+/// before any row is sent. The same bytes under another name are another batch (a weekly list
+/// dropped again as `reminder.2026-12-07.csv`); the same name and bytes are a re-drop.
 public struct BatchFingerprint: Sendable, Hashable {
-    /// Lowercase hex SHA-256 of the file's bytes.
+    /// Lowercase hex SHA-256 of the file's name, a NUL byte and the file's bytes.
     public var sha256: String
     /// Size in bytes.
     public var size: Int
 
-    /// Hashes and validates the file at `url`.
+    /// The batch id of an undeclared batch: `sha256:` and the hash.
+    public var batchID: String { "sha256:\(sha256)" }
+
+    /// Hashes and validates the file at `url`; its name (as dropped) is part of the hash.
     public static func compute(_ url: URL) throws -> BatchFingerprint {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256()
+        hasher.update(data: Data(url.lastPathComponent.utf8))
+        hasher.update(data: Data([0]))
+
         var validator = UTF8Validator()
         var size = 0
         while true {

@@ -14,11 +14,17 @@ public struct LedgerEntry: Sendable, Hashable {
     public var errorCode: String?
     public var errorMessage: String?
     public var updatedAt: Date
+    /// What the message sends (`MessageFingerprint`); nil for rows that failed before their channels were known.
+    public var fingerprint: String?
+    /// The batch file the message came from (kept per batch: the first file that used the batch id).
+    public var file: String?
 
     /// Creates an entry.
     public init(id: MessageID, batch: String, row: Int, channel: Channel?, template: String?, status: DeliveryStatus,
                 attempt: Int = 1, providerID: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
-                updatedAt: Date) {
+                updatedAt: Date, fingerprint: String? = nil, file: String? = nil) {
+        self.fingerprint = fingerprint
+        self.file = file
         self.id = id
         self.batch = batch
         self.row = row
@@ -64,6 +70,23 @@ public struct SiteDelivery: Sendable, Hashable {
     }
 }
 
+/// What the ledger says of one message when a batch asks whether it may send it.
+public struct LedgerRecord: Sendable, Hashable {
+    /// The recorded status.
+    public var status: DeliveryStatus
+    /// The fingerprint of what was sent under this id, when recorded.
+    public var fingerprint: String?
+    /// The batch file that first used the message's batch id, when recorded.
+    public var file: String?
+
+    /// Creates a record.
+    public init(status: DeliveryStatus, fingerprint: String? = nil, file: String? = nil) {
+        self.status = status
+        self.fingerprint = fingerprint
+        self.file = file
+    }
+}
+
 /// The record of every message's final status, consulted before sending so nothing is sent twice.
 ///
 /// ```swift
@@ -74,20 +97,35 @@ public struct SiteDelivery: Sendable, Hashable {
 public protocol Ledger: Sendable {
     /// Whether any message of `batch` was recorded (a cheap check before per-message lookups).
     func knows(batch: String) throws -> Bool
-    /// The recorded status of each id that has one.
-    func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus]
+    /// The recorded status, fingerprint and batch file of each id that has one.
+    func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord]
     /// Records entries in one transaction, replacing earlier entries with the same id.
     func record(_ entries: [LedgerEntry]) throws
     /// Records entries and stores site messages, in one transaction.
     func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws
     /// The entries of messages by id, or by provider id (delivery receipts match either).
     func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry]
+    /// Whether the ledger holds no message at all and was never rebuilt from the logs (see
+    /// `LedgerLoss`): a lost database looks like this.
+    func isBlank() throws -> Bool
+    /// Notes that the ledger was rebuilt from the logs, so an empty one is no longer suspicious.
+    func markRebuilt(at date: Date) throws
+}
+
+extension Ledger {
+    /// The recorded status of each id that has one.
+    public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
+        try records(of: ids).mapValues(\.status)
+    }
 }
 
 /// The in-memory twin of `SQLiteLedger`.
 public final class MemoryLedger: Ledger, @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [MessageID: LedgerEntry] = [:]
+    /// The first file of each batch id.
+    private var files: [String: String] = [:]
+    private var rebuilt = false
 
     /// Creates an empty ledger.
     public init() {}
@@ -99,16 +137,33 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
         lock.withLock { entries.values.contains { $0.batch == batch } }
     }
 
-    public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
+    public func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] {
         lock.withLock {
-            ids.reduce(into: [:]) { result, id in result[id] = entries[id]?.status }
+            ids.reduce(into: [:]) { result, id in
+                guard let entry = entries[id] else { return }
+                result[id] = LedgerRecord(status: entry.status, fingerprint: entry.fingerprint,
+                                          file: files[entry.batch] ?? entry.file)
+            }
         }
     }
 
+    public func isBlank() throws -> Bool {
+        lock.withLock { entries.isEmpty && !rebuilt }
+    }
+
+    public func markRebuilt(at date: Date) throws {
+        lock.withLock { rebuilt = true }
+    }
+
     public func record(_ new: [LedgerEntry]) throws {
-        lock.withLock {
-            for entry in new { entries[entry.id] = entry }
-        }
+        try record(new, siteMessages: [])
+    }
+
+    private func store(_ entry: LedgerEntry) {
+        var entry = entry
+        if entry.fingerprint == nil { entry.fingerprint = entries[entry.id]?.fingerprint }
+        entries[entry.id] = entry
+        if files[entry.batch] == nil, let file = entry.file { files[entry.batch] = file }
     }
 
     public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
@@ -124,7 +179,7 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
 
     public func record(_ new: [LedgerEntry], siteMessages: [SiteDelivery]) throws {
         lock.withLock {
-            for entry in new { entries[entry.id] = entry }
+            for entry in new { store(entry) }
             site += siteMessages.filter { message in !site.contains { $0.messageID == message.messageID } }
         }
     }

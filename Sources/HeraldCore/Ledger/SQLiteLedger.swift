@@ -3,9 +3,10 @@ import GRDB
 
 /// The ledger in `outbox/herald.sqlite` (WAL mode), created and migrated on open.
 ///
-/// Schema (stable; other tools may read it): `batches(id, batch, created_at)` and
+/// Schema (stable; other tools may read it): `batches(id, batch, created_at, file)` and
 /// `ledger(message_id TEXT PRIMARY KEY, batch_id → batches.id, row, channel, template, status,
-/// attempt, provider_id, error_code, error_message, updated_at)`, indexed by batch.
+/// attempt, provider_id, error_code, error_message, updated_at, fingerprint)`, indexed by batch;
+/// `ledger_state(key, value)` notes a rebuild from the logs.
 public final class SQLiteLedger: Ledger, @unchecked Sendable {
     /// The database, shared with later stores (site messages, counters, tokens).
     public let database: DatabasePool
@@ -112,6 +113,14 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 CREATE TABLE access_tokens (app_id TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID
                 """)
         }
+        migrator.registerMigration("6-fingerprints") { db in
+            // What each message sends, so a reused batch id with other content is a conflict, not a duplicate.
+            try db.execute(sql: """
+                ALTER TABLE ledger ADD COLUMN fingerprint TEXT;
+                ALTER TABLE batches ADD COLUMN file TEXT;
+                CREATE TABLE ledger_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -125,22 +134,40 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
+    public func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] {
         guard !ids.isEmpty else { return [:] }
         return try database.read { db in
-            var result: [MessageID: DeliveryStatus] = [:]
+            var result: [MessageID: LedgerRecord] = [:]
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let slice = ids[start..<min(ids.count, start + 500)]
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: "SELECT message_id, status FROM ledger WHERE message_id IN (\(marks))",
-                                            arguments: StatementArguments(slice.map(\.value)))
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT l.message_id, l.status, l.fingerprint, b.file FROM ledger l JOIN batches b ON b.id = l.batch_id
+                    WHERE l.message_id IN (\(marks))
+                    """, arguments: StatementArguments(slice.map(\.value)))
                 for row in rows {
                     if let status = DeliveryStatus(rawValue: row["status"]) {
-                        result[MessageID(row["message_id"])] = status
+                        result[MessageID(row["message_id"])] = LedgerRecord(status: status, fingerprint: row["fingerprint"],
+                                                                            file: row["file"])
                     }
                 }
             }
             return result
+        }
+    }
+
+    public func isBlank() throws -> Bool {
+        try database.read { db in
+            let any = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger)") ?? false
+            let rebuilt = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger_state WHERE key = 'rebuilt_at')") ?? false
+            return !any && !rebuilt
+        }
+    }
+
+    public func markRebuilt(at date: Date) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO ledger_state (key, value) VALUES ('rebuilt_at', ?)",
+                           arguments: [Timestamp.iso8601(date, timeZone: TimeZone(identifier: "UTC") ?? .current)])
         }
     }
 
@@ -195,12 +222,12 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             }
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,
-                                    error_code, error_message, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    error_code, error_message, updated_at, fingerprint)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(message_id) DO UPDATE SET
                     status = excluded.status, attempt = excluded.attempt, provider_id = excluded.provider_id,
                     error_code = excluded.error_code, error_message = excluded.error_message,
-                    updated_at = excluded.updated_at
+                    updated_at = excluded.updated_at, fingerprint = COALESCE(excluded.fingerprint, ledger.fingerprint)
                 """)
             var lastDate: Date?
             var lastStamp = ""
@@ -210,9 +237,9 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                     lastStamp = Timestamp.iso8601(entry.updatedAt, timeZone: utc)
                 }
                 try statement.execute(arguments: [
-                    entry.id.value, try batchIDs.id(for: entry.batch, db: db, stamp: lastStamp), entry.row,
+                    entry.id.value, try batchIDs.id(for: entry.batch, file: entry.file, db: db, stamp: lastStamp), entry.row,
                     entry.channel?.rawValue, entry.template, entry.status.rawValue, entry.attempt, entry.providerID,
-                    entry.errorCode, entry.errorMessage, lastStamp,
+                    entry.errorCode, entry.errorMessage, lastStamp, entry.fingerprint,
                 ])
             }
         }
@@ -223,10 +250,14 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 private final class BatchIDCache: @unchecked Sendable {
     private var ids: [String: Int64] = [:]
 
-    func id(for batch: String, db: Database, stamp: String) throws -> Int64 {
+    func id(for batch: String, file: String?, db: Database, stamp: String) throws -> Int64 {
         if let id = ids[batch] { return id }
-        try db.execute(sql: "INSERT INTO batches (batch, created_at) VALUES (?, ?) ON CONFLICT(batch) DO NOTHING",
-                       arguments: [batch, stamp])
+        // The first file that used a batch id stays its file (an id conflict names it).
+        try db.execute(sql: """
+            INSERT INTO batches (batch, created_at, file) VALUES (?, ?, ?)
+            ON CONFLICT(batch) DO UPDATE SET file = COALESCE(batches.file, excluded.file)
+            """, arguments: [batch, stamp, file])
+
         let id = try Int64.fetchOne(db, sql: "SELECT id FROM batches WHERE batch = ?", arguments: [batch]) ?? 0
         ids[batch] = id
         return id

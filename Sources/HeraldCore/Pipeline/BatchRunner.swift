@@ -36,7 +36,7 @@ public struct BatchRunner: Sendable {
     public func run(_ url: URL, progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
         let fingerprint = try BatchFingerprint.compute(url)
         let reader = try BatchReaders.open(url, catalog: catalog)
-        let batch = BatchContext(id: reader.declaredID ?? "sha256:\(fingerprint.sha256)", file: url.lastPathComponent)
+        let batch = BatchContext(id: reader.declaredID ?? fingerprint.batchID, file: url.lastPathComponent)
         var summary = RunSummary()
         var rows = 0
         let preparation = pipeline.preparation, delivery = pipeline.delivery

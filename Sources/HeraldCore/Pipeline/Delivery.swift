@@ -49,9 +49,34 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible, Comparable
     public static func < (lhs: MessageID, rhs: MessageID) -> Bool { lhs.value < rhs.value }
 }
 
+/// What one message sends — template, channel, address and parameters — as 16 hex characters.
+/// The ledger keeps it beside the message id: a batch id used again with the same content is a
+/// duplicate, with other content a conflict (`id_conflict`), never a silent duplicate.
+public enum MessageFingerprint {
+    /// The fingerprint of a message. Parameters are taken in key order; the address as written,
+    /// trimmed of surrounding spaces.
+    public static func of(template: String, channel: Channel, address: String, parameters: [String: String]) -> String {
+        var hasher = SHA256()
+        func add(_ text: String) {
+            hasher.update(data: Data(text.utf8))
+            hasher.update(data: Data([0]))
+        }
+        add("herald-fingerprint/1")
+        add(template)
+        add(channel.rawValue)
+        add(address.trimmingCharacters(in: .whitespaces))
+        for key in parameters.keys.sorted() {
+            add(key)
+            add(parameters[key] ?? "")
+        }
+        return Hex.encode(hasher.finalize().prefix(8))
+    }
+}
+
 /// Identity and provenance of a batch: shared by every message of it.
 public struct BatchContext: Sendable, Hashable {
-    /// The batch id: the JSON `id`, or `sha256:` + the file's hash.
+    /// The batch id: the declared id (JSON `id`, `herald send --id`), or `sha256:` + the hash of
+    /// the file's name and bytes together.
     public var id: String
     /// The file name as dropped in the inbox (`send` for `herald send`).
     public var file: String
@@ -89,6 +114,9 @@ public struct Delivery: Sendable, Hashable {
     public var channel: Channel
     /// The normalised address (`+8613800138000`, `li@example.com`, an openid, a user id).
     public var address: String
+    /// What the message sends (`MessageFingerprint`), set by the load stage.
+    public var fingerprint: String?
+
     /// Account, SMS channel or app id that sends it (`default`, `aliyun`, `mp`; `site` for site).
     public var account: String = ""
     /// The rendered message, once the render stage ran.

@@ -120,7 +120,10 @@ public struct FatalStageError: Error, Sendable, Hashable, CustomStringConvertibl
 
 extension PipelineStage {
     /// **load**: finds each row's template, decides its channels, gives each delivery its
-    /// message id, and marks as `duplicate` what the ledger already holds as handed over.
+    /// message id and fingerprint, and marks as `duplicate` what the ledger already holds as
+    /// handed over with the same fingerprint. The same id handed over with another fingerprint
+    /// (a batch id reused for other content) is not sent: `invalid`, code `id_conflict`, under an
+    /// id of its own so the earlier message's record stays as it is.
     public static func load(from catalog: TemplateCatalog, ledger: (any Ledger)?) -> PipelineStage {
         // Whether the ledger knew a batch when its first chunk arrived: only then can a row be a
         // duplicate, so a new batch skips the per-message lookups.
@@ -136,15 +139,23 @@ extension PipelineStage {
                 let fromSpool = jobs.contains { $0.deliveries.contains { $0.spooled != nil } }
                 guard try fromSpool || history.knew(batch, ledger: ledger) else { return }
                 let ids = jobs.flatMap { $0.deliveries.map(\.id) }
-                let known = try ledger.statuses(of: ids)
+                let known = try ledger.records(of: ids)
                 for j in jobs.indices {
                     for d in jobs[j].deliveries.indices {
-                        guard let status = known[jobs[j].deliveries[d].id] else { continue }
+                        let delivery = jobs[j].deliveries[d]
+                        guard let record = known[delivery.id] else { continue }
                         // A spooled message is itself `deferred` in the ledger; it is a duplicate
                         // only if it was sent meanwhile (recovered from the journal after a crash).
-                        let done = jobs[j].deliveries[d].spooled == nil ? status.isHandedOver
-                                                                        : [.sent, .delivered, .undelivered].contains(status)
-                        if done { jobs[j].deliveries[d].status = .duplicate }
+                        if delivery.spooled != nil {
+                            if [.sent, .delivered, .undelivered].contains(record.status) { jobs[j].deliveries[d].status = .duplicate }
+                            continue
+                        }
+                        guard record.status.isHandedOver else { continue }
+                        if let earlier = record.fingerprint, let now = delivery.fingerprint, earlier != now {
+                            conflict(&jobs[j], delivery: d, record: record)
+                        } else {
+                            jobs[j].deliveries[d].status = .duplicate
+                        }
                     }
                 }
             } catch {
@@ -160,6 +171,20 @@ extension PipelineStage {
             // The next batch (even the same file dropped again under another name) asks anew.
             history.reset()
         })
+    }
+
+    /// Ends a delivery whose id the ledger holds with other content: it gets an id of its own
+    /// (derived from its fingerprint) so its `invalid` record does not replace the earlier one.
+    private static func conflict(_ job: inout Job, delivery d: Int, record: LedgerRecord) {
+        let delivery = job.deliveries[d]
+        let earlier = record.file.map { "'\($0)'" } ?? "an earlier batch"
+        job.deliveries[d].id = MessageID(batch: "\(job.batch.id)\u{0}conflict:\(delivery.fingerprint ?? "")", row: job.row.row,
+                                         channel: delivery.channel.rawValue)
+        job.deliveries[d].status = .invalid
+        job.deliveries[d].error = job.error(.load, StageFailure(.invalid, code: "id_conflict",
+            "batch id '\(job.batch.id)' was already used by \(earlier), whose row \(job.row.row) was \(record.status.rawValue) "
+            + "as message \(delivery.id.value) with another template, address or parameters; this row was not sent. "
+            + "Give a batch with new content a new id"))
     }
 
     private static func prepare(_ job: inout Job, catalog: TemplateCatalog, references: TemplateReferences) {
@@ -207,9 +232,12 @@ extension PipelineStage {
             }
         }
         job.deliveries = channels.map { channel in
-            Delivery(id: job.batch.messageID(row: row.row, channel: channel.rawValue), channel: channel,
-                     address: row.recipient.address(for: channel) ?? "")
+            let address = row.recipient.address(for: channel) ?? ""
+            var delivery = Delivery(id: job.batch.messageID(row: row.row, channel: channel.rawValue), channel: channel, address: address)
+            delivery.fingerprint = MessageFingerprint.of(template: code, channel: channel, address: address, parameters: row.parameters)
+            return delivery
         }
+
     }
 
     static func addressColumn(_ channel: Channel) -> String {

@@ -126,9 +126,11 @@ extension PipelineStage {
                               clock: @escaping @Sendable () -> Date) -> PipelineStage {
         let writer = RecordWriter(ledger: ledger, log: log, counters: counters)
         let masking = configuration.recipientMasking
+        let duplicates = DuplicateTally()
         return PipelineStage(.record, chunk: { jobs in
             let now = clock()
             var work = RecordWork()
+            duplicates.count(jobs)
             work.events.reserveCapacity(jobs.count)
             work.entries.reserveCapacity(jobs.count)
             for j in jobs.indices {
@@ -143,7 +145,8 @@ extension PipelineStage {
                                                 category: template?.category, status: status, error: failure,
                                                 extra: job.extraParameters))
                     work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
-                                                    status: status, errorCode: failure.code, errorMessage: failure.reason, updatedAt: now))
+                                                    status: status, errorCode: failure.code, errorMessage: failure.reason, updatedAt: now,
+                                                    file: job.batch.file))
                     continue
                 }
                 for d in job.deliveries.indices {
@@ -205,18 +208,34 @@ extension PipelineStage {
                         status: status, attempt: delivery.attempt,
                         latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
                         providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt))
+                    work.events[work.events.count - 1].fingerprint = delivery.fingerprint
                     work.entries.append(LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
                                                     template: template?.code ?? delivery.message?.template, status: status,
                                                     attempt: delivery.attempt, providerID: delivery.providerID,
-                                                    errorCode: delivery.error?.code, errorMessage: delivery.error?.reason, updatedAt: now))
+                                                    errorCode: delivery.error?.code, errorMessage: delivery.error?.reason, updatedAt: now,
+                                                    fingerprint: delivery.fingerprint, file: job.batch.file))
                     jobs[j].deliveries[d] = delivery
                 }
             }
             try await writer.submit(work, spool: spool, now: now)
         }, finish: {
             try await writer.drain()
+            // Duplicates are never silent: one line per batch says how many there were. It is a
+            // batch note, so no message's final status in the reports changes.
+            let notes = duplicates.take().map { tally in
+                var event = LogEvent(timestamp: clock(), messageID: tally.batch.messageID(row: 0, channel: "batch"), batch: tally.batch.id,
+                                     file: tally.batch.file, status: .duplicate,
+                                     error: PipelineError(stage: .load, file: tally.batch.file, code: "duplicate",
+                                                          reason: "\(tally.messages) message\(tally.messages == 1 ? "" : "s") of \(tally.rows) row\(tally.rows == 1 ? "" : "s") "
+                                                              + "were already handed over by an earlier run of this batch; they were not sent again"))
+                event.kind = .batch
+                event.count = tally.messages
+                return event
+            }
+            if !notes.isEmpty { try log.append(notes) }
         })
     }
+
 
     /// A permanent mail failure saying the mailbox does not exist.
     static func isHardBounce(_ error: PipelineError) -> Bool {
@@ -284,5 +303,41 @@ final class RecordWriter: @unchecked Sendable {
             return pending
         }
         try await task?.value
+    }
+}
+
+/// Duplicates per batch, counted by the record stage and written as one log line per batch.
+final class DuplicateTally: @unchecked Sendable {
+    struct Tally {
+        var batch: BatchContext
+        var messages = 0
+        var rows = 0
+    }
+
+    private let lock = NSLock()
+    private var tallies: [Tally] = []
+
+    /// Counts the duplicate deliveries of a chunk.
+    func count(_ jobs: [Job]) {
+        for job in jobs {
+            let messages = job.deliveries.count { $0.status == .duplicate }
+            guard messages > 0 else { continue }
+            lock.withLock {
+                if let index = tallies.firstIndex(where: { $0.batch.id == job.batch.id }) {
+                    tallies[index].messages += messages
+                    tallies[index].rows += 1
+                } else {
+                    tallies.append(Tally(batch: job.batch, messages: messages, rows: 1))
+                }
+            }
+        }
+    }
+
+    /// The tallies so far, cleared.
+    func take() -> [Tally] {
+        lock.withLock {
+            defer { tallies = [] }
+            return tallies
+        }
     }
 }

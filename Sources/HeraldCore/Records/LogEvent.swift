@@ -1,7 +1,22 @@
 import Foundation
 
-/// One line of `outbox/log/YYYY-MM-DD.jsonl`: something that happened to one message.
+/// One line of `outbox/log/YYYY-MM-DD.jsonl`: something that happened to one message, or (for
+/// `kind == .batch`) a note about a whole batch that reports do not count as a message.
 public struct LogEvent: Sendable, Hashable {
+    /// What a line is about.
+    public enum Kind: String, Sendable, Hashable {
+        /// One message (the default; the line has no `event` key).
+        case message
+        /// A whole batch: how many of its messages were duplicates (`"event": "batch"`).
+        case batch
+    }
+
+    /// Message or batch note.
+    public var kind: Kind = .message
+    /// For a batch note: how many messages it counts.
+    public var count: Int?
+    /// What the message sends (`MessageFingerprint`); lets `herald ledger rebuild` restore it.
+    public var fingerprint: String?
     public var timestamp: Date
     public var messageID: MessageID
     /// The batch id (JSON `id`, or `sha256:…` of the file).
@@ -66,6 +81,7 @@ public struct LogEvent: Sendable, Hashable {
     /// Writes the object with `timestamp` already formatted (shared by a chunk of events).
     func write(to json: inout JSONObjectWriter, timestamp: String, zone: TimeZone) {
         json.add("ts", timestamp)
+        if kind != .message { json.add("event", kind.rawValue) }
         json.add("message_id", messageID.value)
         json.add("batch", batch)
         json.add("file", file)
@@ -79,6 +95,9 @@ public struct LogEvent: Sendable, Hashable {
         json.add("recipient", recipient)
         json.add("status", status.rawValue)
         json.add("attempt", attempt)
+        json.add("count", count)
+        json.add("fingerprint", fingerprint)
+
         if let latencyMilliseconds {
             json.addRaw("latency_ms", String(Double(Int((latencyMilliseconds * 1000).rounded())) / 1000))
         }

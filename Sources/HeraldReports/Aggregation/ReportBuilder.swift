@@ -75,8 +75,10 @@ public final class ReportBuilder {
             if unreadableExamples.count < 20 { unreadableExamples.append("\(file):\(lineNumber): \(error.reason)") }
             return
         }
+        if scanned.isBatchNote { return }
         let cursor = Cursor(bytes: line)
         let key = messageKey(cursor, scanned.messageID)
+
         let isReceipt = cursor.equals(scanned.file, "receipts")
         let status = scanned.status ?? .invalid
         let slot: Int

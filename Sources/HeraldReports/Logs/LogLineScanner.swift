@@ -22,6 +22,8 @@ struct ScannedLine {
     var latencyMicroseconds: Int64?
     var errorCode: Range<Int>?
     var errorMessage: Range<Int>?
+    /// A batch note (`"event": "batch"`), not a message: reports pass over it.
+    var isBatchNote = false
 }
 
 /// Why a line could not be read.
@@ -55,6 +57,8 @@ enum LogLineScanner {
                     scanned.account = value
                 } else if cursor.equals(key, "file") {
                     scanned.file = value
+                } else if cursor.equals(key, "event") {
+                    scanned.isBatchNote = cursor.equals(value, "batch")
                 }
             case UInt8(ascii: "{") where cursor.equals(key, "error"):
                 try cursor.members(of: "error") { (cursor: inout Cursor, key: Range<Int>) throws(LineProblem) in
@@ -71,7 +75,9 @@ enum LogLineScanner {
                     guard let attempt = Int(cursor.text(value)) else { throw LineProblem(reason: "attempt is not a number") }
                     scanned.attempt = attempt
                 } else if cursor.equals(key, "latency_ms") {
-                    guard let milliseconds = Double(cursor.text(value)), milliseconds >= 0 else {
+                    // A hand-edited or hostile log must not trap the conversion below: 10^12 ms is 31 years.
+                    guard let milliseconds = Double(cursor.text(value)), milliseconds >= 0, milliseconds < 1e12 else {
+
                         throw LineProblem(reason: "latency_ms is not a number")
                     }
                     scanned.latencyMicroseconds = Int64((milliseconds * 1000).rounded())

@@ -77,6 +77,8 @@ struct MetricsState: Codable {
             unreadableLines += 1
             return
         }
+        if scanned.isBatchNote { return }
+
         let cursor = Cursor(bytes: line)
         let channel = scanned.channel.isEmpty ? "none" : cursor.decoded(scanned.channel)
         counts[channel, default: [:]][status.rawValue, default: 0] += 1
