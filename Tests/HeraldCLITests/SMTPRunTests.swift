@@ -22,7 +22,7 @@ import HeraldTestSupport
                   unsubscribe: "https://shop.example.com/u/{name}"
 
                 """,
-            "files/指南.txt": "新手指南\n",
+            "recipients/attachments/指南.txt": "新手指南\n",
             "recipients/inbox/welcome.csv": batch,
         ])
     }
@@ -31,7 +31,7 @@ import HeraldTestSupport
         let server = try SMTPTestServer()
         let workspace = try workspace(port: server.port, batch: """
             email,name,cc,bcc,attachments
-            li@example.com,李雷,,,files/指南.txt
+            li@example.com,李雷,,,recipients/attachments/指南.txt
             han@example.com,韩梅梅,boss@example.com,audit@example.com,
             wang@example.com,王小明,,,../../etc/passwd
             zhao@example.com,赵六,not-an-address,,
@@ -63,7 +63,7 @@ import HeraldTestSupport
                              encoding: .utf8)
         #expect(log.contains("\"transport\":\"smtp\""))
         #expect(log.contains("\"provider_id\":\"\(first.messageID ?? "-")\""))
-        #expect(log.contains("attachment '../../etc/passwd' is outside the workspace"))
+        #expect(log.contains("attachment '../../etc/passwd' climbs out with '..'"))
         #expect(log.contains("cc 'not-an-address' is not a valid address"))
     }
 

@@ -143,20 +143,61 @@ import HeraldTestSupport
 }
 
 @Suite struct AttachmentPolicyTests {
-    @Test func attachmentsMustBeFilesInsideTheWorkspaceAndFitTheLimit() throws {
-        let workspace = try TemporaryWorkspace(files: ["files/a.pdf": String(repeating: "x", count: 3000), "../outside.txt": "x"])
+    @Test func attachmentsMustBeFilesInTheAttachmentFoldersAndFitTheLimit() throws {
+        let workspace = try TemporaryWorkspace(files: ["recipients/attachments/a.pdf": String(repeating: "x", count: 3000),
+                                                       "templates/attachments/guide.txt": "guide"])
         let policy = AttachmentPolicy(root: workspace.url, maxSize: ["default": 10_000, "tiny": 2000])
         func mail(_ paths: [String], account: String = "default") -> RenderedMail {
             RenderedMail(account: account, subject: "s", text: "t", attachments: paths)
         }
-        #expect(policy.check(mail(["files/a.pdf"])) == nil)
-        #expect(policy.check(mail(["../outside.txt"])) == StageFailure(.invalid, code: "attachment_outside_workspace",
-            "attachment '../outside.txt' is outside the workspace; attachments must be files inside it"))
-        #expect(policy.check(mail(["/etc/passwd"]))?.code == "attachment_outside_workspace")
-        #expect(policy.check(mail(["files/../../etc/hosts"]))?.code == "attachment_outside_workspace")
-        #expect(policy.check(mail(["files/none.pdf"])) == StageFailure(.invalid, code: "attachment_missing",
-            "attachment 'files/none.pdf' does not exist or is not a file"))
-        #expect(policy.check(mail(["files"]))?.code == "attachment_missing")
-        #expect(policy.check(mail(["files/a.pdf"], account: "tiny"))?.code == "message_too_large")
+        #expect(policy.check(mail(["recipients/attachments/a.pdf", "templates/attachments/guide.txt"])) == nil)
+        #expect(policy.check(mail([workspace.url.appendingPathComponent("recipients/attachments/a.pdf").path])) == nil,
+                "an absolute path inside an attachment folder is fine")
+        #expect(policy.check(mail(["recipients/attachments/none.pdf"])) == StageFailure(.invalid, code: "attachment_missing",
+            "attachment 'recipients/attachments/none.pdf' does not exist"))
+        #expect(policy.check(mail(["recipients/attachments"]))?.code == "attachment_not_allowed", "the folder itself is not in it")
+        #expect(policy.check(mail(["recipients/attachments/a.pdf"], account: "tiny"))?.code == "message_too_large")
+    }
+
+    @Test func theWorkspacesOwnFilesCannotBeAttached() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "timezone: Asia/Shanghai\n", "outbox/herald.sqlite": "secret inboxes and tokens",
+            "recipients/attachments/ok.txt": "ok", "recipients/attachments/.env": "SECRET=1", ".git/config": "[core]",
+            "templates/attachments/sub/file.txt": "x",
+        ])
+        let folder = workspace.url.appendingPathComponent("recipients/attachments")
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("leak.txt").path,
+                                                   withDestinationPath: workspace.url.appendingPathComponent("herald.yaml").path)
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("zero").path, withDestinationPath: "/dev/zero")
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("linked.txt").path,
+                                                   withDestinationPath: "../../templates/attachments/sub/file.txt")
+        #expect(mkfifo(folder.appendingPathComponent("pipe").path, 0o600) == 0)
+        let policy = AttachmentPolicy(root: workspace.url)
+        func reason(_ path: String) -> String? {
+            policy.check(RenderedMail(account: "default", subject: "s", text: "t", attachments: [path]))?.reason
+        }
+        let outside = "is not a file in templates/attachments/ or recipients/attachments/; attachments come only from those folders"
+        #expect(reason("herald.yaml") == "attachment 'herald.yaml' \(outside)")
+        #expect(reason("outbox/herald.sqlite") == "attachment 'outbox/herald.sqlite' \(outside)")
+        #expect(reason("/etc/passwd") == "attachment '/etc/passwd' \(outside)")
+        #expect(reason("recipients/attachments/../../herald.yaml") == "attachment 'recipients/attachments/../../herald.yaml' climbs out with '..'")
+        #expect(reason("recipients/attachments/.env") == "attachment 'recipients/attachments/.env' names a hidden file or folder ('.env')")
+        #expect(reason(".git/config") == "attachment '.git/config' names a hidden file or folder ('.git')")
+        #expect(reason("recipients/attachments/leak.txt") == "attachment 'recipients/attachments/leak.txt' \(outside)",
+                "a symlink that leaves the folders is judged by where it leads")
+        #expect(reason("recipients/attachments/zero") == "attachment 'recipients/attachments/zero' \(outside)")
+        #expect(reason("recipients/attachments/pipe") == "attachment 'recipients/attachments/pipe' is not a regular file")
+        #expect(reason("recipients/attachments/linked.txt") == nil, "a link from one attachment folder into the other is fine")
+        #expect(reason("recipients/attachments/ok.txt") == nil)
+    }
+
+    @Test func templateAttachmentPathsOutsideTheFoldersAreFlagged() {
+        func problem(_ path: String) -> String? { AttachmentPolicy.templatePathProblem(TemplateText(path)) }
+        #expect(problem("templates/attachments/guide.pdf") == nil)
+        #expect(problem("recipients/attachments/{file}") == nil, "a row's value is checked when the row is sent")
+        #expect(problem("files/{file}") == "attachment 'files/{file}' is outside templates/attachments/ and recipients/attachments/; attachments come only from those folders (write e.g. templates/attachments/guide.pdf)")
+        #expect(problem("{file}")?.hasPrefix("attachment '{file}' is outside") == true)
+        #expect(problem("herald.yaml")?.hasPrefix("attachment 'herald.yaml' is outside") == true)
+        #expect(problem("templates/attachments/../../herald.yaml") == "attachment 'templates/attachments/../../herald.yaml' climbs out with '..'")
     }
 }

@@ -179,6 +179,8 @@ struct TemplateLoader {
             for item in node.sequence.map(Array.init) ?? [node] {
                 guard let path = reader.string(item, "an attachment path") else { continue }
                 let text = TemplateText(path)
+                if let problem = AttachmentPolicy.templatePathProblem(text) { reader.error(problem, at: item) }
+
                 fields.append(FieldSite(text: text, node: item))
                 attachments.append(text)
             }

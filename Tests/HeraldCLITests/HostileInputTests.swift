@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+import HeraldTestSupport
+
+/// The built binary against careless and hostile input: every case ends with a clear reason, a
+/// truthful exit code, and nothing lost, leaked or sent twice.
+@Suite struct HostileInputTests {
+    static let configuration = TemporaryWorkspace.sampleConfiguration
+    static let mailTemplate = "mail: {account: default, title: \"订单 {orderId}\", text: \"{name}：订单 {orderId}\"}\n"
+
+    func workspace(_ files: [String: String]) throws -> TemporaryWorkspace {
+        try TemporaryWorkspace(files: ["herald.yaml": Self.configuration].merging(files) { _, new in new })
+    }
+
+    func events(_ workspace: TemporaryWorkspace) throws -> [[String: Any]] {
+        let folder = workspace.url.appendingPathComponent("outbox/log")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.filter { $0.hasSuffix(".jsonl") }.sorted() ?? []
+        return try names.flatMap { name in
+            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+    }
+
+    func errors(_ workspace: TemporaryWorkspace) throws -> [String] {
+        try events(workspace).compactMap { ($0["error"] as? [String: Any])?["message"] as? String }
+    }
+
+    // MARK: - Attachments
+
+    @Test func aRowCannotAttachTheWorkspacesOwnFiles() throws {
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/attachments/invoice.txt": "发票",
+            "recipients/inbox/order_shipped.a.csv": """
+                email,name,orderId,attachments
+                a@example.com,李雷,A1,herald.yaml
+                b@example.com,李雷,A2,outbox/herald.sqlite
+                c@example.com,李雷,A3,recipients/attachments/../../herald.yaml
+                d@example.com,李雷,A4,recipients/attachments/invoice.txt
+
+                """,
+        ])
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("mail        1        3      4"), "\(result.stdout)")
+        let sent = try FileManager.default.subpathsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/sent").path)
+            .filter { $0.hasSuffix(".eml") }
+        #expect(sent.count == 1)
+        #expect(try errors(workspace) == [
+            "attachment 'herald.yaml' is not a file in templates/attachments/ or recipients/attachments/; attachments come only from those folders",
+            "attachment 'outbox/herald.sqlite' is not a file in templates/attachments/ or recipients/attachments/; attachments come only from those folders",
+            "attachment 'recipients/attachments/../../herald.yaml' climbs out with '..'",
+        ])
+    }
+
+    @Test func checkFlagsATemplateAttachmentPathThatCanEscape() throws {
+        let workspace = try workspace([
+            "templates/invoice.yaml": "mail:\n  account: default\n  title: 发票\n  text: 见附件\n  attachments: [\"files/{file}\"]\n",
+        ])
+        let result = try runHerald(["check"], in: workspace.url)
+        #expect(result.status == 2)
+        #expect((result.stdout + result.stderr).contains("templates/invoice.yaml:5:17: error: attachment 'files/{file}' is outside templates/attachments/ and recipients/attachments/"),
+                "\(result.stdout)\(result.stderr)")
+    }
+}
