@@ -136,7 +136,7 @@ public struct HeraldServer: Sendable {
 
     private func readOne(_ context: HeraldRequestContext) async throws -> Response {
         let (tenant, user) = try identity(context)
-        let id = try context.parameters.require("id")
+        let id = try pathParameter(context, "id")
         return try await changed { try store.markRead(tenant: tenant, user: user, ids: [id], now: now()) }
     }
 
@@ -167,7 +167,7 @@ public struct HeraldServer: Sendable {
     }
 
     private func identity(_ context: HeraldRequestContext) throws -> (tenant: String, user: String) {
-        let user = try context.parameters.require("user")
+        let user = try pathParameter(context, "user")
         guard let tenant = context.access.tenant else { throw APIError.unauthorized("no client authenticated") }
         return (tenant, user)
     }
@@ -216,7 +216,18 @@ public struct HeraldServer: Sendable {
         }
     }
 
+    /// A path parameter, percent-decoded as UTF-8 (`%E7%94%A8%E6%88%B71` is `用户1`); a
+    /// malformed escape or bytes that are not UTF-8 are a 400, never a lookup of the raw text.
+    private func pathParameter(_ context: HeraldRequestContext, _ name: String) throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+            throw APIError.badRequest("the \(name) in the path is not valid percent-encoded UTF-8: '\(raw)'")
+        }
+        return decoded
+    }
+
     /// A query parameter given at most once (`page=1&page=2` is ambiguous, so refused).
+
     private func single(_ query: Parameters, _ name: String) throws -> String? {
         let values = query.getAll(name)
         guard values.count <= 1 else { throw APIError.badRequest("give \(name) once, not \(values.count) times") }

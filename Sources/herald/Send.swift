@@ -42,22 +42,15 @@ extension Herald {
 
         func run() async throws {
             let workspace = try options.open()
-            var row = RecipientRow(row: 1, template: template, channels: [])
-            row.recipient.locale = locale
-            row.recipient.tenantID = tenant
-            for recipient in recipients {
+            // Every --to is a recipient of its own: row N is the Nth --to.
+            let rows = recipients.enumerated().map { index, recipient -> RecipientRow in
                 let parts = recipient.split(separator: ":", maxSplits: 1).map(String.init)
-                guard let channel = Channel(rawValue: parts[0]) else { continue }
-                row.channels?.append(channel.rawValue)
-                switch channel {
-                case .site: row.recipient.userID = parts[1]
-                case .mail: row.recipient.email = parts[1]
-                case .sms: row.recipient.mobile = parts[1]
-                case .wechatMP: row.recipient.openID = parts[1]
-                case .wechatMini: row.recipient.miniOpenID = parts[1]
-                }
+                var row = RecipientRow(row: index + 1, template: template, channels: [parts[0]], parameters: parameters.values)
+                row.recipient.locale = locale
+                row.recipient.tenantID = tenant
+                if let channel = Channel(rawValue: parts[0]) { row.recipient.setAddress(parts[1], for: channel) }
+                return row
             }
-            row.parameters = parameters.values
             let lock: RunLock
             do {
                 lock = try RunLock(root: workspace.root)
@@ -66,7 +59,8 @@ extension Herald {
                 throw ExitCode(2)
             }
             let run = try openRun(workspace)
-            let summary = try await run.send(row, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
+            let summary = try await run.send(rows, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
+
             if !dryRun { updateMetrics(workspace, lastRun: nil) }
             withExtendedLifetime(lock) {}
             print(summary.table())

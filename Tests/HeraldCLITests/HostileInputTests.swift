@@ -64,3 +64,43 @@ import HeraldTestSupport
                 "\(result.stdout)\(result.stderr)")
     }
 }
+
+/// Lost recipients and wrong answers.
+extension HostileInputTests {
+    @Test func everyToOfHeraldSendIsARecipient() throws {
+        let workspace = try workspace(["templates/order_shipped.yaml": Self.mailTemplate])
+        let result = try runHerald(["send", "--template", "order_shipped", "--to", "mail:a@example.com", "--to", "mail:b@example.com",
+                                    "--param", "name=李雷", "--param", "orderId=A1"], in: workspace.url)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == """
+            channel  sent  total
+            mail        2      2
+            total       2      2
+
+            """)
+        let recipients = try events(workspace).compactMap { $0["recipient"] as? String }
+        #expect(recipients == ["a***@example.com", "b***@example.com"])
+    }
+
+    @Test func aFileSentInFullButNotMovableSaysWhatWasSent() throws {
+        // processed/ on another file system: the rename fails (EXDEV) after every row was sent.
+        let elsewhere = URL(fileURLWithPath: "/dev/shm/herald-processed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/inbox/order_shipped.a.csv": "email,name,orderId\na@example.com,李雷,A1\nb@example.com,李雷,\n",
+        ])
+        try FileManager.default.createSymbolicLink(at: workspace.url.appendingPathComponent("recipients/processed"), withDestinationURL: elsewhere)
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("mail        1        1      2"), "the rows are counted: \(result.stdout)")
+        let explanation = try workspace.read("recipients/rejected/order_shipped.a.csv.error.txt")
+        #expect(!explanation.contains("Nothing in this file was sent"))
+        #expect(explanation.contains("""
+            Before the problem, Herald handled rows of this file: 1 sent, 1 invalid (each is in outbox/log/). \
+            Dropping the file again sends only what was not sent: the ledger knows the rest.
+            """), "\(explanation)")
+        #expect(explanation.hasPrefix("herald could not finish order_shipped.a.csv"))
+    }
+}

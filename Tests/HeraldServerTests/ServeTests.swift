@@ -217,7 +217,28 @@ import Testing
         }
     }
 
+    @Test func pathParametersArePercentDecodedAsUTF8() async throws {
+        let fixture = try ServeFixture()
+        try fixture.workspace.write("recipients/inbox/order_shipped.cn.csv", "user_id,tenant_id,name,orderId\n用户1,0,李雷,C1\n")
+        let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let server = try fixture.serve()
+        let count = try await server.request("GET", "/v1/users/%E7%94%A8%E6%88%B71/unread-count", token: F.shopToken)
+        #expect(count.status == 200)
+        #expect(count.body == #"{"tenant":"0","unread":2,"user":"用户1"}"#, "the message and the announcement of user 用户1")
+        let list = try await server.request("GET", "/v1/users/%E7%94%A8%E6%88%B71/messages", token: F.shopToken)
+        let id = try #require((list.json["items"] as? [[String: Any]])?.first { $0["kind"] as? String == "message" }?["id"] as? String)
+        let read = try await server.request("POST", "/v1/users/%E7%94%A8%E6%88%B71/messages/\(id)/read", token: F.shopToken)
+        #expect(read.body == #"{"changed":1}"#)
+        for bad in ["%FF", "%E7%94"] {
+            let answer = try await server.request("GET", "/v1/users/\(bad)/unread-count", token: F.shopToken)
+            #expect(answer.status == 400, "\(bad)")
+            #expect((answer.json["error"] as? [String: String])?["message"] == "the user in the path is not valid percent-encoded UTF-8: '\(bad)'")
+        }
+    }
+
     @Test func aKnownPathWithAnotherMethodIs405AndAnUnknownPathIs404() async throws {
+
         let fixture = try ServeFixture()
         let server = try fixture.serve()
         let trace = try await server.request("DELETE", "/healthz")

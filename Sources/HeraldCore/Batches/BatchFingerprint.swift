@@ -53,12 +53,17 @@ public struct BatchRejection: Error, Sendable, Hashable, CustomStringConvertible
     public var line: Int?
     /// What is wrong and what to do.
     public var reason: String
+    /// Rows of the file already handled (sent, invalid…) before the problem showed, when any
+    /// were: the file's `.error.txt` and the run's summary say what happened to them.
+    public var handled: RunSummary?
 
     /// Creates a rejection.
-    public init(line: Int? = nil, reason: String) {
+    public init(line: Int? = nil, reason: String, handled: RunSummary? = nil) {
         self.line = line
         self.reason = reason
+        self.handled = handled
     }
+
 
     public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
 }

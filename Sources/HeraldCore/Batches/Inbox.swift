@@ -59,12 +59,27 @@ public struct Inbox: Sendable {
     @discardableResult
     public func reject(_ url: URL, because rejection: BatchRejection, at date: Date = Date(), timeZone: TimeZone) throws -> URL {
         let destination = try move(url, into: rejected)
+        let outcome: String
+        var verb = "read"
+        if let handled = rejection.handled, !handled.counts.isEmpty {
+            let counts = DeliveryStatus.allCases.map(\.rawValue).compactMap { status -> String? in
+                let count = handled.total(status)
+                return count > 0 ? "\(count) \(status)" : nil
+            }
+            outcome = """
+                Before the problem, Herald handled rows of this file: \(counts.joined(separator: ", ")) \
+                (each is in outbox/log/). Dropping the file again sends only what was not sent: the ledger knows the rest.
+                """
+            verb = "finish"
+        } else {
+            outcome = "Nothing in this file was sent. Fix it and drop it into recipients/inbox/ again."
+        }
         let explanation = """
-            herald could not read \(url.lastPathComponent) (rejected at \(Timestamp.iso8601(date, timeZone: timeZone)))
+            herald could not \(verb) \(url.lastPathComponent) (rejected at \(Timestamp.iso8601(date, timeZone: timeZone)))
 
             \(rejection)
 
-            Nothing in this file was sent. Fix it and drop it into recipients/inbox/ again.
+            \(outcome)
 
             """
         let errorFile = destination.deletingLastPathComponent().appendingPathComponent(destination.lastPathComponent + ".error.txt")
@@ -74,8 +89,13 @@ public struct Inbox: Sendable {
 
     /// Renames `url` into `folder`, adding `.1`, `.2`… before the extension if the name is taken.
     private func move(_ url: URL, into folder: URL) throws -> URL {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let name = url.lastPathComponent
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw BatchRejection(reason: "could not move \(name) to \(folder.lastPathComponent)/: \(error.localizedDescription)")
+        }
+
         var destination = folder.appendingPathComponent(name)
         var counter = 1
         while FileManager.default.fileExists(atPath: destination.path)

@@ -43,7 +43,19 @@ public struct Recipient: Sendable, Hashable, Codable {
         guard let value, !value.isEmpty else { return nil }
         return value
     }
+
+    /// Sets the address for `channel` (the column `address(for:)` reads).
+    public mutating func setAddress(_ address: String, for channel: Channel) {
+        switch channel {
+        case .site: userID = address
+        case .mail: email = address
+        case .sms: mobile = address
+        case .wechatMP: openID = address
+        case .wechatMini: miniOpenID = address
+        }
+    }
 }
+
 
 /// Mail-only columns of a row: copies, attachments and an unsubscribe link.
 public struct MailExtras: Sendable, Hashable, Codable {

@@ -72,12 +72,20 @@ public struct BatchRunner: Sendable {
                 }
             }
             try await collect()
+        } catch var rejection as BatchRejection {
+            // The file turned out unreadable part-way: what was handled before still reaches the
+            // log and ledger, and the rejection says what that was.
+            try await collect()
+            try await pipeline.finish()
+            if !summary.counts.isEmpty { rejection.handled = summary }
+            throw rejection
         } catch {
             // What was sent before the failure must still reach the log and ledger.
             _ = try? await inFlight?.value
             try await pipeline.finish()
             throw error
         }
+
         try await pipeline.finish()
         return summary
     }

@@ -167,6 +167,7 @@ public struct WorkspaceRun: Sendable {
                                  chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
         for url in prioritized(ready) {
             if shouldStop() { break }
+            var handled: RunSummary?
             do {
                 if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
                     if dryRun { continue }
@@ -175,6 +176,7 @@ public struct WorkspaceRun: Sendable {
                     continue
                 }
                 let batch = try await runner.run(url, progress: progress)
+                handled = batch
                 try log.flush()
                 summary.merge(batch)
                 if batch.stopped {
@@ -183,11 +185,19 @@ public struct WorkspaceRun: Sendable {
                 }
                 summary.processedFiles.append(url.lastPathComponent)
                 if !dryRun { try inbox.markProcessed(url) }
-            } catch let rejection as BatchRejection {
+            } catch var rejection as BatchRejection {
                 try log.flush()
+                // Rows handled before the problem (or the whole file, when only the move to
+                // processed/ failed) are counted and named, never reported as "nothing sent".
+                if let handled {
+                    rejection.handled = handled
+                } else if let partial = rejection.handled {
+                    summary.merge(partial)
+                }
                 summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
                 if !dryRun { try inbox.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
             }
+
         }
         summary.pausedTransports = control.pausedTransports
         return summary
@@ -207,12 +217,13 @@ public struct WorkspaceRun: Sendable {
         return (workspace.catalog[code]?.category ?? .transactional).priority
     }
 
-    /// One notification from the command line (`herald send`), through the same chain.
+    /// Notifications from the command line (`herald send`, one row per recipient), through the same chain.
     /// `batchID` makes the send idempotent: sending again with the same id is a duplicate.
-    public func send(_ row: RecipientRow, batchID: String, dryRun: Bool = false) async throws -> RunSummary {
+    public func send(_ rows: [RecipientRow], batchID: String, dryRun: Bool = false) async throws -> RunSummary {
         if !dryRun { _ = try recover() }
         let runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog)
-        let summary = try await runner.run(rows: [row], batch: BatchContext(id: batchID, file: "send"))
+        let summary = try await runner.run(rows: rows, batch: BatchContext(id: batchID, file: "send"))
+
         try log.flush()
         return summary
     }
