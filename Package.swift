@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "HeraldCore", "HeraldInbox", "HeraldReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -3,6 +3,7 @@ import HeraldCore
 import HeraldInbox
 import HeraldReports
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// The context of one request: the authenticated client and tenant, shared with the access log.
@@ -68,7 +69,26 @@ public struct HeraldServer: Sendable {
         return problems
     }
 
+    /// Raises this process's open-file limit to its hard limit and returns a warning when even
+    /// that leaves fewer than 64 descriptors beyond `serve.max_connections` (for the database,
+    /// logs and the listening socket): then the cap, not the kernel, must be what turns
+    /// connections away.
+    public func prepareDescriptorLimit() -> String? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let available = Int(clamping: limit.rlim_cur)
+        guard settings.maxConnections + 64 > available else { return nil }
+        return "serve.max_connections is \(settings.maxConnections), but this process may open only \(available) files; "
+            + "lower max_connections below \(max(1, available - 64)) or raise the limit (LimitNOFILE= in systemd, ulimit -n)"
+    }
+
     /// The router with every route; the OpenAPI test compares its routes with the document.
+
     public func router(logger: Logger) -> Router<HeraldRequestContext> {
         let router = Router(context: HeraldRequestContext.self)
         let table = RouteTable()
@@ -92,8 +112,11 @@ public struct HeraldServer: Sendable {
     public func application(logger: Logger, host: String? = nil, port: Int? = nil,
                             onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
         Application(router: router(logger: logger),
+                    server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(settings.idleTimeout.seconds * 1e9)))),
                     configuration: .init(address: .hostname(host ?? settings.host, port: port ?? settings.port),
-                                         serverName: "herald"),
+                                         serverName: "herald",
+                                         availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections, logger: logger)),
+
                     onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
                     logger: logger)
     }

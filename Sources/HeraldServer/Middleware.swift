@@ -153,6 +153,6 @@ public struct JSONLogHandler: LogHandler {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard var line = try? encoder.encode(fields) else { return }
         line.append(0x0A)
-        Self.lock.withLock { FileHandle.standardError.write(line) }
+        Self.lock.withLock { Console.write(Array(line), to: .standardError) }
     }
 }

@@ -22,7 +22,7 @@ struct Herald: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Console.write(fullMessage(for: error) + "\n", to: .standardError)
                 Foundation.exit(2)
             }
             exit(withError: error)
@@ -57,5 +57,5 @@ struct WorkspaceOptions: ParsableArguments {
 
 /// Writes a line to standard error.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    Console.write(line + "\n", to: .standardError)
 }

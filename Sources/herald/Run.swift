@@ -26,7 +26,7 @@ extension Herald {
 
         func validate() throws {
             if let settle, DurationText.parse(settle) == nil {
-                throw ValidationError("--settle takes a duration like 0s, 2s or 1m, got '\(settle)'")
+                throw ValidationError("--settle takes a duration like 0s, 2s or 1m (at most 3650d), got '\(settle)'")
             }
         }
 
@@ -145,17 +145,17 @@ final class ProgressPrinter: @unchecked Sendable {
             if isTerminal {
                 let filled = Int(progress.fraction * 30)
                 let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
-                FileHandle.standardError.write(Data("\r\(bar) \(percent)%  \(progress.rows) rows  \(progress.file)\u{1B}[K".utf8))
+                Console.write("\r\(bar) \(percent)%  \(progress.rows) rows  \(progress.file)\u{1B}[K", to: .standardError)
                 drawn = true
             } else {
-                FileHandle.standardError.write(Data("\(progress.file): \(progress.rows) rows (\(percent)%)\n".utf8))
+                Console.write("\(progress.file): \(progress.rows) rows (\(percent)%)\n", to: .standardError)
             }
         }
     }
 
     func finish() {
         lock.withLock {
-            if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if drawn { Console.write("\r\u{1B}[K", to: .standardError) }
             drawn = false
         }
     }

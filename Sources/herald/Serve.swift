@@ -44,6 +44,8 @@ extension Herald {
                 throw ExitCode(2)
             }
             let settings = workspace.configuration.serve
+            if let warning = server.prepareDescriptorLimit() { printError("herald serve: \(warning)") }
+
             if settings.clients.isEmpty {
                 printError("herald serve: no serve.clients in herald.yaml; every /v1/users request will be refused (401)")
             }
@@ -53,10 +55,10 @@ extension Herald {
             let (host, port) = bind.flatMap(ServeSettings.address) ?? (settings.host, settings.port)
             let app = server.application(logger: logger, host: host, port: port) { actual in
                 let shown = host.contains(":") ? "[\(host)]" : host
-                FileHandle.standardOutput.write(Data("herald serve: listening on http://\(shown):\(actual)\n".utf8))
+                Console.write("herald serve: listening on http://\(shown):\(actual)\n", to: .standardOutput)
             }
             try await app.runService()
-            FileHandle.standardOutput.write(Data("herald serve: stopped\n".utf8))
+            Console.write("herald serve: stopped\n", to: .standardOutput)
         }
     }
 }

@@ -18,6 +18,13 @@ extension Herald {
         @Option(help: ArgumentHelp("Override watch.interval, e.g. 500ms.", valueName: "DURATION"))
         var interval: String?
 
+        func validate() throws {
+            if let interval, DurationText.parse(interval) == nil {
+                throw ValidationError("--interval takes a duration like 500ms or 2s (at most 3650d), got '\(interval)'")
+            }
+        }
+
+
         func run() async throws {
             let workspace = try options.open()
             let pause = interval.flatMap(DurationText.parse) ?? workspace.configuration.watchInterval

@@ -104,3 +104,59 @@ extension HostileInputTests {
         #expect(explanation.hasPrefix("herald could not finish order_shipped.a.csv"))
     }
 }
+
+/// Crashes and hangs.
+extension HostileInputTests {
+    @Test func anUnwritableStandardErrorNeverCrashesHerald() throws {
+        // A configuration error is printed on stderr, which is /dev/full: herald must still exit 2.
+        let workspace = try workspace(["herald.yaml": "timezone: Mars/Olympus\n", "templates/a.yaml": "site: {content: hi}\n"])
+        let result = try runProcess(URL(fileURLWithPath: "/bin/sh"),
+                                    ["-c", "\"$0\" run --settle 0s 2>/dev/full; echo \"exit $?\"", heraldExecutable().path],
+                                    currentDirectory: workspace.url)
+        #expect(result.stdout.hasSuffix("exit 2\n"), "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func outOfRangeDurationsSizesAndRatesAreConfigurationErrors() throws {
+        let workspace = try workspace([
+            "templates/a.yaml": "site: {content: hi}\n",
+            "herald.yaml": """
+                timezone: Asia/Shanghai
+                inbox: {settle: 99999999999999999999d}
+                retry: {min_backoff: infs, max_age: 1e9s}
+                mail:
+                  accounts:
+                    default: {transport: file, from: a@example.com, max_size: 99999999999999GB, rate: 99999999999/s}
+
+                """,
+        ])
+        let check = try runHerald(["check"], in: workspace.url)
+        #expect(check.status == 2)
+        #expect(check.stdout + check.stderr == """
+            herald.yaml:2:17: error: 'settle' in inbox is '99999999999999999999d'; write a duration like 500ms, 2s, 5m, 1h or 30d (at most 3650d)
+            herald.yaml:3:22: error: 'min_backoff' in retry is 'infs'; write a duration like 500ms, 2s, 5m, 1h or 30d (at most 3650d)
+            herald.yaml:3:37: error: 'max_age' in retry is '1e9s'; write a duration like 500ms, 2s, 5m, 1h or 30d (at most 3650d)
+            herald.yaml:6:63: error: 'max_size' of mail account 'default' is '99999999999999GB'; write a size like 10MB or 512KB (at most 1024GB)
+            herald.yaml:6:87: error: 'rate' in mail account 'default' is '99999999999/s'; write a rate like 20/s, 600/min or 10000/day (at most 1000000000 per period)
+            herald check: 5 errors, 0 warnings
+
+            """)
+        let flag = try runHerald(["run", "--settle", "9999999999999d"], in: workspace.url)
+        #expect(flag.status == 2)
+        #expect(flag.stderr.hasPrefix("Error: --settle takes a duration like 0s, 2s or 1m (at most 3650d), got '9999999999999d'"), "\(flag.stderr)")
+        let interval = try runHerald(["watch", "--interval", "soon"], in: workspace.url)
+        #expect(interval.status == 2, "a bad --interval is an error, not a silent default")
+    }
+
+    @Test func aHostileLogLineDoesNotCrashTheReport() throws {
+        let workspace = try workspace(["templates/a.yaml": "site: {content: hi}\n"])
+        let day = "2026-11-27"
+        try workspace.write("outbox/log/\(day).jsonl", """
+            {"ts":"\(day)T10:00:00.000+08:00","message_id":"a","batch":"b","file":"f","status":"sent","attempt":1,"latency_ms":1e300}
+            {"ts":"\(day)T10:00:00.000+08:00","message_id":"b","batch":"b","file":"f","status":"sent","attempt":99999999,"latency_ms":5}
+
+            """)
+        let report = try runHerald(["report", "--date", day, "--format", "csv"], in: workspace.url)
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stderr.contains("\(day).jsonl:1: latency_ms is not a number"), "\(report.stderr)")
+    }
+}

@@ -64,7 +64,7 @@ import HeraldTestSupport
 
             """), "\(again.stdout)")
         let lines = try events(workspace)
-        #expect(lines.count == 3, "two sent lines and one batch line, nothing per duplicate message")
+        try #require(lines.count == 3, "two sent lines and one batch line, nothing per duplicate message")
         let note = try #require(lines.last)
         #expect(note["event"] as? String == "batch")
         #expect(note["count"] as? Int == 2)
@@ -101,7 +101,7 @@ import HeraldTestSupport
 
             """), "\(second.stdout)")
         let lines = try events(workspace)
-        #expect(lines.count == 2)
+        try #require(lines.count == 2)
         let first = lines[0], conflict = lines[1]
         #expect(first["status"] as? String == "sent")
         #expect(conflict["status"] as? String == "invalid")

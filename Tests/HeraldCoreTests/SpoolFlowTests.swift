@@ -45,7 +45,33 @@ import HeraldTestSupport
         #expect(transport.sent.map(\.row) == [1, 2])
     }
 
+    @Test func aRateSlowerThanARunCanWaitDefersToTheSpoolInsteadOfBlocking() async throws {
+        let clock = ManualClock(start: Self.start)
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "timezone: Asia/Shanghai\ncaps: {sms: [none]}\nsms:\n  channels:\n    aliyun: {transport: file, signature: 云商城, rate: 1/day}\n",
+            "templates/promo.yaml": "sms: {channel: aliyun, api_template_id: SMS_2, content: \"优惠{n}\"}\n",
+        ])
+        let opened = try Workspace.open(at: workspace.url, environment: [:])
+        let transport = MemoryTransport()
+        let log = MemoryEventLog()
+        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                               ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters())
+        let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
+        let rows = (1...3).map { row($0, template: "promo", mobile: "1380013800\($0)") }
+        let summary = try await runner.run(rows: rows, batch: BatchContext(id: "b", file: "f"))
+        #expect(summary.counts == ["sms": ["sent": 1, "deferred": 2]])
+        #expect(clock.now().timeIntervalSince(Self.start) < 5, "the run did not wait for the rate")
+        let waiting = try #require(try run.spool?.entries()).sorted { $0.row < $1.row }
+        #expect(waiting.map(\.nextAttempt) == [Self.start.addingTimeInterval(86_400), Self.start.addingTimeInterval(2 * 86_400)],
+                "each deferred message gets its own slot at the rate")
+        #expect(waiting.map(\.attempts) == [0, 0], "a rate is not a failed attempt")
+        #expect(log.events.last?.error?.code == "rate_limited")
+        #expect(log.events.last?.error?.reason
+                == "sms account 'aliyun' is limited to 1/day; deferred to 2026-11-20T19:06:40.000+08:00, the next send the rate allows")
+    }
+
     @Test func quietHoursDeferMarketingToMorningAndVerificationGoesNow() async throws {
+
         let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_010_400)) // 22:40 in Shanghai
         let (run, transport, _, _) = try run("caps: {sms: [none]}\nquiet_hours: {marketing: \"21:00-08:00\"}\n", clock: clock)
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)

@@ -221,8 +221,16 @@ public struct ServeSettings: Sendable, Hashable {
     public var port = 8080
     /// Request bodies larger than this are refused with 413 (`max_body`, default 64KB).
     public var maxBody = 64 * 1024
+    /// A connection that sends no complete request part (headers, body) for this long, or
+    /// sits idle between requests, is closed (`idle_timeout`, default 30s): half-sent requests
+    /// cannot hold descriptors forever.
+    public var idleTimeout: Duration = .seconds(30)
+    /// Connections open at once (`max_connections`, default 1024); past it the server stops
+    /// accepting until one closes, so `/healthz` keeps a descriptor.
+    public var maxConnections = 1024
     /// Calling products by name.
     public var clients: [String: ServeClient] = [:]
+
     /// The path segment that authenticates provider receipt callbacks (`receipts.secret`).
     public var receiptSecret: Secret?
 

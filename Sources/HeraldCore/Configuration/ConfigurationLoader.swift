@@ -43,7 +43,7 @@ final class ConfigurationLoader {
             if let value = integer(pipeline, "chunk", range: 1...100_000) { configuration.chunkSize = value }
             if let value = integer(pipeline, "burst_failures", range: 0...1_000_000) { configuration.burstFailures = value }
         }
-        if let node = top["retry"] { configuration.retry = retryPolicy(node, base: RetryPolicy(), owner: "retry") }
+        if let node = top["retry"] { configuration.retry = retryPolicy(node, base: RetryPolicy(), owner: nil) }
         if let node = top["caps"] { readCaps(node, into: &configuration) }
         if let node = top["quiet_hours"], let mapping = reader.mapping(node, "quiet_hours", allowed: TemplateCategory.allCases.map(\.rawValue)) {
             for entry in mapping.entries {
@@ -80,7 +80,7 @@ final class ConfigurationLoader {
             account.rate = rate(m, "rate")
             if let node = m["max_size"], let text = reader.string(node, "'max_size'") {
                 if let size = SizeText.parse(text), size > 0 { account.maxSize = size } else {
-                    reader.error("'max_size' of mail account '\(id)' is '\(text)'; write a size like 10MB or 512KB", at: node)
+                    reader.error("'max_size' of mail account '\(id)' is '\(text)'; write a size like 10MB or 512KB (at most 1024GB)", at: node)
                 }
             }
             if transport == .smtp { account.smtp = smtp(m, id: id) }
@@ -162,9 +162,10 @@ final class ConfigurationLoader {
         return result
     }
 
-    func retryPolicy(_ node: Node, base: RetryPolicy, owner: String) -> RetryPolicy {
+    /// `retry:` at the top (`owner` nil) or of an account, channel or app.
+    func retryPolicy(_ node: Node, base: RetryPolicy, owner: String?) -> RetryPolicy {
         var policy = base
-        guard let m = reader.mapping(node, "retry of \(owner)", allowed: ["min_backoff", "max_backoff", "max_age", "max_attempts"]) else {
+        guard let m = reader.mapping(node, owner.map { "retry of \($0)" } ?? "retry", allowed: ["min_backoff", "max_backoff", "max_age", "max_attempts"]) else {
             return policy
         }
         if let value = duration(m, "min_backoff") { policy.minBackoff = value }
@@ -172,7 +173,7 @@ final class ConfigurationLoader {
         if let value = duration(m, "max_age") { policy.maxAge = value }
         if let value = integer(m, "max_attempts", range: 1...1000) { policy.maxAttempts = value }
         if policy.maxBackoff < policy.minBackoff {
-            reader.error("max_backoff of \(owner) is shorter than min_backoff", at: m.node)
+            reader.error("max_backoff of \(m.what) is shorter than min_backoff", at: m.node)
         }
         return policy
     }
@@ -264,7 +265,18 @@ final class ConfigurationLoader {
     /// them; other commands do not complain when they are unset.
     func serve(_ node: Node) -> ServeSettings {
         var settings = ServeSettings()
-        guard let serve = reader.mapping(node, "serve", allowed: ["bind", "max_body", "clients", "receipts"]) else { return settings }
+        guard let serve = reader.mapping(node, "serve", allowed: ["bind", "max_body", "idle_timeout", "max_connections", "clients", "receipts"]) else {
+            return settings
+        }
+        if let value = duration(serve, "idle_timeout") {
+            if value < .seconds(1) || value > .seconds(3600), let node = serve["idle_timeout"] {
+                reader.error("'idle_timeout' in serve must be from 1s to 1h", at: node)
+            } else {
+                settings.idleTimeout = value
+            }
+        }
+        if let value = integer(serve, "max_connections", range: 1...1_000_000) { settings.maxConnections = value }
+
         if let node = serve["bind"], let text = reader.string(node, "'bind' in serve") {
             if let (host, port) = ServeSettings.address(text) {
                 settings.host = host
@@ -275,7 +287,7 @@ final class ConfigurationLoader {
         }
         if let node = serve["max_body"], let text = reader.string(node, "'max_body' in serve") {
             if let size = SizeText.parse(text), size > 0 { settings.maxBody = size } else {
-                reader.error("'max_body' in serve is '\(text)'; write a size like 64KB or 1MB", at: node)
+                reader.error("'max_body' in serve is '\(text)'; write a size like 64KB or 1MB (at most 1024GB)", at: node)
             }
         }
         if let node = serve["clients"], let clients = reader.mapping(node, "serve.clients") {
@@ -333,7 +345,7 @@ final class ConfigurationLoader {
     func rate(_ mapping: YAMLMapping, _ key: String) -> RateLimit? {
         guard let node = mapping[key], let text = reader.string(node, "'\(key)' in \(mapping.what)") else { return nil }
         guard let rate = RateLimit.parse(text) else {
-            reader.error("'\(key)' in \(mapping.what) is '\(text)'; write a rate like 20/s, 600/min or 10000/day", at: node)
+            reader.error("'\(key)' in \(mapping.what) is '\(text)'; write a rate like 20/s, 600/min or 10000/day (at most 1000000000 per period)", at: node)
             return nil
         }
         return rate
@@ -342,7 +354,7 @@ final class ConfigurationLoader {
     func duration(_ mapping: YAMLMapping, _ key: String) -> Duration? {
         guard let node = mapping[key], let text = reader.string(node, "'\(key)' in \(mapping.what)") else { return nil }
         guard let value = DurationText.parse(text) else {
-            reader.error("'\(key)' in \(mapping.what) is '\(text)'; write a duration like 500ms, 2s, 5m, 1h or 30d", at: node)
+            reader.error("'\(key)' in \(mapping.what) is '\(text)'; write a duration like 500ms, 2s, 5m, 1h or 30d (at most 3650d)", at: node)
             return nil
         }
         return value

@@ -40,10 +40,13 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
         self.period = period
     }
 
-    /// Reads `N/s`, `N/min`, `N/h` or `N/day`.
+    /// The largest count a rate may name.
+    public static let maximumCount = 1_000_000_000
+
+    /// Reads `N/s`, `N/min`, `N/h` or `N/day` (N from 1 to `maximumCount`).
     public static func parse(_ text: String) -> RateLimit? {
         let parts = text.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.count == 2, let count = Int(parts[0]), count > 0 else { return nil }
+        guard parts.count == 2, let count = Int(parts[0]), count > 0, count <= maximumCount else { return nil }
         let period: Duration
         switch parts[1] {
         case "s", "sec", "second": period = .seconds(1)
@@ -64,12 +67,17 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
 
 /// Sizes as herald.yaml writes them: `25MB`, `512KB`, `1048576`.
 public enum SizeText {
-    /// Bytes, or nil when `text` is not a size.
+    /// The largest size Herald accepts anywhere (1 TB).
+    public static let maximum = 1 << 40
+
+    /// Bytes, or nil when `text` is not a size or is larger than `maximum`.
     public static func parse(_ text: String) -> Int? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
         for (suffix, factor) in [("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)] where trimmed.hasSuffix(suffix) {
-            return Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { Int($0 * Double(factor)) }
+            guard let value = PlainNumber.parse(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)),
+                  value * Double(factor) <= Double(maximum) else { return nil }
+            return Int(value * Double(factor))
         }
-        return Int(trimmed)
+        return Int(trimmed).flatMap { $0 <= maximum ? $0 : nil }
     }
 }

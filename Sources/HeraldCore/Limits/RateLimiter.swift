@@ -151,26 +151,52 @@ public final class SendControl: @unchecked Sendable {
     public let burstLimit: Int
     public let clock: any HeraldClock
 
+    /// The zone deferral messages show times in.
+    public let timeZone: TimeZone
+
     /// Creates the control; `rates` gives the rate of a channel's account.
-    public init(clock: any HeraldClock, burstLimit: Int, rates: @escaping @Sendable (Channel, String) -> RateLimit?) {
+    public init(clock: any HeraldClock, burstLimit: Int, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current,
+                rates: @escaping @Sendable (Channel, String) -> RateLimit?) {
         self.clock = clock
         self.burstLimit = burstLimit
+        self.timeZone = timeZone
         self.rates = rates
     }
+
 
     /// Transports paused in this run, with the reason.
     public var pausedTransports: [String: String] { lock.withLock { paused } }
 
-    /// Waits for tokens and returns how many messages (1…`count`) may go now.
+    /// The longest a send waits for its rate within a run; when the next token is further away,
+    /// the messages are deferred to the spool instead (`rate: 1/day` must not block a run for a day).
+    public var longestWait: Duration = .seconds(5)
+
+    /// Waits (at most `longestWait`) for tokens and returns how many messages (1…`count`) may go
+    /// now; 0 when the rate allows the next one only later than that.
     func take(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> Int {
-        guard let rate = rates(channel, account) else { return count }
-        let bucket = lock.withLock { () -> TokenBucket in
+        guard let bucket = bucket(key, channel: channel, account: account) else { return count }
+        return try await bucket.take(upTo: count, clock: clock, longestWait: longestWait.seconds)
+    }
+
+    /// When each of `count` messages that could not wait may go, spaced at the rate; the slots
+    /// are reserved, so later messages of this run queue behind them.
+    func schedule(_ key: String, channel: Channel, account: String, count: Int) -> [Date] {
+        bucket(key, channel: channel, account: account)?.reserve(count, now: clock.now()) ?? []
+    }
+
+    private func bucket(_ key: String, channel: Channel, account: String) -> TokenBucket? {
+        guard let rate = rates(channel, account) else { return nil }
+        return lock.withLock { () -> TokenBucket in
             if let bucket = buckets[key] { return bucket }
             let bucket = TokenBucket(rate: rate, now: clock.now())
             buckets[key] = bucket
             return bucket
         }
-        return try await bucket.take(upTo: count, clock: clock)
+    }
+
+    /// The rate of a channel's account, for messages.
+    func rate(channel: Channel, account: String) -> RateLimit? {
+        rates(channel, account)
     }
 
     /// Counts outcomes in order; returns the pause reason when the transport just hit the limit.
@@ -223,8 +249,9 @@ final class TokenBucket: @unchecked Sendable {
         last = now
     }
 
-    /// Waits until at least one token is there, then takes as many as are (at most `count`).
-    func take(upTo count: Int, clock: any HeraldClock) async throws -> Int {
+    /// Waits until at least one token is there, then takes as many as are (at most `count`);
+    /// returns 0 at once when that wait would be longer than `longestWait` seconds.
+    func take(upTo count: Int, clock: any HeraldClock, longestWait: Double) async throws -> Int {
         while true {
             let wait: Double = lock.withLock {
                 let now = clock.now()
@@ -233,6 +260,7 @@ final class TokenBucket: @unchecked Sendable {
                 return tokens >= 1 ? 0 : (1 - tokens) / perSecond
             }
             if wait <= 0 { break }
+            if wait > longestWait { return 0 }
             try await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
         }
         return lock.withLock {
@@ -241,4 +269,18 @@ final class TokenBucket: @unchecked Sendable {
             return granted
         }
     }
+
+    /// The times at which `count` more messages may go at this rate, taking their tokens now
+    /// (the bucket goes into debt, so the next take waits behind them).
+    func reserve(_ count: Int, now: Date) -> [Date] {
+        lock.withLock {
+            tokens = min(capacity, tokens + now.timeIntervalSince(last) * perSecond)
+            last = now
+            return (0..<count).map { _ in
+                tokens -= 1
+                return now.addingTimeInterval(max(0, -tokens) / perSecond)
+            }
+        }
+    }
 }
+

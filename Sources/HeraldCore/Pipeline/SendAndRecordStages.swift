@@ -55,7 +55,22 @@ extension PipelineStage {
                     if let control {
                         size = min(size, control.sliceSize(key))
                         size = try await control.take(key, channel: delivery.channel, account: delivery.account, upTo: size)
+                        if size == 0 {
+                            // The rate allows the next message only later than a run should wait:
+                            // each waits in the spool for its own slot.
+                            let times = control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
+                            let rate = control.rate(channel: delivery.channel, account: delivery.account).map { "\($0)" } ?? "its rate"
+                            for ((j, d), at) in zip(remaining, times) {
+                                jobs[j].deliveries[d].status = .deferred
+                                jobs[j].deliveries[d].deferUntil = at
+                                jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.deferred, code: "rate_limited",
+                                    "\(delivery.channel.rawValue) account '\(delivery.account)' is limited to \(rate); "
+                                    + "deferred to \(Timestamp.iso8601(at, timeZone: control.timeZone)), the next send the rate allows"))
+                            }
+                            break
+                        }
                     }
+
                     let slice = Array(remaining.prefix(size))
                     remaining = remaining.dropFirst(size)
                     let envelopes = slice.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }

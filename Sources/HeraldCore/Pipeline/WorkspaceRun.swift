@@ -46,7 +46,7 @@ public struct WorkspaceRun: Sendable {
         self.spool = spool ?? Spool(root: workspace.root)
         self.journal = journal ?? SendJournal(root: workspace.root)
         let configuration = workspace.configuration
-        control = SendControl(clock: clock, burstLimit: configuration.burstFailures) { channel, account in
+        control = SendControl(clock: clock, burstLimit: configuration.burstFailures, timeZone: configuration.timeZone) { channel, account in
             configuration.rate(channel: channel, account: account)
         }
     }
