@@ -72,11 +72,9 @@ import HeraldTestSupport
                    at: SourceLocation(file: "herald.yaml", line: 6, column: 17)),
             .error("'password' of mail account 'bad' is written literally; secrets come only from the environment: write password: ${HERALD_PASSWORD} and export that variable",
                    at: SourceLocation(file: "herald.yaml", line: 8, column: 17)),
-            .error("mail account 'bad' needs both 'username' and 'password' for AUTH, or neither",
-                   at: SourceLocation(file: "herald.yaml", line: 4, column: 7)),
             .error("ca_file 'certs/missing.pem' of mail account 'bad' does not exist",
                    at: SourceLocation(file: "herald.yaml", line: 10, column: 16)),
-            .error("'rate' in mail account 'bad' is 'fast'; write a rate like 20/s, 600/min or 10000/day",
+            .error("'rate' in mail account 'bad' is 'fast'; write a rate like 20/s, 600/min or 10000/day (at most 1000000000 per period)",
                    at: SourceLocation(file: "herald.yaml", line: 11, column: 13)),
         ].sortedByLocation())
         #expect(!diagnostics.contains { $0.message.contains("hunter2") }, "a literal secret is not repeated in the error")

@@ -63,7 +63,7 @@ import HeraldTestSupport
         #expect(configuration == nil)
         #expect(diagnostics == [
             "herald.yaml:2:9: error: 'bind' in serve is 'localhost'; write HOST:PORT such as 127.0.0.1:8080",
-            "herald.yaml:3:13: error: 'max_body' in serve is 'lots'; write a size like 64KB or 1MB",
+            "herald.yaml:3:13: error: 'max_body' in serve is 'lots'; write a size like 64KB or 1MB (at most 1024GB)",
             "herald.yaml:6:16: error: serve client 'b' has the same token as serve client 'a'; give each product its own",
             "herald.yaml:7:16: error: 'token' of serve client 'c' is written literally; secrets come only from the environment: write token: ${HERALD_TOKEN} and export that variable",
             "herald.yaml:8:8: error: serve client 'd' has no 'tenants'; add `tenants: [0]` (or `[\"*\"]` for every tenant)",

@@ -246,7 +246,8 @@ final class ConfigurationLoader {
         var settings = SMTPSettings(host: host, port: integer(m, "port", range: 1...65535), security: security)
         settings.username = reader.string(m, "username")
         settings.password = secret(m, "password", owner: "mail account '\(id)'")
-        if (settings.username == nil) != (settings.password == nil) {
+        // Presence, not validity: a literal password is reported once, as literal, not also as missing.
+        if (settings.username == nil) != (m["password"] == nil) {
             reader.error("mail account '\(id)' needs both 'username' and 'password' for AUTH, or neither", at: m.node)
         }
         if let value = duration(m, "timeout") { settings.timeout = value }
