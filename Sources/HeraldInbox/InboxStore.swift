@@ -80,7 +80,16 @@ public struct Notice: Sendable, Hashable, Codable {
         self.retractedAt = retractedAt
     }
 
+    /// Why the notice cannot be published (its window ends before it starts), or nil.
+    public var windowProblem: String? {
+        guard let startsAt, let endsAt, endsAt <= startsAt else { return nil }
+        let zone = TimeZone(identifier: "UTC") ?? .current
+        return "the announcement ends (\(Timestamp.iso8601(endsAt, timeZone: zone))) before it starts "
+            + "(\(Timestamp.iso8601(startsAt, timeZone: zone))), so nobody would ever see it; fix starts or ends"
+    }
+
     /// Whether users of its tenant see it at `now`.
+
     public func isActive(at now: Date) -> Bool {
         retractedAt == nil && (startsAt.map { $0 <= now } ?? true) && (endsAt.map { $0 > now } ?? true)
     }

@@ -127,7 +127,8 @@ public final class MemoryInboxStore: InboxStore, @unchecked Sendable {
     }
 
     public func publish(_ notice: Notice) throws -> Notice {
-        lock.withLock {
+        if let problem = notice.windowProblem { throw InboxError(message: problem) }
+        return lock.withLock {
             var published = notice
             published.id = Int64(stored.count + 1)
             stored.append(published)

@@ -35,8 +35,11 @@ public enum NoticeFile {
         if text("starts") != nil && starts == nil || text("ends") != nil && ends == nil {
             throw BatchRejection(reason: "\"starts\" and \"ends\" are ISO 8601 times like 2026-12-01T08:00:00+08:00")
         }
-        return try store.publish(Notice(tenantID: text("tenant") ?? "0", title: title, content: content, type: type,
-                                        startsAt: starts, endsAt: ends, createdAt: now))
+        let notice = Notice(tenantID: text("tenant") ?? "0", title: title, content: content, type: type,
+                            startsAt: starts, endsAt: ends, createdAt: now)
+        if let problem = notice.windowProblem { throw BatchRejection(reason: problem) }
+        return try store.publish(notice)
+
     }
 
     /// An ISO 8601 time with or without fractional seconds.

@@ -167,7 +167,8 @@ public final class SQLiteInboxStore: InboxStore, @unchecked Sendable {
     }
 
     public func publish(_ notice: Notice) throws -> Notice {
-        try database.write { db in
+        if let problem = notice.windowProblem { throw InboxError(message: problem) }
+        return try database.write { db in
             try db.execute(sql: """
                 INSERT INTO notices (tenant_id, title, content, type, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [notice.tenantID, notice.title, notice.content, notice.type, notice.startsAt.map(Self.stamp),

@@ -176,6 +176,10 @@ extension Herald {
                 for (name, value) in [("--starts", starts), ("--ends", ends)] where value != nil && NoticeFile.date(value) == nil {
                     throw ValidationError("\(name) takes an ISO 8601 time like 2026-12-01T08:00:00+08:00")
                 }
+                let window = Notice(title: title, content: content, startsAt: NoticeFile.date(starts), endsAt: NoticeFile.date(ends),
+                                    createdAt: Date())
+                if let problem = window.windowProblem { throw ValidationError(problem) }
+
             }
 
             func run() throws {

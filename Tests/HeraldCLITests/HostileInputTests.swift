@@ -160,3 +160,153 @@ extension HostileInputTests {
         #expect(report.stderr.contains("\(day).jsonl:1: latency_ms is not a number"), "\(report.stderr)")
     }
 }
+
+/// Bad bytes, PII, and small lies.
+extension HostileInputTests {
+    @Test func controlCharactersMakeTheRowInvalidNamingTheColumn() throws {
+        let workspace = try workspace([
+            "herald.yaml": Self.configuration.replacingOccurrences(of: "site: {transport: file}", with: "site: {transport: inbox}"),
+            "templates/hello.yaml": "site: {content: \"{name}，您好\"}\n",
+        ])
+        try workspace.write("recipients/inbox/hello.a.csv", Data("user_id,name\n1,李\u{0}雷\n2,韩\u{1B}[2J梅梅\n3,王\t小明\n".utf8))
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.status == 1)
+        #expect(try errors(workspace) == [
+            "column 'name' holds the control character U+0000 at character 2; remove it (only tab and line breaks are allowed in values)",
+            "column 'name' holds the control character U+001B at character 2; remove it (only tab and line breaks are allowed in values)",
+        ])
+        let inbox = try runHerald(["inbox", "list", "--user", "3", "--json"], in: workspace.url)
+        #expect(inbox.stdout.contains("王\\t小明，您好"), "a tab is allowed: \(inbox.stdout)")
+        let none = try runHerald(["inbox", "list", "--user", "1", "--json"], in: workspace.url)
+        #expect(!none.stdout.contains("李"), "nothing cut at the NUL was stored")
+    }
+
+    @Test func maskedLogsMaskAddressesInErrorMessagesAndTheLedger() throws {
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/inbox/order_shipped.a.csv": "email,mobile,name,orderId\nli.lei@example..com,,李雷,A1\n",
+        ])
+        _ = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        let lines = try String(contentsOf: workspace.url.appendingPathComponent("outbox/log").appendingPathComponent(
+            try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/log").path)[0]), encoding: .utf8)
+        #expect(!lines.contains("li.lei"), "\(lines)")
+        #expect(try errors(workspace) == ["email 'l***@example..com' is not a valid address: consecutive or trailing dots in the domain"])
+        let ledger = try runPython("""
+            import sqlite3, sys
+            print("\\n".join(str(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("select error_message from ledger")))
+            """, [workspace.url.appendingPathComponent("outbox/herald.sqlite").path])
+        #expect(ledger.stdout == "email 'l***@example..com' is not a valid address: consecutive or trailing dots in the domain\n")
+    }
+
+    @Test func reservedColumnsMatchInAnyCase() throws {
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/inbox/order_shipped.a.csv": "Email,Name,orderId\nli@example.com,李雷,A1\n",
+            "recipients/inbox/order_shipped.b.csv": "Email,email,name,orderId\nli@example.com,li@example.com,李雷,A1\n",
+        ])
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.stdout.contains("order_shipped.b.csv: rejected → recipients/rejected/order_shipped.b.csv.error.txt: line 1: columns 'Email' and 'email' both name the reserved column 'email'"),
+                "\(result.stdout)")
+        // `Email` is the address; `Name` stays a parameter (parameters keep their case), so {name} is missing.
+        #expect(try errors(workspace) == ["missing required parameter 'name' for template 'order_shipped'; fill the name column or declare a default"])
+    }
+
+    @Test func aMobileAfterPlus86NeedsElevenDigits() throws {
+        let workspace = try workspace([
+            "templates/code.yaml": "sms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
+        ])
+        let result = try runHerald(["send", "--template", "code", "--to", "sms:+86138001380001", "--param", "code=1234"], in: workspace.url)
+        #expect(result.status == 1)
+        #expect(try events(workspace).first?["status"] as? String == "invalid")
+    }
+
+    @Test func anAnnouncementThatEndsBeforeItStartsIsRefused() throws {
+        let workspace = try workspace([
+            "templates/a.yaml": "site: {content: hi}\n",
+            "recipients/inbox/maintenance.notice.json": #"{"title": "维护", "content": "今晚维护", "starts": "2026-12-02T08:00:00+08:00", "ends": "2026-12-01T08:00:00+08:00"}"#,
+        ])
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("maintenance.notice.json: rejected → recipients/rejected/maintenance.notice.json.error.txt: the announcement ends (2026-12-01T00:00:00.000Z) before it starts (2026-12-02T00:00:00.000Z), so nobody would ever see it; fix starts or ends"),
+                "\(run.stdout)")
+        let cli = try runHerald(["notice", "publish", "--title", "t", "--content", "c",
+                                 "--starts", "2026-12-02T08:00:00+08:00", "--ends", "2026-12-02T08:00:00+08:00"], in: workspace.url)
+        #expect(cli.status == 2)
+        #expect(cli.stderr.contains("the announcement ends"), "\(cli.stderr)")
+        let list = try runHerald(["notice", "list"], in: workspace.url)
+        #expect(!list.stdout.contains("维护") && !list.stdout.contains(" t "), "nothing was published: \(list.stdout)")
+    }
+
+    @Test func unsubscribeLinksMustBeAbsoluteHTTPOrMailto() throws {
+        let workspace = try workspace([
+            "templates/promo.yaml": "category: marketing\nmail: {account: default, title: 促销, text: 促销}\n",
+            "recipients/inbox/promo.a.csv": """
+                email,unsubscribe_url
+                a@example.com,javascript:alert(1)
+                b@example.com,"https://x.example.com/u
+                Bcc: victim@example.com"
+                c@example.com,/unsubscribe
+                d@example.com,https://x.example.com/u?id=4
+
+                """,
+        ])
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.stdout.contains("mail        1        3      4"), "\(result.stdout)")
+        #expect(try errors(workspace) == [
+            "unsubscribe link 'javascript:alert(1)' must be an absolute https:, http: or mailto: URL",
+            "unsubscribe link 'https://x.example.com/u\\nBcc: victim@example.com' contains the control character U+000A, which would break the List-Unsubscribe header",
+            "unsubscribe link '/unsubscribe' must be an absolute https:, http: or mailto: URL",
+        ])
+        try workspace.write("templates/bad.yaml", "mail: {account: default, title: t, text: t, unsubscribe: \"javascript:void({x})\"}\n")
+        let check = try runHerald(["check"], in: workspace.url)
+        #expect((check.stdout + check.stderr).contains("templates/bad.yaml:1:58: error: unsubscribe link 'javascript:void({x})' must be an absolute https:, http: or mailto: URL"),
+                "\(check.stdout)\(check.stderr)")
+    }
+
+    @Test func anEnvironmentReferenceInAFieldThatTakesNoneIsAnError() throws {
+        let workspace = try workspace([
+            "templates/a.yaml": "site: {content: hi}\n",
+            "herald.yaml": """
+                sms:
+                  channels:
+                    aliyun: {transport: aliyun, signature: 云商城, access_key_id: "${ALIYUN_KEY_ID}", access_key_secret: "${ALIYUN_SECRET}"}
+
+                """,
+        ])
+        let check = try runHerald(["check"], in: workspace.url, environment: ["ALIYUN_KEY_ID": "LTAI", "ALIYUN_SECRET": "s"])
+        #expect(check.status == 2)
+        #expect((check.stdout + check.stderr).hasPrefix("""
+            herald.yaml:3:64: error: 'access_key_id' in sms channel 'aliyun' is '${ALIYUN_KEY_ID}', but only secret fields \
+            (password, access_key_secret, secret_key, secret, app_secret, token) read ${NAME} from the environment; write the value itself
+            """), "\(check.stdout)\(check.stderr)")
+    }
+
+    @Test func aKilledRunLeavesNoTemporariesInTheSentFolder() throws {
+        let rows = (1...4000).map { "u\($0)@example.com,李雷,A\($0)" }.joined(separator: "\n")
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/inbox/order_shipped.big.csv": "email,name,orderId\n" + rows + "\n",
+            "outbox/sent/.tmp/a.eml.4242.tmp": "left by a run killed mid-write",
+        ])
+        let process = Process()
+        process.executableURL = heraldExecutable()
+        process.arguments = ["run", "--settle", "0s"]
+        process.currentDirectoryURL = workspace.url
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let sent = workspace.url.appendingPathComponent("outbox/sent/mail/order_shipped.big")
+        let deadline = Date().addingTimeInterval(30)
+        while ((try? FileManager.default.contentsOfDirectory(atPath: sent.path).count) ?? 0) < 200 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let all = try FileManager.default.subpathsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/sent").path)
+        #expect(!all.contains { ($0 as NSString).lastPathComponent.hasPrefix(".dat.nosync") }, "no Foundation temporaries beside sent files")
+        #expect(!all.contains { $0.hasPrefix(".tmp/a.eml") }, "the next start removed what an earlier kill left")
+        _ = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        let after = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/sent/.tmp").path)
+        #expect(after.isEmpty, "\(after)")
+    }
+}

@@ -111,7 +111,7 @@ import HeraldTestSupport
         #expect(result.stdout == """
             order_shipped.good.csv: done → recipients/processed/
             a_gbk.csv: rejected → recipients/rejected/a_gbk.csv.error.txt: line 2: not valid UTF-8 text (is it saved as GBK or Excel's ANSI encoding?); save the file as UTF-8 and drop it again
-            b_broken.json: rejected → recipients/rejected/b_broken.json.error.txt: not valid JSON: Unexpected end of file during JSON parse.
+            b_broken.json: rejected → recipients/rejected/b_broken.json.error.txt: line 1: not valid JSON: the file ends where a value is expected (column 46)
             c_mystery.csv: rejected → recipients/rejected/c_mystery.csv.error.txt: line 1: no template named: add a 'template' column, or name the file CODE.anything.csv after a template in templates/ (there is no template 'c_mystery')
 
             channel  sent  total

@@ -32,7 +32,8 @@ import HeraldCore
         #expect(AddressValidation.normalizeMobile(input) == normalised)
     }
 
-    @Test(arguments: ["12800138000", "1380013800", "138001380001", "+0123456789", "+1234567", "abc", "", "4155550123", "+1415555012345678"])
+    @Test(arguments: ["12800138000", "1380013800", "138001380001", "+0123456789", "+1234567", "abc", "", "4155550123", "+1415555012345678",
+                      "+86138001380001", "+86 1380013800", "+861280013800"])
     func badMobilesAreRejected(input: String) {
         #expect(AddressValidation.normalizeMobile(input) == nil)
     }

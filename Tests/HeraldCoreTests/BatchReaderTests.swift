@@ -44,7 +44,7 @@ import HeraldTestSupport
         ("mystery.csv", "email\na@b.cn\n", BatchRejection(line: 1, reason: "no template named: add a 'template' column, or name the file CODE.anything.csv after a template in templates/ (there is no template 'mystery')")),
         ("order_shipped.csv", "email,email\n", BatchRejection(line: 1, reason: "column 'email' appears twice in the header")),
         ("order_shipped.csv", "", BatchRejection(line: 1, reason: "the file is empty; a CSV batch needs a header row and rows")),
-        ("order_shipped.json", "{\"recipients\": [", BatchRejection(reason: "not valid JSON: Unexpected end of file during JSON parse.")),
+        ("order_shipped.json", "{\"recipients\": [", BatchRejection(line: 1, reason: "not valid JSON: the file ends where a value is expected (column 17)")),
         ("order_shipped.json", "[1, 2]", BatchRejection(reason: "a JSON batch is an object with a \"recipients\" array (use .jsonl for one recipient per line)")),
         ("batch.json", "{\"recipients\": [{\"email\": \"a@b.cn\"}]}", BatchRejection(reason: "no template named: add \"template\" to the batch or to each recipient")),
         ("order_shipped.xlsx", "", BatchRejection(reason: "Herald reads .csv, .json and .jsonl files; rename or remove 'order_shipped.xlsx'")),
@@ -64,11 +64,11 @@ import HeraldTestSupport
             """)
         #expect(id == "promo-42")
         #expect(records == [
-            .row(RecipientRow(row: 1, template: "order_shipped", channels: ["site"], recipient: Recipient(userID: "10001"),
+            .row(RecipientRow(row: 1, line: 3, template: "order_shipped", channels: ["site"], recipient: Recipient(userID: "10001"),
                               parameters: ["orderId": "A1", "shop": "云商城"])),
-            .row(RecipientRow(row: 2, template: "order_shipped", channels: ["site", "mail"], recipient: Recipient(userID: "u2", locale: "en"),
+            .row(RecipientRow(row: 2, line: 4, template: "order_shipped", channels: ["site", "mail"], recipient: Recipient(userID: "u2", locale: "en"),
                               parameters: ["orderId": "A0", "shop": "云商城", "vip": "true", "score": "4.5"])),
-            .unreadable(row: 3, line: nil, reason: "recipient 3 is not a JSON object"),
+            .unreadable(row: 3, line: 5, reason: "recipient 3 is not a JSON object"),
         ])
     }
 

@@ -25,11 +25,26 @@ public struct FileTransport: Transport {
             let (data, ext) = try document(envelope)
             let relative = "\(folder)/\(envelope.id.value).\(ext)"
             let url = root.appendingPathComponent(relative)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
+            // Temporaries go to one folder (not Foundation's `.dat.nosync*` beside each file), so
+            // what a killed run left behind is found and removed in one place (`removeTemporaries`).
+            try DurableFile.write(data, to: url, tmpFolder: Self.temporaries(root), synchronize: false)
             return .sent(providerID: relative)
         } catch {
             return .transient(code: "file_write", "could not write under \(folder): \(error)")
+        }
+    }
+
+    /// `outbox/sent/.tmp/`: files being written.
+    static func temporaries(_ root: URL) -> URL {
+        root.appendingPathComponent("outbox/sent/.tmp", isDirectory: true)
+    }
+
+    /// Removes what a run killed mid-write left in `outbox/sent/.tmp/`. Call it while holding the
+    /// workspace's run lock, before sending.
+    public static func removeTemporaries(root: URL) {
+        let folder = temporaries(root)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+            unlink(folder.appendingPathComponent(name).path)
         }
     }
 
@@ -90,7 +105,9 @@ struct FileTransportError: Error, CustomStringConvertible {
 /// `discard`, and `smtp` for mail accounts.
 public enum Transports {
     /// The transports `configuration` names, for the workspace at `root`.
+    /// Also removes the file transport's leftover temporaries, so call it under the run lock.
     public static func make(root: URL, configuration: Configuration, tokens: (any AccessTokenStore)? = nil) -> TransportSet {
+        FileTransport.removeTemporaries(root: root)
         let file = FileTransport(root: root, configuration: configuration, concurrency: configuration.concurrency)
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> any Transport {

@@ -23,6 +23,13 @@ public enum ReservedColumn {
     public static let all: Set<String> = ["template", "channels", "user_id", "user_type", "tenant_id", "email",
                                           "mobile", "openid", "mini_openid", "locale", "cc", "bcc", "attachments",
                                           "unsubscribe_url"]
+
+    /// The reserved name `name` spells in any case (`Email`, `USER_ID`), or `name` itself when
+    /// it is a parameter. Parameter names keep their case: `{orderId}` is not `{orderid}`.
+    public static func canonical(_ name: String) -> String {
+        let lower = name.lowercased()
+        return lower != name && all.contains(lower) ? lower : name
+    }
 }
 
 /// Reads recipient rows from one batch file, streaming.
@@ -107,7 +114,7 @@ public enum BatchReaders {
 /// CSV batches: a header row, then one recipient per record.
 final class CSVBatchReader: BatchReader {
     private let reader: CSVReader
-    private let header: [String]
+    private var header: [String]
     private let template: String?
     private let size: Double
     private var rowNumber = 0
@@ -123,11 +130,17 @@ final class CSVBatchReader: BatchReader {
         } catch let error as CSVReadError {
             throw BatchRejection(line: error.line, reason: error.reason)
         }
-        var seen = Set<String>()
+        var seen: [String: String] = [:]
         for (index, name) in header.enumerated() {
             if name.isEmpty { throw BatchRejection(line: 1, reason: "column \(index + 1) of the header has no name") }
-            if !seen.insert(name).inserted { throw BatchRejection(line: 1, reason: "column '\(name)' appears twice in the header") }
+            let canonical = ReservedColumn.canonical(name)
+            if let earlier = seen[canonical] {
+                throw BatchRejection(line: 1, reason: earlier == name ? "column '\(name)' appears twice in the header"
+                                                                       : "columns '\(earlier)' and '\(name)' both name the reserved column '\(canonical)'")
+            }
+            seen[canonical] = name
         }
+        header = header.map(ReservedColumn.canonical)
         if !header.contains("template") && impliedTemplate == nil {
             throw BatchRejection(line: 1, reason: "no template named: add a 'template' column, or name the file CODE.anything.csv after a template in templates/ (there is no template '\(impliedCode)')")
         }
@@ -157,48 +170,140 @@ final class CSVBatchReader: BatchReader {
     }
 }
 
-/// JSON batches: `{"id", "template", "channels", "params", "recipients": [...]}`, parsed whole.
+/// JSON batches: `{"id", "template", "channels", "params", "recipients": [...]}`, streamed.
+///
+/// A first pass checks that the whole file is JSON (so a broken file sends nothing) and reads the
+/// batch's own fields wherever they stand, skipping over `recipients`; then recipients are read one
+/// at a time from where the array starts. Memory stays flat however many recipients there are.
 final class JSONBatchReader: BatchReader {
     let declaredID: String?
-    private let recipients: [Any]
+    private let stream: JSONStream
     private let template: String?
     private let channels: [String]?
     private let defaults: [String: String]
+    private let size: Double
     private var index = 0
+    private var finished = false
 
     init(url: URL, impliedTemplate: String?) throws {
-        let data = try Data(contentsOf: url)
-        let object: Any
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        self.size = Double(max(1, size))
+        var fields: [String: Any] = [:]
+        var recipients: (offset: UInt64, line: Int)?
+        var anyTemplateInRecipients = false
         do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw BatchRejection(reason: "not valid JSON: \(JSONValues.describe(error))")
+            let scan = try JSONStream(url: url)
+            try scan.skipSpace()
+            if try scan.peek() == 0xEF { for _ in 0..<3 { try scan.next() } }  // a UTF-8 BOM
+            try scan.skipSpace()
+            guard try scan.peek() == UInt8(ascii: "{") else {
+                if try scan.peek() == nil { throw BatchRejection(line: 1, reason: "the file is empty; a JSON batch is an object with a \"recipients\" array") }
+                try scan.skipValue()
+                throw BatchRejection(reason: "a JSON batch is an object with a \"recipients\" array (use .jsonl for one recipient per line)")
+            }
+            try scan.next()
+            try scan.skipSpace()
+            if try scan.peek() == UInt8(ascii: "}") { try scan.next() } else {
+                while true {
+                    let key = try scan.string()
+                    try scan.expect(UInt8(ascii: ":"))
+                    try scan.skipSpace()
+                    if key == "recipients" {
+                        guard try scan.peek() == UInt8(ascii: "[") else {
+                            throw BatchRejection(line: scan.line, reason: "\"recipients\" must be an array of recipient objects")
+                        }
+                        recipients = (scan.offset, scan.line)
+                        anyTemplateInRecipients = try Self.skipRecipients(scan) || anyTemplateInRecipients
+                    } else {
+                        let bytes = try scan.captureValue()
+                        fields[key] = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
+                    }
+                    try scan.skipSpace()
+                    guard let separator = try scan.next() else { throw scan.error("the file ends inside the batch object") }
+                    if separator == UInt8(ascii: "}") { break }
+                    guard separator == UInt8(ascii: ",") else { throw scan.error("expected ',' or '}' after the value of \"\(key)\"") }
+                }
+            }
+            try scan.skipSpace()
+            if try scan.peek() != nil { throw scan.error("text after the batch object") }
+        } catch let error as JSONSyntaxError {
+            throw BatchRejection(line: error.line, reason: "not valid JSON: \(error.reason) (column \(error.column))")
         }
-        guard let batch = object as? [String: Any] else {
-            throw BatchRejection(reason: "a JSON batch is an object with a \"recipients\" array (use .jsonl for one recipient per line)")
-        }
-        guard let recipients = batch["recipients"] as? [Any] else {
+        guard let recipients else {
             throw BatchRejection(reason: "the batch has no \"recipients\" array")
         }
-        self.recipients = recipients
-        declaredID = JSONValues.string(batch["id"])
-        template = JSONValues.string(batch["template"]) ?? impliedTemplate
-        channels = JSONValues.channels(batch["channels"])
-        defaults = JSONValues.parameters(batch["params"])
-        if template == nil && !recipients.contains(where: { ($0 as? [String: Any])?["template"] != nil }) {
+        declaredID = JSONValues.string(fields["id"])
+        template = JSONValues.string(fields["template"]) ?? impliedTemplate
+        channels = JSONValues.channels(fields["channels"])
+        defaults = JSONValues.parameters(fields["params"])
+        if template == nil && !anyTemplateInRecipients {
             throw BatchRejection(reason: "no template named: add \"template\" to the batch or to each recipient")
+        }
+        stream = try JSONStream(url: url, offset: recipients.offset, line: recipients.line)
+        try stream.next()  // the array's [
+    }
+
+    /// Skips the recipients array, checking its syntax; says whether any recipient names a template.
+    private static func skipRecipients(_ scan: JSONStream) throws -> Bool {
+        try scan.next()
+        try scan.skipSpace()
+        if try scan.peek() == UInt8(ascii: "]") { try scan.next(); return false }
+        var namesTemplate = false
+        while true {
+            try scan.skipSpace()
+            if try scan.peek() == UInt8(ascii: "{") {
+                // Look at this recipient's keys for "template", skipping their values.
+                try scan.next()
+                try scan.skipSpace()
+                if try scan.peek() == UInt8(ascii: "}") { try scan.next() } else {
+                    while true {
+                        if try scan.string() == "template" { namesTemplate = true }
+                        try scan.expect(UInt8(ascii: ":"))
+                        try scan.skipValue(depth: 2)
+                        try scan.skipSpace()
+                        guard let separator = try scan.next() else { throw scan.error("the file ends inside a recipient") }
+                        if separator == UInt8(ascii: "}") { break }
+                        guard separator == UInt8(ascii: ",") else { throw scan.error("expected ',' or '}' inside a recipient") }
+                    }
+                }
+            } else {
+                try scan.skipValue(depth: 1)
+            }
+            try scan.skipSpace()
+            guard let separator = try scan.next() else { throw scan.error("the file ends inside \"recipients\"") }
+            if separator == UInt8(ascii: "]") { return namesTemplate }
+            guard separator == UInt8(ascii: ",") else { throw scan.error("expected ',' or ']' between recipients") }
         }
     }
 
-    var progress: Double { recipients.isEmpty ? 1 : Double(index) / Double(recipients.count) }
+    var progress: Double { min(1, Double(stream.offset) / size) }
 
     func next() throws -> BatchRecord? {
-        guard index < recipients.count else { return nil }
-        index += 1
-        guard let object = recipients[index - 1] as? [String: Any] else {
-            return .unreadable(row: index, line: nil, reason: "recipient \(index) is not a JSON object")
+        guard !finished else { return nil }
+        do {
+            try stream.skipSpace()
+            if index > 0 {
+                // After a recipient: ',' and the next, or ']' and the end.
+                if try stream.next() == UInt8(ascii: "]") {
+                    finished = true
+                    return nil
+                }
+                try stream.skipSpace()
+            } else if try stream.peek() == UInt8(ascii: "]") {
+                finished = true
+                return nil
+            }
+            index += 1
+            let line = stream.line
+            let bytes = try stream.captureValue()
+            guard let object = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? [String: Any] else {
+                return .unreadable(row: index, line: line, reason: "recipient \(index) is not a JSON object")
+            }
+            return .row(JSONValues.row(object, number: index, line: line, defaults: defaults, template: template, channels: channels))
+        } catch {
+            // The first pass read this very text; changing under us means the file was rewritten.
+            throw BatchRejection(line: stream.line, reason: "the file changed while it was being read (\(error)); drop it again")
         }
-        return .row(JSONValues.row(object, number: index, line: nil, defaults: defaults, template: template, channels: channels))
     }
 }
 
@@ -309,7 +414,8 @@ enum JSONValues {
                     template: String?, channels: [String]?) -> RecipientRow {
         var values: [(String, String?)] = []
         var parameters = defaults
-        for (key, value) in object {
+        for (name, value) in object {
+            let key = ReservedColumn.canonical(name)
             switch key {
             case "params": parameters.merge(Self.parameters(value)) { _, new in new }
             case "channels": values.append((key, JSONValues.channels(value).map { $0.joined(separator: "|") }))

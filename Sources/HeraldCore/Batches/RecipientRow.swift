@@ -113,3 +113,45 @@ public enum BatchRecord: Sendable, Hashable {
     case row(RecipientRow)
     case unreadable(row: Int, line: Int?, reason: String)
 }
+
+extension RecipientRow {
+    /// The first value holding a control character other than tab, newline and carriage return
+    /// (a NUL would cut a stored 站内信 short; others garble SMS and headers): its column, the
+    /// character and its position (1-based, in characters); nil when every value is clean.
+    public var controlCharacter: (column: String, scalar: Unicode.Scalar, position: Int)? {
+        var values: [(String, String?)] = [
+            ("template", template), ("user_id", recipient.userID), ("user_type", recipient.userType),
+            ("tenant_id", recipient.tenantID), ("email", recipient.email), ("mobile", recipient.mobile),
+            ("openid", recipient.openID), ("mini_openid", recipient.miniOpenID), ("locale", recipient.locale),
+            ("unsubscribe_url", mail.unsubscribeURL),
+        ]
+        values += [("cc", mail.cc.joined(separator: "|")), ("bcc", mail.bcc.joined(separator: "|")),
+                   ("attachments", mail.attachments.joined(separator: "|"))]
+        values += (channels ?? []).map { ("channels", $0) }
+        values += parameters.keys.sorted().map { ($0, parameters[$0]) }
+        for (column, value) in values {
+            guard let value else { continue }
+            for (index, scalar) in value.unicodeScalars.enumerated() where Self.isForbidden(scalar) {
+                return (column, scalar, index + 1)
+            }
+        }
+        return nil
+    }
+
+    private static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r") || scalar.value == 0x7F
+    }
+}
+
+extension RecipientRow {
+    /// Every address the row holds, as written, with its channel (for masking error messages).
+    public var addresses: [(address: String, channel: Channel)] {
+        var all: [(address: String, channel: Channel)] = Channel.allCases.compactMap { channel in
+            recipient.address(for: channel).map { ($0, channel) }
+        }
+        all += (mail.cc + mail.bcc).map { ($0, Channel.mail) }
+        // A mobile is also written normalised (`+8613800138000`) in messages.
+        if let mobile = recipient.mobile, let normalised = AddressValidation.normalizeMobile(mobile) { all.append((normalised, .sms)) }
+        return all
+    }
+}

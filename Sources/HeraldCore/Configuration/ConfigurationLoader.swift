@@ -14,6 +14,7 @@ final class ConfigurationLoader {
 
     init(file: String, environment: [String: String], secretsOptional: Bool = false, root: URL? = nil) {
         self.reader = YAMLReader(file: file)
+        reader.refusesEnvironmentReferences = true
         self.environment = environment
         self.secretsOptional = secretsOptional
         self.root = root
@@ -330,8 +331,9 @@ final class ConfigurationLoader {
     /// unset variable is an error, or a warning when secrets are optional. A secret that only
     /// `herald serve` uses (`neededByRun: false`) is not an error for other commands.
     func secret(_ mapping: YAMLMapping, _ key: String, owner: String, neededByRun: Bool = true) -> Secret? {
-        guard let node = mapping[key], let text = reader.string(node, "'\(key)' of \(owner)") else { return nil }
+        guard let node = mapping[key], let text = reader.secretText(node, "'\(key)' of \(owner)") else { return nil }
         guard let variable = Secret.variableName(in: text) else {
+
             reader.error("'\(key)' of \(owner) is written literally; secrets come only from the environment: write \(key): ${HERALD_\(key.uppercased())} and export that variable", at: node)
             return nil
         }

@@ -92,14 +92,31 @@ final class YAMLReader {
         return YAMLMapping(node: node, what: what, entries: entries, misspelt: misspelt)
     }
 
+    /// Set for herald.yaml: a `${NAME}` outside a secret field is an error, not literal text.
+    var refusesEnvironmentReferences = false
+
     /// Reads a scalar as a string; mappings and sequences are errors.
     func string(_ node: Node, _ what: String) -> String? {
+        guard let text = secretText(node, what) else { return nil }
+        if refusesEnvironmentReferences && text.contains("${") {
+            error("\(what) is '\(text)', but only secret fields (\(Self.secretFields.joined(separator: ", "))) read ${NAME} from the environment; write the value itself", at: node)
+            return nil
+        }
+        return text
+    }
+
+    /// The fields of herald.yaml that take `${NAME}`, and only that.
+    static let secretFields = ["password", "access_key_secret", "secret_key", "secret", "app_secret", "token"]
+
+    /// Reads a scalar as a string where `${NAME}` is expected (secret fields).
+    func secretText(_ node: Node, _ what: String) -> String? {
         guard let scalar = node.scalar else {
             error("\(what) must be a single value, not a list or mapping", at: node)
             return nil
         }
         return scalar.string
     }
+
 
     /// Reads `mapping[key]` as a string; when absent and `required`, reports it on the mapping.
     func string(_ mapping: YAMLMapping, _ key: String, required: Bool = false) -> String? {

@@ -82,7 +82,11 @@ public enum AddressValidation {
         if chineseMobile && (!hasPlus || digits.starts(with: [0x38, 0x36])) {
             return "+86" + String(decoding: national, as: UTF8.self)
         }
+        // Mainland China (+86) mobiles have exactly 11 digits; anything else after +86 is a typo,
+        // not some other E.164 number.
+        if hasPlus && digits.starts(with: [0x38, 0x36]) { return nil }
         if hasPlus, (8...15).contains(digits.count), digits.first != UInt8(ascii: "0") {
+
             return "+" + String(decoding: digits, as: UTF8.self)
         }
         return nil

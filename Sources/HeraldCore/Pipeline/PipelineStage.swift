@@ -189,6 +189,13 @@ extension PipelineStage {
 
     private static func prepare(_ job: inout Job, catalog: TemplateCatalog, references: TemplateReferences) {
         let row = job.row
+        if let (column, scalar, position) = row.controlCharacter {
+            job.fail(.load, StageFailure(.invalid, code: "control_character",
+                "column '\(column)' holds the control character \(String(format: "U+%04X", scalar.value)) at character \(position); "
+                + "remove it (only tab and line breaks are allowed in values)"))
+            return
+        }
+
         guard let code = row.template else {
             job.fail(.load, StageFailure(.invalid, code: "no_template", "the row names no template; fill the template column"))
             return
@@ -304,7 +311,11 @@ extension PipelineStage {
                 if case var .mail(mail) = message.content {
                     mail.attachments += job.row.mail.attachments
                     mail.unsubscribe = job.row.mail.unsubscribeURL ?? mail.unsubscribe
+                    if let link = mail.unsubscribe, let problem = UnsubscribeLink.problem(link) {
+                        throw StageFailure(.invalid, code: "invalid_unsubscribe_url", problem)
+                    }
                     if let policy, let failure = policy.check(mail) { throw failure }
+
                     message.content = .mail(mail)
                 }
                 delivery.message = message

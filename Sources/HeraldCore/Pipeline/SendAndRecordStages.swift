@@ -152,7 +152,8 @@ extension PipelineStage {
                 let job = jobs[j]
                 if let segment = job.journal, !work.segments.contains(where: { $0 === segment }) { work.segments.append(segment) }
                 let template = job.template
-                if let failure = job.failure {
+                if var failure = job.failure {
+                    failure.reason = masking.scrub(failure.reason, addresses: job.row.addresses)
                     let id = job.batch.messageID(row: job.row.row, channel: "row")
                     let status = job.failureStatus ?? .invalid
                     work.events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
@@ -166,6 +167,10 @@ extension PipelineStage {
                 }
                 for d in job.deliveries.indices {
                     var delivery = job.deliveries[d]
+                    if masking == .masked, let reason = delivery.error?.reason {
+                        delivery.error?.reason = masking.scrub(reason, addresses: job.row.addresses + [(delivery.address, delivery.channel)])
+                    }
+
                     if let at = delivery.countedAt { work.counts.append((delivery.channel, delivery.address, at)) }
                     guard var status = delivery.status, status != .duplicate else { continue }
                     var nextAttempt: Date?

@@ -10,7 +10,9 @@ import Foundation
 public enum DurableFile {
     /// Writes `data` to `url`. The temporary file is `tmpFolder/NAME.PID.tmp` (beside the
     /// destination, as `.NAME.PID.tmp`, when `tmpFolder` is nil); it must be on the same file system.
-    public static func write(_ data: Data, to url: URL, tmpFolder: URL? = nil) throws {
+    /// Without `synchronize` the file is still replaced whole, but not fsynced (it may be lost,
+    /// never torn, when the machine crashes).
+    public static func write(_ data: Data, to url: URL, tmpFolder: URL? = nil, synchronize: Bool = true) throws {
         let folder = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let tmp: URL
@@ -36,7 +38,7 @@ public enum DurableFile {
             }
             return false
         }
-        let synced = fsync(fd)
+        let synced = synchronize ? fsync(fd) : 0
         close(fd)
         guard !failed, synced == 0 else {
             let reason = String(cString: strerror(errno))

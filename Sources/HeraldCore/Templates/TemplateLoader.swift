@@ -174,6 +174,15 @@ struct TemplateLoader {
             reader.error("mail variant has neither 'html' nor 'text'; add a body", at: m.node)
         }
         let unsubscribe = text(m, "unsubscribe")
+        if let unsubscribe, let node = m["unsubscribe"] {
+            // Judge the fixed text: placeholders stand for a plain token while checking.
+            let sample = unsubscribe.segments.map { segment -> String in
+                if case let .literal(text) = segment { return text }
+                return "x"
+            }.joined()
+            if let problem = UnsubscribeLink.problem(sample) { reader.error(problem.replacingOccurrences(of: "'\(sample)'", with: "'\(unsubscribe.source)'"), at: node) }
+        }
+
         var attachments: [TemplateText] = []
         if let node = m["attachments"] {
             for item in node.sequence.map(Array.init) ?? [node] {

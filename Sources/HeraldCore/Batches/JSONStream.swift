@@ -1,0 +1,224 @@
+import Foundation
+
+/// A JSON syntax error with the line and column (1-based, in bytes) where it was found.
+struct JSONSyntaxError: Error, Hashable {
+    var line: Int
+    var column: Int
+    var reason: String
+}
+
+/// Reads a JSON document from a file one byte at a time in 64 KiB blocks, checking its syntax
+/// (RFC 8259) as it goes. It skips values or hands back their bytes, so a batch of a million
+/// recipients is read one recipient at a time instead of parsed whole.
+///
+/// ```swift
+/// let stream = try JSONStream(url: url)
+/// try stream.expect(UInt8(ascii: "{"))
+/// let key = try stream.string()          // "recipients"
+/// ```
+final class JSONStream {
+    /// Arrays and objects nested deeper than this are refused (no stack overflow on `[[[[…`).
+    static let maximumDepth = 256
+
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var atEnd = false
+    /// Bytes consumed before `buffer` starts.
+    private var base: UInt64 = 0
+    private(set) var line = 1
+    private var lineStart: UInt64 = 0
+    /// When set, every byte consumed is appended here.
+    private var captured: [UInt8]?
+
+    /// Opens `url` and starts reading at `offset` (which is on `line`).
+    init(url: URL, offset: UInt64 = 0, line: Int = 1) throws {
+        handle = try FileHandle(forReadingFrom: url)
+        if offset > 0 { try handle.seek(toOffset: offset) }
+        base = offset
+        lineStart = offset
+        self.line = line
+    }
+
+    deinit {
+        try? handle.close()
+    }
+
+    /// Bytes consumed from the start of the file.
+    var offset: UInt64 { base + UInt64(position) }
+
+    /// The next byte without consuming it; nil at the end of the file.
+    func peek() throws -> UInt8? {
+        if position < buffer.count { return buffer[position] }
+        guard !atEnd else { return nil }
+        base += UInt64(buffer.count)
+        buffer = Array(try handle.read(upToCount: 64 * 1024) ?? Data())
+        position = 0
+        if buffer.isEmpty { atEnd = true }
+        return buffer.first
+    }
+
+    /// Consumes and returns the next byte; nil at the end of the file.
+    @discardableResult
+    func next() throws -> UInt8? {
+        guard let byte = try peek() else { return nil }
+        position += 1
+        captured?.append(byte)
+        if byte == 0x0A {
+            line += 1
+            lineStart = offset
+        }
+        return byte
+    }
+
+    /// Skips JSON white space.
+    func skipSpace() throws {
+        while let byte = try peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+            try next()
+        }
+    }
+
+    /// An error at the current position.
+    func error(_ reason: String) -> JSONSyntaxError {
+        JSONSyntaxError(line: line, column: Int(offset - lineStart) + 1, reason: reason)
+    }
+
+    /// Consumes `byte` after white space, or throws naming what was found instead.
+    func expect(_ byte: UInt8) throws {
+        try skipSpace()
+        guard let found = try next() else { throw error("the file ends where '\(Character(Unicode.Scalar(byte)))' is expected") }
+        guard found == byte else {
+            throw error("expected '\(Character(Unicode.Scalar(byte)))' but found \(describe(found))")
+        }
+    }
+
+    /// Reads a string (after white space) and returns it decoded.
+    func string() throws -> String {
+        try skipSpace()
+        captured = []
+        try skipString()
+        let bytes = captured ?? []
+        captured = nil
+        guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? String else {
+            throw error("a string that cannot be decoded")
+        }
+        return value
+    }
+
+    /// Consumes one value (after white space) and returns its bytes.
+    func captureValue() throws -> [UInt8] {
+        try skipSpace()
+        captured = []
+        defer { captured = nil }
+        try skipValue()
+        return captured ?? []
+    }
+
+    /// Consumes one value (after white space), checking its syntax.
+    func skipValue(depth: Int = 0) throws {
+        try skipSpace()
+        guard let byte = try peek() else { throw error("the file ends where a value is expected") }
+        switch byte {
+        case UInt8(ascii: "{"):
+            guard depth < Self.maximumDepth else { throw error("objects and arrays nested more than \(Self.maximumDepth) deep") }
+            try next()
+            try skipSpace()
+            if try peek() == UInt8(ascii: "}") { try next(); return }
+            while true {
+                try skipSpace()
+                guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key but found \(describe(try peek()))") }
+                try skipString()
+                try expect(UInt8(ascii: ":"))
+                try skipValue(depth: depth + 1)
+                try skipSpace()
+                guard let separator = try next() else { throw error("the file ends inside an object") }
+                if separator == UInt8(ascii: "}") { return }
+                guard separator == UInt8(ascii: ",") else { throw error("expected ',' or '}' but found \(describe(separator))") }
+            }
+        case UInt8(ascii: "["):
+            guard depth < Self.maximumDepth else { throw error("objects and arrays nested more than \(Self.maximumDepth) deep") }
+            try next()
+            try skipSpace()
+            if try peek() == UInt8(ascii: "]") { try next(); return }
+            while true {
+                try skipValue(depth: depth + 1)
+                try skipSpace()
+                guard let separator = try next() else { throw error("the file ends inside an array") }
+                if separator == UInt8(ascii: "]") { return }
+                guard separator == UInt8(ascii: ",") else { throw error("expected ',' or ']' but found \(describe(separator))") }
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try skipNumber()
+        default:
+            throw error("expected a value but found \(describe(byte))")
+        }
+    }
+
+    private func skipString() throws {
+        guard try next() == UInt8(ascii: "\"") else { throw error("expected a string") }
+        while true {
+            guard let byte = try next() else { throw error("the file ends inside a string") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                return
+            case UInt8(ascii: "\\"):
+                guard let escaped = try next() else { throw error("the file ends inside a string") }
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    for _ in 0..<4 {
+                        guard let hex = try next(), (hex >= 0x30 && hex <= 0x39) || (hex | 0x20 >= 0x61 && hex | 0x20 <= 0x66) else {
+                            throw error("\\u must be followed by four hexadecimal digits")
+                        }
+                    }
+                default:
+                    throw error("unknown escape \\\(Character(Unicode.Scalar(escaped)))")
+                }
+            case 0x00..<0x20:
+                throw error("a control character inside a string (write it as \\n, \\t or \\u00XX)")
+            default:
+                break
+            }
+        }
+    }
+
+    private func skipNumber() throws {
+        if try peek() == UInt8(ascii: "-") { try next() }
+        guard let first = try next(), (0x30...0x39).contains(first) else { throw error("a number needs a digit") }
+        if first != 0x30 { try digits() }
+        if try peek() == UInt8(ascii: ".") {
+            try next()
+            guard let digit = try peek(), (0x30...0x39).contains(digit) else { throw error("a digit must follow the decimal point") }
+            try digits()
+        }
+        if let e = try peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            try next()
+            if let sign = try peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { try next() }
+            guard let digit = try peek(), (0x30...0x39).contains(digit) else { throw error("a digit must follow the exponent") }
+            try digits()
+        }
+    }
+
+    private func digits() throws {
+        while let byte = try peek(), (0x30...0x39).contains(byte) { try next() }
+    }
+
+    private func literal(_ word: StaticString) throws {
+        let bytes = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        for expected in bytes {
+            guard try next() == expected else { throw error("expected \(word)") }
+        }
+    }
+
+    private func describe(_ byte: UInt8?) -> String {
+        guard let byte else { return "the end of the file" }
+        return byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : String(format: "byte 0x%02X", byte)
+    }
+}
