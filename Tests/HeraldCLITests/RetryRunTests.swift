@@ -2,11 +2,13 @@ import Foundation
 import Testing
 import HeraldTestSupport
 
-/// Retries through the spool against a real SMTP server (aiosmtpd) on 127.0.0.1.
+/// Retries through the spool against a real SMTP server (aiosmtpd) on 127.0.0.1. The backoff is
+/// zero, so each `herald run` finds the spool due without the test sleeping; backoff times
+/// themselves are tested with an injected clock and jitter in SpoolFlowTests.
 @Suite(.serialized) struct RetryRealServerTests {
     func configuration(port: Int, maxAttempts: Int = 5, burst: Int = 20) -> String {
         """
-        retry: {min_backoff: 200ms, max_backoff: 1s, max_attempts: \(maxAttempts)}
+        retry: {min_backoff: 0s, max_backoff: 0s, max_attempts: \(maxAttempts)}
         pipeline: {burst_failures: \(burst)}
         log: {recipients: full}
         mail:
@@ -48,7 +50,6 @@ import HeraldTestSupport
         #expect(spoolCount(workspace) == 4)
         var runs = 1
         while spoolCount(workspace) > 0 && runs < 20 {
-            Thread.sleep(forTimeInterval: 0.5)
             _ = try runHerald(["run"], in: workspace.url)
             runs += 1
         }
@@ -65,7 +66,6 @@ import HeraldTestSupport
         let workspace = try workspace(port: broken.port, rows: 1, maxAttempts: 3)
         _ = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         for _ in 0..<12 where spoolCount(workspace, dead: true) == 0 {
-            Thread.sleep(forTimeInterval: 0.4)
             _ = try runHerald(["run"], in: workspace.url)
         }
         #expect(spoolCount(workspace, dead: true) == 1)

@@ -53,7 +53,31 @@ import HeraldTestSupport
         #expect(throws: rejection) { try read(name, contents) }
     }
 
+    @Test func jsonBatchFieldsMayFollowTheRecipientsAndABOMIsTolerated() throws {
+        let (id, records) = try read("x.json", "\u{FEFF}" + #"""
+            {"recipients": [{"user_id": "7", "params": {"note": "a\"b\\c\u00e9\n"}}],
+             "params": {"orderId": "A9"}, "id": "late-id", "template": "order_shipped", "extra": {"deep": [1, {"x": null}]}}
+            """#)
+        #expect(id == "late-id")
+        #expect(records == [.row(RecipientRow(row: 1, line: 1, template: "order_shipped", recipient: Recipient(userID: "7"),
+                                              parameters: ["orderId": "A9", "note": "a\"b\\cé\n"]))])
+    }
+
+    @Test(arguments: [
+        ("{\"template\": \"order_shipped\", \"recipients\": []} x", "not valid JSON: text after the batch object (column 49)"),
+        ("{\"template\": \"order_shipped\", \"recipients\": [{\"a\": 01}]}", "not valid JSON: expected ',' or '}' inside a recipient but found '1' (column 53)"),
+        ("{\"template\": \"order_shipped\", \"recipients\": [{\"a\": \"x\ty\"}]}", "not valid JSON: a control character inside a string (write it as \\n, \\t or \\u00XX) (column 55)"),
+        ("{\"template\": \"order_shipped\", \"recipients\": [{\"a\": tru}]}", "not valid JSON: expected true but found '}' (column 55)"),
+        ("{\"template\": \"order_shipped\", \"recipients\": {}}", "\"recipients\" must be an array of recipient objects"),
+        ("{\"template\": \"order_shipped\", \"recipients\": [" + String(repeating: "[", count: 300) + "]}",
+         "not valid JSON: objects and arrays nested more than 256 deep (column 301)"),
+    ])
+    func brokenJSONBatchesAreRejectedWithTheirPlace(contents: String, reason: String) throws {
+        #expect(throws: BatchRejection(line: 1, reason: reason)) { try read("order_shipped.json", contents) }
+    }
+
     @Test func jsonBatchAppliesDefaultsAndPerRecipientOverrides() throws {
+
         let (id, records) = try read("batch.json", """
             {"id": "promo-42", "template": "order_shipped", "channels": ["site"], "params": {"orderId": "A0", "shop": "云商城"},
              "recipients": [

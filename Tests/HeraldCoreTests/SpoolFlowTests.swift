@@ -85,8 +85,9 @@ import HeraldTestSupport
 
     @Test func transientFailuresBackOffAndDieAfterMaxAttempts() async throws {
         let clock = ManualClock(start: Self.start)
-        let (run, _, log, _) = try run("caps: {sms: [none]}\nretry: {min_backoff: 1m, max_backoff: 4m, max_attempts: 3}\n", clock: clock,
+        var (run, _, log, _) = try run("caps: {sms: [none]}\nretry: {min_backoff: 1m, max_backoff: 4m, max_attempts: 3}\n", clock: clock,
                                         outcomes: ["+8613800138000": .transient(code: "isv.BUSINESS_LIMIT_CONTROL", "flow control")])
+        run.jitter = { 0.5 }  // the middle of the ±20% band: backoff exactly min_backoff × 2^(attempt-1)
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         _ = try await runner.run(rows: [row(1, template: "promo")], batch: BatchContext(id: "b", file: "f"))
         for _ in 0..<4 {
@@ -98,7 +99,7 @@ import HeraldTestSupport
             try #require(earlier.nextAttempt).timeIntervalSince(earlier.timestamp)
         }
         #expect(gaps.count == 2)
-        #expect((48...72).contains(gaps[0]) && (96...144).contains(gaps[1]), "backoff doubles: \(gaps)")
+        #expect(gaps == [60, 120], "backoff doubles from min_backoff")
         #expect(try run.spool?.entries().isEmpty == true)
         #expect(try run.spool?.entries(dead: true).map(\.attempts) == [3])
     }

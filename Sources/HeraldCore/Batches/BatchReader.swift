@@ -218,10 +218,7 @@ final class JSONBatchReader: BatchReader {
                         let bytes = try scan.captureValue()
                         fields[key] = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
                     }
-                    try scan.skipSpace()
-                    guard let separator = try scan.next() else { throw scan.error("the file ends inside the batch object") }
-                    if separator == UInt8(ascii: "}") { break }
-                    guard separator == UInt8(ascii: ",") else { throw scan.error("expected ',' or '}' after the value of \"\(key)\"") }
+                    guard try scan.separator(UInt8(ascii: "}"), inside: "the batch object") else { break }
                 }
             }
             try scan.skipSpace()
@@ -260,19 +257,13 @@ final class JSONBatchReader: BatchReader {
                         if try scan.string() == "template" { namesTemplate = true }
                         try scan.expect(UInt8(ascii: ":"))
                         try scan.skipValue(depth: 2)
-                        try scan.skipSpace()
-                        guard let separator = try scan.next() else { throw scan.error("the file ends inside a recipient") }
-                        if separator == UInt8(ascii: "}") { break }
-                        guard separator == UInt8(ascii: ",") else { throw scan.error("expected ',' or '}' inside a recipient") }
+                        guard try scan.separator(UInt8(ascii: "}"), inside: "a recipient") else { break }
                     }
                 }
             } else {
                 try scan.skipValue(depth: 1)
             }
-            try scan.skipSpace()
-            guard let separator = try scan.next() else { throw scan.error("the file ends inside \"recipients\"") }
-            if separator == UInt8(ascii: "]") { return namesTemplate }
-            guard separator == UInt8(ascii: ",") else { throw scan.error("expected ',' or ']' between recipients") }
+            guard try scan.separator(UInt8(ascii: "]"), inside: "\"recipients\"") else { return namesTemplate }
         }
     }
 

@@ -86,10 +86,23 @@ final class JSONStream {
     /// Consumes `byte` after white space, or throws naming what was found instead.
     func expect(_ byte: UInt8) throws {
         try skipSpace()
-        guard let found = try next() else { throw error("the file ends where '\(Character(Unicode.Scalar(byte)))' is expected") }
+        guard let found = try peek() else { throw error("the file ends where '\(Character(Unicode.Scalar(byte)))' is expected") }
         guard found == byte else {
             throw error("expected '\(Character(Unicode.Scalar(byte)))' but found \(describe(found))")
         }
+        try next()
+    }
+
+    /// After white space, consumes `,` (true: another member follows) or `close` (false), or
+    /// throws naming what was found inside `what`.
+    func separator(_ close: UInt8, inside what: String) throws -> Bool {
+        try skipSpace()
+        guard let found = try peek() else { throw error("the file ends inside \(what)") }
+        guard found == UInt8(ascii: ",") || found == close else {
+            throw error("expected ',' or '\(Character(Unicode.Scalar(close)))' inside \(what) but found \(describe(found))")
+        }
+        try next()
+        return found == UInt8(ascii: ",")
     }
 
     /// Reads a string (after white space) and returns it decoded.
@@ -130,10 +143,7 @@ final class JSONStream {
                 try skipString()
                 try expect(UInt8(ascii: ":"))
                 try skipValue(depth: depth + 1)
-                try skipSpace()
-                guard let separator = try next() else { throw error("the file ends inside an object") }
-                if separator == UInt8(ascii: "}") { return }
-                guard separator == UInt8(ascii: ",") else { throw error("expected ',' or '}' but found \(describe(separator))") }
+                guard try separator(UInt8(ascii: "}"), inside: "an object") else { return }
             }
         case UInt8(ascii: "["):
             guard depth < Self.maximumDepth else { throw error("objects and arrays nested more than \(Self.maximumDepth) deep") }
@@ -142,10 +152,7 @@ final class JSONStream {
             if try peek() == UInt8(ascii: "]") { try next(); return }
             while true {
                 try skipValue(depth: depth + 1)
-                try skipSpace()
-                guard let separator = try next() else { throw error("the file ends inside an array") }
-                if separator == UInt8(ascii: "]") { return }
-                guard separator == UInt8(ascii: ",") else { throw error("expected ',' or ']' but found \(describe(separator))") }
+                guard try separator(UInt8(ascii: "]"), inside: "an array") else { return }
             }
         case UInt8(ascii: "\""):
             try skipString()
@@ -213,7 +220,8 @@ final class JSONStream {
     private func literal(_ word: StaticString) throws {
         let bytes = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
         for expected in bytes {
-            guard try next() == expected else { throw error("expected \(word)") }
+            guard try peek() == expected else { throw error("expected \(word) but found \(describe(try peek()))") }
+            try next()
         }
     }
 

@@ -135,10 +135,12 @@ extension PipelineStage {
         return record(to: ledger, log: log, spool: nil, configuration: configuration, clock: clock)
     }
 
-    /// `record` with a spool and the retry policy of `configuration`.
+    /// `record` with a spool and the retry policy of `configuration`. `jitter` gives the random
+    /// part of each backoff, from 0 to 1 (tests pass a constant).
     public static func record(to ledger: any Ledger, log: any EventLog, spool: Spool?, configuration: Configuration,
                               preferences: Preferences? = nil, counters: (any RecipientCounters)? = nil,
-                              clock: @escaping @Sendable () -> Date) -> PipelineStage {
+                              clock: @escaping @Sendable () -> Date,
+                              jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) -> PipelineStage {
         let writer = RecordWriter(ledger: ledger, log: log, counters: counters)
         let masking = configuration.recipientMasking
         let duplicates = DuplicateTally()
@@ -181,7 +183,7 @@ extension PipelineStage {
                             let attempts = (delivery.spooled?.attempts ?? 0) + (failedSend ? 1 : 0)
                             let firstSeen = delivery.spooled?.firstSeen ?? now
                             let due = delivery.deferUntil
-                                ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: Double.random(in: 0...1)).seconds)
+                                ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: jitter()).seconds)
                             var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: attempts,
                                                    firstSeen: firstSeen, nextAttempt: due)
                             let exhausted = failedSend && attempts >= policy.maxAttempts

@@ -20,6 +20,8 @@ public struct WorkspaceRun: Sendable {
     public var journal: SendJournal?
     /// Token buckets and the burst guard, shared by every batch of this run.
     public let control: SendControl
+    /// The random part of retry backoff, 0…1 (a constant in tests, so retry times are exact).
+    public var jitter: @Sendable () -> Double = { Double.random(in: 0...1) }
     /// Checked between chunks: when it says stop, the file in hand stays in the inbox.
     public var shouldStop: @Sendable () -> Bool = { false }
     /// Publishes a `NAME.notice.json` file dropped in the inbox and says what it did; nil
@@ -72,7 +74,7 @@ public struct WorkspaceRun: Sendable {
             .rateLimit(limiter),
             .send(through: transports, control: control, journal: journal),
             .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences,
-                    counters: counters, clock: clock),
+                    counters: counters, clock: clock, jitter: jitter),
         ])
     }
 
