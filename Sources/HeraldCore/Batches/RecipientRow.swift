@@ -119,6 +119,8 @@ extension RecipientRow {
     /// (a NUL would cut a stored 站内信 short; others garble SMS and headers): its column, the
     /// character and its position (1-based, in characters); nil when every value is clean.
     public var controlCharacter: (column: String, scalar: Unicode.Scalar, position: Int)? {
+        // Almost every row is clean: check the bytes first, and name the place only when needed.
+        guard hasControlByte else { return nil }
         var values: [(String, String?)] = [
             ("template", template), ("user_id", recipient.userID), ("user_type", recipient.userType),
             ("tenant_id", recipient.tenantID), ("email", recipient.email), ("mobile", recipient.mobile),
@@ -128,7 +130,7 @@ extension RecipientRow {
         values += [("cc", mail.cc.joined(separator: "|")), ("bcc", mail.bcc.joined(separator: "|")),
                    ("attachments", mail.attachments.joined(separator: "|"))]
         values += (channels ?? []).map { ("channels", $0) }
-        values += parameters.keys.sorted().map { ($0, parameters[$0]) }
+        values += parameters.keys.sorted().flatMap { [("a column name", $0), ($0, parameters[$0])] }
         for (column, value) in values {
             guard let value else { continue }
             for (index, scalar) in value.unicodeScalars.enumerated() where Self.isForbidden(scalar) {
@@ -136,6 +138,19 @@ extension RecipientRow {
             }
         }
         return nil
+    }
+
+    private var hasControlByte: Bool {
+        func dirty(_ value: String?) -> Bool {
+            guard var value else { return false }
+            return value.withUTF8 { bytes in
+                bytes.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
+            }
+        }
+        return dirty(template) || dirty(recipient.userID) || dirty(recipient.userType) || dirty(recipient.tenantID)
+            || dirty(recipient.email) || dirty(recipient.mobile) || dirty(recipient.openID) || dirty(recipient.miniOpenID)
+            || dirty(recipient.locale) || dirty(mail.unsubscribeURL) || (mail.cc + mail.bcc + mail.attachments).contains(where: dirty)
+            || (channels ?? []).contains(where: dirty) || parameters.contains { dirty($0.key) || dirty($0.value) }
     }
 
     private static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {

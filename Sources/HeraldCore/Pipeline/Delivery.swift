@@ -57,14 +57,16 @@ public enum MessageFingerprint {
     /// trimmed of surrounding spaces.
     public static func of(template: String, channel: Channel, address: String, parameters: [String: String]) -> String {
         var hasher = SHA256()
+        let separator: [UInt8] = [0]
         func add(_ text: String) {
-            hasher.update(data: Data(text.utf8))
-            hasher.update(data: Data([0]))
+            var text = text
+            text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+            separator.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         }
         add("herald-fingerprint/1")
         add(template)
         add(channel.rawValue)
-        add(address.trimmingCharacters(in: .whitespaces))
+        add(address.first == " " || address.last == " " ? address.trimmingCharacters(in: .whitespaces) : address)
         for key in parameters.keys.sorted() {
             add(key)
             add(parameters[key] ?? "")
