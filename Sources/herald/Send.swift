@@ -32,6 +32,7 @@ extension Herald {
         var dryRun = false
 
         func validate() throws {
+            if let id, let problem = BatchContext.declaredIDProblem(id) { throw ValidationError("--id: \(problem)") }
             for recipient in recipients {
                 let parts = recipient.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, Channel(rawValue: String(parts[0])) != nil else {

@@ -139,7 +139,7 @@ import HeraldTestSupport
         let refused = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         #expect(refused.status == 2)
         #expect(refused.stderr == """
-            herald: outbox/herald.sqlite holds no ledger, but outbox/log/ holds 1 day of earlier runs: the database was lost or \
+            herald: outbox/herald.sqlite holds no ledger (or its rebuild did not finish), but outbox/log/ holds 1 day of earlier runs: the database was lost or \
             replaced, and sending now could send those messages again. Run `herald ledger rebuild` to rebuild the ledger from the \
             logs, then run again
 
@@ -158,5 +158,25 @@ import HeraldTestSupport
         let conflict = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         #expect(conflict.status == 1, "the fingerprint came back from the log too: \(conflict.stdout)")
         #expect(try events(workspace).last?["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "id_conflict")
+    }
+}
+
+extension MessageIdentityTests {
+    @Test func aDeclaredIDIsShortAndPrintable() throws {
+        let long = String(repeating: "x", count: 201)
+        let workspace = try workspace([
+            "recipients/inbox/long.json": Self.jsonBatch(id: long, template: "order_shipped", email: "li@example.com"),
+            "recipients/inbox/control.json": #"{"id": "a\u0000b", "template": "order_shipped", "recipients": [{"email": "li@example.com", "params": {"name": "x", "orderId": "1"}}]}"#,
+        ])
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.status == 1)
+        #expect(result.stdout == """
+            control.json: rejected → recipients/rejected/control.json.error.txt: "id": a batch id cannot hold control characters (NUL, newline, tab…)
+            long.json: rejected → recipients/rejected/long.json.error.txt: "id": a batch id has 1 to 200 characters; this one has 201
+
+            """)
+        let send = try runHerald(["send", "--template", "order_shipped", "--to", "mail:li@example.com", "--id", long,
+                                  "--param", "name=x", "--param", "orderId=1"], in: workspace.url)
+        #expect(send.status == 2)
     }
 }

@@ -43,7 +43,48 @@ import HeraldTestSupport
     }
 }
 
+/// What both ledgers (SQLite and its in-memory twin) promise about fingerprints, files and trust.
+@Suite struct LedgerHistoryTests {
+    let now = Date(timeIntervalSince1970: 1_795_000_000)
+
+    func ledgers() throws -> [(String, any Ledger, TemporaryWorkspace)] {
+        let workspace = try TemporaryWorkspace()
+        return [("sqlite", try SQLiteLedger(url: workspace.url.appendingPathComponent("herald.sqlite")), workspace),
+                ("memory", MemoryLedger(), workspace)]
+    }
+
+    @Test func fingerprintsSurviveLaterUpdatesAndABatchKeepsItsFirstFile() throws {
+        for (name, ledger, _) in try ledgers() {
+            let id = MessageID(batch: "promo-1", row: 1, channel: "mail")
+            try ledger.record([LedgerEntry(id: id, batch: "promo-1", row: 1, channel: .mail, template: "t", status: .sent,
+                                           updatedAt: now, fingerprint: "f1", file: "first.json")])
+            // A receipt or a retry records the message again without its fingerprint or with another file.
+            try ledger.record([LedgerEntry(id: id, batch: "promo-1", row: 1, channel: .mail, template: "t", status: .delivered,
+                                           updatedAt: now, file: "second.json")])
+            #expect(try ledger.records(of: [id]) == [id: LedgerRecord(status: .delivered, fingerprint: "f1", file: "first.json")], "\(name)")
+        }
+    }
+
+    @Test func anEmptyOrHalfRebuiltLedgerIsNotTrusted() throws {
+        for (name, ledger, workspace) in try ledgers() {
+            let logs = workspace.url.appendingPathComponent("log-\(name)")
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+            try LedgerHistory.check(ledger, logDirectory: logs)  // no logs: a new workspace
+            try Data("{\"message_id\":\"a\",\"batch\":\"b\",\"status\":\"sent\"}\n".utf8).write(to: logs.appendingPathComponent("2026-11-30.jsonl"))
+            #expect(throws: LedgerLost.self, "\(name)") { try LedgerHistory.check(ledger, logDirectory: logs) }
+            // A rebuild killed after its first chunk: entries exist, but the ledger is still not trusted.
+            try ledger.markRebuilding()
+            try ledger.record([LedgerEntry(id: MessageID("a"), batch: "b", row: 1, channel: nil, template: nil, status: .sent, updatedAt: now)])
+            #expect(throws: LedgerLost.self, "\(name)") { try LedgerHistory.check(ledger, logDirectory: logs) }
+            let report = try LedgerHistory.rebuild(ledger, logDirectory: logs, now: now)
+            #expect(report.messages == 1)
+            try LedgerHistory.check(ledger, logDirectory: logs)
+        }
+    }
+}
+
 @Suite struct JSONLinesLogTests {
+
     @Test func appendsOneParsableLinePerEventIntoTheFileOfItsDay() throws {
         let workspace = try TemporaryWorkspace()
         let shanghai = try #require(TimeZone(identifier: "Asia/Shanghai"))

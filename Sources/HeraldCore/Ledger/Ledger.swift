@@ -105,9 +105,12 @@ public protocol Ledger: Sendable {
     func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws
     /// The entries of messages by id, or by provider id (delivery receipts match either).
     func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry]
-    /// Whether the ledger holds no message at all and was never rebuilt from the logs (see
-    /// `LedgerLoss`): a lost database looks like this.
+    /// Whether the ledger cannot be trusted to know what the logs know (see `LedgerHistory`):
+    /// it holds no message and was never rebuilt (a lost database looks like this), or a rebuild
+    /// from the logs started and did not finish.
     func isBlank() throws -> Bool
+    /// Notes that a rebuild from the logs starts: until `markRebuilt`, the ledger is not trusted.
+    func markRebuilding() throws
     /// Notes that the ledger was rebuilt from the logs, so an empty one is no longer suspicious.
     func markRebuilt(at date: Date) throws
 }
@@ -126,6 +129,7 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     /// The first file of each batch id.
     private var files: [String: String] = [:]
     private var rebuilt = false
+    private var rebuilding = false
 
     /// Creates an empty ledger.
     public init() {}
@@ -148,11 +152,18 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     }
 
     public func isBlank() throws -> Bool {
-        lock.withLock { entries.isEmpty && !rebuilt }
+        lock.withLock { (entries.isEmpty && !rebuilt) || rebuilding }
+    }
+
+    public func markRebuilding() throws {
+        lock.withLock { rebuilding = true }
     }
 
     public func markRebuilt(at date: Date) throws {
-        lock.withLock { rebuilt = true }
+        lock.withLock {
+            rebuilt = true
+            rebuilding = false
+        }
     }
 
     public func record(_ new: [LedgerEntry]) throws {

@@ -22,6 +22,7 @@ public enum LedgerHistory {
     /// counted and passed over; batch notes are not messages.
     public static func rebuild(_ ledger: any Ledger, logDirectory: URL, now: Date) throws -> LedgerRebuildReport {
         var report = LedgerRebuildReport()
+        try ledger.markRebuilding()
         var chunk: [LedgerEntry] = []
         var messages = Set<String>()
         for url in logFiles(logDirectory) {
@@ -97,7 +98,7 @@ public struct LedgerLost: Error, Sendable, CustomStringConvertible {
     public var logFiles: Int
 
     public var description: String {
-        "outbox/herald.sqlite holds no ledger, but outbox/log/ holds \(logFiles) day\(logFiles == 1 ? "" : "s") of earlier runs: "
+        "outbox/herald.sqlite holds no ledger (or its rebuild did not finish), but outbox/log/ holds \(logFiles) day\(logFiles == 1 ? "" : "s") of earlier runs: "
             + "the database was lost or replaced, and sending now could send those messages again. "
             + "Run `herald ledger rebuild` to rebuild the ledger from the logs, then run again"
     }

@@ -160,7 +160,14 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         try database.read { db in
             let any = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger)") ?? false
             let rebuilt = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger_state WHERE key = 'rebuilt_at')") ?? false
-            return !any && !rebuilt
+            let rebuilding = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger_state WHERE key = 'rebuilding')") ?? false
+            return (!any && !rebuilt) || rebuilding
+        }
+    }
+
+    public func markRebuilding() throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO ledger_state (key, value) VALUES ('rebuilding', '1')")
         }
     }
 
@@ -168,6 +175,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         try database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO ledger_state (key, value) VALUES ('rebuilt_at', ?)",
                            arguments: [Timestamp.iso8601(date, timeZone: TimeZone(identifier: "UTC") ?? .current)])
+            try db.execute(sql: "DELETE FROM ledger_state WHERE key = 'rebuilding'")
         }
     }
 

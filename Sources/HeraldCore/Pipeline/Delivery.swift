@@ -85,6 +85,16 @@ public struct BatchContext: Sendable, Hashable {
     /// `MessageID.digest(of: id)`, computed once per batch.
     public let digest: String
 
+    /// Why `id` cannot be a declared batch id (it is copied into every log line and ledger row),
+    /// or nil: 1 to 200 characters, none of them a control character.
+    public static func declaredIDProblem(_ id: String) -> String? {
+        if id.isEmpty || id.count > 200 { return "a batch id has 1 to 200 characters; this one has \(id.count)" }
+        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return "a batch id cannot hold control characters (NUL, newline, tab…)"
+        }
+        return nil
+    }
+
     /// Creates a context.
     public init(id: String, file: String) {
         self.id = id
