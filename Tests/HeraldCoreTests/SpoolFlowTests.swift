@@ -104,3 +104,27 @@ import HeraldTestSupport
         #expect(try run.spool?.entries(dead: true).map(\.attempts) == [3])
     }
 }
+
+/// Files processed before the name joined the batch identity keep their old id.
+@Suite struct LegacyBatchIdentityTests {
+    @Test func aFileTheLedgerKnowsByItsBytesAloneIsStillARedrop() async throws {
+        let csv = "mobile,n\n13800138000,1\n"
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "inbox: {settle: 0s}\ncaps: {sms: [none]}\nsms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n",
+            "templates/promo.yaml": "sms: {channel: aliyun, api_template_id: SMS_2, content: \"优惠{n}\"}\n",
+            "recipients/inbox/promo.csv": csv,
+        ])
+        let opened = try Workspace.open(at: workspace.url, environment: [:])
+        let ledger = MemoryLedger()
+        // What an earlier version recorded: batch id = sha256 of the bytes alone.
+        let legacy = try #require(try BatchFingerprint.compute(workspace.url.appendingPathComponent("recipients/inbox/promo.csv")).legacyBatchID)
+        try ledger.record([LedgerEntry(id: MessageID(batch: legacy, row: 1, channel: "sms"), batch: legacy, row: 1, channel: .sms,
+                                       template: "promo", status: .sent, updatedAt: Date())])
+        let transport = MemoryTransport()
+        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                               ledger: ledger, log: MemoryEventLog(), clock: ManualClock(start: Date()), counters: MemoryRecipientCounters())
+        let summary = try await run.runInbox()
+        #expect(summary.counts == ["sms": ["duplicate": 1]])
+        #expect(transport.sent.isEmpty)
+    }
+}

@@ -10,24 +10,32 @@ public struct BatchFingerprint: Sendable, Hashable {
     public var sha256: String
     /// Size in bytes.
     public var size: Int
+    /// SHA-256 of the bytes alone: how Herald named undeclared batches before the name joined the
+    /// identity. A file the ledger knows under that id keeps it, so re-dropping a file processed
+    /// before the upgrade is still a re-drop.
+    public var bytesOnlySHA256: String?
 
     /// The batch id of an undeclared batch: `sha256:` and the hash.
     public var batchID: String { "sha256:\(sha256)" }
+
+    /// The batch id the same file had before the name joined the identity.
+    public var legacyBatchID: String? { bytesOnlySHA256.map { "sha256:\($0)" } }
 
     /// Hashes and validates the file at `url`; its name (as dropped) is part of the hash.
     public static func compute(_ url: URL) throws -> BatchFingerprint {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256()
+        var bytesOnly = SHA256()
         hasher.update(data: Data(url.lastPathComponent.utf8))
         hasher.update(data: Data([0]))
-
         var validator = UTF8Validator()
         var size = 0
         while true {
             let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             if chunk.isEmpty { break }
             hasher.update(data: chunk)
+            bytesOnly.update(data: chunk)
             size += chunk.count
             chunk.withUnsafeBytes { validator.consume($0) }
             if let line = validator.invalidLine {
@@ -37,13 +45,14 @@ public struct BatchFingerprint: Sendable, Hashable {
         if !validator.isComplete {
             throw BatchRejection(line: validator.line, reason: "the file ends in the middle of a UTF-8 character; it was cut short or is not UTF-8")
         }
-        return BatchFingerprint(sha256: Hex.encode(hasher.finalize()), size: size)
+        return BatchFingerprint(sha256: Hex.encode(hasher.finalize()), size: size, bytesOnlySHA256: Hex.encode(bytesOnly.finalize()))
     }
 
     /// Creates a value from its parts.
-    public init(sha256: String, size: Int) {
+    public init(sha256: String, size: Int, bytesOnlySHA256: String? = nil) {
         self.sha256 = sha256
         self.size = size
+        self.bytesOnlySHA256 = bytesOnlySHA256
     }
 }
 

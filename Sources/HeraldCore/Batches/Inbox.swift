@@ -95,7 +95,6 @@ public struct Inbox: Sendable {
         } catch {
             throw BatchRejection(reason: "could not move \(name) to \(folder.lastPathComponent)/: \(error.localizedDescription)")
         }
-
         var destination = folder.appendingPathComponent(name)
         var counter = 1
         while FileManager.default.fileExists(atPath: destination.path)

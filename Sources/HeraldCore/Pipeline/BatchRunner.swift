@@ -21,6 +21,9 @@ public struct BatchRunner: Sendable {
     public var chunkSize: Int
     /// Checked between chunks; when true the batch stops (the summary says `stopped`).
     public var shouldStop: @Sendable () -> Bool
+    /// Whether the ledger knows a batch id; an undeclared file it knows under its bytes-only id
+    /// (from before the name joined the identity) keeps that id.
+    public var ledgerKnows: (@Sendable (String) throws -> Bool)?
 
     /// Creates a runner.
     public init(pipeline: Pipeline, catalog: TemplateCatalog, chunkSize: Int = 512,
@@ -36,7 +39,11 @@ public struct BatchRunner: Sendable {
     public func run(_ url: URL, progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
         let fingerprint = try BatchFingerprint.compute(url)
         let reader = try BatchReaders.open(url, catalog: catalog)
-        let batch = BatchContext(id: reader.declaredID ?? fingerprint.batchID, file: url.lastPathComponent)
+        var id = reader.declaredID ?? fingerprint.batchID
+        if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, let ledgerKnows, try ledgerKnows(legacy) {
+            id = legacy
+        }
+        let batch = BatchContext(id: id, file: url.lastPathComponent)
         var summary = RunSummary()
         var rows = 0
         let preparation = pipeline.preparation, delivery = pipeline.delivery

@@ -165,8 +165,10 @@ public struct WorkspaceRun: Sendable {
         let inbox = Inbox(root: workspace.root, settle: workspace.configuration.settle)
         let (ready, settling) = try inbox.scan(now: clock())
         summary.settlingFiles = settling
-        let runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
+        var runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
                                  chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
+        let ledger = ledger
+        runner.ledgerKnows = { try ledger.knows(batch: $0) }
         for url in prioritized(ready) {
             if shouldStop() { break }
             var handled: RunSummary?
