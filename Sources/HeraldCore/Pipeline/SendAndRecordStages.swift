@@ -176,7 +176,7 @@ extension PipelineStage {
                     if let at = delivery.countedAt { work.counts.append((delivery.channel, delivery.address, at)) }
                     guard var status = delivery.status, status != .duplicate else { continue }
                     var nextAttempt: Date?
-                    if let spool, let message = delivery.message {
+                    if spool != nil, let message = delivery.message {
                         if status == .deferred {
                             let policy = configuration.retryPolicy(channel: delivery.channel, account: delivery.account)
                             let failedSend = delivery.deferUntil == nil
