@@ -72,3 +72,18 @@ with open(path, "w", encoding="utf-8") as f:
         f.write(f"{i % users},0,李雷,A{i:08d}\n")
 PY
 }
+
+# timed_run ROWS LOG COMMAND...: runs COMMAND (output to LOG) under /usr/bin/time and sets
+# RUN_SECONDS, RUN_ROWS_PER_S and RUN_RSS_MB; prints LOG and fails when COMMAND fails.
+timed_run() {
+    local rows="$1" log="$2" rss start end
+    shift 2
+    rss="$(mktemp)"
+    start=$(date +%s.%N)
+    /usr/bin/time -f "%M" -o "$rss" "$@" > "$log" 2>&1 || { cat "$log"; rm -f "$rss"; return 1; }
+    end=$(date +%s.%N)
+    RUN_SECONDS=$(python3 -c "print(f'{$end - $start:.2f}')")
+    RUN_ROWS_PER_S=$(python3 -c "print(int($rows / ($end - $start)))")
+    RUN_RSS_MB=$(python3 -c "print(f'{$(cat "$rss") / 1024:.1f}')")
+    rm -f "$rss"
+}

@@ -49,14 +49,9 @@ with open(path, "w", encoding="utf-8", newline="") as f:
         f.write("]}\n")
 PY
     file_mb=$(du -m "$ws/recipients/inbox/order_shipped.bench.$format" | cut -f1)
-    start=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/rss" "$HERALD" run -C "$ws" --settle 0s > "$WORK/out" 2>&1 || { cat "$WORK/out"; exit 1; }
-    end=$(date +%s.%N)
-    seconds=$(python3 -c "print(f'{$end - $start:.2f}')")
-    rate=$(python3 -c "print(int($ROWS / ($end - $start)))")
-    RSS[$format]=$(cat "$WORK/rss")
-    rss_mb=$(python3 -c "print(f'{${RSS[$format]} / 1024:.1f}')")
-    printf '%-6s %10s %10s %10s %12s %10s\n' "$format" "$ROWS" "$seconds" "$rate" "$rss_mb" "$file_mb"
+    timed_run "$ROWS" "$WORK/out" "$HERALD" run -C "$ws" --settle 0s
+    RSS[$format]=$RUN_RSS_MB
+    printf '%-6s %10s %10s %10s %12s %10s\n' "$format" "$ROWS" "$RUN_SECONDS" "$RUN_ROWS_PER_S" "$RUN_RSS_MB" "$file_mb"
     grep -E '^total ' "$WORK/out" >&2 || true
 done
 python3 -c "print(f'JSON/CSV peak RSS ratio: {${RSS[json]} / ${RSS[csv]}:.2f} (goal: at most 1.5)')"

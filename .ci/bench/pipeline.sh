@@ -50,12 +50,7 @@ with open(path, "w", encoding="utf-8", newline="") as f:
 PY
     csv_mb=$(du -m "$ws/recipients/inbox/order_shipped.bench.csv" | cut -f1)
     # The benchmark measures sms only: the rows carry mobiles and no email.
-    start=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/rss" "$HERALD" run -C "$ws" --settle 0s > "$WORK/out" 2>&1 || { cat "$WORK/out"; exit 1; }
-    end=$(date +%s.%N)
-    seconds=$(python3 -c "print(f'{$end - $start:.2f}')")
-    rate=$(python3 -c "print(int($rows / ($end - $start)))")
-    rss_mb=$(python3 -c "print(f'{$(cat "$WORK/rss") / 1024:.1f}')")
-    printf '%-10s %12s %10s %12s %12s\n' "$rows" "$seconds" "$rate" "$rss_mb" "$csv_mb"
+    timed_run "$rows" "$WORK/out" "$HERALD" run -C "$ws" --settle 0s
+    printf '%-10s %12s %10s %12s %12s\n' "$rows" "$RUN_SECONDS" "$RUN_ROWS_PER_S" "$RUN_RSS_MB" "$csv_mb"
     grep -E '^(sms|total) ' "$WORK/out" >&2 || true
 done

@@ -12,18 +12,8 @@ import HeraldTestSupport
         try TemporaryWorkspace(files: ["herald.yaml": Self.configuration].merging(files) { _, new in new })
     }
 
-    func events(_ workspace: TemporaryWorkspace) throws -> [[String: Any]] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.filter { $0.hasSuffix(".jsonl") }.sorted() ?? []
-        return try names.flatMap { name in
-            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").map {
-                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-            }
-        }
-    }
-
     func errors(_ workspace: TemporaryWorkspace) throws -> [String] {
-        try events(workspace).compactMap { ($0["error"] as? [String: Any])?["message"] as? String }
+        try workspace.logEvents().compactMap { ($0["error"] as? [String: Any])?["message"] as? String }
     }
 
     // MARK: - Attachments
@@ -78,7 +68,7 @@ extension HostileInputTests {
             total       2      2
 
             """)
-        let recipients = try events(workspace).compactMap { $0["recipient"] as? String }
+        let recipients = try workspace.logEvents().compactMap { $0["recipient"] as? String }
         #expect(recipients == ["a***@example.com", "b***@example.com"])
     }
 
@@ -217,7 +207,7 @@ extension HostileInputTests {
         ])
         let result = try runHerald(["send", "--template", "code", "--to", "sms:+86138001380001", "--param", "code=1234"], in: workspace.url)
         #expect(result.status == 1)
-        #expect(try events(workspace).first?["status"] as? String == "invalid")
+        #expect(try workspace.logEvents().first?["status"] as? String == "invalid")
     }
 
     @Test func anAnnouncementThatEndsBeforeItStartsIsRefused() throws {
@@ -288,13 +278,7 @@ extension HostileInputTests {
             "recipients/inbox/order_shipped.big.csv": "email,name,orderId\n" + rows + "\n",
             "outbox/sent/.tmp/a.eml.4242.tmp": "left by a run killed mid-write",
         ])
-        let process = Process()
-        process.executableURL = heraldExecutable()
-        process.arguments = ["run", "--settle", "0s"]
-        process.currentDirectoryURL = workspace.url
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startHerald(["run", "--settle", "0s"], in: workspace.url)
         let sent = workspace.url.appendingPathComponent("outbox/sent/mail/order_shipped.big")
         let deadline = Date().addingTimeInterval(30)
         while ((try? FileManager.default.contentsOfDirectory(atPath: sent.path).count) ?? 0) < 200 && Date() < deadline {

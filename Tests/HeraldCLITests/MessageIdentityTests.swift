@@ -16,16 +16,6 @@ import HeraldTestSupport
         try TemporaryWorkspace(files: Self.files.merging(extra) { _, new in new })
     }
 
-    func events(_ workspace: TemporaryWorkspace) throws -> [[String: Any]] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".jsonl") }.sorted()
-        return try names.flatMap { name in
-            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").map {
-                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-            }
-        }
-    }
-
     @Test func theSameBytesUnderTwoTemplatesAreTwoBatches() throws {
         let workspace = try workspace(["recipients/inbox/order_shipped.a.csv": Self.rows,
                                        "recipients/inbox/coupon_expiring.a.csv": Self.rows])
@@ -37,7 +27,7 @@ import HeraldTestSupport
             total       4      4
 
             """), "\(result.stdout)")
-        let sent = try events(workspace).filter { $0["status"] as? String == "sent" }
+        let sent = try workspace.logEvents().filter { $0["status"] as? String == "sent" }
         #expect(sent.compactMap { $0["template"] as? String }.sorted() == ["coupon_expiring", "coupon_expiring", "order_shipped", "order_shipped"])
     }
 
@@ -48,7 +38,7 @@ import HeraldTestSupport
         let again = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         #expect(again.stdout.contains("mail        2      2"), "\(again.stdout)")
         #expect(!again.stdout.contains("duplicate"))
-        #expect(try events(workspace).filter { $0["status"] as? String == "sent" }.count == 4)
+        #expect(try workspace.logEvents().filter { $0["status"] as? String == "sent" }.count == 4)
     }
 
     @Test func aReDropIsCountedAsDuplicatesInTheSummaryAndOneBatchLine() throws {
@@ -63,7 +53,7 @@ import HeraldTestSupport
             total            2      2
 
             """), "\(again.stdout)")
-        let lines = try events(workspace)
+        let lines = try workspace.logEvents()
         try #require(lines.count == 3, "two sent lines and one batch line, nothing per duplicate message")
         let note = try #require(lines.last)
         #expect(note["event"] as? String == "batch")
@@ -100,7 +90,7 @@ import HeraldTestSupport
             total          1      1
 
             """), "\(second.stdout)")
-        let lines = try events(workspace)
+        let lines = try workspace.logEvents()
         try #require(lines.count == 2)
         let first = lines[0], conflict = lines[1]
         #expect(first["status"] as? String == "sent")
@@ -157,7 +147,7 @@ import HeraldTestSupport
         try workspace.write("recipients/inbox/other.json", Self.jsonBatch(id: "c9", template: "order_shipped", email: "x@example.com"))
         let conflict = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         #expect(conflict.status == 1, "the fingerprint came back from the log too: \(conflict.stdout)")
-        #expect(try events(workspace).last?["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "id_conflict")
+        #expect(try workspace.logEvents().last?["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "id_conflict")
     }
 }
 

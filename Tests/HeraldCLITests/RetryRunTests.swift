@@ -27,15 +27,6 @@ import HeraldTestSupport
         ])
     }
 
-    func logLines(_ workspace: TemporaryWorkspace) throws -> [[String: Any]] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        return try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().flatMap { name in
-            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").compactMap {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
-        }
-    }
-
     func spoolCount(_ workspace: TemporaryWorkspace, dead: Bool = false) -> Int {
         let folder = workspace.url.appendingPathComponent(dead ? "outbox/spool/dead" : "outbox/spool")
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".json") }.count
@@ -55,7 +46,7 @@ import HeraldTestSupport
         }
         #expect(spoolCount(workspace) == 0)
         #expect(server.stats.messages == 4)
-        let lines = try logLines(workspace).filter { $0["recipient"] as? String == "user1@example.com" }
+        let lines = try workspace.logEvents().filter { $0["recipient"] as? String == "user1@example.com" }
         #expect(lines.map { "\($0["attempt"] ?? "")-\($0["status"] ?? "")" } == ["1-deferred", "2-deferred", "3-sent"])
         #expect(lines[0]["next_attempt"] is String)
         #expect((lines[1]["error"] as? [String: Any])?["message"] as? String == "451 4.7.1 Greylisted, try again later (attempt 2)")
@@ -70,7 +61,7 @@ import HeraldTestSupport
         }
         #expect(spoolCount(workspace, dead: true) == 1)
         #expect(spoolCount(workspace) == 0)
-        let last = try #require(try logLines(workspace).last)
+        let last = try #require(try workspace.logEvents().last)
         #expect(last["status"] as? String == "failed")
         #expect(last["attempt"] as? Int == 3)
         #expect(((last["error"] as? [String: Any])?["message"] as? String)?.contains("dead letter: gave up after 3 attempts") == true)
@@ -93,7 +84,7 @@ import HeraldTestSupport
         let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         #expect(result.stdout.contains("paused mail/relay: 3 failures in a row on smtp 'mail/relay'"), "\(result.stdout)")
         #expect(spoolCount(workspace) == 10, "nothing is lost: the unsent rest waits in the spool")
-        let lines = try logLines(workspace)
+        let lines = try workspace.logEvents()
         #expect(lines.filter { ($0["error"] as? [String: Any])?["code"] as? String == "transport_paused" }.count == 7)
         #expect(lines.filter { ($0["error"] as? [String: Any])?["code"] as? String == "451" }.count == 3)
     }

@@ -38,16 +38,6 @@ import HeraldTestSupport
 
         """
 
-    func logLines(_ workspace: TemporaryWorkspace) throws -> [[String: Any]] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".jsonl") }.sorted()
-        return try files.flatMap { file in
-            try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").map {
-                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-            }
-        }
-    }
-
     @Test func aBatchRunsEndToEndAndDroppingItAgainSendsNothingTwice() throws {
         let workspace = try workspace(["recipients/inbox/order_shipped.today.csv": Self.batch])
         let first = try runHerald(["run", "--settle", "0s"], in: workspace.url)
@@ -63,7 +53,7 @@ import HeraldTestSupport
         #expect(workspace.exists("recipients/processed/order_shipped.today.csv"))
         #expect(!workspace.exists("recipients/inbox/order_shipped.today.csv"))
 
-        let lines = try logLines(workspace)
+        let lines = try workspace.logEvents()
         #expect(lines.map { "\($0["row"] ?? "") \($0["line"] ?? "") \($0["status"] ?? "")" }
                 == ["1 2 sent", "2 3 invalid", "3 4 invalid", "4 5 sent", "5 7 sent"])
         let invalid = try #require(lines[2]["error"] as? [String: Any])
@@ -124,7 +114,7 @@ import HeraldTestSupport
             #expect(workspace.exists("recipients/rejected/\(name)"))
             #expect(try workspace.read("recipients/rejected/\(name).error.txt").contains("Nothing in this file was sent."))
         }
-        #expect(try logLines(workspace).count == 1, "nothing of a rejected file reaches the log")
+        #expect(try workspace.logEvents().count == 1, "nothing of a rejected file reaches the log")
     }
 
     @Test func verificationBatchesGoBeforeMarketingOnes() throws {
@@ -137,7 +127,7 @@ import HeraldTestSupport
         ])
         let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
         #expect(result.stdout.hasPrefix("z_code.csv: done → recipients/processed/\na_promo.csv: done"), "\(result.stdout)")
-        #expect(try logLines(workspace).map { $0["template"] as? String } == ["z_code", "a_promo", "a_promo"])
+        #expect(try workspace.logEvents().map { $0["template"] as? String } == ["z_code", "a_promo", "a_promo"])
     }
 
     @Test func filesStillBeingWrittenAreLeftAlone() throws {
@@ -165,7 +155,7 @@ import HeraldTestSupport
             """)
         #expect(workspace.exists("recipients/inbox/order_shipped.today.csv"))
         #expect(!workspace.exists("outbox/sent"))
-        #expect(try logLines(workspace).isEmpty)
+        #expect(try workspace.logEvents().isEmpty)
     }
 
     @Test func sendOneNotificationIdempotentlyWithAnID() throws {
@@ -184,7 +174,7 @@ import HeraldTestSupport
         let again = try runHerald(arguments, in: workspace.url)
         #expect(again.stdout.contains("mail             1      1"))
         #expect(again.stdout.hasPrefix("channel  duplicate  total"))
-        let sms = try logLines(workspace).first { $0["channel"] as? String == "sms" }
+        let sms = try workspace.logEvents().first { $0["channel"] as? String == "sms" }
         #expect(sms?["recipient"] as? String == "+8613800138000")
         #expect(sms?["file"] as? String == "send")
     }

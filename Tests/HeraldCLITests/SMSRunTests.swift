@@ -5,15 +5,6 @@ import HeraldTestSupport
 /// `herald run` sending SMS through Aliyun and Tencent Cloud as spoken by a local server on
 /// 127.0.0.1 (the providers' documented wire formats, signatures checked), then receipts.
 @Suite struct SMSRunLocalWireFormatTests {
-    func logLines(_ workspace: TemporaryWorkspace) throws -> [[String: Any]] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        return try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().flatMap { name in
-            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").compactMap {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
-        }
-    }
-
     @Test func failoverSpoolingAndReceipts() throws {
         let server = try SMSProviderTestServer()
         let workspace = try TemporaryWorkspace(files: [
@@ -34,7 +25,7 @@ import HeraldTestSupport
             .filter { $0.hasSuffix(".json") }
         #expect(spooled.count == 1, "both channels throttled: the message waits in the spool")
 
-        let lines = try logLines(workspace)
+        let lines = try workspace.logEvents()
         let first = try #require(lines.first { $0["recipient"] as? String == "+8613800130000" })
         let second = try #require(lines.first { $0["recipient"] as? String == "+8613800130001" })
         let bizID = try #require((first["provider_id"] as? String)?.replacingOccurrences(of: "aliyun:", with: ""))
@@ -54,7 +45,7 @@ import HeraldTestSupport
         let ingest = try runHerald(["run", "--settle", "0s"], in: workspace.url, environment: environment)
         #expect(ingest.stdout.contains("receipts/aliyun/report-1.json: 1 delivered, 0 undelivered, 0 duplicate, 0 unmatched"), "\(ingest.stdout)")
         #expect(ingest.stdout.contains("receipts/tencent/report-1.json: 0 delivered, 1 undelivered, 0 duplicate, 1 unmatched"))
-        let statuses = try logLines(workspace).filter { $0["file"] as? String == "receipts" }.map { $0["status"] as? String }
+        let statuses = try workspace.logEvents().filter { $0["file"] as? String == "receipts" }.map { $0["status"] as? String }
         #expect(statuses == ["delivered", "undelivered"])
         #expect(workspace.exists("recipients/processed/receipts/aliyun/report-1.json"))
         let unmatched = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-receipts/tencent").path)

@@ -8,27 +8,7 @@ import HeraldTestSupport
     /// The message ids of every `sent` log line. (Not the files in outbox/sent/: the file
     /// transport rewrites `<id>.json` on a second send, so files cannot show a double send.)
     func sentLines(_ workspace: TemporaryWorkspace) -> [String] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".jsonl") }
-        return names.flatMap { name -> [String] in
-            let text = (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { line in
-                guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      event["status"] as? String == "sent" else { return nil }
-                return event["message_id"] as? String
-            }
-        }
-    }
-
-    func startWatch(_ workspace: TemporaryWorkspace) throws -> Process {
-        let process = Process()
-        process.executableURL = heraldExecutable()
-        process.arguments = ["watch", "--interval", "100ms"]
-        process.currentDirectoryURL = workspace.url
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+        ((try? workspace.logEvents()) ?? []).filter { $0["status"] as? String == "sent" }.compactMap { $0["message_id"] as? String }
     }
 
     @Test func twoWatchersSendEachRowOnceAndStopOnSIGTERM() throws {
@@ -36,7 +16,8 @@ import HeraldTestSupport
             "herald.yaml": "inbox: {settle: 0s}\nsite: {transport: file}\n",
             "templates/hello.yaml": "site: {content: \"你好 {name}\"}\n",
         ])
-        let first = try startWatch(workspace), second = try startWatch(workspace)
+        let first = try startHerald(["watch", "--interval", "100ms"], in: workspace.url)
+        let second = try startHerald(["watch", "--interval", "100ms"], in: workspace.url)
         for file in 1...3 {
             // Files big enough that a file takes longer than a watch interval: without the
             // workspace lock both watchers would be reading the same file at once.

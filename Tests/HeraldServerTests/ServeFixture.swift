@@ -55,16 +55,6 @@ struct ServeFixture {
         try ServeProcess(workspace: workspace.url, environment: Self.environment)
     }
 
-    /// Log lines of the workspace, decoded.
-    func logLines() throws -> [[String: Any]] {
-        let folder = workspace.url.appendingPathComponent("outbox/log")
-        return try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().filter { $0.hasSuffix(".jsonl") }.flatMap { name in
-            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").compactMap {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
-        }
-    }
-
     /// Files waiting in `recipients/inbox/receipts/<channel>/`.
     func storedReceipts(_ channel: String) -> [String] {
         let folder = workspace.url.appendingPathComponent("recipients/inbox/receipts/\(channel)")

@@ -140,7 +140,7 @@ import Testing
 
     @Test func receiptCallbacksAreStoredAcknowledgedAndEndInTheLedger() async throws {
         let fixture = try ServeFixture()
-        let sent = try #require(try fixture.logLines().first { $0["channel"] as? String == "sms" && $0["status"] as? String == "sent" })
+        let sent = try #require(try fixture.workspace.logEvents().first { $0["channel"] as? String == "sms" && $0["status"] as? String == "sent" })
         let messageID = try #require(sent["message_id"] as? String)
         let server = try fixture.serve()
         let body = Data("""
@@ -173,7 +173,7 @@ import Testing
 
         let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
         #expect(run.stdout.contains("1 delivered, 0 undelivered, 0 duplicate, 0 unmatched"), "\(run.stdout)\(run.stderr)")
-        let receiptLines = try fixture.logLines().filter { $0["file"] as? String == "receipts" }
+        let receiptLines = try fixture.workspace.logEvents().filter { $0["file"] as? String == "receipts" }
         #expect(receiptLines.map { $0["message_id"] as? String } == [messageID])
         #expect(receiptLines.map { $0["status"] as? String } == ["delivered"])
         let ledger = try runPython("""

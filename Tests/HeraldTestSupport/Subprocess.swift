@@ -52,6 +52,18 @@ public func runHerald(_ arguments: [String], in workspace: URL, environment: [St
     return try runProcess(heraldExecutable(), arguments, currentDirectory: workspace, environment: merged)
 }
 
+/// Starts `herald` with `arguments` in `workspace`, output discarded, and returns the running process.
+public func startHerald(_ arguments: [String], in workspace: URL) throws -> Process {
+    let process = Process()
+    process.executableURL = heraldExecutable()
+    process.arguments = arguments
+    process.currentDirectoryURL = workspace
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 /// Runs a Python 3 script given inline, with `arguments`.
 public func runPython(_ script: String, _ arguments: [String] = [], input: Data? = nil) throws -> ProcessResult {
     try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments, input: input)

@@ -42,6 +42,18 @@ public final class TemporaryWorkspace: @unchecked Sendable {
         try String(contentsOf: url.appendingPathComponent(path), encoding: .utf8)
     }
 
+    /// Every line of `outbox/log/*.jsonl`, in day order, decoded (a line that is not a JSON
+    /// object is left out).
+    public func logEvents() throws -> [[String: Any]] {
+        let folder = url.appendingPathComponent("outbox/log")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted()
+        return try names.flatMap { name in
+            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").compactMap {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+    }
+
     /// Whether `path` exists.
     public func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: url.appendingPathComponent(path).path)

@@ -30,29 +30,26 @@ public struct Recipient: Sendable, Hashable, Codable {
         self.locale = locale
     }
 
+    /// The field holding the address of `channel`: user id, email, mobile or an openid.
+    static func field(for channel: Channel) -> WritableKeyPath<Recipient, String?> {
+        switch channel {
+        case .site: \.userID
+        case .mail: \.email
+        case .sms: \.mobile
+        case .wechatMP: \.openID
+        case .wechatMini: \.miniOpenID
+        }
+    }
+
     /// The raw address for `channel`, nil when the row has none (empty counts as none).
     public func address(for channel: Channel) -> String? {
-        let value: String?
-        switch channel {
-        case .site: value = userID
-        case .mail: value = email
-        case .sms: value = mobile
-        case .wechatMP: value = openID
-        case .wechatMini: value = miniOpenID
-        }
-        guard let value, !value.isEmpty else { return nil }
+        guard let value = self[keyPath: Self.field(for: channel)], !value.isEmpty else { return nil }
         return value
     }
 
-    /// Sets the address for `channel` (the column `address(for:)` reads).
+    /// Sets the address for `channel` (the field `address(for:)` reads).
     public mutating func setAddress(_ address: String, for channel: Channel) {
-        switch channel {
-        case .site: userID = address
-        case .mail: email = address
-        case .sms: mobile = address
-        case .wechatMP: openID = address
-        case .wechatMini: miniOpenID = address
-        }
+        self[keyPath: Self.field(for: channel)] = address
     }
 }
 
