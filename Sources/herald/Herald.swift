@@ -55,6 +55,16 @@ struct WorkspaceOptions: ParsableArguments {
     }
 }
 
+/// Takes the workspace's run lock, or says another run holds it and exits 2.
+func lockWorkspace(_ workspace: Workspace, command: String) throws -> RunLock {
+    do {
+        return try RunLock(root: workspace.root)
+    } catch {
+        printError("\(command): \(error)")
+        throw ExitCode(2)
+    }
+}
+
 /// Writes a line to standard error.
 func printError(_ line: String) {
     Console.write(line + "\n", to: .standardError)

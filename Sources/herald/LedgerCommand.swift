@@ -20,13 +20,7 @@ extension Herald {
 
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
-                let lock: RunLock
-                do {
-                    lock = try RunLock(root: workspace.root)
-                } catch {
-                    printError("herald ledger rebuild: \(error)")
-                    throw ExitCode(2)
-                }
+                let lock = try lockWorkspace(workspace, command: "herald ledger rebuild")
                 let ledger = try SQLiteLedger(url: workspace.databaseURL)
                 let report = try LedgerHistory.rebuild(ledger, logDirectory: workspace.logDirectory, now: Date())
                 withExtendedLifetime(lock) {}

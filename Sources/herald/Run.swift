@@ -33,13 +33,7 @@ extension Herald {
         func run() async throws {
             var workspace = try options.open()
             if let settle, let duration = DurationText.parse(settle) { workspace.configuration.settle = duration }
-            let lock: RunLock
-            do {
-                lock = try RunLock(root: workspace.root)
-            } catch {
-                printError("herald run: \(error)")
-                throw ExitCode(2)
-            }
+            let lock = try lockWorkspace(workspace, command: "herald run")
             let run = try openRun(workspace)
             let progress = ProgressPrinter()
             let summary: RunSummary

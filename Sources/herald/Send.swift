@@ -52,13 +52,7 @@ extension Herald {
                 if let channel = Channel(rawValue: parts[0]) { row.recipient.setAddress(parts[1], for: channel) }
                 return row
             }
-            let lock: RunLock
-            do {
-                lock = try RunLock(root: workspace.root)
-            } catch {
-                printError("herald send: \(error)")
-                throw ExitCode(2)
-            }
+            let lock = try lockWorkspace(workspace, command: "herald send")
             let run = try openRun(workspace)
             let summary = try await run.send(rows, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
 
