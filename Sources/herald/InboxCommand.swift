@@ -39,7 +39,7 @@ struct InboxOptions: ParsableArguments {
 
     func store() throws -> SQLiteInboxStore {
         let workspace = try self.workspace.open(secretsOptional: true)
-        return try SQLiteInboxStore(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
+        return try SQLiteInboxStore(url: workspace.paths.database)
     }
 }
 
@@ -184,7 +184,7 @@ extension Herald {
 
             func run() throws {
                 let root = try workspace.open(secretsOptional: true).root
-                let store = try SQLiteInboxStore(url: root.appendingPathComponent("outbox/herald.sqlite"))
+                let store = try SQLiteInboxStore(url: WorkspacePaths(root: root).database)
                 let notice = try store.publish(Notice(tenantID: tenant, title: title, content: content, type: type,
                                                       startsAt: NoticeFile.date(starts), endsAt: NoticeFile.date(ends), createdAt: Date()))
                 if json { try printJSON(notice) } else { print("published announcement n\(notice.id) to tenant \(tenant)") }
@@ -200,7 +200,7 @@ extension Herald {
 
             func run() throws {
                 let loaded = try workspace.open(secretsOptional: true)
-                let store = try SQLiteInboxStore(url: loaded.root.appendingPathComponent("outbox/herald.sqlite"))
+                let store = try SQLiteInboxStore(url: loaded.paths.database)
                 let notices = try store.notices(tenant: tenant, includeRetracted: all)
                 if json { return try printJSON(notices) }
                 let zone = loaded.configuration.timeZone
@@ -220,7 +220,7 @@ extension Herald {
 
             func run() throws {
                 let root = try workspace.open(secretsOptional: true).root
-                let store = try SQLiteInboxStore(url: root.appendingPathComponent("outbox/herald.sqlite"))
+                let store = try SQLiteInboxStore(url: WorkspacePaths(root: root).database)
                 guard let number = Int64(id.hasPrefix("n") ? String(id.dropFirst()) : id) else {
                     throw ValidationError("give an announcement id like n7")
                 }

@@ -21,8 +21,8 @@ extension Herald {
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
                 let lock = try lockWorkspace(workspace, command: "herald ledger rebuild")
-                let ledger = try SQLiteLedger(url: workspace.databaseURL)
-                let report = try LedgerHistory.rebuild(ledger, logDirectory: workspace.logDirectory, now: Date())
+                let ledger = try SQLiteLedger(url: workspace.paths.database)
+                let report = try LedgerHistory.rebuild(ledger, logDirectory: workspace.paths.logs, now: Date())
                 withExtendedLifetime(lock) {}
                 for line in report.unreadable.prefix(20) { printError("\(line) (passed over)") }
                 print("rebuilt the ledger from \(report.lines) log lines in \(report.files) file\(report.files == 1 ? "" : "s"): "

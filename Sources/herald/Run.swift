@@ -57,8 +57,8 @@ extension Herald {
 func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
     let ledger: SQLiteLedger
     do {
-        ledger = try SQLiteLedger(url: workspace.databaseURL)
-        try LedgerHistory.check(ledger, logDirectory: workspace.logDirectory)
+        ledger = try SQLiteLedger(url: workspace.paths.database)
+        try LedgerHistory.check(ledger, logDirectory: workspace.paths.logs)
     } catch let lost as LedgerLost {
         printError("herald: \(lost)")
         throw ExitCode(2)
@@ -68,7 +68,7 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
     }
     do {
         try ledger.prune(before: Date().addingTimeInterval(-8 * 86_400))
-        let log = try JSONLinesLog(directory: workspace.logDirectory, timeZone: workspace.configuration.timeZone)
+        let log = try JSONLinesLog(directory: workspace.paths.logs, timeZone: workspace.configuration.timeZone)
 
         let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: ledger)
         let (preferences, problems) = Preferences.load(root: workspace.root)

@@ -32,7 +32,7 @@ extension Herald {
             let workspace = try options.open(secretsOptional: true)
             let store: SQLiteInboxStore
             do {
-                store = try SQLiteInboxStore(url: workspace.root.appendingPathComponent("outbox/herald.sqlite"))
+                store = try SQLiteInboxStore(url: workspace.paths.database)
             } catch {
                 printError("herald serve: cannot open outbox/herald.sqlite: \(error)")
                 throw ExitCode(2)

@@ -36,7 +36,7 @@ public struct FileTransport: Transport {
 
     /// `outbox/sent/.tmp/`: files being written.
     static func temporaries(_ root: URL) -> URL {
-        root.appendingPathComponent("outbox/sent/.tmp", isDirectory: true)
+        WorkspacePaths(root: root).sentTemporaries
     }
 
     /// Removes what a run killed mid-write left in `outbox/sent/.tmp/`. Call it while holding the

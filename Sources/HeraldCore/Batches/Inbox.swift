@@ -15,10 +15,10 @@ public struct Inbox: Sendable {
 
     /// The inbox of the workspace at `root`.
     public init(root: URL, settle: Duration) {
-        let recipients = root.appendingPathComponent("recipients", isDirectory: true)
-        inbox = recipients.appendingPathComponent("inbox", isDirectory: true)
-        processed = recipients.appendingPathComponent("processed", isDirectory: true)
-        rejected = recipients.appendingPathComponent("rejected", isDirectory: true)
+        let paths = WorkspacePaths(root: root)
+        inbox = paths.dropFolder
+        processed = paths.processed
+        rejected = paths.rejected
         self.settle = settle
     }
 
@@ -117,9 +117,9 @@ public final class RunLock: @unchecked Sendable {
 
     /// Takes the lock, or throws when another run holds it.
     public init(root: URL) throws {
-        let outbox = root.appendingPathComponent("outbox", isDirectory: true)
-        try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
-        let path = outbox.appendingPathComponent(".lock").path
+        let paths = WorkspacePaths(root: root)
+        try FileManager.default.createDirectory(at: paths.outbox, withIntermediateDirectories: true)
+        let path = paths.runLock.path
         descriptor = open(path, O_CREAT | O_RDWR, 0o644)
         guard descriptor >= 0 else { throw RunLockError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {

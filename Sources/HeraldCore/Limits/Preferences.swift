@@ -30,11 +30,11 @@ public final class Preferences: @unchecked Sendable {
 
     /// Reads both files of the workspace at `root`; rows that cannot be read are reported.
     public static func load(root: URL) -> (Preferences, [Diagnostic]) {
-        let folder = root.appendingPathComponent("recipients")
-        let preferences = Preferences(suppressionsFile: folder.appendingPathComponent("suppressions.csv"))
+        let paths = WorkspacePaths(root: root)
+        let preferences = Preferences(suppressionsFile: paths.suppressions)
         var diagnostics: [Diagnostic] = []
-        for (name, read) in [("preferences.csv", preferences.readPreference), ("suppressions.csv", preferences.readSuppression)] {
-            let url = folder.appendingPathComponent(name)
+        for (url, read) in [(paths.preferences, preferences.readPreference), (paths.suppressions, preferences.readSuppression)] {
+            let name = url.lastPathComponent
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             do {
                 let reader = try CSVReader(url: url)

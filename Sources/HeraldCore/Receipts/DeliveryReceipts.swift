@@ -179,7 +179,7 @@ public struct ReceiptFiles: Sendable {
     /// and how many receipts it holds; a body that does not parse is refused and nothing is written.
     public func accept(_ body: Data, channel: String, now: Date = Date()) throws -> (file: URL, receipts: Int) {
         let receipts = try format(channel: channel).parse(body, channel: channel)
-        let folder = root.appendingPathComponent("recipients/inbox/receipts/\(channel)", isDirectory: true)
+        let folder = WorkspacePaths(root: root).receiptsWaiting(channel)
         let name = "\(Int(now.timeIntervalSince1970 * 1000))-\(UUID().uuidString.lowercased().prefix(8)).json"
         let file = folder.appendingPathComponent(name)
         try DurableFile.write(body, to: file)
@@ -191,7 +191,7 @@ public struct ReceiptFiles: Sendable {
         let receipts = try (format ?? self.format(channel: channel)).parse(Data(contentsOf: url), channel: channel)
         let report = try ingest.apply(receipts)
         if !report.unmatched.isEmpty {
-            let folder = root.appendingPathComponent("recipients/unmatched-receipts/\(channel)", isDirectory: true)
+            let folder = WorkspacePaths(root: root).receiptsUnmatched(channel)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -199,7 +199,7 @@ public struct ReceiptFiles: Sendable {
             try encoder.encode(report.unmatched).write(to: folder.appendingPathComponent(name), options: .atomic)
         }
         if move {
-            let folder = root.appendingPathComponent("recipients/processed/receipts/\(channel)", isDirectory: true)
+            let folder = WorkspacePaths(root: root).receiptsProcessed(channel)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             var destination = folder.appendingPathComponent(url.lastPathComponent)
             var counter = 1
@@ -216,7 +216,7 @@ public struct ReceiptFiles: Sendable {
 
     /// Settled receipt files waiting in `recipients/inbox/receipts/<channel>/`, by channel.
     public func waiting(settle: Duration, now: Date) -> [(channel: String, url: URL)] {
-        let base = root.appendingPathComponent("recipients/inbox/receipts", isDirectory: true)
+        let base = WorkspacePaths(root: root).receiptsWaiting()
         guard let channels = try? FileManager.default.contentsOfDirectory(atPath: base.path) else { return [] }
         var found: [(String, URL)] = []
         for channel in channels.sorted() {

@@ -15,7 +15,7 @@ public final class SendJournal: @unchecked Sendable {
 
     /// The journal of the workspace at `root`.
     public init(root: URL) {
-        folder = root.appendingPathComponent("outbox/journal", isDirectory: true)
+        folder = WorkspacePaths(root: root).journal
     }
 
     /// Opens a new segment for one chunk.

@@ -90,7 +90,7 @@ public struct Spool: Sendable {
 
     /// The spool of the workspace at `root`.
     public init(root: URL) {
-        folder = root.appendingPathComponent("outbox/spool", isDirectory: true)
+        folder = WorkspacePaths(root: root).spool
     }
 
     /// Writes (or replaces) the waiting entry.

@@ -22,12 +22,6 @@ public struct Workspace: Sendable {
                          warnings: diagnostics.sortedByLocation())
     }
 
-    /// `outbox/herald.sqlite`: the ledger, counters, tokens and the 站内信 store.
-    public var databaseURL: URL { root.appendingPathComponent("outbox/herald.sqlite") }
-
-    /// `outbox/log/`: the JSON-lines logs.
-    public var logDirectory: URL { root.appendingPathComponent("outbox/log", isDirectory: true) }
-
     /// A renderer that knows this workspace's SMS signatures.
 
     public var renderer: TemplateRenderer { TemplateRenderer(configuration: configuration) }

@@ -15,25 +15,25 @@ public enum MetricsFile {
     /// is the time `herald run` finished (nil keeps the previous value). Returns the text.
     @discardableResult
     public static func update(root: URL, timeZone: TimeZone, lastRun: Date? = nil, now: Date = Date()) throws -> String {
-        let outbox = root.appendingPathComponent("outbox", isDirectory: true)
-        try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
-        let lock = open(outbox.appendingPathComponent(".metrics.lock").path, O_CREAT | O_RDWR, 0o644)
+        let paths = WorkspacePaths(root: root)
+        try FileManager.default.createDirectory(at: paths.outbox, withIntermediateDirectories: true)
+        let lock = open(paths.metricsLock.path, O_CREAT | O_RDWR, 0o644)
         guard lock >= 0 else { throw ReportError("cannot open outbox/.metrics.lock: \(String(cString: strerror(errno)))") }
         defer { close(lock) }
         flock(lock, LOCK_EX)
         defer { flock(lock, LOCK_UN) }
 
-        let stateURL = outbox.appendingPathComponent("metrics.json")
+        let stateURL = paths.metricsState
         var state = (try? Data(contentsOf: stateURL)).flatMap { try? JSONDecoder().decode(MetricsState.self, from: $0) }
             ?? MetricsState()
-        try state.read(logFolder: outbox.appendingPathComponent("log", isDirectory: true),
+        try state.read(logFolder: paths.logs,
                        today: Timestamp.days(localDayOf: now, timeZone: timeZone))
         if let lastRun { state.lastRun = lastRun.timeIntervalSince1970 }
         try DurableFile.write(try JSONEncoder().encode(state), to: stateURL)
 
         let spool = Spool(root: root)
         let text = state.prometheusText(spoolPending: spool.count(), spoolDead: spool.count(dead: true))
-        try DurableFile.write(Data(text.utf8), to: root.appendingPathComponent("reports/metrics.prom"))
+        try DurableFile.write(Data(text.utf8), to: paths.metrics)
         return text
     }
 }

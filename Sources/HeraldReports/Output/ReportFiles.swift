@@ -31,7 +31,7 @@ public enum ReportFiles {
     public static func make(root: URL, period: ReportPeriod, timeZone: TimeZone, formats: Set<ReportFormat>,
                             out: URL, templateNames: [String: String] = [:], now: Date = Date()) throws -> Written {
         let builder = try ReportBuilder(period: period, timeZone: timeZone)
-        try builder.read(logFolder: root.appendingPathComponent("outbox/log", isDirectory: true))
+        try builder.read(logFolder: WorkspacePaths(root: root).logs)
         var report = builder.finish(templateNames: templateNames, generatedAt: now)
         report.previous = previousSummary(out: out, period: period.previous)
 
