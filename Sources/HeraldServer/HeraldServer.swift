@@ -126,7 +126,7 @@ public struct HeraldServer: Sendable {
     private func health() async throws -> Response {
         do {
             _ = try await blocking { try store.unreadCount(tenant: "0", user: "", now: now()) }
-            return JSON.response(["status": "ok"])
+            return JSON.response(["status": "ok", "version": HeraldVersion.current])
         } catch {
             return JSON.response(["status": "unavailable", "reason": "\(error)"], status: .serviceUnavailable)
         }

@@ -7,6 +7,8 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Herald: a file-driven notification pipeline (消息通知系统).",
+        discussion: "herald -C DIR COMMAND works like herald COMMAND -C DIR (as git -C and make -C).",
+        version: HeraldVersion.current,
         subcommands: [Run.self, Watch.self, Send.self, InboxCommand.self, NoticeCommand.self, SpoolCommand.self, ReceiptsCommand.self, LedgerCommand.self, ReportCommand.self, Serve.self, Check.self, Preview.self]
     )
 
@@ -14,7 +16,7 @@ struct Herald: AsyncParsableCommand {
     /// argument-parser's 64.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(workspaceFirst(Array(CommandLine.arguments.dropFirst())))
             if var command = command as? AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -28,6 +30,28 @@ struct Herald: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// `-C DIR` (or `--workspace DIR`, `--workspace=DIR`) given before the command moves
+/// behind it, so `herald -C /srv/notify run` is `herald run -C /srv/notify`.
+func workspaceFirst(_ arguments: [String]) -> [String] {
+    guard let first = arguments.first else { return arguments }
+    var option: [String]
+    var rest: ArraySlice<String>
+    if (first == "-C" || first == "--workspace"), arguments.count >= 2 {
+        option = Array(arguments[0...1])
+        rest = arguments[2...]
+    } else if first.hasPrefix("--workspace=") {
+        option = [first]
+        rest = arguments[1...]
+    } else {
+        return arguments
+    }
+    // After the command's own arguments, but before a `--` that ends the options.
+    if let end = rest.firstIndex(of: "--") {
+        return Array(rest[..<end]) + option + Array(rest[end...])
+    }
+    return Array(rest) + option
 }
 
 /// Options every command takes.

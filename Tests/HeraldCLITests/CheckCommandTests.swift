@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HeraldTestSupport
+import HeraldCore
 
 /// `herald check`, run as the built binary; whole output compared.
 @Suite struct CheckCommandTests {
@@ -79,5 +80,26 @@ import HeraldTestSupport
         #expect(preview.stderr.hasPrefix("herald.yaml:3:1: error: YAML syntax: "))
         #expect(preview.stdout.isEmpty)
         #expect(preview.status == 2)
+    }
+}
+
+/// The command line around every command: the workspace option on either side, and the version.
+@Suite struct CommandLineTests {
+    @Test func theWorkspaceOptionMayComeBeforeTheCommandAsInGit() throws {
+        let workspace = try TemporaryWorkspace(files: ["herald.yaml": "timezone: Asia/Shanghai\n", "templates/a.yaml": "site: {content: hi}\n"])
+        let elsewhere = FileManager.default.temporaryDirectory
+        for arguments in [["-C", workspace.url.path, "check"], ["check", "-C", workspace.url.path],
+                          ["--workspace=\(workspace.url.path)", "check"], ["-C", workspace.url.path, "inbox", "unread-count", "--user", "1"]] {
+            let result = try runHerald(arguments, in: elsewhere)
+            #expect(result.status == 0, "\(arguments): \(result.stdout)\(result.stderr)")
+            #expect(result.stdout.hasPrefix(arguments.contains("check") ? "herald check: herald.yaml and templates are valid\n" : "0"),
+                    "\(arguments): \(result.stdout)")
+        }
+    }
+
+    @Test func versionIsTheOneTheReportAndHealthzShow() throws {
+        let result = try runHerald(["--version"], in: FileManager.default.temporaryDirectory)
+        #expect(result.status == 0)
+        #expect(result.stdout == HeraldVersion.current + "\n")
     }
 }

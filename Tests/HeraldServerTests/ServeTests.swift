@@ -1,5 +1,6 @@
 import Foundation
 import HeraldTestSupport
+import HeraldCore
 import Testing
 
 /// `herald serve` end to end: the built binary on 127.0.0.1, spoken to over real HTTP.
@@ -191,7 +192,7 @@ import Testing
         let server = try fixture.serve()
         let health = try await server.request("GET", "/healthz")
         #expect(health.status == 200)
-        #expect(health.body == #"{"status":"ok"}"#)
+        #expect(health.body == #"{"status":"ok","version":"\#(HeraldVersion.current)"}"#)
         let metrics = try await server.request("GET", "/metrics")
         #expect(metrics.status == 200)
         #expect(metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")

@@ -25,6 +25,7 @@ public enum HTMLReport {
             failureTable(report, into: &page)
         }
         notes(report, into: &page)
+        page.raw("<footer class=\"meta\">Herald \(escape(HeraldVersion.current))</footer>")
         page.raw("</main></body></html>\n")
         return page.text
     }
