@@ -38,7 +38,7 @@ extension Herald {
             let progress = ProgressPrinter()
             let summary: RunSummary
             do {
-                summary = try await run.runInbox(dryRun: dryRun) { progress.update($0) }
+                summary = try await run.runDropFolder(dryRun: dryRun) { progress.update($0) }
             } catch {
                 progress.finish()
                 printError("herald run: stopped: \(error)")
@@ -67,7 +67,7 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
         throw ExitCode(2)
     }
     do {
-        try ledger.prune(before: Date().addingTimeInterval(-8 * 86_400))
+        try ledger.pruneCounts(before: Date().addingTimeInterval(-8 * 86_400))
         let log = try JSONLinesLog(directory: workspace.paths.logs, timeZone: workspace.configuration.timeZone)
 
         let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: ledger)

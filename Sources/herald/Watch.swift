@@ -50,7 +50,7 @@ extension Herald {
                     run.shouldStop = { stop.isSet }
                     var busy = true
                     do {
-                        let summary = try await run.runInbox()
+                        let summary = try await run.runDropFolder()
                         busy = !summary.counts.isEmpty || !summary.rejectedFiles.isEmpty || !summary.interruptedFiles.isEmpty
                             || summary.spooledRetried > 0 || !summary.notes.isEmpty
                         if busy { report(summary, dryRun: false) }

@@ -128,22 +128,22 @@ import HeraldTestSupport
         for name in ["b.csv", "a.json", "c.csv.tmp"] {
             try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: workspace.url.appendingPathComponent("recipients/inbox/\(name)").path)
         }
-        let inbox = Inbox(root: workspace.url, settle: .seconds(2))
-        let (ready, settling) = try inbox.scan()
+        let dropFolder = DropFolder(root: workspace.url, settle: .seconds(2))
+        let (ready, settling) = try dropFolder.scan()
         #expect(ready.map(\.lastPathComponent) == ["a.json", "b.csv"])
         #expect(settling == ["young.csv"])
     }
 
     @Test func movesNeverOverwriteAndRejectionsExplainThemselves() throws {
         let workspace = try TemporaryWorkspace(files: ["recipients/inbox/a.csv": "1", "recipients/processed/a.csv": "0"])
-        let inbox = Inbox(root: workspace.url, settle: .zero)
-        let moved = try inbox.markProcessed(workspace.url.appendingPathComponent("recipients/inbox/a.csv"))
+        let dropFolder = DropFolder(root: workspace.url, settle: .zero)
+        let moved = try dropFolder.markProcessed(workspace.url.appendingPathComponent("recipients/inbox/a.csv"))
         #expect(moved.lastPathComponent == "a.1.csv")
         #expect(try workspace.read("recipients/processed/a.csv") == "0")
         #expect(try workspace.read("recipients/processed/a.1.csv") == "1")
 
         try workspace.write("recipients/inbox/g.csv", "bad")
-        try inbox.reject(workspace.url.appendingPathComponent("recipients/inbox/g.csv"),
+        try dropFolder.reject(workspace.url.appendingPathComponent("recipients/inbox/g.csv"),
                          because: BatchRejection(line: 3, reason: "not valid UTF-8 text"),
                          at: Date(timeIntervalSince1970: 1_795_000_000), timeZone: TimeZone(identifier: "Asia/Shanghai")!)
         #expect(try workspace.read("recipients/rejected/g.csv") == "bad")

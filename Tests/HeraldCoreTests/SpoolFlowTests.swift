@@ -123,7 +123,7 @@ import HeraldTestSupport
         let transport = MemoryTransport()
         let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: ledger, log: MemoryEventLog(), clock: ManualClock(start: Date()), counters: MemoryRecipientCounters())
-        let summary = try await run.runInbox()
+        let summary = try await run.runDropFolder()
         #expect(summary.counts == ["sms": ["duplicate": 1]])
         #expect(transport.sent.isEmpty)
     }

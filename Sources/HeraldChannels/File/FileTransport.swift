@@ -101,8 +101,9 @@ struct FileTransportError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Builds the transport of every account, channel and app from herald.yaml: `file`,
-/// `discard`, and `smtp` for mail accounts.
+/// Builds the transport of every account, channel and app from herald.yaml: `file`, `discard`,
+/// `smtp` for mail accounts, the SMS router over Aliyun, Tencent Cloud and webhook gateways, the
+/// WeChat transport for apps, and the 站内信 inbox for the site channel.
 public enum Transports {
     /// The transports `configuration` names, for the workspace at `root`.
     /// Also removes the file transport's leftover temporaries, so call it under the run lock.

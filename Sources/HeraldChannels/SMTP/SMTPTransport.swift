@@ -5,7 +5,7 @@ import HeraldCore
 /// each reused from message to message.
 ///
 /// ```swift
-/// let transport = SMTPTransport(account: account, root: workspace.root, timeZone: zone)
+/// let transport = SMTPTransport(account: account, settings: smtp, root: workspace.root, timeZone: zone)
 /// let outcome = await transport.send(envelope)   // .sent(providerID: "<id@shop.example.com>")
 /// ```
 public final class SMTPTransport: Transport, @unchecked Sendable {

@@ -20,9 +20,8 @@ public enum BatchFormat: String, Sendable, Hashable, CaseIterable {
 
 /// Reserved column and key names; everything else is a template parameter.
 public enum ReservedColumn {
-    public static let all: Set<String> = ["template", "channels", "user_id", "user_type", "tenant_id", "email",
-                                          "mobile", "openid", "mini_openid", "locale", "cc", "bcc", "attachments",
-                                          "unsubscribe_url"]
+    public static let all: Set<String> = Set(Channel.allCases.map(\.addressColumn)).union(
+        ["template", "channels", "user_type", "tenant_id", "locale", "cc", "bcc", "attachments", "unsubscribe_url"])
 
     /// The reserved name `name` spells in any case (`Email`, `USER_ID`), or `name` itself when
     /// it is a parameter. Parameter names keep their case: `{orderId}` is not `{orderid}`.
@@ -82,13 +81,10 @@ public enum BatchReaders {
             switch key {
             case "template": if let present { row.template = present }
             case "channels": if let present { row.channels = splitChannels(present) }
-            case "user_id": row.recipient.userID = present
+            case _ where Channel(addressColumn: key) != nil:
+                if let channel = Channel(addressColumn: key) { row.recipient[keyPath: Recipient.field(for: channel)] = present }
             case "user_type": row.recipient.userType = present
             case "tenant_id": row.recipient.tenantID = present
-            case "email": row.recipient.email = present
-            case "mobile": row.recipient.mobile = present
-            case "openid": row.recipient.openID = present
-            case "mini_openid": row.recipient.miniOpenID = present
             case "locale": row.recipient.locale = present
             case "cc": row.mail.cc = present.map(splitList) ?? []
             case "bcc": row.mail.bcc = present.map(splitList) ?? []

@@ -118,12 +118,10 @@ extension RecipientRow {
     public var controlCharacter: (column: String, scalar: Unicode.Scalar, position: Int)? {
         // Almost every row is clean: check the bytes first, and name the place only when needed.
         guard hasControlByte else { return nil }
-        var values: [(String, String?)] = [
-            ("template", template), ("user_id", recipient.userID), ("user_type", recipient.userType),
-            ("tenant_id", recipient.tenantID), ("email", recipient.email), ("mobile", recipient.mobile),
-            ("openid", recipient.openID), ("mini_openid", recipient.miniOpenID), ("locale", recipient.locale),
-            ("unsubscribe_url", mail.unsubscribeURL),
-        ]
+        var values: [(String, String?)] = [("template", template)]
+        values += Channel.allCases.map { ($0.addressColumn, recipient[keyPath: Recipient.field(for: $0)]) }
+        values += [("user_type", recipient.userType), ("tenant_id", recipient.tenantID), ("locale", recipient.locale),
+                   ("unsubscribe_url", mail.unsubscribeURL)]
         values += [("cc", mail.cc.joined(separator: "|")), ("bcc", mail.bcc.joined(separator: "|")),
                    ("attachments", mail.attachments.joined(separator: "|"))]
         values += (channels ?? []).map { ("channels", $0) }
@@ -144,9 +142,8 @@ extension RecipientRow {
                 bytes.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
             }
         }
-        return dirty(template) || dirty(recipient.userID) || dirty(recipient.userType) || dirty(recipient.tenantID)
-            || dirty(recipient.email) || dirty(recipient.mobile) || dirty(recipient.openID) || dirty(recipient.miniOpenID)
-            || dirty(recipient.locale) || dirty(mail.unsubscribeURL) || (mail.cc + mail.bcc + mail.attachments).contains(where: dirty)
+        return dirty(template) || Channel.allCases.contains { dirty(recipient[keyPath: Recipient.field(for: $0)]) }
+            || dirty(recipient.userType) || dirty(recipient.tenantID) || dirty(recipient.locale) || dirty(mail.unsubscribeURL) || (mail.cc + mail.bcc + mail.attachments).contains(where: dirty)
             || (channels ?? []).contains(where: dirty) || parameters.contains { dirty($0.key) || dirty($0.value) }
     }
 

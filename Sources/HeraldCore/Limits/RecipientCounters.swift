@@ -13,8 +13,8 @@ public protocol RecipientCounters: Sendable {
     func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]]
     /// Records sends.
     func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws
-    /// Forgets sends older than `cutoff`.
-    func prune(before cutoff: Date) throws
+    /// Forgets counted sends older than `cutoff` (cap counters only; the ledger keeps every message).
+    func pruneCounts(before cutoff: Date) throws
 }
 
 /// The in-memory twin of the SQLite counters.
@@ -40,7 +40,7 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
         }
     }
 
-    public func prune(before cutoff: Date) throws {
+    public func pruneCounts(before cutoff: Date) throws {
         lock.withLock {
             for key in times.keys { times[key]?.removeAll { $0 < cutoff } }
         }
@@ -84,7 +84,7 @@ extension SQLiteLedger: RecipientCounters {
         }
     }
 
-    public func prune(before cutoff: Date) throws {
+    public func pruneCounts(before cutoff: Date) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM recipient_sends WHERE sent_at < ?", arguments: [cutoff.timeIntervalSince1970])
         }

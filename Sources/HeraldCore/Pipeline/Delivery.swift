@@ -176,7 +176,7 @@ public struct Job: Sendable, Hashable {
 
     /// The batch it belongs to.
     public var batch: BatchContext
-    /// The row as read (nil when the record could not be read).
+    /// The row as read (only its number and line when the record could not be read).
     public var row: RecipientRow
     /// The template, once the load stage found it. Held by reference: a job is copied as it
     /// moves between stages, and a template is large.

@@ -50,8 +50,8 @@ public enum StageName: String, Sendable, Hashable, CaseIterable, Codable {
 /// and line, which recipient row, and why — written as guidance.
 ///
 /// ```swift
-/// PipelineError(stage: .validate, file: "orders.csv", line: 4, row: 3,
-///               reason: "email 'li@@example.com' is not a valid address")
+/// PipelineError(stage: .validate, file: "orders.csv", line: 4, row: 3, code: "invalid_email",
+///               reason: "email 'li@@example.com' is not a valid address: more than one @")
 /// ```
 public struct PipelineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stage that failed.

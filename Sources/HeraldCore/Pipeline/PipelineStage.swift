@@ -7,10 +7,10 @@ import Foundation
 /// ```swift
 /// let pipeline = Pipeline([
 ///     .load(from: catalog, ledger: ledger),
-///     .validate(),
-///     .render(with: renderer),
-///     .rateLimit(),
-///     .send(through: transports),
+///     .validate(using: renderer),
+///     .render(with: renderer, attachments: AttachmentPolicy(workspace: workspace)),
+///     .rateLimit(limiter),
+///     .send(through: transports, control: control, journal: journal),
 ///     .record(to: ledger, log: log, masking: .masked, clock: { Date() }),
 /// ])
 /// ```
@@ -232,7 +232,7 @@ extension PipelineStage {
         } else {
             channels = template.channels.filter { row.recipient.address(for: $0) != nil }
             if channels.isEmpty {
-                let needed = template.channels.map(Self.addressColumn).joined(separator: ", ")
+                let needed = template.channels.map(\.addressColumn).joined(separator: ", ")
                 job.fail(.load, StageFailure(.skipped, code: "no_address",
                     "the row has no address for any channel of '\(code)'; fill one of \(needed)"))
                 return
@@ -247,16 +247,6 @@ extension PipelineStage {
 
     }
 
-    static func addressColumn(_ channel: Channel) -> String {
-        switch channel {
-        case .site: "user_id"
-        case .mail: "email"
-        case .sms: "mobile"
-        case .wechatMP: "openid"
-        case .wechatMini: "mini_openid"
-        }
-    }
-
     /// **validate**: the template is enabled, each address is well formed (and normalised),
     /// every required parameter has a value.
     public static func validate(using renderer: TemplateRenderer) -> PipelineStage {
@@ -267,7 +257,7 @@ extension PipelineStage {
             }
             if delivery.address.isEmpty {
                 throw StageFailure(.skipped, code: "no_address",
-                                   "no \(addressColumn(delivery.channel)) for the \(delivery.channel.rawValue) channel")
+                                   "no \(delivery.channel.addressColumn) for the \(delivery.channel.rawValue) channel")
             }
             switch AddressValidation.normalize(delivery.address, for: delivery.channel) {
             case let .success(address): delivery.address = address

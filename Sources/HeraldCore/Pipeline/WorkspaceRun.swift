@@ -22,9 +22,9 @@ public struct WorkspaceRun: Sendable {
     public let control: SendControl
     /// The random part of retry backoff, 0…1 (a constant in tests, so retry times are exact).
     public var jitter: @Sendable () -> Double = { Double.random(in: 0...1) }
-    /// Checked between chunks: when it says stop, the file in hand stays in the inbox.
+    /// Checked between chunks: when it says stop, the file in hand stays in the drop folder.
     public var shouldStop: @Sendable () -> Bool = { false }
-    /// Publishes a `NAME.notice.json` file dropped in the inbox and says what it did; nil
+    /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
     /// treats such files like any other JSON file.
     public var noticePublisher: (@Sendable (URL) throws -> String)?
 
@@ -135,10 +135,10 @@ public struct WorkspaceRun: Sendable {
         return job
     }
 
-    /// Due spool entries, then every complete batch in the inbox in category order (verification
+    /// Due spool entries, then every complete batch in the drop folder in category order (verification
     /// first) and name order. Each file read through moves to processed/ (not in a dry run); an
     /// unreadable one moves to rejected/ with its reason, and the run goes on to the next file.
-    public func runInbox(dryRun: Bool = false,
+    public func runDropFolder(dryRun: Bool = false,
                          progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
         var summary = RunSummary()
         if !dryRun {
@@ -157,13 +157,13 @@ public struct WorkspaceRun: Sendable {
                         + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
                 } catch let rejection as BatchRejection {
                     summary.rejectedFiles.append(("receipts/\(channel)/\(url.lastPathComponent)", rejection.description))
-                    try Inbox(root: workspace.root, settle: .zero)
+                    try DropFolder(root: workspace.root, settle: .zero)
                         .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
                 }
             }
         }
-        let inbox = Inbox(root: workspace.root, settle: workspace.configuration.settle)
-        let (ready, settling) = try inbox.scan(now: clock())
+        let dropFolder = DropFolder(root: workspace.root, settle: workspace.configuration.settle)
+        let (ready, settling) = try dropFolder.scan(now: clock())
         summary.settlingFiles = settling
         var runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
                                  chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
@@ -176,7 +176,7 @@ public struct WorkspaceRun: Sendable {
                 if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
                     if dryRun { continue }
                     summary.notes.append("\(url.lastPathComponent): \(try noticePublisher(url))")
-                    try inbox.markProcessed(url)
+                    try dropFolder.markProcessed(url)
                     continue
                 }
                 let batch = try await runner.run(url, progress: progress)
@@ -188,7 +188,7 @@ public struct WorkspaceRun: Sendable {
                     break
                 }
                 summary.processedFiles.append(url.lastPathComponent)
-                if !dryRun { try inbox.markProcessed(url) }
+                if !dryRun { try dropFolder.markProcessed(url) }
             } catch var rejection as BatchRejection {
                 try log.flush()
                 // Rows handled before the problem (or the whole file, when only the move to
@@ -199,7 +199,7 @@ public struct WorkspaceRun: Sendable {
                     summary.merge(partial)
                 }
                 summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
-                if !dryRun { try inbox.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
+                if !dryRun { try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
             }
 
         }

@@ -220,7 +220,7 @@ public struct ReceiptFiles: Sendable {
         guard let channels = try? FileManager.default.contentsOfDirectory(atPath: base.path) else { return [] }
         var found: [(String, URL)] = []
         for channel in channels.sorted() {
-            let ready = (try? Inbox.scan(base.appendingPathComponent(channel), settle: settle, now: now).ready) ?? []
+            let ready = (try? DropFolder.scan(base.appendingPathComponent(channel), settle: settle, now: now).ready) ?? []
             found += ready.map { (channel, $0) }
         }
         return found

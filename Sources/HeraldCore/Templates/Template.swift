@@ -15,6 +15,24 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         lhs.rank < rhs.rank
     }
 
+    /// The reserved batch column holding this channel's address: `user_id`, `email`, `mobile`,
+    /// `openid`, `mini_openid`. The one place the two are paired.
+    public var addressColumn: String {
+        switch self {
+        case .site: "user_id"
+        case .mail: "email"
+        case .sms: "mobile"
+        case .wechatMP: "openid"
+        case .wechatMini: "mini_openid"
+        }
+    }
+
+    /// The channel whose address `column` holds.
+    public init?(addressColumn column: String) {
+        guard let channel = Channel.allCases.first(where: { $0.addressColumn == column }) else { return nil }
+        self = channel
+    }
+
     private var rank: Int {
         switch self {
         case .site: 0

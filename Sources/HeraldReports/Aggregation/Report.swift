@@ -175,7 +175,7 @@ public struct Report: Sendable {
     public var latencyBuckets: [LatencyBucket]
     /// Receipts for messages sent before the period (not counted in the tables), per channel.
     public var lateReceipts: [GroupFigures]
-    /// Log lines read, and those that could not be read (`file:line: reason`, the first 20).
+    /// Log lines read.
     public var linesRead: Int
     /// Lines that could not be read.
     public var unreadableLines: Int

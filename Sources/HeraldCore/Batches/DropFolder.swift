@@ -1,11 +1,12 @@
 import Foundation
 
-/// `recipients/inbox/` and where its files go: a batch file is taken only when complete, then
+/// The drop folder `recipients/inbox/` and where its files go (not the 站内信 inbox of
+/// `HeraldInbox`): a batch file is taken only when complete, then
 /// moved by atomic rename to `processed/`, or to `rejected/` with `NAME.error.txt` beside it.
 /// Nothing is ever deleted.
-public struct Inbox: Sendable {
+public struct DropFolder: Sendable {
     /// recipients/inbox/
-    public let inbox: URL
+    public let folder: URL
     /// recipients/processed/
     public let processed: URL
     /// recipients/rejected/
@@ -13,10 +14,10 @@ public struct Inbox: Sendable {
     /// How long a file must be unmodified before it is taken.
     public var settle: Duration
 
-    /// The inbox of the workspace at `root`.
+    /// The drop folder of the workspace at `root`.
     public init(root: URL, settle: Duration) {
         let paths = WorkspacePaths(root: root)
-        inbox = paths.dropFolder
+        folder = paths.dropFolder
         processed = paths.processed
         rejected = paths.rejected
         self.settle = settle
@@ -25,8 +26,8 @@ public struct Inbox: Sendable {
     /// Files ready to take, by name; and the names of files still settling.
     /// Hidden files, `*.tmp` files and folders are never taken.
     public func scan(now: Date = Date()) throws -> (ready: [URL], settling: [String]) {
-        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
-        return try Self.scan(inbox, settle: settle, now: now)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try Self.scan(folder, settle: settle, now: now)
     }
 
     /// The complete files of `folder` (not hidden, not `*.tmp`, regular, unmodified for `settle`)
