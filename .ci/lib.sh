@@ -42,13 +42,41 @@ ensure_swift() {
     fi
 }
 
-# ensure_pip MODULE PACKAGE: install a PyPI package when python3 cannot import MODULE.
+# ensure_venv: the Python tools of .ci/requirements.txt (pinned) in a virtual environment at
+# .build/python, never the system Python; installed again only when the requirements change.
+# Puts .build/python/bin first on PATH, so `python3` (and the tests' `env python3`) is that one.
+ensure_venv() {
+    local venv="$HERALD_ROOT/.build/python" wanted="$HERALD_ROOT/.ci/requirements.txt"
+    ensure_command python3 python3
+    python3 -c "import venv, ensurepip" >/dev/null 2>&1 || ensure_apt python3-venv
+    [ -x "$venv/bin/python3" ] || python3 -m venv "$venv"
+    if ! cmp -s "$wanted" "$venv/requirements.txt"; then
+        echo "herald: pip install -r .ci/requirements.txt into .build/python" >&2
+        "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$wanted" \
+            || { echo "herald: could not install .ci/requirements.txt into .build/python" >&2; exit 2; }
+        cp "$wanted" "$venv/requirements.txt"
+    fi
+    export PATH="$venv/bin:$PATH"
+}
+
+# ensure_pip MODULE PACKAGE: a PyPI package for a benchmark (not the tests), in .build/python too.
 ensure_pip() {
+    ensure_venv
     python3 -c "import $1" >/dev/null 2>&1 && return 0
-    echo "herald: pip install $2" >&2
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$2" >/dev/null 2>&1 \
-        || python3 -m pip install --quiet --disable-pip-version-check "$2" \
-        || { echo "herald: could not install $2; run: python3 -m pip install $2" >&2; exit 2; }
+    echo "herald: pip install $2 into .build/python" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "$2" \
+        || { echo "herald: could not install $2" >&2; exit 2; }
+}
+
+# phase NAME COMMAND...: runs COMMAND and prints how long the phase took.
+phase() {
+    local name="$1" start status=0
+    shift
+    start=$(date +%s)
+    echo "== phase: $name" >&2
+    "$@" || status=$?
+    echo "== phase: $name: $(( $(date +%s) - start )) s$([ $status -ne 0 ] && echo ", failed (exit $status)")" >&2
+    return $status
 }
 
 # release_herald: builds the release binary (benchmarks measure it) and sets HERALD to it.

@@ -7,8 +7,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$HERALD_ROOT"
 ensure_swift
-ensure_command python3 python3
-ensure_pip schemathesis "schemathesis==4.32.5"
+ensure_venv
 
 HERALD="${1:-$(swift build --show-bin-path)/herald}"
 WORK="$(mktemp -d /tmp/herald-openapi.XXXXXX)"

@@ -4,7 +4,7 @@ import HeraldTestSupport
 import HeraldCore
 
 /// `herald check`, run as the built binary; whole output compared.
-@Suite struct CheckCommandTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct CheckCommandTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -84,7 +84,7 @@ import HeraldCore
 }
 
 /// The command line around every command: the workspace option on either side, and the version.
-@Suite struct CommandLineTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct CommandLineTests {
     @Test func theWorkspaceOptionMayComeBeforeTheCommandAsInGit() throws {
         let workspace = try TemporaryWorkspace(files: ["herald.yaml": "timezone: Asia/Shanghai\n", "templates/a.yaml": "site: {content: hi}\n"])
         let elsewhere = FileManager.default.temporaryDirectory

@@ -4,7 +4,7 @@ import HeraldTestSupport
 
 /// The built binary against careless and hostile input: every case ends with a clear reason, a
 /// truthful exit code, and nothing lost, leaked or sent twice.
-@Suite struct HostileInputTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct HostileInputTests {
     static let configuration = TemporaryWorkspace.sampleConfiguration
     static let mailTemplate = "mail: {account: default, title: \"订单 {orderId}\", text: \"{name}：订单 {orderId}\"}\n"
 

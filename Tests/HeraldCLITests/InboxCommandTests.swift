@@ -3,7 +3,7 @@ import Testing
 import HeraldTestSupport
 
 /// `herald run` delivering 站内信 into the inbox, then `herald inbox` and `herald notice` on it.
-@Suite struct InboxCommandTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct InboxCommandTests {
     func workspace() throws -> TemporaryWorkspace {
         try TemporaryWorkspace(files: [
             "herald.yaml": "site: {transport: inbox}\n",

@@ -4,7 +4,7 @@ import HeraldTestSupport
 
 /// Batch identity, fingerprints and the ledger against the logs: a row handed to Herald is sent
 /// once, or stopped with a reason — never skipped as a duplicate it is not.
-@Suite struct MessageIdentityTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct MessageIdentityTests {
     static let files = [
         "herald.yaml": TemporaryWorkspace.sampleConfiguration + "log: {recipients: full}\n",
         "templates/order_shipped.yaml": "mail: {account: default, title: \"订单 {orderId} 已发货\", text: \"{name}：订单 {orderId} 已发货\"}\n",

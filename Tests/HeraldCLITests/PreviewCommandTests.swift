@@ -3,7 +3,7 @@ import Testing
 import HeraldTestSupport
 
 /// `herald preview`, run as the built binary.
-@Suite struct PreviewCommandTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct PreviewCommandTests {
     static let template = """
         code: order_shipped
         name: 订单发货通知

@@ -3,7 +3,7 @@ import Testing
 import HeraldTestSupport
 
 /// `herald report` end to end: a real run writes the log, the built binary reports on it.
-@Suite struct ReportCommandTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct ReportCommandTests {
     func ranWorkspace() throws -> (TemporaryWorkspace, day: String) {
         let workspace = try TemporaryWorkspace(files: [
             "herald.yaml": TemporaryWorkspace.sampleConfiguration,

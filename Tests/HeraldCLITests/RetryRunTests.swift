@@ -5,7 +5,7 @@ import HeraldTestSupport
 /// Retries through the spool against a real SMTP server (aiosmtpd) on 127.0.0.1. The backoff is
 /// zero, so each `herald run` finds the spool due without the test sleeping; backoff times
 /// themselves are tested with an injected clock and jitter in SpoolFlowTests.
-@Suite(.serialized) struct RetryRealServerTests {
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct RetryRealServerTests {
     func configuration(port: Int, maxAttempts: Int = 5, burst: Int = 20) -> String {
         """
         retry: {min_backoff: 0s, max_backoff: 0s, max_attempts: \(maxAttempts)}

@@ -3,7 +3,7 @@ import Testing
 import HeraldTestSupport
 
 /// `herald run` and `herald send` end to end: the built binary on a workspace in a temporary folder.
-@Suite struct RunCommandTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct RunCommandTests {
     static let template = """
         name: 订单发货通知
         params:

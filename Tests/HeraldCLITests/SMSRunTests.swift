@@ -4,7 +4,7 @@ import HeraldTestSupport
 
 /// `herald run` sending SMS through Aliyun and Tencent Cloud as spoken by a local server on
 /// 127.0.0.1 (the providers' documented wire formats, signatures checked), then receipts.
-@Suite struct SMSRunLocalWireFormatTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct SMSRunLocalWireFormatTests {
     @Test func failoverSpoolingAndReceipts() throws {
         let server = try SMSProviderTestServer()
         let workspace = try TemporaryWorkspace(files: [

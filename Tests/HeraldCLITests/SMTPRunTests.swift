@@ -3,7 +3,7 @@ import Testing
 import HeraldTestSupport
 
 /// `herald run` sending through a real SMTP server (aiosmtpd) on 127.0.0.1.
-@Suite(.serialized) struct SMTPRunRealServerTests {
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct SMTPRunRealServerTests {
     func workspace(port: Int, batch: String) throws -> TemporaryWorkspace {
         try TemporaryWorkspace(files: [
             "herald.yaml": """

@@ -4,7 +4,7 @@ import HeraldTestSupport
 
 /// The shipped samples (herald.yaml, templates/, recipients/samples/) run end to end in a copy
 /// of the repository's workspace, as `.ci/main` runs them.
-@Suite struct SampleRunTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct SampleRunTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test func theSampleBatchesFillTheInboxWithChineseText() throws {

@@ -4,7 +4,7 @@ import HeraldTestSupport
 
 /// `herald watch` as a process: picks up files as they arrive, two watchers never double-send,
 /// and SIGTERM stops it cleanly.
-@Suite struct WatchCommandTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct WatchCommandTests {
     /// The message ids of every `sent` log line. (Not the files in outbox/sent/: the file
     /// transport rewrites `<id>.json` on a second send, so files cannot show a double send.)
     func sentLines(_ workspace: TemporaryWorkspace) -> [String] {

@@ -3,7 +3,7 @@ import Testing
 import HeraldTestSupport
 
 /// `herald run` sending WeChat template messages to a local server speaking the WeChat API.
-@Suite struct WeChatRunLocalWireFormatTests {
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct WeChatRunLocalWireFormatTests {
     @Test func twoRunsShareOneAccessToken() throws {
         let server = try WeChatTestServer()
         let workspace = try TemporaryWorkspace(files: [

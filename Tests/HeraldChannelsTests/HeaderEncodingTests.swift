@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import HeraldChannels
 
-@Suite struct HeaderEncodingTests {
+@Suite(.timeLimit(.minutes(1))) struct HeaderEncodingTests {
     /// Decodes a folded header value made of encoded-words back to text.
     func decode(_ header: String) throws -> String {
         let words = header.components(separatedBy: "\r\n ").flatMap { $0.split(separator: " ") }

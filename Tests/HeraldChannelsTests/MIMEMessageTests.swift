@@ -3,7 +3,7 @@ import Testing
 import HeraldChannels
 import HeraldTestSupport
 
-@Suite struct MIMEMessageTests {
+@Suite(.timeLimit(.minutes(1))) struct MIMEMessageTests {
     let date = Date(timeIntervalSince1970: 1_795_000_000)
     let shanghai = TimeZone(identifier: "Asia/Shanghai")!
 

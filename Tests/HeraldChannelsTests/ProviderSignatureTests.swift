@@ -3,7 +3,7 @@ import Testing
 import HeraldChannels
 
 /// The providers' own published signature examples, reproduced byte for byte.
-@Suite struct ProviderSignatureTests {
+@Suite(.timeLimit(.minutes(1))) struct ProviderSignatureTests {
     /// help.aliyun.com, "V3版本请求体&签名机制", the worked example (ECS RunInstances).
     @Test func aliyunACS3MatchesTheDocumentedExample() {
         let signed = AliyunSignatureV3.sign(

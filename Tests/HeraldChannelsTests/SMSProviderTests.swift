@@ -6,7 +6,7 @@ import HeraldTestSupport
 
 /// The SMS providers against a local server on 127.0.0.1 that speaks Aliyun's, Tencent Cloud's and
 /// a webhook gateway's documented wire formats and recomputes every signature itself.
-@Suite struct SMSProviderLocalWireFormatTests {
+@Suite(.timeLimit(.minutes(1))) struct SMSProviderLocalWireFormatTests {
     func router(_ server: SMSProviderTestServer, aliyunSecret: String = "aliyun-secret") -> SMSRouter {
         var configuration = Configuration()
         var aliyun = SMSChannel(id: "aliyun", transport: .aliyun, signature: "云商城")

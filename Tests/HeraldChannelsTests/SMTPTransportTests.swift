@@ -5,7 +5,7 @@ import HeraldCore
 import HeraldTestSupport
 
 /// SMTPTransport against a real SMTP server (aiosmtpd) on 127.0.0.1, over libcurl.
-@Suite(.serialized) struct SMTPTransportRealServerTests {
+@Suite(.serialized, .timeLimit(.minutes(1))) struct SMTPTransportRealServerTests {
     static let timeZone = TimeZone(identifier: "Asia/Shanghai")!
 
     func transport(port: Int, security: SMTPSecurity = .none, connections: Int = 1, username: String? = nil,

@@ -5,7 +5,7 @@ import HeraldCore
 import HeraldTestSupport
 
 /// WeChatTransport against a local server on 127.0.0.1 speaking the WeChat API's documented shapes.
-@Suite struct WeChatLocalWireFormatTests {
+@Suite(.timeLimit(.minutes(1))) struct WeChatLocalWireFormatTests {
     func transport(_ server: WeChatTestServer, kind: WeChatAppKind = .officialAccount,
                    tokens: any AccessTokenStore = MemoryAccessTokenStore()) -> WeChatTransport {
         var app = WeChatApp(id: "mp", transport: .wechat, kind: kind, appID: "wx0000000000000001")

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import HeraldCore
 
-@Suite struct AddressValidationTests {
+@Suite(.timeLimit(.minutes(1))) struct AddressValidationTests {
     @Test(arguments: ["li@example.com", "li.lei+orders@mail.example.com.cn", "o'brien@example.ie", "用户@例子.中国", "a@b-c.io"])
     func acceptedEmails(address: String) {
         #expect(AddressValidation.emailProblem(address) == nil)
@@ -39,7 +39,7 @@ import HeraldCore
     }
 }
 
-@Suite struct TimestampTests {
+@Suite(.timeLimit(.minutes(1))) struct TimestampTests {
     @Test func isoWithOffsetAndDay() throws {
         let date = Date(timeIntervalSince1970: 1_795_017_599.5) // 2026-11-18T15:59:59.5Z
         let shanghai = try #require(TimeZone(identifier: "Asia/Shanghai"))

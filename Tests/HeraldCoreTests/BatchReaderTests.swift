@@ -3,7 +3,7 @@ import Testing
 import HeraldCore
 import HeraldTestSupport
 
-@Suite struct BatchReaderTests {
+@Suite(.timeLimit(.minutes(1))) struct BatchReaderTests {
     let catalog = TemplateCatalog([Template(code: "order_shipped", name: "x",
                                             base: VariantSet(site: SiteVariant(type: "notification", content: TemplateText("{orderId}"))))])
 

@@ -3,7 +3,7 @@ import Testing
 import HeraldCore
 import HeraldTestSupport
 
-@Suite struct CSVReaderTests {
+@Suite(.timeLimit(.minutes(1))) struct CSVReaderTests {
     func records(_ bytes: [UInt8], bufferSize: Int = 64 * 1024) throws -> [CSVRecord] {
         let workspace = try TemporaryWorkspace()
         try workspace.write("x.csv", Data(bytes))
@@ -56,7 +56,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct BatchFingerprintTests {
+@Suite(.timeLimit(.minutes(1))) struct BatchFingerprintTests {
     @Test func hashesTheNameAndTheBytes() throws {
         let workspace = try TemporaryWorkspace(files: ["abc.csv": "abc", "other.csv": "abc"])
         let fingerprint = try BatchFingerprint.compute(workspace.url.appendingPathComponent("abc.csv"))

@@ -3,7 +3,7 @@ import Testing
 import HeraldCore
 import HeraldTestSupport
 
-@Suite struct CatalogTests {
+@Suite(.timeLimit(.minutes(1))) struct CatalogTests {
     static let orderShipped = """
         code: order_shipped
         name: 订单发货通知

@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldTestSupport
 
 /// Every `herald check` diagnostic, compared whole: file, line, column, severity and message.
-@Suite struct CheckTests {
+@Suite(.timeLimit(.minutes(1))) struct CheckTests {
     func check(_ templates: [String: String], configuration: String = TemporaryWorkspace.sampleConfiguration) throws -> [Diagnostic] {
         var files = templates.reduce(into: [String: String]()) { $0["templates/\($1.key)"] = $1.value }
         files["herald.yaml"] = configuration
@@ -176,7 +176,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct SMSLengthCheckTests {
+@Suite(.timeLimit(.minutes(1))) struct SMSLengthCheckTests {
     @Test func anSMSLongerThanOnePartIsAWarning() throws {
         let workspace = try TemporaryWorkspace(files: [
             "herald.yaml": TemporaryWorkspace.sampleConfiguration,
@@ -190,7 +190,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct SubscribeLiteralCheckTests {
+@Suite(.timeLimit(.minutes(1))) struct SubscribeLiteralCheckTests {
     @Test func aLiteralValueThatBreaksItsTypeIsAnError() throws {
         let workspace = try TemporaryWorkspace(files: [
             "herald.yaml": TemporaryWorkspace.sampleConfiguration,

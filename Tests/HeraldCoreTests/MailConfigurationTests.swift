@@ -3,7 +3,7 @@ import Testing
 import HeraldCore
 import HeraldTestSupport
 
-@Suite struct MailConfigurationTests {
+@Suite(.timeLimit(.minutes(1))) struct MailConfigurationTests {
     func load(_ yaml: String, environment: [String: String] = [:], secretsOptional: Bool = false) throws -> (Configuration?, [Diagnostic]) {
         let workspace = try TemporaryWorkspace(files: ["herald.yaml": yaml, "certs/ca.pem": "x"])
         return Configuration.load(from: workspace.url, environment: environment, secretsOptional: secretsOptional)
@@ -140,7 +140,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct AttachmentPolicyTests {
+@Suite(.timeLimit(.minutes(1))) struct AttachmentPolicyTests {
     @Test func attachmentsMustBeFilesInTheAttachmentFoldersAndFitTheLimit() throws {
         let workspace = try TemporaryWorkspace(files: ["recipients/attachments/a.pdf": String(repeating: "x", count: 3000),
                                                        "templates/attachments/guide.txt": "guide"])

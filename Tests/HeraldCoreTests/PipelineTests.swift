@@ -3,7 +3,7 @@ import Testing
 import HeraldCore
 
 /// The stage chain, run in memory: MemoryTransport, MemoryLedger, MemoryEventLog, a fixed clock.
-@Suite struct PipelineTests {
+@Suite(.timeLimit(.minutes(1))) struct PipelineTests {
     static let order = Template(
         code: "order_shipped", name: "订单发货通知",
         declaredParameters: [ParameterDeclaration(name: "name"), ParameterDeclaration(name: "orderId")],
@@ -178,7 +178,7 @@ import HeraldCore
 }
 
 
-@Suite struct SiteInboxRecordTests {
+@Suite(.timeLimit(.minutes(1))) struct SiteInboxRecordTests {
     @Test func siteMessagesAreStoredWithTheirLedgerEntriesAndOnlyWhenSent() async throws {
         let template = Template(code: "hello", name: "问候", base: VariantSet(site: SiteVariant(nickname: TemplateText("助手"), type: "notification",
                                                                                                 content: TemplateText("你好 {name}"))))

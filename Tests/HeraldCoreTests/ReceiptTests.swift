@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import HeraldCore
 
-@Suite struct ReceiptTests {
+@Suite(.timeLimit(.minutes(1))) struct ReceiptTests {
     /// The push body shape of Aliyun's SmsReport (help.aliyun.com, "短信发送状态报告 SmsReport").
     static let aliyun = #"""
         [{"phone_number": "13800138000", "send_time": "2026-11-27 13:00:01", "report_time": "2026-11-27 13:00:05",

@@ -4,7 +4,7 @@ import GRDB
 import HeraldCore
 import HeraldTestSupport
 
-@Suite struct SQLiteLedgerTests {
+@Suite(.timeLimit(.minutes(1))) struct SQLiteLedgerTests {
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
     @Test func recordsLooksUpUpdatesAndSurvivesReopening() throws {
@@ -44,7 +44,7 @@ import HeraldTestSupport
 }
 
 /// What both ledgers (SQLite and its in-memory twin) promise about fingerprints, files and trust.
-@Suite struct LedgerHistoryTests {
+@Suite(.timeLimit(.minutes(1))) struct LedgerHistoryTests {
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
     func ledgers() throws -> [(String, any Ledger, TemporaryWorkspace)] {
@@ -83,7 +83,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct JSONLinesLogTests {
+@Suite(.timeLimit(.minutes(1))) struct JSONLinesLogTests {
 
     @Test func appendsOneParsableLinePerEventIntoTheFileOfItsDay() throws {
         let workspace = try TemporaryWorkspace()
@@ -118,7 +118,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct InboxTests {
+@Suite(.timeLimit(.minutes(1))) struct InboxTests {
     @Test func takesOnlySettledCompleteFilesInNameOrder() throws {
         let workspace = try TemporaryWorkspace(files: [
             "recipients/inbox/b.csv": "x", "recipients/inbox/a.json": "x", "recipients/inbox/c.csv.tmp": "x",

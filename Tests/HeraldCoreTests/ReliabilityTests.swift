@@ -3,7 +3,7 @@ import Testing
 @testable import HeraldCore
 import HeraldTestSupport
 
-@Suite struct RetryAndQuietHoursTests {
+@Suite(.timeLimit(.minutes(1))) struct RetryAndQuietHoursTests {
     let shanghai = TimeZone(identifier: "Asia/Shanghai")!
 
     @Test func backoffDoublesFromMinToMaxWithJitter() {
@@ -35,7 +35,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct RateLimiterTests {
+@Suite(.timeLimit(.minutes(1))) struct RateLimiterTests {
     static let start = Date(timeIntervalSince1970: 1_795_000_000)
 
     func limiter(caps: [RateLimit] = [RateLimit(count: 1, period: .seconds(60)), RateLimit(count: 3, period: .seconds(3600))],
@@ -135,7 +135,7 @@ import HeraldTestSupport
     }
 }
 
-@Suite struct SpoolTests {
+@Suite(.timeLimit(.minutes(1))) struct SpoolTests {
     func entry(_ id: String, category: TemplateCategory = .transactional, firstSeen: Date, next: Date) -> SpoolEntry {
         SpoolEntry(id: id, batch: "b", file: "f.csv", row: 1, line: 2, channel: .mail, account: "default", address: "li@example.com",
                    recipient: Recipient(email: "li@example.com"), mail: MailExtras(cc: ["c@example.com"]),

@@ -1,7 +1,7 @@
 import Testing
 import HeraldCore
 
-@Suite struct RenderingTests {
+@Suite(.timeLimit(.minutes(1))) struct RenderingTests {
     let template = Template(
         code: "order_shipped", name: "订单发货通知",
         declaredParameters: [ParameterDeclaration(name: "name"), ParameterDeclaration(name: "orderId"),

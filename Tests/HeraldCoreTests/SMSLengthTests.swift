@@ -1,7 +1,7 @@
 import Testing
 import HeraldCore
 
-@Suite struct SMSLengthTests {
+@Suite(.timeLimit(.minutes(1))) struct SMSLengthTests {
     @Test(arguments: [(70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
     func chineseIsUCS2With70Then67PerPart(count: Int, parts: Int) {
         let length = SMSLength.measure(String(repeating: "短", count: count))

@@ -3,7 +3,7 @@ import Testing
 import HeraldCore
 import HeraldTestSupport
 
-@Suite struct ServeConfigurationTests {
+@Suite(.timeLimit(.minutes(1))) struct ServeConfigurationTests {
     func load(_ yaml: String, environment: [String: String] = [:], secretsOptional: Bool = false) throws -> (Configuration?, [String]) {
         let workspace = try TemporaryWorkspace(files: ["herald.yaml": yaml])
         let (configuration, diagnostics) = Configuration.load(from: workspace.url, environment: environment, secretsOptional: secretsOptional)

@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldTestSupport
 
 /// The whole chain with the spool, an injected clock and in-memory transport, ledger and log.
-@Suite struct SpoolFlowTests {
+@Suite(.timeLimit(.minutes(1))) struct SpoolFlowTests {
     static let start = Date(timeIntervalSince1970: 1_795_000_000) // 19:06:40 in Shanghai
 
     func run(_ yaml: String, clock: ManualClock, outcomes: [String: DeliveryOutcome] = [:]) throws -> (WorkspaceRun, MemoryTransport, MemoryEventLog, TemporaryWorkspace) {
@@ -106,7 +106,7 @@ import HeraldTestSupport
 }
 
 /// Files processed before the name joined the batch identity keep their old id.
-@Suite struct LegacyBatchIdentityTests {
+@Suite(.timeLimit(.minutes(1))) struct LegacyBatchIdentityTests {
     @Test func aFileTheLedgerKnowsByItsBytesAloneIsStillARedrop() async throws {
         let csv = "mobile,n\n13800138000,1\n"
         let workspace = try TemporaryWorkspace(files: [

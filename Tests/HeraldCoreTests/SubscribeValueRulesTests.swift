@@ -2,7 +2,7 @@ import Testing
 import HeraldCore
 
 /// The limits WeChat documents for subscribe-message values, Chinese counted in characters.
-@Suite struct SubscribeValueRulesTests {
+@Suite(.timeLimit(.minutes(1))) struct SubscribeValueRulesTests {
     func ok(_ key: String, _ value: String) -> Bool {
         if case .success = SubscribeValueRules.check(key: key, value: value, truncate: false) { return true }
         return false

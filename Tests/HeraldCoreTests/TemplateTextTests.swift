@@ -1,7 +1,7 @@
 import Testing
 @testable import HeraldCore
 
-@Suite struct TemplateTextTests {
+@Suite(.timeLimit(.minutes(1))) struct TemplateTextTests {
     @Test func cssBracesAreLiteral() {
         let text = TemplateText("<style>p { color: red; } .a{b:c}</style><p>{name}</p>")
         #expect(text.placeholders == ["name"])

@@ -5,7 +5,7 @@ import HeraldInbox
 import HeraldTestSupport
 
 /// Every query, against the SQLite store (a real file) and its in-memory twin alike.
-@Suite struct InboxStoreTests {
+@Suite(.timeLimit(.minutes(1))) struct InboxStoreTests {
     enum Kind: String, CaseIterable, CustomTestStringConvertible {
         case sqlite, memory
         var testDescription: String { rawValue }

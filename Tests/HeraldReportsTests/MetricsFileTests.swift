@@ -4,7 +4,7 @@ import HeraldTestSupport
 import Testing
 @testable import HeraldReports
 
-@Suite struct MetricsFileTests {
+@Suite(.timeLimit(.minutes(1))) struct MetricsFileTests {
     static let now = Timestamp.parse("2026-11-26T18:00:00+08:00")!
 
     @Test func countsNewLinesOnceAndWritesThePrometheusText() throws {

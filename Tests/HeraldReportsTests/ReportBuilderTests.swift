@@ -3,7 +3,7 @@ import HeraldCore
 import Testing
 @testable import HeraldReports
 
-@Suite struct ReportBuilderTests {
+@Suite(.timeLimit(.minutes(1))) struct ReportBuilderTests {
     /// One day with a retried message, receipts, an invalid row, two failures of the same kind,
     /// a late receipt and an unreadable line.
     static func busyDay() throws -> LogFixture {

@@ -3,7 +3,7 @@ import HeraldCore
 import Testing
 @testable import HeraldReports
 
-@Suite struct ReportOutputTests {
+@Suite(.timeLimit(.minutes(1))) struct ReportOutputTests {
     @Test func csvCellsAreNeutralisedAndQuoted() {
         #expect(CSVTables.cell("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
         #expect(CSVTables.cell("+86 138") == "'+86 138")

@@ -9,7 +9,7 @@ import Yams
 
 /// `Sources/HeraldServer/openapi.yaml` against the server: the same routes, and real answers
 /// that have a documented status and match the documented schema.
-@Suite(.serialized) struct OpenAPIDocumentTests {
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct OpenAPIDocumentTests {
     static let documentURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Sources/HeraldServer/openapi.yaml")
 

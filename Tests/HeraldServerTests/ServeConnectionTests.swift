@@ -3,7 +3,7 @@ import HeraldTestSupport
 import Testing
 
 /// `herald serve` against clients that open connections and never finish a request.
-@Suite(.serialized) struct ServeConnectionTests {
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct ServeConnectionTests {
     /// A TCP connection to 127.0.0.1:`port` that has sent `bytes` and holds on.
     final class HalfRequest {
         let socket: Int32

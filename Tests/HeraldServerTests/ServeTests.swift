@@ -4,7 +4,7 @@ import HeraldCore
 import Testing
 
 /// `herald serve` end to end: the built binary on 127.0.0.1, spoken to over real HTTP.
-@Suite(.serialized) struct ServeTests {
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct ServeTests {
     typealias F = ServeFixture
 
     @Test func inboxEndpointsWithAnnouncementsAndReadState() async throws {
