@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "HeraldInbox", targets: ["HeraldInbox"]),
         .library(name: "HeraldReports", targets: ["HeraldReports"]),
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
+        .library(name: "HeraldRuntime", targets: ["HeraldRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
@@ -60,6 +61,10 @@ let package = Package(
             ],
             exclude: ["openapi.yaml"]
         ),
+        .target(
+            name: "HeraldRuntime",
+            dependencies: ["HeraldCore", "HeraldChannels", "HeraldInbox", "HeraldReports"]
+        ),
         .executableTarget(
             name: "herald",
             dependencies: [
@@ -67,10 +72,12 @@ let package = Package(
                 "HeraldChannels",
                 "HeraldInbox",
                 "HeraldReports",
+                "HeraldRuntime",
                 "HeraldServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "herald-bench", dependencies: ["HeraldCore", "HeraldInbox"]),
         .target(name: "HeraldTestSupport", dependencies: ["HeraldCore"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldCoreTests", dependencies: [
             "HeraldCore", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift"),

@@ -21,10 +21,9 @@ end=$(date +%s.%N)
 python3 -c "print(f'inserted $ROWS site messages for $USERS users in {$end - $start:.1f}s ({int($ROWS / ($end - $start))} rows/s), peak RSS {$(cat "$WORK/rss") / 1024:.0f} MB')"
 USER=$((USERS / 2))
 "$HERALD" notice publish -C "$WORK" --title 系统维护 --content "12月1日 02:00-04:00 系统维护" --type announcement > /dev/null
-printf 'unread-count (user %s, %s messages + 1 announcement): ' "$USER" "$((ROWS / USERS))"
-"$HERALD" inbox unread-count -C "$WORK" --user "$USER" --repeat-count 200 2>&1 >/dev/null
-printf 'list first page of 20: '
-"$HERALD" inbox list -C "$WORK" --user "$USER" --size 20 --repeat-count 200 2>&1 >/dev/null
+echo "user $USER: $((ROWS / USERS)) messages + 1 announcement"
+swift build -c release --product herald-bench >&2
+"$(swift build -c release --show-bin-path)/herald-bench" inbox "$WORK" "$USER" 200
 python3 - "$WORK/outbox/herald.sqlite" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])

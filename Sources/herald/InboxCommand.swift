@@ -16,27 +16,6 @@ struct InboxOptions: ParsableArguments {
     @Flag(help: "Machine-readable JSON output.")
     var json = false
 
-    @Option(help: ArgumentHelp("Run the query N times and print its timing to stderr (for benchmarks).", visibility: .hidden))
-    var repeatCount: Int = 1
-
-    /// Runs `query` `repeatCount` times, printing mean and p99 when asked; returns the last result.
-    func timed<T>(_ query: () throws -> T) throws -> T {
-        var result = try query()
-        guard repeatCount > 1 else { return result }
-        let clock = ContinuousClock()
-        var times: [Double] = []
-        for _ in 0..<repeatCount {
-            let start = clock.now
-            result = try query()
-            times.append((clock.now - start).seconds * 1000)
-        }
-        times.sort()
-        let mean = times.reduce(0, +) / Double(times.count)
-        let p99 = times[min(times.count - 1, Int(Double(times.count) * 0.99))]
-        printError(String(format: "%d runs: mean %.3f ms, p99 %.3f ms, max %.3f ms", times.count, mean, p99, times.last ?? 0))
-        return result
-    }
-
     func store() throws -> SQLiteInboxStore {
         let workspace = try self.workspace.open(secretsOptional: true)
         return try SQLiteInboxStore(url: workspace.paths.database)
@@ -80,9 +59,7 @@ extension Herald {
 
             func run() throws {
                 let store = try options.store()
-                let result = try options.timed {
-                    try store.list(tenant: options.tenant, user: options.user, unreadOnly: unread, page: page, size: size, now: Date())
-                }
+                let result = try store.list(tenant: options.tenant, user: options.user, unreadOnly: unread, page: page, size: size, now: Date())
                 if options.json { return try printJSON(result) }
                 let zone = (try? options.workspace.open(secretsOptional: true).configuration.timeZone) ?? .current
                 for item in result.items {
@@ -125,7 +102,7 @@ extension Herald {
 
             func run() throws {
                 let store = try options.store()
-                let count = try options.timed { try store.unreadCount(tenant: options.tenant, user: options.user, now: Date()) }
+                let count = try store.unreadCount(tenant: options.tenant, user: options.user, now: Date())
                 if options.json { try printJSON(["unread": count]) } else { print(count) }
             }
         }

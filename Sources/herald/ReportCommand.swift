@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldCore
 import HeraldReports
+import HeraldRuntime
 
 extension Herald {
     struct ReportCommand: ParsableCommand {
@@ -130,9 +131,5 @@ extension Herald {
 /// Refreshes reports/metrics.prom from the log lines written since the last refresh. A failure
 /// is reported and does not change the command's outcome.
 func updateMetrics(_ workspace: Workspace, lastRun: Date?) {
-    do {
-        try MetricsFile.update(root: workspace.root, timeZone: workspace.configuration.timeZone, lastRun: lastRun)
-    } catch {
-        printError("herald: reports/metrics.prom not updated: \(error)")
-    }
+    if let problem = WorkspaceRuntime.refreshMetrics(workspace, lastRun: lastRun) { printError("herald: \(problem)") }
 }

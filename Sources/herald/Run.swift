@@ -1,9 +1,8 @@
 import ArgumentParser
 import Foundation
-import HeraldChannels
 import HeraldCore
-import HeraldInbox
 import HeraldReports
+import HeraldRuntime
 
 extension Herald {
     struct Run: AsyncParsableCommand {
@@ -53,36 +52,12 @@ extension Herald {
     }
 }
 
-/// Opens the ledger, log, transports, preferences, spool and journal of a workspace.
+/// The workspace's run (`WorkspaceRuntime.open`), or its problem printed and exit 2.
 func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
-    let ledger: SQLiteLedger
     do {
-        ledger = try SQLiteLedger(url: workspace.paths.database)
-        try LedgerHistory.check(ledger, logDirectory: workspace.paths.logs)
-    } catch let lost as LedgerLost {
-        printError("herald: \(lost)")
-        throw ExitCode(2)
+        return try WorkspaceRuntime.open(workspace, warn: printError)
     } catch {
-        printError("herald: cannot open outbox/herald.sqlite: \(error)")
-        throw ExitCode(2)
-    }
-    do {
-        try ledger.pruneCounts(before: Date().addingTimeInterval(-8 * 86_400))
-        let log = try JSONLinesLog(directory: workspace.paths.logs, timeZone: workspace.configuration.timeZone)
-
-        let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: ledger)
-        let (preferences, problems) = Preferences.load(root: workspace.root)
-        for problem in problems { printError(problem.description) }
-        var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log,
-                               counters: ledger, preferences: preferences)
-        let store = SQLiteInboxStore(ledger: ledger)
-        run.noticePublisher = { url in
-            let notice = try NoticeFile.publish(url, to: store, now: Date())
-            return "published announcement n\(notice.id) to tenant \(notice.tenantID)"
-        }
-        return run
-    } catch {
-        printError("herald: cannot open outbox/: \(error)")
+        printError("herald: \(error)")
         throw ExitCode(2)
     }
 }

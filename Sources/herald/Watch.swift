@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldRuntime
 
 extension Herald {
     struct Watch: AsyncParsableCommand {
@@ -41,33 +42,12 @@ extension Herald {
             }
             defer { sources.forEach { $0.cancel() } }
             print("herald watch: watching \(workspace.root.path) every \(pause)")
-            // metrics.prom is refreshed after a cycle that did something, and at least every 15 s
-            // otherwise (for the spool gauge and the last-run time), not fsynced every second.
-            var metricsWritten = Date.distantPast
-            while !stop.isSet {
-                if let lock = try? RunLock(root: workspace.root) {
-                    var run = try openRun(workspace)
-                    run.shouldStop = { stop.isSet }
-                    var busy = true
-                    do {
-                        let summary = try await run.runDropFolder()
-                        busy = !summary.counts.isEmpty || !summary.rejectedFiles.isEmpty || !summary.interruptedFiles.isEmpty
-                            || summary.spooledRetried > 0 || !summary.notes.isEmpty
-                        if busy { report(summary, dryRun: false) }
-                    } catch {
-                        printError("herald watch: \(error)")
-                    }
-                    if busy || Date().timeIntervalSince(metricsWritten) >= 15 {
-                        updateMetrics(workspace, lastRun: Date())
-                        metricsWritten = Date()
-                    }
-                    withExtendedLifetime(lock) {}
-                }
-                var waited = Duration.zero
-                while waited < pause && !stop.isSet {
-                    try? await Task.sleep(for: .milliseconds(100))
-                    waited += .milliseconds(100)
-                }
+            do {
+                try await Watcher(workspace: workspace, interval: pause)
+                    .run(stop: { stop.isSet }, report: { report($0, dryRun: false) }, warn: printError)
+            } catch {
+                printError("herald watch: \(error)")
+                throw ExitCode(2)
             }
             print("herald watch: stopped")
         }

@@ -1,0 +1,63 @@
+import Foundation
+import HeraldCore
+
+/// `herald watch`: every interval, while no other run holds the workspace, does what
+/// `herald run` does; stops between chunks when asked. Metrics are refreshed after a cycle that
+/// did something, and at least every `metricsCadence` otherwise (for the spool gauge and the
+/// last-run time), not fsynced every second.
+///
+/// ```swift
+/// let watcher = Watcher(workspace: workspace, interval: .seconds(1))
+/// try await watcher.run(stop: { flag.isSet }, report: { summary in print(summary.table()) }, warn: { print($0) })
+/// ```
+public struct Watcher: Sendable {
+    /// The workspace watched.
+    public var workspace: Workspace
+    /// Time between cycles.
+    public var interval: Duration
+    /// Longest time between two metrics refreshes while idle.
+    public var metricsCadence: TimeInterval = 15
+
+    /// Creates a watcher.
+    public init(workspace: Workspace, interval: Duration) {
+        self.workspace = workspace
+        self.interval = interval
+    }
+
+    /// Whether a cycle's summary shows it did something (then it is reported and metrics refreshed).
+    public static func isBusy(_ summary: RunSummary) -> Bool {
+        !summary.counts.isEmpty || !summary.rejectedFiles.isEmpty || !summary.interruptedFiles.isEmpty
+            || summary.spooledRetried > 0 || !summary.notes.isEmpty
+    }
+
+    /// Runs cycles until `stop` says so. `report` gets each busy cycle's summary; `warn` gets
+    /// problems that do not stop the watch (a cycle that failed, metrics not written). Opening
+    /// the workspace's stores failing (a lost ledger) ends the watch by throwing.
+    public func run(stop: @escaping @Sendable () -> Bool, report: (RunSummary) -> Void, warn: (String) -> Void) async throws {
+        var metricsWritten = Date.distantPast
+        while !stop() {
+            if let lock = try? RunLock(root: workspace.root) {
+                var run = try WorkspaceRuntime.open(workspace, warn: warn)
+                run.shouldStop = stop
+                var busy = true
+                do {
+                    let summary = try await run.runDropFolder()
+                    busy = Self.isBusy(summary)
+                    if busy { report(summary) }
+                } catch {
+                    warn("herald watch: \(error)")
+                }
+                if busy || Date().timeIntervalSince(metricsWritten) >= metricsCadence {
+                    if let problem = WorkspaceRuntime.refreshMetrics(workspace, lastRun: Date()) { warn("herald: \(problem)") }
+                    metricsWritten = Date()
+                }
+                withExtendedLifetime(lock) {}
+            }
+            var waited = Duration.zero
+            while waited < interval && !stop() {
+                try? await Task.sleep(for: .milliseconds(100))
+                waited += .milliseconds(100)
+            }
+        }
+    }
+}
