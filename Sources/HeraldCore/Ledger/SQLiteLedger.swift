@@ -64,7 +64,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 """)
         }
         migrator.registerMigration("3-inbox") { db in
-            // 站内信 and 系统公告: a stable interface that products may read directly (see README).
+            // 站内信 and 系统公告: a stable interface that products may read directly (HeraldInbox.docc/Inbox.md).
             try db.execute(sql: """
                 CREATE TABLE site_messages (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
