@@ -33,14 +33,11 @@ import HeraldCore
             }
             let catalog = TemplateCatalog([PipelineTests.order, PipelineTests.retired])
             let renderer = TemplateRenderer(configuration: PipelineTests.configuration)
-            pipeline = Pipeline([
-                .load(from: catalog, ledger: ledger),
-                .validate(using: renderer),
-                .render(with: renderer),
-                .rateLimit(),
-                .send(through: TransportSet.all(transport, configuration: PipelineTests.configuration)),
-                .record(to: ledger, log: log, masking: .full, clock: { PipelineTests.now }),
-            ])
+            // The production shape: batch runners overlap the two parts.
+            pipeline = Pipeline(
+                preparation: [.load(from: catalog, ledger: ledger), .validate(using: renderer), .render(with: renderer), .rateLimit()],
+                delivery: [.send(through: TransportSet.all(transport, configuration: PipelineTests.configuration)),
+                           .record(to: ledger, log: log, masking: .full, clock: { PipelineTests.now })])
         }
 
         @Sendable static func pause(_ envelope: Envelope) -> Duration {

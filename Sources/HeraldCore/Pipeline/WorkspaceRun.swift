@@ -67,15 +67,18 @@ public struct WorkspaceRun: Sendable {
         }
         let limiter = RateLimiter(configuration: workspace.configuration, preferences: preferences, counters: counters,
                                   clock: timeSource)
-        return Pipeline([
-            .load(from: catalog, ledger: ledger),
-            .validate(using: renderer),
-            .render(with: renderer, attachments: attachments),
-            .rateLimit(limiter),
-            .send(through: transports, control: control, journal: journal),
-            .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences,
-                    counters: counters, clock: clock, jitter: jitter),
-        ])
+        return Pipeline(
+            preparation: [
+                .load(from: catalog, ledger: ledger),
+                .validate(using: renderer),
+                .render(with: renderer, attachments: attachments),
+                .rateLimit(limiter),
+            ],
+            delivery: [
+                .send(through: transports, control: control, journal: journal),
+                .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences,
+                        counters: counters, clock: clock, jitter: jitter),
+            ])
     }
 
     /// Puts what the send journal of an interrupted run says was sent into the ledger and the

@@ -1,0 +1,112 @@
+import Foundation
+
+extension PipelineStage {
+    /// **send**: hands rendered deliveries to their transports — at most `concurrency` in flight
+    /// per transport, in slices as the transport's token bucket allows — and keeps the outcome:
+    /// transient failures become `deferred`, permanent ones `failed`. After `burst_failures`
+    /// failures in a row a transport is paused for the rest of the run and its messages are
+    /// deferred. With a journal, every slice is written down as in flight before it goes and
+    /// every send as it completes.
+    public static func send(through transports: TransportSet, control: SendControl? = nil,
+                            journal: SendJournal? = nil) -> PipelineStage {
+        PipelineStage(.send) { jobs in
+            var groups: [String: (transport: any Transport, items: [(Int, Int)])] = [:]
+            var order: [String] = []
+            for j in jobs.indices where jobs[j].failure == nil {
+                for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                    let delivery = jobs[j].deliveries[d]
+                    guard let transport = transports.transport(channel: delivery.channel, account: delivery.account) else {
+                        jobs[j].deliveries[d].status = .failed
+                        jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.failed, code: "no_transport",
+                            "no transport for \(delivery.channel.rawValue) '\(delivery.account)'; define it in herald.yaml"))
+                        continue
+                    }
+                    let key = "\(delivery.channel.rawValue)/\(delivery.account)"
+                    if groups[key] == nil {
+                        groups[key] = (transport, [])
+                        order.append(key)
+                    }
+                    groups[key]?.items.append((j, d))
+                }
+            }
+            // The journal segment of this chunk, opened when a transport with side effects first sends.
+            var segment: JournalSegment?
+            for key in order {
+                guard let group = groups[key] else { continue }
+                let transport = group.transport
+                var remaining = group.items[...]
+                while let (firstJ, firstD) = remaining.first {
+                    if let reason = control?.pauseReason(key) {
+                        for (j, d) in remaining { pause(&jobs[j], delivery: d, reason: reason, control: control) }
+                        break
+                    }
+                    let delivery = jobs[firstJ].deliveries[firstD]
+                    var size = remaining.count
+                    if let control {
+                        size = min(size, control.sliceSize(key))
+                        size = try await control.take(key, channel: delivery.channel, account: delivery.account, upTo: size)
+                        if size == 0 {
+                            // The rate allows the next message only later than a run should wait:
+                            // each waits in the spool for its own slot.
+                            let times = control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
+                            let rate = control.rate(channel: delivery.channel, account: delivery.account).map { "\($0)" } ?? "its rate"
+                            for ((j, d), at) in zip(remaining, times) {
+                                jobs[j].deliveries[d].status = .deferred
+                                jobs[j].deliveries[d].deferUntil = at
+                                jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.deferred, code: "rate_limited",
+                                    "\(delivery.channel.rawValue) account '\(delivery.account)' is limited to \(rate); "
+                                    + "deferred to \(Timestamp.iso8601(at, timeZone: control.timeZone)), the next send the rate allows"))
+                            }
+                            break
+                        }
+                    }
+
+                    let slice = Array(remaining.prefix(size))
+                    remaining = remaining.dropFirst(size)
+                    let envelopes = slice.compactMap { j, d in envelope(jobs[j], jobs[j].deliveries[d]) }
+                    if transport.hasSideEffects, segment == nil, let journal { segment = try journal.segment() }
+                    let journaled = transport.hasSideEffects ? segment : nil
+                    journaled?.inFlight(envelopes.map(\.id))
+                    let outcomes = await transport.send(all: envelopes) { index, outcome in
+                        if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: transport.name, providerID: outcome.providerID) }
+                    }
+                    for ((j, d), outcome) in zip(slice, outcomes) {
+                        apply(outcome, transport: transport.name, to: &jobs[j], delivery: d)
+                    }
+                    _ = control?.observe(key, outcomes, transport: transport.name)
+                }
+            }
+            if let segment {
+                for j in jobs.indices { jobs[j].journal = segment }
+            }
+        }
+    }
+
+    private static func envelope(_ job: Job, _ delivery: Delivery) -> Envelope? {
+        guard let message = delivery.message else { return nil }
+        return Envelope(id: delivery.id, batch: job.batch, row: job.row.row, channel: delivery.channel, account: delivery.account,
+                        address: delivery.address, recipient: job.row.recipient, message: message, mail: job.row.mail)
+    }
+
+    private static func pause(_ job: inout Job, delivery d: Int, reason: String, control: SendControl?) {
+        job.deliveries[d].status = .deferred
+        job.deliveries[d].deferUntil = control?.clock.now().addingTimeInterval(300)
+        job.deliveries[d].error = job.error(.send, StageFailure(.deferred, code: "transport_paused", reason))
+    }
+
+    private static func apply(_ outcome: DeliveryOutcome, transport: String, to job: inout Job, delivery d: Int) {
+        job.deliveries[d].latency = outcome.latency ?? .zero
+        job.deliveries[d].transport = transport
+        job.deliveries[d].providerID = outcome.providerID
+        job.deliveries[d].attempt = (job.deliveries[d].spooled?.attempts ?? 0) + 1
+        switch outcome.kind {
+        case .sent:
+            job.deliveries[d].status = .sent
+        case .transient, .permanent:
+            let status: DeliveryStatus = outcome.kind == .transient ? .deferred : .failed
+            let code = outcome.code ?? (outcome.kind == .transient ? "transient" : "permanent")
+            job.deliveries[d].status = status
+            job.deliveries[d].error = job.error(.send, StageFailure(status, code: code, outcome.message ?? code))
+        }
+    }
+}
