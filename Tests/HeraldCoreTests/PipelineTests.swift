@@ -73,7 +73,7 @@ import HeraldCore
         ])
         let lines = harness.log.events.map { event in
             [String(event.row ?? 0), event.channel?.rawValue ?? "-", event.status.rawValue, event.error?.stage.rawValue ?? "",
-             event.error?.code ?? "", event.error?.reason ?? ""].joined(separator: " | ")
+             event.error?.code.rawValue ?? "", event.error?.reason ?? ""].joined(separator: " | ")
         }
         #expect(lines == [
             "1 | mail | sent |  |  | ",

@@ -106,10 +106,10 @@ public final class RateLimiter: @unchecked Sendable {
 
     func decide(_ delivery: Delivery, category: TemplateCategory, userID: String?, now: Date, history: [Date]) -> Decision {
         if let reason = preferences.reason(channel: delivery.channel, category: category, userID: userID, address: delivery.address) {
-            return .hold(until: nil, StageFailure(.suppressed, code: "suppressed", reason))
+            return .hold(until: nil, StageFailure(.suppressed, code: .suppressed, reason))
         }
         if let window = configuration.quietHours[category], let end = window.end(of: now, timeZone: configuration.timeZone) {
-            return .hold(until: end, StageFailure(.deferred, code: "quiet_hours",
+            return .hold(until: end, StageFailure(.deferred, code: .quietHours,
                 "quiet hours \(window) for \(category.rawValue) messages; deferred to \(Timestamp.iso8601(end, timeZone: configuration.timeZone))"))
         }
         let caps = configuration.recipientCaps(channel: delivery.channel, category: category)
@@ -132,10 +132,10 @@ public final class RateLimiter: @unchecked Sendable {
         let wait = allowedAt.timeIntervalSince(now)
         let who = RecipientMasking.masked.apply(delivery.address, channel: delivery.channel)
         if category == .verification && wait > configuration.verificationMaxWait.seconds {
-            return .hold(until: nil, StageFailure(.suppressed, code: "recipient_cap",
+            return .hold(until: nil, StageFailure(.suppressed, code: .recipientCap,
                 "per-recipient cap \(reached) reached for \(who); the verification code would arrive \(Int(wait))s late, so it is not sent"))
         }
-        return .hold(until: allowedAt, StageFailure(.deferred, code: "recipient_cap",
+        return .hold(until: allowedAt, StageFailure(.deferred, code: .recipientCap,
             "per-recipient cap \(reached) reached for \(who); deferred to \(Timestamp.iso8601(allowedAt, timeZone: configuration.timeZone))"))
     }
 }

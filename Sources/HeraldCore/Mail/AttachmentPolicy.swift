@@ -49,7 +49,7 @@ public struct AttachmentPolicy: Sendable {
     /// The file `path` names, when it is a regular file inside an allowed folder.
     public func resolve(_ path: String) -> Result<(url: URL, size: Int), StageFailure> {
         func refuse(_ why: String) -> Result<(url: URL, size: Int), StageFailure> {
-            .failure(StageFailure(.invalid, code: "attachment_not_allowed", "attachment '\(path)' \(why)"))
+            .failure(StageFailure(.invalid, code: .attachmentNotAllowed, "attachment '\(path)' \(why)"))
         }
         guard !path.isEmpty, !path.contains("\0") else { return refuse("is empty or holds a NUL byte") }
         if let problem = Self.hiddenOrParent(path) { return refuse(problem) }
@@ -64,10 +64,10 @@ public struct AttachmentPolicy: Sendable {
 
         var info = stat()
         guard lstat(candidate.path, &info) == 0 else {
-            return .failure(StageFailure(.invalid, code: "attachment_missing", "attachment '\(path)' does not exist"))
+            return .failure(StageFailure(.invalid, code: .attachmentMissing, "attachment '\(path)' does not exist"))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            return .failure(StageFailure(.invalid, code: "attachment_missing", "attachment '\(path)' is not a regular file"))
+            return .failure(StageFailure(.invalid, code: .attachmentMissing, "attachment '\(path)' is not a regular file"))
         }
         return .success((candidate, Int(info.st_size)))
     }
@@ -93,7 +93,7 @@ public struct AttachmentPolicy: Sendable {
         // base64 grows attachments by a third.
         let estimate = total * 4 / 3 + 4096
         if let limit = maxSize[mail.account], estimate > limit {
-            return StageFailure(.invalid, code: "message_too_large",
+            return StageFailure(.invalid, code: .messageTooLarge,
                                 "the message with attachments is about \(estimate >> 10) KB, over the \(limit >> 10) KB max_size of mail account '\(mail.account)'")
         }
         return nil

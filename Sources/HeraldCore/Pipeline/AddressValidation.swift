@@ -13,19 +13,19 @@ public enum AddressValidation {
         switch channel {
         case .mail:
             if let problem = emailProblem(trimmed) {
-                return .failure(StageFailure(.invalid, code: "invalid_email", "email '\(address)' is not a valid address: \(problem)"))
+                return .failure(StageFailure(.invalid, code: .invalidEmail, "email '\(address)' is not a valid address: \(problem)"))
             }
             return .success(trimmed)
         case .sms:
             guard let mobile = normalizeMobile(trimmed) else {
-                return .failure(StageFailure(.invalid, code: "invalid_mobile",
+                return .failure(StageFailure(.invalid, code: .invalidMobile,
                     "mobile '\(address)' is not a valid number: use 11 digits starting 13-19 (optionally +86), or E.164 like +14155550123"))
             }
             return .success(mobile)
         case .site, .wechatMP, .wechatMini:
             if trimmed.isEmpty || trimmed.contains(where: { $0.isWhitespace }) {
                 let what = channel == .site ? "user_id" : "openid"
-                return .failure(StageFailure(.invalid, code: "invalid_\(what)", "\(what) '\(address)' must be non-empty without spaces"))
+                return .failure(StageFailure(.invalid, code: FailureCode("invalid_\(what)"), "\(what) '\(address)' must be non-empty without spaces"))
             }
             return .success(trimmed)
         }

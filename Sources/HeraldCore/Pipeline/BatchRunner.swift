@@ -113,7 +113,7 @@ public struct BatchRunner: Sendable {
             return Job(batch: batch, row: row)
         case let .unreadable(row, line, reason):
             var job = Job(batch: batch, row: RecipientRow(row: row, line: line))
-            job.fail(.load, StageFailure(.invalid, code: "unreadable_row", reason))
+            job.fail(.load, StageFailure(.invalid, code: .unreadableRow, reason))
             return job
         }
     }

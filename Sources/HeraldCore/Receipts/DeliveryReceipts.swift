@@ -139,7 +139,7 @@ public struct ReceiptIngest: Sendable {
                                    template: entry.template, channel: entry.channel, account: receipt.channel,
                                    recipient: RecipientMasking.masked.apply(receipt.mobile, channel: .sms), status: entry.status,
                                    attempt: entry.attempt, providerID: entry.providerID,
-                                   error: receipt.delivered ? nil : PipelineError(stage: .record, file: "receipts", code: receipt.code,
+                                   error: receipt.delivered ? nil : PipelineError(stage: .record, file: "receipts", code: FailureCode(receipt.code),
                                                                                  reason: receipt.message.isEmpty ? receipt.code : receipt.message),
                                    extra: receipt.reportedAt.map { ["reported_at": $0] } ?? [:]))
         }

@@ -106,7 +106,7 @@ public struct LogEvent: Sendable, Hashable {
         if let error {
             json.beginObject("error")
             json.add("stage", error.stage.rawValue)
-            json.add("code", error.code)
+            json.add("code", error.code.rawValue)
             json.add("message", error.reason)
             json.endObject()
         }

@@ -54,7 +54,7 @@ public struct SpoolEntry: Sendable, Hashable, Codable {
         self.init(id: delivery.id.value, batch: job.batch.id, file: job.batch.file, row: job.row.row, line: job.row.line,
                   channel: delivery.channel, account: delivery.account, address: delivery.address, recipient: job.row.recipient,
                   mail: job.row.mail, message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: nextAttempt,
-                  lastErrorCode: delivery.error?.code, lastError: delivery.error?.reason)
+                  lastErrorCode: delivery.error?.code.rawValue, lastError: delivery.error?.reason)
     }
 }
 

@@ -14,7 +14,7 @@ public enum SubscribeValueRules {
     public static func check(key: String, value: String, truncate: Bool) -> Result<String, StageFailure> {
         let type = type(of: key)
         func fail(_ rule: String) -> Result<String, StageFailure> {
-            .failure(StageFailure(.invalid, code: "wechat_value", "subscribe data '\(key)' (\(type)) is '\(value)': \(rule)"))
+            .failure(StageFailure(.invalid, code: .wechatValue, "subscribe data '\(key)' (\(type)) is '\(value)': \(rule)"))
         }
         func limited(_ limit: Int, _ rule: String, allowed: (Character) -> Bool = { _ in true }) -> Result<String, StageFailure> {
             guard value.allSatisfy(allowed) else { return fail(rule) }

@@ -45,7 +45,7 @@ extension PipelineStage {
                 for j in jobs.indices {
                     for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
                         jobs[j].deliveries[d].status = .failed
-                        jobs[j].deliveries[d].error = jobs[j].error(.load, StageFailure(.failed, code: "ledger_unavailable", "the ledger could not be read: \(error)"))
+                        jobs[j].deliveries[d].error = jobs[j].error(.load, StageFailure(.failed, code: .ledgerUnavailable, "the ledger could not be read: \(error)"))
                     }
                 }
             }
@@ -63,7 +63,7 @@ extension PipelineStage {
         job.deliveries[d].id = MessageID(batch: "\(job.batch.id)\u{0}conflict:\(delivery.fingerprint ?? "")", row: job.row.row,
                                          channel: delivery.channel.rawValue)
         job.deliveries[d].status = .invalid
-        job.deliveries[d].error = job.error(.load, StageFailure(.invalid, code: "id_conflict",
+        job.deliveries[d].error = job.error(.load, StageFailure(.invalid, code: .idConflict,
             "batch id '\(job.batch.id)' was already used by \(earlier), whose row \(job.row.row) was \(record.status.rawValue) "
             + "as message \(delivery.id.value) with another template, address or parameters; this row was not sent. "
             + "Give a batch with new content a new id"))
@@ -72,20 +72,20 @@ extension PipelineStage {
     private static func prepare(_ job: inout Job, catalog: TemplateCatalog, references: TemplateReferences) {
         let row = job.row
         if let (column, scalar, position) = row.controlCharacter {
-            job.fail(.load, StageFailure(.invalid, code: "control_character",
+            job.fail(.load, StageFailure(.invalid, code: .controlCharacter,
                 "column '\(column)' holds the control character \(String(format: "U+%04X", scalar.value)) at character \(position); "
                 + "remove it (only tab and line breaks are allowed in values)"))
             return
         }
 
         guard let code = row.template else {
-            job.fail(.load, StageFailure(.invalid, code: "no_template", "the row names no template; fill the template column"))
+            job.fail(.load, StageFailure(.invalid, code: .noTemplate, "the row names no template; fill the template column"))
             return
         }
         guard let template = catalog[code] else {
             var reason = "no template '\(code)' in templates/"
             if let guess = Spelling.closest(to: code, among: catalog.codes) { reason += "; did you mean '\(guess)'?" }
-            job.fail(.load, StageFailure(.invalid, code: "unknown_template", reason))
+            job.fail(.load, StageFailure(.invalid, code: .unknownTemplate, reason))
             return
         }
         job.templateReference = references.reference(for: template)
@@ -101,11 +101,11 @@ extension PipelineStage {
                     let known = Channel.allCases.map(\.rawValue)
                     var reason = "unknown channel '\(name)'; use \(known.joined(separator: ", "))"
                     if let guess = Spelling.closest(to: name, among: known) { reason = "unknown channel '\(name)'; did you mean '\(guess)'?" }
-                    job.fail(.load, StageFailure(.invalid, code: "unknown_channel", reason))
+                    job.fail(.load, StageFailure(.invalid, code: .unknownChannel, reason))
                     return
                 }
                 guard template.channels.contains(channel) else {
-                    job.fail(.load, StageFailure(.invalid, code: "no_variant",
+                    job.fail(.load, StageFailure(.invalid, code: .noVariant,
                         "template '\(code)' has no \(channel.rawValue) variant; it has \(template.channels.map(\.rawValue).joined(separator: ", "))"))
                     return
                 }
@@ -115,7 +115,7 @@ extension PipelineStage {
             channels = template.channels.filter { row.recipient.address(for: $0) != nil }
             if channels.isEmpty {
                 let needed = template.channels.map(\.addressColumn).joined(separator: ", ")
-                job.fail(.load, StageFailure(.skipped, code: "no_address",
+                job.fail(.load, StageFailure(.skipped, code: .noAddress,
                     "the row has no address for any channel of '\(code)'; fill one of \(needed)"))
                 return
             }

@@ -44,7 +44,7 @@ extension PipelineStage {
                                                 category: template?.category, status: status, error: failure,
                                                 extra: job.extraParameters))
                     work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
-                                                    status: status, errorCode: failure.code, errorMessage: failure.reason, updatedAt: now,
+                                                    status: status, errorCode: failure.code.rawValue, errorMessage: failure.reason, updatedAt: now,
                                                     file: job.batch.file))
                     continue
                 }
@@ -115,7 +115,7 @@ extension PipelineStage {
                     work.entries.append(LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
                                                     template: template?.code ?? delivery.message?.template, status: status,
                                                     attempt: delivery.attempt, providerID: delivery.providerID,
-                                                    errorCode: delivery.error?.code, errorMessage: delivery.error?.reason, updatedAt: now,
+                                                    errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
                                                     fingerprint: delivery.fingerprint, file: job.batch.file))
                     jobs[j].deliveries[d] = delivery
                 }
@@ -128,7 +128,7 @@ extension PipelineStage {
             let notes = duplicates.take().map { tally in
                 var event = LogEvent(timestamp: clock(), messageID: tally.batch.messageID(row: 0, channel: "batch"), batch: tally.batch.id,
                                      file: tally.batch.file, status: .duplicate,
-                                     error: PipelineError(stage: .load, file: tally.batch.file, code: "duplicate",
+                                     error: PipelineError(stage: .load, file: tally.batch.file, code: .duplicate,
                                                           reason: "\(tally.messages) message\(tally.messages == 1 ? "" : "s") of \(tally.rows) row\(tally.rows == 1 ? "" : "s") "
                                                               + "were already handed over by an earlier run of this batch; they were not sent again"))
                 event.kind = .batch

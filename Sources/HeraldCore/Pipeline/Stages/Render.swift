@@ -24,7 +24,7 @@ extension PipelineStage {
                     mail.attachments += job.row.mail.attachments
                     mail.unsubscribe = job.row.mail.unsubscribeURL ?? mail.unsubscribe
                     if let link = mail.unsubscribe, let problem = UnsubscribeLink.problem(link) {
-                        throw StageFailure(.invalid, code: "invalid_unsubscribe_url", problem)
+                        throw StageFailure(.invalid, code: .invalidUnsubscribeURL, problem)
                     }
                     if let policy, let failure = policy.check(mail) { throw failure }
 
@@ -33,7 +33,7 @@ extension PipelineStage {
                 delivery.message = message
                 delivery.account = Self.account(of: message)
             case let .failure(error):
-                throw StageFailure(.invalid, code: error.missingParameter == nil ? "render_failed" : "missing_parameter", error.description)
+                throw StageFailure(.invalid, code: error.missingParameter == nil ? .renderFailed : .missingParameter, error.description)
             }
         }
     }

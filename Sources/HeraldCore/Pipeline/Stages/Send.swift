@@ -17,7 +17,7 @@ extension PipelineStage {
                     let delivery = jobs[j].deliveries[d]
                     guard let transport = transports.transport(channel: delivery.channel, account: delivery.account) else {
                         jobs[j].deliveries[d].status = .failed
-                        jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.failed, code: "no_transport",
+                        jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.failed, code: .noTransport,
                             "no transport for \(delivery.channel.rawValue) '\(delivery.account)'; define it in herald.yaml"))
                         continue
                     }
@@ -53,7 +53,7 @@ extension PipelineStage {
                             for ((j, d), at) in zip(remaining, times) {
                                 jobs[j].deliveries[d].status = .deferred
                                 jobs[j].deliveries[d].deferUntil = at
-                                jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.deferred, code: "rate_limited",
+                                jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.deferred, code: .rateLimited,
                                     "\(delivery.channel.rawValue) account '\(delivery.account)' is limited to \(rate); "
                                     + "deferred to \(Timestamp.iso8601(at, timeZone: control.timeZone)), the next send the rate allows"))
                             }
@@ -91,7 +91,7 @@ extension PipelineStage {
     private static func pause(_ job: inout Job, delivery d: Int, reason: String, control: SendControl?) {
         job.deliveries[d].status = .deferred
         job.deliveries[d].deferUntil = control?.clock.now().addingTimeInterval(300)
-        job.deliveries[d].error = job.error(.send, StageFailure(.deferred, code: "transport_paused", reason))
+        job.deliveries[d].error = job.error(.send, StageFailure(.deferred, code: .transportPaused, reason))
     }
 
     private static func apply(_ outcome: DeliveryOutcome, transport: String, to job: inout Job, delivery d: Int) {
@@ -104,9 +104,9 @@ extension PipelineStage {
             job.deliveries[d].status = .sent
         case .transient, .permanent:
             let status: DeliveryStatus = outcome.kind == .transient ? .deferred : .failed
-            let code = outcome.code ?? (outcome.kind == .transient ? "transient" : "permanent")
+            let code = outcome.code.map { FailureCode($0) } ?? (outcome.kind == .transient ? .transient : .permanent)
             job.deliveries[d].status = status
-            job.deliveries[d].error = job.error(.send, StageFailure(status, code: code, outcome.message ?? code))
+            job.deliveries[d].error = job.error(.send, StageFailure(status, code: code, outcome.message ?? code.rawValue))
         }
     }
 }

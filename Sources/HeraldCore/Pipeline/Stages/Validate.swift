@@ -7,10 +7,10 @@ extension PipelineStage {
         .eachDelivery(.validate) { job, delivery throws(StageFailure) in
             guard let template = job.template else { return }
             if template.status == .disabled {
-                throw StageFailure(.skipped, code: "template_disabled", "template '\(template.code)' is disabled")
+                throw StageFailure(.skipped, code: .templateDisabled, "template '\(template.code)' is disabled")
             }
             if delivery.address.isEmpty {
-                throw StageFailure(.skipped, code: "no_address",
+                throw StageFailure(.skipped, code: .noAddress,
                                    "no \(delivery.channel.addressColumn) for the \(delivery.channel.rawValue) channel")
             }
             switch AddressValidation.normalize(delivery.address, for: delivery.channel) {
@@ -21,13 +21,13 @@ extension PipelineStage {
                 for (column, addresses) in [("cc", job.row.mail.cc), ("bcc", job.row.mail.bcc)] {
                     for address in addresses {
                         if let problem = AddressValidation.emailProblem(address) {
-                            throw StageFailure(.invalid, code: "invalid_\(column)", "\(column) '\(address)' is not a valid address: \(problem)")
+                            throw StageFailure(.invalid, code: FailureCode("invalid_\(column)"), "\(column) '\(address)' is not a valid address: \(problem)")
                         }
                     }
                 }
             }
             if let name = renderer.missingParameter(template, parameters: job.row.parameters) {
-                throw StageFailure(.invalid, code: "missing_parameter",
+                throw StageFailure(.invalid, code: .missingParameter,
                                    "missing required parameter '\(name)' for template '\(template.code)'; fill the \(name) column or declare a default")
             }
         }
