@@ -23,7 +23,7 @@ extension PipelineStage {
                               clock: @escaping @Sendable () -> Date,
                               jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) -> PipelineStage {
         let writer = RecordWriter(ledger: ledger, log: log, counters: counters)
-        let masking = configuration.recipientMasking
+        let decide = RecordDecisions(configuration: configuration, preferences: preferences, spooling: spool != nil, jitter: jitter)
         let duplicates = DuplicateTally()
         return PipelineStage(.record, chunk: { jobs in
             let now = clock()
@@ -34,89 +34,21 @@ extension PipelineStage {
             for j in jobs.indices {
                 let job = jobs[j]
                 if let segment = job.journal, !work.segments.contains(where: { $0 === segment }) { work.segments.append(segment) }
-                let template = job.template
-                if var failure = job.failure {
-                    failure.reason = masking.scrub(failure.reason, addresses: job.row.addresses)
-                    let id = job.batch.messageID(row: job.row.row, channel: "row")
-                    let status = job.failureStatus ?? .invalid
-                    work.events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
-                                                row: job.row.row, line: job.row.line, template: job.row.template,
-                                                category: template?.category, status: status, error: failure,
-                                                extra: job.extraParameters))
-                    work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
-                                                    status: status, errorCode: failure.code.rawValue, errorMessage: failure.reason, updatedAt: now,
-                                                    file: job.batch.file))
+                if job.failure != nil {
+                    decide.rowFailure(job, now: now, into: &work)
                     continue
                 }
                 for d in job.deliveries.indices {
                     var delivery = job.deliveries[d]
-                    if masking == .masked, let reason = delivery.error?.reason {
-                        delivery.error?.reason = masking.scrub(reason, addresses: job.row.addresses + [(delivery.address, delivery.channel)])
-                    }
-
+                    decide.maskError(&delivery, of: job)
                     if let at = delivery.countedAt { work.counts.append((delivery.channel, delivery.address, at)) }
-                    guard var status = delivery.status, status != .duplicate else { continue }
-                    var nextAttempt: Date?
-                    if spool != nil, let message = delivery.message {
-                        if status == .deferred {
-                            let policy = configuration.retryPolicy(channel: delivery.channel, account: delivery.account)
-                            let failedSend = delivery.deferUntil == nil
-                            let attempts = (delivery.spooled?.attempts ?? 0) + (failedSend ? 1 : 0)
-                            let firstSeen = delivery.spooled?.firstSeen ?? now
-                            let due = delivery.deferUntil
-                                ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: jitter()).seconds)
-                            var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: attempts,
-                                                   firstSeen: firstSeen, nextAttempt: due)
-                            let exhausted = failedSend && attempts >= policy.maxAttempts
-                            let expired = now.timeIntervalSince(firstSeen) >= policy.maxAge.seconds
-                            if exhausted || expired {
-                                status = .failed
-                                entry.nextAttempt = now
-                                let why = exhausted ? "\(attempts) attempts" : "\(Int(policy.maxAge.seconds / 3600))h"
-                                delivery.error?.reason += " (dead letter: gave up after \(why); `herald spool retry \(delivery.id.value)` brings it back)"
-                                delivery.error?.stage = .record
-                                work.bury.append(entry)
-                            } else {
-                                nextAttempt = due
-                                work.put.append(entry)
-                            }
-                        } else if delivery.spooled != nil {
-                            if status == .failed {
-                                work.bury.append(SpoolEntry(job: job, delivery: delivery, message: message, attempts: delivery.attempt,
-                                                            firstSeen: delivery.spooled?.firstSeen ?? now, nextAttempt: now))
-                            } else {
-                                work.remove.append(delivery.id.value)
-                            }
-                        }
-                    }
-                    if status == .failed, delivery.channel == .mail, configuration.suppressBounces, let preferences,
-                       let error = delivery.error, error.stage == .send, Self.isHardBounce(error) {
-                        work.bounces.append((delivery.address, preferences))
-                    }
-                    if status == .sent, delivery.transport == SiteInboxTransport.transportName,
-                       case let .site(site)? = delivery.message?.content {
-                        work.site.append(SiteDelivery(messageID: delivery.id, tenantID: job.row.recipient.tenantID ?? "0",
-                                                      userID: delivery.address, userType: job.row.recipient.userType,
-                                                      template: template?.code ?? delivery.message?.template ?? "",
-                                                      nickname: site.nickname, content: site.content, type: site.type,
-                                                      parameters: job.row.parameters, createdAt: now))
-                    }
-                    delivery.status = status
-                    work.events.append(LogEvent(
-                        timestamp: now, messageID: delivery.id, batch: job.batch.id, file: job.batch.file, row: job.row.row,
-                        line: job.row.line, template: template?.code ?? delivery.message?.template,
-                        category: template?.category ?? delivery.message?.category, channel: delivery.channel,
-                        account: delivery.account.isEmpty ? nil : delivery.account, transport: delivery.transport,
-                        recipient: delivery.address.isEmpty ? nil : masking.apply(delivery.address, channel: delivery.channel),
-                        status: status, attempt: delivery.attempt,
-                        latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
-                        providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt))
-                    work.events[work.events.count - 1].fingerprint = delivery.fingerprint
-                    work.entries.append(LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
-                                                    template: template?.code ?? delivery.message?.template, status: status,
-                                                    attempt: delivery.attempt, providerID: delivery.providerID,
-                                                    errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
-                                                    fingerprint: delivery.fingerprint, file: job.batch.file))
+                    guard delivery.status != nil, delivery.status != .duplicate else { continue }
+                    let nextAttempt = decide.retry(&delivery, of: job, now: now, into: &work)
+                    if let bounce = decide.hardBounce(delivery) { work.bounces.append(bounce) }
+                    if let site = decide.siteMessage(delivery, of: job, now: now) { work.site.append(site) }
+                    let (event, entry) = decide.outcome(delivery, of: job, nextAttempt: nextAttempt, now: now)
+                    work.events.append(event)
+                    work.entries.append(entry)
                     jobs[j].deliveries[d] = delivery
                 }
             }
@@ -125,20 +57,10 @@ extension PipelineStage {
             try await writer.drain()
             // Duplicates are never silent: one line per batch says how many there were. It is a
             // batch note, so no message's final status in the reports changes.
-            let notes = duplicates.take().map { tally in
-                var event = LogEvent(timestamp: clock(), messageID: tally.batch.messageID(row: 0, channel: "batch"), batch: tally.batch.id,
-                                     file: tally.batch.file, status: .duplicate,
-                                     error: PipelineError(stage: .load, file: tally.batch.file, code: .duplicate,
-                                                          reason: "\(tally.messages) message\(tally.messages == 1 ? "" : "s") of \(tally.rows) row\(tally.rows == 1 ? "" : "s") "
-                                                              + "were already handed over by an earlier run of this batch; they were not sent again"))
-                event.kind = .batch
-                event.count = tally.messages
-                return event
-            }
+            let notes = duplicates.take().map { RecordDecisions.batchNote($0, at: clock()) }
             if !notes.isEmpty { try log.append(notes) }
         })
     }
-
 
     /// A permanent mail failure saying the mailbox does not exist.
     static func isHardBounce(_ error: PipelineError) -> Bool {
@@ -242,5 +164,127 @@ final class DuplicateTally: @unchecked Sendable {
             defer { tallies = [] }
             return tallies
         }
+    }
+}
+
+/// The decisions the record stage makes for each outcome, one method each: what a row that
+/// failed before its channels were known records, whether a message goes to the spool (or dies),
+/// whether a failure is a hard bounce to suppress, which 站内信 to store, and the log line and
+/// ledger row of an outcome.
+struct RecordDecisions: Sendable {
+    let configuration: Configuration
+    let preferences: Preferences?
+    /// Whether deferred messages are spooled (false in tests of the chain without a spool).
+    let spooling: Bool
+    let jitter: @Sendable () -> Double
+
+    var masking: RecipientMasking { configuration.recipientMasking }
+
+    /// A row that failed before its channels were known: one log line and ledger row under the
+    /// row's own id (channel code `0000`).
+    func rowFailure(_ job: Job, now: Date, into work: inout RecordWork) {
+        guard var failure = job.failure else { return }
+        failure.reason = masking.scrub(failure.reason, addresses: job.row.addresses)
+        let id = job.batch.messageID(row: job.row.row, channel: "row")
+        let status = job.failureStatus ?? .invalid
+        work.events.append(LogEvent(timestamp: now, messageID: id, batch: job.batch.id, file: job.batch.file,
+                                    row: job.row.row, line: job.row.line, template: job.row.template,
+                                    category: job.template?.category, status: status, error: failure,
+                                    extra: job.extraParameters))
+        work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
+                                        status: status, errorCode: failure.code.rawValue, errorMessage: failure.reason,
+                                        updatedAt: now, file: job.batch.file))
+    }
+
+    /// Masks the row's addresses inside the delivery's error message (when masking is on).
+    func maskError(_ delivery: inout Delivery, of job: Job) {
+        guard masking == .masked, let reason = delivery.error?.reason else { return }
+        delivery.error?.reason = masking.scrub(reason, addresses: job.row.addresses + [(delivery.address, delivery.channel)])
+    }
+
+    /// The spool's part: a deferred message is put in the spool with its next attempt, or buried
+    /// in `dead/` (and becomes `failed`) when out of attempts or time; a spooled message that is
+    /// done leaves the spool, or is buried when it failed for good. Returns the next attempt.
+    func retry(_ delivery: inout Delivery, of job: Job, now: Date, into work: inout RecordWork) -> Date? {
+        guard spooling, let message = delivery.message, let status = delivery.status else { return nil }
+        if status == .deferred {
+            let policy = configuration.retryPolicy(channel: delivery.channel, account: delivery.account)
+            // Held back by a cap, quiet hours or a rate (deferUntil set) is not a failed attempt.
+            let failedSend = delivery.deferUntil == nil
+            let attempts = (delivery.spooled?.attempts ?? 0) + (failedSend ? 1 : 0)
+            let firstSeen = delivery.spooled?.firstSeen ?? now
+            let due = delivery.deferUntil ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: jitter()).seconds)
+            var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: due)
+            let exhausted = failedSend && attempts >= policy.maxAttempts
+            let expired = now.timeIntervalSince(firstSeen) >= policy.maxAge.seconds
+            guard exhausted || expired else {
+                work.put.append(entry)
+                return due
+            }
+            delivery.status = .failed
+            entry.nextAttempt = now
+            let why = exhausted ? "\(attempts) attempts" : "\(Int(policy.maxAge.seconds / 3600))h"
+            delivery.error?.reason += " (dead letter: gave up after \(why); `herald spool retry \(delivery.id.value)` brings it back)"
+            delivery.error?.stage = .record
+            work.bury.append(entry)
+        } else if delivery.spooled != nil {
+            if status == .failed {
+                work.bury.append(SpoolEntry(job: job, delivery: delivery, message: message, attempts: delivery.attempt,
+                                            firstSeen: delivery.spooled?.firstSeen ?? now, nextAttempt: now))
+            } else {
+                work.remove.append(delivery.id.value)
+            }
+        }
+        return nil
+    }
+
+    /// The address to add to the suppression list, when a mail failed for good because the
+    /// mailbox does not exist (and `preferences.suppress_bounces` is on).
+    func hardBounce(_ delivery: Delivery) -> (String, Preferences)? {
+        guard delivery.status == .failed, delivery.channel == .mail, configuration.suppressBounces, let preferences,
+              let error = delivery.error, error.stage == .send, PipelineStage.isHardBounce(error) else { return nil }
+        return (delivery.address, preferences)
+    }
+
+    /// The 站内信 to store with the ledger row, when the inbox transport sent a site message.
+    func siteMessage(_ delivery: Delivery, of job: Job, now: Date) -> SiteDelivery? {
+        guard delivery.status == .sent, delivery.transport == SiteInboxTransport.transportName,
+              case let .site(site)? = delivery.message?.content else { return nil }
+        return SiteDelivery(messageID: delivery.id, tenantID: job.row.recipient.tenantID ?? "0", userID: delivery.address,
+                            userType: job.row.recipient.userType,
+                            template: job.template?.code ?? delivery.message?.template ?? "",
+                            nickname: site.nickname, content: site.content, type: site.type,
+                            parameters: job.row.parameters, createdAt: now)
+    }
+
+    /// The log line and the ledger row of one outcome.
+    func outcome(_ delivery: Delivery, of job: Job, nextAttempt: Date?, now: Date) -> (LogEvent, LedgerEntry) {
+        let status = delivery.status ?? .invalid
+        let template = job.template?.code ?? delivery.message?.template
+        var event = LogEvent(
+            timestamp: now, messageID: delivery.id, batch: job.batch.id, file: job.batch.file, row: job.row.row,
+            line: job.row.line, template: template, category: job.template?.category ?? delivery.message?.category,
+            channel: delivery.channel, account: delivery.account.isEmpty ? nil : delivery.account, transport: delivery.transport,
+            recipient: delivery.address.isEmpty ? nil : masking.apply(delivery.address, channel: delivery.channel),
+            status: status, attempt: delivery.attempt, latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
+            providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt)
+        event.fingerprint = delivery.fingerprint
+        let entry = LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
+                                template: template, status: status, attempt: delivery.attempt, providerID: delivery.providerID,
+                                errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
+                                fingerprint: delivery.fingerprint, file: job.batch.file)
+        return (event, entry)
+    }
+
+    /// The batch line that counts a batch's duplicates.
+    static func batchNote(_ tally: DuplicateTally.Tally, at date: Date) -> LogEvent {
+        let reason = "\(tally.messages) message\(tally.messages == 1 ? "" : "s") of \(tally.rows) row\(tally.rows == 1 ? "" : "s") "
+            + "were already handed over by an earlier run of this batch; they were not sent again"
+        var event = LogEvent(timestamp: date, messageID: tally.batch.messageID(row: 0, channel: "batch"), batch: tally.batch.id,
+                             file: tally.batch.file, status: .duplicate,
+                             error: PipelineError(stage: .load, file: tally.batch.file, code: .duplicate, reason: reason))
+        event.kind = .batch
+        event.count = tally.messages
+        return event
     }
 }
