@@ -2,20 +2,69 @@ import Foundation
 import GRDB
 import HeraldCore
 
-/// The inbox in `outbox/herald.sqlite`, the tables the ledger's migrations create:
-/// `site_messages`, `notices` and `notice_reads` (see README, "The inbox schema").
-public final class SQLiteInboxStore: InboxStore, @unchecked Sendable {
+/// The inbox in `outbox/herald.sqlite`: the tables `site_messages`, `notices` and
+/// `notice_reads`, which this store owns and migrates (see HeraldInbox.docc, the inbox schema).
+/// The record stage delivers 站内信 through it inside the ledger's transaction.
+public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Sendable {
     private let database: DatabasePool
     private static let utc = TimeZone(identifier: "UTC") ?? .current
 
-    /// The inbox in the database of `ledger` (migrated when the ledger opened it).
-    public init(ledger: SQLiteLedger) {
-        database = ledger.database
+    /// The inbox in the workspace database, its tables created or migrated.
+    public init(database: WorkspaceDatabase) throws {
+        self.database = database.pool
+        try database.migrate(Self.migrator)
     }
 
-    /// Opens (creating if needed) the workspace database at `url`.
+    /// Opens (creating if needed) the workspace database at `url` and the inbox in it.
     public convenience init(url: URL) throws {
-        self.init(ledger: try SQLiteLedger(url: url))
+        try self.init(database: WorkspaceDatabase(url: url))
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("3-inbox") { db in
+            // 站内信 and 系统公告: a stable interface that products may read directly (HeraldInbox.docc/Inbox.md).
+            try db.execute(sql: """
+                CREATE TABLE site_messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    message_id TEXT UNIQUE,
+                    tenant_id TEXT NOT NULL DEFAULT '0',
+                    user_id TEXT NOT NULL,
+                    user_type TEXT,
+                    template TEXT NOT NULL,
+                    nickname TEXT,
+                    content TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    params TEXT NOT NULL DEFAULT '{}',
+                    is_read INTEGER NOT NULL DEFAULT 0,
+                    read_at TEXT,
+                    created_at TEXT NOT NULL,
+                    archived INTEGER NOT NULL DEFAULT 0,
+                    deleted INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX site_messages_unread ON site_messages(tenant_id, user_id, is_read);
+                CREATE INDEX site_messages_created ON site_messages(tenant_id, user_id, created_at);
+                CREATE TABLE notices (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    tenant_id TEXT NOT NULL DEFAULT '0',
+                    title TEXT NOT NULL,
+                    content TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    starts_at TEXT,
+                    ends_at TEXT,
+                    created_at TEXT NOT NULL,
+                    retracted_at TEXT
+                );
+                CREATE INDEX notices_tenant ON notices(tenant_id, retracted_at);
+                CREATE TABLE notice_reads (
+                    notice_id INTEGER NOT NULL REFERENCES notices(id),
+                    user_id TEXT NOT NULL,
+                    read_at TEXT NOT NULL,
+                    PRIMARY KEY (notice_id, user_id)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
     }
 
     private static func stamp(_ date: Date) -> String { Timestamp.iso8601(date, timeZone: utc) }
@@ -25,8 +74,28 @@ public final class SQLiteInboxStore: InboxStore, @unchecked Sendable {
     }
 
     public func deliver(_ messages: [SiteDelivery]) throws {
-        let ledger = try SQLiteLedger(pool: database)
-        try ledger.record([], siteMessages: messages)
+        guard !messages.isEmpty else { return }
+        try database.write { db in try deliver(messages, in: StoreTransaction(database: db)) }
+    }
+
+    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+        guard !messages.isEmpty else { return }
+        guard let db = transaction.database else {
+            throw InboxError(message: "the SQLite inbox store needs a SQLite transaction; the ledger is not on this database")
+        }
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING
+            """)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for message in messages {
+            let params = String(decoding: (try? encoder.encode(message.parameters)) ?? Data("{}".utf8), as: UTF8.self)
+            try insert.execute(arguments: [
+                message.messageID.value, message.tenantID, message.userID, message.userType, message.template,
+                message.nickname, message.content, message.type, params, Self.stamp(message.createdAt),
+            ])
+        }
     }
 
     /// Active announcements of `tenant` at `now`, as a SQL condition on alias `n` (arguments: tenant, now, now).

@@ -21,29 +21,51 @@ public enum WorkspaceRuntime {
     public static func open(_ workspace: Workspace, now: Date = Date(),
                             warn: (String) -> Void = { _ in }) throws -> WorkspaceRun {
         let paths = workspace.paths
-        let ledger: SQLiteLedger
+        let stores = try Stores(paths)
+        try LedgerHistory.check(stores.ledger, logDirectory: paths.logs)
         do {
-            ledger = try SQLiteLedger(url: paths.database)
-        } catch {
-            throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")
-        }
-        try LedgerHistory.check(ledger, logDirectory: paths.logs)
-        do {
-            try ledger.pruneCounts(before: now.addingTimeInterval(-counterRetention))
+            try stores.counters.pruneCounts(before: now.addingTimeInterval(-counterRetention))
             let log = try JSONLinesLog(directory: paths.logs, timeZone: workspace.configuration.timeZone)
-            let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: ledger)
+            let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: stores.tokens)
             let (preferences, problems) = Preferences.load(root: workspace.root)
             for problem in problems { warn(problem.description) }
-            var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: ledger, log: log,
-                                   counters: ledger, preferences: preferences)
-            let store = SQLiteInboxStore(ledger: ledger)
+            var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
+                                   counters: stores.counters, preferences: preferences)
+            run.siteMessages = stores.inbox
+            let inbox = stores.inbox
             run.noticePublisher = { url in
-                let notice = try NoticeFile.publish(url, to: store, now: Date())
+                let notice = try NoticeFile.publish(url, to: inbox, now: Date())
                 return "published announcement n\(notice.id) to tenant \(notice.tenantID)"
             }
             return run
         } catch {
             throw RuntimeError("cannot open outbox/: \(error)")
+        }
+    }
+
+    /// Every store of a workspace over its one database (`outbox/herald.sqlite`), each with its
+    /// own tables and migrations.
+    public struct Stores: Sendable {
+        /// The ledger (Core).
+        public let ledger: SQLiteLedger
+        /// Per-recipient cap counters (Core).
+        public let counters: SQLiteRecipientCounters
+        /// WeChat access tokens (Core).
+        public let tokens: SQLiteAccessTokenStore
+        /// 站内信 and 系统公告 (HeraldInbox).
+        public let inbox: SQLiteInboxStore
+
+        /// Opens the workspace database and every store in it.
+        public init(_ paths: WorkspacePaths) throws {
+            do {
+                let database = try WorkspaceDatabase(url: paths.database)
+                ledger = try SQLiteLedger(database: database)
+                counters = try SQLiteRecipientCounters(database: database)
+                tokens = try SQLiteAccessTokenStore(database: database)
+                inbox = try SQLiteInboxStore(database: database)
+            } catch {
+                throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")
+            }
         }
     }
 

@@ -36,7 +36,7 @@ final class AccessRecord: @unchecked Sendable {
 /// metrics, over HTTP/1.1 with Hummingbird.
 ///
 /// ```swift
-/// let server = HeraldServer(workspace: workspace, store: SQLiteInboxStore(ledger: ledger))
+/// let server = HeraldServer(workspace: workspace, store: try SQLiteInboxStore(url: workspace.paths.database))
 /// let app = server.application(logger: logger) { port in print("listening on \(port)") }
 /// try await app.runService()   // until SIGTERM or SIGINT
 /// ```

@@ -39,6 +39,36 @@ public struct LedgerEntry: Sendable, Hashable {
     }
 }
 
+/// Where the record stage stores 站内信, inside the ledger's transaction, so a message is in the
+/// inbox if and only if the ledger says sent. HeraldInbox's stores implement it; Core writes no
+/// inbox table itself.
+///
+/// ```swift
+/// try ledger.record(entries) { transaction in try inbox.deliver(messages, in: transaction) }
+/// ```
+public protocol SiteMessageStore: Sendable {
+    /// Stores `messages` within `transaction`; a message id already stored is left as it is.
+    func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws
+}
+
+/// The in-memory twin of the inbox's delivery side, for tests of the chain.
+public final class MemorySiteMessageStore: SiteMessageStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [SiteDelivery] = []
+
+    /// Creates an empty store.
+    public init() {}
+
+    /// Every message stored, in order.
+    public var messages: [SiteDelivery] { lock.withLock { stored } }
+
+    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+        lock.withLock {
+            stored += messages.filter { message in !stored.contains { $0.messageID == message.messageID } }
+        }
+    }
+}
+
 /// A 站内信 to store in the inbox in the same transaction as its ledger entry, so a message is in
 /// the inbox if and only if the ledger says sent.
 public struct SiteDelivery: Sendable, Hashable {
@@ -99,10 +129,9 @@ public protocol Ledger: Sendable {
     func knows(batch: String) throws -> Bool
     /// The recorded status, fingerprint and batch file of each id that has one.
     func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord]
-    /// Records entries in one transaction, replacing earlier entries with the same id.
-    func record(_ entries: [LedgerEntry]) throws
-    /// Records entries and stores site messages, in one transaction.
-    func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws
+    /// Records entries in one transaction, replacing earlier entries with the same id; runs
+    /// `alongside` (another store's writes, such as the chunk's 站内信) in the same transaction.
+    func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws
     /// The entries of messages by id, or by provider id (delivery receipts match either).
     func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry]
     /// Whether the ledger cannot be trusted to know what the logs know (see `LedgerHistory`):
@@ -116,6 +145,11 @@ public protocol Ledger: Sendable {
 }
 
 extension Ledger {
+    /// Records entries in one transaction, replacing earlier entries with the same id.
+    public func record(_ entries: [LedgerEntry]) throws {
+        try record(entries, alongside: nil)
+    }
+
     /// The recorded status of each id that has one.
     public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
         try records(of: ids).mapValues(\.status)
@@ -166,10 +200,6 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ new: [LedgerEntry]) throws {
-        try record(new, siteMessages: [])
-    }
-
     private func store(_ entry: LedgerEntry) {
         var entry = entry
         if entry.fingerprint == nil { entry.fingerprint = entries[entry.id]?.fingerprint }
@@ -184,14 +214,10 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    /// Site messages stored with their ledger entries.
-    public var siteMessages: [SiteDelivery] { lock.withLock { site } }
-    private var site: [SiteDelivery] = []
-
-    public func record(_ new: [LedgerEntry], siteMessages: [SiteDelivery]) throws {
-        lock.withLock {
+    public func record(_ new: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+        try lock.withLock {
+            try alongside?(StoreTransaction(database: nil))
             for entry in new { store(entry) }
-            site += siteMessages.filter { message in !site.contains { $0.messageID == message.messageID } }
         }
     }
 }

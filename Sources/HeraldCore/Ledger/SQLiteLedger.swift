@@ -8,26 +8,20 @@ import GRDB
 /// attempt, provider_id, error_code, error_message, updated_at, fingerprint)`, indexed by batch;
 /// `ledger_state(key, value)` notes a rebuild from the logs.
 public final class SQLiteLedger: Ledger, @unchecked Sendable {
-    /// The database, shared with later stores (site messages, counters, tokens).
-    public let database: DatabasePool
+    /// The workspace database it lives in.
+    public let workspaceDatabase: WorkspaceDatabase
+    /// The connection pool (for tests and tools that read the schema).
+    public var database: DatabasePool { workspaceDatabase.pool }
 
-    /// Opens (creating if needed) the database at `url`.
-    public init(url: URL) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var configuration = GRDB.Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA cache_size = -16384")
-        }
-        database = try DatabasePool(path: url.path, configuration: configuration)
-        try Self.migrator.migrate(database)
+    /// The ledger in `database`, its tables created or migrated.
+    public init(database: WorkspaceDatabase) throws {
+        workspaceDatabase = database
+        try database.migrate(Self.migrator)
     }
 
-    /// A ledger over an already open and migrated database (the inbox store shares it).
-    public init(pool: DatabasePool) throws {
-        database = pool
-        try Self.migrator.migrate(database)
+    /// Opens (creating if needed) the workspace database at `url` and the ledger in it.
+    public convenience init(url: URL) throws {
+        try self.init(database: WorkspaceDatabase(url: url))
     }
 
     static var migrator: DatabaseMigrator {
@@ -55,63 +49,8 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 CREATE INDEX ledger_batch ON ledger(batch_id);
                 """)
         }
-        migrator.registerMigration("2-recipient-sends") { db in
-            try db.execute(sql: """
-                CREATE TABLE recipient_sends (
-                    channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL, count INTEGER NOT NULL DEFAULT 1,
-                    PRIMARY KEY (channel, address, sent_at)
-                ) WITHOUT ROWID;
-                """)
-        }
-        migrator.registerMigration("3-inbox") { db in
-            // 站内信 and 系统公告: a stable interface that products may read directly (HeraldInbox.docc/Inbox.md).
-            try db.execute(sql: """
-                CREATE TABLE site_messages (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    message_id TEXT UNIQUE,
-                    tenant_id TEXT NOT NULL DEFAULT '0',
-                    user_id TEXT NOT NULL,
-                    user_type TEXT,
-                    template TEXT NOT NULL,
-                    nickname TEXT,
-                    content TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    params TEXT NOT NULL DEFAULT '{}',
-                    is_read INTEGER NOT NULL DEFAULT 0,
-                    read_at TEXT,
-                    created_at TEXT NOT NULL,
-                    archived INTEGER NOT NULL DEFAULT 0,
-                    deleted INTEGER NOT NULL DEFAULT 0
-                );
-                CREATE INDEX site_messages_unread ON site_messages(tenant_id, user_id, is_read);
-                CREATE INDEX site_messages_created ON site_messages(tenant_id, user_id, created_at);
-                CREATE TABLE notices (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    tenant_id TEXT NOT NULL DEFAULT '0',
-                    title TEXT NOT NULL,
-                    content TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    starts_at TEXT,
-                    ends_at TEXT,
-                    created_at TEXT NOT NULL,
-                    retracted_at TEXT
-                );
-                CREATE INDEX notices_tenant ON notices(tenant_id, retracted_at);
-                CREATE TABLE notice_reads (
-                    notice_id INTEGER NOT NULL REFERENCES notices(id),
-                    user_id TEXT NOT NULL,
-                    read_at TEXT NOT NULL,
-                    PRIMARY KEY (notice_id, user_id)
-                ) WITHOUT ROWID;
-                """)
-        }
         migrator.registerMigration("4-provider-ids") { db in
             try db.execute(sql: "CREATE INDEX ledger_provider ON ledger(provider_id) WHERE provider_id IS NOT NULL")
-        }
-        migrator.registerMigration("5-access-tokens") { db in
-            try db.execute(sql: """
-                CREATE TABLE access_tokens (app_id TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID
-                """)
         }
         migrator.registerMigration("6-fingerprints") { db in
             // What each message sends, so a reused batch id with other content is a conflict, not a duplicate.
@@ -179,9 +118,6 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ entries: [LedgerEntry]) throws {
-        try record(entries, siteMessages: [])
-    }
 
     public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
         guard !ids.isEmpty || !providerIDs.isEmpty else { return [] }
@@ -209,25 +145,11 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) throws {
-        guard !entries.isEmpty || !siteMessages.isEmpty else { return }
+    public func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+        guard !entries.isEmpty || alongside != nil else { return }
         let utc = TimeZone(identifier: "UTC") ?? .current
         try database.write { db in
-            if !siteMessages.isEmpty {
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING
-                    """)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                for message in siteMessages {
-                    let params = String(decoding: (try? encoder.encode(message.parameters)) ?? Data("{}".utf8), as: UTF8.self)
-                    try insert.execute(arguments: [
-                        message.messageID.value, message.tenantID, message.userID, message.userType, message.template,
-                        message.nickname, message.content, message.type, params, Timestamp.iso8601(message.createdAt, timeZone: utc),
-                    ])
-                }
-            }
+            try alongside?(StoreTransaction(database: db))
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,
                                     error_code, error_message, updated_at, fingerprint)

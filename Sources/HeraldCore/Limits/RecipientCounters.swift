@@ -48,7 +48,24 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
 }
 
 /// Counters in `outbox/herald.sqlite`, table `recipient_sends(channel, address, sent_at, count)`.
-extension SQLiteLedger: RecipientCounters {
+public final class SQLiteRecipientCounters: RecipientCounters, @unchecked Sendable {
+    private let database: DatabasePool
+
+    /// The counters in `database`, their table created if needed.
+    public init(database: WorkspaceDatabase) throws {
+        self.database = database.pool
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2-recipient-sends") { db in
+            try db.execute(sql: """
+                CREATE TABLE recipient_sends (
+                    channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+                    PRIMARY KEY (channel, address, sent_at)
+                ) WITHOUT ROWID;
+                """)
+        }
+        try database.migrate(migrator)
+    }
+
     public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
         guard !addresses.isEmpty else { return [:] }
         return try database.read { db in

@@ -10,8 +10,10 @@ public struct WorkspaceRun: Sendable {
     public var log: any EventLog
     /// The clock of waits, backoff and quiet hours.
     public var timeSource: any HeraldClock
-    /// Per-recipient counters (the ledger's database in production).
+    /// Per-recipient counters (the workspace database in production).
     public var counters: any RecipientCounters
+    /// Where 站内信 sent through the inbox transport are stored (HeraldInbox's store in production).
+    public var siteMessages: (any SiteMessageStore)?
     /// Preferences and suppressions for this run.
     public var preferences: Preferences
     /// The spool, or nil to record deferred messages without spooling (tests of the chain).
@@ -43,7 +45,7 @@ public struct WorkspaceRun: Sendable {
         self.ledger = ledger
         self.log = log
         self.timeSource = clock
-        self.counters = counters ?? (ledger as? any RecipientCounters) ?? MemoryRecipientCounters()
+        self.counters = counters ?? MemoryRecipientCounters()
         self.preferences = preferences ?? Preferences()
         self.spool = spool ?? Spool(root: workspace.root)
         self.journal = journal ?? SendJournal(root: workspace.root)
@@ -77,7 +79,7 @@ public struct WorkspaceRun: Sendable {
             delivery: [
                 .send(through: transports, control: control, journal: journal),
                 .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences,
-                        counters: counters, clock: clock, jitter: jitter),
+                        counters: counters, siteMessages: siteMessages, clock: clock, jitter: jitter),
             ])
     }
 

@@ -39,7 +39,21 @@ public final class MemoryAccessTokenStore: AccessTokenStore, @unchecked Sendable
 }
 
 /// Tokens in `outbox/herald.sqlite`, table `access_tokens(app_id, token, expires_at)`.
-extension SQLiteLedger: AccessTokenStore {
+public final class SQLiteAccessTokenStore: AccessTokenStore, @unchecked Sendable {
+    private let database: DatabasePool
+
+    /// The tokens in `database`, their table created if needed.
+    public init(database: WorkspaceDatabase) throws {
+        self.database = database.pool
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("5-access-tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE access_tokens (app_id TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID
+                """)
+        }
+        try database.migrate(migrator)
+    }
+
     public func token(app: String) throws -> AccessToken? {
         try database.read { db in
             try Row.fetchOne(db, sql: "SELECT token, expires_at FROM access_tokens WHERE app_id = ?", arguments: [app]).map { row in

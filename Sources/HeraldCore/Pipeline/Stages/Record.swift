@@ -18,11 +18,14 @@ extension PipelineStage {
 
     /// `record` with a spool and the retry policy of `configuration`. `jitter` gives the random
     /// part of each backoff, from 0 to 1 (tests pass a constant).
+    /// 站内信 sent through the inbox transport are stored in `siteMessages` inside the ledger's
+    /// transaction; without a store such a chunk fails the run rather than lose them.
     public static func record(to ledger: any Ledger, log: any EventLog, spool: Spool?, configuration: Configuration,
                               preferences: Preferences? = nil, counters: (any RecipientCounters)? = nil,
+                              siteMessages: (any SiteMessageStore)? = nil,
                               clock: @escaping @Sendable () -> Date,
                               jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) -> PipelineStage {
-        let writer = RecordWriter(ledger: ledger, log: log, counters: counters)
+        let writer = RecordWriter(ledger: ledger, log: log, counters: counters, siteMessages: siteMessages)
         let decide = RecordDecisions(configuration: configuration, preferences: preferences, spooling: spool != nil, jitter: jitter)
         let duplicates = DuplicateTally()
         return PipelineStage(.record, chunk: { jobs in
@@ -92,23 +95,31 @@ final class RecordWriter: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: Task<Void, Error>?
 
-    init(ledger: any Ledger, log: any EventLog, counters: (any RecipientCounters)?) {
+    private let siteMessages: (any SiteMessageStore)?
+
+    init(ledger: any Ledger, log: any EventLog, counters: (any RecipientCounters)?, siteMessages: (any SiteMessageStore)?) {
         self.ledger = ledger
         self.log = log
         self.counters = counters
+        self.siteMessages = siteMessages
     }
 
     /// Waits for the previous chunk's write, then starts this one's.
     func submit(_ work: RecordWork, spool: Spool?, now: Date) async throws {
         try await drain()
-        let ledger = ledger, log = log, counters = counters
+        let ledger = ledger, log = log, counters = counters, siteMessages = siteMessages
         let task = Task.detached {
             if let spool {
                 for entry in work.put { try spool.put(entry) }
                 for entry in work.bury { try spool.bury(entry) }
             }
             try log.append(work.events)
-            try ledger.record(work.entries, siteMessages: work.site)
+            if work.site.isEmpty {
+                try ledger.record(work.entries)
+            } else {
+                guard let siteMessages else { throw RecordError.noSiteMessageStore }
+                try ledger.record(work.entries) { transaction in try siteMessages.deliver(work.site, in: transaction) }
+            }
             try counters?.record(work.counts)
             if let spool {
                 for id in work.remove { try spool.remove(id) }
@@ -286,5 +297,15 @@ struct RecordDecisions: Sendable {
         event.kind = .batch
         event.count = tally.messages
         return event
+    }
+}
+
+/// Why the record stage could not write a chunk.
+enum RecordError: Error, CustomStringConvertible {
+    /// 站内信 were sent through the inbox transport, but the chain has no store for them.
+    case noSiteMessageStore
+
+    var description: String {
+        "site messages were sent through the inbox transport, but no 站内信 store was given to the record stage"
     }
 }
