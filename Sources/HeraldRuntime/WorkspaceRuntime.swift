@@ -26,7 +26,8 @@ public enum WorkspaceRuntime {
         do {
             try stores.counters.pruneCounts(before: now.addingTimeInterval(-counterRetention))
             let log = try JSONLinesLog(directory: paths.logs, timeZone: workspace.configuration.timeZone)
-            let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: stores.tokens)
+            let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: stores.tokens,
+                                             inbox: InboxTransport())
             let (preferences, problems) = Preferences.load(root: workspace.root)
             for problem in problems { warn(problem.description) }
             var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,

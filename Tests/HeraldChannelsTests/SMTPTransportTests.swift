@@ -109,7 +109,14 @@ import HeraldTestSupport
         let unknown = try SMTPTestServer(dataReply: "550 5.1.1 <li.lei@example.com>: Recipient address rejected: User unknown")
         var failed = await transport(port: unknown.port).send(envelope(1))
         failed.latency = nil
-        #expect(failed == .permanent(code: "550", "550 5.1.1 <li.lei@example.com>: Recipient address rejected: User unknown"))
+        var bounce = DeliveryOutcome.permanent(code: "550", "550 5.1.1 <li.lei@example.com>: Recipient address rejected: User unknown")
+        bounce.isHardBounce = true
+        #expect(failed == bounce, "the transport says the mailbox does not exist")
+
+        let refused = try SMTPTestServer(dataReply: "550 5.7.1 Message rejected as spam")
+        var policy = await transport(port: refused.port).send(envelope(1))
+        policy.latency = nil
+        #expect(policy == .permanent(code: "550", "550 5.7.1 Message rejected as spam"), "a policy refusal is no bounce")
     }
 
     @Test func aRefusedPortIsTransient() async throws {

@@ -22,13 +22,26 @@ public struct SMTPReply: Sendable, Hashable {
         self.errorText = errorText
     }
 
+    /// A permanent reply saying the mailbox does not exist (550/551/553 with words to that
+    /// effect), as opposed to a policy or content refusal.
+    static func isHardBounce(code: Int, text: String) -> Bool {
+        guard [550, 551, 553].contains(code) else { return false }
+        let text = text.lowercased()
+        return ["user unknown", "no such user", "does not exist", "unknown user", "mailbox unavailable", "not found",
+                "invalid recipient", "recipient address rejected"].contains { text.contains($0) }
+    }
+
     /// What the pipeline makes of it: 4xx, connection failures and timeouts are transient
     /// (retry later); 5xx and TLS or login problems that retrying will not fix are permanent.
     public var outcome: DeliveryOutcome {
         if curlCode == Int(CURLE_OK.rawValue) { return .sent() }
         let text = replyText.isEmpty ? errorText : replyText
         if (400..<500).contains(responseCode) { return .transient(code: String(responseCode), text) }
-        if (500..<600).contains(responseCode) { return .permanent(code: String(responseCode), text) }
+        if (500..<600).contains(responseCode) {
+            var outcome = DeliveryOutcome.permanent(code: String(responseCode), text)
+            outcome.isHardBounce = Self.isHardBounce(code: responseCode, text: text)
+            return outcome
+        }
         let code = "curl_\(curlCode)"
         switch curlCode {
         case Int(CURLE_LOGIN_DENIED.rawValue), Int(CURLE_PEER_FAILED_VERIFICATION.rawValue),

@@ -143,6 +143,10 @@ public struct Delivery: Sendable, Hashable {
     public var transport: String?
     /// Time spent in the send stage.
     public var latency: Duration?
+    /// The transport said the mailbox does not exist (see `DeliveryOutcome.isHardBounce`).
+    public var isHardBounce = false
+    /// The transport said to store it in the 站内信 inbox (see `DeliveryOutcome.storesInInbox`).
+    public var storesInInbox = false
     /// Attempt number (1 for a first send).
     public var attempt: Int = 1
     /// Set when the rate-limit stage (or a paused transport) holds the message back until then.

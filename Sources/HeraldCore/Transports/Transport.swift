@@ -58,6 +58,11 @@ public struct DeliveryOutcome: Sendable, Hashable {
     public var message: String?
     /// How long the send took, when the transport measured it (batch sends do).
     public var latency: Duration?
+    /// A permanent failure saying the mailbox does not exist: the address joins the suppression
+    /// list (when `preferences.suppress_bounces` is on). Transports decide; the pipeline only reads it.
+    public var isHardBounce = false
+    /// The message is a 站内信 to store in the inbox with its ledger row (the inbox transport).
+    public var storesInInbox = false
 
     /// Accepted, with the provider's id.
     public static func sent(providerID: String? = nil) -> DeliveryOutcome {
@@ -157,28 +162,14 @@ public struct DiscardTransport: Transport {
         self.concurrency = concurrency
     }
 
+    /// Sent: the record stage stores the 站内信 in the inbox, in the ledger's transaction.
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        .sent(providerID: nil)
+        var outcome = DeliveryOutcome.sent(providerID: nil)
+        outcome.storesInInbox = true
+        return outcome
     }
 }
 
-/// The site channel's transport: accepts the message, and the record stage stores it in the
-/// in-app inbox in the same database transaction as its ledger entry.
-public struct SiteInboxTransport: Transport {
-    /// The name in logs; the record stage recognises it.
-    public static let transportName = "inbox"
-    public let name = SiteInboxTransport.transportName
-    public let concurrency = 1
-    /// Nothing leaves Herald: the inbox row is written with the ledger, so no journal is needed.
-    public var hasSideEffects: Bool { false }
-
-    /// Creates the transport.
-    public init() {}
-
-    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        .sent(providerID: nil)
-    }
-}
 
 /// The in-memory twin of every transport: records what it was given, and answers with
 /// outcomes a test scripts per address.

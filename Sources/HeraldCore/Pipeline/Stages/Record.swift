@@ -64,14 +64,6 @@ extension PipelineStage {
             if !notes.isEmpty { try log.append(notes) }
         })
     }
-
-    /// A permanent mail failure saying the mailbox does not exist.
-    static func isHardBounce(_ error: PipelineError) -> Bool {
-        guard ["550", "551", "553"].contains(error.code) else { return false }
-        let text = error.reason.lowercased()
-        return ["user unknown", "no such user", "does not exist", "unknown user", "mailbox unavailable", "not found",
-                "invalid recipient", "recipient address rejected"].contains { text.contains($0) }
-    }
 }
 
 /// What the record stage hands to its background writer for one chunk.
@@ -253,13 +245,13 @@ struct RecordDecisions: Sendable {
     /// mailbox does not exist (and `preferences.suppress_bounces` is on).
     func hardBounce(_ delivery: Delivery) -> (String, Preferences)? {
         guard delivery.status == .failed, delivery.channel == .mail, configuration.suppressBounces, let preferences,
-              let error = delivery.error, error.stage == .send, PipelineStage.isHardBounce(error) else { return nil }
+              delivery.isHardBounce else { return nil }
         return (delivery.address, preferences)
     }
 
     /// The 站内信 to store with the ledger row, when the inbox transport sent a site message.
     func siteMessage(_ delivery: Delivery, of job: Job, now: Date) -> SiteDelivery? {
-        guard delivery.status == .sent, delivery.transport == SiteInboxTransport.transportName,
+        guard delivery.status == .sent, delivery.storesInInbox,
               case let .site(site)? = delivery.message?.content else { return nil }
         return SiteDelivery(messageID: delivery.id, tenantID: job.row.recipient.tenantID ?? "0", userID: delivery.address,
                             userType: job.row.recipient.userType,

@@ -98,6 +98,8 @@ extension PipelineStage {
         job.deliveries[d].latency = outcome.latency ?? .zero
         job.deliveries[d].transport = transport
         job.deliveries[d].providerID = outcome.providerID
+        job.deliveries[d].isHardBounce = outcome.isHardBounce
+        job.deliveries[d].storesInInbox = outcome.storesInInbox
         job.deliveries[d].attempt = (job.deliveries[d].spooled?.attempts ?? 0) + 1
         switch outcome.kind {
         case .sent:
