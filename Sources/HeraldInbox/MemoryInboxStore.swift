@@ -2,7 +2,7 @@ import Foundation
 import HeraldCore
 
 /// The in-memory twin of `SQLiteInboxStore`, with the same rules.
-public final class MemoryInboxStore: InboxStore, @unchecked Sendable {
+public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Sendable {
     private struct Message {
         var id: Int64
         var delivery: SiteDelivery
@@ -18,6 +18,10 @@ public final class MemoryInboxStore: InboxStore, @unchecked Sendable {
 
     /// Creates an empty store.
     public init() {}
+
+    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+        try deliver(messages)
+    }
 
     public func deliver(_ deliveries: [SiteDelivery]) throws {
         lock.withLock {

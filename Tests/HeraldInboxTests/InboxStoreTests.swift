@@ -143,3 +143,36 @@ import HeraldTestSupport
         #expect(throws: InboxError.self) { try store.markRead(tenant: "0", user: "10001", ids: [ids[1]], now: now) }
     }
 }
+
+/// The record stage's port into the inbox: 站内信 stored in the ledger's transaction.
+@Suite(.timeLimit(.minutes(1))) struct SiteMessageStoreTests {
+    @Test func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt() throws {
+        let workspace = try TemporaryWorkspace()
+        let database = try WorkspaceDatabase(url: WorkspacePaths(root: workspace.url).database)
+        let ledger = try SQLiteLedger(database: database)
+        let inbox = try SQLiteInboxStore(database: database)
+        let message = InboxStoreTests.message(1)
+        let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
+                                updatedAt: InboxStoreTests.t0)
+        struct Refused: Error {}
+        #expect(throws: Refused.self) {
+            try ledger.record([entry]) { transaction in
+                try inbox.deliver([message], in: transaction)
+                throw Refused()
+            }
+        }
+        #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 0, "rolled back with the ledger")
+        #expect(try ledger.records(of: [entry.id]).isEmpty)
+
+        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
+        #expect(try ledger.statuses(of: [entry.id]) == [entry.id: .sent])
+    }
+
+    @Test func theSQLiteInboxRefusesATransactionOfAnotherStore() throws {
+        let workspace = try TemporaryWorkspace()
+        let inbox = try SQLiteInboxStore(url: WorkspacePaths(root: workspace.url).database)
+        #expect(throws: InboxError.self) { try inbox.deliver([InboxStoreTests.message(1)], in: StoreTransaction(database: nil)) }
+    }
+}

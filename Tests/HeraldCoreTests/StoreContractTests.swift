@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldTestSupport
+
+/// What every implementation of Core's store protocols promises, held to the SQLite stores over a
+/// real `WorkspaceDatabase` and to their in-memory twins alike (PostgreSQL joins the list later).
+@Suite(.timeLimit(.minutes(1))) struct StoreContractTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, memory
+        var testDescription: String { rawValue }
+    }
+
+    static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    /// The stores of one kind; SQLite ones share one database file in a temporary folder.
+    final class Stores: @unchecked Sendable {
+        let ledger: any Ledger
+        let counters: any RecipientCounters
+        let tokens: any AccessTokenStore
+        let workspace: TemporaryWorkspace
+
+        init(_ kind: Kind) throws {
+            workspace = try TemporaryWorkspace()
+            switch kind {
+            case .sqlite:
+                let database = try WorkspaceDatabase(url: WorkspacePaths(root: workspace.url).database)
+                ledger = try SQLiteLedger(database: database)
+                counters = try SQLiteRecipientCounters(database: database)
+                tokens = try SQLiteAccessTokenStore(database: database)
+            case .memory:
+                ledger = MemoryLedger()
+                counters = MemoryRecipientCounters()
+                tokens = MemoryAccessTokenStore()
+            }
+        }
+    }
+
+    static func entry(_ row: Int, batch: String = "b1", status: DeliveryStatus = .sent, provider: String? = nil,
+                      fingerprint: String? = "fp", file: String? = "a.csv") -> LedgerEntry {
+        LedgerEntry(id: MessageID(batch: batch, row: row, channel: "sms"), batch: batch, row: row, channel: .sms, template: "t",
+                    status: status, providerID: provider, updatedAt: t0, fingerprint: fingerprint, file: file)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func theLedgerRecordsReplacesAndFindsByIdOrProviderID(kind: Kind) throws {
+        let stores = try Stores(kind)
+        let ledger = stores.ledger
+        #expect(try ledger.isBlank())
+        #expect(try ledger.knows(batch: "b1") == false)
+        try ledger.record([Self.entry(1, status: .deferred), Self.entry(2, provider: "biz-2")])
+        try ledger.record([Self.entry(1, status: .sent, provider: "biz-1", fingerprint: nil)])
+        #expect(try ledger.isBlank() == false)
+        #expect(try ledger.knows(batch: "b1") && !ledger.knows(batch: "b2"))
+        let one = MessageID(batch: "b1", row: 1, channel: "sms"), two = MessageID(batch: "b1", row: 2, channel: "sms")
+        #expect(try ledger.records(of: [one, two, MessageID("none")]) == [
+            one: LedgerRecord(status: .sent, fingerprint: "fp", file: "a.csv"),
+            two: LedgerRecord(status: .sent, fingerprint: "fp", file: "a.csv"),
+        ], "a later record without a fingerprint keeps the earlier one")
+        #expect(Set(try ledger.entries(ids: [], providerIDs: ["biz-1", "biz-2"]).map(\.id)) == [one, two])
+        #expect(try ledger.entries(ids: [two], providerIDs: []).map(\.providerID) == ["biz-2"])
+    }
+
+    @Test(arguments: Kind.allCases)
+    func writesAlongsideTheLedgerRunInItsTransaction(kind: Kind) throws {
+        let stores = try Stores(kind)
+        struct Refused: Error {}
+        var ran = false
+        #expect(throws: Refused.self) {
+            try stores.ledger.record([Self.entry(1)]) { transaction in
+                ran = true
+                #expect((transaction.database != nil) == (kind == .sqlite))
+                throw Refused()
+            }
+        }
+        #expect(ran)
+        #expect(try stores.ledger.records(of: [MessageID(batch: "b1", row: 1, channel: "sms")]).isEmpty,
+                "when the other store's write fails, the ledger records nothing either")
+    }
+
+    @Test(arguments: Kind.allCases)
+    func recipientCountersCountSendsSinceACutoffAndForgetOlderOnes(kind: Kind) throws {
+        let stores = try Stores(kind)
+        defer { withExtendedLifetime(stores) {} }
+        let counters = stores.counters
+        let t = Self.t0
+        try counters.record([(.sms, "+8613800138000", t), (.sms, "+8613800138000", t), (.sms, "+8613800138000", t.addingTimeInterval(60)),
+                             (.mail, "+8613800138000", t), (.sms, "+8613900139000", t.addingTimeInterval(-3600))])
+        let sends = try counters.sends(channel: .sms, addresses: ["+8613800138000", "+8613900139000", "+8610000000000"],
+                                       since: t.addingTimeInterval(-1))
+        #expect(sends["+8613800138000"]?.count == 3, "two sends in the same instant both count")
+        #expect(sends["+8613900139000"] == nil, "older than the cutoff")
+        try counters.pruneCounts(before: t.addingTimeInterval(30))
+        #expect(try counters.sends(channel: .sms, addresses: ["+8613800138000"], since: .distantPast)["+8613800138000"]?.count == 1)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func accessTokensAreSavedPerAppAndReplaced(kind: Kind) throws {
+        let stores = try Stores(kind)
+        defer { withExtendedLifetime(stores) {} }
+        let tokens = stores.tokens
+        #expect(try tokens.token(app: "wx1") == nil)
+        try tokens.save(AccessToken(token: "a", expiresAt: Self.t0), app: "wx1")
+        try tokens.save(AccessToken(token: "b", expiresAt: Self.t0.addingTimeInterval(7200)), app: "wx1")
+        try tokens.save(AccessToken(token: "c", expiresAt: Self.t0), app: "wx2")
+        #expect(try tokens.token(app: "wx1") == AccessToken(token: "b", expiresAt: Self.t0.addingTimeInterval(7200)))
+        #expect(try tokens.token(app: "wx2")?.token == "c")
+    }
+}
