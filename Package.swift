@@ -88,6 +88,7 @@ let package = Package(
         .testTarget(name: "HeraldServerTests", dependencies: [
             "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldTestSupport",
             .product(name: "Yams", package: "Yams"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),
     ],

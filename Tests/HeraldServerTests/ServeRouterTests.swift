@@ -1,0 +1,204 @@
+import Foundation
+import HeraldCore
+import HeraldInbox
+import HeraldServer
+import HeraldTestSupport
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// The HTTP layer in process: the router of `HeraldServer` over an in-memory inbox, spoken to
+/// with Hummingbird's testing client, no socket and no child process. (ServeTests keeps the few
+/// runs that only the real binary can show: signals, ports, the access log, receipts into the ledger.)
+@Suite(.timeLimit(.minutes(1))) struct ServeRouterTests {
+    static let shopToken = "shop-token-0123456789abcdef"
+    static let partnerToken = "partner-token-0123456789abcdef"
+    static let receiptSecret = "receipt-secret-0123456789"
+    static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    /// A workspace with `serve:` (two clients, receipts), and an inbox holding two messages and an
+    /// announcement for user 1 of tenant 0, one for user 2, one for user 1 of tenant 2, and one for 用户1.
+    struct Harness {
+        let workspace: TemporaryWorkspace
+        let store = MemoryInboxStore()
+        let server: HeraldServer
+
+        init() throws {
+            workspace = try TemporaryWorkspace(files: [
+                "herald.yaml": """
+                    timezone: Asia/Shanghai
+                    sms:
+                      channels:
+                        aliyun: {transport: aliyun, signature: 云商城, access_key_id: LTAI-test, access_key_secret: "${TEST_ALIYUN_SECRET}"}
+                    serve:
+                      max_body: 4KB
+                      clients:
+                        shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0, 1]}
+                        partner: {token: "${TEST_PARTNER_TOKEN}", tenants: ["2"]}
+                      receipts: {secret: "${TEST_RECEIPT_SECRET}"}
+
+                    """,
+                "templates/order_shipped.yaml": "site: {content: \"{orderId}\"}\n",
+            ])
+            let environment = ["TEST_SHOP_TOKEN": ServeRouterTests.shopToken, "TEST_PARTNER_TOKEN": ServeRouterTests.partnerToken,
+                               "TEST_RECEIPT_SECRET": ServeRouterTests.receiptSecret, "TEST_ALIYUN_SECRET": "aliyun-secret"]
+            let opened = try Workspace.open(at: workspace.url, environment: environment)
+            func message(_ n: Int, user: String, tenant: String, _ content: String) -> SiteDelivery {
+                SiteDelivery(messageID: MessageID(String(format: "%032d", n)), tenantID: tenant, userID: user, userType: nil,
+                             template: "order_shipped", nickname: "商城助手", content: content, type: "notification",
+                             parameters: [:], createdAt: ServeRouterTests.t0.addingTimeInterval(TimeInterval(n)))
+            }
+            try store.deliver([message(1, user: "1", tenant: "0", "A1"), message(2, user: "1", tenant: "0", "A2"),
+                               message(3, user: "2", tenant: "0", "A3"), message(4, user: "1", tenant: "2", "B1"),
+                               message(5, user: "用户1", tenant: "0", "C1")])
+            _ = try store.publish(Notice(tenantID: "0", title: "系统维护", content: "今晚 23:00 维护", createdAt: ServeRouterTests.t0))
+            server = HeraldServer(workspace: opened, store: store, now: { ServeRouterTests.t0.addingTimeInterval(3600) })
+        }
+
+        /// Runs `test` against the router.
+        func test(_ test: @escaping @Sendable (Client) async throws -> Void) async throws {
+            var logger = Logger(label: "herald.serve.test")
+            logger.logLevel = .critical
+            let app = Application(router: server.router(logger: logger))
+            try await app.test(.router) { client in try await test(Client(client: client)) }
+        }
+    }
+
+    /// A request's answer, decoded.
+    struct Reply {
+        var status: Int
+        var headers: HTTPFields
+        var body: String
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+        var error: [String: String]? { json["error"] as? [String: String] }
+    }
+
+    struct Client: Sendable {
+        let client: any TestClientProtocol
+
+        func request(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, tenant: String? = nil,
+                     headers extra: HTTPFields = [:], body: String? = nil) async throws -> Reply {
+            var headers = extra
+            if let token { headers[.authorization] = "Bearer \(token)" }
+            if let tenant, let name = HTTPFields.Element.Name("X-Tenant-Id") { headers[name] = tenant }
+            return try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+                Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
+            }
+        }
+    }
+
+    typealias T = ServeRouterTests
+
+    @Test func inboxEndpointsWithAnnouncementsAndReadState() async throws {
+        try await Harness().test { client in
+            let count = try await client.request(.get, "/v1/users/1/unread-count", token: T.shopToken)
+            #expect(count.status == 200)
+            #expect(count.body == #"{"tenant":"0","unread":3,"user":"1"}"#, "two messages and the announcement")
+            let page = try await client.request(.get, "/v1/users/1/messages?size=2&page=1", token: T.shopToken)
+            #expect(page.json["total"] as? Int == 3)
+            let items = try #require(try await client.request(.get, "/v1/users/1/messages", token: T.shopToken).json["items"] as? [[String: Any]])
+            let message = try #require(items.first { $0["kind"] as? String == "message" && $0["read"] as? Bool == false }?["id"] as? String)
+            let read = try await client.request(.post, "/v1/users/1/messages/\(message)/read", token: T.shopToken)
+            #expect(read.body == #"{"changed":1}"#)
+            let others = try #require(try await client.request(.get, "/v1/users/2/messages", token: T.shopToken).json["items"] as? [[String: Any]])
+            let otherID = try #require(others.first { $0["kind"] as? String == "message" }?["id"] as? String)
+            let stolen = try await client.request(.post, "/v1/users/1/messages/\(otherID)/read", token: T.shopToken)
+            #expect(stolen.status == 404)
+            #expect(stolen.error == ["code": "not_found", "message": "no message \(otherID) for user 1 in tenant 0; nothing was changed"])
+            let all = try await client.request(.post, "/v1/users/1/messages/read-all", token: T.shopToken)
+            #expect(all.status == 200)
+            #expect(try await client.request(.get, "/v1/users/1/unread-count", token: T.shopToken).json["unread"] as? Int == 0)
+            let twice = try await client.request(.get, "/v1/users/1/messages?page=&page=2", token: T.shopToken)
+            #expect(twice.error?["message"] == "give page once, not 2 times")
+            let unread = try await client.request(.get, "/v1/users/1/messages?unread=1", token: T.shopToken)
+            #expect(unread.status == 400, "unread is true or false, as documented")
+        }
+    }
+
+    @Test func tenantsAreIsolatedByTheTokensScope() async throws {
+        try await Harness().test { client in
+            let partner = try await client.request(.get, "/v1/users/1/messages", token: T.partnerToken, tenant: "2")
+            let items = try #require(partner.json["items"] as? [[String: Any]])
+            #expect(items.compactMap { $0["content"] as? String } == ["B1"], "tenant 2 sees neither tenant 0's messages nor its announcement")
+            let partnerInZero = try await client.request(.get, "/v1/users/1/unread-count", token: T.partnerToken)
+            #expect(partnerInZero.status == 403)
+            #expect(partnerInZero.error == ["code": "forbidden", "message": "client 'partner' may not act in tenant 0; its tenants are 2"])
+            let shopInTwo = try await client.request(.post, "/v1/users/1/messages/read-all", token: T.shopToken, tenant: "2")
+            #expect(shopInTwo.status == 403)
+            #expect(try await client.request(.get, "/v1/users/1/unread-count", token: T.partnerToken, tenant: "2").json["unread"] as? Int == 1,
+                    "the refused read-all changed nothing")
+            let badTenant = try await client.request(.get, "/v1/users/1/unread-count", token: T.shopToken, tenant: "0;drop")
+            #expect(badTenant.status == 400)
+        }
+    }
+
+    @Test func requestsWithoutAValidTokenAre401() async throws {
+        try await Harness().test { client in
+            let cases: [(HTTPFields, String)] = [
+                ([:], "send Authorization: Bearer <token> (serve.clients in herald.yaml)"),
+                ([.authorization: "Bearer nope"], "the bearer token is not one of serve.clients"),
+                ([.authorization: "Basic \(T.shopToken)"], "the Authorization header must be Bearer <token>"),
+                ([.authorization: "Bearer \(T.shopToken)x"], "the bearer token is not one of serve.clients"),
+            ]
+            for (headers, message) in cases {
+                for (method, path) in [(HTTPRequest.Method.get, "/v1/users/1/messages"), (.get, "/v1/users/1/unread-count"),
+                                       (.post, "/v1/users/1/messages/1/read"), (.post, "/v1/users/1/messages/read-all")] {
+                    let reply = try await client.request(method, path, headers: headers)
+                    #expect(reply.status == 401, "\(method) \(path)")
+                    #expect(reply.headers[.wwwAuthenticate] == #"Bearer realm="herald""#)
+                    #expect(reply.error == ["code": "unauthorized", "message": message])
+                }
+            }
+        }
+    }
+
+    @Test func malformedJSONIs400AndOversizedBodiesAre413() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            let broken = try await client.request(.post, "/v1/users/1/messages/read", token: T.shopToken, body: #"{"ids": ["1""#)
+            #expect(broken.status == 400)
+            #expect(broken.error?["code"] == "malformed_json")
+            let empty = try await client.request(.post, "/v1/users/1/messages/read", token: T.shopToken, body: #"{"ids": []}"#)
+            #expect(empty.status == 400)
+            let big = "{\"ids\": [" + Array(repeating: "\"1\"", count: 2000).joined(separator: ",") + "]}"
+            let tooBig = try await client.request(.post, "/v1/users/1/messages/read", token: T.shopToken, body: big)
+            #expect(tooBig.status == 413)
+            #expect(tooBig.error?["code"] == "body_too_large")
+            let receipts = "/v1/receipts/aliyun/\(T.receiptSecret)"
+            let badReceipt = try await client.request(.post, receipts, body: "[{\"phone_number\": ")
+            #expect(badReceipt.error?["code"] == "malformed_receipt")
+            let notAReceipt = try await client.request(.post, receipts, body: #"[{"phone_number": "1"}]"#)
+            #expect(notAReceipt.error?["message"] == #"not a aliyun receipt push: Aliyun receipt 1 has no boolean "success""#)
+            let wrongSecret = try await client.request(.post, "/v1/receipts/aliyun/nope", body: "[]")
+            #expect(wrongSecret.status == 404)
+        }
+        let waiting = harness.workspace.url.appendingPathComponent("recipients/inbox/receipts/aliyun")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: waiting.path)) ?? []).isEmpty, "refused bodies write nothing")
+    }
+
+    @Test func pathParametersArePercentDecodedAsUTF8() async throws {
+        try await Harness().test { client in
+            let count = try await client.request(.get, "/v1/users/%E7%94%A8%E6%88%B71/unread-count", token: T.shopToken)
+            #expect(count.body == #"{"tenant":"0","unread":2,"user":"用户1"}"#, "the message and the announcement of user 用户1")
+            for bad in ["%FF", "%E7%94"] {
+                let answer = try await client.request(.get, "/v1/users/\(bad)/unread-count", token: T.shopToken)
+                #expect(answer.status == 400, "\(bad)")
+                #expect(answer.error?["message"] == "the user in the path is not valid percent-encoded UTF-8: '\(bad)'")
+            }
+        }
+    }
+
+    @Test func aKnownPathWithAnotherMethodIs405AndAnUnknownPathIs404() async throws {
+        try await Harness().test { client in
+            let delete = try await client.request(.delete, "/healthz")
+            #expect(delete.status == 405)
+            #expect(delete.headers[.allow] == "GET")
+            #expect(delete.error == ["code": "method_not_allowed", "message": "DELETE is not allowed here; use GET"])
+            let put = try await client.request(.put, "/v1/users/7/messages/read-all", token: T.shopToken)
+            #expect(put.headers[.allow] == "POST")
+            let unknown = try await client.request(.get, "/v2/nothing")
+            #expect(unknown.error == ["code": "not_found", "message": "no such endpoint: /v2/nothing"])
+        }
+    }
+}
