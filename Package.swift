@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldServerTests", dependencies: [
-            "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldTestSupport",
+            "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldChannels", "HeraldTestSupport",
             .product(name: "Yams", package: "Yams"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

@@ -33,6 +33,7 @@ public enum WorkspaceRuntime {
             var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
                                    counters: stores.counters, preferences: preferences)
             run.siteMessages = stores.inbox
+            run.receiptParsers = ProviderReceipts.parsers
             let inbox = stores.inbox
             run.noticePublisher = { url in
                 let notice = try NoticeFile.publish(url, to: inbox, now: Date())

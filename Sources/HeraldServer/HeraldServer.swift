@@ -48,10 +48,16 @@ public struct HeraldServer: Sendable {
     /// The clock for announcements' time windows and read times.
     public var now: @Sendable () -> Date
 
-    /// Creates the server for `workspace`, reading and writing the inbox through `store`.
-    public init(workspace: Workspace, store: any InboxStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// The receipt parser of each SMS provider transport, for the receipt callback.
+    public var receiptParsers: [TransportKind: any ReceiptParser]
+
+    /// Creates the server for `workspace`, reading and writing the inbox through `store`, and
+    /// checking receipt pushes with `receiptParsers` (HeraldChannels' `ProviderReceipts.parsers`).
+    public init(workspace: Workspace, store: any InboxStore, receiptParsers: [TransportKind: any ReceiptParser] = [:],
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.workspace = workspace
         self.store = store
+        self.receiptParsers = receiptParsers
         self.now = now
     }
 
@@ -204,8 +210,8 @@ public struct HeraldServer: Sendable {
         guard let secret = settings.receiptSecret, !secret.value.isEmpty, constantTimeEqual(given, secret.value) else {
             throw APIError.notFound("no such endpoint")
         }
-        let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration)
-        let format: ReceiptFormat
+        let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: receiptParsers)
+        let format: any ReceiptParser
         do {
             format = try files.format(channel: channel)
         } catch {
@@ -216,7 +222,7 @@ public struct HeraldServer: Sendable {
         do {
             accepted = try await blocking { try files.accept(body, channel: channel, now: now()) }
         } catch let rejection as BatchRejection {
-            throw APIError.badRequest("not a \(format.rawValue) receipt push: \(rejection.reason)", code: "malformed_receipt")
+            throw APIError.badRequest("not a \(format.name) receipt push: \(rejection.reason)", code: "malformed_receipt")
         }
         context.logger.info("receipts stored", metadata: ["channel": .string(channel), "receipts": .stringConvertible(accepted.receipts),
                                                           "file": .string(accepted.file.lastPathComponent)])

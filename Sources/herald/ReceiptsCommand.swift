@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import HeraldChannels
 import HeraldCore
 
-extension ReceiptFormat: ExpressibleByArgument {}
 
 extension Herald {
     struct ReceiptsCommand: ParsableCommand {
@@ -27,15 +27,22 @@ extension Herald {
             var channel: String
 
             @Option(help: "The format, when the channel's transport does not say it (aliyun or tencent).")
-            var format: ReceiptFormat?
+            var format: String?
+
+            func validate() throws {
+                if let format, ProviderReceipts.parser(named: format) == nil {
+                    throw ValidationError("--format is aliyun or tencent, not '\(format)'")
+                }
+            }
 
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
                 let run = try openRun(workspace)
-                let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration)
+                let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: ProviderReceipts.parsers)
                 do {
                     let report = try files.ingest(URL(fileURLWithPath: file), channel: channel,
-                                                  with: ReceiptIngest(ledger: run.ledger, log: run.log), format: format, move: false)
+                                                  with: ReceiptIngest(ledger: run.ledger, log: run.log),
+                                                  format: format.flatMap(ProviderReceipts.parser(named:)), move: false)
                     print("\(report.delivered) delivered, \(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
                     updateMetrics(workspace, lastRun: nil)
                     if !report.unmatched.isEmpty {

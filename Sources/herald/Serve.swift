@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HeraldChannels
 import HeraldCore
 import HeraldInbox
 import HeraldServer
@@ -37,7 +38,7 @@ extension Herald {
                 printError("herald serve: cannot open outbox/herald.sqlite: \(error)")
                 throw ExitCode(2)
             }
-            let server = HeraldServer(workspace: workspace, store: store)
+            let server = HeraldServer(workspace: workspace, store: store, receiptParsers: ProviderReceipts.parsers)
             let problems = server.startupProblems
             guard problems.isEmpty else {
                 for problem in problems { printError("herald serve: \(problem)") }

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldChannels
 import HeraldCore
 import HeraldInbox
 import HeraldServer
@@ -53,7 +54,7 @@ import Testing
                                message(3, user: "2", tenant: "0", "A3"), message(4, user: "1", tenant: "2", "B1"),
                                message(5, user: "用户1", tenant: "0", "C1")])
             _ = try store.publish(Notice(tenantID: "0", title: "系统维护", content: "今晚 23:00 维护", createdAt: ServeRouterTests.t0))
-            server = HeraldServer(workspace: opened, store: store, now: { ServeRouterTests.t0.addingTimeInterval(3600) })
+            server = HeraldServer(workspace: opened, store: store, receiptParsers: ProviderReceipts.parsers, now: { ServeRouterTests.t0.addingTimeInterval(3600) })
         }
 
         /// Runs `test` against the router.

@@ -22,6 +22,9 @@ public struct WorkspaceRun: Sendable {
     public var journal: SendJournal?
     /// Token buckets and the burst guard, shared by every batch of this run.
     public let control: SendControl
+    /// The receipt parser of each SMS provider transport (HeraldChannels' `ProviderReceipts.parsers`);
+    /// receipt files of channels without one are rejected with the reason.
+    public var receiptParsers: [TransportKind: any ReceiptParser] = [:]
     /// The random part of retry backoff, 0…1 (a constant in tests, so retry times are exact).
     public var jitter: @Sendable () -> Double = { Double.random(in: 0...1) }
     /// Checked between chunks: when it says stop, the file in hand stays in the drop folder.
@@ -153,7 +156,7 @@ public struct WorkspaceRun: Sendable {
             summary.merge(try await drainSpool(progress: progress))
         }
         if !dryRun {
-            let receipts = ReceiptFiles(root: workspace.root, configuration: workspace.configuration)
+            let receipts = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: receiptParsers)
             let ingest = ReceiptIngest(ledger: ledger, log: log, clock: clock)
             for (channel, url) in receipts.waiting(settle: workspace.configuration.settle, now: clock()) {
                 do {

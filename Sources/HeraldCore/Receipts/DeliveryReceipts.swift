@@ -28,59 +28,19 @@ public struct DeliveryReceipt: Sendable, Hashable, Codable {
     }
 }
 
-/// Parsers for the receipt pushes the providers document.
-public enum ReceiptFormat: String, Sendable, CaseIterable {
-    /// Aliyun SmsReport: `[{"phone_number", "send_time", "report_time", "success", "err_code", "err_msg", "sms_size", "biz_id", "out_id"}]`.
-    case aliyun
-    /// Tencent Cloud status callback: `[{"user_receive_time", "nationcode", "mobile", "report_status", "errmsg", "description", "sid"}]`.
-    case tencent
-
+/// Reads one provider's delivery-receipt pushes. Each provider's parser lives with the provider
+/// (HeraldChannels: `AliyunReceipts`, `TencentReceipts`); Core only files and ingests receipts.
+///
+/// ```swift
+/// let receipts = try parser.parse(body, channel: "aliyun")   // [DeliveryReceipt]
+/// ```
+public protocol ReceiptParser: Sendable {
+    /// The format's name, as `herald receipts ingest --format` takes it (`aliyun`, `tencent`).
+    var name: String { get }
     /// The body the provider expects back when it pushes receipts (anything else makes it push again).
-    public var acknowledgement: String {
-        switch self {
-        case .aliyun: #"{"code":0,"msg":"接收成功"}"#
-        case .tencent: #"{"result":0,"errmsg":"OK"}"#
-        }
-    }
-
-    /// Reads a receipt file for SMS channel `channel`.
-    public func parse(_ data: Data, channel: String) throws -> [DeliveryReceipt] {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw BatchRejection(reason: "not valid JSON: \(error.localizedDescription)")
-        }
-        let items = (object as? [Any]) ?? [object]
-        return try items.enumerated().map { index, item in
-            guard let fields = item as? [String: Any] else {
-                throw BatchRejection(reason: "receipt \(index + 1) is not a JSON object")
-            }
-            func text(_ key: String) -> String? {
-                if let string = fields[key] as? String { return string }
-                return (fields[key] as? NSNumber)?.stringValue
-            }
-            switch self {
-            case .aliyun:
-                guard let success = fields["success"] as? Bool else {
-                    throw BatchRejection(reason: "Aliyun receipt \(index + 1) has no boolean \"success\"")
-                }
-                return DeliveryReceipt(channel: channel, messageID: text("out_id").flatMap { $0.isEmpty ? nil : $0 },
-                                       serial: text("biz_id"), mobile: text("phone_number") ?? "", delivered: success,
-                                       code: text("err_code") ?? (success ? "DELIVERED" : "UNKNOWN"), message: text("err_msg") ?? "",
-                                       reportedAt: text("report_time"))
-            case .tencent:
-                guard let status = text("report_status") else {
-                    throw BatchRejection(reason: "Tencent receipt \(index + 1) has no \"report_status\"")
-                }
-                let nation = text("nationcode") ?? "86"
-                return DeliveryReceipt(channel: channel, messageID: nil, serial: text("sid"),
-                                       mobile: "+\(nation)\(text("mobile") ?? "")", delivered: status == "SUCCESS",
-                                       code: text("errmsg") ?? status, message: text("description") ?? "",
-                                       reportedAt: text("user_receive_time"))
-            }
-        }
-    }
+    var acknowledgement: String { get }
+    /// Reads a receipt body for SMS channel `channel`; a body that is not this format is a `BatchRejection`.
+    func parse(_ data: Data, channel: String) throws -> [DeliveryReceipt]
 }
 
 /// What an ingestion did.
@@ -154,24 +114,30 @@ public struct ReceiptIngest: Sendable {
 /// through moves to `recipients/processed/receipts/<channel>/`; receipts that match no message are
 /// written to `recipients/unmatched-receipts/<channel>/` and reported.
 public struct ReceiptFiles: Sendable {
+    /// The workspace folder.
     public let root: URL
+    /// herald.yaml: which provider each SMS channel uses.
     public let configuration: Configuration
+    /// The parser of each provider transport that pushes receipts.
+    public let parsers: [TransportKind: any ReceiptParser]
 
-    /// Receipt files of the workspace at `root`.
-    public init(root: URL, configuration: Configuration) {
+    /// Receipt files of the workspace at `root`, read with `parsers` (HeraldChannels' `ProviderReceipts.parsers`).
+    public init(root: URL, configuration: Configuration, parsers: [TransportKind: any ReceiptParser]) {
         self.root = root
         self.configuration = configuration
+        self.parsers = parsers
     }
 
-    /// The format of a channel's receipts: its provider's.
-    public func format(channel: String) throws -> ReceiptFormat {
+    /// The parser of a channel's receipts: its provider's.
+    public func format(channel: String) throws -> any ReceiptParser {
         guard let sms = configuration.smsChannels[channel] else {
             throw BatchRejection(reason: "no sms channel '\(channel)' in herald.yaml")
         }
-        guard let format = ReceiptFormat(rawValue: sms.transport.rawValue) else {
-            throw BatchRejection(reason: "sms channel '\(channel)' uses transport \(sms.transport.rawValue); receipts are read for aliyun and tencent channels")
+        guard let parser = parsers[sms.transport] else {
+            let known = parsers.values.map(\.name).sorted().joined(separator: " and ")
+            throw BatchRejection(reason: "sms channel '\(channel)' uses transport \(sms.transport.rawValue); receipts are read for \(known) channels")
         }
-        return format
+        return parser
     }
 
     /// Checks a pushed receipt body for `channel` and stores it durably (tmp → fsync → rename) in
@@ -187,7 +153,7 @@ public struct ReceiptFiles: Sendable {
     }
 
     /// Ingests one file for `channel`; moves it to processed/ when `move` is true.
-    public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: ReceiptFormat? = nil, move: Bool) throws -> ReceiptReport {
+    public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil, move: Bool) throws -> ReceiptReport {
         let receipts = try (format ?? self.format(channel: channel)).parse(Data(contentsOf: url), channel: channel)
         let report = try ingest.apply(receipts)
         if !report.unmatched.isEmpty {
