@@ -144,16 +144,25 @@ import HeraldTestSupport
                    attempts: 1, firstSeen: firstSeen, nextAttempt: next, lastErrorCode: "451", lastError: "busy")
     }
 
-    @Test func putDueBuryReviveAndPurge() throws {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case file, memory
+        var testDescription: String { rawValue }
+    }
+
+    /// The spool contract, held to the file spool and its in-memory twin alike.
+    @Test(arguments: Kind.allCases)
+    func putDueBuryReviveAndPurge(kind: Kind) throws {
         let workspace = try TemporaryWorkspace()
-        let spool = Spool(root: workspace.url)
+        let spool: any Spool = kind == .file ? FileSpool(root: workspace.url) : MemorySpool()
         let t0 = Date(timeIntervalSince1970: 1_795_000_000)
         try spool.put(entry("m1", category: .marketing, firstSeen: t0, next: t0))
         try spool.put(entry("m2", category: .verification, firstSeen: t0.addingTimeInterval(5), next: t0))
         try spool.put(entry("m3", firstSeen: t0, next: t0.addingTimeInterval(600)))
         #expect(try spool.due(at: t0.addingTimeInterval(1)).map(\.id) == ["m2", "m1"], "verification first, later entries wait")
         #expect(try spool.entries().first { $0.id == "m1" } == entry("m1", category: .marketing, firstSeen: t0, next: t0), "round trip")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: spool.folder.appendingPathComponent("tmp").path).isEmpty)
+        if let files = spool as? FileSpool {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: files.folder.appendingPathComponent("tmp").path).isEmpty)
+        }
 
         try spool.bury(entry("m1", category: .marketing, firstSeen: t0, next: t0))
         #expect(try spool.entries().map(\.id) == ["m2", "m3"])
@@ -169,6 +178,6 @@ import HeraldTestSupport
 
     @Test func aCorruptSpoolFileIsReportedByName() throws {
         let workspace = try TemporaryWorkspace(files: ["outbox/spool/bad.json": "{\"id\": "])
-        #expect(throws: SpoolCorruption.self) { try Spool(root: workspace.url).entries() }
+        #expect(throws: SpoolCorruption.self) { try FileSpool(root: workspace.url).entries() }
     }
 }

@@ -17,7 +17,7 @@ public struct WorkspaceRun: Sendable {
     /// Preferences and suppressions for this run.
     public var preferences: Preferences
     /// The spool, or nil to record deferred messages without spooling (tests of the chain).
-    public var spool: Spool?
+    public var spool: (any Spool)?
     /// The send journal, or nil.
     public var journal: SendJournal?
     /// Token buckets and the burst guard, shared by every batch of this run.
@@ -42,7 +42,7 @@ public struct WorkspaceRun: Sendable {
     /// Creates a run. The spool and journal live under the workspace unless given.
     public init(workspace: Workspace, transports: TransportSet, ledger: any Ledger, log: any EventLog,
                 clock: any HeraldClock = SystemClock(), counters: (any RecipientCounters)? = nil,
-                preferences: Preferences? = nil, spool: Spool? = nil, journal: SendJournal? = nil) {
+                preferences: Preferences? = nil, spool: (any Spool)? = nil, journal: SendJournal? = nil) {
         self.workspace = workspace
         self.transports = transports
         self.ledger = ledger
@@ -50,7 +50,7 @@ public struct WorkspaceRun: Sendable {
         self.timeSource = clock
         self.counters = counters ?? MemoryRecipientCounters()
         self.preferences = preferences ?? Preferences()
-        self.spool = spool ?? Spool(root: workspace.root)
+        self.spool = spool ?? FileSpool(root: workspace.root)
         self.journal = journal ?? SendJournal(root: workspace.root)
         let configuration = workspace.configuration
         control = SendControl(clock: clock, burstLimit: configuration.burstFailures, timeZone: configuration.timeZone) { channel, account in

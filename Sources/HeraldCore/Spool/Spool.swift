@@ -78,10 +78,100 @@ public struct SpoolCorruption: Error, Sendable, CustomStringConvertible {
     public var description: String { "spool file \(file) cannot be read: \(reason)" }
 }
 
+/// Messages waiting for their next attempt, and the dead letters given up on. The record stage
+/// puts, buries and removes; `herald run` drains what is due; `herald spool` lists, revives and
+/// purges. Implementations: `FileSpool` (the embedded default) and `MemorySpool` (its twin).
+///
+/// ```swift
+/// try spool.put(entry)                     // waiting until entry.nextAttempt
+/// try spool.due(at: now)                   // [entry] once its time has come, verification first
+/// ```
+public protocol Spool: Sendable {
+    /// Writes (or replaces) a waiting entry.
+    func put(_ entry: SpoolEntry) throws
+    /// Moves an entry to the dead letters with its latest state.
+    func bury(_ entry: SpoolEntry) throws
+    /// Removes a waiting entry (sent, or suppressed since).
+    func remove(_ id: String) throws
+    /// Entries waiting (or dead), oldest first within category priority.
+    func entries(dead: Bool) throws -> [SpoolEntry]
+    /// Puts dead entries (all, or those in `ids`) back, due now, attempts reset; returns them.
+    func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry]
+    /// Deletes dead entries that died before `cutoff`; returns how many.
+    func purgeDead(diedBefore cutoff: Date) throws -> Int
+}
+
+extension Spool {
+    /// Entries waiting, oldest first within category priority.
+    public func entries() throws -> [SpoolEntry] { try entries(dead: false) }
+
+    /// Waiting entries whose time has come, in priority order.
+    public func due(at now: Date) throws -> [SpoolEntry] {
+        try entries(dead: false).filter { $0.nextAttempt <= now }
+    }
+
+    /// Puts every dead entry back, due now.
+    @discardableResult
+    public func revive(now: Date) throws -> [SpoolEntry] { try revive(nil, now: now) }
+
+    /// The order spool listings use: category priority, then first seen, then id.
+    static func ordered(_ entries: [SpoolEntry]) -> [SpoolEntry] {
+        entries.sorted { ($0.category.priority, $0.firstSeen, $0.id) < ($1.category.priority, $1.firstSeen, $1.id) }
+    }
+}
+
+/// The in-memory twin of `FileSpool`.
+public final class MemorySpool: Spool, @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiting: [String: SpoolEntry] = [:]
+    private var dead: [String: SpoolEntry] = [:]
+
+    /// Creates an empty spool.
+    public init() {}
+
+    public func put(_ entry: SpoolEntry) throws { lock.withLock { waiting[entry.id] = entry } }
+
+    public func bury(_ entry: SpoolEntry) throws {
+        lock.withLock {
+            dead[entry.id] = entry
+            waiting[entry.id] = nil
+        }
+    }
+
+    public func remove(_ id: String) throws { lock.withLock { waiting[id] = nil } }
+
+    public func entries(dead isDead: Bool) throws -> [SpoolEntry] {
+        Self.ordered(lock.withLock { Array((isDead ? dead : waiting).values) })
+    }
+
+    public func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry] {
+        lock.withLock {
+            var revived: [SpoolEntry] = []
+            for var entry in Self.ordered(Array(dead.values)) where ids.map({ $0.contains(entry.id) }) ?? true {
+                entry.attempts = 0
+                entry.nextAttempt = now
+                entry.firstSeen = now
+                waiting[entry.id] = entry
+                dead[entry.id] = nil
+                revived.append(entry)
+            }
+            return revived
+        }
+    }
+
+    public func purgeDead(diedBefore cutoff: Date) throws -> Int {
+        lock.withLock {
+            let old = dead.values.filter { $0.nextAttempt < cutoff }.map(\.id)
+            for id in old { dead[id] = nil }
+            return old.count
+        }
+    }
+}
+
 /// `outbox/spool/`: one JSON file per deferred message, written tmp → fsync → rename so a
 /// crash leaves either the old file or the new one, never half of one; `dead/` holds messages
 /// out of attempts or time. Maildir style: `tmp/` for writing, the folder itself for waiting.
-public struct Spool: Sendable {
+public struct FileSpool: Spool {
     /// outbox/spool/
     public let folder: URL
     /// outbox/spool/dead/
@@ -93,18 +183,15 @@ public struct Spool: Sendable {
         folder = WorkspacePaths(root: root).spool
     }
 
-    /// Writes (or replaces) the waiting entry.
     public func put(_ entry: SpoolEntry) throws {
         try write(entry, into: folder)
     }
 
-    /// Moves an entry to `dead/` with its latest state.
     public func bury(_ entry: SpoolEntry) throws {
         try write(entry, into: deadFolder)
         try remove(entry.id)
     }
 
-    /// Removes a waiting entry (sent, or suppressed since).
     public func remove(_ id: String) throws {
         let url = folder.appendingPathComponent("\(id).json")
         if unlink(url.path) != 0 && errno != ENOENT {
@@ -112,12 +199,10 @@ public struct Spool: Sendable {
         }
     }
 
-    /// Entries waiting (or dead), oldest first within category priority.
-    public func entries(dead: Bool = false) throws -> [SpoolEntry] {
+    public func entries(dead: Bool) throws -> [SpoolEntry] {
         let source = dead ? deadFolder : folder
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path) else { return [] }
-        let entries = try names.filter { $0.hasSuffix(".json") }.map { try read(source.appendingPathComponent($0)) }
-        return entries.sorted { ($0.category.priority, $0.firstSeen, $0.id) < ($1.category.priority, $1.firstSeen, $1.id) }
+        return Self.ordered(try names.filter { $0.hasSuffix(".json") }.map { try read(source.appendingPathComponent($0)) })
     }
 
     /// How many entries wait (or are dead), counted by file name without reading them.
@@ -127,14 +212,7 @@ public struct Spool: Sendable {
         return names.filter { $0.hasSuffix(".json") }.count
     }
 
-    /// Waiting entries whose time has come, in priority order.
-    public func due(at now: Date) throws -> [SpoolEntry] {
-        try entries().filter { $0.nextAttempt <= now }
-    }
-
-    /// Puts dead entries back in the spool, due now, attempts reset. Returns how many.
-    @discardableResult
-    public func revive(_ ids: [String]? = nil, now: Date) throws -> [SpoolEntry] {
+    public func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry] {
         var revived: [SpoolEntry] = []
         for var entry in try entries(dead: true) where ids.map({ $0.contains(entry.id) }) ?? true {
             entry.attempts = 0
@@ -147,7 +225,6 @@ public struct Spool: Sendable {
         return revived
     }
 
-    /// Deletes dead entries that died before `cutoff`. Returns how many.
     public func purgeDead(diedBefore cutoff: Date) throws -> Int {
         var count = 0
         for entry in try entries(dead: true) where entry.nextAttempt < cutoff {

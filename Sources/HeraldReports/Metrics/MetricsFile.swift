@@ -31,7 +31,7 @@ public enum MetricsFile {
         if let lastRun { state.lastRun = lastRun.timeIntervalSince1970 }
         try DurableFile.write(try JSONEncoder().encode(state), to: stateURL)
 
-        let spool = Spool(root: root)
+        let spool = FileSpool(root: root)
         let text = state.prometheusText(spoolPending: spool.count(), spoolDead: spool.count(dead: true))
         try DurableFile.write(Data(text.utf8), to: paths.metrics)
         return text

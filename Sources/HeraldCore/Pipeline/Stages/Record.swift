@@ -20,7 +20,7 @@ extension PipelineStage {
     /// part of each backoff, from 0 to 1 (tests pass a constant).
     /// 站内信 sent through the inbox transport are stored in `siteMessages` inside the ledger's
     /// transaction; without a store such a chunk fails the run rather than lose them.
-    public static func record(to ledger: any Ledger, log: any EventLog, spool: Spool?, configuration: Configuration,
+    public static func record(to ledger: any Ledger, log: any EventLog, spool: (any Spool)?, configuration: Configuration,
                               preferences: Preferences? = nil, counters: (any RecipientCounters)? = nil,
                               siteMessages: (any SiteMessageStore)? = nil,
                               clock: @escaping @Sendable () -> Date,
@@ -97,7 +97,7 @@ final class RecordWriter: @unchecked Sendable {
     }
 
     /// Waits for the previous chunk's write, then starts this one's.
-    func submit(_ work: RecordWork, spool: Spool?, now: Date) async throws {
+    func submit(_ work: RecordWork, spool: (any Spool)?, now: Date) async throws {
         try await drain()
         let ledger = ledger, log = log, counters = counters, siteMessages = siteMessages
         let task = Task.detached {
