@@ -7,14 +7,21 @@ public struct InboxItem: Sendable, Hashable, Codable {
     public var id: String
     /// `message` or `announcement`.
     public var kind: String
+    /// The announcement's title (nil for a message).
     public var title: String?
+    /// The template of a message (nil for an announcement).
     public var template: String?
+    /// The sender name shown.
     public var nickname: String?
+    /// The text.
     public var content: String
     /// The template's type (`notification`, `promotion`) or the notice's (`notice`, `announcement`).
     public var type: String
+    /// Whether the user read it.
     public var read: Bool
+    /// When the user read it.
     public var readAt: Date?
+    /// When it was created.
     public var createdAt: Date
 
     /// Creates an item.
@@ -47,23 +54,35 @@ extension JSONEncoder {
 
 /// One page of a listing, newest first, with the total across pages.
 public struct InboxPage: Sendable, Hashable, Codable {
+    /// This page's items, newest first.
     public var items: [InboxItem]
+    /// Items in all pages.
     public var total: Int
+    /// The page number (1 = first).
     public var page: Int
+    /// Items per page.
     public var size: Int
 }
 
 /// A site-wide announcement (系统公告), stored once for a whole tenant.
 public struct Notice: Sendable, Hashable, Codable {
+    /// The announcement's id (`n<id>` in listings).
     public var id: Int64
+    /// The tenant.
     public var tenantID: String
+    /// The announcement's title (nil for a message).
     public var title: String
+    /// The text.
     public var content: String
     /// `notice` or `announcement`.
     public var type: String
+    /// Shown from (nil: at once).
     public var startsAt: Date?
+    /// Shown until (nil: until retracted).
     public var endsAt: Date?
+    /// When it was created.
     public var createdAt: Date
+    /// When it was retracted, if it was.
     public var retractedAt: Date?
 
     /// Creates a notice (id 0 until published).
@@ -97,6 +116,7 @@ public struct Notice: Sendable, Hashable, Codable {
 
 /// Why an inbox operation changed nothing.
 public struct InboxError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong.
     public var message: String
     public var description: String { message }
 

@@ -5,6 +5,7 @@ import HeraldCore
 public struct InboxTransport: Transport {
     /// The name in logs.
     public let name = "inbox"
+    /// How many messages it may have in flight at once.
     public let concurrency = 1
     /// Nothing leaves Herald: the inbox row is written with the ledger, so no journal is needed.
     public var hasSideEffects: Bool { false }

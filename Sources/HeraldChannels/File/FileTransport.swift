@@ -5,7 +5,9 @@ import HeraldCore
 /// `outbox/sent/<channel>/<batch>/<message-id>.eml` for mail (the exact RFC 5322 message),
 /// `.json` for the other channels. The provider id is the file's path inside the workspace.
 public struct FileTransport: Transport {
+    /// The name in logs.
     public let name = "file"
+    /// How many messages it may have in flight at once.
     public let concurrency: Int
     /// The workspace root.
     public let root: URL

@@ -12,13 +12,21 @@ import HeraldCore
 /// let wire: String = message.rendered()
 /// ```
 public struct MIMEMessage: Sendable, Hashable {
+    /// The sender.
     public var from: MailAddress
+    /// The recipients in `To:`.
     public var to: [MailAddress]
+    /// The recipients in `Cc:`.
     public var cc: [MailAddress]
+    /// Where replies go.
     public var replyTo: MailAddress?
+    /// The subject (RFC 2047-encoded when not ASCII).
     public var subject: String
+    /// The plain-text body.
     public var text: String?
+    /// The HTML body.
     public var html: String?
+    /// The `Date:` header.
     public var date: Date
     /// Time zone the Date header is written in.
     public var timeZone: TimeZone

@@ -15,6 +15,7 @@ public struct PreviewDocument: Sendable, Hashable {
 
 /// Renders every variant of a template the way it would be sent, for `herald preview`.
 public struct TemplatePreview: Sendable {
+    /// The workspace whose templates and accounts are previewed.
     public var workspace: Workspace
     /// The date stamped on previewed mail.
     public var date: Date
@@ -95,6 +96,7 @@ public struct TemplatePreview: Sendable {
 
 /// A preview that cannot be made, with the reason.
 public struct PreviewError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong.
     public var message: String
     public var description: String { message }
 }

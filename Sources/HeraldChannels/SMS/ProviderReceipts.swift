@@ -15,18 +15,22 @@ public enum ProviderReceipts {
 
 /// Aliyun SmsReport pushes (`MNS` HTTP push of `SmsReport`).
 public struct AliyunReceipts: ReceiptParser {
+    /// The name in logs.
     public let name = "aliyun"
     /// Creates the parser.
     public init() {}
+    /// The body the provider expects back.
     public var acknowledgement: String { ReceiptFormat.aliyun.acknowledgement }
     public func parse(_ data: Data, channel: String) throws -> [DeliveryReceipt] { try ReceiptFormat.aliyun.parse(data, channel: channel) }
 }
 
 /// Tencent Cloud SMS status callbacks.
 public struct TencentReceipts: ReceiptParser {
+    /// The name in logs.
     public let name = "tencent"
     /// Creates the parser.
     public init() {}
+    /// The body the provider expects back.
     public var acknowledgement: String { ReceiptFormat.tencent.acknowledgement }
     public func parse(_ data: Data, channel: String) throws -> [DeliveryReceipt] { try ReceiptFormat.tencent.parse(data, channel: channel) }
 }

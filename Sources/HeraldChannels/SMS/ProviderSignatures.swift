@@ -14,9 +14,13 @@ import HeraldCore
 public enum AliyunSignatureV3 {
     /// The signed request's headers, and the intermediate values (for tests and debugging).
     public struct Signed: Sendable, Hashable {
+        /// The headers to send, the signature included.
         public var headers: [String: String]
+        /// The canonical request, as the provider's documentation builds it.
         public var canonicalRequest: String
+        /// Its SHA-256, hex.
         public var hashedCanonicalRequest: String
+        /// The signature, hex.
         public var signature: String
         /// The query string to put on the URL, encoded as signed.
         public var queryString: String
@@ -67,9 +71,13 @@ public enum AliyunSignatureV3 {
 public enum TencentSignatureV3 {
     /// The Authorization header and the intermediate values.
     public struct Signed: Sendable, Hashable {
+        /// The `Authorization` header.
         public var authorization: String
+        /// The canonical request, as the provider's documentation builds it.
         public var canonicalRequest: String
+        /// Its SHA-256, hex.
         public var hashedCanonicalRequest: String
+        /// The signature, hex.
         public var signature: String
     }
 

@@ -156,7 +156,9 @@ struct WebhookSMSProvider: SMSProvider {
 /// on a transient failure, the next one (failover) before the message is deferred; a permanent
 /// failure stops there. Each send runs off the Swift concurrency threads with its own HTTP handle.
 public final class SMSRouter: Transport, @unchecked Sendable {
+    /// The name in logs.
     public let name = "sms"
+    /// How many messages it may have in flight at once.
     public let concurrency: Int
     private let providers: [String: any SMSProvider]
     private let local: [String: any Transport]

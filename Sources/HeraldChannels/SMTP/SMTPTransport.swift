@@ -9,8 +9,11 @@ import HeraldCore
 /// let outcome = await transport.send(envelope)   // .sent(providerID: "<id@shop.example.com>")
 /// ```
 public final class SMTPTransport: Transport, @unchecked Sendable {
+    /// The name in logs.
     public let name = "smtp"
+    /// How many messages it may have in flight at once.
     public var concurrency: Int { settings.connections }
+    /// The account it sends for.
     public let account: MailAccount
     private let settings: SMTPSettings
     private let composer: MailComposer

@@ -6,7 +6,9 @@ import HeraldCore
 /// from the stable-token API cached in the workspace database (shared across runs and processes),
 /// refreshed ahead of expiry and once, forced, on errcode 40001 / 40014 / 42001.
 public final class WeChatTransport: Transport, @unchecked Sendable {
+    /// The name in logs.
     public let name = "wechat"
+    /// How many messages it may have in flight at once.
     public let concurrency: Int
     private let app: WeChatApp
     private let base: String

@@ -20,6 +20,7 @@ public enum BatchFormat: String, Sendable, Hashable, CaseIterable {
 
 /// Reserved column and key names; everything else is a template parameter.
 public enum ReservedColumn {
+    /// Every reserved name (lowercase); any other column is a template parameter.
     public static let all: Set<String> = Set(Channel.allCases.map(\.addressColumn)).union(
         ["template", "channels", "user_type", "tenant_id", "locale", "cc", "bcc", "attachments", "unsubscribe_url"])
 

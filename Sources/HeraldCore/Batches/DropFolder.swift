@@ -137,6 +137,7 @@ public final class RunLock: @unchecked Sendable {
 
 /// The workspace is busy.
 public struct RunLockError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong, for the command to print.
     public var message: String
     public var description: String { message }
 }

@@ -83,10 +83,15 @@ public enum SMTPSecurity: String, Sendable, Hashable, CaseIterable {
 
 /// Where and how a mail account reaches its SMTP server.
 public struct SMTPSettings: Sendable, Hashable {
+    /// The SMTP server.
     public var host: String
+    /// The port (587 for starttls, 465 for ssl, 25 when not given with none).
     public var port: Int
+    /// How the session is encrypted.
     public var security: SMTPSecurity
+    /// The AUTH user, when the server needs one.
     public var username: String?
+    /// The AUTH password, from the environment only.
     public var password: Secret?
     /// Connection and whole-message timeout.
     public var timeout: Duration
@@ -218,6 +223,7 @@ public struct SiteSettings: Sendable, Hashable {
 public struct ServeSettings: Sendable, Hashable {
     /// The address to listen on (`bind: 127.0.0.1:8080`).
     public var host = "127.0.0.1"
+    /// The port (587 for starttls, 465 for ssl, 25 when not given with none).
     public var port = 8080
     /// Request bodies larger than this are refused with 413 (`max_body`, default 64KB).
     public var maxBody = 64 * 1024
@@ -247,7 +253,9 @@ public struct ServeSettings: Sendable, Hashable {
 
 /// A product that calls the inbox API: its bearer token and the tenants it may read.
 public struct ServeClient: Sendable, Hashable {
+    /// The client's name in herald.yaml (and the access log).
     public var name: String
+    /// Its bearer token, from the environment only.
     public var token: Secret
     /// Tenant ids, or `*` for every tenant.
     public var tenants: [String]
@@ -285,6 +293,7 @@ public struct Configuration: Sendable {
     public var recipientMasking: RecipientMasking = .masked
     /// The retry policy (`retry:`), and overrides by `channel/account` (`mail/exmail`).
     public var retry = RetryPolicy()
+    /// Retry policies of single accounts, channels and apps, by `channel/id`.
     public var retryOverrides: [String: RetryPolicy] = [:]
     /// Per-recipient caps by channel, then by category (nil = every category) (`caps:`).
     public var caps: [Channel: [TemplateCategory?: [RateLimit]]] = [

@@ -4,9 +4,13 @@ import Foundation
 /// channel or app): the wait doubles from `minBackoff` to `maxBackoff`, with jitter, until
 /// `maxAttempts` or `maxAge`, then the message is a dead letter.
 public struct RetryPolicy: Sendable, Hashable {
+    /// The wait after the first failed attempt (`min_backoff`, default 5m).
     public var minBackoff: Duration
+    /// The longest wait between attempts (`max_backoff`, default 1h).
     public var maxBackoff: Duration
+    /// How long after it was first seen a message is given up (`max_age`, default 24h).
     public var maxAge: Duration
+    /// How many failed attempts before a message is given up (`max_attempts`).
     public var maxAttempts: Int
 
     /// Creates a policy; the defaults are 5m, 1h, 24h and 10 attempts.
@@ -31,6 +35,7 @@ public struct RetryPolicy: Sendable, Hashable {
 public struct QuietHours: Sendable, Hashable, CustomStringConvertible {
     /// Minutes after local midnight where the window starts and ends.
     public var start: Int
+    /// Minutes after local midnight where the window ends (before `start` when it crosses midnight).
     public var end: Int
 
     /// Creates a window.

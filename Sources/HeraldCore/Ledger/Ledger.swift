@@ -2,17 +2,27 @@ import Foundation
 
 /// What the ledger keeps for one message: its latest status.
 public struct LedgerEntry: Sendable, Hashable {
+    /// The message id.
     public var id: MessageID
+    /// The batch id.
     public var batch: String
+    /// The recipient row of the batch (1 = first).
     public var row: Int
     /// The channel; nil for a row that failed before its channels were known.
     public var channel: Channel?
+    /// The template code.
     public var template: String?
+    /// The status.
     public var status: DeliveryStatus
+    /// The attempt number (1 for a first send).
     public var attempt: Int
+    /// The provider's id for the message (SMTP Message-ID, BizId, msgid, file path).
     public var providerID: String?
+    /// The error code, when it did not end `sent`.
     public var errorCode: String?
+    /// The error message, when it did not end `sent`.
     public var errorMessage: String?
+    /// When this status was recorded.
     public var updatedAt: Date
     /// What the message sends (`MessageFingerprint`); nil for rows that failed before their channels were known.
     public var fingerprint: String?
@@ -72,16 +82,25 @@ public final class MemorySiteMessageStore: SiteMessageStore, @unchecked Sendable
 /// A 站内信 to store in the inbox in the same transaction as its ledger entry, so a message is in
 /// the inbox if and only if the ledger says sent.
 public struct SiteDelivery: Sendable, Hashable {
+    /// The message id.
     public var messageID: MessageID
+    /// The tenant.
     public var tenantID: String
+    /// The user it is for (the address of the site channel).
     public var userID: String
+    /// The product's user type.
     public var userType: String?
+    /// The template code.
     public var template: String
+    /// The sender name shown.
     public var nickname: String?
+    /// The text.
     public var content: String
+    /// `notification`, `notice` or `announcement`.
     public var type: String
     /// The row's parameters, stored as JSON.
     public var parameters: [String: String]
+    /// When it was sent.
     public var createdAt: Date
 
     /// Creates a delivery.

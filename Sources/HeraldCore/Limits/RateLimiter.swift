@@ -3,9 +3,13 @@ import Foundation
 /// The decisions of the rate-limit stage for one run: preferences and suppressions, quiet
 /// hours, and per-recipient caps counted across runs.
 public final class RateLimiter: @unchecked Sendable {
+    /// herald.yaml: caps, quiet hours and the time zone.
     public let configuration: Configuration
+    /// Opt-outs and suppressions.
     public let preferences: Preferences
+    /// Sends per recipient so far, kept across runs.
     public let counters: any RecipientCounters
+    /// The clock of quiet hours, caps and waits.
     public let clock: any HeraldClock
     private let lock = NSLock()
     /// Approvals of the last few chunks, which the record stage may not have written yet.
@@ -149,6 +153,7 @@ public final class SendControl: @unchecked Sendable {
     private let rates: @Sendable (Channel, String) -> RateLimit?
     /// Failures in a row that pause a transport; 0 never.
     public let burstLimit: Int
+    /// The clock of quiet hours, caps and waits.
     public let clock: any HeraldClock
 
     /// The zone deferral messages show times in.

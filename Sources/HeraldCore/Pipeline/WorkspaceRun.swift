@@ -4,9 +4,13 @@ import Foundation
 /// the workspace's configuration and the given transports, ledger and log, and owns the
 /// spool, the send journal and the run's limits.
 public struct WorkspaceRun: Sendable {
+    /// The workspace run.
     public var workspace: Workspace
+    /// The transport of every account, channel and app.
     public var transports: TransportSet
+    /// The ledger consulted before sending and written after.
     public var ledger: any Ledger
+    /// The JSON-lines log.
     public var log: any EventLog
     /// The clock of waits, backoff and quiet hours.
     public var timeSource: any HeraldClock

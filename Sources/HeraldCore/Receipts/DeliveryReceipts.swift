@@ -8,10 +8,15 @@ public struct DeliveryReceipt: Sendable, Hashable, Codable {
     public var messageID: String?
     /// The provider's serial (Aliyun `biz_id`, Tencent `sid`).
     public var serial: String?
+    /// The mobile the provider reports (as it writes it).
     public var mobile: String
+    /// Whether it arrived (in `ReceiptReport`: how many receipts said delivered).
     public var delivered: Bool
+    /// The provider's status code (`DELIVERED`, `MK:0001`).
     public var code: String
+    /// The provider's words.
     public var message: String
+    /// When the provider says the handset reported, as it writes it.
     public var reportedAt: String?
 
     /// Creates a receipt.
@@ -45,7 +50,9 @@ public protocol ReceiptParser: Sendable {
 
 /// What an ingestion did.
 public struct ReceiptReport: Sendable, Hashable {
+    /// Whether it arrived (in `ReceiptReport`: how many receipts said delivered).
     public var delivered = 0
+    /// How many receipts said not delivered.
     public var undelivered = 0
     /// Receipts for messages whose final receipt was already recorded (providers re-push).
     public var duplicates = 0
@@ -57,8 +64,11 @@ public struct ReceiptReport: Sendable, Hashable {
 /// `undelivered` (once; a repeated receipt is a duplicate), matched by Herald's id (`out_id`)
 /// or by the provider's serial as recorded at send time (`channel:serial`).
 public struct ReceiptIngest: Sendable {
+    /// The ledger whose messages receipts update.
     public var ledger: any Ledger
+    /// The log that gets a line per receipt.
     public var log: any EventLog
+    /// The time written on receipt lines.
     public var clock: @Sendable () -> Date
 
     /// Creates an ingester.

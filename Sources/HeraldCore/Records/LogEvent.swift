@@ -17,16 +17,23 @@ public struct LogEvent: Sendable, Hashable {
     public var count: Int?
     /// What the message sends (`MessageFingerprint`); lets `herald ledger rebuild` restore it.
     public var fingerprint: String?
+    /// When it happened.
     public var timestamp: Date
+    /// The message (for a batch note, the batch's row-0 id).
     public var messageID: MessageID
     /// The batch id (JSON `id`, or `sha256:…` of the file).
     public var batch: String
     /// The batch file name.
     public var file: String
+    /// The recipient row of the batch (1 = first).
     public var row: Int?
+    /// The physical line of the batch file where the row starts.
     public var line: Int?
+    /// The template code.
     public var template: String?
+    /// The template's category.
     public var category: TemplateCategory?
+    /// The channel.
     public var channel: Channel?
     /// Account, SMS channel or app id.
     public var account: String?
@@ -34,10 +41,15 @@ public struct LogEvent: Sendable, Hashable {
     public var transport: String?
     /// The address, masked unless configured otherwise.
     public var recipient: String?
+    /// The status after this event.
     public var status: DeliveryStatus
+    /// The attempt number (1 for a first send).
     public var attempt: Int
+    /// Time the send took, in milliseconds.
     public var latencyMilliseconds: Double?
+    /// The provider's id for the message (SMTP Message-ID, BizId, msgid, file path).
     public var providerID: String?
+    /// Why it did not end `sent`.
     public var error: PipelineError?
     /// Row parameters the template does not use.
     public var extra: [String: String]

@@ -63,9 +63,11 @@ public enum Timestamp {
     /// What a `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` time says: the instant, and the calendar day
     /// and hour as written (local to its offset).
     public struct Fields: Sendable, Hashable {
+        /// Milliseconds since 1970, UTC.
         public var epochMilliseconds: Int64
         /// Days since 1970-01-01 of the written date.
         public var localDay: Int
+        /// The hour of the day the timestamp names (0–23), in its own offset.
         public var localHour: Int
     }
 

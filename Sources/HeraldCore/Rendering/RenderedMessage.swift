@@ -93,8 +93,11 @@ public struct RenderedSMS: Sendable, Hashable, Codable {
 
 /// One rendered WeChat data field.
 public struct RenderedWeChatItem: Sendable, Hashable, Codable {
+    /// The template's data key (`keyword1`, `thing2`).
     public var key: String
+    /// The rendered value.
     public var value: String
+    /// A color for official-account template messages (`#173177`).
     public var color: String?
 
     /// Creates a value from its parts.
@@ -107,14 +110,23 @@ public struct RenderedWeChatItem: Sendable, Hashable, Codable {
 
 /// A rendered WeChat template or subscribe message.
 public struct RenderedWeChat: Sendable, Hashable, Codable {
+    /// The app id in herald.yaml that sends it.
     public var app: String
+    /// WeChat's template id.
     public var templateID: String
+    /// The page opened from an official-account message.
     public var url: String?
+    /// The mini-program page a subscribe message opens.
     public var page: String?
+    /// The mini program an official-account message opens, when it opens one.
     public var miniprogramAppID: String?
+    /// Its page.
     public var miniprogramPage: String?
+    /// The data items, in template order.
     public var data: [RenderedWeChatItem]
+    /// `developer`, `trial` or `formal` for subscribe messages.
     public var miniprogramState: String?
+    /// The language of a subscribe message (`zh_CN`).
     public var lang: String?
 
     /// Creates a value from its parts.

@@ -31,15 +31,25 @@ public final class SendJournal: @unchecked Sendable {
 
     /// What a journaled send says.
     public struct Send: Sendable, Hashable {
+        /// The message id.
         public var id: MessageID
+        /// The batch id.
         public var batch: String
+        /// The batch file name.
         public var file: String
+        /// The recipient row of the batch (1 = first).
         public var row: Int
+        /// The channel.
         public var channel: Channel
+        /// The account, SMS channel or app id that sends it.
         public var account: String
+        /// The template code.
         public var template: String
+        /// The template's category.
         public var category: TemplateCategory
+        /// The transport that sent it.
         public var transport: String
+        /// The provider's id for it.
         public var providerID: String?
     }
 

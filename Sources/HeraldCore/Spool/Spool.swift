@@ -4,15 +4,25 @@ import Foundation
 public struct SpoolEntry: Sendable, Hashable, Codable {
     /// The message id (also the file name).
     public var id: String
+    /// The batch id.
     public var batch: String
+    /// The file (in `SpoolCorruption`: the spool file that cannot be read).
     public var file: String
+    /// The recipient row of the batch (1 = first).
     public var row: Int
+    /// The physical line of the batch file.
     public var line: Int?
+    /// The channel.
     public var channel: Channel
+    /// The account, SMS channel or app id that sends it.
     public var account: String
+    /// The normalised address.
     public var address: String
+    /// The recipient's reserved columns.
     public var recipient: Recipient
+    /// The row's mail columns (cc, bcc, attachments).
     public var mail: MailExtras
+    /// The rendered message, sent as it is on the next attempt.
     public var message: RenderedMessage
     /// Failed send attempts so far (0 when deferred before any send: caps, quiet hours).
     public var attempts: Int
@@ -22,6 +32,7 @@ public struct SpoolEntry: Sendable, Hashable, Codable {
     public var nextAttempt: Date
     /// Why it is waiting.
     public var lastErrorCode: String?
+    /// The last attempt's error message.
     public var lastError: String?
 
     /// Creates an entry.
@@ -73,7 +84,9 @@ extension TemplateCategory {
 
 /// A spool file that cannot be read back.
 public struct SpoolCorruption: Error, Sendable, CustomStringConvertible {
+    /// The file (in `SpoolCorruption`: the spool file that cannot be read).
     public var file: String
+    /// Why it cannot be read.
     public var reason: String
     public var description: String { "spool file \(file) cannot be read: \(reason)" }
 }

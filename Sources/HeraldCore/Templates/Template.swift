@@ -193,10 +193,15 @@ public struct WeChatVariant: Sendable, Hashable {
 
 /// The channel variants one template (or one locale of it) defines.
 public struct VariantSet: Sendable, Hashable {
+    /// The 站内信 variant.
     public var site: SiteVariant?
+    /// The email variant.
     public var mail: MailVariant?
+    /// The SMS variant.
     public var sms: SMSVariant?
+    /// The official-account template-message variant.
     public var wechatMP: WeChatVariant?
+    /// The mini-program subscribe-message variant.
     public var wechatMini: WeChatVariant?
 
     /// Creates a set; every variant is optional.

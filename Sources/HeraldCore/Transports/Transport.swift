@@ -105,6 +105,7 @@ public protocol Transport: Sendable {
 }
 
 extension Transport {
+    /// Whether a send reaches the outside world (journaled so a crash cannot hide it).
     public var hasSideEffects: Bool { true }
 
     /// `send(all:completed:)` without a callback.
@@ -153,8 +154,11 @@ extension Transport {
 
 /// Accepts everything and sends nothing. Used by benchmarks, and by operators to mute a channel.
 public struct DiscardTransport: Transport {
+    /// The name in logs.
     public let name = "discard"
+    /// Whether a send reaches the outside world (journaled so a crash cannot hide it).
     public var hasSideEffects: Bool { false }
+    /// How many messages it may have in flight at once.
     public let concurrency: Int
 
     /// Creates a discarding transport.
@@ -174,7 +178,9 @@ public struct DiscardTransport: Transport {
 /// The in-memory twin of every transport: records what it was given, and answers with
 /// outcomes a test scripts per address.
 public final class MemoryTransport: Transport, @unchecked Sendable {
+    /// The name in logs.
     public let name: String
+    /// How many messages it may have in flight at once.
     public let concurrency: Int
     private let lock = NSLock()
     private var envelopes: [Envelope] = []

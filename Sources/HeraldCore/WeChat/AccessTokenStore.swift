@@ -3,7 +3,9 @@ import GRDB
 
 /// A cached access token and when it stops working.
 public struct AccessToken: Sendable, Hashable {
+    /// The access token.
     public var token: String
+    /// When it stops working.
     public var expiresAt: Date
 
     /// Creates a token.

@@ -24,6 +24,7 @@ public struct Workspace: Sendable {
 
     /// A renderer that knows this workspace's SMS signatures.
 
+    /// A renderer that knows this workspace's SMS signatures.
     public var renderer: TemplateRenderer { TemplateRenderer(configuration: configuration) }
 }
 
