@@ -108,7 +108,6 @@ public struct Notice: Sendable, Hashable, Codable {
     }
 
     /// Whether users of its tenant see it at `now`.
-
     public func isActive(at now: Date) -> Bool {
         retractedAt == nil && (startsAt.map { $0 <= now } ?? true) && (endsAt.map { $0 > now } ?? true)
     }

@@ -23,7 +23,9 @@ public struct AccessToken: Sendable, Hashable {
 /// try store.token(app: "wx123")?.token   // "t"
 /// ```
 public protocol AccessTokenStore: Sendable {
+    /// The token saved for `app`, expired or not; nil when none was saved.
     func token(app: String) throws -> AccessToken?
+    /// Saves `app`'s token, replacing the one before.
     func save(_ token: AccessToken, app: String) throws
 }
 
