@@ -65,3 +65,19 @@ import HeraldTestSupport
         #expect(list.stdout.contains("系统维护：12月1日 02:00-04:00 维护"))
     }
 }
+
+/// Transports that send nothing store nothing.
+@Suite(.tags(.endToEnd), .timeLimit(.minutes(3))) struct DiscardTransportTests {
+    @Test func aSiteChannelOnTheDiscardTransportStoresNoInAppMessage() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "timezone: Asia/Shanghai\nsite: {transport: discard}\n",
+            "templates/hello.yaml": "site: {content: \"你好 {name}\"}\n",
+            "recipients/inbox/hello.a.csv": "user_id,name\n7,李雷\n",
+        ])
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("site        1      1"), "\(run.stdout)")
+        let inbox = try runHerald(["inbox", "unread-count", "--user", "7"], in: workspace.url)
+        #expect(inbox.stdout == "0\n", "discard sends nothing, so nothing reaches the inbox")
+    }
+}

@@ -98,6 +98,27 @@ public struct FileTransport: Transport {
     }
 }
 
+/// Accepts everything and sends nothing: `sent`, with no provider id and nothing stored
+/// anywhere. Used by benchmarks, and by operators to mute a channel.
+public struct DiscardTransport: Transport {
+    /// The name in logs.
+    public let name = "discard"
+    /// Nothing leaves Herald, so no journal is needed.
+    public var hasSideEffects: Bool { false }
+    /// How many messages it may have in flight at once.
+    public let concurrency: Int
+
+    /// Creates a discarding transport.
+    public init(concurrency: Int = 64) {
+        self.concurrency = concurrency
+    }
+
+    /// Sent, and nothing else.
+    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        .sent(providerID: nil)
+    }
+}
+
 struct FileTransportError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }

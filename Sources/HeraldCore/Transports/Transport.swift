@@ -152,29 +152,6 @@ extension Transport {
     }
 }
 
-/// Accepts everything and sends nothing. Used by benchmarks, and by operators to mute a channel.
-public struct DiscardTransport: Transport {
-    /// The name in logs.
-    public let name = "discard"
-    /// Whether a send reaches the outside world (journaled so a crash cannot hide it).
-    public var hasSideEffects: Bool { false }
-    /// How many messages it may have in flight at once.
-    public let concurrency: Int
-
-    /// Creates a discarding transport.
-    public init(concurrency: Int = 64) {
-        self.concurrency = concurrency
-    }
-
-    /// Sent: the record stage stores the 站内信 in the inbox, in the ledger's transaction.
-    public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        var outcome = DeliveryOutcome.sent(providerID: nil)
-        outcome.storesInInbox = true
-        return outcome
-    }
-}
-
-
 /// The in-memory twin of every transport: records what it was given, and answers with
 /// outcomes a test scripts per address.
 public final class MemoryTransport: Transport, @unchecked Sendable {
