@@ -147,33 +147,47 @@ public struct WorkspaceRun: Sendable {
         return job
     }
 
-    /// Due spool entries, then every complete batch in the drop folder in category order (verification
-    /// first) and name order. Each file read through moves to processed/ (not in a dry run); an
-    /// unreadable one moves to rejected/ with its reason, and the run goes on to the next file.
+    /// What a run does, in order: what the journal of an interrupted run says was sent, due spool
+    /// entries, waiting receipt files, then every complete batch in the drop folder in category
+    /// order (verification first) and name order. Each file read through moves to processed/
+    /// (not in a dry run); an unreadable one moves to rejected/ with its reason, and the run goes
+    /// on to the next file.
     public func runDropFolder(dryRun: Bool = false,
-                         progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
+                              progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
         var summary = RunSummary()
         if !dryRun {
             let (recovered, inFlight) = try recover()
             summary.recovered = recovered
             summary.inFlightAtCrash = inFlight
             summary.merge(try await drainSpool(progress: progress))
+            try ingestReceipts(into: &summary)
         }
-        if !dryRun {
-            let receipts = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: receiptParsers)
-            let ingest = ReceiptIngest(ledger: ledger, log: log, clock: clock)
-            for (channel, url) in receipts.waiting(settle: workspace.configuration.settle, now: clock()) {
-                do {
-                    let report = try receipts.ingest(url, channel: channel, with: ingest, move: true)
-                    summary.notes.append("receipts/\(channel)/\(url.lastPathComponent): \(report.delivered) delivered, "
-                        + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
-                } catch let rejection as BatchRejection {
-                    summary.rejectedFiles.append(("receipts/\(channel)/\(url.lastPathComponent)", rejection.description))
-                    try DropFolder(root: workspace.root, settle: .zero)
-                        .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
-                }
+        try await runBatches(dryRun: dryRun, progress: progress, into: &summary)
+        summary.pausedTransports = control.pausedTransports
+        return summary
+    }
+
+    /// Ingests settled receipt files of `recipients/inbox/receipts/<channel>/`; a file that
+    /// cannot be read moves to rejected/ with its reason.
+    func ingestReceipts(into summary: inout RunSummary) throws {
+        let receipts = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: receiptParsers)
+        let ingest = ReceiptIngest(ledger: ledger, log: log, clock: clock)
+        for (channel, url) in receipts.waiting(settle: workspace.configuration.settle, now: clock()) {
+            do {
+                let report = try receipts.ingest(url, channel: channel, with: ingest, move: true)
+                summary.notes.append("receipts/\(channel)/\(url.lastPathComponent): \(report.delivered) delivered, "
+                    + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
+            } catch let rejection as BatchRejection {
+                summary.rejectedFiles.append(("receipts/\(channel)/\(url.lastPathComponent)", rejection.description))
+                try DropFolder(root: workspace.root, settle: .zero)
+                    .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
             }
         }
+    }
+
+    /// Every complete file of the drop folder, most urgent first: announcements are published,
+    /// batches run through the chain.
+    func runBatches(dryRun: Bool, progress: (@Sendable (BatchProgress) -> Void)?, into summary: inout RunSummary) async throws {
         let dropFolder = DropFolder(root: workspace.root, settle: workspace.configuration.settle)
         let (ready, settling) = try dropFolder.scan(now: clock())
         summary.settlingFiles = settling
@@ -183,40 +197,50 @@ public struct WorkspaceRun: Sendable {
         runner.ledgerKnows = { try ledger.knows(batch: $0) }
         for url in prioritized(ready) {
             if shouldStop() { break }
-            var handled: RunSummary?
-            do {
-                if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
-                    if dryRun { continue }
+            if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
+                if dryRun { continue }
+                do {
                     summary.notes.append("\(url.lastPathComponent): \(try noticePublisher(url))")
                     try dropFolder.markProcessed(url)
-                    continue
+                } catch let rejection as BatchRejection {
+                    summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
+                    try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
                 }
-                let batch = try await runner.run(url, progress: progress)
-                handled = batch
-                try log.flush()
-                summary.merge(batch)
-                if batch.stopped {
-                    summary.interruptedFiles.append(url.lastPathComponent)
-                    break
-                }
-                summary.processedFiles.append(url.lastPathComponent)
-                if !dryRun { try dropFolder.markProcessed(url) }
-            } catch var rejection as BatchRejection {
-                try log.flush()
-                // Rows handled before the problem (or the whole file, when only the move to
-                // processed/ failed) are counted and named, never reported as "nothing sent".
-                if let handled {
-                    rejection.handled = handled
-                } else if let partial = rejection.handled {
-                    summary.merge(partial)
-                }
-                summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
-                if !dryRun { try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
+                continue
             }
-
+            guard try await runBatch(url, with: runner, in: dropFolder, dryRun: dryRun, progress: progress, into: &summary) else { break }
         }
-        summary.pausedTransports = control.pausedTransports
-        return summary
+    }
+
+    /// One batch file through the chain, then to processed/ (or rejected/ with what was handled).
+    /// Returns false when the run was asked to stop in the middle of it.
+    func runBatch(_ url: URL, with runner: BatchRunner, in dropFolder: DropFolder, dryRun: Bool,
+                  progress: (@Sendable (BatchProgress) -> Void)?, into summary: inout RunSummary) async throws -> Bool {
+        var handled: RunSummary?
+        do {
+            let batch = try await runner.run(url, progress: progress)
+            handled = batch
+            try log.flush()
+            summary.merge(batch)
+            if batch.stopped {
+                summary.interruptedFiles.append(url.lastPathComponent)
+                return false
+            }
+            summary.processedFiles.append(url.lastPathComponent)
+            if !dryRun { try dropFolder.markProcessed(url) }
+        } catch var rejection as BatchRejection {
+            try log.flush()
+            // Rows handled before the problem (or the whole file, when only the move to
+            // processed/ failed) are counted and named, never reported as "nothing sent".
+            if let handled {
+                rejection.handled = handled
+            } else if let partial = rejection.handled {
+                summary.merge(partial)
+            }
+            summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
+            if !dryRun { try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
+        }
+        return true
     }
 
     /// Files ordered by the category of the template their name implies (verification first),
