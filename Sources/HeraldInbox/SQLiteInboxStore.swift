@@ -12,7 +12,7 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
     /// The inbox in the workspace database, its tables created or migrated.
     public init(database: WorkspaceDatabase) throws {
         self.database = database.pool
-        try database.migrate(Self.migrator)
+        try database.migrate(Self.migrations)
     }
 
     /// Opens (creating if needed) the workspace database at `url` and the inbox in it.
@@ -20,52 +20,49 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         try self.init(database: WorkspaceDatabase(url: url))
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("3-inbox") { db in
-            // 站内信 and 系统公告: a stable interface that products may read directly (HeraldInbox.docc/Inbox.md).
-            try db.execute(sql: """
-                CREATE TABLE site_messages (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    message_id TEXT UNIQUE,
-                    tenant_id TEXT NOT NULL DEFAULT '0',
-                    user_id TEXT NOT NULL,
-                    user_type TEXT,
-                    template TEXT NOT NULL,
-                    nickname TEXT,
-                    content TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    params TEXT NOT NULL DEFAULT '{}',
-                    is_read INTEGER NOT NULL DEFAULT 0,
-                    read_at TEXT,
-                    created_at TEXT NOT NULL,
-                    archived INTEGER NOT NULL DEFAULT 0,
-                    deleted INTEGER NOT NULL DEFAULT 0
-                );
-                CREATE INDEX site_messages_unread ON site_messages(tenant_id, user_id, is_read);
-                CREATE INDEX site_messages_created ON site_messages(tenant_id, user_id, created_at);
-                CREATE TABLE notices (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    tenant_id TEXT NOT NULL DEFAULT '0',
-                    title TEXT NOT NULL,
-                    content TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    starts_at TEXT,
-                    ends_at TEXT,
-                    created_at TEXT NOT NULL,
-                    retracted_at TEXT
-                );
-                CREATE INDEX notices_tenant ON notices(tenant_id, retracted_at);
-                CREATE TABLE notice_reads (
-                    notice_id INTEGER NOT NULL REFERENCES notices(id),
-                    user_id TEXT NOT NULL,
-                    read_at TEXT NOT NULL,
-                    PRIMARY KEY (notice_id, user_id)
-                ) WITHOUT ROWID;
-                """)
-        }
-        return migrator
-    }
+    /// This store's migrations, in order (identifiers are global to the database file).
+    static let migrations: [(identifier: String, sql: String)] = [
+        // 站内信 and 系统公告: a stable interface that products may read directly (HeraldInbox.docc/Inbox.md).
+        ("3-inbox", """
+            CREATE TABLE site_messages (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id TEXT UNIQUE,
+                tenant_id TEXT NOT NULL DEFAULT '0',
+                user_id TEXT NOT NULL,
+                user_type TEXT,
+                template TEXT NOT NULL,
+                nickname TEXT,
+                content TEXT NOT NULL,
+                type TEXT NOT NULL,
+                params TEXT NOT NULL DEFAULT '{}',
+                is_read INTEGER NOT NULL DEFAULT 0,
+                read_at TEXT,
+                created_at TEXT NOT NULL,
+                archived INTEGER NOT NULL DEFAULT 0,
+                deleted INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX site_messages_unread ON site_messages(tenant_id, user_id, is_read);
+            CREATE INDEX site_messages_created ON site_messages(tenant_id, user_id, created_at);
+            CREATE TABLE notices (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                tenant_id TEXT NOT NULL DEFAULT '0',
+                title TEXT NOT NULL,
+                content TEXT NOT NULL,
+                type TEXT NOT NULL,
+                starts_at TEXT,
+                ends_at TEXT,
+                created_at TEXT NOT NULL,
+                retracted_at TEXT
+            );
+            CREATE INDEX notices_tenant ON notices(tenant_id, retracted_at);
+            CREATE TABLE notice_reads (
+                notice_id INTEGER NOT NULL REFERENCES notices(id),
+                user_id TEXT NOT NULL,
+                read_at TEXT NOT NULL,
+                PRIMARY KEY (notice_id, user_id)
+            ) WITHOUT ROWID;
+            """),
+    ]
 
     private static func stamp(_ date: Date) -> String { Timestamp.iso8601(date, timeZone: utc) }
 

@@ -16,7 +16,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     /// The ledger in `database`, its tables created or migrated.
     public init(database: WorkspaceDatabase) throws {
         workspaceDatabase = database
-        try database.migrate(Self.migrator)
+        try database.migrate(Self.migrations)
     }
 
     /// Opens (creating if needed) the workspace database at `url` and the ledger in it.
@@ -24,44 +24,37 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         try self.init(database: WorkspaceDatabase(url: url))
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("1-ledger") { db in
-            try db.execute(sql: """
-                CREATE TABLE batches (
-                    id INTEGER PRIMARY KEY,
-                    batch TEXT NOT NULL UNIQUE,
-                    created_at TEXT NOT NULL
-                );
-                CREATE TABLE ledger (
-                    message_id TEXT PRIMARY KEY NOT NULL,
-                    batch_id INTEGER NOT NULL REFERENCES batches(id),
-                    row INTEGER NOT NULL,
-                    channel TEXT,
-                    template TEXT,
-                    status TEXT NOT NULL,
-                    attempt INTEGER NOT NULL DEFAULT 1,
-                    provider_id TEXT,
-                    error_code TEXT,
-                    error_message TEXT,
-                    updated_at TEXT NOT NULL
-                ) WITHOUT ROWID;
-                CREATE INDEX ledger_batch ON ledger(batch_id);
-                """)
-        }
-        migrator.registerMigration("4-provider-ids") { db in
-            try db.execute(sql: "CREATE INDEX ledger_provider ON ledger(provider_id) WHERE provider_id IS NOT NULL")
-        }
-        migrator.registerMigration("6-fingerprints") { db in
-            // What each message sends, so a reused batch id with other content is a conflict, not a duplicate.
-            try db.execute(sql: """
-                ALTER TABLE ledger ADD COLUMN fingerprint TEXT;
-                ALTER TABLE batches ADD COLUMN file TEXT;
-                CREATE TABLE ledger_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
-                """)
-        }
-        return migrator
-    }
+    /// This store's migrations, in order (identifiers are global to the database file).
+    static let migrations: [(identifier: String, sql: String)] = [
+        ("1-ledger", """
+            CREATE TABLE batches (
+                id INTEGER PRIMARY KEY,
+                batch TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL
+            );
+            CREATE TABLE ledger (
+                message_id TEXT PRIMARY KEY NOT NULL,
+                batch_id INTEGER NOT NULL REFERENCES batches(id),
+                row INTEGER NOT NULL,
+                channel TEXT,
+                template TEXT,
+                status TEXT NOT NULL,
+                attempt INTEGER NOT NULL DEFAULT 1,
+                provider_id TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                updated_at TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX ledger_batch ON ledger(batch_id);
+            """),
+        ("4-provider-ids", "CREATE INDEX ledger_provider ON ledger(provider_id) WHERE provider_id IS NOT NULL"),
+        // What each message sends, so a reused batch id with other content is a conflict, not a duplicate.
+        ("6-fingerprints", """
+            ALTER TABLE ledger ADD COLUMN fingerprint TEXT;
+            ALTER TABLE batches ADD COLUMN file TEXT;
+            CREATE TABLE ledger_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+            """),
+    ]
 
     private let batchIDs = BatchIDCache()
 

@@ -54,16 +54,12 @@ public final class SQLiteRecipientCounters: RecipientCounters, @unchecked Sendab
     /// The counters in `database`, their table created if needed.
     public init(database: WorkspaceDatabase) throws {
         self.database = database.pool
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("2-recipient-sends") { db in
-            try db.execute(sql: """
-                CREATE TABLE recipient_sends (
-                    channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL, count INTEGER NOT NULL DEFAULT 1,
-                    PRIMARY KEY (channel, address, sent_at)
-                ) WITHOUT ROWID;
-                """)
-        }
-        try database.migrate(migrator)
+        try database.migrate([("2-recipient-sends", """
+            CREATE TABLE recipient_sends (
+                channel TEXT NOT NULL, address TEXT NOT NULL, sent_at REAL NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+                PRIMARY KEY (channel, address, sent_at)
+            ) WITHOUT ROWID;
+            """)])
     }
 
     public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {

@@ -31,8 +31,13 @@ public final class WorkspaceDatabase: Sendable {
         pool = try DatabasePool(path: url.path, configuration: configuration)
     }
 
-    /// Runs `migrator` (a store's own migrations) on this database.
-    public func migrate(_ migrator: DatabaseMigrator) throws {
+    /// Runs a store's own migrations, given in order as (identifier, SQL) steps; a step already
+    /// applied (by this store or by an earlier Herald) is passed over.
+    public func migrate(_ steps: [(identifier: String, sql: String)]) throws {
+        var migrator = DatabaseMigrator()
+        for step in steps {
+            migrator.registerMigration(step.identifier) { db in try db.execute(sql: step.sql) }
+        }
         try migrator.migrate(pool)
     }
 }

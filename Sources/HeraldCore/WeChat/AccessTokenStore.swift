@@ -49,13 +49,9 @@ public final class SQLiteAccessTokenStore: AccessTokenStore, @unchecked Sendable
     /// The tokens in `database`, their table created if needed.
     public init(database: WorkspaceDatabase) throws {
         self.database = database.pool
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("5-access-tokens") { db in
-            try db.execute(sql: """
-                CREATE TABLE access_tokens (app_id TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID
-                """)
-        }
-        try database.migrate(migrator)
+        try database.migrate([("5-access-tokens", """
+            CREATE TABLE access_tokens (app_id TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID
+            """)])
     }
 
     public func token(app: String) throws -> AccessToken? {
