@@ -165,3 +165,17 @@ import HeraldTestSupport
         withExtendedLifetime(lock) {}
     }
 }
+
+/// ISO 8601 times as operators and logs write them: impossible ones are refused, not normalised.
+@Suite(.timeLimit(.minutes(1))) struct TimestampValidityTests {
+    @Test(arguments: ["2026-12-01T08:00:00+08:00", "2026-12-01T08:00:00.123Z", "2024-02-29T00:00:00Z", "2026-12-01T08:00:00-03:30"])
+    func validTimesParse(text: String) {
+        #expect(Timestamp.parse(text) != nil)
+    }
+
+    @Test(arguments: ["2026-12-01T08:00:00+99:99", "2026-12-01T08:00:00+08:60", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
+                      "0000-01-01T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z"])
+    func impossibleTimesAreRefused(text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+}

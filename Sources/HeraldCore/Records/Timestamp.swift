@@ -46,18 +46,12 @@ public enum Timestamp {
         return "\(weekday), \(pad(day, 2)) \(months[month - 1]) \(year) \(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)) \(zone)"
     }
 
-    /// Reads an ISO 8601 time with or without fractional seconds (`2026-12-01T08:00:00+08:00`,
-    /// `2026-11-27T05:21:41.443Z`).
+    /// Reads an ISO 8601 (RFC 3339) time with or without fractional seconds
+    /// (`2026-12-01T08:00:00+08:00`, `2026-11-27T05:21:41.443Z`). Impossible times (Feb 30, an
+    /// offset of +99:99) are nil, never normalised into another day.
     public static func parse(_ text: String?) -> Date? {
         guard var text else { return nil }
-        if let fields = text.withUTF8({ fields(of: $0) }) {
-            return Date(timeIntervalSince1970: Double(fields.epochMilliseconds) / 1000)
-        }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        return text.withUTF8 { fields(of: $0) }.map { Date(timeIntervalSince1970: Double($0.epochMilliseconds) / 1000) }
     }
 
     /// What a `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` time says: the instant, and the calendar day
@@ -87,7 +81,8 @@ public enum Timestamp {
         guard bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54 || bytes[10] == 0x20, bytes[13] == 0x3A, bytes[16] == 0x3A,
               let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
               let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+              year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+              hour < 24, minute < 60, second < 61 else { return nil }
         var index = 19
         var milliseconds = 0
         if bytes[index] == 0x2E {
@@ -106,7 +101,7 @@ public enum Timestamp {
             index += 1
         case 0x2B, 0x2D:
             guard bytes.count - index == 6, bytes[index + 3] == 0x3A,
-                  let hours = number(index + 1, 2), let minutes = number(index + 4, 2) else { return nil }
+                  let hours = number(index + 1, 2), let minutes = number(index + 4, 2), hours <= 18, minutes < 60 else { return nil }
             offsetSeconds = (bytes[index] == 0x2D ? -1 : 1) * (hours * 3600 + minutes * 60)
             index += 6
         default:
@@ -120,6 +115,15 @@ public enum Timestamp {
     }
 
     /// Days since 1970-01-01 of a calendar date (Howard Hinnant's days-from-civil).
+    /// Days in `month` of `year` (Gregorian).
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
     public static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
