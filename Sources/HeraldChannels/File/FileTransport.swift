@@ -22,7 +22,7 @@ public struct FileTransport: Transport {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        let folder = "outbox/sent/\(envelope.channel.rawValue)/\(Self.folderName(envelope.batch.file))"
+        let folder = "\(WorkspacePaths.sentFolder)/\(envelope.channel.rawValue)/\(Self.folderName(envelope.batch.file))"
         do {
             let (data, ext) = try document(envelope)
             let relative = "\(folder)/\(envelope.id.value).\(ext)"

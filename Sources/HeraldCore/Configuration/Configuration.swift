@@ -357,7 +357,7 @@ public struct Configuration: Sendable {
                             environment: [String: String] = ProcessInfo.processInfo.environment,
                             secretsOptional: Bool = false)
         -> (Configuration?, [Diagnostic]) {
-        let url = root.appendingPathComponent(fileName)
+        let url = WorkspacePaths(root: root).configuration
         guard let data = FileManager.default.contents(atPath: url.path) else {
             let message = "no \(fileName) in \(root.path); create one (see README) or pass -C DIR"
             return (nil, [.error(message, at: SourceLocation(file: fileName))])

@@ -21,7 +21,7 @@ public struct AttachmentPolicy: Sendable {
     /// Creates a policy.
     public init(root: URL, maxSize: [String: Int] = [:]) {
         self.root = root.standardizedFileURL.resolvingSymlinksInPath()
-        allowed = Self.folders.map { root.appendingPathComponent($0).standardizedFileURL.resolvingSymlinksInPath() }
+        allowed = WorkspacePaths(root: root).attachmentFolders.map { $0.standardizedFileURL.resolvingSymlinksInPath() }
         self.maxSize = maxSize
     }
 

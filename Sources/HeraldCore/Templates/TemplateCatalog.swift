@@ -23,8 +23,9 @@ public struct TemplateCatalog: Sendable {
 
     /// Loads `templates/*.yaml` (and `*.yml`) under `root`. Files with errors are left out
     /// of the catalog and described in the diagnostics.
-    public static func load(from root: URL, directory: String = "templates") -> (TemplateCatalog, [Diagnostic]) {
-        let folder = root.appendingPathComponent(directory)
+    public static func load(from root: URL) -> (TemplateCatalog, [Diagnostic]) {
+        let directory = WorkspacePaths.templatesFolder
+        let folder = WorkspacePaths(root: root).templates
         var diagnostics: [Diagnostic] = []
         var catalog = TemplateCatalog()
         var firstFile: [String: String] = [:]

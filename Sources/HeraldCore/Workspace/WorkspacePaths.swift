@@ -22,8 +22,10 @@ public struct WorkspacePaths: Sendable, Hashable {
 
     /// `herald.yaml`.
     public var configuration: URL { path(Configuration.fileName) }
+    /// `templates`, relative to the workspace.
+    public static let templatesFolder = "templates"
     /// `templates/`: one YAML file per notification.
-    public var templates: URL { path("templates", folder: true) }
+    public var templates: URL { path(Self.templatesFolder, folder: true) }
 
     /// `recipients/inbox/`: the drop folder for batches.
     public var dropFolder: URL { path("recipients/inbox", folder: true) }
@@ -54,8 +56,10 @@ public struct WorkspacePaths: Sendable, Hashable {
     public var spool: URL { path("outbox/spool", folder: true) }
     /// `outbox/journal/`: the send journal of the run in progress.
     public var journal: URL { path("outbox/journal", folder: true) }
+    /// `outbox/sent`, relative to the workspace: the file transport's provider ids start with it.
+    public static let sentFolder = "outbox/sent"
     /// `outbox/sent/`: what the file transport wrote.
-    public var sent: URL { path("outbox/sent", folder: true) }
+    public var sent: URL { path(Self.sentFolder, folder: true) }
     /// `outbox/sent/.tmp/`: files the file transport is writing.
     public var sentTemporaries: URL { path("outbox/sent/.tmp", folder: true) }
     /// `outbox/.lock`: held by the run working on the workspace.
