@@ -6,10 +6,7 @@ import HeraldTestSupport
 /// What every implementation of Core's store protocols promises, held to the SQLite stores over a
 /// real `WorkspaceDatabase` and to their in-memory twins alike (PostgreSQL joins the list later).
 @Suite(.timeLimit(.minutes(1))) struct StoreContractTests {
-    enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case sqlite, memory
-        var testDescription: String { rawValue }
-    }
+    typealias Kind = StoreKind
 
     static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
 

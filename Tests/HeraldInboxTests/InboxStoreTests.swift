@@ -6,10 +6,7 @@ import HeraldTestSupport
 
 /// Every query, against the SQLite store (a real file) and its in-memory twin alike.
 @Suite(.timeLimit(.minutes(1))) struct InboxStoreTests {
-    enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case sqlite, memory
-        var testDescription: String { rawValue }
-    }
+    typealias Kind = StoreKind
 
     static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
 
