@@ -51,11 +51,9 @@ extension PipelineStage {
                             let times = control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
                             let rate = control.rate(channel: delivery.channel, account: delivery.account).map { "\($0)" } ?? "its rate"
                             for ((j, d), at) in zip(remaining, times) {
-                                jobs[j].deliveries[d].status = .deferred
-                                jobs[j].deliveries[d].deferUntil = at
-                                jobs[j].deliveries[d].error = jobs[j].error(.send, StageFailure(.deferred, code: .rateLimited,
-                                    "\(delivery.channel.rawValue) account '\(delivery.account)' is limited to \(rate); "
-                                    + "deferred to \(Timestamp.iso8601(at, timeZone: control.timeZone)), the next send the rate allows"))
+                                hold(&jobs[j], delivery: d, until: at, code: .rateLimited,
+                                     "\(delivery.channel.rawValue) account '\(delivery.account)' is limited to \(rate); "
+                                     + "deferred to \(Timestamp.iso8601(at, timeZone: control.timeZone)), the next send the rate allows")
                             }
                             break
                         }
@@ -89,9 +87,14 @@ extension PipelineStage {
     }
 
     private static func pause(_ job: inout Job, delivery d: Int, reason: String, control: SendControl?) {
+        hold(&job, delivery: d, until: control?.clock.now().addingTimeInterval(300), code: .transportPaused, reason)
+    }
+
+    /// Holds a delivery back: `deferred` until `date`, to the spool without counting an attempt.
+    private static func hold(_ job: inout Job, delivery d: Int, until date: Date?, code: FailureCode, _ reason: String) {
         job.deliveries[d].status = .deferred
-        job.deliveries[d].deferUntil = control?.clock.now().addingTimeInterval(300)
-        job.deliveries[d].error = job.error(.send, StageFailure(.deferred, code: .transportPaused, reason))
+        job.deliveries[d].deferUntil = date
+        job.deliveries[d].error = job.error(.send, StageFailure(.deferred, code: code, reason))
     }
 
     private static func apply(_ outcome: DeliveryOutcome, transport: String, to job: inout Job, delivery d: Int) {
