@@ -116,35 +116,38 @@ extension RecipientRow {
     /// (a NUL would cut a stored 站内信 short; others garble SMS and headers): its column, the
     /// character and its position (1-based, in characters); nil when every value is clean.
     public var controlCharacter: (column: String, scalar: Unicode.Scalar, position: Int)? {
-        // Almost every row is clean: check the bytes first, and name the place only when needed.
-        guard hasControlByte else { return nil }
-        var values: [(String, String?)] = [("template", template)]
-        values += Channel.allCases.map { ($0.addressColumn, recipient[keyPath: Recipient.field(for: $0)]) }
-        values += [("user_type", recipient.userType), ("tenant_id", recipient.tenantID), ("locale", recipient.locale),
-                   ("unsubscribe_url", mail.unsubscribeURL)]
-        values += [("cc", mail.cc.joined(separator: "|")), ("bcc", mail.bcc.joined(separator: "|")),
-                   ("attachments", mail.attachments.joined(separator: "|"))]
-        values += (channels ?? []).map { ("channels", $0) }
-        values += parameters.keys.sorted().flatMap { [("a column name", $0), ($0, parameters[$0])] }
-        for (column, value) in values {
-            guard let value else { continue }
-            for (index, scalar) in value.unicodeScalars.enumerated() where Self.isForbidden(scalar) {
-                return (column, scalar, index + 1)
+        var found: (column: String, scalar: Unicode.Scalar, position: Int)?
+        visitValues { column, value in
+            // Almost every value is clean: check its bytes first, and find the character only when needed.
+            var bytes = value
+            guard bytes.withUTF8({ $0.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F } }) else {
+                return false
             }
+            for (index, scalar) in value.unicodeScalars.enumerated() where Self.isForbidden(scalar) {
+                found = (column, scalar, index + 1)
+                return true
+            }
+            return false
         }
-        return nil
+        return found
     }
 
-    private var hasControlByte: Bool {
-        func dirty(_ value: String?) -> Bool {
-            guard var value else { return false }
-            return value.withUTF8 { bytes in
-                bytes.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
-            }
+    /// Calls `visit` with each value of the row and the column it came from, in column order,
+    /// until `visit` returns true. Lists (cc, bcc, attachments) are visited joined by `|`; a
+    /// parameter's name is visited too, as "a column name".
+    private func visitValues(_ visit: (String, String) -> Bool) {
+        func check(_ column: String, _ value: String?) -> Bool {
+            guard let value else { return false }
+            return visit(column, value)
         }
-        return dirty(template) || Channel.allCases.contains { dirty(recipient[keyPath: Recipient.field(for: $0)]) }
-            || dirty(recipient.userType) || dirty(recipient.tenantID) || dirty(recipient.locale) || dirty(mail.unsubscribeURL) || (mail.cc + mail.bcc + mail.attachments).contains(where: dirty)
-            || (channels ?? []).contains(where: dirty) || parameters.contains { dirty($0.key) || dirty($0.value) }
+        if check("template", template) { return }
+        for channel in Channel.allCases where check(channel.addressColumn, recipient[keyPath: Recipient.field(for: channel)]) { return }
+        for (column, value) in [("user_type", recipient.userType), ("tenant_id", recipient.tenantID), ("locale", recipient.locale),
+                                ("unsubscribe_url", mail.unsubscribeURL)] where check(column, value) { return }
+        for (column, list) in [("cc", mail.cc), ("bcc", mail.bcc), ("attachments", mail.attachments)]
+        where !list.isEmpty && check(column, list.joined(separator: "|")) { return }
+        for channel in channels ?? [] where check("channels", channel) { return }
+        for name in parameters.keys.sorted() where check("a column name", name) || check(name, parameters[name]) { return }
     }
 
     private static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
