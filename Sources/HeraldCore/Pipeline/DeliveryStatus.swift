@@ -28,6 +28,14 @@ public enum DeliveryStatus: String, Sendable, Hashable, CaseIterable, Codable, C
         }
     }
 
+    /// The provider has it: `sent`, then possibly `delivered` or `undelivered` by a receipt.
+    public var wasSent: Bool {
+        switch self {
+        case .sent, .delivered, .undelivered: true
+        default: false
+        }
+    }
+
     /// Statuses that make `herald run` exit 1.
     public var isFailure: Bool { self == .failed || self == .invalid }
 

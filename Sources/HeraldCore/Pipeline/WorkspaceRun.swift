@@ -98,7 +98,7 @@ public struct WorkspaceRun: Sendable {
         guard !segments.isEmpty else { return (0, 0) }
         let known = try ledger.statuses(of: sends.map(\.id))
         let now = clock()
-        let fresh = sends.filter { ![.sent, .delivered, .undelivered].contains(known[$0.id]) }
+        let fresh = sends.filter { known[$0.id]?.wasSent != true }
         try log.append(fresh.map { send in
             LogEvent(timestamp: now, messageID: send.id, batch: send.batch, file: send.file, row: send.row, template: send.template,
                      category: send.category, channel: send.channel, account: send.account, transport: send.transport,

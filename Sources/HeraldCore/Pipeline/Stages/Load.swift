@@ -29,7 +29,7 @@ extension PipelineStage {
                         // A spooled message is itself `deferred` in the ledger; it is a duplicate
                         // only if it was sent meanwhile (recovered from the journal after a crash).
                         if delivery.spooled != nil {
-                            if [.sent, .delivered, .undelivered].contains(record.status) { jobs[j].deliveries[d].status = .duplicate }
+                            if record.status.wasSent { jobs[j].deliveries[d].status = .duplicate }
                             continue
                         }
                         guard record.status.isHandedOver else { continue }
