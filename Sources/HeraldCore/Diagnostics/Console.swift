@@ -21,19 +21,7 @@ public enum Console {
 
     /// Writes bytes whole if the stream takes them; drops what it does not.
     public static func write(_ bytes: [UInt8], to stream: Stream) {
-        bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                let count = Glibc.write(stream.rawValue, base + offset, buffer.count - offset)
-                if count > 0 {
-                    offset += count
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
+        // A stream that refuses the bytes loses them: nothing else can be done with a diagnostic.
+        _ = bytes.withUnsafeBytes { writeFully(stream.rawValue, $0) }
     }
 }

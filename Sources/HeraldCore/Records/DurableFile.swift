@@ -24,20 +24,7 @@ public enum DurableFile {
         }
         let fd = open(tmp.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else { throw DurableFileError(path: tmp.path, reason: String(cString: strerror(errno))) }
-        var written = 0
-        let total = data.count
-        let failed = data.withUnsafeBytes { buffer -> Bool in
-            guard let base = buffer.baseAddress else { return false }
-            while written < total {
-                let count = Glibc.write(fd, base + written, total - written)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return true
-                }
-                written += count
-            }
-            return false
-        }
+        let failed = !data.withUnsafeBytes { writeFully(fd, $0) }
         let synced = synchronize ? fsync(fd) : 0
         close(fd)
         guard !failed, synced == 0 else {
@@ -51,6 +38,22 @@ public enum DurableFile {
             throw DurableFileError(path: url.path, reason: reason)
         }
     }
+}
+
+/// Writes all of `buffer` to `fd`, retrying after EINTR; false when the descriptor refuses
+/// (`errno` says why) or takes nothing.
+func writeFully(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+    guard let base = buffer.baseAddress else { return true }
+    var offset = 0
+    while offset < buffer.count {
+        let count = Glibc.write(fd, base + offset, buffer.count - offset)
+        if count > 0 {
+            offset += count
+        } else if !(count < 0 && errno == EINTR) {
+            return false
+        }
+    }
+    return true
 }
 
 /// A durable write failed.
