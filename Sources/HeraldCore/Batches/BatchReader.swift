@@ -79,11 +79,13 @@ public enum BatchReaders {
         var row = RecipientRow(row: number, line: line, template: template, channels: channels, parameters: defaults)
         for (key, value) in values {
             let present = value.flatMap { $0.isEmpty ? nil : $0 }
+            if let channel = Channel(addressColumn: key) {
+                row.recipient[keyPath: Recipient.field(for: channel)] = present
+                continue
+            }
             switch key {
             case "template": if let present { row.template = present }
             case "channels": if let present { row.channels = splitChannels(present) }
-            case _ where Channel(addressColumn: key) != nil:
-                if let channel = Channel(addressColumn: key) { row.recipient[keyPath: Recipient.field(for: channel)] = present }
             case "user_type": row.recipient.userType = present
             case "tenant_id": row.recipient.tenantID = present
             case "locale": row.recipient.locale = present
@@ -198,24 +200,17 @@ final class JSONBatchReader: BatchReader {
                 try scan.skipValue()
                 throw BatchRejection(reason: "a JSON batch is an object with a \"recipients\" array (use .jsonl for one recipient per line)")
             }
-            try scan.next()
-            try scan.skipSpace()
-            if try scan.peek() == UInt8(ascii: "}") { try scan.next() } else {
-                while true {
-                    let key = try scan.string()
-                    try scan.expect(UInt8(ascii: ":"))
-                    try scan.skipSpace()
-                    if key == "recipients" {
-                        guard try scan.peek() == UInt8(ascii: "[") else {
-                            throw BatchRejection(line: scan.line, reason: "\"recipients\" must be an array of recipient objects")
-                        }
-                        recipients = (scan.offset, scan.line)
-                        anyTemplateInRecipients = try Self.skipRecipients(scan) || anyTemplateInRecipients
-                    } else {
-                        let bytes = try scan.captureValue()
-                        fields[key] = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
+            try scan.members(inside: "the batch object") { key in
+                try scan.skipSpace()
+                if key == "recipients" {
+                    guard try scan.peek() == UInt8(ascii: "[") else {
+                        throw BatchRejection(line: scan.line, reason: "\"recipients\" must be an array of recipient objects")
                     }
-                    guard try scan.separator(UInt8(ascii: "}"), inside: "the batch object") else { break }
+                    recipients = (scan.offset, scan.line)
+                    anyTemplateInRecipients = try Self.skipRecipients(scan) || anyTemplateInRecipients
+                } else {
+                    let bytes = try scan.captureValue()
+                    fields[key] = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
                 }
             }
             try scan.skipSpace()
@@ -241,29 +236,17 @@ final class JSONBatchReader: BatchReader {
 
     /// Skips the recipients array, checking its syntax; says whether any recipient names a template.
     private static func skipRecipients(_ scan: JSONStream) throws -> Bool {
-        try scan.next()
-        try scan.skipSpace()
-        if try scan.peek() == UInt8(ascii: "]") { try scan.next(); return false }
         var namesTemplate = false
-        while true {
+        try scan.elements(inside: "\"recipients\"") {
             try scan.skipSpace()
-            if try scan.peek() == UInt8(ascii: "{") {
-                // Look at this recipient's keys for "template", skipping their values.
-                try scan.next()
-                try scan.skipSpace()
-                if try scan.peek() == UInt8(ascii: "}") { try scan.next() } else {
-                    while true {
-                        if try scan.string() == "template" { namesTemplate = true }
-                        try scan.expect(UInt8(ascii: ":"))
-                        try scan.skipValue(depth: 2)
-                        guard try scan.separator(UInt8(ascii: "}"), inside: "a recipient") else { break }
-                    }
-                }
-            } else {
-                try scan.skipValue(depth: 1)
+            guard try scan.peek() == UInt8(ascii: "{") else { return try scan.skipValue(depth: 1) }
+            // Look at this recipient's keys for "template", skipping their values.
+            try scan.members(inside: "a recipient") { key in
+                if key == "template" { namesTemplate = true }
+                try scan.skipValue(depth: 2)
             }
-            guard try scan.separator(UInt8(ascii: "]"), inside: "\"recipients\"") else { return namesTemplate }
         }
+        return namesTemplate
     }
 
     var progress: Double { min(1, Double(stream.offset) / size) }

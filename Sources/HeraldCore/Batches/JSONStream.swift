@@ -108,14 +108,43 @@ final class JSONStream {
     /// Reads a string (after white space) and returns it decoded.
     func string() throws -> String {
         try skipSpace()
-        captured = []
+        // Collect the string's bytes; inside a captured value (a recipient) they stay in that capture too.
+        let start = captured?.count
+        if start == nil { captured = [] }
         try skipString()
-        let bytes = captured ?? []
-        captured = nil
+        let bytes = Array((captured ?? [])[(start ?? 0)...])
+        if start == nil { captured = nil }
+        // Most keys have no escapes: their bytes between the quotes are the text (already checked UTF-8).
+        if !bytes.contains(UInt8(ascii: "\\")) { return String(decoding: bytes.dropFirst().dropLast(), as: UTF8.self) }
         guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? String else {
             throw error("a string that cannot be decoded")
         }
         return value
+    }
+
+    /// Walks an object (after white space, at its `{`): reads each member's key and hands it to
+    /// `value`, which must consume the member's value. `what` names the object in errors.
+    func members(inside what: String, _ value: (String) throws -> Void) throws {
+        try expect(UInt8(ascii: "{"))
+        try skipSpace()
+        if try peek() == UInt8(ascii: "}") { try next(); return }
+        repeat {
+            try skipSpace()
+            guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key but found \(describe(try peek()))") }
+            let key = try string()
+            try expect(UInt8(ascii: ":"))
+            try value(key)
+        } while try separator(UInt8(ascii: "}"), inside: what)
+    }
+
+    /// Walks an array (after white space, at its `[`): `element` must consume each element.
+    func elements(inside what: String, _ element: () throws -> Void) throws {
+        try expect(UInt8(ascii: "["))
+        try skipSpace()
+        if try peek() == UInt8(ascii: "]") { try next(); return }
+        repeat {
+            try element()
+        } while try separator(UInt8(ascii: "]"), inside: what)
     }
 
     /// Consumes one value (after white space) and returns its bytes.
@@ -134,26 +163,10 @@ final class JSONStream {
         switch byte {
         case UInt8(ascii: "{"):
             guard depth < Self.maximumDepth else { throw error("objects and arrays nested more than \(Self.maximumDepth) deep") }
-            try next()
-            try skipSpace()
-            if try peek() == UInt8(ascii: "}") { try next(); return }
-            while true {
-                try skipSpace()
-                guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key but found \(describe(try peek()))") }
-                try skipString()
-                try expect(UInt8(ascii: ":"))
-                try skipValue(depth: depth + 1)
-                guard try separator(UInt8(ascii: "}"), inside: "an object") else { return }
-            }
+            try members(inside: "an object") { _ in try skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
             guard depth < Self.maximumDepth else { throw error("objects and arrays nested more than \(Self.maximumDepth) deep") }
-            try next()
-            try skipSpace()
-            if try peek() == UInt8(ascii: "]") { try next(); return }
-            while true {
-                try skipValue(depth: depth + 1)
-                guard try separator(UInt8(ascii: "]"), inside: "an array") else { return }
-            }
+            try elements(inside: "an array") { try skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""):
             try skipString()
         case UInt8(ascii: "t"): try literal("true")
