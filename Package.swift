@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "HeraldReports", targets: ["HeraldReports"]),
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
         .library(name: "HeraldRuntime", targets: ["HeraldRuntime"]),
+        .library(name: "HeraldPostgres", targets: ["HeraldPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
@@ -22,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         .target(
@@ -62,8 +65,16 @@ let package = Package(
             exclude: ["openapi.yaml"]
         ),
         .target(
+            name: "HeraldPostgres",
+            dependencies: [
+                "HeraldCore", "HeraldInbox",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(
             name: "HeraldRuntime",
-            dependencies: ["HeraldCore", "HeraldChannels", "HeraldInbox", "HeraldReports"]
+            dependencies: ["HeraldCore", "HeraldChannels", "HeraldInbox", "HeraldReports", "HeraldPostgres"]
         ),
         .executableTarget(
             name: "herald",
@@ -80,10 +91,10 @@ let package = Package(
         .executableTarget(name: "herald-bench", dependencies: ["HeraldCore", "HeraldInbox"]),
         .target(name: "HeraldTestSupport", dependencies: ["HeraldCore"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldCoreTests", dependencies: [
-            "HeraldCore", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "HeraldCore", "HeraldTestSupport", "HeraldPostgres", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldTestSupport"]),
-        .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport", "HeraldPostgres"]),
         .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldServerTests", dependencies: [
             "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldChannels", "HeraldTestSupport",

@@ -115,3 +115,39 @@ timed_run() {
     RUN_RSS_MB=$(python3 -c "print(f'{$(cat "$rss") / 1024:.1f}')")
     rm -f "$rss"
 }
+
+# start_postgres: Debian's PostgreSQL in a throwaway cluster (initdb in a temporary folder, as an
+# unprivileged user, trust auth on loopback only, a free port) with a database `herald`. Sets
+# HERALD_TEST_DATABASE_URL; stop_postgres (or the EXIT trap it installs) stops it and removes it.
+start_postgres() {
+    ensure_apt postgresql
+    local bin port user
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+    [ -x "$bin/initdb" ] || { echo "herald: PostgreSQL's initdb not found under /usr/lib/postgresql" >&2; exit 2; }
+    PG_DIR="$(mktemp -d /tmp/herald-pg.XXXXXX)"
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    PG_RUN=()
+    if [ "$(id -u)" -eq 0 ]; then
+        # initdb refuses root: the cluster belongs to the postgres user the package created.
+        user=postgres
+        chown "$user" "$PG_DIR"
+        PG_RUN=(runuser -u "$user" --)
+    fi
+    "${PG_RUN[@]}" "$bin/initdb" -D "$PG_DIR/data" -U herald -A trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
+        || { cat "$PG_DIR/initdb.log" >&2; exit 2; }
+    "${PG_RUN[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c max_connections=200 -c fsync=off -c synchronous_commit=off" start >/dev/null \
+        || { cat "$PG_DIR/server.log" >&2; exit 2; }
+    PG_BIN="$bin"
+    trap stop_postgres EXIT
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U herald herald
+    export HERALD_TEST_DATABASE_URL="postgres://herald@127.0.0.1:$port/herald"
+    echo "herald: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (throwaway cluster in $PG_DIR)" >&2
+}
+
+stop_postgres() {
+    [ -n "${PG_DIR:-}" ] || return 0
+    "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+    PG_DIR=""
+}

@@ -62,6 +62,14 @@ public struct InboxPage: Sendable, Hashable, Codable {
     public var page: Int
     /// Items per page.
     public var size: Int
+
+    /// Creates a page.
+    public init(items: [InboxItem], total: Int, page: Int, size: Int) {
+        self.items = items
+        self.total = total
+        self.page = page
+        self.size = size
+    }
 }
 
 /// A site-wide announcement (系统公告), stored once for a whole tenant.
@@ -124,7 +132,7 @@ public struct InboxError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    static func notFound(_ id: String, user: String, tenant: String) -> InboxError {
+    public static func notFound(_ id: String, user: String, tenant: String) -> InboxError {
         InboxError(message: "no message \(id) for user \(user) in tenant \(tenant); nothing was changed")
     }
 }

@@ -35,9 +35,12 @@ public struct Watcher: Sendable {
     /// the workspace's stores failing (a lost ledger) ends the watch by throwing.
     public func run(stop: @escaping @Sendable () -> Bool, report: (RunSummary) -> Void, warn: (String) -> Void) async throws {
         var metricsWritten = Date.distantPast
+        // PostgreSQL stores (a pool of connections) stay open across cycles; the SQLite file is
+        // opened per cycle, as `herald run` opens it.
+        let shared = workspace.configuration.store.isShared ? try WorkspaceRuntime.Stores(workspace) : nil
         while !stop() {
             if let lock = try? RunLock(root: workspace.root) {
-                var run = try WorkspaceRuntime.open(workspace, warn: warn)
+                var run = try WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
                 run.shouldStop = stop
                 var busy = true
                 do {

@@ -2,6 +2,7 @@ import Foundation
 import HeraldChannels
 import HeraldCore
 import HeraldInbox
+import HeraldPostgres
 import HeraldReports
 
 /// Wires a workspace to its stores and transports: the one place that knows which concrete
@@ -15,25 +16,33 @@ public enum WorkspaceRuntime {
     /// How long per-recipient cap counters are kept (the longest cap window is a day).
     public static let counterRetention: TimeInterval = 8 * 86_400
 
-    /// The run of `workspace`: the SQLite ledger (refused when it lost what the logs know), the
-    /// JSON-lines log, the transports of herald.yaml, preferences and suppressions, and the
-    /// notice publisher. Problems in the preference files go to `warn`.
-    public static func open(_ workspace: Workspace, now: Date = Date(),
+    /// The run of `workspace`: its stores (the embedded SQLite file, or PostgreSQL when
+    /// `store.url` is set; a ledger that lost what the logs know is refused), the JSON-lines log,
+    /// the transports of herald.yaml, preferences and suppressions, and the notice publisher.
+    /// Problems in the preference files go to `warn`. `stores` reuses stores already open (a
+    /// watcher keeps its PostgreSQL pool across cycles).
+    public static func open(_ workspace: Workspace, stores: Stores? = nil, now: Date = Date(),
                             warn: (String) -> Void = { _ in }) throws -> WorkspaceRun {
         let paths = workspace.paths
-        let stores = try Stores(paths)
+        let stores = try stores ?? Stores(workspace)
         try LedgerHistory.check(stores.ledger, logDirectory: paths.logs)
         do {
             try stores.counters.pruneCounts(before: now.addingTimeInterval(-counterRetention))
-            let log = try JSONLinesLog(directory: paths.logs, timeZone: workspace.configuration.timeZone)
-            let transports = Transports.make(root: workspace.root, configuration: workspace.configuration, tokens: stores.tokens,
+            let configuration = workspace.configuration
+            let log = try JSONLinesLog(directory: paths.logs, timeZone: configuration.timeZone,
+                                       worker: stores.isShared ? configuration.worker.resolvedName : nil)
+            let transports = Transports.make(root: workspace.root, configuration: configuration, tokens: stores.tokens,
                                              inbox: InboxTransport())
             let (preferences, problems) = Preferences.load(root: workspace.root)
             for problem in problems { warn(problem.description) }
             var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
-                                   counters: stores.counters, preferences: preferences)
+                                   counters: stores.counters, preferences: preferences, spool: stores.spool)
             run.siteMessages = stores.inbox
             run.receiptParsers = ProviderReceipts.parsers
+            run.queue = stores.queue
+            run.receiptQueue = stores.receipts
+            run.worker = configuration.worker
+            run.control.shared = stores.rates
             let inbox = stores.inbox
             run.noticePublisher = { url in
                 let notice = try NoticeFile.publish(url, to: inbox, now: Date())
@@ -41,26 +50,62 @@ public enum WorkspaceRuntime {
             }
             return run
         } catch {
-            throw RuntimeError("cannot open outbox/: \(error)")
+            throw RuntimeError("cannot open \(stores.location): \(error)")
         }
     }
 
-    /// Every store of a workspace over its one database (`outbox/herald.sqlite`), each with its
-    /// own tables and migrations.
+    /// Every store of a workspace: over its one SQLite file (`outbox/herald.sqlite`, the spool in
+    /// `outbox/spool/`) by default, or over one PostgreSQL database shared by every worker and
+    /// replica when herald.yaml sets `store.url`. The one place that picks implementations.
     public struct Stores: Sendable {
         /// The ledger (Core).
-        public let ledger: SQLiteLedger
+        public let ledger: any Ledger
         /// Per-recipient cap counters (Core).
-        public let counters: SQLiteRecipientCounters
+        public let counters: any RecipientCounters
         /// WeChat access tokens (Core).
-        public let tokens: SQLiteAccessTokenStore
+        public let tokens: any AccessTokenStore
         /// 站内信 and 系统公告 (HeraldInbox).
-        public let inbox: SQLiteInboxStore
+        public let inbox: any InboxStore & SiteMessageStore
+        /// The retry spool.
+        public let spool: any Spool
+        /// The work queue shared by workers; nil when embedded.
+        public let queue: (any WorkQueue)?
+        /// Rate buckets shared by workers; nil when embedded.
+        public let rates: (any SharedRateBuckets)?
+        /// Receipt pushes kept as rows by `herald serve`; nil when embedded (they are files).
+        public let receipts: (any ReceiptQueue)?
+        /// Where the stores live, for messages (never with a password).
+        public let location: String
+        /// The PostgreSQL stores, when that is where state lives.
+        public let postgres: PostgresStores?
 
-        /// Opens the workspace database and every store in it.
-        public init(_ paths: WorkspacePaths) throws {
+        /// Whether state is shared with other workers (PostgreSQL).
+        public var isShared: Bool { postgres != nil }
+
+        /// Opens the stores herald.yaml's `store:` names.
+        public init(_ workspace: Workspace) throws {
+            let configuration = workspace.configuration
+            if configuration.store.isShared {
+                let shared: PostgresStores
+                do {
+                    shared = try PostgresStores(settings: configuration.store, worker: configuration.worker)
+                } catch {
+                    throw RuntimeError("cannot open the PostgreSQL store (store.url): \(error)")
+                }
+                ledger = shared.ledger
+                counters = shared.counters
+                tokens = shared.tokens
+                inbox = shared.inbox
+                spool = shared.spool
+                queue = shared.queue
+                rates = shared.rates
+                receipts = shared.receipts
+                location = shared.pool.location
+                postgres = shared
+                return
+            }
             do {
-                let database = try WorkspaceDatabase(url: paths.database)
+                let database = try WorkspaceDatabase(url: workspace.paths.database)
                 ledger = try SQLiteLedger(database: database)
                 counters = try SQLiteRecipientCounters(database: database)
                 tokens = try SQLiteAccessTokenStore(database: database)
@@ -68,6 +113,12 @@ public enum WorkspaceRuntime {
             } catch {
                 throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")
             }
+            spool = FileSpool(root: workspace.root)
+            queue = nil
+            rates = nil
+            receipts = nil
+            location = "outbox/"
+            postgres = nil
         }
     }
 

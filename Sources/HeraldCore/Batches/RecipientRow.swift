@@ -75,7 +75,7 @@ public struct MailExtras: Sendable, Hashable, Codable {
 }
 
 /// One recipient row read from a batch, before validation.
-public struct RecipientRow: Sendable, Hashable {
+public struct RecipientRow: Sendable, Hashable, Codable {
     /// Data row number: 1 for the first recipient. Part of the message identity.
     public var row: Int
     /// Physical line where the record starts (CSV and JSON lines), for error messages.
@@ -106,7 +106,7 @@ public struct RecipientRow: Sendable, Hashable {
 
 /// What a batch reader yields for each record: a row, or a record it could not read
 /// (recorded as `invalid` with its line; the batch goes on).
-public enum BatchRecord: Sendable, Hashable {
+public enum BatchRecord: Sendable, Hashable, Codable {
     case row(RecipientRow)
     case unreadable(row: Int, line: Int?, reason: String)
 }

@@ -313,6 +313,10 @@ public struct Configuration: Sendable {
     public var watchInterval: Duration = .seconds(1)
     /// `herald serve` (`serve:`).
     public var serve = ServeSettings()
+    /// Where state lives (`store:`): the embedded SQLite file unless a PostgreSQL URL is set.
+    public var store = StoreSettings()
+    /// This process as one of several workers (`worker:`).
+    public var worker = WorkerSettings()
 
     /// The retry policy for messages of `channel` through `account`.
     public func retryPolicy(channel: Channel, account: String) -> RetryPolicy {
@@ -367,5 +371,47 @@ public struct Configuration: Sendable {
         }
         return ConfigurationLoader(file: fileName, environment: environment, secretsOptional: secretsOptional,
                                    root: root).load(text)
+    }
+}
+
+/// `store:` in herald.yaml: the embedded SQLite file (`outbox/herald.sqlite`) unless `url` names
+/// a PostgreSQL database shared by every worker and `herald serve` replica.
+public struct StoreSettings: Sendable, Hashable {
+    /// `postgres://user:password@host:5432/herald` from the environment; nil keeps the embedded store.
+    public var url: Secret?
+    /// Connections per process (`pool`, default 8).
+    public var pool: Int = 8
+    /// The PostgreSQL schema Herald's tables live in (`schema`, default `public`).
+    public var schema: String = "public"
+
+    /// Creates the embedded default.
+    public init(url: Secret? = nil, pool: Int = 8, schema: String = "public") {
+        self.url = url
+        self.pool = pool
+        self.schema = schema
+    }
+
+    /// Whether state lives in PostgreSQL.
+    public var isShared: Bool { !(url?.value.isEmpty ?? true) }
+}
+
+/// `worker:` in herald.yaml: this process's name in logs and the work queue, and how long a
+/// claimed chunk is its own.
+public struct WorkerSettings: Sendable, Hashable {
+    /// The worker's name (`name`, default `host:pid`).
+    public var name: String?
+    /// A claimed chunk not finished within this goes back to the queue (`lease`, default 60s).
+    public var lease: Duration = .seconds(60)
+
+    /// Creates the default.
+    public init(name: String? = nil, lease: Duration = .seconds(60)) {
+        self.name = name
+        self.lease = lease
+    }
+
+    /// The name, or `host:pid`.
+    public var resolvedName: String {
+        if let name, !name.isEmpty { return name }
+        return "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 }

@@ -5,7 +5,7 @@ import Yams
 /// One loader reads one file.
 final class ConfigurationLoader {
     static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "retry", "caps", "quiet_hours", "preferences",
-                               "watch", "site", "mail", "sms", "wechat", "serve"]
+                               "watch", "site", "mail", "sms", "wechat", "serve", "store", "worker"]
 
     let reader: YAMLReader
     let environment: [String: String]
@@ -64,6 +64,36 @@ final class ConfigurationLoader {
         }
         if let node = top["watch"], let watch = reader.mapping(node, "watch", allowed: ["interval"]) {
             if let value = duration(watch, "interval") { configuration.watchInterval = value }
+        }
+        if let node = top["store"], let store = reader.mapping(node, "store", allowed: ["url", "pool", "schema"]) {
+            configuration.store.url = secret(store, "url", owner: "store")
+            if let value = integer(store, "pool", range: 1...512) { configuration.store.pool = value }
+            if let node = store["schema"], let schema = reader.string(node, "'schema' of store") {
+                if schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil {
+                    configuration.store.schema = schema
+                } else {
+                    reader.error("store schema '\(schema)' is not a plain lower-case SQL name such as herald", at: node)
+                }
+            }
+        }
+        if let node = top["worker"], let worker = reader.mapping(node, "worker", allowed: ["name", "lease"]) {
+            if let node = worker["name"], let name = reader.secretText(node, "'name' of worker") {
+                // The one non-secret value that may come from the environment: `${HOSTNAME}`.
+                if let variable = Secret.variableName(in: name) {
+                    configuration.worker.name = environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+                } else if name.isEmpty || name.count > 100 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    reader.error("worker name must be 1-100 printable characters", at: node)
+                } else {
+                    configuration.worker.name = name
+                }
+            }
+            if let lease = duration(worker, "lease") {
+                if lease < .seconds(5) {
+                    reader.error("worker lease \(lease) is too short for a chunk to finish; use at least 5s", at: worker["lease"]!)
+                } else {
+                    configuration.worker.lease = lease
+                }
+            }
         }
         if let node = top["log"], let log = reader.mapping(node, "log", allowed: ["recipients"]) {
             configuration.recipientMasking = reader.choice(log, "recipients", default: .masked)

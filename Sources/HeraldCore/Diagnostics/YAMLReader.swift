@@ -106,7 +106,7 @@ final class YAMLReader {
     }
 
     /// The fields of herald.yaml that take `${NAME}`, and only that.
-    static let secretFields = ["password", "access_key_secret", "secret_key", "secret", "app_secret", "token"]
+    static let secretFields = ["password", "access_key_secret", "secret_key", "secret", "app_secret", "token", "store.url", "worker.name"]
 
     /// Reads a scalar as a string where `${NAME}` is expected (secret fields).
     func secretText(_ node: Node, _ what: String) -> String? {

@@ -179,15 +179,29 @@ public final class SendControl: @unchecked Sendable {
     /// Waits (at most `longestWait`) for tokens and returns how many messages (1…`count`) may go
     /// now; 0 when the rate allows the next one only later than that.
     func take(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> Int {
+        if let shared, let rate = rates(channel, account) {
+            var waited = 0.0
+            while true {
+                let (granted, wait) = try shared.take(key, rate: rate, upTo: count)
+                if granted > 0 { return granted }
+                if wait > longestWait.seconds - waited { return 0 }
+                try await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
+                waited += wait
+            }
+        }
         guard let bucket = bucket(key, channel: channel, account: account) else { return count }
         return try await bucket.take(upTo: count, clock: clock, longestWait: longestWait.seconds)
     }
 
     /// When each of `count` messages that could not wait may go, spaced at the rate; the slots
     /// are reserved, so later messages of this run queue behind them.
-    func schedule(_ key: String, channel: Channel, account: String, count: Int) -> [Date] {
-        bucket(key, channel: channel, account: account)?.reserve(count, now: clock.now()) ?? []
+    func schedule(_ key: String, channel: Channel, account: String, count: Int) throws -> [Date] {
+        if let shared, let rate = rates(channel, account) { return try shared.reserve(key, rate: rate, count: count) }
+        return bucket(key, channel: channel, account: account)?.reserve(count, now: clock.now()) ?? []
     }
+
+    /// Buckets shared with other workers (PostgreSQL); nil keeps them in this process.
+    public var shared: (any SharedRateBuckets)?
 
     private func bucket(_ key: String, channel: Channel, account: String) -> TokenBucket? {
         guard let rate = rates(channel, account) else { return nil }
@@ -240,6 +254,15 @@ public final class SendControl: @unchecked Sendable {
 }
 
 /// A token bucket: `rate.count` per `rate.period`, holding at most one second's worth (at least 1).
+/// Token buckets kept outside the process, so a rate holds for every worker together.
+public protocol SharedRateBuckets: Sendable {
+    /// Takes at most `count` tokens of bucket `key` filling at `rate` (capacity one second's worth,
+    /// at least 1): how many were granted, and when none, seconds until the next token.
+    func take(_ key: String, rate: RateLimit, upTo count: Int) throws -> (granted: Int, wait: Double)
+    /// Takes `count` tokens now, going into debt, and returns when each may be used.
+    func reserve(_ key: String, rate: RateLimit, count: Int) throws -> [Date]
+}
+
 final class TokenBucket: @unchecked Sendable {
     private let lock = NSLock()
     private let perSecond: Double

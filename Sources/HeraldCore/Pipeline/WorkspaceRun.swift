@@ -33,6 +33,14 @@ public struct WorkspaceRun: Sendable {
     public var jitter: @Sendable () -> Double = { Double.random(in: 0...1) }
     /// Checked between chunks: when it says stop, the file in hand stays in the drop folder.
     public var shouldStop: @Sendable () -> Bool = { false }
+    /// The work queue shared with other workers (PostgreSQL), or nil: each batch runs straight
+    /// through the chain in this process. With a queue, a batch file is claimed and queued, and
+    /// every worker's run sends what is queued.
+    public var queue: (any WorkQueue)?
+    /// Receipt pushes kept as rows by `herald serve` (PostgreSQL), ingested with the receipt files.
+    public var receiptQueue: (any ReceiptQueue)?
+    /// This worker's name and lease on queued chunks.
+    public var worker = WorkerSettings()
     /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
     /// treats such files like any other JSON file.
     public var noticePublisher: (@Sendable (URL) throws -> String)?
@@ -163,6 +171,7 @@ public struct WorkspaceRun: Sendable {
             try ingestReceipts(into: &summary)
         }
         try await runBatches(dryRun: dryRun, progress: progress, into: &summary)
+        if !dryRun, queue != nil { summary.merge(try await drainQueue(progress: progress)) }
         summary.pausedTransports = control.pausedTransports
         return summary
     }
@@ -182,6 +191,25 @@ public struct WorkspaceRun: Sendable {
                 try DropFolder(root: workspace.root, settle: .zero)
                     .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
             }
+        }
+        guard let receiptQueue else { return }
+        let parsers = receipts
+        var reports: [String: ReceiptReport] = [:]
+        let taken = try receiptQueue.take(limit: 1000) { channel, body in
+            do {
+                let report = try parsers.ingest(body, channel: channel, with: ingest)
+                reports[channel, default: ReceiptReport()].merge(report)
+            } catch let rejection as BatchRejection {
+                // serve checked the push before keeping it; one that fails now is kept as a file.
+                let name = "\(Int(clock().timeIntervalSince1970 * 1000))-queued.json"
+                let file = WorkspacePaths(root: workspace.root).receiptsWaiting(channel).appendingPathComponent(name)
+                try DurableFile.write(body, to: file)
+                summary.rejectedFiles.append(("receipts/\(channel) (queued push, kept as \(name))", rejection.description))
+            }
+        }
+        for (channel, report) in reports.sorted(by: { $0.key < $1.key }) {
+            summary.notes.append("receipts/\(channel): \(taken) pushed, \(report.delivered) delivered, "
+                + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
         }
     }
 
@@ -206,6 +234,10 @@ public struct WorkspaceRun: Sendable {
                     summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
                     try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
                 }
+                continue
+            }
+            if let queue, !dryRun {
+                try enqueue(url, to: queue, in: dropFolder, into: &summary)
                 continue
             }
             guard try await runBatch(url, with: runner, in: dropFolder, dryRun: dryRun, progress: progress, into: &summary) else { break }
@@ -241,6 +273,102 @@ public struct WorkspaceRun: Sendable {
             if !dryRun { try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
         }
         return true
+    }
+
+    /// Claims a batch file for this worker and queues its rows for every worker, then moves it to
+    /// processed/. A file whose identity another worker (or an earlier run) took is counted as
+    /// duplicates, logged with one batch line, and moved to processed/ too. A file unreadable
+    /// part-way is rejected whole: nothing of it is queued.
+    func enqueue(_ url: URL, to queue: any WorkQueue, in dropFolder: DropFolder, into summary: inout RunSummary) throws {
+        let name = url.lastPathComponent
+        do {
+            let fingerprint = try BatchFingerprint.compute(url)
+            let reader = try BatchReaders.open(url, catalog: workspace.catalog)
+            var id = reader.declaredID ?? fingerprint.batchID
+            if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, try ledger.knows(batch: legacy) { id = legacy }
+            let batch = BatchContext(id: id, file: name)
+            let chunkSize = workspace.configuration.chunkSize, catalog = workspace.catalog
+            let filePriority = priority(of: url)
+            let claim = try queue.enqueue(batch: batch, worker: worker.resolvedName) {
+                var records: [BatchRecord] = []
+                records.reserveCapacity(chunkSize)
+                while records.count < chunkSize, let record = try reader.next() { records.append(record) }
+                guard !records.isEmpty else { return nil }
+                let priorities = records.compactMap { record -> Int? in
+                    guard case let .row(row) = record, let code = row.template else { return nil }
+                    return catalog[code]?.category.priority
+                }
+                return (records, priorities.min() ?? filePriority)
+            }
+            switch claim {
+            case let .queued(rows, chunks):
+                summary.notes.append("\(name): \(rows) row\(rows == 1 ? "" : "s") queued in \(chunks) chunk\(chunks == 1 ? "" : "s") for every worker")
+            case let .takenBefore(owner, file, at):
+                var rows = 0
+                let again = try BatchReaders.open(url, catalog: workspace.catalog)
+                while try again.next() != nil { rows += 1 }
+                let reason = "batch \(id) was taken by worker \(owner) from \(file) at "
+                    + "\(Timestamp.iso8601(at, timeZone: workspace.configuration.timeZone)); its \(rows) row\(rows == 1 ? "" : "s") were not queued again"
+                var event = LogEvent(timestamp: clock(), messageID: batch.messageID(row: 0, channel: "batch"), batch: id, file: name,
+                                     status: .duplicate, error: PipelineError(stage: .load, file: name, code: .duplicate, reason: reason))
+                event.kind = .batch
+                event.count = rows
+                try log.append([event])
+                try log.flush()
+                summary.add(channel: RunSummary.rowLevel, status: DeliveryStatus.duplicate.rawValue, count: rows)
+                summary.notes.append("\(name): \(reason)")
+            }
+            summary.processedFiles.append(name)
+            try dropFolder.markProcessed(url)
+        } catch let rejection as BatchRejection {
+            summary.rejectedFiles.append((name, rejection.description))
+            try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+        }
+    }
+
+    /// Sends queued chunks, most urgent first, until the queue has none this worker may take:
+    /// each chunk is leased, run through the whole chain, recorded, then removed. Chunk N is
+    /// delivered while chunk N+1 is prepared, as in a batch.
+    public func drainQueue(progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
+        guard let queue else { return RunSummary() }
+        let pipeline = pipeline()
+        let preparation = pipeline.preparation, delivery = pipeline.delivery
+        let name = worker.resolvedName, lease = worker.lease
+        var summary = RunSummary()
+        var rows = 0
+        var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>)?
+        func collect() async throws {
+            guard let (chunk, task) = inFlight else { return }
+            inFlight = nil
+            let done = try await task.value
+            try queue.finish(chunk.id)
+            summary.add(done)
+            rows += done.count
+            progress?(BatchProgress(file: chunk.batch.file, rows: rows, fraction: 0))
+        }
+        do {
+            while !shouldStop(), let chunk = try queue.claim(worker: name, lease: lease) {
+                var jobs = chunk.records.map { BatchRunner.job(for: $0, batch: chunk.batch) }
+                try await preparation.run(&jobs)
+                try await collect()
+                try queue.renew(chunk.id, worker: name, lease: lease)
+                inFlight = (chunk, Task { [jobs] in
+                    var jobs = jobs
+                    try await delivery.run(&jobs)
+                    return jobs
+                })
+            }
+            try await collect()
+        } catch {
+            _ = try? await inFlight?.task.value
+            try await pipeline.finish()
+            try log.flush()
+            throw error
+        }
+        try await pipeline.finish()
+        try log.flush()
+        if summary.stopped == false, shouldStop() { summary.stopped = true }
+        return summary
     }
 
     /// Files ordered by the category of the template their name implies (verification first),

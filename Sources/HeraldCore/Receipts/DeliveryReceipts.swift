@@ -58,6 +58,14 @@ public struct ReceiptReport: Sendable, Hashable {
     public var duplicates = 0
     /// Receipts that match no message in the ledger; kept, never dropped.
     public var unmatched: [DeliveryReceipt] = []
+
+    /// Adds another report's counts.
+    public mutating func merge(_ other: ReceiptReport) {
+        delivered += other.delivered
+        undelivered += other.undelivered
+        duplicates += other.duplicates
+        unmatched += other.unmatched
+    }
 }
 
 /// Applies receipts to the ledger and the log: each matched message becomes `delivered` or
@@ -162,18 +170,26 @@ public struct ReceiptFiles: Sendable {
         return (file, receipts.count)
     }
 
-    /// Ingests one file for `channel`; moves it to processed/ when `move` is true.
-    public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil, move: Bool) throws -> ReceiptReport {
-        let receipts = try (format ?? self.format(channel: channel)).parse(Data(contentsOf: url), channel: channel)
+    /// Ingests one push of `channel` (a file's bytes, or a row `herald serve` kept); receipts that
+    /// match no message are kept in `receipts/unmatched/<channel>/`, named after `name`.
+    public func ingest(_ body: Data, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil,
+                       name: String = "queued.json") throws -> ReceiptReport {
+        let receipts = try (format ?? self.format(channel: channel)).parse(body, channel: channel)
         let report = try ingest.apply(receipts)
         if !report.unmatched.isEmpty {
             let folder = WorkspacePaths(root: root).receiptsUnmatched(channel)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let name = "\(Int(Date().timeIntervalSince1970 * 1000))-\(url.lastPathComponent)"
-            try encoder.encode(report.unmatched).write(to: folder.appendingPathComponent(name), options: .atomic)
+            let file = "\(Int(Date().timeIntervalSince1970 * 1000))-\(UUID().uuidString.lowercased().prefix(8))-\(name)"
+            try encoder.encode(report.unmatched).write(to: folder.appendingPathComponent(file), options: .atomic)
         }
+        return report
+    }
+
+    /// Ingests one file for `channel`; moves it to processed/ when `move` is true.
+    public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil, move: Bool) throws -> ReceiptReport {
+        let report = try self.ingest(Data(contentsOf: url), channel: channel, with: ingest, format: format, name: url.lastPathComponent)
         if move {
             let folder = WorkspacePaths(root: root).receiptsProcessed(channel)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -201,4 +217,15 @@ public struct ReceiptFiles: Sendable {
         }
         return found
     }
+}
+
+/// Receipt pushes that `herald serve` received and a worker has not ingested yet, kept as rows
+/// (PostgreSQL) instead of files in `recipients/inbox/receipts/`, so any replica can take them
+/// and any worker can ingest them.
+public protocol ReceiptQueue: Sendable {
+    /// Keeps one push of `channel` durably.
+    func put(channel: String, body: Data, at: Date) throws
+    /// Hands at most `limit` waiting pushes, oldest first, each to one worker, to `handle`; a push
+    /// is removed when `handle` returns for it (together, in one transaction).
+    func take(limit: Int, _ handle: (_ channel: String, _ body: Data) throws -> Void) throws -> Int
 }

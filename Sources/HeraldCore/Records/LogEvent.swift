@@ -91,7 +91,7 @@ public struct LogEvent: Sendable, Hashable {
     }
 
     /// Writes the object with `timestamp` already formatted (shared by a chunk of events).
-    func write(to json: inout JSONObjectWriter, timestamp: String, zone: TimeZone) {
+    func write(to json: inout JSONObjectWriter, timestamp: String, zone: TimeZone, worker: String? = nil) {
         json.add("ts", timestamp)
         if kind != .message { json.add("event", kind.rawValue) }
         json.add("message_id", messageID.value)
@@ -104,6 +104,7 @@ public struct LogEvent: Sendable, Hashable {
         json.add("channel", channel?.rawValue)
         json.add("account", account)
         json.add("transport", transport)
+        json.add("worker", worker)
         json.add("recipient", recipient)
         json.add("status", status.rawValue)
         json.add("attempt", attempt)
@@ -249,11 +250,14 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
     private let lock = NSLock()
     private var handles: [String: FileHandle] = [:]
     private var pending: [String: [UInt8]] = [:]
+    /// The worker named on every line (set when workers share a PostgreSQL store), or nil.
+    public let worker: String?
 
-    /// Creates a log writing under `directory`.
-    public init(directory: URL, timeZone: TimeZone) throws {
+    /// Creates a log writing under `directory`; every line names `worker` when given.
+    public init(directory: URL, timeZone: TimeZone, worker: String? = nil) throws {
         self.directory = directory
         self.timeZone = timeZone
+        self.worker = worker
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -274,7 +278,7 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
                     day = Timestamp.day(event.timestamp, timeZone: timeZone)
                 }
                 var json = JSONObjectWriter()
-                event.write(to: &json, timestamp: stamp, zone: timeZone)
+                event.write(to: &json, timestamp: stamp, zone: timeZone, worker: worker)
                 pending[day, default: []] += json.finish()
                 pending[day]?.append(0x0A)
             }

@@ -112,6 +112,10 @@ public protocol Spool: Sendable {
     func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry]
     /// Deletes dead entries that died before `cutoff`; returns how many.
     func purgeDead(diedBefore cutoff: Date) throws -> Int
+    /// Waiting entries whose time has come, in priority order, for this process to send. A spool
+    /// shared by several workers hands each entry to one of them (until it is put back, removed
+    /// or buried, or its lease runs out).
+    func due(at now: Date) throws -> [SpoolEntry]
 }
 
 extension Spool {

@@ -48,9 +48,12 @@ public final class WorkspaceDatabase: Sendable {
 public struct StoreTransaction {
     /// The SQLite connection inside the transaction, for SQLite stores.
     public let database: Database?
+    /// The open transaction of a store Core does not know (HeraldPostgres's session), for its stores.
+    public let session: (any Sendable)?
 
     /// Wraps a transaction's connection (nil for the in-memory stores).
-    public init(database: Database?) {
+    public init(database: Database?, session: (any Sendable)? = nil) {
         self.database = database
+        self.session = session
     }
 }

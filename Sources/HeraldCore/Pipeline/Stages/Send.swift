@@ -48,7 +48,7 @@ extension PipelineStage {
                         if size == 0 {
                             // The rate allows the next message only later than a run should wait:
                             // each waits in the spool for its own slot.
-                            let times = control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
+                            let times = try control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
                             let rate = control.rate(channel: delivery.channel, account: delivery.account).map { "\($0)" } ?? "its rate"
                             for ((j, d), at) in zip(remaining, times) {
                                 hold(&jobs[j], delivery: d, until: at, code: .rateLimited,

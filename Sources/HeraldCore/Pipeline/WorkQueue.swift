@@ -1,0 +1,128 @@
+import Foundation
+
+/// Rows of one batch waiting to be sent by whichever worker claims them first.
+public struct QueuedChunk: Sendable, Hashable {
+    /// The chunk's id in the queue.
+    public var id: Int64
+    /// The batch the rows belong to.
+    public var batch: BatchContext
+    /// The rows, as read from the batch file.
+    public var records: [BatchRecord]
+    /// How many times it was claimed (more than 1: a worker died or ran out of its lease with it).
+    public var claims: Int
+
+    /// Creates a chunk.
+    public init(id: Int64, batch: BatchContext, records: [BatchRecord], claims: Int = 1) {
+        self.id = id
+        self.batch = batch
+        self.records = records
+        self.claims = claims
+    }
+}
+
+/// What happened when a worker offered a batch to the queue.
+public enum BatchClaim: Sendable, Hashable {
+    /// The batch is this worker's: its rows are queued.
+    case queued(rows: Int, chunks: Int)
+    /// Another worker (or this one, earlier) took a batch with the same identity first.
+    case takenBefore(worker: String, file: String, at: Date)
+}
+
+/// The work queue that several `herald watch` workers share (PostgreSQL): a batch is claimed
+/// once by its identity, its rows are queued in chunks, and every worker claims chunks (most
+/// urgent category first) for the length of a lease. A worker that dies loses its lease and
+/// another worker takes the chunk; the ledger keeps anything already recorded from going twice.
+///
+/// ```swift
+/// let claim = try queue.enqueue(batch: batch, worker: "a", next: { try reader.nextChunk() })
+/// while let chunk = try queue.claim(worker: "a", lease: .seconds(60)) {
+///     // … run the chunk through the chain …
+///     try queue.finish(chunk.id)
+/// }
+/// ```
+public protocol WorkQueue: Sendable {
+    /// Claims `batch` by its identity and queues the chunks `next` returns until it returns nil,
+    /// all in one transaction: a worker that dies part-way leaves nothing queued and nothing
+    /// claimed. Returns `.takenBefore` (queuing nothing) when the identity was claimed before.
+    func enqueue(batch: BatchContext, worker: String,
+                 next: () throws -> (records: [BatchRecord], priority: Int)?) throws -> BatchClaim
+    /// The most urgent chunk no live lease holds, now leased to `worker` for `lease`; nil when
+    /// there is none.
+    func claim(worker: String, lease: Duration) throws -> QueuedChunk?
+    /// Extends `worker`'s lease on a chunk it still holds.
+    func renew(_ id: Int64, worker: String, lease: Duration) throws
+    /// Removes a chunk whose rows were all recorded.
+    func finish(_ id: Int64) throws
+    /// Chunks and rows waiting or in hand.
+    func backlog() throws -> (chunks: Int, rows: Int)
+}
+
+/// The in-memory twin of the PostgreSQL queue, for tests of the chain over a queue.
+public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
+    private struct Item {
+        var chunk: QueuedChunk
+        var priority: Int
+        var leasedUntil: Date?
+    }
+
+    private let lock = NSLock()
+    private var items: [Item] = []
+    private var claimed: [String: (worker: String, file: String, at: Date)] = [:]
+    private var nextID: Int64 = 1
+    private let now: @Sendable () -> Date
+
+    /// Creates an empty queue reading time from `now`.
+    public init(now: @escaping @Sendable () -> Date = { Date() }) {
+        self.now = now
+    }
+
+    public func enqueue(batch: BatchContext, worker: String,
+                        next: () throws -> (records: [BatchRecord], priority: Int)?) throws -> BatchClaim {
+        if let earlier = lock.withLock({ claimed[batch.id] }) {
+            return .takenBefore(worker: earlier.worker, file: earlier.file, at: earlier.at)
+        }
+        var pending: [Item] = []
+        var rows = 0
+        while let (records, priority) = try next() {
+            pending.append(Item(chunk: QueuedChunk(id: 0, batch: batch, records: records, claims: 0), priority: priority))
+            rows += records.count
+        }
+        return lock.withLock {
+            if let earlier = claimed[batch.id] { return .takenBefore(worker: earlier.worker, file: earlier.file, at: earlier.at) }
+            claimed[batch.id] = (worker, batch.file, now())
+            for var item in pending {
+                item.chunk.id = nextID
+                nextID += 1
+                items.append(item)
+            }
+            return .queued(rows: rows, chunks: pending.count)
+        }
+    }
+
+    public func claim(worker: String, lease: Duration) throws -> QueuedChunk? {
+        lock.withLock {
+            let at = now()
+            let free = items.indices.filter { items[$0].leasedUntil.map { $0 < at } ?? true }
+            guard let index = free.min(by: { (items[$0].priority, items[$0].chunk.id) < (items[$1].priority, items[$1].chunk.id) }) else {
+                return nil
+            }
+            items[index].leasedUntil = at.addingTimeInterval(lease.seconds)
+            items[index].chunk.claims += 1
+            return items[index].chunk
+        }
+    }
+
+    public func renew(_ id: Int64, worker: String, lease: Duration) throws {
+        lock.withLock {
+            if let index = items.firstIndex(where: { $0.chunk.id == id }) { items[index].leasedUntil = now().addingTimeInterval(lease.seconds) }
+        }
+    }
+
+    public func finish(_ id: Int64) throws {
+        lock.withLock { items.removeAll { $0.chunk.id == id } }
+    }
+
+    public func backlog() throws -> (chunks: Int, rows: Int) {
+        lock.withLock { (items.count, items.reduce(0) { $0 + $1.chunk.records.count }) }
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import HeraldCore
+import HeraldInbox
+import PostgresNIO
+
+/// 站内信 and 系统公告 in PostgreSQL, shared by every `herald serve` replica and worker: a read
+/// on one replica is what the next request on another sees. Same tables and meaning as
+/// `SQLiteInboxStore` (prefixed `herald_`); the record stage delivers inside the ledger's transaction.
+public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The inbox in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("inbox-1", """
+            CREATE TABLE herald_site_messages (
+                id BIGSERIAL PRIMARY KEY,
+                message_id TEXT UNIQUE,
+                tenant_id TEXT NOT NULL DEFAULT '0',
+                user_id TEXT NOT NULL,
+                user_type TEXT,
+                template TEXT NOT NULL,
+                nickname TEXT,
+                content TEXT NOT NULL,
+                type TEXT NOT NULL,
+                params JSONB NOT NULL DEFAULT '{}',
+                is_read BOOLEAN NOT NULL DEFAULT false,
+                read_at TIMESTAMPTZ,
+                created_at TIMESTAMPTZ NOT NULL,
+                archived BOOLEAN NOT NULL DEFAULT false,
+                deleted BOOLEAN NOT NULL DEFAULT false
+            );
+            CREATE INDEX herald_site_messages_unread ON herald_site_messages (tenant_id, user_id, is_read);
+            CREATE INDEX herald_site_messages_created ON herald_site_messages (tenant_id, user_id, created_at);
+            CREATE TABLE herald_notices (
+                id BIGSERIAL PRIMARY KEY,
+                tenant_id TEXT NOT NULL DEFAULT '0',
+                title TEXT NOT NULL,
+                content TEXT NOT NULL,
+                type TEXT NOT NULL,
+                starts_at TIMESTAMPTZ,
+                ends_at TIMESTAMPTZ,
+                created_at TIMESTAMPTZ NOT NULL,
+                retracted_at TIMESTAMPTZ
+            );
+            CREATE INDEX herald_notices_tenant ON herald_notices (tenant_id, retracted_at);
+            CREATE TABLE herald_notice_reads (
+                notice_id BIGINT NOT NULL REFERENCES herald_notices (id),
+                user_id TEXT NOT NULL,
+                read_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (notice_id, user_id)
+            );
+            """)])
+    }
+
+    public func deliver(_ messages: [SiteDelivery]) throws {
+        guard !messages.isEmpty else { return }
+        try pool.transaction { session in try insert(messages, in: session) }
+    }
+
+    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+        guard !messages.isEmpty else { return }
+        guard let session = transaction.session as? PostgresSession else {
+            throw InboxError(message: "the PostgreSQL inbox store needs a PostgreSQL transaction; the ledger is not on this database")
+        }
+        try insert(messages, in: session)
+    }
+
+    private func insert(_ messages: [SiteDelivery], in session: PostgresSession) throws {
+        let rows: [[String: Any]] = messages.map { message in
+            [
+                "message_id": message.messageID.value, "tenant_id": message.tenantID, "user_id": message.userID,
+                "user_type": message.userType ?? NSNull(), "template": message.template, "nickname": message.nickname ?? NSNull(),
+                "content": message.content, "type": message.type, "params": message.parameters,
+                "created_at": message.createdAt.timeIntervalSince1970,
+            ]
+        }
+        try session.execute("""
+            INSERT INTO herald_site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
+            SELECT message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, to_timestamp(created_at)
+            FROM jsonb_to_recordset($1::jsonb) AS x(message_id TEXT, tenant_id TEXT, user_id TEXT, user_type TEXT, template TEXT,
+                nickname TEXT, content TEXT, type TEXT, params JSONB, created_at DOUBLE PRECISION)
+            ON CONFLICT (message_id) DO NOTHING
+            """, [try PostgresJSON.text(rows)])
+    }
+
+    /// Active announcements of tenant `$t` at time `$n` (epoch seconds), as a condition on alias `n`.
+    private static func activeNotice(tenant t: Int, now n: Int) -> String {
+        """
+        n.tenant_id = $\(t) AND n.retracted_at IS NULL AND (n.starts_at IS NULL OR n.starts_at <= to_timestamp($\(n)))
+        AND (n.ends_at IS NULL OR n.ends_at > to_timestamp($\(n)))
+        """
+    }
+
+    public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage {
+        let unreadMessage = unreadOnly ? "AND NOT is_read" : ""
+        let unreadNotice = unreadOnly ? "AND r.user_id IS NULL" : ""
+        let at = now.timeIntervalSince1970
+        return try pool.withSession { session in
+            let total = try session.query("""
+                SELECT (SELECT count(*) FROM herald_site_messages WHERE tenant_id = $1 AND user_id = $2 AND NOT deleted AND NOT archived \(unreadMessage))
+                     + (SELECT count(*) FROM herald_notices n LEFT JOIN herald_notice_reads r ON r.notice_id = n.id AND r.user_id = $2
+                        WHERE \(Self.activeNotice(tenant: 1, now: 3)) \(unreadNotice))
+                """, [tenant, user, at]).first?.decode(Int.self) ?? 0
+            let rows = try session.query("""
+                SELECT kind, id, title, template, nickname, content, type, is_read, read_at, created_at FROM (
+                    SELECT 'message' AS kind, id, NULL::text AS title, template, nickname, content, type, is_read,
+                           extract(epoch FROM read_at)::float8 AS read_at, extract(epoch FROM created_at)::float8 AS created_at
+                    FROM herald_site_messages WHERE tenant_id = $1 AND user_id = $2 AND NOT deleted AND NOT archived \(unreadMessage)
+                    UNION ALL
+                    SELECT 'announcement', n.id, n.title, NULL, NULL, n.content, n.type, r.user_id IS NOT NULL,
+                           extract(epoch FROM r.read_at)::float8, extract(epoch FROM COALESCE(n.starts_at, n.created_at))::float8
+                    FROM herald_notices n LEFT JOIN herald_notice_reads r ON r.notice_id = n.id AND r.user_id = $2
+                    WHERE \(Self.activeNotice(tenant: 1, now: 3)) \(unreadNotice)
+                ) items ORDER BY created_at DESC, kind DESC, id DESC LIMIT $4 OFFSET $5
+                """, [tenant, user, at, size, max(0, page - 1) * size])
+            let items = try rows.map { row -> InboxItem in
+                let (kind, id, title, template, nickname, content, type, read, readAt, createdAt) =
+                    try row.decode((String, Int64, String?, String?, String?, String, String, Bool, Double?, Double).self)
+                return InboxItem(id: kind == "message" ? String(id) : "n\(id)", kind: kind, title: title, template: template,
+                                 nickname: nickname, content: content, type: type, read: read,
+                                 readAt: readAt.map(Date.init(timeIntervalSince1970:)), createdAt: Date(timeIntervalSince1970: createdAt))
+            }
+            return InboxPage(items: items, total: total, page: page, size: size)
+        }
+    }
+
+    public func unreadCount(tenant: String, user: String, now: Date) throws -> Int {
+        try pool.withSession { session in
+            try session.query("""
+                SELECT (SELECT count(*) FROM herald_site_messages
+                        WHERE tenant_id = $1 AND user_id = $2 AND NOT is_read AND NOT deleted AND NOT archived)
+                     + (SELECT count(*) FROM herald_notices n WHERE \(Self.activeNotice(tenant: 1, now: 3))
+                        AND NOT EXISTS (SELECT 1 FROM herald_notice_reads r WHERE r.notice_id = n.id AND r.user_id = $2))
+                """, [tenant, user, now.timeIntervalSince1970]).first?.decode(Int.self) ?? 0
+        }
+    }
+
+    /// Splits ids into the user's message row ids and active notice ids, or throws for the first
+    /// id that is not theirs.
+    private func owned(_ session: PostgresSession, _ ids: [String], tenant: String, user: String, now: Date,
+                       noticesAllowed: Bool) throws -> ([Int64], [Int64]) {
+        var messages: [Int64] = []
+        var notices: [Int64] = []
+        for id in ids {
+            if id.hasPrefix("n"), let number = Int64(id.dropFirst()) {
+                guard noticesAllowed else {
+                    throw InboxError(message: "\(id) is an announcement; it can be read but not archived or deleted; nothing was changed")
+                }
+                let exists = try session.query("SELECT EXISTS (SELECT 1 FROM herald_notices n WHERE n.id = $2 AND \(Self.activeNotice(tenant: 1, now: 3)))",
+                                               [tenant, number, now.timeIntervalSince1970]).first?.decode(Bool.self) ?? false
+                guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
+                notices.append(number)
+            } else if let number = Int64(id) {
+                let exists = try session.query("""
+                    SELECT EXISTS (SELECT 1 FROM herald_site_messages WHERE id = $1 AND tenant_id = $2 AND user_id = $3 AND NOT deleted)
+                    """, [number, tenant, user]).first?.decode(Bool.self) ?? false
+                guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
+                messages.append(number)
+            } else {
+                throw InboxError.notFound(id, user: user, tenant: tenant)
+            }
+        }
+        return (messages, notices)
+    }
+
+    public func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int {
+        try pool.transaction { session in
+            let (messages, notices) = try owned(session, ids, tenant: tenant, user: user, now: now, noticesAllowed: true)
+            var changed = 0
+            if !messages.isEmpty {
+                changed += try session.execute("""
+                    UPDATE herald_site_messages SET is_read = true, read_at = to_timestamp($1) WHERE id = ANY($2) AND NOT is_read
+                    """, [now.timeIntervalSince1970, messages])
+            }
+            for id in notices {
+                changed += try session.execute("""
+                    INSERT INTO herald_notice_reads (notice_id, user_id, read_at) VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING
+                    """, [id, user, now.timeIntervalSince1970])
+            }
+            return changed
+        }
+    }
+
+    public func markAllRead(tenant: String, user: String, now: Date) throws -> Int {
+        try pool.transaction { session in
+            var changed = try session.execute("""
+                UPDATE herald_site_messages SET is_read = true, read_at = to_timestamp($3)
+                WHERE tenant_id = $1 AND user_id = $2 AND NOT is_read AND NOT deleted
+                """, [tenant, user, now.timeIntervalSince1970])
+            changed += try session.execute("""
+                INSERT INTO herald_notice_reads (notice_id, user_id, read_at)
+                SELECT n.id, $2, to_timestamp($3) FROM herald_notices n WHERE \(Self.activeNotice(tenant: 1, now: 3))
+                AND NOT EXISTS (SELECT 1 FROM herald_notice_reads r WHERE r.notice_id = n.id AND r.user_id = $2)
+                """, [tenant, user, now.timeIntervalSince1970])
+            return changed
+        }
+    }
+
+    private func flag(_ column: String, tenant: String, user: String, ids: [String]) throws -> Int {
+        try pool.transaction { session in
+            let (messages, _) = try owned(session, ids, tenant: tenant, user: user, now: Date(), noticesAllowed: false)
+            guard !messages.isEmpty else { return 0 }
+            return try session.execute("UPDATE herald_site_messages SET \(column) = true WHERE id = ANY($1) AND NOT \(column)", [messages])
+        }
+    }
+
+    public func archive(tenant: String, user: String, ids: [String]) throws -> Int {
+        try flag("archived", tenant: tenant, user: user, ids: ids)
+    }
+
+    public func delete(tenant: String, user: String, ids: [String]) throws -> Int {
+        try flag("deleted", tenant: tenant, user: user, ids: ids)
+    }
+
+    public func publish(_ notice: Notice) throws -> Notice {
+        if let problem = notice.windowProblem { throw InboxError(message: problem) }
+        return try pool.withSession { session in
+            let id = try session.query("""
+                INSERT INTO herald_notices (tenant_id, title, content, type, starts_at, ends_at, created_at)
+                VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6), to_timestamp($7)) RETURNING id
+                """, [notice.tenantID, notice.title, notice.content, notice.type, notice.startsAt?.timeIntervalSince1970,
+                      notice.endsAt?.timeIntervalSince1970, notice.createdAt.timeIntervalSince1970]).first?.decode(Int64.self) ?? 0
+            var published = notice
+            published.id = id
+            return published
+        }
+    }
+
+    public func notices(tenant: String?, includeRetracted: Bool) throws -> [Notice] {
+        try pool.withSession { session in
+            try session.query("""
+                SELECT id, tenant_id, title, content, type, extract(epoch FROM starts_at)::float8, extract(epoch FROM ends_at)::float8,
+                       extract(epoch FROM created_at)::float8, extract(epoch FROM retracted_at)::float8
+                FROM herald_notices WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2 OR retracted_at IS NULL)
+                ORDER BY created_at DESC, id DESC
+                """, [tenant, includeRetracted]).map { row in
+                let (id, tenant, title, content, type, starts, ends, created, retracted) =
+                    try row.decode((Int64, String, String, String, String, Double?, Double?, Double, Double?).self)
+                return Notice(id: id, tenantID: tenant, title: title, content: content, type: type,
+                              startsAt: starts.map(Date.init(timeIntervalSince1970:)), endsAt: ends.map(Date.init(timeIntervalSince1970:)),
+                              createdAt: Date(timeIntervalSince1970: created), retractedAt: retracted.map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    public func retract(_ id: Int64, now: Date) throws {
+        try pool.withSession { session in
+            let changed = try session.execute("UPDATE herald_notices SET retracted_at = to_timestamp($1) WHERE id = $2 AND retracted_at IS NULL",
+                                              [now.timeIntervalSince1970, id])
+            if changed == 0 { throw InboxError(message: "no active announcement \(id)") }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import HeraldCore
+import PostgresNIO
+
+/// The ledger in PostgreSQL, shared by every worker: one row per message, written in one
+/// statement per chunk (`jsonb_to_recordset`), so a chunk costs one round trip.
+///
+/// Schema: `herald_batches(batch PRIMARY KEY, file, created_at)`, `herald_ledger(message_id
+/// PRIMARY KEY, batch, row, channel, template, status, attempt, provider_id, error_code,
+/// error_message, updated_at, fingerprint)` indexed by batch and provider id, `herald_state(key, value)`.
+public final class PostgresLedger: Ledger, @unchecked Sendable {
+    /// The pool it uses.
+    public let pool: PostgresPool
+
+    /// The ledger in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate(Self.migrations)
+    }
+
+    /// This store's migrations.
+    static let migrations: [(identifier: String, sql: String)] = [
+        ("ledger-1", """
+            CREATE TABLE herald_batches (
+                batch TEXT PRIMARY KEY,
+                file TEXT,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            );
+            CREATE TABLE herald_ledger (
+                message_id TEXT PRIMARY KEY,
+                batch TEXT NOT NULL,
+                row INTEGER NOT NULL,
+                channel TEXT,
+                template TEXT,
+                status TEXT NOT NULL,
+                attempt INTEGER NOT NULL DEFAULT 1,
+                provider_id TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                updated_at TIMESTAMPTZ NOT NULL,
+                fingerprint TEXT
+            );
+            CREATE INDEX herald_ledger_batch ON herald_ledger (batch);
+            CREATE INDEX herald_ledger_provider ON herald_ledger (provider_id) WHERE provider_id IS NOT NULL;
+            CREATE TABLE herald_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            """),
+    ]
+
+    public func knows(batch: String) throws -> Bool {
+        try pool.withSession { session in
+            try session.query("SELECT EXISTS (SELECT 1 FROM herald_ledger WHERE batch = $1)", [batch]).first?.decode(Bool.self) ?? false
+        }
+    }
+
+    public func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] {
+        guard !ids.isEmpty else { return [:] }
+        return try pool.withSession { session in
+            var result: [MessageID: LedgerRecord] = [:]
+            let rows = try session.query("""
+                SELECT l.message_id, l.status, l.fingerprint, b.file FROM herald_ledger l
+                LEFT JOIN herald_batches b ON b.batch = l.batch WHERE l.message_id = ANY($1)
+                """, [ids.map(\.value)])
+            for row in rows {
+                let (id, status, fingerprint, file) = try row.decode((String, String, String?, String?).self)
+                if let status = DeliveryStatus(rawValue: status) {
+                    result[MessageID(id)] = LedgerRecord(status: status, fingerprint: fingerprint, file: file)
+                }
+            }
+            return result
+        }
+    }
+
+    public func isBlank() throws -> Bool {
+        try pool.withSession { session in
+            try session.query("""
+                SELECT (NOT EXISTS (SELECT 1 FROM herald_ledger) AND NOT EXISTS (SELECT 1 FROM herald_state WHERE key = 'rebuilt_at'))
+                    OR EXISTS (SELECT 1 FROM herald_state WHERE key = 'rebuilding')
+                """).first?.decode(Bool.self) ?? true
+        }
+    }
+
+    public func markRebuilding() throws {
+        try pool.withSession { session in
+            try session.execute("INSERT INTO herald_state (key, value) VALUES ('rebuilding', '1') ON CONFLICT (key) DO NOTHING")
+        }
+    }
+
+    public func markRebuilt(at date: Date) throws {
+        try pool.transaction { session in
+            try session.execute("""
+                INSERT INTO herald_state (key, value) VALUES ('rebuilt_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """, [Timestamp.iso8601(date, timeZone: TimeZone(identifier: "UTC") ?? .current)])
+            try session.execute("DELETE FROM herald_state WHERE key = 'rebuilding'")
+        }
+    }
+
+    public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
+        guard !ids.isEmpty || !providerIDs.isEmpty else { return [] }
+        return try pool.withSession { session in
+            let rows = try session.query("""
+                SELECT message_id, batch, row, channel, template, status, attempt, provider_id, error_code, error_message, updated_at
+                FROM herald_ledger WHERE message_id = ANY($1) OR provider_id = ANY($2)
+                """, [ids.map(\.value), providerIDs])
+            return try rows.map { row in
+                let (id, batch, number, channel, template, status, attempt, providerID, code, message, updated) =
+                    try row.decode((String, String, Int, String?, String?, String, Int, String?, String?, String?, Date).self)
+                return LedgerEntry(id: MessageID(id), batch: batch, row: number, channel: channel.flatMap(Channel.init(rawValue:)),
+                                   template: template, status: DeliveryStatus(rawValue: status) ?? .sent, attempt: attempt,
+                                   providerID: providerID, errorCode: code, errorMessage: message, updatedAt: updated)
+            }
+        }
+    }
+
+    public func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+        guard !entries.isEmpty || alongside != nil else { return }
+        try pool.transaction { session in
+            try alongside?(StoreTransaction(database: nil, session: session))
+            try Self.write(entries, in: session)
+        }
+    }
+
+    /// Writes `entries` inside an open transaction (the work queue finishes a chunk with it).
+    static func write(_ entries: [LedgerEntry], in session: PostgresSession) throws {
+        guard !entries.isEmpty else { return }
+        // One row per id (a later entry wins; a later one without a fingerprint keeps the earlier
+        // fingerprint), as one statement cannot touch a row twice.
+        var merged: [MessageID: LedgerEntry] = [:]
+        var order: [MessageID] = []
+        for entry in entries {
+            if let earlier = merged[entry.id] {
+                var entry = entry
+                if entry.fingerprint == nil { entry.fingerprint = earlier.fingerprint }
+                if entry.file == nil { entry.file = earlier.file }
+                merged[entry.id] = entry
+            } else {
+                merged[entry.id] = entry
+                order.append(entry.id)
+            }
+        }
+        let rows: [[String: Any]] = order.compactMap { merged[$0] }.map { entry in
+            [
+                "message_id": entry.id.value, "batch": entry.batch, "row": entry.row,
+                "channel": entry.channel?.rawValue ?? NSNull(), "template": entry.template ?? NSNull(),
+                "status": entry.status.rawValue, "attempt": entry.attempt, "provider_id": entry.providerID ?? NSNull(),
+                "error_code": entry.errorCode ?? NSNull(), "error_message": entry.errorMessage ?? NSNull(),
+                "updated_at": entry.updatedAt.timeIntervalSince1970, "fingerprint": entry.fingerprint ?? NSNull(),
+                "file": entry.file ?? NSNull(),
+            ]
+        }
+        let json = try PostgresJSON.text(rows)
+        try session.execute("""
+            INSERT INTO herald_batches (batch, file)
+            SELECT batch, max(file) FROM jsonb_to_recordset($1::jsonb) AS x(batch TEXT, file TEXT) GROUP BY batch
+            ON CONFLICT (batch) DO UPDATE SET file = COALESCE(herald_batches.file, excluded.file) WHERE herald_batches.file IS NULL
+            """, [json])
+        try session.execute("""
+            INSERT INTO herald_ledger (message_id, batch, row, channel, template, status, attempt, provider_id,
+                                       error_code, error_message, updated_at, fingerprint)
+            SELECT message_id, batch, row, channel, template, status, attempt, provider_id, error_code, error_message,
+                   to_timestamp(updated_at), fingerprint
+            FROM jsonb_to_recordset($1::jsonb) AS x(message_id TEXT, batch TEXT, row INTEGER, channel TEXT, template TEXT,
+                status TEXT, attempt INTEGER, provider_id TEXT, error_code TEXT, error_message TEXT,
+                updated_at DOUBLE PRECISION, fingerprint TEXT)
+            ON CONFLICT (message_id) DO UPDATE SET
+                status = excluded.status, attempt = excluded.attempt, provider_id = excluded.provider_id,
+                error_code = excluded.error_code, error_message = excluded.error_message, updated_at = excluded.updated_at,
+                fingerprint = COALESCE(excluded.fingerprint, herald_ledger.fingerprint)
+            """, [json])
+    }
+}
+
+/// JSON text for `jsonb_to_recordset` parameters.
+enum PostgresJSON {
+    static func text(_ value: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.withoutEscapingSlashes]), as: UTF8.self)
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder.queue.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder.queue.decode(type, from: Data(text.utf8))
+    }
+}
+
+extension JSONEncoder {
+    /// Dates as seconds since 1970 (exact to the microsecond), for rows kept in PostgreSQL.
+    static var queue: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var queue: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import HeraldCore
+import PostgresNIO
+
+/// Per-recipient cap counters in PostgreSQL: every worker counts every other worker's sends.
+/// Table `herald_recipient_sends(channel, address, sent_at)`.
+public final class PostgresRecipientCounters: RecipientCounters, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The counters in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("recipient-sends-1", """
+            CREATE TABLE herald_recipient_sends (channel TEXT NOT NULL, address TEXT NOT NULL, sent_at TIMESTAMPTZ NOT NULL);
+            CREATE INDEX herald_recipient_sends_address ON herald_recipient_sends (channel, address, sent_at);
+            """)])
+    }
+
+    public func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+        guard !addresses.isEmpty else { return [:] }
+        return try pool.withSession { session in
+            var result: [String: [Date]] = [:]
+            for row in try session.query("""
+                SELECT address, extract(epoch FROM sent_at)::float8 FROM herald_recipient_sends
+                WHERE channel = $1 AND address = ANY($2) AND sent_at > to_timestamp($3) ORDER BY sent_at
+                """, [channel.rawValue, addresses, since.timeIntervalSince1970]) {
+                let (address, seconds) = try row.decode((String, Double).self)
+                result[address, default: []].append(Date(timeIntervalSince1970: seconds))
+            }
+            return result
+        }
+    }
+
+    public func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
+        guard !sends.isEmpty else { return }
+        try pool.withSession { session in
+            try session.execute("""
+                INSERT INTO herald_recipient_sends (channel, address, sent_at)
+                SELECT channel, address, to_timestamp(at) FROM unnest($1::text[], $2::text[], $3::float8[]) AS x(channel, address, at)
+                """, [sends.map(\.channel.rawValue), sends.map(\.address), sends.map(\.at.timeIntervalSince1970)])
+        }
+    }
+
+    public func pruneCounts(before cutoff: Date) throws {
+        try pool.withSession { session in
+            try session.execute("DELETE FROM herald_recipient_sends WHERE sent_at < to_timestamp($1)", [cutoff.timeIntervalSince1970])
+        }
+    }
+}
+
+/// WeChat access tokens in PostgreSQL: one token per app for every worker, so N workers do not
+/// fetch N tokens (each fetch invalidates the one before). Table `herald_access_tokens`.
+public final class PostgresAccessTokenStore: AccessTokenStore, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The store in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("access-tokens-1", """
+            CREATE TABLE herald_access_tokens (app TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+            """)])
+    }
+
+    public func token(app: String) throws -> AccessToken? {
+        try pool.withSession { session in
+            try session.query("SELECT token, extract(epoch FROM expires_at)::float8 FROM herald_access_tokens WHERE app = $1", [app])
+                .first.map { row in
+                    let (token, seconds) = try row.decode((String, Double).self)
+                    return AccessToken(token: token, expiresAt: Date(timeIntervalSince1970: seconds))
+                }
+        }
+    }
+
+    public func save(_ token: AccessToken, app: String) throws {
+        try pool.withSession { session in
+            try session.execute("""
+                INSERT INTO herald_access_tokens (app, token, expires_at) VALUES ($1, $2, to_timestamp($3))
+                ON CONFLICT (app) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+                """, [app, token.token, token.expiresAt.timeIntervalSince1970])
+        }
+    }
+}
+
+/// Token buckets in PostgreSQL, so `rate: 20/s` is 20/s for all workers together. A take is one
+/// statement (the function `herald_take_tokens`), which locks the bucket's row for its length.
+public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The buckets in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("rate-buckets-1", """
+            CREATE TABLE herald_rate_buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
+            CREATE FUNCTION herald_take_tokens(bucket TEXT, per_second DOUBLE PRECISION, capacity DOUBLE PRECISION, wanted INTEGER,
+                                               reserve BOOLEAN, OUT granted INTEGER, OUT balance DOUBLE PRECISION,
+                                               OUT now_epoch DOUBLE PRECISION)
+            LANGUAGE plpgsql AS $$
+            DECLARE
+                at TIMESTAMPTZ := clock_timestamp();
+                have DOUBLE PRECISION;
+            BEGIN
+                INSERT INTO herald_rate_buckets (key, tokens, updated_at) VALUES (bucket, capacity, at) ON CONFLICT (key) DO NOTHING;
+                SELECT LEAST(capacity, tokens + GREATEST(0, extract(epoch FROM at - updated_at)) * per_second) INTO have
+                    FROM herald_rate_buckets WHERE key = bucket FOR UPDATE;
+                IF reserve THEN
+                    granted := wanted;
+                ELSIF have >= 1 THEN
+                    granted := GREATEST(1, LEAST(wanted, floor(have)::INTEGER));
+                ELSE
+                    granted := 0;
+                END IF;
+                balance := have - granted;
+                UPDATE herald_rate_buckets SET tokens = balance, updated_at = at WHERE key = bucket;
+                now_epoch := extract(epoch FROM at);
+            END $$;
+            """)])
+    }
+
+    public func take(_ key: String, rate: RateLimit, upTo count: Int) throws -> (granted: Int, wait: Double) {
+        let perSecond = Double(rate.count) / rate.period.seconds
+        let (granted, balance, _) = try call(key, perSecond: perSecond, count: count, reserve: false)
+        return (granted, granted > 0 ? 0 : max(0.001, (1 - balance) / perSecond))
+    }
+
+    public func reserve(_ key: String, rate: RateLimit, count: Int) throws -> [Date] {
+        let perSecond = Double(rate.count) / rate.period.seconds
+        let (_, balance, now) = try call(key, perSecond: perSecond, count: count, reserve: true)
+        // The balance after the reservation; the i-th reserved message goes when its token is due.
+        let first = balance + Double(count)
+        return (0..<count).map { i in
+            Date(timeIntervalSince1970: now + max(0, -(first - Double(i + 1))) / perSecond)
+        }
+    }
+
+    private func call(_ key: String, perSecond: Double, count: Int, reserve: Bool) throws -> (Int, Double, Double) {
+        try pool.withSession { session in
+            guard let row = try session.query("SELECT granted, balance, now_epoch FROM herald_take_tokens($1, $2, $3, $4, $5)",
+                                              [key, perSecond, max(1, perSecond), count, reserve]).first else {
+                throw PostgresStoreError("herald_take_tokens returned nothing")
+            }
+            return try row.decode((Int, Double, Double).self)
+        }
+    }
+}

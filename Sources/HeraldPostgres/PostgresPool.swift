@@ -1,0 +1,305 @@
+import Foundation
+import HeraldCore
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// A fixed-size pool of PostgreSQL connections used from synchronous code.
+///
+/// Herald's store protocols are synchronous (the pipeline calls them from its worker tasks, as it
+/// calls SQLite), while postgres-nio is built on SwiftNIO. The pool bridges the two by waiting on
+/// the `EventLoopFuture` of each query: the connections' I/O runs on the pool's own event-loop
+/// thread, never on the caller's, so a waiting caller cannot starve the I/O it waits for (an
+/// async task blocked on a semaphore could, on a two-thread cooperative pool).
+///
+/// ```swift
+/// let pool = try PostgresPool(url: "postgres://herald@127.0.0.1:5432/herald", size: 8)
+/// try pool.migrate(PostgresLedger.migrations)
+/// let count = try pool.withSession { try $0.query("SELECT count(*) FROM herald_ledger").first?.decode(Int.self) }
+/// ```
+public final class PostgresPool: @unchecked Sendable {
+    /// Where it connects (the password is never shown).
+    public let location: String
+    /// Connections at most.
+    public let size: Int
+    /// The schema every connection's `search_path` starts with.
+    public let schema: String
+
+    private let configuration: PostgresConnection.Configuration
+    private let group: MultiThreadedEventLoopGroup
+    private let logger = Logger(label: "herald.postgres")
+    private let condition = NSCondition()
+    private var idle: [PostgresConnection] = []
+    private var open = 0
+    private var closed = false
+    private var nextID = 0
+
+    /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
+    /// at most `size` connections, tables in `schema`. The URL is checked here, not used.
+    public init(url: String, size: Int = 8, schema: String = "public") throws {
+        let parsed = try PostgresURL(url)
+        location = parsed.shown
+        self.size = max(1, size)
+        self.schema = schema
+        var configuration = PostgresConnection.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
+                                                             password: parsed.password, database: parsed.database, tls: try parsed.tls())
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = [
+            ("search_path", schema), ("application_name", "herald"), ("TimeZone", "UTC"),
+        ]
+        self.configuration = configuration
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes every connection; later calls fail.
+    public func close() {
+        let connections: [PostgresConnection] = condition.withLock {
+            closed = true
+            defer { idle = [] }
+            condition.broadcast()
+            return idle
+        }
+        for connection in connections { _ = try? connection.close().wait() }
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Runs `body` with a connection of the pool (waiting for one when all are busy). A
+    /// connection that broke is dropped, not handed out again.
+    public func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        let connection = try checkOut()
+        do {
+            let result = try body(PostgresSession(connection: connection, logger: logger))
+            checkIn(connection)
+            return result
+        } catch {
+            checkIn(connection)
+            throw error
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        try withSession { session in
+            try session.execute("BEGIN")
+            do {
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Applies the migrations not yet applied, in order, under an advisory lock so processes
+    /// starting together migrate once. Identifiers are recorded in `herald_migrations`.
+    public func migrate(_ migrations: [(identifier: String, sql: String)]) throws {
+        try withSession { session in
+            try session.execute("SELECT pg_advisory_lock(\(Self.migrationLock))")
+            defer { _ = try? session.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))") }
+            try session.execute("""
+                CREATE TABLE IF NOT EXISTS herald_migrations (
+                    identifier TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """)
+            let applied = Set(try session.query("SELECT identifier FROM herald_migrations").map { try $0.decode(String.self) })
+            for migration in migrations where !applied.contains(migration.identifier) {
+                try session.execute("BEGIN")
+                do {
+                    try session.script(migration.sql)
+                    try session.execute("INSERT INTO herald_migrations (identifier) VALUES ($1)", [migration.identifier])
+                    try session.execute("COMMIT")
+                } catch {
+                    _ = try? session.execute("ROLLBACK")
+                    throw PostgresStoreError("migration \(migration.identifier) failed: \(String(reflecting: error))")
+                }
+            }
+        }
+    }
+
+    /// The advisory lock key of migrations ("HERALD" in ASCII).
+    static let migrationLock: Int64 = 0x48_45_52_41_4C_44
+
+    private func checkOut() throws -> PostgresConnection {
+        condition.lock()
+        while true {
+            if closed {
+                condition.unlock()
+                throw PostgresStoreError("the PostgreSQL pool is closed")
+            }
+            if let connection = idle.popLast() {
+                condition.unlock()
+                if connection.isClosed {
+                    condition.withLock { open -= 1 }
+                    return try checkOut()
+                }
+                return connection
+            }
+            if open < size {
+                open += 1
+                nextID += 1
+                let id = nextID
+                condition.unlock()
+                do {
+                    return try PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger).wait()
+                } catch {
+                    condition.withLock {
+                        open -= 1
+                        condition.signal()
+                    }
+                    throw PostgresStoreError("cannot connect to \(location): \(PostgresStoreError.describe(error))")
+                }
+            }
+            condition.wait()
+        }
+    }
+
+    private func checkIn(_ connection: PostgresConnection) {
+        condition.withLock {
+            if connection.isClosed || closed {
+                open -= 1
+            } else {
+                idle.append(connection)
+            }
+            condition.signal()
+        }
+        if closed { _ = try? connection.close().wait() }
+    }
+}
+
+/// One connection of the pool, lent to a closure: queries run one after another on it.
+public struct PostgresSession: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs `sql` with `$1…` bound to `binds` and returns every row.
+    @discardableResult
+    public func query(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) throws -> [PostgresRow] {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            if let value { try bindings.append(value) } else { bindings.appendNull() }
+        }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait().rows
+        } catch {
+            throw PostgresStoreError(PostgresStoreError.describe(error))
+        }
+    }
+
+    /// Runs several statements separated by semicolons, without parameters (migrations), one by
+    /// one: the extended protocol takes one statement at a time.
+    public func script(_ sql: String) throws {
+        for statement in Self.statements(sql) { try execute(statement) }
+    }
+
+    /// `sql` split at semicolons outside quotes and `$$` bodies.
+    static func statements(_ sql: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inQuote = false, inDollar = false
+        var previous: Character = " "
+        for character in sql {
+            if character == "'" && !inDollar { inQuote.toggle() }
+            if character == "$" && previous == "$" && !inQuote { inDollar.toggle() }
+            if character == ";" && !inQuote && !inDollar {
+                statements.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+            previous = character
+        }
+        statements.append(current)
+        return statements.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    /// Runs a statement and returns how many rows it touched.
+    @discardableResult
+    public func execute(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) throws -> Int {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            if let value { try bindings.append(value) } else { bindings.appendNull() }
+        }
+        do {
+            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait()
+            return result.metadata.rows ?? 0
+        } catch {
+            throw PostgresStoreError(PostgresStoreError.describe(error))
+        }
+    }
+}
+
+/// A PostgreSQL store failed; the message names the server's reason.
+public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
+    /// What failed.
+    public var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// The server's message of a postgres-nio error (its description hides it on purpose).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            let code = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            return message + code
+        }
+        return "\(error.code)"
+    }
+}
+
+/// A `postgres://` URL taken apart.
+struct PostgresURL {
+    var host: String
+    var port: Int
+    var user: String
+    var password: String?
+    var database: String?
+    /// libpq's `sslmode`: disable (default), prefer, require (encrypted, not verified), verify-full.
+    var sslMode = "disable"
+
+    /// The URL without its password, for messages.
+    var shown: String { "postgres://\(user)@\(host):\(port)/\(database ?? "")" }
+
+    init(_ text: String) throws {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty else {
+            throw PostgresStoreError("store.url is not a postgres://user:password@host:port/database URL")
+        }
+        self.host = host
+        port = components.port ?? 5432
+        user = components.user?.removingPercentEncoding ?? "postgres"
+        password = components.password?.removingPercentEncoding
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? nil : path.removingPercentEncoding
+        for item in components.queryItems ?? [] {
+            guard item.name == "sslmode" else {
+                throw PostgresStoreError("store.url has the parameter '\(item.name)'; only sslmode is understood")
+            }
+            guard let mode = item.value, ["disable", "prefer", "require", "verify-full"].contains(mode) else {
+                throw PostgresStoreError("store.url sslmode is '\(item.value ?? "")'; use disable, prefer, require or verify-full")
+            }
+            sslMode = mode
+        }
+    }
+
+    /// The TLS setting `sslMode` asks for.
+    func tls() throws -> PostgresConnection.Configuration.TLS {
+        var client = TLSConfiguration.makeClientConfiguration()
+        if sslMode != "verify-full" { client.certificateVerification = .none }
+        switch sslMode {
+        case "disable": return .disable
+        case "prefer": return .prefer(try NIOSSLContext(configuration: client))
+        default: return .require(try NIOSSLContext(configuration: client))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import HeraldCore
+import PostgresNIO
+
+/// Receipt pushes received by any `herald serve` replica, as rows of `herald_receipts` until a
+/// worker ingests them into the ledger.
+public final class PostgresReceiptQueue: ReceiptQueue, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The queue in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("receipts-1", """
+            CREATE TABLE herald_receipts (
+                id BIGSERIAL PRIMARY KEY, channel TEXT NOT NULL, body BYTEA NOT NULL, received_at TIMESTAMPTZ NOT NULL
+            );
+            """)])
+    }
+
+    public func put(channel: String, body: Data, at: Date) throws {
+        try pool.withSession { session in
+            try session.execute("INSERT INTO herald_receipts (channel, body, received_at) VALUES ($1, $2, to_timestamp($3))",
+                                [channel, ByteBuffer(bytes: body), at.timeIntervalSince1970])
+        }
+    }
+
+    public func take(limit: Int, _ handle: (_ channel: String, _ body: Data) throws -> Void) throws -> Int {
+        try pool.transaction { session in
+            let rows = try session.query("""
+                SELECT id, channel, body FROM herald_receipts ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                """, [limit])
+            var ids: [Int64] = []
+            for row in rows {
+                let (id, channel, body) = try row.decode((Int64, String, ByteBuffer).self)
+                try handle(channel, Data(buffer: body))
+                ids.append(id)
+            }
+            if !ids.isEmpty { try session.execute("DELETE FROM herald_receipts WHERE id = ANY($1)", [ids]) }
+            return ids.count
+        }
+    }
+}

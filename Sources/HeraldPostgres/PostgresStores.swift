@@ -1,0 +1,54 @@
+import Foundation
+import HeraldCore
+
+/// Every store of Herald in one PostgreSQL database, over one pool: what `store.url` switches on.
+///
+/// ```swift
+/// let stores = try PostgresStores(settings: configuration.store, worker: configuration.worker)
+/// let run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log)
+/// ```
+public struct PostgresStores: Sendable {
+    /// The connection pool all of them share.
+    public let pool: PostgresPool
+    /// The ledger.
+    public let ledger: PostgresLedger
+    /// Per-recipient cap counters.
+    public let counters: PostgresRecipientCounters
+    /// WeChat access tokens.
+    public let tokens: PostgresAccessTokenStore
+    /// 站内信 and 系统公告.
+    public let inbox: PostgresInboxStore
+    /// The retry spool.
+    public let spool: PostgresSpool
+    /// The work queue.
+    public let queue: PostgresWorkQueue
+    /// Rate buckets shared by every worker.
+    public let rates: PostgresRateBuckets
+    /// Receipts pushed to `herald serve`, waiting for a worker.
+    public let receipts: PostgresReceiptQueue
+
+    /// Connects to `settings.url` and migrates every store (under an advisory lock, so workers
+    /// starting together migrate once).
+    public init(settings: StoreSettings, worker: WorkerSettings) throws {
+        guard let url = settings.url?.value, !url.isEmpty else {
+            throw PostgresStoreError("store.url is not set")
+        }
+        try self.init(pool: PostgresPool(url: url, size: settings.pool, schema: settings.schema), worker: worker)
+    }
+
+    /// Every store over `pool`.
+    public init(pool: PostgresPool, worker: WorkerSettings) throws {
+        self.pool = pool
+        if pool.schema != "public" {
+            try pool.withSession { try $0.execute("CREATE SCHEMA IF NOT EXISTS \(pool.schema)") }
+        }
+        ledger = try PostgresLedger(pool: pool)
+        counters = try PostgresRecipientCounters(pool: pool)
+        tokens = try PostgresAccessTokenStore(pool: pool)
+        inbox = try PostgresInboxStore(pool: pool)
+        spool = try PostgresSpool(pool: pool, worker: worker.resolvedName, lease: worker.lease)
+        queue = try PostgresWorkQueue(pool: pool)
+        rates = try PostgresRateBuckets(pool: pool)
+        receipts = try PostgresReceiptQueue(pool: pool)
+    }
+}

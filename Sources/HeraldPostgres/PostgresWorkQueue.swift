@@ -1,0 +1,98 @@
+import Foundation
+import HeraldCore
+import PostgresNIO
+
+/// The work queue in PostgreSQL. A batch is claimed by inserting its identity into
+/// `herald_batch_claims` (primary key: the batch id), in the same transaction that queues its
+/// chunks into `herald_queue`; workers claim chunks with `SELECT … FOR UPDATE SKIP LOCKED`,
+/// most urgent category first, and hold them for a lease.
+public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The queue in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("queue-1", """
+            CREATE TABLE herald_batch_claims (
+                batch TEXT PRIMARY KEY,
+                file TEXT NOT NULL,
+                worker TEXT NOT NULL,
+                claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                rows INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE herald_queue (
+                id BIGSERIAL PRIMARY KEY,
+                batch TEXT NOT NULL REFERENCES herald_batch_claims (batch),
+                file TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                rows INTEGER NOT NULL,
+                records JSONB NOT NULL,
+                claims INTEGER NOT NULL DEFAULT 0,
+                lease_owner TEXT,
+                lease_until TIMESTAMPTZ
+            );
+            CREATE INDEX herald_queue_order ON herald_queue (priority, id);
+            """)])
+    }
+
+    public func enqueue(batch: BatchContext, worker: String,
+                        next: () throws -> (records: [BatchRecord], priority: Int)?) throws -> BatchClaim {
+        try pool.transaction { session in
+            let inserted = try session.execute("""
+                INSERT INTO herald_batch_claims (batch, file, worker) VALUES ($1, $2, $3) ON CONFLICT (batch) DO NOTHING
+                """, [batch.id, batch.file, worker])
+            guard inserted == 1 else {
+                let row = try session.query("""
+                    SELECT worker, file, extract(epoch FROM claimed_at)::float8 FROM herald_batch_claims WHERE batch = $1
+                    """, [batch.id]).first
+                let (owner, file, at) = try row?.decode((String, String, Double).self) ?? ("?", "?", 0)
+                return .takenBefore(worker: owner, file: file, at: Date(timeIntervalSince1970: at))
+            }
+            var rows = 0, chunks = 0
+            while let (records, priority) = try next() {
+                try session.execute("""
+                    INSERT INTO herald_queue (batch, file, priority, rows, records) VALUES ($1, $2, $3, $4, $5::jsonb)
+                    """, [batch.id, batch.file, priority, records.count, try PostgresJSON.encode(records)])
+                rows += records.count
+                chunks += 1
+            }
+            try session.execute("UPDATE herald_batch_claims SET rows = $2 WHERE batch = $1", [batch.id, rows])
+            return .queued(rows: rows, chunks: chunks)
+        }
+    }
+
+    public func claim(worker: String, lease: Duration) throws -> QueuedChunk? {
+        try pool.withSession { session in
+            guard let row = try session.query("""
+                UPDATE herald_queue SET lease_owner = $1, lease_until = clock_timestamp() + make_interval(secs => $2), claims = claims + 1
+                WHERE id = (
+                    SELECT id FROM herald_queue WHERE lease_until IS NULL OR lease_until < clock_timestamp()
+                    ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING id, batch, file, records::text, claims
+                """, [worker, lease.seconds]).first else { return nil }
+            let (id, batch, file, records, claims) = try row.decode((Int64, String, String, String, Int).self)
+            return QueuedChunk(id: id, batch: BatchContext(id: batch, file: file),
+                               records: try PostgresJSON.decode([BatchRecord].self, from: records), claims: claims)
+        }
+    }
+
+    public func renew(_ id: Int64, worker: String, lease: Duration) throws {
+        try pool.withSession { session in
+            try session.execute("""
+                UPDATE herald_queue SET lease_until = clock_timestamp() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2
+                """, [id, worker, lease.seconds])
+        }
+    }
+
+    public func finish(_ id: Int64) throws {
+        try pool.withSession { session in
+            try session.execute("DELETE FROM herald_queue WHERE id = $1", [id])
+        }
+    }
+
+    public func backlog() throws -> (chunks: Int, rows: Int) {
+        try pool.withSession { session in
+            try session.query("SELECT count(*)::int8, COALESCE(sum(rows), 0)::int8 FROM herald_queue").first?.decode((Int, Int).self) ?? (0, 0)
+        }
+    }
+}
