@@ -89,7 +89,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "herald-bench", dependencies: ["HeraldCore", "HeraldInbox"]),
-        .target(name: "HeraldTestSupport", dependencies: ["HeraldCore"], path: "Tests/HeraldTestSupport"),
+        .target(name: "HeraldTestSupport", dependencies: ["HeraldCore", "HeraldPostgres"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldCoreTests", dependencies: [
             "HeraldCore", "HeraldTestSupport", "HeraldPostgres", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -134,7 +134,7 @@ public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
 
     private func call(_ key: String, perSecond: Double, count: Int, reserve: Bool) throws -> (Int, Double, Double) {
         try pool.withSession { session in
-            guard let row = try session.query("SELECT granted, balance, now_epoch FROM herald_take_tokens($1, $2, $3, $4, $5)",
+            guard let row = try session.query("SELECT granted, balance, now_epoch FROM herald_take_tokens($1, $2, $3, $4::integer, $5)",
                                               [key, perSecond, max(1, perSecond), count, reserve]).first else {
                 throw PostgresStoreError("herald_take_tokens returned nothing")
             }

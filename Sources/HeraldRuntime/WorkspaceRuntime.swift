@@ -85,6 +85,10 @@ public enum WorkspaceRuntime {
         /// Opens the stores herald.yaml's `store:` names.
         public init(_ workspace: Workspace) throws {
             let configuration = workspace.configuration
+            if let url = configuration.store.url, url.value.isEmpty {
+                // Never fall back to the local file when the shared store was asked for.
+                throw RuntimeError("store.url names the environment variable \(url.variable), which is not set")
+            }
             if configuration.store.isShared {
                 let shared: PostgresStores
                 do {

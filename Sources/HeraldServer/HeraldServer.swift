@@ -50,6 +50,9 @@ public struct HeraldServer: Sendable {
 
     /// The receipt parser of each SMS provider transport, for the receipt callback.
     public var receiptParsers: [TransportKind: any ReceiptParser]
+    /// Where receipt pushes are kept when state is shared (PostgreSQL rows); nil writes them as
+    /// files into `recipients/inbox/receipts/<channel>/`.
+    public var receiptQueue: (any ReceiptQueue)?
 
     /// Creates the server for `workspace`, reading and writing the inbox through `store`, and
     /// checking receipt pushes with `receiptParsers` (HeraldChannels' `ProviderReceipts.parsers`).
@@ -218,14 +221,23 @@ public struct HeraldServer: Sendable {
             throw APIError.notFound("no such endpoint")
         }
         let body = Data(buffer: try await collect(request, context))
-        let accepted: (file: URL, receipts: Int)
+        let accepted: (kept: String, receipts: Int)
         do {
-            accepted = try await blocking { try files.accept(body, channel: channel, now: now()) }
+            if let receiptQueue {
+                // Shared store: the push becomes a row any worker ingests (checked first, as a file would be).
+                let count = try format.parse(body, channel: channel).count
+                let at = now()
+                try await blocking { try receiptQueue.put(channel: channel, body: body, at: at) }
+                accepted = ("herald_receipts", count)
+            } else {
+                let file = try await blocking { try files.accept(body, channel: channel, now: now()) }
+                accepted = (file.file.lastPathComponent, file.receipts)
+            }
         } catch let rejection as BatchRejection {
             throw APIError.badRequest("not a \(format.name) receipt push: \(rejection.reason)", code: "malformed_receipt")
         }
         context.logger.info("receipts stored", metadata: ["channel": .string(channel), "receipts": .stringConvertible(accepted.receipts),
-                                                          "file": .string(accepted.file.lastPathComponent)])
+                                                          "file": .string(accepted.kept)])
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: format.acknowledgement)))
     }

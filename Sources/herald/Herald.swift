@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldRuntime
 
 @main
 struct Herald: AsyncParsableCommand {
@@ -92,4 +93,15 @@ func lockWorkspace(_ workspace: Workspace, command: String) throws -> RunLock {
 /// Writes a line to standard error.
 func printError(_ line: String) {
     Console.write(line + "\n", to: .standardError)
+}
+
+/// The workspace's stores (SQLite, or PostgreSQL when `store.url` is set), or the reason they
+/// cannot be opened and exit 2.
+func openStores(_ workspace: Workspace) throws -> WorkspaceRuntime.Stores {
+    do {
+        return try WorkspaceRuntime.Stores(workspace)
+    } catch {
+        printError("herald: \(error)")
+        throw ExitCode(2)
+    }
 }

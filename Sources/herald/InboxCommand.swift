@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldCore
 import HeraldInbox
+import HeraldRuntime
 
 /// Options of every inbox command.
 struct InboxOptions: ParsableArguments {
@@ -16,9 +17,8 @@ struct InboxOptions: ParsableArguments {
     @Flag(help: "Machine-readable JSON output.")
     var json = false
 
-    func store() throws -> SQLiteInboxStore {
-        let workspace = try self.workspace.open(secretsOptional: true)
-        return try SQLiteInboxStore(url: workspace.paths.database)
+    func store() throws -> any InboxStore {
+        try openStores(self.workspace.open(secretsOptional: true)).inbox
     }
 }
 
@@ -160,8 +160,7 @@ extension Herald {
             }
 
             func run() throws {
-                let root = try workspace.open(secretsOptional: true).root
-                let store = try SQLiteInboxStore(url: WorkspacePaths(root: root).database)
+                let store = try openStores(workspace.open(secretsOptional: true)).inbox
                 let notice = try store.publish(Notice(tenantID: tenant, title: title, content: content, type: type,
                                                       startsAt: NoticeFile.date(starts), endsAt: NoticeFile.date(ends), createdAt: Date()))
                 if json { try printJSON(notice) } else { print("published announcement n\(notice.id) to tenant \(tenant)") }
@@ -177,7 +176,7 @@ extension Herald {
 
             func run() throws {
                 let loaded = try workspace.open(secretsOptional: true)
-                let store = try SQLiteInboxStore(url: loaded.paths.database)
+                let store = try openStores(loaded).inbox
                 let notices = try store.notices(tenant: tenant, includeRetracted: all)
                 if json { return try printJSON(notices) }
                 let zone = loaded.configuration.timeZone
@@ -196,8 +195,7 @@ extension Herald {
             @Argument(help: "The announcement id (n7 or 7).") var id: String
 
             func run() throws {
-                let root = try workspace.open(secretsOptional: true).root
-                let store = try SQLiteInboxStore(url: WorkspacePaths(root: root).database)
+                let store = try openStores(workspace.open(secretsOptional: true)).inbox
                 guard let number = Int64(id.hasPrefix("n") ? String(id.dropFirst()) : id) else {
                     throw ValidationError("give an announcement id like n7")
                 }

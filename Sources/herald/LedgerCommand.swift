@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldRuntime
 
 extension Herald {
     struct LedgerCommand: ParsableCommand {
@@ -21,7 +22,7 @@ extension Herald {
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
                 let lock = try lockWorkspace(workspace, command: "herald ledger rebuild")
-                let ledger = try SQLiteLedger(url: workspace.paths.database)
+                let ledger = try openStores(workspace).ledger
                 let report = try LedgerHistory.rebuild(ledger, logDirectory: workspace.paths.logs, now: Date())
                 withExtendedLifetime(lock) {}
                 for line in report.unreadable.prefix(20) { printError("\(line) (passed over)") }

@@ -3,6 +3,7 @@ import Foundation
 import HeraldChannels
 import HeraldCore
 import HeraldInbox
+import HeraldRuntime
 import HeraldServer
 import Logging
 
@@ -31,14 +32,9 @@ extension Herald {
 
         func run() async throws {
             let workspace = try options.open(secretsOptional: true)
-            let store: SQLiteInboxStore
-            do {
-                store = try SQLiteInboxStore(url: workspace.paths.database)
-            } catch {
-                printError("herald serve: cannot open outbox/herald.sqlite: \(error)")
-                throw ExitCode(2)
-            }
-            let server = HeraldServer(workspace: workspace, store: store, receiptParsers: ProviderReceipts.parsers)
+            let stores = try openStores(workspace)
+            var server = HeraldServer(workspace: workspace, store: stores.inbox, receiptParsers: ProviderReceipts.parsers)
+            server.receiptQueue = stores.receipts
             let problems = server.startupProblems
             guard problems.isEmpty else {
                 for problem in problems { printError("herald serve: \(problem)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldRuntime
 
 extension Herald {
     struct SpoolCommand: ParsableCommand {
@@ -20,7 +21,7 @@ extension Herald {
 
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
-                let spool = FileSpool(root: workspace.root)
+                let spool = try openStores(workspace).spool
                 let zone = workspace.configuration.timeZone
                 let masking = workspace.configuration.recipientMasking
                 let entries = try spool.entries(dead: dead)
@@ -51,7 +52,7 @@ extension Herald {
 
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
-                let revived = try FileSpool(root: workspace.root).revive(allDead ? nil : ids, now: Date())
+                let revived = try openStores(workspace).spool.revive(allDead ? nil : ids, now: Date())
                 if !allDead {
                     let missing = Set(ids).subtracting(revived.map(\.id))
                     for id in missing.sorted() { printError("herald spool retry: no dead message \(id)") }
@@ -80,7 +81,7 @@ extension Herald {
             func run() throws {
                 let workspace = try options.open(secretsOptional: true)
                 let age = DurationText.parse(olderThan) ?? .seconds(0)
-                let count = try FileSpool(root: workspace.root).purgeDead(diedBefore: Date().addingTimeInterval(-age.seconds))
+                let count = try openStores(workspace).spool.purgeDead(diedBefore: Date().addingTimeInterval(-age.seconds))
                 print("purged \(count) dead message\(count == 1 ? "" : "s")")
             }
         }

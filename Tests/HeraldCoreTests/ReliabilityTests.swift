@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HeraldCore
+import HeraldPostgres
 import HeraldTestSupport
 
 @Suite(.timeLimit(.minutes(1))) struct RetryAndQuietHoursTests {
@@ -145,7 +146,8 @@ import HeraldTestSupport
     }
 
     enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case file, memory
+        case file, memory, postgres
+        static var allCases: [Kind] { PostgresTestDatabase.url == nil ? [.file, .memory] : [.file, .memory, .postgres] }
         var testDescription: String { rawValue }
     }
 
@@ -153,7 +155,11 @@ import HeraldTestSupport
     @Test(arguments: Kind.allCases)
     func putDueBuryReviveAndPurge(kind: Kind) throws {
         let workspace = try TemporaryWorkspace()
-        let spool: any Spool = kind == .file ? FileSpool(root: workspace.url) : MemorySpool()
+        let spool: any Spool = switch kind {
+        case .file: FileSpool(root: workspace.url)
+        case .memory: MemorySpool()
+        case .postgres: try PostgresSpool(pool: PostgresTestDatabase.pool(), worker: "w1", lease: .seconds(60))
+        }
         let t0 = Date(timeIntervalSince1970: 1_795_000_000)
         try spool.put(entry("m1", category: .marketing, firstSeen: t0, next: t0))
         try spool.put(entry("m2", category: .verification, firstSeen: t0.addingTimeInterval(5), next: t0))

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
 import HeraldCore
+import HeraldPostgres
 import HeraldTestSupport
 
 /// What every implementation of Core's store protocols promises, held to the SQLite stores over a
-/// real `WorkspaceDatabase` and to their in-memory twins alike (PostgreSQL joins the list later).
+/// real `WorkspaceDatabase`, to their in-memory twins and to PostgreSQL (when a test server is given).
 @Suite(.timeLimit(.minutes(1))) struct StoreContractTests {
     typealias Kind = StoreKind
 
@@ -29,6 +30,11 @@ import HeraldTestSupport
                 ledger = MemoryLedger()
                 counters = MemoryRecipientCounters()
                 tokens = MemoryAccessTokenStore()
+            case .postgres:
+                let pool = try PostgresTestDatabase.pool()
+                ledger = try PostgresLedger(pool: pool)
+                counters = try PostgresRecipientCounters(pool: pool)
+                tokens = try PostgresAccessTokenStore(pool: pool)
             }
         }
     }

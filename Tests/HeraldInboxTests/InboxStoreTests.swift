@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HeraldCore
 import HeraldInbox
+import HeraldPostgres
 import HeraldTestSupport
 
 /// Every query, against the SQLite store (a real file) and its in-memory twin alike.
@@ -19,6 +20,7 @@ import HeraldTestSupport
             switch kind {
             case .sqlite: store = try SQLiteInboxStore(url: workspace.url.appendingPathComponent("outbox/herald.sqlite"))
             case .memory: store = MemoryInboxStore()
+            case .postgres: store = try PostgresInboxStore(pool: PostgresTestDatabase.pool())
             }
         }
     }
@@ -165,6 +167,30 @@ import HeraldTestSupport
         try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
         #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
         #expect(try ledger.statuses(of: [entry.id]) == [entry.id: .sent])
+    }
+
+    @Test(.enabled(if: PostgresTestDatabase.url != nil))
+    func postgresMessagesCommitAndRollBackWithThePostgresLedger() throws {
+        let pool = try PostgresTestDatabase.pool()
+        let ledger = try PostgresLedger(pool: pool)
+        let inbox = try PostgresInboxStore(pool: pool)
+        let message = InboxStoreTests.message(1)
+        let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
+                                updatedAt: InboxStoreTests.t0)
+        struct Refused: Error {}
+        #expect(throws: Refused.self) {
+            try ledger.record([entry]) { transaction in
+                try inbox.deliver([message], in: transaction)
+                throw Refused()
+            }
+        }
+        #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 0, "rolled back with the ledger")
+        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
+        #expect(throws: InboxError.self, "a SQLite transaction is not this store's") {
+            try inbox.deliver([InboxStoreTests.message(2)], in: StoreTransaction(database: nil))
+        }
     }
 
     @Test func theSQLiteInboxRefusesATransactionOfAnotherStore() throws {

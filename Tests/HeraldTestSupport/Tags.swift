@@ -5,9 +5,15 @@ extension Tag {
     @Tag public static var endToEnd: Self
 }
 
-/// Which implementation a contract test runs against: the SQLite store or its in-memory twin.
+/// Which implementation a contract test runs against: the SQLite store, its in-memory twin, and
+/// PostgreSQL when `HERALD_TEST_DATABASE_URL` names a server (`.ci/test` starts one).
 public enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, memory
+    case sqlite, memory, postgres
+
+    /// The kinds this machine can run: PostgreSQL only with a test server.
+    public static var allCases: [StoreKind] {
+        PostgresTestDatabase.url == nil ? [.sqlite, .memory] : [.sqlite, .memory, .postgres]
+    }
 
     public var testDescription: String { rawValue }
 }

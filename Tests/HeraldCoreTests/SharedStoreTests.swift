@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldPostgres
+import HeraldTestSupport
+
+/// The work queue's contract, held to its in-memory twin and to PostgreSQL; and what only a
+/// store shared by several workers must do: claims, leases, shared spool entries and rates.
+@Suite(.timeLimit(.minutes(1))) struct WorkQueueTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case memory, postgres
+        static var allCases: [Kind] { PostgresTestDatabase.url == nil ? [.memory] : [.memory, .postgres] }
+        var testDescription: String { rawValue }
+    }
+
+    static func queue(_ kind: Kind, now: @escaping @Sendable () -> Date = { Date() }) throws -> any WorkQueue {
+        switch kind {
+        case .memory: MemoryWorkQueue(now: now)
+        case .postgres: try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
+        }
+    }
+
+    static func records(_ rows: ClosedRange<Int>) -> [BatchRecord] {
+        rows.map { .row(RecipientRow(row: $0, line: $0 + 1, template: "t", recipient: Recipient(mobile: "1380013800\($0 % 10)"),
+                                     parameters: ["code": "\($0)"])) }
+    }
+
+    /// Chunks of 2 rows out of `rows`, all with `priority`.
+    static func chunks(_ rows: ClosedRange<Int>, priority: Int) -> () throws -> (records: [BatchRecord], priority: Int)? {
+        var left = records(rows)
+        return {
+            guard !left.isEmpty else { return nil }
+            let chunk = Array(left.prefix(2))
+            left.removeFirst(chunk.count)
+            return (chunk, priority)
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aBatchIsTakenOnceAndItsChunksGoMostUrgentFirst(kind: Kind) throws {
+        let queue = try Self.queue(kind)
+        let marketing = BatchContext(id: "b-marketing", file: "m.csv"), code = BatchContext(id: "b-code", file: "v.jsonl")
+        #expect(try queue.enqueue(batch: marketing, worker: "a", next: Self.chunks(1...5, priority: 3)) == .queued(rows: 5, chunks: 3))
+        #expect(try queue.enqueue(batch: code, worker: "b", next: Self.chunks(1...1, priority: 0)) == .queued(rows: 1, chunks: 1))
+        guard case let .takenBefore(worker, file, _) = try queue.enqueue(batch: marketing, worker: "c", next: Self.chunks(1...5, priority: 3)) else {
+            Issue.record("a batch id queued before was queued again")
+            return
+        }
+        #expect(worker == "a" && file == "m.csv")
+        #expect(try queue.backlog() == (chunks: 4, rows: 6))
+
+        let first = try #require(try queue.claim(worker: "x", lease: .seconds(60)))
+        #expect(first.batch == code && first.records == Self.records(1...1) && first.claims == 1, "verification first, rows intact")
+        let second = try #require(try queue.claim(worker: "y", lease: .seconds(60)))
+        #expect(second.batch.id == "b-marketing" && second.records == Self.records(1...2))
+        try queue.finish(first.id)
+        try queue.finish(second.id)
+        #expect(try queue.claim(worker: "x", lease: .seconds(60))?.records == Self.records(3...4))
+        #expect(try queue.claim(worker: "y", lease: .seconds(60))?.records == Self.records(5...5))
+        #expect(try queue.claim(worker: "z", lease: .seconds(60)) == nil, "every chunk is leased")
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aBatchThatFailsWhileQueuingLeavesNothingQueuedOrClaimed(kind: Kind) throws {
+        let queue = try Self.queue(kind)
+        let batch = BatchContext(id: "b1", file: "a.csv")
+        struct Unreadable: Error {}
+        var calls = 0
+        #expect(throws: Unreadable.self) {
+            try queue.enqueue(batch: batch, worker: "a") {
+                calls += 1
+                if calls == 2 { throw Unreadable() }
+                return (Self.records(1...2), 2)
+            }
+        }
+        #expect(try queue.backlog() == (chunks: 0, rows: 0))
+        #expect(try queue.enqueue(batch: batch, worker: "a", next: Self.chunks(1...2, priority: 2)) == .queued(rows: 2, chunks: 1),
+                "the file can be taken again once it is readable")
+    }
+
+    @Test(.enabled(if: PostgresTestDatabase.url != nil))
+    func aChunkWhoseLeaseRanOutGoesToAnotherWorker() throws {
+        let queue = try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
+        _ = try queue.enqueue(batch: BatchContext(id: "b1", file: "a.csv"), worker: "a", next: Self.chunks(1...2, priority: 2))
+        let taken = try #require(try queue.claim(worker: "dies", lease: .milliseconds(200)))
+        #expect(try queue.claim(worker: "b", lease: .seconds(60)) == nil, "held while the lease lasts")
+        Thread.sleep(forTimeInterval: 0.3)
+        let again = try #require(try queue.claim(worker: "b", lease: .seconds(60)))
+        #expect(again.id == taken.id && again.claims == 2)
+    }
+
+    @Test(.enabled(if: PostgresTestDatabase.url != nil))
+    func workersClaimingAtOnceNeverShareAChunk() throws {
+        let pool = try PostgresTestDatabase.pool(size: 8)
+        let queue = try PostgresWorkQueue(pool: pool)
+        _ = try queue.enqueue(batch: BatchContext(id: "b1", file: "a.csv"), worker: "a", next: Self.chunks(1...200, priority: 2))
+        let claimed = NSLock()
+        nonisolated(unsafe) var ids: [Int64] = []
+        DispatchQueue.concurrentPerform(iterations: 6) { worker in
+            while let chunk = try? queue.claim(worker: "w\(worker)", lease: .seconds(60)) {
+                claimed.withLock { ids.append(chunk.id) }
+            }
+        }
+        #expect(ids.count == 100 && Set(ids).count == 100, "100 chunks, each claimed by exactly one worker")
+    }
+
+    @Test(.enabled(if: PostgresTestDatabase.url != nil))
+    func aDueSpoolEntryGoesToOneWorker() throws {
+        let pool = try PostgresTestDatabase.pool()
+        let a = try PostgresSpool(pool: pool, worker: "a", lease: .seconds(60))
+        let b = try PostgresSpool(pool: pool, worker: "b", lease: .seconds(60))
+        let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+        let entry = SpoolEntry(id: "m1", batch: "b", file: "f.csv", row: 1, line: 2, channel: .sms, account: "aliyun",
+                               address: "13800138000", recipient: Recipient(mobile: "13800138000"), mail: MailExtras(),
+                               message: RenderedMessage(template: "t", category: .transactional,
+                                                        content: .sms(RenderedSMS(channels: ["aliyun"], apiTemplateID: "SMS_1", content: "您好", parameters: []))),
+                               attempts: 1, firstSeen: t0, nextAttempt: t0, lastErrorCode: nil, lastError: nil)
+        try a.put(entry)
+        #expect(try a.due(at: t0).map(\.id) == ["m1"])
+        #expect(try b.due(at: t0).isEmpty, "worker a holds it")
+        try a.put(entry)
+        #expect(try b.due(at: t0).map(\.id) == ["m1"], "put back (deferred again), any worker may take it")
+    }
+
+    @Test(.enabled(if: PostgresTestDatabase.url != nil))
+    func aRateHoldsForAllWorkersTogether() throws {
+        let pool = try PostgresTestDatabase.pool(size: 4)
+        let buckets = try PostgresRateBuckets(pool: pool)
+        let rate = RateLimit(count: 50, period: .seconds(1))
+        let granted = NSLock()
+        nonisolated(unsafe) var total = 0
+        let start = Date()
+        // Three workers take as fast as they can for 1 s: together they get one full bucket (50)
+        // plus what refills in that second (50), not three times that.
+        DispatchQueue.concurrentPerform(iterations: 3) { _ in
+            while Date().timeIntervalSince(start) < 1 {
+                if let (count, wait) = try? buckets.take("sms/aliyun", rate: rate, upTo: 5) {
+                    granted.withLock { total += count }
+                    if count == 0 { Thread.sleep(forTimeInterval: wait) }
+                }
+            }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(total <= 50 + Int((elapsed * 50).rounded(.up)) + 5, "granted \(total) in \(elapsed)s")
+        #expect(total >= 50)
+    }
+
+    @Test(.enabled(if: PostgresTestDatabase.url != nil))
+    func processesStartingTogetherMigrateOnce() throws {
+        let schema = try PostgresTestDatabase.freshSchema()
+        let url = try #require(PostgresTestDatabase.url)
+        let failures = NSLock()
+        nonisolated(unsafe) var errors: [String] = []
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do {
+                let pool = try PostgresPool(url: url, size: 2, schema: schema)
+                _ = try PostgresStores(pool: pool, worker: WorkerSettings(name: "w"))
+                pool.close()
+            } catch {
+                failures.withLock { errors.append("\(error)") }
+            }
+        }
+        #expect(errors.isEmpty)
+    }
+
+    @Test func aBadStoreURLSaysWhatIsWrongWithoutThePassword() {
+        #expect(throws: (any Error).self) { try PostgresPool(url: "mysql://u:hunter2@h/db") }
+        do {
+            _ = try PostgresPool(url: "postgres://u:hunter2@127.0.0.1:1/db").withSession { _ in }
+            Issue.record("connected to a closed port")
+        } catch {
+            #expect("\(error)".contains("cannot connect to postgres://u@127.0.0.1:1/db"))
+            #expect(!"\(error)".contains("hunter2"))
+        }
+    }
+}
