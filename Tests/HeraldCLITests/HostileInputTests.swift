@@ -267,7 +267,8 @@ extension HostileInputTests {
         #expect(check.status == 2)
         #expect((check.stdout + check.stderr).hasPrefix("""
             herald.yaml:3:64: error: 'access_key_id' in sms channel 'aliyun' is '${ALIYUN_KEY_ID}', but only secret fields \
-            (password, access_key_secret, secret_key, secret, app_secret, token) read ${NAME} from the environment; write the value itself
+            (password, access_key_secret, secret_key, secret, app_secret, token, store.url) and worker.name read ${NAME} from the environment; \
+            write the value itself
             """), "\(check.stdout)\(check.stderr)")
     }
 

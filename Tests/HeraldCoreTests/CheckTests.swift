@@ -164,7 +164,7 @@ import HeraldTestSupport
             error("herald.yaml", 4, 42, "'from' of mail account 'default' is 'not-an-address', not an email address"),
             error("herald.yaml", 5, 5, "mail account 'other' has no 'transport'; add `transport: file`"),
             error("herald.yaml", 7, 3, "unknown key 'chanels' in sms; did you mean 'channels'?"),
-            error("herald.yaml", 8, 1, "unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, retry, caps, quiet_hours, preferences, watch, site, mail, sms, wechat, serve"),
+            error("herald.yaml", 8, 1, "unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, retry, caps, quiet_hours, preferences, watch, site, mail, sms, wechat, serve, store, worker"),
         ])
     }
 

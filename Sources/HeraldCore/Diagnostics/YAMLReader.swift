@@ -99,14 +99,14 @@ final class YAMLReader {
     func string(_ node: Node, _ what: String) -> String? {
         guard let text = secretText(node, what) else { return nil }
         if refusesEnvironmentReferences && text.contains("${") {
-            error("\(what) is '\(text)', but only secret fields (\(Self.secretFields.joined(separator: ", "))) read ${NAME} from the environment; write the value itself", at: node)
+            error("\(what) is '\(text)', but only secret fields (\(Self.secretFields.joined(separator: ", "))) and worker.name read ${NAME} from the environment; write the value itself", at: node)
             return nil
         }
         return text
     }
 
     /// The fields of herald.yaml that take `${NAME}`, and only that.
-    static let secretFields = ["password", "access_key_secret", "secret_key", "secret", "app_secret", "token", "store.url", "worker.name"]
+    static let secretFields = ["password", "access_key_secret", "secret_key", "secret", "app_secret", "token", "store.url"]
 
     /// Reads a scalar as a string where `${NAME}` is expected (secret fields).
     func secretText(_ node: Node, _ what: String) -> String? {
