@@ -33,6 +33,10 @@ extension Herald {
         @Option(help: ArgumentHelp("Folder for the report, relative to the workspace.", valueName: "DIR"))
         var out = "reports"
 
+        @Option(name: .customLong("logs"), help: ArgumentHelp(
+            "Read this log folder instead of outbox/log/; repeat it to report on several workers' logs as one.", valueName: "DIR"))
+        var logFolders: [String] = []
+
         func validate() throws {
             if date != nil && (since != nil || until != nil) {
                 throw ValidationError("give either --date or --since/--until, not both")
@@ -73,10 +77,18 @@ extension Herald {
                 : workspace.root.appendingPathComponent(out, isDirectory: true)
             let names = Dictionary(workspace.catalog.codes.compactMap { code in workspace.catalog[code].map { (code, $0.name) } },
                                    uniquingKeysWith: { first, _ in first })
+            let folders = logFolders.map { path in
+                path.hasPrefix("/") ? URL(fileURLWithPath: path, isDirectory: true)
+                    : workspace.root.appendingPathComponent(path, isDirectory: true)
+            }
+            for folder in folders where !FileManager.default.fileExists(atPath: folder.path) {
+                printError("herald report: --logs \(folder.path) does not exist")
+                throw ExitCode(2)
+            }
             let written: ReportFiles.Written
             do {
                 written = try ReportFiles.make(root: workspace.root, period: period, timeZone: zone, formats: formats.accepted,
-                                               out: outFolder, templateNames: names)
+                                               out: outFolder, templateNames: names, logFolders: folders.isEmpty ? nil : folders)
             } catch {
                 printError("herald report: \(error)")
                 throw ExitCode(1)

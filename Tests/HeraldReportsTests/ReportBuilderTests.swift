@@ -71,6 +71,25 @@ import Testing
         #expect(report.templates.first?.counts.total == 6)
     }
 
+    @Test func severalWorkersLogsCountAsOneWhateverOrderTheyAreReadIn() throws {
+        // Worker A deferred message x; worker B sent it later from the shared spool. Worker B
+        // also sent y. Read B's log first: x still ends sent, because B's line is later.
+        var a = try LogFixture(), b = try LogFixture()
+        let x = LogFixture.id(1), y = LogFixture.id(2)
+        a.add("2026-11-26T10:00:00.000+08:00", x, "deferred", latency: 100, code: "451", message: "try again later")
+        b.add("2026-11-26T10:05:00.000+08:00", x, "sent", attempt: 2, latency: 50)
+        b.add("2026-11-26T10:06:00.000+08:00", y, "sent", latency: 20)
+        try a.write()
+        try b.write()
+        let empty = try LogFixture()
+        let builder = try ReportBuilder(period: ReportPeriod(day: LogFixture.day("2026-11-26")), timeZone: LogFixture.zone)
+        try builder.read(logFolders: [b, a, empty].map { $0.workspace.url.appendingPathComponent("outbox/log") })
+        let report = builder.finish()
+        #expect(report.overall.counts.total == 2)
+        #expect(report.overall.counts.sent == 2 && report.overall.counts.deferred == 0)
+        #expect(report.missingDays.isEmpty, "a day one worker has is not missing")
+    }
+
     @Test func aReceiptForAnEarlierSendIsKeptOutOfTheTotals() throws {
         let report = try Self.busyDay().report("2026-11-26")
         #expect(report.lateReceipts.map(\.key) == ["sms"])

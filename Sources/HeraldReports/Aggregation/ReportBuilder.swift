@@ -47,19 +47,29 @@ public final class ReportBuilder {
 
     /// Reads `logFolder/YYYY-MM-DD.jsonl` for every day of the period, in order.
     public func read(logFolder: URL) throws {
+        try read(logFolders: [logFolder])
+    }
+
+    /// Reads the logs of several workers (each one's `outbox/log/`, gathered in one place) as
+    /// one: a message's status is the one of its latest line by time, whichever log it is in, so
+    /// the order of the folders does not matter. A day is missing only when no folder has it.
+    public func read(logFolders: [URL]) throws {
         for day in period.days {
             let name = Timestamp.day(number: day)
-            let url = logFolder.appendingPathComponent("\(name).jsonl")
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                missingDays.append(name)
-                continue
+            var found = false
+            for (number, folder) in logFolders.enumerated() {
+                let url = folder.appendingPathComponent("\(name).jsonl")
+                guard FileManager.default.fileExists(atPath: url.path) else { continue }
+                found = true
+                let shown = logFolders.count == 1 ? "\(name).jsonl" : "\(number + 1):\(name).jsonl"
+                // A last line without its newline is still being written (or was cut off by a crash,
+                // and the next append will finish it as a bad line): left out, and named.
+                let consumed = try LogFiles.forEachLine(at: url) { line, lineNumber in
+                    add(line: line, file: shown, lineNumber: lineNumber)
+                }
+                if LogFiles.size(of: url) > consumed { unfinishedFiles.append(shown) }
             }
-            // A last line without its newline is still being written (or was cut off by a crash,
-            // and the next append will finish it as a bad line): left out, and named.
-            let consumed = try LogFiles.forEachLine(at: url) { line, number in
-                add(line: line, file: "\(name).jsonl", lineNumber: number)
-            }
-            if LogFiles.size(of: url) > consumed { unfinishedFiles.append("\(name).jsonl") }
+            if !found { missingDays.append(name) }
         }
     }
 
@@ -351,6 +361,8 @@ public final class ReportBuilder {
 /// What the builder keeps per message (32 bytes).
 struct MessageState {
     var startMilliseconds: Int64 = 0
+    /// The time of the line that set `status` (lines of several workers' logs arrive out of order).
+    var statusMilliseconds: Int64 = .min
     var latencyMicroseconds: Int64 = 0
     var group: UInt32
     var reason: Int32 = -1
@@ -376,10 +388,13 @@ struct MessageState {
             return
         }
         flags |= 1
-        // A receipt already says how the message ended; a later copy of its send line does not undo that.
-        if !(hasReceipt && status == .sent) {
+        // A receipt already says how the message ended; a later copy of its send line does not undo
+        // that. Of two lines, the later one by time decides (several workers' logs are read one
+        // after another).
+        if !(hasReceipt && status == .sent), line.epochMilliseconds >= statusMilliseconds {
             self.status = status.code
             self.reason = reason
+            statusMilliseconds = line.epochMilliseconds
         }
         guard status == .sent || status == .failed || status == .deferred else { return }
         attempts &+= 1

@@ -28,10 +28,12 @@ public enum ReportFiles {
     /// Reads `outbox/log/` for `period`, compares with the previous period's `summary.json` when it
     /// exists, and writes `report.html`, the CSV tables and `summary.json` (each file replaced
     /// atomically) into `out/<period name>/`.
+    /// `logFolders` replaces the workspace's own `outbox/log/` with several workers' logs.
     public static func make(root: URL, period: ReportPeriod, timeZone: TimeZone, formats: Set<ReportFormat>,
-                            out: URL, templateNames: [String: String] = [:], now: Date = Date()) throws -> Written {
+                            out: URL, templateNames: [String: String] = [:], now: Date = Date(),
+                            logFolders: [URL]? = nil) throws -> Written {
         let builder = try ReportBuilder(period: period, timeZone: timeZone)
-        try builder.read(logFolder: WorkspacePaths(root: root).logs)
+        try builder.read(logFolders: logFolders ?? [WorkspacePaths(root: root).logs])
         var report = builder.finish(templateNames: templateNames, generatedAt: now)
         report.previous = previousSummary(out: out, period: period.previous)
 
