@@ -163,6 +163,12 @@ import HeraldTestSupport
         #expect(errors.isEmpty)
     }
 
+    @Test func continuousIntegrationNeverSkipsPostgreSQL() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(PostgresTestDatabase.url != nil, "CI must run the PostgreSQL suites; .ci/test starts a server")
+        }
+    }
+
     @Test func aBadStoreURLSaysWhatIsWrongWithoutThePassword() {
         #expect(throws: (any Error).self) { try PostgresPool(url: "mysql://u:hunter2@h/db") }
         do {

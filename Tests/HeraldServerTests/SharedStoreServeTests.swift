@@ -1,0 +1,92 @@
+import Foundation
+import HeraldTestSupport
+import HeraldCore
+import Testing
+
+/// Two `herald serve` replicas and a worker in three workspaces over one PostgreSQL store: what
+/// one replica changes, the next request on the other sees; a receipt pushed to a replica is a
+/// row any worker ingests.
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3)), .enabled(if: PostgresTestDatabase.url != nil))
+struct SharedStoreServeTests {
+    typealias F = ServeFixture
+
+    /// A workspace whose state lives in `schema` of the test server.
+    static func workspace(schema: String, sms: SMSProviderTestServer, batch: String? = nil) throws -> TemporaryWorkspace {
+        var files = [
+            "herald.yaml": """
+                timezone: Asia/Shanghai
+                site: {transport: inbox}
+                caps: {sms: [none]}
+                store: {url: "${TEST_DATABASE_URL}", schema: \(schema), pool: 2}
+                \(sms.channelsYAML)serve:
+                  clients:
+                    shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0]}
+                  receipts: {secret: "${TEST_RECEIPT_SECRET}"}
+
+                """,
+            "templates/order_shipped.yaml": """
+                site: {nickname: 商城助手, content: "{name}，您的订单 {orderId} 已发货。"}
+                sms: {channel: aliyun, api_template_id: SMS_1, content: "订单{orderId}已发货"}
+
+                """,
+        ]
+        if let batch { files["recipients/inbox/order_shipped.a.csv"] = batch }
+        return try TemporaryWorkspace(files: files)
+    }
+
+    @Test func replicasShareReadStateAndReceiptsBecomeRowsForAnyWorker() async throws {
+        let schema = try PostgresTestDatabase.freshSchema()
+        let sms = try SMSProviderTestServer()
+        let environment = F.environment.merging(["TEST_DATABASE_URL": PostgresTestDatabase.url ?? ""]) { _, new in new }
+        let worker = try Self.workspace(schema: schema, sms: sms, batch: """
+            user_id,tenant_id,mobile,name,orderId
+            1,0,13800130000,李雷,A1
+            1,0,,李雷,A2
+
+            """)
+        let run = try runHerald(["run", "--settle", "0s"], in: worker.url, environment: environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: worker.url.appendingPathComponent("outbox/herald.sqlite").path),
+                "nothing is kept in the local SQLite file")
+        let sent = try #require(try worker.logEvents().first { $0["channel"] as? String == "sms" && $0["status"] as? String == "sent" })
+        let messageID = try #require(sent["message_id"] as? String)
+
+        let a = try Self.workspace(schema: schema, sms: sms), b = try Self.workspace(schema: schema, sms: sms)
+        let replicaA = try ServeProcess(workspace: a.url, environment: environment)
+        let replicaB = try ServeProcess(workspace: b.url, environment: environment)
+        let before = try await replicaB.request("GET", "/v1/users/1/unread-count", token: F.shopToken)
+        #expect(before.json["unread"] as? Int == 2, "stored by a run in another workspace: \(before.body)")
+        let list = try await replicaA.request("GET", "/v1/users/1/messages", token: F.shopToken)
+        let first = try #require((list.json["items"] as? [[String: Any]])?.first?["id"] as? String)
+        let read = try await replicaA.request("POST", "/v1/users/1/messages/\(first)/read", token: F.shopToken)
+        #expect(read.body == #"{"changed":1}"#)
+        let after = try await replicaB.request("GET", "/v1/users/1/unread-count", token: F.shopToken)
+        #expect(after.json["unread"] as? Int == 1, "a read on one replica is seen by the next request on the other")
+
+        let receipt = try await replicaB.request("POST", "/v1/receipts/aliyun/\(F.receiptSecret)", body: Data("""
+            [{"phone_number": "13800130000", "send_time": "2026-11-27 13:00:01", "report_time": "2026-11-27 13:00:05", "success": true,
+              "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "x", "out_id": "\(messageID)"}]
+            """.utf8))
+        #expect(receipt.status == 200)
+        let folder = b.url.appendingPathComponent("recipients/inbox/receipts/aliyun")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).isEmpty, "kept as a row, not a file")
+        _ = replicaA.stop()
+        _ = replicaB.stop()
+
+        let ingest = try runHerald(["run", "--settle", "0s"], in: worker.url, environment: environment)
+        #expect(ingest.stdout.contains("1 delivered, 0 undelivered, 0 duplicate, 0 unmatched"), "\(ingest.stdout)\(ingest.stderr)")
+        let again = try runHerald(["run", "--settle", "0s"], in: worker.url, environment: environment)
+        #expect(!again.stdout.contains("delivered,"), "a receipt row is ingested once: \(again.stdout)")
+    }
+
+    @Test func anUnsetStoreURLStopsEveryCommandInsteadOfUsingTheLocalFile() throws {
+        let sms = try SMSProviderTestServer()
+        let workspace = try Self.workspace(schema: "public", sms: sms, batch: "user_id,name,orderId\n1,李雷,A1\n")
+        for arguments in [["run", "--settle", "0s"], ["inbox", "list", "--user", "1"], ["spool", "list"]] {
+            let result = try runHerald(arguments, in: workspace.url, environment: F.environment)
+            #expect(result.status == 2, "\(arguments): \(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("TEST_DATABASE_URL"), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("outbox/herald.sqlite").path))
+    }
+}
