@@ -19,26 +19,61 @@ public final class PostgresRecipientCounters: RecipientCounters, @unchecked Send
     public func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
         guard !addresses.isEmpty else { return [:] }
         return try pool.withSession { session in
-            var result: [String: [Date]] = [:]
-            for row in try session.query("""
-                SELECT address, extract(epoch FROM sent_at)::float8 FROM herald_recipient_sends
-                WHERE channel = $1 AND address = ANY($2) AND sent_at > to_timestamp($3) ORDER BY sent_at
-                """, [channel.rawValue, addresses, since.timeIntervalSince1970]) {
-                let (address, seconds) = try row.decode((String, Double).self)
-                result[address, default: []].append(Date(timeIntervalSince1970: seconds))
-            }
-            return result
+            try Self.sends(channel: channel, addresses: addresses, since: since, in: session)
         }
     }
 
     public func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
         guard !sends.isEmpty else { return }
-        try pool.withSession { session in
-            try session.execute("""
-                INSERT INTO herald_recipient_sends (channel, address, sent_at)
-                SELECT channel, address, to_timestamp(at) FROM unnest($1::text[], $2::text[], $3::float8[]) AS x(channel, address, at)
-                """, [sends.map(\.channel.rawValue), sends.map(\.address), sends.map(\.at.timeIntervalSince1970)])
+        try pool.withSession { session in try Self.insert(sends, in: session) }
+    }
+
+    static func insert(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)], in session: PostgresSession) throws {
+        guard !sends.isEmpty else { return }
+        try session.execute("""
+            INSERT INTO herald_recipient_sends (channel, address, sent_at)
+            SELECT channel, address, to_timestamp(at) FROM unnest($1::text[], $2::text[], $3::float8[]) AS x(channel, address, at)
+            """, [sends.map(\.channel.rawValue), sends.map(\.address), sends.map(\.at.timeIntervalSince1970)])
+    }
+
+    static func sends(channel: HeraldCore.Channel, addresses: [String], since: Date, in session: PostgresSession) throws -> [String: [Date]] {
+        var result: [String: [Date]] = [:]
+        for row in try session.query("""
+            SELECT address, extract(epoch FROM sent_at)::float8 FROM herald_recipient_sends
+            WHERE channel = $1 AND address = ANY($2) AND sent_at > to_timestamp($3) ORDER BY sent_at
+            """, [channel.rawValue, addresses, since.timeIntervalSince1970]) {
+            let (address, seconds) = try row.decode((String, Double).self)
+            result[address, default: []].append(Date(timeIntervalSince1970: seconds))
         }
+        return result
+    }
+
+    /// The advisory lock that makes cap decisions one worker at a time ("CAPS").
+    static let decisionLock: Int64 = 0x43_41_50_53
+
+    public var recordsWhileDeciding: Bool { true }
+
+    public func deciding(_ decide: (any RecipientCounters) throws -> [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
+        try pool.transaction { session in
+            try session.execute("SELECT pg_advisory_xact_lock(\(Self.decisionLock))")
+            try Self.insert(try decide(InTransaction(session: session)), in: session)
+        }
+    }
+
+    /// The counters inside a decision's transaction.
+    private struct InTransaction: RecipientCounters {
+        let session: PostgresSession
+
+        func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+            guard !addresses.isEmpty else { return [:] }
+            return try PostgresRecipientCounters.sends(channel: channel, addresses: addresses, since: since, in: session)
+        }
+
+        func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
+            try PostgresRecipientCounters.insert(sends, in: session)
+        }
+
+        func pruneCounts(before cutoff: Date) throws {}
     }
 
     public func pruneCounts(before cutoff: Date) throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import HeraldCore
+@testable import HeraldCore
 import HeraldPostgres
 import HeraldTestSupport
 
@@ -178,5 +178,43 @@ import HeraldTestSupport
             #expect("\(error)".contains("cannot connect to postgres://u@127.0.0.1:1/db"))
             #expect(!"\(error)".contains("hunter2"))
         }
+    }
+}
+
+/// Per-recipient caps over PostgreSQL hold for all workers together: two workers deciding at once
+/// for the same address cannot both take its last allowed send.
+@Suite(.timeLimit(.minutes(1)), .enabled(if: PostgresTestDatabase.url != nil)) struct SharedCapsTests {
+    @Test func twoWorkersDecidingAtOnceGrantOneSendUnderACapOfOne() throws {
+        let schema = try PostgresTestDatabase.freshSchema()
+        let url = try #require(PostgresTestDatabase.url)
+        var configuration = Configuration()
+        configuration.caps = [.sms: [nil: [RateLimit(count: 1, period: .seconds(60))]]]
+        let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_000_000))
+        // Two workers: each its own pool and limiter over the same tables.
+        let limiters = try (0..<2).map { _ in
+            RateLimiter(configuration: configuration, preferences: Preferences(),
+                        counters: try PostgresRecipientCounters(pool: PostgresPool(url: url, size: 2, schema: schema)), clock: clock)
+        }
+        @Sendable func chunk() -> [Job] {
+            var job = Job(batch: BatchContext(id: "b", file: "a.csv"), row: RecipientRow(row: 1, recipient: Recipient(mobile: "13800138000")))
+            var delivery = Delivery(id: MessageID("x"), channel: .sms, address: "+8613800138000")
+            delivery.account = "aliyun"
+            delivery.message = RenderedMessage(template: "t", category: .transactional,
+                                               content: .sms(RenderedSMS(channels: ["aliyun"], apiTemplateID: "SMS_1", content: "您好", parameters: [])))
+            job.deliveries = [delivery]
+            return [job]
+        }
+        let results = NSLock()
+        nonisolated(unsafe) var decided: [[Job]] = []
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            var jobs = chunk()
+            try? limiters[i % 2].apply(&jobs)
+            results.withLock { decided.append(jobs) }
+        }
+        let deliveries = decided.flatMap { $0.flatMap(\.deliveries) }
+        #expect(deliveries.count == 8)
+        #expect(deliveries.filter { $0.status == nil }.count == 1, "one send approved, seven deferred")
+        #expect(deliveries.filter { $0.status == .deferred }.count == 7)
+        #expect(deliveries.allSatisfy { $0.countedAt == nil }, "recorded while deciding, not again by the record stage")
     }
 }

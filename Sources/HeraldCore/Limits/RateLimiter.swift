@@ -41,41 +41,52 @@ public final class RateLimiter: @unchecked Sendable {
                 longest[delivery.channel] = max(longest[delivery.channel] ?? .zero, window)
             }
         }
-        var history: [AddressKey: [Date]] = [:]
-        let (overlayStart, overlay) = lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
-        for (channel, addresses) in wanted {
-            let window = longest[channel] ?? .zero
-            let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-window.seconds))
-            for (address, times) in found {
-                // Sends from chunks still in the overlay come from memory, not the database.
-                history[Self.key(channel, address)] = times.filter { $0 < overlayStart }
-            }
-            for address in addresses {
-                if let times = overlay[Self.key(channel, address)] { history[Self.key(channel, address), default: []] += times }
-            }
-        }
         var approved: [(channel: Channel, address: String, at: Date)] = []
-        for j in jobs.indices where jobs[j].failure == nil {
-            for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
-                guard let category = jobs[j].deliveries[d].message?.category else { continue }
-                let channel = jobs[j].deliveries[d].channel
-                let address = jobs[j].deliveries[d].address
-                let capped = wanted[channel]?.contains(address) == true
-                let decision = decide(jobs[j].deliveries[d], category: category, userID: jobs[j].row.recipient.userID, now: now,
-                                      history: capped ? history[Self.key(channel, address)] ?? [] : [])
-                switch decision {
-                case .send(let counted):
-                    if counted {
-                        history[Self.key(channel, address), default: []].append(now)
-                        approved.append((channel, address, now))
-                        jobs[j].deliveries[d].countedAt = now
-                    }
-                case let .hold(until, failure):
-                    jobs[j].deliveries[d].status = failure.status
-                    jobs[j].deliveries[d].deferUntil = until
-                    jobs[j].deliveries[d].error = jobs[j].error(.rateLimit, failure)
+        // Shared counters (PostgreSQL) hold every worker's approvals already: no overlay of our own.
+        let shared = counters.recordsWhileDeciding
+        try counters.deciding { counters in
+            var history: [AddressKey: [Date]] = [:]
+            let (overlayStart, overlay) = shared ? (Date.distantFuture, [:])
+                : lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
+            for (channel, addresses) in wanted {
+                let window = longest[channel] ?? .zero
+                let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-window.seconds))
+                for (address, times) in found {
+                    // Sends from chunks still in the overlay come from memory, not the database.
+                    history[Self.key(channel, address)] = times.filter { $0 < overlayStart }
+                }
+                for address in addresses {
+                    if let times = overlay[Self.key(channel, address)] { history[Self.key(channel, address), default: []] += times }
                 }
             }
+            for j in jobs.indices where jobs[j].failure == nil {
+                for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                    guard let category = jobs[j].deliveries[d].message?.category else { continue }
+                    let channel = jobs[j].deliveries[d].channel
+                    let address = jobs[j].deliveries[d].address
+                    let capped = wanted[channel]?.contains(address) == true
+                    let decision = decide(jobs[j].deliveries[d], category: category, userID: jobs[j].row.recipient.userID, now: now,
+                                          history: capped ? history[Self.key(channel, address)] ?? [] : [])
+                    switch decision {
+                    case .send(let counted):
+                        if counted {
+                            history[Self.key(channel, address), default: []].append(now)
+                            approved.append((channel, address, now))
+                            jobs[j].deliveries[d].countedAt = now
+                        }
+                    case let .hold(until, failure):
+                        jobs[j].deliveries[d].status = failure.status
+                        jobs[j].deliveries[d].deferUntil = until
+                        jobs[j].deliveries[d].error = jobs[j].error(.rateLimit, failure)
+                    }
+                }
+            }
+            return approved
+        }
+        if shared {
+            // The approvals are recorded already; the record stage must not count them again.
+            for j in jobs.indices { for d in jobs[j].deliveries.indices { jobs[j].deliveries[d].countedAt = nil } }
+            return
         }
         // The record stage writes the approvals to the counters together with the ledger.
         lock.withLock {

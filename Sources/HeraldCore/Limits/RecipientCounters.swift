@@ -15,6 +15,22 @@ public protocol RecipientCounters: Sendable {
     func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws
     /// Forgets counted sends older than `cutoff` (cap counters only; the ledger keeps every message).
     func pruneCounts(before cutoff: Date) throws
+    /// Runs one chunk's cap decisions: `decide` reads the counters it is given and returns the
+    /// sends it approves. Counters shared by several workers (PostgreSQL) run it while no other
+    /// worker decides and record the approvals before letting go, so two workers cannot both
+    /// take an address's last allowed send. Others just run it: the record stage records the
+    /// approvals with the chunk.
+    func deciding(_ decide: (any RecipientCounters) throws -> [(channel: Channel, address: String, at: Date)]) throws
+    /// Whether `deciding` records the approvals itself (counters shared by several workers).
+    var recordsWhileDeciding: Bool { get }
+}
+
+extension RecipientCounters {
+    public func deciding(_ decide: (any RecipientCounters) throws -> [(channel: Channel, address: String, at: Date)]) throws {
+        _ = try decide(self)
+    }
+
+    public var recordsWhileDeciding: Bool { false }
 }
 
 /// The in-memory twin of the SQLite counters.
