@@ -67,13 +67,19 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
     }
 
     private func insert(_ messages: [SiteDelivery], in session: PostgresSession) throws {
-        let rows: [[String: Any]] = messages.map { message in
-            [
-                "message_id": message.messageID.value, "tenant_id": message.tenantID, "user_id": message.userID,
-                "user_type": message.userType ?? NSNull(), "template": message.template, "nickname": message.nickname ?? NSNull(),
-                "content": message.content, "type": message.type, "params": message.parameters,
-                "created_at": message.createdAt.timeIntervalSince1970,
-            ]
+        var rows = JSONRows()
+        for message in messages {
+            rows.row()
+            rows.add("message_id", message.messageID.value)
+            rows.add("tenant_id", message.tenantID)
+            rows.add("user_id", message.userID)
+            rows.add("user_type", message.userType)
+            rows.add("template", message.template)
+            rows.add("nickname", message.nickname)
+            rows.add("content", message.content)
+            rows.add("type", message.type)
+            rows.add("params", message.parameters)
+            rows.add("created_at", message.createdAt.timeIntervalSince1970)
         }
         try session.execute("""
             INSERT INTO herald_site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
@@ -81,7 +87,7 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
             FROM jsonb_to_recordset($1::jsonb) AS x(message_id TEXT, tenant_id TEXT, user_id TEXT, user_type TEXT, template TEXT,
                 nickname TEXT, content TEXT, type TEXT, params JSONB, created_at DOUBLE PRECISION)
             ON CONFLICT (message_id) DO NOTHING
-            """, [try PostgresJSON.text(rows)])
+            """, [rows.text])
     }
 
     /// Active announcements of tenant `$t` at time `$n` (epoch seconds), as a condition on alias `n`.

@@ -137,17 +137,24 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
                 order.append(entry.id)
             }
         }
-        let rows: [[String: Any]] = order.compactMap { merged[$0] }.map { entry in
-            [
-                "message_id": entry.id.value, "batch": entry.batch, "row": entry.row,
-                "channel": entry.channel?.rawValue ?? NSNull(), "template": entry.template ?? NSNull(),
-                "status": entry.status.rawValue, "attempt": entry.attempt, "provider_id": entry.providerID ?? NSNull(),
-                "error_code": entry.errorCode ?? NSNull(), "error_message": entry.errorMessage ?? NSNull(),
-                "updated_at": entry.updatedAt.timeIntervalSince1970, "fingerprint": entry.fingerprint ?? NSNull(),
-                "file": entry.file ?? NSNull(),
-            ]
+        var rows = JSONRows()
+        for entry in order.compactMap({ merged[$0] }) {
+            rows.row()
+            rows.add("message_id", entry.id.value)
+            rows.add("batch", entry.batch)
+            rows.add("row", entry.row)
+            rows.add("channel", entry.channel?.rawValue)
+            rows.add("template", entry.template)
+            rows.add("status", entry.status.rawValue)
+            rows.add("attempt", entry.attempt)
+            rows.add("provider_id", entry.providerID)
+            rows.add("error_code", entry.errorCode)
+            rows.add("error_message", entry.errorMessage)
+            rows.add("updated_at", entry.updatedAt.timeIntervalSince1970)
+            rows.add("fingerprint", entry.fingerprint)
+            rows.add("file", entry.file)
         }
-        let json = try PostgresJSON.text(rows)
+        let json = rows.text
         try session.execute("""
             INSERT INTO herald_batches (batch, file)
             SELECT batch, max(file) FROM jsonb_to_recordset($1::jsonb) AS x(batch TEXT, file TEXT) GROUP BY batch
@@ -171,10 +178,6 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
 /// JSON text for `jsonb_to_recordset` parameters.
 enum PostgresJSON {
-    static func text(_ value: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.withoutEscapingSlashes]), as: UTF8.self)
-    }
-
     static func encode<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try JSONEncoder.queue.encode(value), as: UTF8.self)
     }

@@ -71,6 +71,7 @@ public final class PostgresPool: @unchecked Sendable {
 
     /// Runs `body` with a connection of the pool (waiting for one when all are busy). A
     /// connection that broke is dropped, not handed out again.
+    @discardableResult
     public func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
         let connection = try checkOut()
         do {
@@ -84,6 +85,7 @@ public final class PostgresPool: @unchecked Sendable {
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
     public func transaction<T>(_ body: (PostgresSession) throws -> T) throws -> T {
         try withSession { session in
             try session.execute("BEGIN")

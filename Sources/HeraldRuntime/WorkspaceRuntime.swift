@@ -25,7 +25,12 @@ public enum WorkspaceRuntime {
                             warn: (String) -> Void = { _ in }) throws -> WorkspaceRun {
         let paths = workspace.paths
         let stores = try stores ?? Stores(workspace)
-        try LedgerHistory.check(stores.ledger, logDirectory: paths.logs)
+        do {
+            try LedgerHistory.check(stores.ledger, logDirectory: paths.logs)
+        } catch var lost as LedgerLost {
+            lost.store = stores.location
+            throw lost
+        }
         do {
             try stores.counters.pruneCounts(before: now.addingTimeInterval(-counterRetention))
             let configuration = workspace.configuration
@@ -121,7 +126,7 @@ public enum WorkspaceRuntime {
             queue = nil
             rates = nil
             receipts = nil
-            location = "outbox/"
+            location = "outbox/herald.sqlite"
             postgres = nil
         }
     }

@@ -96,9 +96,11 @@ public struct LedgerRebuildReport: Sendable, Hashable {
 public struct LedgerLost: Error, Sendable, CustomStringConvertible {
     /// Non-empty log files found.
     public var logFiles: Int
+    /// Where the ledger lives (`outbox/herald.sqlite`, or the PostgreSQL store without its password).
+    public var store = "outbox/herald.sqlite"
 
     public var description: String {
-        "outbox/herald.sqlite holds no ledger (or its rebuild did not finish), but outbox/log/ holds \(logFiles) day\(logFiles == 1 ? "" : "s") of earlier runs: "
+        "\(store) holds no ledger (or its rebuild did not finish), but outbox/log/ holds \(logFiles) day\(logFiles == 1 ? "" : "s") of earlier runs: "
             + "the database was lost or replaced, and sending now could send those messages again. "
             + "Run `herald ledger rebuild` to rebuild the ledger from the logs, then run again"
     }

@@ -44,7 +44,7 @@ public final class RateLimiter: @unchecked Sendable {
         var approved: [(channel: Channel, address: String, at: Date)] = []
         // Shared counters (PostgreSQL) hold every worker's approvals already: no overlay of our own.
         let shared = counters.recordsWhileDeciding
-        try counters.deciding { counters in
+        func decideChunk(_ counters: any RecipientCounters) throws -> [(channel: Channel, address: String, at: Date)] {
             var history: [AddressKey: [Date]] = [:]
             let (overlayStart, overlay) = shared ? (Date.distantFuture, [:])
                 : lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
@@ -82,6 +82,12 @@ public final class RateLimiter: @unchecked Sendable {
                 }
             }
             return approved
+        }
+        // A chunk without a capped address needs no counters, and no other worker's word.
+        if wanted.isEmpty {
+            _ = try decideChunk(counters)
+        } else {
+            try counters.deciding(decideChunk)
         }
         if shared {
             // The approvals are recorded already; the record stage must not count them again.
