@@ -218,3 +218,41 @@ import HeraldTestSupport
         #expect(deliveries.allSatisfy { $0.countedAt == nil }, "recorded while deciding, not again by the record stage")
     }
 }
+
+/// The chain over a shared queue: a chunk slower to send than its lease keeps its lease.
+@Suite(.timeLimit(.minutes(1)), .enabled(if: PostgresTestDatabase.url != nil)) struct QueueDrainTests {
+    @Test func aChunkSlowerThanItsLeaseIsNotTakenByAnotherWorkerMeanwhile() async throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "caps: {sms: [none]}\nsms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n",
+            "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
+        ])
+        let opened = try Workspace.open(at: workspace.url, environment: [:])
+        let transport = MemoryTransport(concurrency: 1, delay: { _ in .milliseconds(1500) })
+        let queue = try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
+        var run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                               ledger: MemoryLedger(), log: MemoryEventLog(), spool: MemorySpool())
+        run.queue = queue
+        run.worker = WorkerSettings(name: "slow", lease: .milliseconds(600))
+        let row = RecipientRow(row: 1, template: "code", recipient: Recipient(mobile: "13800138000"), parameters: ["code": "1234"])
+        _ = try queue.enqueue(batch: BatchContext(id: "b2", file: "code.b.csv"), worker: "slow",
+                              next: WorkQueueTests.once([.row(row)]))
+        let drain = Task { [run] in try await run.drainQueue() }
+        try await Task.sleep(for: .milliseconds(1000))
+        #expect(try queue.claim(worker: "other", lease: .seconds(60)) == nil, "the slow worker's lease was renewed while it sent")
+        let summary = try await drain.value
+        #expect(summary.total("sent") == 1 && transport.sent.count == 1)
+        #expect(try queue.backlog() == (chunks: 0, rows: 0))
+    }
+}
+
+extension WorkQueueTests {
+    /// A `next` closure that gives `records` once.
+    static func once(_ records: [BatchRecord]) -> () throws -> (records: [BatchRecord], priority: Int)? {
+        var given = false
+        return {
+            guard !given else { return nil }
+            given = true
+            return (records, 0)
+        }
+    }
+}

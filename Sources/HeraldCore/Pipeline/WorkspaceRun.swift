@@ -336,11 +336,18 @@ public struct WorkspaceRun: Sendable {
         let name = worker.resolvedName, lease = worker.lease
         var summary = RunSummary()
         var rows = 0
-        var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>)?
+        var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: Task<Void, Never>)?
         func collect() async throws {
-            guard let (chunk, task) = inFlight else { return }
+            guard let (chunk, task, heartbeat) = inFlight else { return }
             inFlight = nil
-            let done = try await task.value
+            let done: [Job]
+            do {
+                done = try await task.value
+                heartbeat.cancel()
+            } catch {
+                heartbeat.cancel()
+                throw error
+            }
             try queue.finish(chunk.id)
             summary.add(done)
             rows += done.count
@@ -352,15 +359,27 @@ public struct WorkspaceRun: Sendable {
                 try await preparation.run(&jobs)
                 try await collect()
                 try queue.renew(chunk.id, worker: name, lease: lease)
+                // A slow chunk (a rate of 10/s, a slow provider) keeps its lease while it is sent:
+                // renewed every third of the lease, so no other worker takes it meanwhile. Leases run
+                // on the database's wall clock, so this waits real time, not the run's clock.
+                let id = chunk.id
+                let heartbeat = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: lease / 3)
+                        if Task.isCancelled { break }
+                        try? queue.renew(id, worker: name, lease: lease)
+                    }
+                }
                 inFlight = (chunk, Task { [jobs] in
                     var jobs = jobs
                     try await delivery.run(&jobs)
                     return jobs
-                })
+                }, heartbeat)
             }
             try await collect()
         } catch {
             _ = try? await inFlight?.task.value
+            inFlight?.heartbeat.cancel()
             try await pipeline.finish()
             try log.flush()
             throw error
