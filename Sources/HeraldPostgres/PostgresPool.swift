@@ -255,6 +255,13 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             let code = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
             return message + code
         }
+        if let underlying = error.underlying {
+            // NIO's connection errors list every address tried; the last reason is the telling one.
+            if let connection = underlying as? NIOConnectionError, let last = connection.connectionErrors.last {
+                return "\(error.code): \(last.error)"
+            }
+            return "\(error.code): \(underlying)"
+        }
         return "\(error.code)"
     }
 }

@@ -38,17 +38,34 @@ public struct Watcher: Sendable {
         // PostgreSQL stores (a pool of connections) stay open across cycles; the SQLite file is
         // opened per cycle, as `herald run` opens it.
         let shared = workspace.configuration.store.isShared ? try WorkspaceRuntime.Stores(workspace) : nil
+        // The last problem said, so a database that stays away is reported once, not every cycle.
+        var lastProblem: String?
+        func problem(_ text: String) {
+            if text != lastProblem { warn(text) }
+            lastProblem = text
+        }
         while !stop() {
             if let lock = try? RunLock(root: workspace.root) {
-                var run = try WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
+                var run: WorkspaceRun
+                do {
+                    run = try WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
+                } catch let error where shared != nil && !(error is LedgerLost) {
+                    // A shared database that went away is waited for; a lost ledger still ends the watch.
+                    problem("herald watch: \(error); trying again every \(interval)")
+                    withExtendedLifetime(lock) {}
+                    try? await Task.sleep(for: interval)
+                    continue
+                }
                 run.shouldStop = stop
                 var busy = true
                 do {
                     let summary = try await run.runDropFolder()
                     busy = Self.isBusy(summary)
                     if busy { report(summary) }
+                    if lastProblem != nil { warn("herald watch: working again") }
+                    lastProblem = nil
                 } catch {
-                    warn("herald watch: \(error)")
+                    problem("herald watch: \(error)")
                 }
                 if busy || Date().timeIntervalSince(metricsWritten) >= metricsCadence {
                     if let problem = WorkspaceRuntime.refreshMetrics(workspace, lastRun: Date()) { warn("herald: \(problem)") }

@@ -11,7 +11,7 @@ public final class LocalPythonServer: @unchecked Sendable {
     private let process: Process
     private let input: Pipe
 
-    /// Starts `script` with the folder's path followed by `arguments`.
+    /// Starts `script` (written into the folder, which it finds as its own) with `arguments`.
     public init(name: String, script: String, arguments: [String] = [], directory: URL? = nil) throws {
         let folder = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("herald-\(name)-\(UUID().uuidString)")
         self.directory = folder

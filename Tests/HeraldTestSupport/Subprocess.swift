@@ -52,12 +52,16 @@ public func runHerald(_ arguments: [String], in workspace: URL, environment: [St
     return try runProcess(heraldExecutable(), arguments, currentDirectory: workspace, environment: merged)
 }
 
-/// Starts `herald` with `arguments` in `workspace`, output discarded, and returns the running process.
-public func startHerald(_ arguments: [String], in workspace: URL) throws -> Process {
+/// Starts `herald` with `arguments` in `workspace` (with `environment` added to this process's),
+/// output discarded, and returns the running process.
+public func startHerald(_ arguments: [String], in workspace: URL, environment: [String: String] = [:]) throws -> Process {
     let process = Process()
     process.executableURL = heraldExecutable()
     process.arguments = arguments
     process.currentDirectoryURL = workspace
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()
