@@ -29,7 +29,8 @@ extension Herald {
                     let when = Timestamp.iso8601(entry.nextAttempt, timeZone: zone)
                     print("\(entry.id)  \(entry.channel.rawValue)/\(entry.account)  \(masking.apply(entry.address, channel: entry.channel))  "
                           + "\(entry.message.template)  attempts \(entry.attempts)  \(dead ? "died" : "next") \(when)  "
-                          + "\(entry.lastErrorCode ?? ""): \(entry.lastError ?? "")")
+                          + (entry.kind == .scheduled ? "scheduled (send_at)" : entry.kind == .escalation ? "escalation"
+                             : "\(entry.lastErrorCode ?? ""): \(entry.lastError ?? "")"))
                 }
                 print("\(entries.count) \(dead ? "dead" : "waiting") message\(entries.count == 1 ? "" : "s")")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HeraldCore
 import HeraldTestSupport
 
 /// `herald watch` as a process: picks up files as they arrive, two watchers never double-send,
@@ -40,5 +41,41 @@ import HeraldTestSupport
             #expect(process.terminationReason == .exit)
             #expect(process.terminationStatus == 0)
         }
+    }
+
+    @Test func aScheduledRowIsSentWithinOneIntervalOfItsTimeAndACancelledOneNever() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "inbox: {settle: 0s}\ncaps: {sms: [none]}\nsms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n",
+            "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
+        ])
+        let watch = try startHerald(["watch", "--interval", "1s"], in: workspace.url)
+        defer { if watch.isRunning { watch.terminate() } }
+        let due = Date().addingTimeInterval(3).timeIntervalSince1970.rounded(.up)
+        let at = Timestamp.iso8601(Date(timeIntervalSince1970: due), timeZone: TimeZone(identifier: "UTC")!)
+        try workspace.write("recipients/inbox/code.a.csv", "mobile,code,send_at\n13800138000,1111,\(at)\n13800138001,2222,\(at)\n13800138002,3333,\n")
+        func lines(_ status: String) -> [[String: Any]] {
+            ((try? workspace.logEvents()) ?? []).filter { $0["status"] as? String == status }
+        }
+        var deadline = Date().addingTimeInterval(10)
+        while lines("scheduled").count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let scheduled = lines("scheduled").compactMap { $0["message_id"] as? String }
+        #expect(scheduled.count == 2 && lines("sent").count == 1, "the row without send_at went at once")
+        let cancelled = try #require(scheduled.last)
+        let cancel = try runHerald(["schedule", "cancel", "--message", cancelled], in: workspace.url)
+        #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
+
+        deadline = Date().addingTimeInterval(10)
+        while lines("sent").count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 1.5)  // the cancelled one's time passes too
+        watch.terminate()
+        watch.waitUntilExit()
+        let sent = lines("sent")
+        #expect(sent.count == 2, "the scheduled row went, the cancelled one did not")
+        let late = try #require(sent.first { $0["message_id"] as? String == scheduled.first }?["ts"] as? String)
+        let sentAt = try #require(Timestamp.parse(late)).timeIntervalSince1970
+        #expect(sentAt >= due, "not before its time: \(late) vs \(at)")
+        #expect(sentAt - due <= 1.5, "within one watch interval (1s) of its time: \(late) vs \(at)")
+        #expect(lines("cancelled").compactMap { $0["message_id"] as? String } == [cancelled])
+        #expect(!sent.contains { $0["message_id"] as? String == cancelled })
     }
 }

@@ -227,18 +227,18 @@ import HeraldTestSupport
             "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
         ])
         let opened = try Workspace.open(at: workspace.url, environment: [:])
-        let transport = MemoryTransport(concurrency: 1, delay: { _ in .milliseconds(1500) })
+        let transport = MemoryTransport(concurrency: 1, delay: { _ in .seconds(5) })
         let queue = try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
         var run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: MemoryLedger(), log: MemoryEventLog(), spool: MemorySpool())
         run.queue = queue
-        run.worker = WorkerSettings(name: "slow", lease: .milliseconds(600))
+        run.worker = WorkerSettings(name: "slow", lease: .seconds(2))
         let row = RecipientRow(row: 1, template: "code", recipient: Recipient(mobile: "13800138000"), parameters: ["code": "1234"])
         _ = try queue.enqueue(batch: BatchContext(id: "b2", file: "code.b.csv"), worker: "slow",
                               next: WorkQueueTests.once([.row(row)]))
         let drain = Task { [run] in try await run.drainQueue() }
-        try await Task.sleep(for: .milliseconds(1000))
-        #expect(try queue.claim(worker: "other", lease: .seconds(60)) == nil, "the slow worker's lease was renewed while it sent")
+        try await Task.sleep(for: .seconds(3))
+        #expect(try queue.claim(worker: "other", lease: .seconds(60)) == nil, "the slow worker's lease (2s) was renewed while it sent (5s)")
         let summary = try await drain.value
         #expect(summary.total("sent") == 1 && transport.sent.count == 1)
         #expect(try queue.backlog() == (chunks: 0, rows: 0))

@@ -22,7 +22,8 @@ public enum BatchFormat: String, Sendable, Hashable, CaseIterable {
 public enum ReservedColumn {
     /// Every reserved name (lowercase); any other column is a template parameter.
     public static let all: Set<String> = Set(Channel.allCases.map(\.addressColumn)).union(
-        ["template", "channels", "user_type", "tenant_id", "locale", "cc", "bcc", "attachments", "unsubscribe_url"])
+        ["template", "channels", "user_type", "tenant_id", "locale", "cc", "bcc", "attachments", "unsubscribe_url",
+         "timezone", "send_at"])
 
     /// The reserved name `name` spells in any case (`Email`, `USER_ID`), or `name` itself when
     /// it is a parameter. Parameter names keep their case: `{orderId}` is not `{orderid}`.
@@ -93,6 +94,8 @@ public enum BatchReaders {
             case "bcc": row.mail.bcc = present.map(splitList) ?? []
             case "attachments": row.mail.attachments = present.map(splitList) ?? []
             case "unsubscribe_url": row.mail.unsubscribeURL = present
+            case "timezone": row.recipient.timeZone = present
+            case "send_at": row.sendAt = present
             default: row.parameters[key] = value ?? ""
             }
         }
@@ -180,6 +183,8 @@ final class JSONBatchReader: BatchReader {
     private let template: String?
     private let channels: [String]?
     private let defaults: [String: String]
+    /// The batch's `send_at`, for rows without their own.
+    private let sendAt: String?
     private let size: Double
     private var index = 0
     private var finished = false
@@ -227,6 +232,8 @@ final class JSONBatchReader: BatchReader {
         template = JSONValues.string(fields["template"]) ?? impliedTemplate
         channels = JSONValues.channels(fields["channels"])
         defaults = JSONValues.parameters(fields["params"])
+        sendAt = JSONValues.string(fields["send_at"])
+        if fields["send_at"] != nil && sendAt == nil { throw BatchRejection(reason: "the batch \"send_at\" must be a date-time string") }
         if template == nil && !anyTemplateInRecipients {
             throw BatchRejection(reason: "no template named: add \"template\" to the batch or to each recipient")
         }
@@ -272,7 +279,9 @@ final class JSONBatchReader: BatchReader {
             guard let object = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? [String: Any] else {
                 return .unreadable(row: index, line: line, reason: "recipient \(index) is not a JSON object")
             }
-            return .row(JSONValues.row(object, number: index, line: line, defaults: defaults, template: template, channels: channels))
+            var row = JSONValues.row(object, number: index, line: line, defaults: defaults, template: template, channels: channels)
+            if row.sendAt == nil { row.sendAt = sendAt }
+            return .row(row)
         } catch {
             // The first pass read this very text; changing under us means the file was rewritten.
             throw BatchRejection(line: stream.line, reason: "the file changed while it was being read (\(error)); drop it again")

@@ -16,10 +16,15 @@ public struct Recipient: Sendable, Hashable, Codable {
     public var miniOpenID: String?
     /// Locale tag (`zh-CN`, `en`).
     public var locale: String?
+    /// The recipient's IANA time zone (`America/New_York`): quiet hours and a `send_at` without an
+    /// offset are read in it (column `timezone`).
+    public var timeZone: String?
 
     /// Creates a recipient.
     public init(userID: String? = nil, userType: String? = nil, tenantID: String? = nil, email: String? = nil,
-                mobile: String? = nil, openID: String? = nil, miniOpenID: String? = nil, locale: String? = nil) {
+                mobile: String? = nil, openID: String? = nil, miniOpenID: String? = nil, locale: String? = nil,
+                timeZone: String? = nil) {
+        self.timeZone = timeZone
         self.userID = userID
         self.userType = userType
         self.tenantID = tenantID
@@ -90,6 +95,9 @@ public struct RecipientRow: Sendable, Hashable, Codable {
     public var parameters: [String: String]
     /// cc, bcc, attachments and unsubscribe_url columns.
     public var mail: MailExtras
+    /// When to send, as written (column `send_at`, or the JSON batch's `send_at`): ISO 8601 with
+    /// an offset, or a local date-time read in the recipient's zone. Nil sends now.
+    public var sendAt: String?
 
     /// Creates a row.
     public init(row: Int, line: Int? = nil, template: String? = nil, channels: [String]? = nil,
@@ -143,7 +151,8 @@ extension RecipientRow {
         if check("template", template) { return }
         for channel in Channel.allCases where check(channel.addressColumn, recipient[keyPath: Recipient.field(for: channel)]) { return }
         for (column, value) in [("user_type", recipient.userType), ("tenant_id", recipient.tenantID), ("locale", recipient.locale),
-                                ("unsubscribe_url", mail.unsubscribeURL)] where check(column, value) { return }
+                                ("unsubscribe_url", mail.unsubscribeURL), ("timezone", recipient.timeZone), ("send_at", sendAt)]
+        where check(column, value) { return }
         for (column, list) in [("cc", mail.cc), ("bcc", mail.bcc), ("attachments", mail.attachments)]
         where !list.isEmpty && check(column, list.joined(separator: "|")) { return }
         for channel in channels ?? [] where check("channels", channel) { return }

@@ -29,6 +29,16 @@ public final class RateLimiter: @unchecked Sendable {
     /// Decides every pending rendered delivery of the chunk: suppressed, deferred, or on to send.
     func apply(_ jobs: inout [Job]) throws {
         let now = clock.now()
+        // A row whose send_at is still ahead waits in the spool until then (`scheduled`); caps,
+        // quiet hours and preferences are decided when it is due.
+        for j in jobs.indices where jobs[j].failure == nil {
+            for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                if let at = jobs[j].deliveries[d].sendAt, at > now {
+                    jobs[j].deliveries[d].status = .scheduled
+                    jobs[j].deliveries[d].deferUntil = at
+                }
+            }
+        }
         // The send history of every capped address in the chunk: one query per channel, plus the
         // approvals of recent chunks that the record stage may not have written yet.
         var wanted: [Channel: Set<String>] = [:]
@@ -66,7 +76,8 @@ public final class RateLimiter: @unchecked Sendable {
                     let address = jobs[j].deliveries[d].address
                     let capped = wanted[channel]?.contains(address) == true
                     let decision = decide(jobs[j].deliveries[d], category: category, userID: jobs[j].row.recipient.userID, now: now,
-                                          history: capped ? history[Self.key(channel, address)] ?? [] : [])
+                                          history: capped ? history[Self.key(channel, address)] ?? [] : [],
+                                          timeZone: jobs[j].row.recipient.timeZone.flatMap(TimeZone.init(identifier:)))
                     switch decision {
                     case .send(let counted):
                         if counted {
@@ -125,13 +136,16 @@ public final class RateLimiter: @unchecked Sendable {
         case hold(until: Date?, StageFailure)
     }
 
-    func decide(_ delivery: Delivery, category: TemplateCategory, userID: String?, now: Date, history: [Date]) -> Decision {
+    func decide(_ delivery: Delivery, category: TemplateCategory, userID: String?, now: Date, history: [Date],
+                timeZone zone: TimeZone? = nil) -> Decision {
+        // Quiet hours are the recipient's when the row names a zone (the validate stage checked it).
+        let zone = zone ?? configuration.timeZone
         if let reason = preferences.reason(channel: delivery.channel, category: category, userID: userID, address: delivery.address) {
             return .hold(until: nil, StageFailure(.suppressed, code: .suppressed, reason))
         }
-        if let window = configuration.quietHours[category], let end = window.end(of: now, timeZone: configuration.timeZone) {
+        if let window = configuration.quietHours[category], let end = window.end(of: now, timeZone: zone) {
             return .hold(until: end, StageFailure(.deferred, code: .quietHours,
-                "quiet hours \(window) for \(category.rawValue) messages; deferred to \(Timestamp.iso8601(end, timeZone: configuration.timeZone))"))
+                "quiet hours \(window) for \(category.rawValue) messages; deferred to \(Timestamp.iso8601(end, timeZone: zone))"))
         }
         let caps = configuration.recipientCaps(channel: delivery.channel, category: category)
         guard !caps.isEmpty else { return .send(counted: false) }

@@ -151,6 +151,9 @@ public struct Delivery: Sendable, Hashable {
     public var attempt: Int = 1
     /// Set when the rate-limit stage (or a paused transport) holds the message back until then.
     public var deferUntil: Date?
+    /// When the row asked to be sent (`send_at`), set by the validate stage; a time still ahead
+    /// at the rate-limit stage makes the message `scheduled`.
+    public var sendAt: Date?
     /// Set when a per-recipient cap counted this message (the record stage stores the count).
     public var countedAt: Date?
     /// For a message taken from the spool: its failed attempts so far and when it was first seen.

@@ -19,11 +19,18 @@ public enum DeliveryStatus: String, Sendable, Hashable, CaseIterable, Codable, C
     /// Already handed over in an earlier run (the ledger says so); not sent again.
     /// Appears in summaries only, never in the ledger or the log.
     case duplicate
+    /// Held until its `send_at` (or an escalation's time) in the spool; sent then.
+    case scheduled
+    /// Scheduled, then cancelled (`herald schedule cancel`): never sent.
+    case cancelled
+    /// Folded into a digest message (its id is in the log line's `extra.digest`).
+    case digested
 
-    /// Statuses after which a message must never be sent again.
+    /// Statuses after which a message must never be sent again by a batch: it went, or it is
+    /// waiting in the spool, or it was cancelled or folded into a digest.
     public var isHandedOver: Bool {
         switch self {
-        case .sent, .delivered, .undelivered, .deferred: true
+        case .sent, .delivered, .undelivered, .deferred, .scheduled, .cancelled, .digested: true
         default: false
         }
     }
@@ -137,6 +144,14 @@ public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     }
 
     public var description: String { rawValue }
+
+    // time
+    /// The `timezone` column names no time zone.
+    public static let unknownTimeZone = FailureCode("unknown_time_zone")
+    /// The `send_at` value is not a time, or is too far ahead.
+    public static let invalidSendAt = FailureCode("invalid_send_at")
+    /// A scheduled message was cancelled (`herald schedule cancel`).
+    public static let cancelled = FailureCode("cancelled")
 
     // load
     /// The record could not be read (wrong number of fields, a line that is not JSON).

@@ -78,7 +78,7 @@ public struct WorkspaceRun: Sendable {
         if dryRun {
             return Pipeline([
                 .load(from: catalog, ledger: ledger),
-                .validate(using: renderer),
+                .validate(using: renderer, timeZone: workspace.configuration.timeZone),
                 .render(with: renderer, attachments: attachments),
             ])
         }
@@ -87,7 +87,7 @@ public struct WorkspaceRun: Sendable {
         return Pipeline(
             preparation: [
                 .load(from: catalog, ledger: ledger),
-                .validate(using: renderer),
+                .validate(using: renderer, timeZone: workspace.configuration.timeZone),
                 .render(with: renderer, attachments: attachments),
                 .rateLimit(limiter),
             ],

@@ -34,6 +34,11 @@ public struct SpoolEntry: Sendable, Hashable, Codable {
     public var lastErrorCode: String?
     /// The last attempt's error message.
     public var lastError: String?
+    /// Why it waits: nil (or `.retry`) for a failed or held-back attempt; `.scheduled` for a row's
+    /// `send_at`; `.escalation` for a variant held back until its escalation's time.
+    public var kind: SpoolKind?
+    /// For an escalation: what would make it unnecessary, checked when it is due.
+    public var escalation: EscalationCheck?
 
     /// Creates an entry.
     public init(id: String, batch: String, file: String, row: Int, line: Int?, channel: Channel, account: String,
@@ -67,6 +72,41 @@ public struct SpoolEntry: Sendable, Hashable, Codable {
                   mail: job.row.mail, message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: nextAttempt,
                   lastErrorCode: delivery.error?.code.rawValue, lastError: delivery.error?.reason)
     }
+}
+
+/// Why a spool entry waits.
+public enum SpoolKind: String, Sendable, Hashable, Codable {
+    /// A failed attempt, or one held back by a cap, quiet hours or a rate.
+    case retry
+    /// A row's `send_at` is ahead.
+    case scheduled
+    /// A template's `escalate:` variant, sent only if the first message was not read, delivered or sent in time.
+    case escalation
+}
+
+/// What an escalation waits for: sent only when none of `after` (the row's first messages)
+/// reached `unless` by the time it is due.
+public struct EscalationCheck: Sendable, Hashable, Codable {
+    /// The row's first messages (the channels not held back).
+    public var firstMessages: [String]
+    /// `read`, `delivered` or `sent`.
+    public var unless: EscalationCondition
+
+    /// Creates a check.
+    public init(firstMessages: [String], unless: EscalationCondition) {
+        self.firstMessages = firstMessages
+        self.unless = unless
+    }
+}
+
+/// What makes an escalation unnecessary.
+public enum EscalationCondition: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The 站内信 was read.
+    case read
+    /// A receipt said delivered.
+    case delivered
+    /// It was handed to the provider.
+    case sent
 }
 
 /// Category order for work: a verification code never waits behind a marketing campaign.

@@ -20,9 +20,9 @@ public struct StatusCounts: Sendable, Hashable, Codable {
     public var invalid = 0
     /// Opted out, suppressed, preference or cap.
     public var suppressed = 0
-    /// Disabled template or no address.
+    /// Disabled template or no address; cancelled; folded into a digest.
     public var skipped = 0
-    /// Still waiting in the spool at the end of the period.
+    /// Still waiting in the spool at the end of the period: for a retry, or scheduled for later (pending).
     public var deferred = 0
     /// Send attempts (one per sent, failed or deferred line), counted apart from messages.
     public var attempts = 0
@@ -50,8 +50,8 @@ public struct StatusCounts: Sendable, Hashable, Codable {
         case .failed: failed += 1
         case .invalid: invalid += 1
         case .suppressed: suppressed += 1
-        case .skipped, .duplicate: skipped += 1
-        case .deferred: deferred += 1
+        case .skipped, .duplicate, .cancelled, .digested: skipped += 1
+        case .deferred, .scheduled: deferred += 1
         }
     }
 

@@ -224,6 +224,9 @@ public enum HTMLReport {
         case .invalid: "无效"
         case .skipped, .duplicate: "跳过"
         case .suppressed: "已拦截"
+        case .scheduled: "已排期"
+        case .cancelled: "已取消"
+        case .digested: "已合并"
         }
     }
 

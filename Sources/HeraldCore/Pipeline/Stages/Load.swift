@@ -30,6 +30,12 @@ extension PipelineStage {
                         // only if it was sent meanwhile (recovered from the journal after a crash).
                         if delivery.spooled != nil {
                             if record.status.wasSent { jobs[j].deliveries[d].status = .duplicate }
+                            // Cancelled after it was spooled (`herald schedule cancel`): it never goes.
+                            if record.status == .cancelled {
+                                jobs[j].deliveries[d].status = .cancelled
+                                jobs[j].deliveries[d].error = jobs[j].error(.load, StageFailure(.cancelled, code: .cancelled,
+                                    "cancelled with herald schedule cancel"))
+                            }
                             continue
                         }
                         guard record.status.isHandedOver else { continue }

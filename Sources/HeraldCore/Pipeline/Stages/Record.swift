@@ -210,6 +210,14 @@ struct RecordDecisions: Sendable {
     /// done leaves the spool, or is buried when it failed for good. Returns the next attempt.
     func retry(_ delivery: inout Delivery, of job: Job, now: Date, into work: inout RecordWork) -> Date? {
         guard spooling, let message = delivery.message, let status = delivery.status else { return nil }
+        if status == .scheduled {
+            // Waits for its time; age and attempts count from then.
+            guard let due = delivery.deferUntil else { return nil }
+            var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: 0, firstSeen: due, nextAttempt: due)
+            entry.kind = .scheduled
+            work.put.append(entry)
+            return due
+        }
         if status == .deferred {
             let policy = configuration.retryPolicy(channel: delivery.channel, account: delivery.account)
             // Held back by a cap, quiet hours or a rate (deferUntil set) is not a failed attempt.

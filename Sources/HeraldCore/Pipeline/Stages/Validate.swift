@@ -3,11 +3,32 @@ import Foundation
 extension PipelineStage {
     /// **validate**: the template is enabled, each address is well formed (and normalised),
     /// every required parameter has a value.
-    public static func validate(using renderer: TemplateRenderer) -> PipelineStage {
+    /// A `timezone` column must name a zone; `send_at` must be a time (read in that zone, or in
+    /// `timeZone`, herald.yaml's), at most a year ahead.
+    public static func validate(using renderer: TemplateRenderer,
+                                timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current) -> PipelineStage {
         .eachDelivery(.validate) { job, delivery throws(StageFailure) in
             guard let template = job.template else { return }
             if template.status == .disabled {
                 throw StageFailure(.skipped, code: .templateDisabled, "template '\(template.code)' is disabled")
+            }
+            var zone = timeZone
+            if let name = job.row.recipient.timeZone {
+                guard let named = TimeZone(identifier: name) else {
+                    throw StageFailure(.invalid, code: .unknownTimeZone,
+                                       "timezone '\(name)' is not a time zone; use an IANA name such as Asia/Shanghai or America/New_York")
+                }
+                zone = named
+            }
+            if let text = job.row.sendAt {
+                guard let at = SendTime.parse(text, in: zone) else {
+                    throw StageFailure(.invalid, code: .invalidSendAt,
+                        "send_at '\(text)' is not a time; write 2026-12-01T09:30:00+08:00, or 2026-12-01 09:30 in the recipient's timezone")
+                }
+                guard at.timeIntervalSinceNow <= SendTime.horizon else {
+                    throw StageFailure(.invalid, code: .invalidSendAt, "send_at '\(text)' is more than a year ahead")
+                }
+                delivery.sendAt = at
             }
             if delivery.address.isEmpty {
                 throw StageFailure(.skipped, code: .noAddress,
