@@ -39,6 +39,15 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         stored.filter { $0.tenantID == tenant && $0.isActive(at: now) }
     }
 
+    public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
+        let wanted = Set(ids)
+        return lock.withLock {
+            messages.reduce(into: [:]) { result, message in
+                if wanted.contains(message.delivery.messageID) { result[message.delivery.messageID] = message.readAt != nil }
+            }
+        }
+    }
+
     public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage {
         lock.withLock {
             var items = visible(tenant, user).map { message in

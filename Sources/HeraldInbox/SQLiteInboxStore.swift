@@ -95,6 +95,22 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
+    public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
+        guard !ids.isEmpty else { return [:] }
+        return try database.read { db in
+            var result: [MessageID: Bool] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = ids[start..<min(ids.count, start + 500)]
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT message_id, is_read FROM site_messages WHERE message_id IN (\(marks))",
+                                            arguments: StatementArguments(slice.map(\.value))) {
+                    result[MessageID(row["message_id"])] = row["is_read"]
+                }
+            }
+            return result
+        }
+    }
+
     /// Active announcements of `tenant` at `now`, as a SQL condition on alias `n` (arguments: tenant, now, now).
     private static let activeNotice = """
         n.tenant_id = ? AND n.retracted_at IS NULL AND (n.starts_at IS NULL OR n.starts_at <= ?) AND (n.ends_at IS NULL OR n.ends_at > ?)

@@ -90,6 +90,18 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
             """, [rows.text])
     }
 
+    public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
+        guard !ids.isEmpty else { return [:] }
+        return try pool.withSession { session in
+            var result: [MessageID: Bool] = [:]
+            for row in try session.query("SELECT message_id, is_read FROM herald_site_messages WHERE message_id = ANY($1)", [ids.map(\.value)]) {
+                let (id, read) = try row.decode((String, Bool).self)
+                result[MessageID(id)] = read
+            }
+            return result
+        }
+    }
+
     /// Active announcements of tenant `$t` at time `$n` (epoch seconds), as a condition on alias `n`.
     private static func activeNotice(tenant t: Int, now n: Int) -> String {
         """

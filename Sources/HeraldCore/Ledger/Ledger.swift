@@ -59,6 +59,8 @@ public struct LedgerEntry: Sendable, Hashable {
 public protocol SiteMessageStore: Sendable {
     /// Stores `messages` within `transaction`; a message id already stored is left as it is.
     func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws
+    /// Whether each stored message of `ids` was read (escalations ask); ids not stored are left out.
+    func readStates(of ids: [MessageID]) throws -> [MessageID: Bool]
 }
 
 /// The in-memory twin of the inbox's delivery side, for tests of the chain.
@@ -75,6 +77,21 @@ public final class MemorySiteMessageStore: SiteMessageStore, @unchecked Sendable
     public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
         lock.withLock {
             stored += messages.filter { message in !stored.contains { $0.messageID == message.messageID } }
+        }
+    }
+
+    private var read: Set<MessageID> = []
+
+    /// Marks a stored message read (what a user's click does in the real inbox).
+    public func markRead(_ id: MessageID) {
+        lock.withLock { _ = read.insert(id) }
+    }
+
+    public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
+        lock.withLock {
+            ids.reduce(into: [:]) { result, id in
+                if stored.contains(where: { $0.messageID == id }) { result[id] = read.contains(id) }
+            }
         }
     }
 }

@@ -33,7 +33,12 @@ public final class RateLimiter: @unchecked Sendable {
         // quiet hours and preferences are decided when it is due.
         for j in jobs.indices where jobs[j].failure == nil {
             for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
-                if let at = jobs[j].deliveries[d].sendAt, at > now {
+                let sendAt = jobs[j].deliveries[d].sendAt
+                if let after = jobs[j].deliveries[d].escalateAfter {
+                    // An escalation variant: due `after` past the first messages' time.
+                    jobs[j].deliveries[d].status = .scheduled
+                    jobs[j].deliveries[d].deferUntil = max(now, sendAt ?? now).addingTimeInterval(after.seconds)
+                } else if let at = sendAt, at > now {
                     jobs[j].deliveries[d].status = .scheduled
                     jobs[j].deliveries[d].deferUntil = at
                 }

@@ -154,6 +154,10 @@ public struct Delivery: Sendable, Hashable {
     /// When the row asked to be sent (`send_at`), set by the validate stage; a time still ahead
     /// at the rate-limit stage makes the message `scheduled`.
     public var sendAt: Date?
+    /// For a variant held back by the template's `escalate:`: what would make it unnecessary.
+    public var escalation: EscalationCheck?
+    /// For a held-back variant in its first run: how long after the first messages it is due.
+    public var escalateAfter: Duration?
     /// Set when a per-recipient cap counted this message (the record stage stores the count).
     public var countedAt: Date?
     /// For a message taken from the spool: its failed attempts so far and when it was first seen.

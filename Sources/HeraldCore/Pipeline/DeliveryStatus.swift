@@ -152,6 +152,8 @@ public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     public static let invalidSendAt = FailureCode("invalid_send_at")
     /// A scheduled message was cancelled (`herald schedule cancel`).
     public static let cancelled = FailureCode("cancelled")
+    /// The first message was read, delivered or sent in time: its escalation is not sent.
+    public static let escalationNotNeeded = FailureCode("escalation_not_needed")
 
     // load
     /// The record could not be read (wrong number of fields, a line that is not JSON).

@@ -132,6 +132,7 @@ public struct WorkspaceRun: Sendable {
         var summary = RunSummary()
         for start in stride(from: 0, to: due.count, by: workspace.configuration.chunkSize) {
             var jobs = due[start..<min(due.count, start + workspace.configuration.chunkSize)].map(Self.job(for:))
+            try skipUnneededEscalations(&jobs)
             try await pipeline.run(&jobs)
             summary.add(jobs)
             progress?(BatchProgress(file: "spool", rows: min(due.count, start + workspace.configuration.chunkSize),
@@ -143,6 +144,32 @@ public struct WorkspaceRun: Sendable {
         return summary
     }
 
+    /// Escalations whose first messages reached their `unless` (read, delivered, sent) in time end
+    /// `skipped` (`escalation_not_needed`) instead of being sent.
+    func skipUnneededEscalations(_ jobs: inout [Job]) throws {
+        let checks = jobs.flatMap { $0.deliveries.compactMap(\.escalation) }
+        guard !checks.isEmpty else { return }
+        let firstIDs = Array(Set(checks.flatMap(\.firstMessages))).map(MessageID.init)
+        let statuses = try ledger.statuses(of: firstIDs)
+        let read = checks.contains { $0.unless == .read } ? try siteMessages?.readStates(of: firstIDs) ?? [:] : [:]
+        for j in jobs.indices {
+            for d in jobs[j].deliveries.indices {
+                guard let check = jobs[j].deliveries[d].escalation, jobs[j].deliveries[d].isPending else { continue }
+                let met = check.firstMessages.map(MessageID.init).first { id in
+                    switch check.unless {
+                    case .read: read[id] == true
+                    case .delivered: statuses[id] == .delivered
+                    case .sent: statuses[id]?.wasSent == true
+                    }
+                }
+                guard let met else { continue }
+                jobs[j].deliveries[d].status = .skipped
+                jobs[j].deliveries[d].error = jobs[j].error(.load, StageFailure(.skipped, code: .escalationNotNeeded,
+                    "message \(met.value) was \(check.unless.rawValue) in time; the \(jobs[j].deliveries[d].channel.rawValue) escalation is not needed"))
+            }
+        }
+    }
+
     static func job(for entry: SpoolEntry) -> Job {
         var row = RecipientRow(row: entry.row, line: entry.line, template: entry.message.template, recipient: entry.recipient)
         row.mail = entry.mail
@@ -151,6 +178,7 @@ public struct WorkspaceRun: Sendable {
         delivery.account = entry.account
         delivery.message = entry.message
         delivery.spooled = (entry.attempts, entry.firstSeen)
+        delivery.escalation = entry.escalation
         job.deliveries = [delivery]
         return job
     }

@@ -53,6 +53,8 @@ public struct LogEvent: Sendable, Hashable {
     public var error: PipelineError?
     /// Row parameters the template does not use.
     public var extra: [String: String]
+    /// For an escalation message: the id of the row's first message it escalates from.
+    public var escalatedFrom: String?
     /// For a deferred message: when it will be tried again.
     public var nextAttempt: Date?
 
@@ -110,6 +112,7 @@ public struct LogEvent: Sendable, Hashable {
         json.add("attempt", attempt)
         json.add("count", count)
         json.add("fingerprint", fingerprint)
+        json.add("escalated_from", escalatedFrom)
 
         if let latencyMilliseconds {
             json.addRaw("latency_ms", String(Double(Int((latencyMilliseconds * 1000).rounded())) / 1000))

@@ -264,6 +264,13 @@ public struct Template: Sendable, Hashable {
     public var file: String
     /// Where names of herald.yaml entries and the status were written, for `herald check`.
     public var sourceMap = TemplateSourceMap()
+    /// `escalate:` steps: variants held back until the first messages were ignored for a while.
+    public var escalations: [EscalationRule] = []
+
+    /// The escalation step that holds `channel` back, if any.
+    public func escalation(holding channel: Channel) -> EscalationRule? {
+        escalations.first { $0.to.contains(channel) }
+    }
 
     /// Creates a template.
     public init(code: String, name: String, category: TemplateCategory = .transactional,
@@ -373,4 +380,22 @@ public struct TemplateSourceMap: Sendable, Hashable {
 
     /// Creates an empty map.
     public init() {}
+}
+
+/// One `escalate:` step of a template: after `after`, unless the row's first messages reached
+/// `unless`, send the variants in `to` (held back until then).
+public struct EscalationRule: Sendable, Hashable {
+    /// How long after the first messages.
+    public var after: Duration
+    /// What makes it unnecessary.
+    public var unless: EscalationCondition
+    /// The variants it sends.
+    public var to: [Channel]
+
+    /// Creates a step.
+    public init(after: Duration, unless: EscalationCondition, to: [Channel]) {
+        self.after = after
+        self.unless = unless
+        self.to = to
+    }
 }

@@ -5,7 +5,7 @@ import Yams
 /// line and column of the key or value at fault.
 struct TemplateLoader {
     static let topLevelKeys = ["code", "name", "category", "status", "params", "site", "mail", "sms",
-                               "wechat_mp", "wechat_mini", "locales"]
+                               "wechat_mp", "wechat_mini", "locales", "escalate", "digest"]
     static let variantKeys = ["site", "mail", "sms", "wechat_mp", "wechat_mini"]
 
     /// Where each field was written, so placeholder problems can point at it.
@@ -75,8 +75,57 @@ struct TemplateLoader {
                                 declaredParameters: declared?.map(\.declaration), base: base,
                                 locales: locales, file: reader.file)
         template.sourceMap = sourceMap
+        if let node = top["escalate"] { template.escalations = escalations(node, channels: template.channels) }
         if let declared { checkDeclarations(declared) }
         return template
+    }
+
+    /// `escalate:`, a list of `{after, unless, to}`: variants named in `to` are held back and sent
+    /// only when the row's first messages were not read, delivered or sent within `after`.
+    private func escalations(_ node: Node, channels: [Channel]) -> [EscalationRule] {
+        guard let items = node.sequence else {
+            reader.error("escalate is a list of steps like - {after: 30m, unless: read, to: [sms]}", at: node)
+            return []
+        }
+        var rules: [EscalationRule] = []
+        var held: Set<Channel> = []
+        for item in items {
+            guard let step = reader.mapping(item, "an escalate step", allowed: ["after", "unless", "to"]) else { continue }
+            guard let afterText = reader.string(step, "after", required: true), let afterNode = step["after"] else { continue }
+            guard let after = DurationText.parse(afterText), after > .zero else {
+                reader.error("'after' in an escalate step is '\(afterText)'; write a duration like 30m or 2h", at: afterNode)
+                continue
+            }
+            if step["unless"] == nil { reader.missing("unless", in: step, hint: "add `unless: read` (or delivered, sent)") }
+            let unless = reader.choice(step, "unless", default: EscalationCondition.read)
+            var targets: [Channel] = []
+            for name in reader.strings(step, "to") ?? [] {
+                guard let channel = Channel(rawValue: name) else {
+                    reader.error("escalate to '\(name)' is not a channel; use \(Channel.allCases.map(\.rawValue).joined(separator: ", "))",
+                                 at: step["to"] ?? item)
+                    continue
+                }
+                guard channels.contains(channel) else {
+                    reader.error("escalate to \(name), but the template has no \(name) variant", at: step["to"] ?? item)
+                    continue
+                }
+                guard held.insert(channel).inserted else {
+                    reader.error("\(name) is in the 'to' of two escalate steps; a variant escalates once", at: step["to"] ?? item)
+                    continue
+                }
+                targets.append(channel)
+            }
+            if step["to"] == nil { reader.missing("to", in: step, hint: "add `to: [sms]`, the variants to send then") }
+            if !targets.isEmpty { rules.append(EscalationRule(after: after, unless: unless, to: targets)) }
+        }
+        let first = channels.filter { !held.contains($0) }
+        if !rules.isEmpty && first.isEmpty {
+            reader.error("every variant is held back for escalation; at least one must be sent first", at: node)
+        }
+        if rules.contains(where: { $0.unless == .read }) && !first.contains(.site) {
+            reader.error("unless: read needs a site variant that is sent first (only 站内信 have read state)", at: node)
+        }
+        return rules
     }
 
     private struct Declared {

@@ -132,6 +132,16 @@ extension PipelineStage {
             delivery.fingerprint = MessageFingerprint.of(template: code, channel: channel, address: address, parameters: row.parameters)
             return delivery
         }
+        // Variants of an `escalate:` step wait for the row's first messages; a row with no first
+        // message (no address for it) has nothing to wait for, and sends them at once.
+        let first = job.deliveries.filter { template.escalation(holding: $0.channel) == nil }.map(\.id.value)
+        if !template.escalations.isEmpty && !first.isEmpty {
+            for d in job.deliveries.indices {
+                guard let rule = template.escalation(holding: job.deliveries[d].channel) else { continue }
+                job.deliveries[d].escalation = EscalationCheck(firstMessages: first, unless: rule.unless)
+                job.deliveries[d].escalateAfter = rule.after
+            }
+        }
 
     }
 

@@ -214,7 +214,8 @@ struct RecordDecisions: Sendable {
             // Waits for its time; age and attempts count from then.
             guard let due = delivery.deferUntil else { return nil }
             var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: 0, firstSeen: due, nextAttempt: due)
-            entry.kind = .scheduled
+            entry.kind = delivery.escalation == nil ? .scheduled : .escalation
+            entry.escalation = delivery.escalation
             work.put.append(entry)
             return due
         }
@@ -280,6 +281,7 @@ struct RecordDecisions: Sendable {
             status: status, attempt: delivery.attempt, latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
             providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt)
         event.fingerprint = delivery.fingerprint
+        event.escalatedFrom = delivery.escalation?.firstMessages.first
         let entry = LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
                                 template: template, status: status, attempt: delivery.attempt, providerID: delivery.providerID,
                                 errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
