@@ -26,6 +26,8 @@ public struct PostgresStores: Sendable {
     public let rates: PostgresRateBuckets
     /// Receipts pushed to `herald serve`, waiting for a worker.
     public let receipts: PostgresReceiptQueue
+    /// Digests collecting rows, from every worker.
+    public let digests: PostgresDigestStore
 
     /// Connects to `settings.url` and migrates every store (under an advisory lock, so workers
     /// starting together migrate once).
@@ -50,5 +52,6 @@ public struct PostgresStores: Sendable {
         queue = try PostgresWorkQueue(pool: pool)
         rates = try PostgresRateBuckets(pool: pool)
         receipts = try PostgresReceiptQueue(pool: pool)
+        digests = try PostgresDigestStore(pool: pool, worker: worker.resolvedName, lease: worker.lease)
     }
 }

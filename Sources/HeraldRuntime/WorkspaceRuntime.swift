@@ -48,6 +48,7 @@ public enum WorkspaceRuntime {
             run.receiptQueue = stores.receipts
             run.worker = configuration.worker
             run.control.shared = stores.rates
+            run.digests = stores.digests
             let inbox = stores.inbox
             run.noticePublisher = { url in
                 let notice = try NoticeFile.publish(url, to: inbox, now: Date())
@@ -79,6 +80,8 @@ public enum WorkspaceRuntime {
         public let rates: (any SharedRateBuckets)?
         /// Receipt pushes kept as rows by `herald serve`; nil when embedded (they are files).
         public let receipts: (any ReceiptQueue)?
+        /// Digests collecting rows (`outbox/spool/digests/`, or PostgreSQL).
+        public let digests: any DigestStore
         /// Where the stores live, for messages (never with a password).
         public let location: String
         /// The PostgreSQL stores, when that is where state lives.
@@ -109,6 +112,7 @@ public enum WorkspaceRuntime {
                 queue = shared.queue
                 rates = shared.rates
                 receipts = shared.receipts
+                digests = shared.digests
                 location = shared.pool.location
                 postgres = shared
                 return
@@ -123,6 +127,7 @@ public enum WorkspaceRuntime {
                 throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")
             }
             spool = FileSpool(root: workspace.root)
+            digests = FileDigestStore(root: workspace.root)
             queue = nil
             rates = nil
             receipts = nil

@@ -37,4 +37,36 @@ import Testing
         #expect((skipped["error"] as? [String: Any])?["code"] as? String == "escalation_not_needed")
         #expect(events.first { $0["status"] as? String == "sent" && $0["channel"] as? String == "sms" }?["escalated_from"] != nil)
     }
+
+    @Test func twentyRowsForOneUserWithinAWindowArriveAsOneMailListingTwenty() throws {
+        let rows = (1...20).map { "10001,li@example.com,A\($0)" } + ["10002,han@example.com,B1"]
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "inbox: {settle: 0s}\nmail:\n  accounts:\n    default: {transport: file, from: noreply@shop.example.com}\n",
+            "templates/shipped.yaml": """
+                mail: {account: default, title: "您有 {digest_count} 个订单已发货", text: "{digest_items}"}
+                digest: {window: 2s, key: user_id, item: "订单 {orderId} 已发货", separator: "\\n", max: 50}
+
+                """,
+            "recipients/inbox/shipped.a.csv": "user_id,email,orderId\n" + rows.joined(separator: "\n") + "\n",
+        ])
+        let first = try runHerald(["run"], in: workspace.url)
+        #expect(first.status == 0 && first.stdout.contains("digested"), "\(first.stdout)\(first.stderr)")
+        #expect(!workspace.exists("outbox/sent/mail"), "nothing is sent while the window is open")
+        Thread.sleep(forTimeInterval: 2.2)
+        let later = try runHerald(["run"], in: workspace.url)
+        #expect(later.stdout.contains("digests: 2 sent"), "\(later.stdout)\(later.stderr)")
+        let folder = workspace.url.appendingPathComponent("outbox/sent/mail/shipped.a")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".eml") }
+        #expect(files.count == 2, "one mail per user")
+        let mails = try files.map { try parseWithPython(Data(contentsOf: folder.appendingPathComponent($0))) }
+        let li = try #require(mails.first { $0.to.contains("li@example.com") })
+        #expect(li.subject == "您有 20 个订单已发货")
+        #expect(li.text?.replacingOccurrences(of: "\r\n", with: "\n").trimmingCharacters(in: .newlines) == (1...20).map { "订单 A\($0) 已发货" }.joined(separator: "\n"))
+        #expect(mails.first { $0.to.contains("han@example.com") }?.subject == "您有 1 个订单已发货")
+        let events = try workspace.logEvents()
+        #expect(events.filter { $0["status"] as? String == "digested" }.count == 21)
+        #expect(Set(events.compactMap { $0["digest"] as? String }).count == 2)
+        let again = try runHerald(["run"], in: workspace.url)
+        #expect(!again.stdout.contains("digests:"), "sent once: \(again.stdout)")
+    }
 }

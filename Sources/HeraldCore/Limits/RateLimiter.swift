@@ -27,8 +27,12 @@ public final class RateLimiter: @unchecked Sendable {
     }
 
     /// Decides every pending rendered delivery of the chunk: suppressed, deferred, or on to send.
+    /// Where rows of digest templates are folded (nil: they are sent one by one).
+    public var digests: (any DigestStore)?
+
     func apply(_ jobs: inout [Job]) throws {
         let now = clock.now()
+        if let digests { try fold(&jobs, into: digests, now: now) }
         // A row whose send_at is still ahead waits in the spool until then (`scheduled`); caps,
         // quiet hours and preferences are decided when it is due.
         for j in jobs.indices where jobs[j].failure == nil {
@@ -120,6 +124,41 @@ public final class RateLimiter: @unchecked Sendable {
                     let key = Self.key(old.channel, old.address)
                     recentIndex[key]?.removeFirst()
                     if recentIndex[key]?.isEmpty == true { recentIndex[key] = nil }
+                }
+            }
+        }
+    }
+
+    /// Rows of a template with `digest:` go into its open digest for their key instead of being
+    /// sent: each delivery ends `digested`, naming the digest message it went into.
+    func fold(_ jobs: inout [Job], into digests: any DigestStore, now: Date) throws {
+        for j in jobs.indices where jobs[j].failure == nil && !jobs[j].isDigest {
+            guard let template = jobs[j].template, let rule = template.digest,
+                  jobs[j].deliveries.contains(where: { $0.isPending && $0.spooled == nil }) else { continue }
+            let row = jobs[j].row
+            let failure: StageFailure?
+            if let key = rule.keyValue(of: row) {
+                if let missing = rule.item.placeholders.first(where: { (row.parameters[$0] ?? "").isEmpty }) {
+                    failure = StageFailure(.invalid, code: .missingParameter,
+                                           "missing parameter '\(missing)' for the digest item of template '\(template.code)'")
+                } else {
+                    let item = DigestItem(batch: jobs[j].batch.id, file: jobs[j].batch.file, row: row,
+                                          text: rule.item.render(row.parameters, escaping: .plain))
+                    let digest = try digests.add(item, template: template.code, key: key, now: now, window: rule.window, max: rule.max)
+                    for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                        jobs[j].deliveries[d].status = .digested
+                        jobs[j].deliveries[d].digestMessage = digest.messageID(channel: jobs[j].deliveries[d].channel).value
+                    }
+                    continue
+                }
+            } else {
+                failure = StageFailure(.invalid, code: .noDigestKey,
+                                       "template '\(template.code)' folds rows by \(rule.key), and this row has none; fill the \(rule.key) column")
+            }
+            if let failure {
+                for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                    jobs[j].deliveries[d].status = failure.status
+                    jobs[j].deliveries[d].error = jobs[j].error(.rateLimit, failure)
                 }
             }
         }

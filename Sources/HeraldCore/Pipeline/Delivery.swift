@@ -158,6 +158,8 @@ public struct Delivery: Sendable, Hashable {
     public var escalation: EscalationCheck?
     /// For a held-back variant in its first run: how long after the first messages it is due.
     public var escalateAfter: Duration?
+    /// For a row folded into a digest: the id of the digest message it went into.
+    public var digestMessage: String?
     /// Set when a per-recipient cap counted this message (the record stage stores the count).
     public var countedAt: Date?
     /// For a message taken from the spool: its failed attempts so far and when it was first seen.
@@ -204,6 +206,8 @@ public struct Job: Sendable, Hashable {
     public var failureStatus: DeliveryStatus?
     /// Parameters the template does not use: kept in the log.
     public var extraParameters: [String: String] = [:]
+    /// The digest message itself (its rows were folded already): never folded again.
+    public var isDigest = false
     /// The send journal segment of the chunk, deleted once the chunk is in the ledger.
     var journal: JournalSegment?
 

@@ -154,6 +154,8 @@ public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     public static let cancelled = FailureCode("cancelled")
     /// The first message was read, delivered or sent in time: its escalation is not sent.
     public static let escalationNotNeeded = FailureCode("escalation_not_needed")
+    /// A row of a digest template has no value in the digest's key column.
+    public static let noDigestKey = FailureCode("no_digest_key")
 
     // load
     /// The record could not be read (wrong number of fields, a line that is not JSON).

@@ -41,6 +41,8 @@ public struct WorkspaceRun: Sendable {
     public var receiptQueue: (any ReceiptQueue)?
     /// This worker's name and lease on queued chunks.
     public var worker = WorkerSettings()
+    /// Where rows of digest templates collect until sent (`outbox/spool/digests/` unless given).
+    public var digests: (any DigestStore)?
     /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
     /// treats such files like any other JSON file.
     public var noticePublisher: (@Sendable (URL) throws -> String)?
@@ -64,6 +66,7 @@ public struct WorkspaceRun: Sendable {
         self.preferences = preferences ?? Preferences()
         self.spool = spool ?? FileSpool(root: workspace.root)
         self.journal = journal ?? SendJournal(root: workspace.root)
+        self.digests = FileDigestStore(root: workspace.root)
         let configuration = workspace.configuration
         control = SendControl(clock: clock, burstLimit: configuration.burstFailures, timeZone: configuration.timeZone) { channel, account in
             configuration.rate(channel: channel, account: account)
@@ -84,6 +87,7 @@ public struct WorkspaceRun: Sendable {
         }
         let limiter = RateLimiter(configuration: workspace.configuration, preferences: preferences, counters: counters,
                                   clock: timeSource)
+        limiter.digests = digests
         return Pipeline(
             preparation: [
                 .load(from: catalog, ledger: ledger),
@@ -144,6 +148,39 @@ public struct WorkspaceRun: Sendable {
         return summary
     }
 
+    /// Sends every digest whose window closed (or that filled up): one message per channel to the
+    /// last row's addresses, with `{digest_count}` and `{digest_items}`, through the whole chain.
+    /// Its id comes from the digest, so a digest sent before a crash is a duplicate, not sent twice.
+    public func drainDigests() async throws -> RunSummary {
+        guard let digests else { return RunSummary() }
+        let due = try digests.due(at: clock())
+        guard !due.isEmpty else { return RunSummary() }
+        let pipeline = pipeline()
+        var summary = RunSummary()
+        for digest in due {
+            guard let rule = workspace.catalog[digest.template]?.digest, let last = digest.items.last else {
+                summary.notes.append("digest \(digest.id) of template '\(digest.template)': the template has no digest: any more; kept")
+                continue
+            }
+            var row = last.row
+            row.row = 1
+            row.line = nil
+            row.sendAt = nil
+            row.parameters["digest_count"] = String(digest.items.count)
+            row.parameters["digest_items"] = digest.items.map(\.text).joined(separator: rule.separator)
+            var job = Job(batch: BatchContext(id: digest.id, file: last.file), row: row)
+            job.isDigest = true
+            var jobs = [job]
+            try await pipeline.run(&jobs)
+            summary.add(jobs)
+            try digests.remove(digest.id)
+        }
+        try await pipeline.finish()
+        try log.flush()
+        summary.notes.append("digests: \(due.count) sent")
+        return summary
+    }
+
     /// Escalations whose first messages reached their `unless` (read, delivered, sent) in time end
     /// `skipped` (`escalation_not_needed`) instead of being sent.
     func skipUnneededEscalations(_ jobs: inout [Job]) throws {
@@ -200,6 +237,7 @@ public struct WorkspaceRun: Sendable {
         }
         try await runBatches(dryRun: dryRun, progress: progress, into: &summary)
         if !dryRun, queue != nil { summary.merge(try await drainQueue(progress: progress)) }
+        if !dryRun { summary.merge(try await drainDigests()) }
         summary.pausedTransports = control.pausedTransports
         return summary
     }

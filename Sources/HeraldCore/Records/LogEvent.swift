@@ -55,6 +55,8 @@ public struct LogEvent: Sendable, Hashable {
     public var extra: [String: String]
     /// For an escalation message: the id of the row's first message it escalates from.
     public var escalatedFrom: String?
+    /// For a row folded into a digest: the id of the digest message it went into.
+    public var digest: String?
     /// For a deferred message: when it will be tried again.
     public var nextAttempt: Date?
 
@@ -113,6 +115,7 @@ public struct LogEvent: Sendable, Hashable {
         json.add("count", count)
         json.add("fingerprint", fingerprint)
         json.add("escalated_from", escalatedFrom)
+        json.add("digest", digest)
 
         if let latencyMilliseconds {
             json.addRaw("latency_ms", String(Double(Int((latencyMilliseconds * 1000).rounded())) / 1000))

@@ -266,6 +266,8 @@ public struct Template: Sendable, Hashable {
     public var sourceMap = TemplateSourceMap()
     /// `escalate:` steps: variants held back until the first messages were ignored for a while.
     public var escalations: [EscalationRule] = []
+    /// `digest:`: rows with the same key within a window fold into one message.
+    public var digest: DigestRule?
 
     /// The escalation step that holds `channel` back, if any.
     public func escalation(holding channel: Channel) -> EscalationRule? {

@@ -76,6 +76,7 @@ struct TemplateLoader {
                                 locales: locales, file: reader.file)
         template.sourceMap = sourceMap
         if let node = top["escalate"] { template.escalations = escalations(node, channels: template.channels) }
+        if let node = top["digest"] { template.digest = digest(node, placeholders: Set(template.placeholders)) }
         if let declared { checkDeclarations(declared) }
         return template
     }
@@ -126,6 +127,31 @@ struct TemplateLoader {
             reader.error("unless: read needs a site variant that is sent first (only 站内信 have read state)", at: node)
         }
         return rules
+    }
+
+    /// `digest:`: rows with the same key within a window become one message.
+    private func digest(_ node: Node, placeholders: Set<String>) -> DigestRule? {
+        guard let m = reader.mapping(node, "digest", allowed: ["window", "key", "item", "separator", "max"]) else { return nil }
+        guard let windowText = reader.string(m, "window", required: true), let windowNode = m["window"] else { return nil }
+        guard let window = DurationText.parse(windowText), window > .zero else {
+            reader.error("digest window is '\(windowText)'; write a duration like 1h or 30m", at: windowNode)
+            return nil
+        }
+        let key = reader.string(m, "key") ?? "user_id"
+        if !DigestRule.keys.contains(key) {
+            reader.error("digest key is '\(key)'; use one of \(DigestRule.keys.joined(separator: ", "))", at: m["key"] ?? node)
+        }
+        guard let item = reader.string(m, "item", required: true) else { return nil }
+        var rule = DigestRule(window: window, key: key, item: TemplateText(item), separator: reader.string(m, "separator") ?? "\n")
+        if let maxNode = m["max"], let text = reader.string(maxNode, "'max' of digest") {
+            if let max = Int(text), (1...10_000).contains(max) { rule.max = max } else {
+                reader.error("digest max is '\(text)'; use a whole number from 1 to 10000", at: maxNode)
+            }
+        }
+        if !placeholders.contains("digest_items") && !placeholders.contains("digest_count") {
+            reader.warning("no variant uses {digest_items} or {digest_count}; the digest message will not show what it folds", at: node)
+        }
+        return rule
     }
 
     private struct Declared {

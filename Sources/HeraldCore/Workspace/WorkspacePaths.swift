@@ -54,6 +54,8 @@ public struct WorkspacePaths: Sendable, Hashable {
     public var logs: URL { path("outbox/log", folder: true) }
     /// `outbox/spool/`: deferred messages; `dead/` inside it holds those given up on.
     public var spool: URL { path("outbox/spool", folder: true) }
+    /// `outbox/spool/digests/`: digests collecting rows until their window closes.
+    public var digests: URL { path("outbox/spool/digests", folder: true) }
     /// `outbox/journal/`: the send journal of the run in progress.
     public var journal: URL { path("outbox/journal", folder: true) }
     /// `outbox/sent`, relative to the workspace: the file transport's provider ids start with it.

@@ -132,6 +132,13 @@ extension PipelineStage {
             delivery.fingerprint = MessageFingerprint.of(template: code, channel: channel, address: address, parameters: row.parameters)
             return delivery
         }
+        // A row of a digest template validates and renders like any; the digest message fills
+        // these in with the real count and items.
+        if template.digest != nil && !job.isDigest {
+            for (name, value) in [("digest_count", "1"), ("digest_items", "-")] where (job.row.parameters[name] ?? "").isEmpty {
+                job.row.parameters[name] = value
+            }
+        }
         // Variants of an `escalate:` step wait for the row's first messages; a row with no first
         // message (no address for it) has nothing to wait for, and sends them at once.
         let first = job.deliveries.filter { template.escalation(holding: $0.channel) == nil }.map(\.id.value)

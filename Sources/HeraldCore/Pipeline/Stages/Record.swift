@@ -282,6 +282,7 @@ struct RecordDecisions: Sendable {
             providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt)
         event.fingerprint = delivery.fingerprint
         event.escalatedFrom = delivery.escalation?.firstMessages.first
+        event.digest = delivery.digestMessage
         let entry = LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
                                 template: template, status: status, attempt: delivery.attempt, providerID: delivery.providerID,
                                 errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
