@@ -108,8 +108,9 @@ import HeraldTestSupport
         let clock = ManualClock(start: Self.start)
         let (run, _, log, _) = try run(clock: clock, yaml: "quiet_hours: {marketing: \"21:00-08:00\"}\n")
         let summary = try await run.send([row(1, template: "promo", timeZone: "America/New_York"), row(2, template: "promo"),
-                                          row(3, template: "promo", timeZone: "Mars/Olympus")], batchID: "b")
-        #expect(summary.counts["sms"] == ["deferred": 1, "sent": 1, "invalid": 1])
+                                          row(3, template: "promo", timeZone: "Mars/Olympus"),
+                                          row(5, template: "promo", timeZone: "../../../etc/passwd")], batchID: "b")
+        #expect(summary.counts["sms"] == ["deferred": 1, "sent": 1, "invalid": 2])
         let deferred = try #require(log.events.first { $0.status == .deferred })
         #expect(deferred.error?.reason == "quiet hours 21:00-08:00 for marketing messages; deferred to 2026-11-18T08:00:00.000-05:00")
         let invalid = try #require(log.events.first { $0.status == .invalid })

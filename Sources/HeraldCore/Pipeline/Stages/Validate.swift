@@ -14,7 +14,10 @@ extension PipelineStage {
             }
             var zone = timeZone
             if let name = job.row.recipient.timeZone {
-                guard let named = TimeZone(identifier: name) else {
+                // A zone name, never a path: Foundation looks names up in the zoneinfo folder.
+                guard name.utf8.count <= 64, !name.contains(".."), !name.hasPrefix("/"),
+                      name.range(of: "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$", options: .regularExpression) != nil,
+                      let named = TimeZone(identifier: name) else {
                     throw StageFailure(.invalid, code: .unknownTimeZone,
                                        "timezone '\(name)' is not a time zone; use an IANA name such as Asia/Shanghai or America/New_York")
                 }
