@@ -44,6 +44,14 @@ public struct Watcher: Sendable {
             if text != lastProblem { warn(text) }
             lastProblem = text
         }
+        // Woken by the file system where it can (a file renamed into the drop folder is taken at
+        // once, without the settle time); polled every interval otherwise.
+        let dropFolder = workspace.paths.dropFolder
+        try? FileManager.default.createDirectory(at: dropFolder, withIntermediateDirectories: true)
+        let events = FolderEvents(folder: dropFolder)
+        var arrived: Set<String> = []
+        // While a file written in place settles, look again soon rather than a whole interval later.
+        var settling = false
         while !stop() {
             if let lock = try? RunLock(root: workspace.root) {
                 var run: WorkspaceRun
@@ -57,9 +65,12 @@ public struct Watcher: Sendable {
                     continue
                 }
                 run.shouldStop = stop
+                run.arrivedComplete = arrived
+                arrived = []
                 var busy = true
                 do {
                     let summary = try await run.runDropFolder()
+                    settling = !summary.settlingFiles.isEmpty
                     busy = Self.isBusy(summary)
                     if busy { report(summary) }
                     if lastProblem != nil { warn("herald watch: working again") }
@@ -72,6 +83,10 @@ public struct Watcher: Sendable {
                     metricsWritten = Date()
                 }
                 withExtendedLifetime(lock) {}
+            }
+            if let events {
+                arrived.formUnion(events.wait(upTo: settling ? min(interval, .milliseconds(250)) : interval, stop: stop).renamed)
+                continue
             }
             var waited = Duration.zero
             while waited < interval && !stop() {

@@ -78,4 +78,35 @@ import HeraldTestSupport
         #expect(lines("cancelled").compactMap { $0["message_id"] as? String } == [cancelled])
         #expect(!sent.contains { $0["message_id"] as? String == cancelled })
     }
+
+    @Test func aFileRenamedInIsTakenAtOnceAndOneWrittenInPlaceWaitsForTheSettleTime() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "inbox: {settle: 3s}\nwatch: {interval: 10s}\nsite: {transport: file}\n",
+            "templates/hello.yaml": "category: verification\nsite: {content: \"你好 {name}\"}\n",
+        ])
+        let watch = try startHerald(["watch"], in: workspace.url)
+        defer { if watch.isRunning { watch.terminate() } }
+        Thread.sleep(forTimeInterval: 1)
+        func processed(_ name: String) -> Bool { workspace.exists("recipients/processed/\(name)") }
+
+        // Renamed in: complete by definition, taken at once (the poll interval is 10 s, the settle 3 s).
+        let start = Date()
+        try workspace.write("recipients/inbox/hello.a.csv.tmp", "user_id,name\n1,李雷\n")
+        try FileManager.default.moveItem(at: workspace.url.appendingPathComponent("recipients/inbox/hello.a.csv.tmp"),
+                                         to: workspace.url.appendingPathComponent("recipients/inbox/hello.a.csv"))
+        while !processed("hello.a.csv") && Date().timeIntervalSince(start) < 5 { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(processed("hello.a.csv"))
+        #expect(Date().timeIntervalSince(start) < 1, "taken on the rename, not at the next poll or after the settle time")
+
+        // Written in place: it may still be growing, so it waits for the settle time.
+        let inPlace = Date()
+        try workspace.write("recipients/inbox/hello.b.csv", "user_id,name\n2,韩梅梅\n")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(!processed("hello.b.csv"), "not before the settle time")
+        while !processed("hello.b.csv") && Date().timeIntervalSince(inPlace) < 15 { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(processed("hello.b.csv"), "taken once it settled")
+        watch.terminate()
+        watch.waitUntilExit()
+        #expect(watch.terminationStatus == 0)
+    }
 }

@@ -25,14 +25,17 @@ public struct DropFolder: Sendable {
 
     /// Files ready to take, by name; and the names of files still settling.
     /// Hidden files, `*.tmp` files and folders are never taken.
-    public func scan(now: Date = Date()) throws -> (ready: [URL], settling: [String]) {
+    /// `complete` names files known to be whole (they were renamed into the folder): they are
+    /// ready at once, whatever their age.
+    public func scan(now: Date = Date(), complete: Set<String> = []) throws -> (ready: [URL], settling: [String]) {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return try Self.scan(folder, settle: settle, now: now)
+        return try Self.scan(folder, settle: settle, now: now, complete: complete)
     }
 
-    /// The complete files of `folder` (not hidden, not `*.tmp`, regular, unmodified for `settle`)
-    /// and the names of those still settling, both in name order.
-    public static func scan(_ folder: URL, settle: Duration, now: Date) throws -> (ready: [URL], settling: [String]) {
+    /// The complete files of `folder` (not hidden, not `*.tmp`, regular, unmodified for `settle`
+    /// or named in `complete`) and the names of those still settling, both in name order.
+    public static func scan(_ folder: URL, settle: Duration, now: Date,
+                            complete: Set<String> = []) throws -> (ready: [URL], settling: [String]) {
         var ready: [URL] = []
         var settling: [String] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
@@ -41,7 +44,7 @@ public struct DropFolder: Sendable {
             let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
             guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
             let modified = attributes[.modificationDate] as? Date ?? .distantPast
-            if now.timeIntervalSince(modified) < settle.seconds {
+            if now.timeIntervalSince(modified) < settle.seconds && !complete.contains(name) {
                 settling.append(name)
             } else {
                 ready.append(url)

@@ -41,6 +41,9 @@ public struct WorkspaceRun: Sendable {
     public var receiptQueue: (any ReceiptQueue)?
     /// This worker's name and lease on queued chunks.
     public var worker = WorkerSettings()
+    /// Files of the drop folder known to be whole because they were renamed into it (the watcher's
+    /// file-system events say so): taken at once, without waiting for the settle time.
+    public var arrivedComplete: Set<String> = []
     /// Where rows of digest templates collect until sent (`outbox/spool/digests/` unless given).
     public var digests: (any DigestStore)?
     /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
@@ -283,7 +286,7 @@ public struct WorkspaceRun: Sendable {
     /// batches run through the chain.
     func runBatches(dryRun: Bool, progress: (@Sendable (BatchProgress) -> Void)?, into summary: inout RunSummary) async throws {
         let dropFolder = DropFolder(root: workspace.root, settle: workspace.configuration.settle)
-        let (ready, settling) = try dropFolder.scan(now: clock())
+        let (ready, settling) = try dropFolder.scan(now: clock(), complete: arrivedComplete)
         summary.settlingFiles = settling
         var runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
                                  chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
