@@ -24,6 +24,10 @@ public struct BatchRunner: Sendable {
     /// Whether the ledger knows a batch id; an undeclared file it knows under its bytes-only id
     /// (from before the name joined the identity) keeps that id.
     public var ledgerKnows: (@Sendable (String) throws -> Bool)?
+    /// Called between chunks (after a chunk is prepared, before it is handed to delivery): where
+    /// a run sends verification files that arrived meanwhile, so a code never waits for the end
+    /// of a campaign.
+    public var betweenChunks: (@Sendable () async throws -> Void)?
 
     /// Creates a runner.
     public init(pipeline: Pipeline, catalog: TemplateCatalog, chunkSize: Int = 512,
@@ -72,6 +76,7 @@ public struct BatchRunner: Sendable {
                 if jobs.isEmpty { break }
                 try await preparation.run(&jobs)
                 try await collect()
+                try await betweenChunks?()
                 inFlight = Task { [jobs] in
                     var jobs = jobs
                     try await delivery.run(&jobs)

@@ -309,7 +309,17 @@ public struct WorkspaceRun: Sendable {
                 try enqueue(url, to: queue, in: dropFolder, into: &summary)
                 continue
             }
-            guard try await runBatch(url, with: runner, in: dropFolder, dryRun: dryRun, progress: progress, into: &summary) else { break }
+            // While a batch that is not itself urgent runs, verification files that arrive are
+            // sent between its chunks.
+            var batchRunner = runner
+            let urgent = UrgentFiles()
+            if !dryRun, priority(of: url) > TemplateCategory.verification.priority {
+                let run = self, current = url.lastPathComponent
+                batchRunner.betweenChunks = { try await run.sendUrgentFiles(besides: current, in: dropFolder, into: urgent) }
+            }
+            let finished = try await runBatch(url, with: batchRunner, in: dropFolder, dryRun: dryRun, progress: progress, into: &summary)
+            summary.merge(urgent.summary)
+            guard finished else { break }
         }
     }
 
@@ -459,6 +469,24 @@ public struct WorkspaceRun: Sendable {
         return summary
     }
 
+    /// Sends the verification files of the drop folder that are complete now (settled, or renamed
+    /// in), other than `current`, each through a chain of its own; what they did goes into `urgent`.
+    func sendUrgentFiles(besides current: String, in dropFolder: DropFolder, into urgent: UrgentFiles) async throws {
+        let (ready, _) = try dropFolder.scan(now: clock(), complete: arrivedComplete)
+        let files = ready.filter { $0.lastPathComponent != current && priority(of: $0) == TemplateCategory.verification.priority }
+        guard !files.isEmpty else { return }
+        var runner = BatchRunner(pipeline: pipeline(), catalog: workspace.catalog, chunkSize: workspace.configuration.chunkSize,
+                                 shouldStop: shouldStop)
+        let ledger = ledger
+        runner.ledgerKnows = { try ledger.knows(batch: $0) }
+        var summary = RunSummary()
+        for url in files {
+            _ = try await runBatch(url, with: runner, in: dropFolder, dryRun: false, progress: nil, into: &summary)
+        }
+        summary.notes.append("sent \(files.count) verification file\(files.count == 1 ? "" : "s") between chunks of \(current)")
+        urgent.add(summary)
+    }
+
     /// Files ordered by the category of the template their name implies (verification first),
     /// then by name; files whose name implies no template count as transactional.
     func prioritized(_ files: [URL]) -> [URL] {
@@ -483,4 +511,16 @@ public struct WorkspaceRun: Sendable {
         try log.flush()
         return summary
     }
+}
+
+/// What the verification files sent between a batch's chunks did, gathered for the run's summary.
+final class UrgentFiles: @unchecked Sendable {
+    private let lock = NSLock()
+    private var gathered = RunSummary()
+
+    func add(_ summary: RunSummary) {
+        lock.withLock { gathered.merge(summary) }
+    }
+
+    var summary: RunSummary { lock.withLock { gathered } }
 }
