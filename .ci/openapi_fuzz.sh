@@ -17,7 +17,7 @@ cp -r herald.yaml templates "$WORK/"
 cat >> "$WORK/herald.yaml" <<'YAML'
 serve:
   clients:
-    fuzz: {token: "${HERALD_FUZZ_TOKEN}", tenants: ["*"]}
+    fuzz: {token: "${HERALD_FUZZ_TOKEN}", tenants: ["*"], scopes: [inbox, send]}
   receipts: {secret: "${HERALD_FUZZ_RECEIPTS}"}
 YAML
 mkdir -p "$WORK/recipients/inbox"

@@ -2,6 +2,7 @@ import Foundation
 import HeraldCore
 import HeraldInbox
 import HeraldReports
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -106,6 +107,9 @@ public struct HeraldServer: Sendable {
         router.get("/healthz") { _, _ in try await health() }
         router.get("/metrics") { _, _ in try await metrics() }
         router.post("/v1/receipts/{channel}/{secret}") { request, context in try await receipt(request, context) }
+
+        let senders = router.group("/v1/notifications").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values), scope: "send"))
+        senders.post { request, context in try await notify(request, context) }
 
         let users = router.group("/v1/users").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values)))
         users.get("{user}/messages") { request, context in try await list(request, context) }
@@ -240,6 +244,33 @@ public struct HeraldServer: Sendable {
                                                           "file": .string(accepted.kept)])
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: format.acknowledgement)))
+    }
+
+    // MARK: - Ingest
+
+    private func notify(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
+        guard let tenant = context.access.tenant else { throw APIError.unauthorized("no client authenticated") }
+        let body = Data(buffer: try await collect(request, context))
+        let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value
+        let ingest = NotificationIngest(workspace: workspace, now: now)
+        let outcome = try await ingest.accept(body, key: key, tenant: tenant)
+        func json(_ status: HTTPResponse.Status, _ object: [String: Any], replayed: Bool = false) throws -> Response {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+            if replayed, let name = HTTPField.Name("Idempotent-Replayed") { headers[name] = "true" }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        switch outcome {
+        case let .accepted(answer, replayed):
+            context.logger.info("notifications accepted", metadata: ["batch": .string(answer["batch"] as? String ?? ""),
+                                                                     "replayed": .stringConvertible(replayed)])
+            return try json(.accepted, answer, replayed: replayed)
+        case let .conflict(message):
+            throw APIError(status: .conflict, code: "idempotency_conflict", message: message)
+        case let .rejected(status, code, message, rows):
+            guard status == 422 else { throw APIError.badRequest(message) }
+            return try json(.unprocessableContent, ["error": ["code": code, "message": message, "rows": rows] as [String: Any]])
+        }
     }
 
     // MARK: - Helpers

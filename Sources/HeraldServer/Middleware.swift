@@ -8,6 +8,8 @@ import Logging
 struct BearerAuthMiddleware: RouterMiddleware {
     typealias Context = HeraldRequestContext
     let clients: [ServeClient]
+    /// The scope the routes behind it need (`inbox` or `send`).
+    var scope = "inbox"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -28,6 +30,9 @@ struct BearerAuthMiddleware: RouterMiddleware {
         guard !tenant.isEmpty, tenant.count <= 64,
               tenant.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
             throw APIError.badRequest("X-Tenant-Id must be 1 to 64 letters, digits, '-' or '_'")
+        }
+        guard client.scopes.contains(scope) else {
+            throw APIError.forbidden("client '\(client.name)' has no '\(scope)' scope; add it to serve.clients.\(client.name).scopes")
         }
         guard client.allows(tenant: tenant) else {
             throw APIError.forbidden("client '\(client.name)' may not act in tenant \(tenant); its tenants are \(client.tenants.joined(separator: ", "))")

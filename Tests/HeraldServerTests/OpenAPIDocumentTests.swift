@@ -37,7 +37,7 @@ import Yams
         let routes = Set(server.router(logger: Logger(label: "test")).routes.map { "\($0.method.rawValue) \($0.path)" })
         let documented = Set(try Self.operations(try Self.document()).keys)
         #expect(routes == documented, "only in the server: \(routes.subtracting(documented)); only in the document: \(documented.subtracting(routes))")
-        #expect(routes.count == 8)
+        #expect(routes.count == 9)
     }
 
     @Test func answersHaveADocumentedStatusAndMatchTheirSchema() async throws {
@@ -64,6 +64,12 @@ import Yams
             ("POST /v1/users/{user}/messages/read", "POST", "/v1/users/1/messages/read", token, nil, Data(repeating: 0x20, count: 5000)),
             ("POST /v1/users/{user}/messages/read-all", "POST", "/v1/users/1/messages/read-all", token, nil, nil),
             ("POST /v1/users/{user}/messages/read-all", "POST", "/v1/users/1/messages/read-all", token, "9", nil),
+            ("POST /v1/notifications", "POST", "/v1/notifications", ServeFixture.appToken, nil,
+             Data(#"{"template": "order_shipped", "user_id": "9", "params": {"name": "李雷", "orderId": "Z1"}}"#.utf8)),
+            ("POST /v1/notifications", "POST", "/v1/notifications", ServeFixture.appToken, nil,
+             Data(#"{"template": "order_shipped", "user_id": "9", "params": {}}"#.utf8)),
+            ("POST /v1/notifications", "POST", "/v1/notifications", ServeFixture.appToken, nil, Data("nope".utf8)),
+            ("POST /v1/notifications", "POST", "/v1/notifications", token, nil, Data("{}".utf8)),
             ("POST /v1/receipts/{channel}/{secret}", "POST", "/v1/receipts/aliyun/\(secret)", nil, nil, receipt),
             ("POST /v1/receipts/{channel}/{secret}", "POST", "/v1/receipts/tencent/\(secret)", nil, nil, Data("[]".utf8)),
             ("POST /v1/receipts/{channel}/{secret}", "POST", "/v1/receipts/aliyun/\(secret)", nil, nil, Data("{".utf8)),
@@ -94,6 +100,7 @@ import Yams
         #expect(Set(statusesSeen.keys) == Set(operations.keys), "every documented operation is exercised")
         #expect(statusesSeen["POST /v1/users/{user}/messages/read"] == [200, 400, 413])
         #expect(statusesSeen["POST /v1/receipts/{channel}/{secret}"] == [200, 400, 404])
+        #expect(statusesSeen["POST /v1/notifications"] == [202, 400, 403, 422])
         _ = server.stop()
     }
 }

@@ -8,8 +8,10 @@ struct ServeFixture {
     static let shopToken = "shop-token-0123456789abcdef"
     static let partnerToken = "partner-token-0123456789abcdef"
     static let receiptSecret = "receipt-secret-0123456789"
+    static let appToken = "app-token-0123456789abcdef"
     static let environment = SMSProviderTestServer.environment.merging(
-        ["TEST_SHOP_TOKEN": shopToken, "TEST_PARTNER_TOKEN": partnerToken, "TEST_RECEIPT_SECRET": receiptSecret]) { _, new in new }
+        ["TEST_SHOP_TOKEN": shopToken, "TEST_PARTNER_TOKEN": partnerToken, "TEST_RECEIPT_SECRET": receiptSecret,
+         "TEST_APP_TOKEN": appToken]) { _, new in new }
 
     let workspace: TemporaryWorkspace
     let sms: SMSProviderTestServer
@@ -26,6 +28,7 @@ struct ServeFixture {
                   clients:
                     shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0, 1]}
                     partner: {token: "${TEST_PARTNER_TOKEN}", tenants: ["2"]}
+                    app: {token: "${TEST_APP_TOKEN}", tenants: [0], scopes: [inbox, send]}
                   receipts: {secret: "${TEST_RECEIPT_SECRET}"}
 
                 """,

@@ -16,6 +16,7 @@ import Testing
     static let shopToken = "shop-token-0123456789abcdef"
     static let partnerToken = "partner-token-0123456789abcdef"
     static let receiptSecret = "receipt-secret-0123456789"
+    static let appToken = "app-token-0123456789abcdef"
     static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
 
     /// A workspace with `serve:` (two clients, receipts), and an inbox holding two messages and an
@@ -37,12 +38,15 @@ import Testing
                       clients:
                         shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0, 1]}
                         partner: {token: "${TEST_PARTNER_TOKEN}", tenants: ["2"]}
+                        app: {token: "${TEST_APP_TOKEN}", tenants: [0, 1], scopes: [inbox, send]}
                       receipts: {secret: "${TEST_RECEIPT_SECRET}"}
 
                     """,
                 "templates/order_shipped.yaml": "site: {content: \"{orderId}\"}\n",
+                "templates/verify_code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
             ])
             let environment = ["TEST_SHOP_TOKEN": ServeRouterTests.shopToken, "TEST_PARTNER_TOKEN": ServeRouterTests.partnerToken,
+                               "TEST_APP_TOKEN": ServeRouterTests.appToken,
                                "TEST_RECEIPT_SECRET": ServeRouterTests.receiptSecret, "TEST_ALIYUN_SECRET": "aliyun-secret"]
             let opened = try Workspace.open(at: workspace.url, environment: environment)
             func message(_ n: Int, user: String, tenant: String, _ content: String) -> SiteDelivery {
@@ -200,6 +204,70 @@ import Testing
             #expect(put.headers[.allow] == "POST")
             let unknown = try await client.request(.get, "/v2/nothing")
             #expect(unknown.error == ["code": "not_found", "message": "no such endpoint: /v2/nothing"])
+        }
+    }
+
+    /// Files in the harness's drop folder.
+    static func dropped(_ harness: Harness) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: harness.workspace.url.appendingPathComponent("recipients/inbox").path)) ?? [])
+            .filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    @Test func sendingNeedsTheSendScopeAndARowBecomesADurableBatchWithItsIDs() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            let row = #"{"template": "verify_code", "mobile": "13800138000", "params": {"code": "123456"}}"#
+            let refused = try await client.request(.post, "/v1/notifications", token: T.shopToken, body: row)
+            #expect(refused.status == 403 && refused.error?["message"] == "client 'shop' has no 'send' scope; add it to serve.clients.shop.scopes")
+            #expect(T.dropped(harness).isEmpty)
+
+            let key = HTTPFields.Element.Name("Idempotency-Key")!
+            let accepted = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: "login-42"], body: row)
+            #expect(accepted.status == 202, "\(accepted.body)")
+            #expect(accepted.json["batch"] as? String == "login-42")
+            let messages = try #require(accepted.json["messages"] as? [[String: Any]])
+            #expect(messages.count == 1 && messages[0]["message_id"] as? String == BatchContext(id: "login-42", file: "").messageID(row: 1, channel: "sms").value)
+            let files = T.dropped(harness)
+            #expect(files.count == 1 && files[0].hasPrefix("verify_code.api-") && files[0].hasSuffix(".json"), "\(files)")
+            let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: harness.workspace.url
+                .appendingPathComponent("recipients/inbox/\(files[0])"))) as? [String: Any])
+            #expect(stored["id"] as? String == "login-42")
+            #expect((stored["recipients"] as? [[String: Any]])?.first?["tenant_id"] as? String == "0", "the request's tenant")
+
+            let replay = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: "login-42"], body: row)
+            #expect(replay.status == 202 && replay.body == accepted.body)
+            #expect(replay.headers[HTTPFields.Element.Name("Idempotent-Replayed")!] == "true")
+            #expect(T.dropped(harness).count == 1, "a replay queues nothing new")
+            let other = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: "login-42"],
+                                                 body: #"{"template": "verify_code", "mobile": "13800138000", "params": {"code": "999999"}}"#)
+            #expect(other.status == 409 && other.error?["code"] == "idempotency_conflict")
+        }
+    }
+
+    @Test func rowsThatBreakTheBatchRulesAre422AndNothingIsQueued() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            let batch = #"{"template": "verify_code", "recipients": [{"mobile": "13800138000", "params": {"code": "1"}}, {"mobile": "123", "params": {"code": "2"}}, {"mobile": "13800138001"}]}"#
+            let reply = try await client.request(.post, "/v1/notifications", token: T.appToken, body: batch)
+            #expect(reply.status == 422)
+            let error = try #require(reply.json["error"] as? [String: Any])
+            let rows = try #require(error["rows"] as? [[String: Any]])
+            #expect(rows.map { $0["row"] as? Int } == [2, 3])
+            #expect(rows.map { $0["code"] as? String } == ["invalid_mobile", "missing_parameter"])
+            #expect(T.dropped(harness).isEmpty, "nothing of the request is queued")
+
+            let unknown = try await client.request(.post, "/v1/notifications", token: T.appToken, body: #"{"template": "nope", "user_id": "1"}"#)
+            #expect(unknown.status == 422 && unknown.body.contains("unknown_template"))
+            let tenant = try await client.request(.post, "/v1/notifications", token: T.appToken, tenant: "1",
+                                                  body: #"{"template": "order_shipped", "user_id": "1", "tenant_id": "0", "params": {"orderId": "A"}}"#)
+            #expect(tenant.status == 422 && tenant.body.contains("X-Tenant-Id"))
+            for bad in ["nope", "[1, 2]", #"{"recipients": []}"#] {
+                let reply = try await client.request(.post, "/v1/notifications", token: T.appToken, body: bad)
+                #expect([400, 422].contains(reply.status), "\(bad): \(reply.status)")
+            }
+            let big = try await client.request(.post, "/v1/notifications", token: T.appToken, body: String(repeating: " ", count: 5000))
+            #expect(big.status == 413)
+            #expect(T.dropped(harness).isEmpty)
         }
     }
 }

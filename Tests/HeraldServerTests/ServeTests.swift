@@ -158,4 +158,18 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         #expect(!run.stderr.contains("TEST_SHOP_TOKEN"))
     }
+
+    @Test func anAcceptedNotificationIsSentEvenWhenTheServerIsKilledRightAfter() async throws {
+        let fixture = try ServeFixture()
+        let server = try fixture.serve()
+        let reply = try await server.request("POST", "/v1/notifications", token: F.appToken,
+                                             body: Data(#"{"template": "order_shipped", "user_id": "77", "params": {"name": "李雷", "orderId": "K1"}}"#.utf8))
+        #expect(reply.status == 202, "\(reply.body)")
+        let id = try #require((reply.json["messages"] as? [[String: Any]])?.first?["message_id"] as? String)
+        _ = server.stop(signal: SIGKILL)
+        let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let sent = try fixture.workspace.logEvents().first { $0["message_id"] as? String == id }
+        #expect(sent?["status"] as? String == "sent", "the message the 202 named was sent by the next run")
+    }
 }

@@ -80,8 +80,8 @@ public final class ServeProcess: @unchecked Sendable {
     }
 
     /// Sends SIGTERM and waits; returns the exit status, standard output and the JSON log lines.
-    public func stop() -> ProcessResult {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+    public func stop(signal: Int32 = SIGTERM) -> ProcessResult {
+        if process.isRunning { kill(process.processIdentifier, signal) }
         let rest = output.fileHandleForReading.readDataToEndOfFile()
         let errorText = errors.finish()
         process.waitUntilExit()

@@ -259,12 +259,18 @@ public struct ServeClient: Sendable, Hashable {
     public var token: Secret
     /// Tenant ids, or `*` for every tenant.
     public var tenants: [String]
+    /// What it may do: `inbox` (the 站内信 API) and `send` (`POST /v1/notifications`); default `[inbox]`.
+    public var scopes: Set<String>
+
+    /// The scopes a client may be given.
+    public static let allScopes = ["inbox", "send"]
 
     /// Creates a client.
-    public init(name: String, token: Secret, tenants: [String]) {
+    public init(name: String, token: Secret, tenants: [String], scopes: Set<String> = ["inbox"]) {
         self.name = name
         self.token = token
         self.tenants = tenants
+        self.scopes = scopes
     }
 
     /// Whether the client may act in `tenant`.

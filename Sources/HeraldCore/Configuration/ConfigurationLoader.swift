@@ -325,7 +325,7 @@ final class ConfigurationLoader {
         if let node = serve["clients"], let clients = reader.mapping(node, "serve.clients") {
             var owners: [String: String] = [:]
             for entry in clients.entries {
-                guard let client = reader.mapping(entry.value, "serve client '\(entry.key)'", allowed: ["token", "tenants"]) else { continue }
+                guard let client = reader.mapping(entry.value, "serve client '\(entry.key)'", allowed: ["token", "tenants", "scopes"]) else { continue }
                 let owner = "serve client '\(entry.key)'"
                 guard client["token"] != nil else {
                     reader.missing("token", in: client, hint: "add `token: ${HERALD_\(entry.key.uppercased())_TOKEN}`")
@@ -345,7 +345,15 @@ final class ConfigurationLoader {
                     reader.missing("tenants", in: client, hint: "add `tenants: [0]` (or `[\"*\"]` for every tenant)")
                     continue
                 }
-                settings.clients[entry.key] = ServeClient(name: entry.key, token: token, tenants: tenants)
+                var scopes: Set<String> = ["inbox"]
+                if let given = reader.strings(client, "scopes") {
+                    scopes = Set(given)
+                    for scope in given where !ServeClient.allScopes.contains(scope) {
+                        reader.error("scope '\(scope)' of \(owner) is not one of \(ServeClient.allScopes.joined(separator: ", "))",
+                                     at: client["scopes"] ?? entry.value)
+                    }
+                }
+                settings.clients[entry.key] = ServeClient(name: entry.key, token: token, tenants: tenants, scopes: scopes)
             }
         }
         if let node = serve["receipts"], let receipts = reader.mapping(node, "serve.receipts", allowed: ["secret"]) {

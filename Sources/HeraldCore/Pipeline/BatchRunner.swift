@@ -112,7 +112,8 @@ public struct BatchRunner: Sendable {
         return summary
     }
 
-    static func job(for record: BatchRecord, batch: BatchContext) -> Job {
+    /// The job of one record read from a batch (an unreadable one fails at load).
+    public static func job(for record: BatchRecord, batch: BatchContext) -> Job {
         switch record {
         case let .row(row):
             return Job(batch: batch, row: row)

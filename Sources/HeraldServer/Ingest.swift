@@ -1,0 +1,132 @@
+import Crypto
+import Foundation
+import HeraldCore
+
+/// `POST /v1/notifications`: one row (shaped like a JSON-lines line) or a JSON batch object,
+/// checked with the same rules as a dropped batch (load, validate, render), made durable in the
+/// drop folder (tmp → fsync → rename, so a running `herald watch` takes it at once) before it is
+/// answered. `Idempotency-Key` becomes the batch id: the same key with the same body answers the
+/// same ids again and writes nothing; with another body it is a conflict.
+struct NotificationIngest: Sendable {
+    let workspace: Workspace
+    let now: @Sendable () -> Date
+
+    /// What the request gets.
+    enum Outcome {
+        /// Durable: 202 with the batch id and each message id.
+        case accepted([String: Any], replayed: Bool)
+        /// The body is not a row or a batch (400), or a row failed the batch rules (422).
+        case rejected(status: Int, code: String, message: String, rows: [[String: Any]])
+        /// The key was used with another body (409).
+        case conflict(String)
+    }
+
+    private var paths: WorkspacePaths { workspace.paths }
+    private var folder: URL { paths.root.appendingPathComponent("outbox/ingest", isDirectory: true) }
+
+    func accept(_ body: Data, key: String?, tenant: String) async throws -> Outcome {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            return .rejected(status: 400, code: "bad_request", message: "the body must be a JSON object: one row, or a batch with \"recipients\"", rows: [])
+        }
+        if let key, let problem = BatchContext.declaredIDProblem(key) {
+            return .rejected(status: 400, code: "bad_request", message: "Idempotency-Key: \(problem)", rows: [])
+        }
+        // One row, or a batch: either way a batch object, with this request's tenant.
+        var batch: [String: Any]
+        if let recipients = object["recipients"] {
+            guard let list = recipients as? [Any], !list.isEmpty else {
+                return .rejected(status: 422, code: "invalid", message: "\"recipients\" must be a non-empty array of row objects", rows: [])
+            }
+            guard list.count <= 10_000 else {
+                return .rejected(status: 422, code: "invalid", message: "at most 10000 recipients per request; drop a batch file for more", rows: [])
+            }
+            batch = object
+        } else {
+            batch = ["recipients": [object]]
+        }
+        var rows = (batch["recipients"] as? [Any]) ?? []
+        for index in rows.indices {
+            guard var row = rows[index] as? [String: Any] else {
+                return .rejected(status: 422, code: "invalid", message: "recipient \(index + 1) is not a JSON object", rows: [])
+            }
+            if let given = row["tenant_id"].map({ "\($0)" }), given != tenant {
+                return .rejected(status: 422, code: "invalid",
+                                 message: "recipient \(index + 1) names tenant_id \(given), but the request is for tenant \(tenant) (X-Tenant-Id)", rows: [])
+            }
+            row["tenant_id"] = tenant
+            rows[index] = row
+        }
+        batch["recipients"] = rows
+        let id = key ?? (batch["id"].map { "\($0)" }) ?? "api-\(UUID().uuidString.lowercased())"
+        if let problem = BatchContext.declaredIDProblem(id) {
+            return .rejected(status: 400, code: "bad_request", message: "\"id\": \(problem)", rows: [])
+        }
+        batch["id"] = id
+        let canonical = try JSONSerialization.data(withJSONObject: batch, options: [.sortedKeys, .withoutEscapingSlashes])
+        let bodyHash = Hex.encode(SHA256.hash(data: canonical))
+
+        let record = folder.appendingPathComponent("\(Hex.encode(SHA256.hash(data: Data(id.utf8)))).json")
+        if key != nil, let earlier = try? Data(contentsOf: record),
+           let stored = try? JSONSerialization.jsonObject(with: earlier) as? [String: Any] {
+            guard stored["body_sha256"] as? String == bodyHash, let response = stored["response"] as? [String: Any] else {
+                return .conflict("Idempotency-Key '\(id)' was used with another body; nothing was queued")
+            }
+            return .accepted(response, replayed: true)
+        }
+
+        // The same rules as a dropped batch: read it back through the batch reader, then load,
+        // validate and render every row without sending.
+        let template = (batch["template"] as? String) ?? (rows.first as? [String: Any])?["template"] as? String ?? "api"
+        let code = template.range(of: "^[a-z0-9_]{1,64}$", options: .regularExpression) != nil ? template : "api"
+        let scratch = folder.appendingPathComponent("tmp", isDirectory: true)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let probe = scratch.appendingPathComponent("\(code).\(UUID().uuidString.lowercased()).json")
+        try canonical.write(to: probe)
+        defer { unlink(probe.path) }
+        let context = BatchContext(id: id, file: "api")
+        var jobs: [Job] = []
+        do {
+            let reader = try BatchReaders.open(probe, catalog: workspace.catalog)
+            while let record = try reader.next() { jobs.append(BatchRunner.job(for: record, batch: context)) }
+        } catch let rejection as BatchRejection {
+            return .rejected(status: 422, code: "invalid", message: rejection.reason, rows: [])
+        }
+        let pipeline = Pipeline([
+            .load(from: workspace.catalog, ledger: nil),
+            .validate(using: workspace.renderer, timeZone: workspace.configuration.timeZone),
+            .render(with: workspace.renderer, attachments: AttachmentPolicy(workspace: workspace)),
+        ])
+        var checked = jobs
+        try await pipeline.run(&checked)
+        var problems: [[String: Any]] = []
+        var messages: [[String: Any]] = []
+        for job in checked {
+            if let failure = job.failure {
+                problems.append(["row": job.row.row, "code": failure.code.rawValue, "message": failure.reason])
+                continue
+            }
+            for delivery in job.deliveries {
+                if let error = delivery.error, delivery.status != nil {
+                    problems.append(["row": job.row.row, "channel": delivery.channel.rawValue, "code": error.code.rawValue, "message": error.reason])
+                } else {
+                    messages.append(["row": job.row.row, "channel": delivery.channel.rawValue, "message_id": delivery.id.value])
+                }
+            }
+        }
+        guard problems.isEmpty else {
+            return .rejected(status: 422, code: "invalid", message: "\(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was queued",
+                             rows: problems)
+        }
+
+        // Durable before the answer: the batch file in the drop folder, then the key's record.
+        let name = "\(code).api-\(bodyHash.prefix(16)).json"
+        try DurableFile.write(canonical, to: paths.dropFolder.appendingPathComponent(name))
+        let response: [String: Any] = ["batch": id, "file": name, "messages": messages]
+        if key != nil {
+            let stored = try JSONSerialization.data(withJSONObject: ["key": id, "body_sha256": bodyHash, "response": response],
+                                                    options: [.sortedKeys, .withoutEscapingSlashes])
+            try DurableFile.write(stored, to: record)
+        }
+        return .accepted(response, replayed: false)
+    }
+}
