@@ -137,6 +137,42 @@ public struct InboxError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// One change of the inbox, in the order they happened (`id` grows), for live clients
+/// (`GET /v1/users/{user}/events`): a new message for a user, a new announcement for a whole
+/// tenant, or something that changes a user's unread count (reads on any device, archive,
+/// delete, an announcement withdrawn).
+public struct InboxEvent: Sendable, Hashable {
+    /// What happened.
+    public enum Kind: String, Sendable, Hashable {
+        /// A 站内信 arrived (`item` is it, shaped like a list item).
+        case message
+        /// An announcement was published for the tenant (`item` is it).
+        case notice
+        /// Read state or visibility changed: the unread count may differ.
+        case changed
+    }
+
+    /// Grows with every change; what `Last-Event-ID` resumes after.
+    public var id: Int64
+    /// The tenant.
+    public var tenant: String
+    /// The user, or nil for every user of the tenant.
+    public var user: String?
+    /// What happened.
+    public var kind: Kind
+    /// The message or announcement, for `message` and `notice`.
+    public var item: InboxItem?
+
+    /// Creates an event.
+    public init(id: Int64, tenant: String, user: String?, kind: Kind, item: InboxItem?) {
+        self.id = id
+        self.tenant = tenant
+        self.user = user
+        self.kind = kind
+        self.item = item
+    }
+}
+
 /// The in-app inbox: site messages per user and announcements per tenant.
 ///
 /// ```swift
@@ -150,6 +186,11 @@ public protocol InboxStore: Sendable {
     func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage
     /// Unread messages plus unread active announcements.
     func unreadCount(tenant: String, user: String, now: Date) throws -> Int
+    /// Changes after `id`, oldest first, at most `limit`; only those for `tenant` and `user` (and
+    /// the tenant's announcements) when given.
+    func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent]
+    /// The id of the latest change (0 when there is none).
+    func latestEventID() throws -> Int64
     /// Marks the user's items read; an id that is not the user's is an error and nothing changes. Returns how many changed.
     func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int
     /// Marks every unread message and active announcement of the user read. Returns how many changed.

@@ -15,6 +15,24 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
     private var messages: [Message] = []
     private var stored: [Notice] = []
     private var reads: [Int64: [String: Date]] = [:]
+    /// The change log, as the SQLite store's triggers keep it.
+    private var log: [InboxEvent] = []
+
+    /// Appends a change (under the lock).
+    private func note(_ tenant: String, _ user: String?, _ kind: InboxEvent.Kind, _ item: InboxItem? = nil) {
+        log.append(InboxEvent(id: Int64(log.count + 1), tenant: tenant, user: user, kind: kind, item: item))
+    }
+
+    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent] {
+        lock.withLock {
+            Array(log.filter { $0.id > id && (tenant == nil || $0.tenant == tenant) && (user == nil || $0.user == nil || $0.user == user) }
+                .prefix(limit))
+        }
+    }
+
+    public func latestEventID() throws -> Int64 {
+        lock.withLock { Int64(log.count) }
+    }
 
     /// Creates an empty store.
     public init() {}
@@ -26,7 +44,11 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
     public func deliver(_ deliveries: [SiteDelivery]) throws {
         lock.withLock {
             for delivery in deliveries where !messages.contains(where: { $0.delivery.messageID == delivery.messageID }) {
-                messages.append(Message(id: Int64(messages.count + 1), delivery: delivery))
+                let id = Int64(messages.count + 1)
+                messages.append(Message(id: id, delivery: delivery))
+                note(delivery.tenantID, delivery.userID, .message,
+                     InboxItem(id: String(id), kind: "message", template: delivery.template, nickname: delivery.nickname,
+                               content: delivery.content, type: delivery.type, read: false, createdAt: delivery.createdAt))
             }
         }
     }
@@ -103,6 +125,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
                 reads[notice, default: [:]][user] = now
                 changed += 1
             }
+            if changed > 0 { note(tenant, user, .changed) }
             return changed
         }
     }
@@ -119,6 +142,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
                 reads[notice.id, default: [:]][user] = now
                 changed += 1
             }
+            if changed > 0 { note(tenant, user, .changed) }
             return changed
         }
     }
@@ -127,6 +151,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         try lock.withLock {
             let (indexes, _) = try owned(ids, tenant: tenant, user: user, now: Date(), noticesAllowed: false)
             indexes.forEach { messages[$0].archived = true }
+            if !indexes.isEmpty { note(tenant, user, .changed) }
             return indexes.count
         }
     }
@@ -135,6 +160,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         try lock.withLock {
             let (indexes, _) = try owned(ids, tenant: tenant, user: user, now: Date(), noticesAllowed: false)
             indexes.forEach { messages[$0].deleted = true }
+            if !indexes.isEmpty { note(tenant, user, .changed) }
             return indexes.count
         }
     }
@@ -145,6 +171,9 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
             var published = notice
             published.id = Int64(stored.count + 1)
             stored.append(published)
+            note(published.tenantID, nil, .notice,
+                 InboxItem(id: "n\(published.id)", kind: "announcement", title: published.title, content: published.content,
+                           type: published.type, read: false, createdAt: published.startsAt ?? published.createdAt))
             return published
         }
     }
@@ -160,6 +189,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         try lock.withLock {
             guard let index = stored.firstIndex(where: { $0.id == id }) else { throw InboxError(message: "no announcement \(id)") }
             stored[index].retractedAt = now
+            note(stored[index].tenantID, nil, .changed)
         }
     }
 }

@@ -62,6 +62,33 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
                 PRIMARY KEY (notice_id, user_id)
             ) WITHOUT ROWID;
             """),
+        // Every change, in order, for live clients; written by triggers, so every writer (a run,
+        // serve, the inbox commands, another tool) leaves its trace.
+        ("7-inbox-events", """
+            CREATE TABLE inbox_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                tenant_id TEXT NOT NULL,
+                user_id TEXT,
+                kind TEXT NOT NULL,
+                ref INTEGER NOT NULL
+            );
+            CREATE TRIGGER inbox_events_message AFTER INSERT ON site_messages BEGIN
+                INSERT INTO inbox_events (tenant_id, user_id, kind, ref) VALUES (NEW.tenant_id, NEW.user_id, 'message', NEW.id);
+            END;
+            CREATE TRIGGER inbox_events_message_changed AFTER UPDATE OF is_read, archived, deleted ON site_messages BEGIN
+                INSERT INTO inbox_events (tenant_id, user_id, kind, ref) VALUES (NEW.tenant_id, NEW.user_id, 'changed', NEW.id);
+            END;
+            CREATE TRIGGER inbox_events_notice AFTER INSERT ON notices BEGIN
+                INSERT INTO inbox_events (tenant_id, user_id, kind, ref) VALUES (NEW.tenant_id, NULL, 'notice', NEW.id);
+            END;
+            CREATE TRIGGER inbox_events_notice_retracted AFTER UPDATE OF retracted_at ON notices BEGIN
+                INSERT INTO inbox_events (tenant_id, user_id, kind, ref) VALUES (NEW.tenant_id, NULL, 'changed', NEW.id);
+            END;
+            CREATE TRIGGER inbox_events_notice_read AFTER INSERT ON notice_reads BEGIN
+                INSERT INTO inbox_events (tenant_id, user_id, kind, ref)
+                SELECT tenant_id, NEW.user_id, 'changed', NEW.notice_id FROM notices WHERE id = NEW.notice_id;
+            END;
+            """),
     ]
 
     private static func stamp(_ date: Date) -> String { Timestamp.iso8601(date, timeZone: utc) }
@@ -109,6 +136,48 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
             }
             return result
         }
+    }
+
+    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent] {
+        try database.read { db in
+            var conditions = ["e.seq > ?"]
+            var arguments: StatementArguments = [id]
+            if let tenant {
+                conditions.append("e.tenant_id = ?")
+                arguments += [tenant]
+            }
+            if let user {
+                conditions.append("(e.user_id = ? OR e.user_id IS NULL)")
+                arguments += [user]
+            }
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: """
+                SELECT e.seq, e.tenant_id, e.user_id, e.kind, e.ref,
+                       m.template, m.nickname, m.content AS m_content, m.type AS m_type, m.is_read, m.read_at, m.created_at AS m_created,
+                       n.title, n.content AS n_content, n.type AS n_type, COALESCE(n.starts_at, n.created_at) AS n_created
+                FROM inbox_events e
+                LEFT JOIN site_messages m ON e.kind = 'message' AND m.id = e.ref
+                LEFT JOIN notices n ON e.kind = 'notice' AND n.id = e.ref
+                WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.seq LIMIT ?
+                """, arguments: arguments).map { row in
+                let kind = InboxEvent.Kind(rawValue: row["kind"]) ?? .changed
+                let ref: Int64 = row["ref"]
+                var item: InboxItem?
+                if kind == .message, let content: String = row["m_content"] {
+                    item = InboxItem(id: String(ref), kind: "message", template: row["template"], nickname: row["nickname"],
+                                     content: content, type: row["m_type"], read: row["is_read"], readAt: Self.date(row["read_at"]),
+                                     createdAt: Self.date(row["m_created"]) ?? .distantPast)
+                } else if kind == .notice, let content: String = row["n_content"] {
+                    item = InboxItem(id: "n\(ref)", kind: "announcement", title: row["title"], content: content, type: row["n_type"],
+                                     read: false, createdAt: Self.date(row["n_created"]) ?? .distantPast)
+                }
+                return InboxEvent(id: row["seq"], tenant: row["tenant_id"], user: row["user_id"], kind: kind, item: item)
+            }
+        }
+    }
+
+    public func latestEventID() throws -> Int64 {
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM inbox_events") ?? 0 }
     }
 
     /// Active announcements of `tenant` at `now`, as a SQL condition on alias `n` (arguments: tenant, now, now).

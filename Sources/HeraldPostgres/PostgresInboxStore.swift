@@ -50,7 +50,71 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
                 read_at TIMESTAMPTZ NOT NULL,
                 PRIMARY KEY (notice_id, user_id)
             );
-            """)])
+            """), Self.eventsMigration])
+    }
+
+    /// The change log for live clients, written by triggers (as in the SQLite store).
+    static let eventsMigration = (identifier: "inbox-events-1", sql: """
+        CREATE TABLE herald_inbox_events (
+            seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT, kind TEXT NOT NULL, ref BIGINT NOT NULL
+        );
+        CREATE FUNCTION herald_inbox_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_TABLE_NAME = 'herald_site_messages' THEN
+                INSERT INTO herald_inbox_events (tenant_id, user_id, kind, ref)
+                VALUES (NEW.tenant_id, NEW.user_id, CASE WHEN TG_OP = 'INSERT' THEN 'message' ELSE 'changed' END, NEW.id);
+            ELSIF TG_TABLE_NAME = 'herald_notices' THEN
+                INSERT INTO herald_inbox_events (tenant_id, user_id, kind, ref)
+                VALUES (NEW.tenant_id, NULL, CASE WHEN TG_OP = 'INSERT' THEN 'notice' ELSE 'changed' END, NEW.id);
+            ELSE
+                INSERT INTO herald_inbox_events (tenant_id, user_id, kind, ref)
+                SELECT tenant_id, NEW.user_id, 'changed', NEW.notice_id FROM herald_notices WHERE id = NEW.notice_id;
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER herald_inbox_events_message AFTER INSERT ON herald_site_messages FOR EACH ROW EXECUTE FUNCTION herald_inbox_event();
+        CREATE TRIGGER herald_inbox_events_message_changed AFTER UPDATE OF is_read, archived, deleted ON herald_site_messages
+            FOR EACH ROW EXECUTE FUNCTION herald_inbox_event();
+        CREATE TRIGGER herald_inbox_events_notice AFTER INSERT OR UPDATE OF retracted_at ON herald_notices
+            FOR EACH ROW EXECUTE FUNCTION herald_inbox_event();
+        CREATE TRIGGER herald_inbox_events_notice_read AFTER INSERT ON herald_notice_reads FOR EACH ROW EXECUTE FUNCTION herald_inbox_event();
+        """)
+
+    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent] {
+        try pool.withSession { session in
+            try session.query("""
+                SELECT e.seq, e.tenant_id, e.user_id, e.kind, e.ref, m.template, m.nickname, m.content, m.type, m.is_read,
+                       extract(epoch FROM m.read_at)::float8, extract(epoch FROM m.created_at)::float8,
+                       n.title, n.content, n.type, extract(epoch FROM COALESCE(n.starts_at, n.created_at))::float8
+                FROM herald_inbox_events e
+                LEFT JOIN herald_site_messages m ON e.kind = 'message' AND m.id = e.ref
+                LEFT JOIN herald_notices n ON e.kind = 'notice' AND n.id = e.ref
+                WHERE e.seq > $1 AND ($2::text IS NULL OR e.tenant_id = $2) AND ($3::text IS NULL OR e.user_id = $3 OR e.user_id IS NULL)
+                ORDER BY e.seq LIMIT $4
+                """, [id, tenant, user, limit]).map { row in
+                let (seq, tenant, user, kindText, ref, template, nickname, content, type, isRead, readAt, created,
+                     title, noticeContent, noticeType, noticeCreated) =
+                    try row.decode((Int64, String, String?, String, Int64, String?, String?, String?, String?, Bool?, Double?, Double?,
+                                    String?, String?, String?, Double?).self)
+                let kind = InboxEvent.Kind(rawValue: kindText) ?? .changed
+                var item: InboxItem?
+                if kind == .message, let content {
+                    item = InboxItem(id: String(ref), kind: "message", template: template, nickname: nickname, content: content,
+                                     type: type ?? "notification", read: isRead ?? false, readAt: readAt.map(Date.init(timeIntervalSince1970:)),
+                                     createdAt: Date(timeIntervalSince1970: created ?? 0))
+                } else if kind == .notice, let noticeContent {
+                    item = InboxItem(id: "n\(ref)", kind: "announcement", title: title, content: noticeContent, type: noticeType ?? "notice",
+                                     read: false, createdAt: Date(timeIntervalSince1970: noticeCreated ?? 0))
+                }
+                return InboxEvent(id: seq, tenant: tenant, user: user, kind: kind, item: item)
+            }
+        }
+    }
+
+    public func latestEventID() throws -> Int64 {
+        try pool.withSession { session in
+            try session.query("SELECT COALESCE(max(seq), 0)::int8 FROM herald_inbox_events").first?.decode(Int64.self) ?? 0
+        }
     }
 
     public func deliver(_ messages: [SiteDelivery]) throws {

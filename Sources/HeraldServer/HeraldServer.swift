@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import ServiceLifecycle
 
 /// The context of one request: the authenticated client and tenant, shared with the access log.
 public struct HeraldRequestContext: RequestContext {
@@ -54,6 +55,10 @@ public struct HeraldServer: Sendable {
     /// Where receipt pushes are kept when state is shared (PostgreSQL rows); nil writes them as
     /// files into `recipients/inbox/receipts/<channel>/`.
     public var receiptQueue: (any ReceiptQueue)?
+    /// How often live clients' changes are looked for (default 200 ms).
+    public var livePollInterval: Duration = .milliseconds(200)
+    /// How often an idle live client gets a keep-alive comment (default 15 s).
+    public var liveHeartbeat: Duration = .seconds(15)
 
     /// Creates the server for `workspace`, reading and writing the inbox through `store`, and
     /// checking receipt pushes with `receiptParsers` (HeraldChannels' `ProviderReceipts.parsers`).
@@ -114,6 +119,8 @@ public struct HeraldServer: Sendable {
         let users = router.group("/v1/users").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values)))
         users.get("{user}/messages") { request, context in try await list(request, context) }
         users.get("{user}/unread-count") { _, context in try await unreadCount(context) }
+        let hub = LiveHub(store: store, interval: livePollInterval, heartbeat: liveHeartbeat)
+        users.get("{user}/events") { request, context in try await events(request, context, hub: hub) }
         users.post("{user}/messages/read-all") { _, context in try await readAll(context) }
         users.post("{user}/messages/read") { request, context in try await readMany(request, context) }
         users.post("{user}/messages/{id}/read") { _, context in try await readOne(context) }
@@ -168,6 +175,61 @@ public struct HeraldServer: Sendable {
         let (tenant, user) = try identity(context)
         let count = try await blocking { try store.unreadCount(tenant: tenant, user: user, now: now()) }
         return JSON.response(UnreadCount(tenant: tenant, user: user, unread: count))
+    }
+
+    /// Server-Sent Events for one user: `message` (a new 站内信, shaped like a list item), `notice`
+    /// (a new announcement of the tenant) and `unread` (the count, after any change). Each event's
+    /// id resumes a reconnect (`Last-Event-ID`, or `?last_event_id=`) with what was missed.
+    private func events(_ request: Request, _ context: HeraldRequestContext, hub: LiveHub) async throws -> Response {
+        let (tenant, user) = try identity(context)
+        let given = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
+            ?? request.uri.queryParameters.get("last_event_id")
+        let resume: Int64?
+        if let given {
+            guard let id = Int64(given), id >= 0 else { throw APIError.badRequest("Last-Event-ID must be an event id from this stream, not '\(given)'") }
+            resume = id
+        } else {
+            resume = nil
+        }
+        let store = store, now = now
+        // Subscribe first, then read what was missed: nothing falls in between (ids dedupe).
+        let (subscription, stream) = hub.subscribe(tenant: tenant, user: user)
+        let start = try await blocking { try store.latestEventID() }
+        let missed = try await blocking { try resume.map { try store.events(after: $0, tenant: tenant, user: user, limit: 1000) } ?? [] }
+        var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"]
+        if let name = HTTPField.Name("X-Accel-Buffering") { headers[name] = "no" }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { hub.unsubscribe(subscription, tenant: tenant, user: user) }
+            var sent = resume ?? start
+            func unread() async throws -> String {
+                let count = try await blocking { try store.unreadCount(tenant: tenant, user: user, now: now()) }
+                return ServerSentEvent.text(id: sent, event: "unread", json: #"{"unread":\#(count)}"#)
+            }
+            func write(_ events: [InboxEvent], into writer: inout any ResponseBodyWriter) async throws {
+                var text = ""
+                for event in events where event.id > sent {
+                    sent = event.id
+                    guard let item = event.item, event.kind != .changed else { continue }
+                    text += ServerSentEvent.text(id: event.id, event: event.kind.rawValue, json: JSON.encode(item))
+                }
+                text += try await unread()
+                try await writer.write(ByteBuffer(string: text))
+            }
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+            try await write(missed, into: &writer)
+            // SIGTERM ends the stream (the client reconnects elsewhere with Last-Event-ID).
+            try await withGracefulShutdownHandler {
+                for await signal in stream {
+                    switch signal {
+                    case .heartbeat: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    case let .events(events): try await write(events, into: &writer)
+                    }
+                }
+            } onGracefulShutdown: {
+                hub.unsubscribe(subscription, tenant: tenant, user: user)
+            }
+            try await writer.finish(nil)
+        })
     }
 
     private func readOne(_ context: HeraldRequestContext) async throws -> Response {

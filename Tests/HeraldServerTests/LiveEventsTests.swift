@@ -1,0 +1,79 @@
+import Foundation
+import HeraldCore
+import HeraldTestSupport
+import Testing
+
+/// `GET /v1/users/{user}/events` on a real `herald serve`: auth and tenants as for the inbox API,
+/// a 站内信 stored by `herald run` in another process reaching the right client within a second,
+/// nobody else's events, unread counts after reads, and resuming with Last-Event-ID.
+@Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct LiveEventsTests {
+    typealias F = ServeFixture
+
+    func client(_ server: ServeProcess, user: String, token: String = F.shopToken, tenant: String? = nil,
+                lastEventID: String? = nil, seconds: Double, until: String = "") throws -> EventStreamClient {
+        var headers = ["Authorization: Bearer \(token)"]
+        if let tenant { headers.append("X-Tenant-Id: \(tenant)") }
+        if let lastEventID { headers.append("Last-Event-ID: \(lastEventID)") }
+        return try EventStreamClient(port: server.port, path: "/v1/users/\(user)/events", headers: headers, seconds: seconds, until: until)
+    }
+
+    @Test func aMessageStoredByAnotherProcessReachesItsUserWithinASecondAndNobodyElse() async throws {
+        let fixture = try ServeFixture()
+        let server = try fixture.serve()
+        let mine = try client(server, user: "5", seconds: 60, until: "message")
+        let other = try client(server, user: "6", seconds: 60)
+        let otherTenant = try client(server, user: "5", token: F.partnerToken, tenant: "2", seconds: 60)
+        try await Task.sleep(for: .milliseconds(500))
+        try fixture.workspace.write("recipients/inbox/order_shipped.live.csv", "user_id,tenant_id,name,orderId\n5,0,李雷,L1\n")
+        let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
+        let stored = Date().timeIntervalSince1970
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+
+        let (status, events) = mine.finish()
+        #expect(status == 200)
+        let message = try #require(events.first { $0.event == "message" })
+        #expect(message.json["content"] as? String == "李雷，您的订单 L1 已发货。")
+        #expect(message.at - stored < 1, "within a second of the run storing it: \(message.at - stored)s")
+        #expect(events.first?.event == "unread", "the count comes first, on connect")
+        #expect(events.last?.event == "unread" && events.last?.json["unread"] as? Int == 2, "the message and the tenant's announcement")
+        #expect(events.compactMap(\.id).compactMap(Int.init) == events.compactMap(\.id).compactMap(Int.init).sorted(), "ids grow")
+
+        try await Task.sleep(for: .milliseconds(500))  // as long again as user 5's took, for a wrong delivery to show
+        #expect(!other.stop().events.contains { $0.event == "message" }, "user 6 sees no one else's message")
+        #expect(!otherTenant.stop().events.contains { $0.event == "message" }, "user 5 of tenant 2 neither")
+        _ = server.stop()
+    }
+
+    @Test func readsOnAnotherDeviceUpdateTheCountAndAReconnectGetsWhatItMissed() async throws {
+        let fixture = try ServeFixture()
+        let server = try fixture.serve()
+        let first = try client(server, user: "1", seconds: 1.5)
+        let (_, connected) = first.finish()
+        let lastID = try #require(connected.last?.id)
+
+        // Missed while away: a read on another device and a new announcement.
+        let list = try await server.request("GET", "/v1/users/1/messages", token: F.shopToken)
+        let id = try #require((list.json["items"] as? [[String: Any]])?.first { $0["kind"] as? String == "message" }?["id"] as? String)
+        #expect(try await server.request("POST", "/v1/users/1/messages/\(id)/read", token: F.shopToken).status == 200)
+        let notice = try runHerald(["notice", "publish", "--title", "新功能", "--content", "上线了", "--tenant", "0"],
+                                   in: fixture.workspace.url, environment: F.environment)
+        #expect(notice.status == 0)
+
+        let again = try client(server, user: "1", lastEventID: lastID, seconds: 1.5)
+        let (status, events) = again.finish()
+        #expect(status == 200)
+        #expect(events.contains { $0.event == "notice" && $0.json["title"] as? String == "新功能" }, "the missed announcement")
+        let counts = events.filter { $0.event == "unread" }.compactMap { $0.json["unread"] as? Int }
+        #expect(counts.last == 3, "2 unread messages + 1 unread announcement before; one read, one new: \(counts)")
+        _ = server.stop()
+    }
+
+    @Test func theStreamIsGuardedLikeTheInbox() async throws {
+        let fixture = try ServeFixture()
+        let server = try fixture.serve()
+        #expect(try await server.request("GET", "/v1/users/1/events").status == 401)
+        #expect(try await server.request("GET", "/v1/users/1/events", token: F.shopToken, tenant: "2").status == 403)
+        #expect(try await server.request("GET", "/v1/users/1/events?last_event_id=x", token: F.shopToken).status == 400)
+        _ = server.stop()
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// A Server-Sent Events client in a child Python process (standard library only): connects to
+/// `http://127.0.0.1:port/path` with the given headers, reads for `seconds`, and reports every
+/// event with the time it arrived. Started before the action it should observe; `finish()` waits.
+public final class EventStreamClient: @unchecked Sendable {
+    /// One event as received.
+    public struct Event: Decodable, Sendable {
+        public var id: String?
+        public var event: String?
+        public var data: String
+        /// Seconds since 1970 when it arrived.
+        public var at: Double
+        /// `data` decoded as a JSON object.
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any]) ?? [:] }
+    }
+
+    static let script = #"""
+        import json, socket, sys, time
+        port, path, seconds, until = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+        headers = sys.argv[5:]
+        s = socket.create_connection(("127.0.0.1", port))
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n"
+        s.sendall(request.encode())
+        s.settimeout(0.05)
+        print(json.dumps({"ready": time.time()}), flush=True)
+        buffer, end = b"", time.time() + seconds
+        while time.time() < end:
+            try:
+                chunk = s.recv(65536)
+                if not chunk: break
+                buffer += chunk
+            except socket.timeout:
+                pass
+            while b"\n\n" in buffer:
+                block, buffer = buffer.split(b"\n\n", 1)
+                lines = block.decode().split("\n")
+                if lines and lines[0].startswith("HTTP/"):
+                    status = int(lines[0].split()[1])
+                    print(json.dumps({"status": status}), flush=True)
+                    continue
+                event = {"at": time.time(), "data": ""}
+                for line in lines:
+                    if line.startswith("id: "): event["id"] = line[4:]
+                    elif line.startswith("event: "): event["event"] = line[7:]
+                    elif line.startswith("data: "): event["data"] = line[6:]
+                if "event" in event:
+                    print(json.dumps(event), flush=True)
+                    if until and event["event"] == until: end = min(end, time.time() + 0.3)
+        """#
+
+    private let process = Process()
+    private let output = Pipe()
+
+    /// Connects and starts reading; returns once the request was sent.
+    /// Reads for at most `seconds`, or until just after an event named `until` arrives.
+    public init(port: Int, path: String, headers: [String], seconds: Double, until: String = "") throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.script, String(port), path, String(seconds), until] + headers
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        pending = line.split(separator: 0x0A, omittingEmptySubsequences: true).dropFirst().map { Data($0) }
+    }
+
+    private var pending: [Data]
+
+    /// Stops reading now; returns what came.
+    public func stop() -> (status: Int?, events: [Event]) {
+        if process.isRunning { process.terminate() }
+        return finish()
+    }
+
+    /// Waits for the reading time to end; returns the HTTP status and the events.
+    public func finish() -> (status: Int?, events: [Event]) {
+        let rest = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        var status: Int?
+        var events: [Event] = []
+        for line in pending + rest.split(separator: 0x0A).map({ Data($0) }) {
+            if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let code = object["status"] as? Int {
+                status = code
+            } else if let event = try? JSONDecoder().decode(Event.self, from: line) {
+                events.append(event)
+            }
+        }
+        return (status, events)
+    }
+}
