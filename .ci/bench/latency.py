@@ -8,6 +8,9 @@ arrived = threading.Condition()
 
 class Provider(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: with Nagle on, the body waits for the client's
+    # delayed ACK (40 ms on Linux), which would be measured as Herald's latency.
+    disable_nagle_algorithm = True
     def do_POST(self):
         at = time.time()
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -58,9 +61,46 @@ def figures(values):
 
 renamed = [drop(f"{100000 + i}") for i in range(drops)]
 in_place = [drop(f"{900000 + i}", rename=False) for i in range(5)]
+
+# POST /v1/notifications at a steady rate: request sent → provider request, with the watcher running.
+import http.client, concurrent.futures, threading as th
+token = "latency-bench-token-0123456789"
+with open(f"{work}/herald.yaml", "a") as f:
+    f.write('serve:\n  clients:\n    app: {token: "${BENCH_TOKEN}", tenants: [0], scopes: [inbox, send]}\n')
+env["BENCH_TOKEN"] = token
+watch.terminate(); watch.wait()
+watch = subprocess.Popen([herald, "watch", "-C", work], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+serve = subprocess.Popen([herald, "serve", "-C", work, "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+api_port = int(serve.stdout.readline().decode().rsplit(":", 1)[1])
+time.sleep(1)
+rate, seconds = int(os.environ.get("API_RATE", "200")), int(os.environ.get("API_SECONDS", "10"))
+local = th.local()
+sent_at, statuses = {}, []
+def post(i):
+    code = f"{500000 + i}"
+    if not hasattr(local, "conn"): local.conn = http.client.HTTPConnection("127.0.0.1", api_port)
+    body = json.dumps({"template": "verify_code", "mobile": "13800138000", "params": {"code": code}})
+    sent_at[code] = time.time()
+    local.conn.request("POST", "/v1/notifications", body, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    response = local.conn.getresponse(); response.read()
+    statuses.append(response.status)
+start = time.time()
+with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+    for i in range(rate * seconds):
+        delay = start + i / rate - time.time()
+        if delay > 0: time.sleep(delay)
+        pool.submit(post, i)
+with arrived:
+    deadline = time.time() + 30
+    while sum(1 for c in sent_at if c in arrivals) < len(sent_at) and time.time() < deadline:
+        arrived.wait(timeout=1)
+api = [(arrivals[c] - sent_at[c]) * 1000 for c in sent_at if c in arrivals]
+serve.terminate(); serve.wait()
 watch.terminate(); watch.wait()
 print(f"drop-to-provider latency, one-row verification file, running herald watch, webhook to 127.0.0.1")
 print(f"renamed into the inbox ({drops} drops):  {figures(renamed)}")
 print(f"written in place (5 drops, settle 2s):  {figures(in_place)}")
 print(f"in place / renamed, p50: {sorted(in_place)[len(in_place)//2] / sorted(renamed)[len(renamed)//2]:.0f}x")
+print(f"POST /v1/notifications at {rate}/s for {seconds}s ({len(statuses)} requests, {statuses.count(202)} answered 202), "
+      f"request to provider: {figures(api)}; {len(sent_at) - len(api)} never arrived")
 subprocess.run(["rm", "-rf", work])
