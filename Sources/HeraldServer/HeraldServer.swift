@@ -111,6 +111,10 @@ public struct HeraldServer: Sendable {
         router.add(middleware: MethodNotAllowedMiddleware(table: table))
         router.get("/healthz") { _, _ in try await health() }
         router.get("/metrics") { _, _ in try await metrics() }
+        router.get("/v1/demo") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                     body: .init(byteBuffer: ByteBuffer(string: DemoPage.html)))
+        }
         router.post("/v1/receipts/{channel}/{secret}") { request, context in try await receipt(request, context) }
 
         let senders = router.group("/v1/notifications").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values), scope: "send"))

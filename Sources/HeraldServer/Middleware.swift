@@ -12,7 +12,11 @@ struct BearerAuthMiddleware: RouterMiddleware {
     var scope = "inbox"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
+        // A browser's EventSource cannot send headers: the live event stream also takes
+        // `?access_token=` and `?tenant=` (the access log shows paths without their query).
+        let isEventStream = request.method == .get && request.uri.path.hasSuffix("/events")
+        let queryToken = isEventStream ? request.uri.queryParameters.get("access_token") : nil
+        guard let header = request.headers[.authorization] ?? queryToken.map({ "Bearer \($0)" }) else {
             throw APIError.unauthorized("send Authorization: Bearer <token> (serve.clients in herald.yaml)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
@@ -26,7 +30,8 @@ struct BearerAuthMiddleware: RouterMiddleware {
             found = client
         }
         guard let client = found else { throw APIError.unauthorized("the bearer token is not one of serve.clients") }
-        let tenant = request.headers.first { $0.name.canonicalName == "x-tenant-id" }?.value ?? "0"
+        let tenant = request.headers.first { $0.name.canonicalName == "x-tenant-id" }?.value
+            ?? (isEventStream ? request.uri.queryParameters.get("tenant") : nil) ?? "0"
         guard !tenant.isEmpty, tenant.count <= 64,
               tenant.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
             throw APIError.badRequest("X-Tenant-Id must be 1 to 64 letters, digits, '-' or '_'")

@@ -16,7 +16,7 @@ public final class EventStreamClient: @unchecked Sendable {
     }
 
     static let script = #"""
-        import json, socket, sys, time
+        import json, select, socket, sys, time
         port, path, seconds, until = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
         headers = sys.argv[5:]
         s = socket.create_connection(("127.0.0.1", port))
@@ -26,6 +26,8 @@ public final class EventStreamClient: @unchecked Sendable {
         print(json.dumps({"ready": time.time()}), flush=True)
         buffer, end = b"", time.time() + seconds
         while time.time() < end:
+            if select.select([sys.stdin], [], [], 0)[0]:
+                break  # standard input closed: stop() asked to stop
             try:
                 chunk = s.recv(65536)
                 if not chunk: break
@@ -51,6 +53,7 @@ public final class EventStreamClient: @unchecked Sendable {
 
     private let process = Process()
     private let output = Pipe()
+    private let input = Pipe()
 
     /// Connects and starts reading; returns once the request was sent.
     /// Reads for at most `seconds`, or until just after an event named `until` arrives.
@@ -58,6 +61,7 @@ public final class EventStreamClient: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", Self.script, String(port), path, String(seconds), until] + headers
         process.standardOutput = output
+        process.standardInput = input
         process.standardError = FileHandle.standardError
         try process.run()
         var line = Data()
@@ -73,7 +77,7 @@ public final class EventStreamClient: @unchecked Sendable {
 
     /// Stops reading now; returns what came.
     public func stop() -> (status: Int?, events: [Event]) {
-        if process.isRunning { process.terminate() }
+        try? input.fileHandleForWriting.close()
         return finish()
     }
 
