@@ -143,6 +143,33 @@ import HeraldTestSupport
     }
 }
 
+
+extension InboxStoreTests {
+    @Test(arguments: Kind.allCases)
+    func everyChangeIsInTheEventLogInOrderForItsUserAndTenant(kind: Kind) throws {
+        let fixture = try Fixture(kind)
+        let store = fixture.store
+        let start = try store.latestEventID()
+        try store.deliver([Self.message(1), Self.message(2, user: "10002"), Self.message(3, tenant: "7")])
+        let notice = try store.publish(Notice(tenantID: "0", title: "维护", content: "今晚", createdAt: Self.t0))
+        let first = try #require(try store.list(tenant: "0", user: "10001", unreadOnly: false, page: 1, size: 10, now: Self.t0.addingTimeInterval(10))
+            .items.first { $0.kind == "message" })
+        _ = try store.markRead(tenant: "0", user: "10001", ids: [first.id], now: Self.t0.addingTimeInterval(20))
+
+        let mine = try store.events(after: start, tenant: "0", user: "10001", limit: 100)
+        #expect(mine.map(\.kind) == [.message, .notice, .changed], "\(mine.map(\.kind))")
+        #expect(mine.first?.item?.content == "您的订单 A1 已发货" && mine.first?.item?.kind == "message")
+        #expect(mine[1].item?.id == "n\(notice.id)" && mine[1].user == nil, "an announcement is for the whole tenant")
+        #expect(mine.map(\.id) == mine.map(\.id).sorted() && mine.allSatisfy { $0.id > start })
+        #expect(try store.events(after: start, tenant: "7", user: "10001", limit: 100).map(\.kind) == [.message])
+        let all = try store.events(after: start, tenant: nil, user: nil, limit: 100)
+        let latest = try store.latestEventID()
+        #expect(all.count == 5 && all.last?.id == latest)
+        #expect(try store.events(after: all[1].id, tenant: nil, user: nil, limit: 2).map(\.id) == [all[2].id, all[3].id], "resumes after an id")
+        withExtendedLifetime(fixture) {}
+    }
+}
+
 /// The record stage's port into the inbox: 站内信 stored in the ledger's transaction.
 @Suite(.timeLimit(.minutes(1))) struct SiteMessageStoreTests {
     @Test func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt() throws {
