@@ -28,6 +28,8 @@ public struct PostgresStores: Sendable {
     public let receipts: PostgresReceiptQueue
     /// Digests collecting rows, from every worker.
     public let digests: PostgresDigestStore
+    /// `Idempotency-Key` records of `POST /v1/notifications`, for every replica.
+    public let ingest: PostgresIngestRecords
 
     /// Connects to `settings.url` and migrates every store (under an advisory lock, so workers
     /// starting together migrate once).
@@ -53,5 +55,6 @@ public struct PostgresStores: Sendable {
         rates = try PostgresRateBuckets(pool: pool)
         receipts = try PostgresReceiptQueue(pool: pool)
         digests = try PostgresDigestStore(pool: pool, worker: worker.resolvedName, lease: worker.lease)
+        ingest = try PostgresIngestRecords(pool: pool)
     }
 }

@@ -55,6 +55,8 @@ public struct HeraldServer: Sendable {
     /// Where receipt pushes are kept when state is shared (PostgreSQL rows); nil writes them as
     /// files into `recipients/inbox/receipts/<channel>/`.
     public var receiptQueue: (any ReceiptQueue)?
+    /// With a PostgreSQL store: where `POST /v1/notifications` queues batches and remembers keys.
+    public var sharedIngest: (queue: any WorkQueue, records: any IngestRecords, worker: String)?
     /// How often live clients' changes are looked for (default 200 ms).
     public var livePollInterval: Duration = .milliseconds(200)
     /// How often an idle live client gets a keep-alive comment (default 15 s).
@@ -318,7 +320,12 @@ public struct HeraldServer: Sendable {
         guard let tenant = context.access.tenant else { throw APIError.unauthorized("no client authenticated") }
         let body = Data(buffer: try await collect(request, context))
         let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value
-        let ingest = NotificationIngest(workspace: workspace, now: now)
+        var ingest = NotificationIngest(workspace: workspace, now: now)
+        if let sharedIngest {
+            ingest.queue = sharedIngest.queue
+            ingest.records = sharedIngest.records
+            ingest.worker = sharedIngest.worker
+        }
         let outcome = try await ingest.accept(body, key: key, tenant: tenant)
         func json(_ status: HTTPResponse.Status, _ object: [String: Any], replayed: Bool = false) throws -> Response {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])

@@ -10,6 +10,11 @@ import HeraldCore
 struct NotificationIngest: Sendable {
     let workspace: Workspace
     let now: @Sendable () -> Date
+    /// With a PostgreSQL store: the batch is queued there (any worker sends it) instead of written
+    /// into this server's drop folder, and keys are remembered there for every replica.
+    var queue: (any WorkQueue)?
+    var records: (any IngestRecords)?
+    var worker = "serve"
 
     /// What the request gets.
     enum Outcome {
@@ -85,9 +90,13 @@ struct NotificationIngest: Sendable {
         defer { unlink(probe.path) }
         let context = BatchContext(id: id, file: "api")
         var jobs: [Job] = []
+        var read: [BatchRecord] = []
         do {
             let reader = try BatchReaders.open(probe, catalog: workspace.catalog)
-            while let record = try reader.next() { jobs.append(BatchRunner.job(for: record, batch: context)) }
+            while let record = try reader.next() {
+                read.append(record)
+                jobs.append(BatchRunner.job(for: record, batch: context))
+            }
         } catch let rejection as BatchRejection {
             return .rejected(status: 422, code: "invalid", message: rejection.reason, rows: [])
         }
@@ -118,10 +127,31 @@ struct NotificationIngest: Sendable {
                              rows: problems)
         }
 
-        // Durable before the answer: the batch file in the drop folder, then the key's record.
         let name = "\(code).api-\(bodyHash.prefix(16)).json"
-        try DurableFile.write(canonical, to: paths.dropFolder.appendingPathComponent(name))
         let response: [String: Any] = ["batch": id, "file": name, "messages": messages]
+        if let queue, let records {
+            // Shared store: queued in PostgreSQL for any worker (a batch id queued before is not
+            // queued again), then the key's record, which decides replay or conflict.
+            let priority = workspace.catalog[code]?.category.priority ?? TemplateCategory.transactional.priority
+            var chunks = stride(from: 0, to: read.count, by: workspace.configuration.chunkSize).map {
+                Array(read[$0..<min(read.count, $0 + workspace.configuration.chunkSize)])
+            }.makeIterator()
+            _ = try queue.enqueue(batch: BatchContext(id: id, file: name), worker: worker) { chunks.next().map { ($0, priority) } }
+            if key != nil {
+                let text = String(decoding: try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys, .withoutEscapingSlashes]),
+                                  as: UTF8.self)
+                if let earlier = try records.remember(key: id, bodyHash: bodyHash, response: text) {
+                    guard earlier.bodyHash == bodyHash,
+                          let answer = try JSONSerialization.jsonObject(with: Data(earlier.response.utf8)) as? [String: Any] else {
+                        return .conflict("Idempotency-Key '\(id)' was used with another body; nothing was queued")
+                    }
+                    return .accepted(answer, replayed: true)
+                }
+            }
+            return .accepted(response, replayed: false)
+        }
+        // Durable before the answer: the batch file in the drop folder, then the key's record.
+        try DurableFile.write(canonical, to: paths.dropFolder.appendingPathComponent(name))
         if key != nil {
             let stored = try JSONSerialization.data(withJSONObject: ["key": id, "body_sha256": bodyHash, "response": response],
                                                     options: [.sortedKeys, .withoutEscapingSlashes])

@@ -35,6 +35,9 @@ extension Herald {
             let stores = try openStores(workspace)
             var server = HeraldServer(workspace: workspace, store: stores.inbox, receiptParsers: ProviderReceipts.parsers)
             server.receiptQueue = stores.receipts
+            if let shared = stores.postgres {
+                server.sharedIngest = (shared.queue, shared.ingest, "serve:" + workspace.configuration.worker.resolvedName)
+            }
             let problems = server.startupProblems
             guard problems.isEmpty else {
                 for problem in problems { printError("herald serve: \(problem)") }

@@ -21,6 +21,7 @@ struct SharedStoreServeTests {
                 \(sms.channelsYAML)serve:
                   clients:
                     shop: {token: "${TEST_SHOP_TOKEN}", tenants: [0]}
+                    app: {token: "${TEST_APP_TOKEN}", tenants: [0], scopes: [inbox, send]}
                   receipts: {secret: "${TEST_RECEIPT_SECRET}"}
 
                 """,
@@ -77,6 +78,35 @@ struct SharedStoreServeTests {
         #expect(ingest.stdout.contains("1 delivered, 0 undelivered, 0 duplicate, 0 unmatched"), "\(ingest.stdout)\(ingest.stderr)")
         let again = try runHerald(["run", "--settle", "0s"], in: worker.url, environment: environment)
         #expect(!again.stdout.contains("delivered,"), "a receipt row is ingested once: \(again.stdout)")
+    }
+
+    @Test func aNotificationPostedToOneReplicaIsQueuedForAnyWorkerAndItsKeyHoldsOnEveryReplica() async throws {
+        let schema = try PostgresTestDatabase.freshSchema()
+        let sms = try SMSProviderTestServer()
+        let environment = F.environment.merging(["TEST_DATABASE_URL": PostgresTestDatabase.url ?? ""]) { _, new in new }
+        let a = try Self.workspace(schema: schema, sms: sms), b = try Self.workspace(schema: schema, sms: sms)
+        let worker = try Self.workspace(schema: schema, sms: sms)
+        let replicaA = try ServeProcess(workspace: a.url, environment: environment)
+        let replicaB = try ServeProcess(workspace: b.url, environment: environment)
+        let row = Data(#"{"template": "order_shipped", "user_id": "31", "params": {"name": "李雷", "orderId": "Q1"}}"#.utf8)
+        let key = ["Idempotency-Key": "order-Q1"]
+        let accepted = try await replicaA.request("POST", "/v1/notifications", token: F.appToken, headers: key, body: row)
+        #expect(accepted.status == 202, "\(accepted.body)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: a.url.appendingPathComponent("recipients/inbox").path)) ?? [])
+            .filter { $0.hasSuffix(".json") }.isEmpty, "queued in PostgreSQL, not in this replica's drop folder")
+        let replay = try await replicaB.request("POST", "/v1/notifications", token: F.appToken, headers: key, body: row)
+        #expect(replay.status == 202 && replay.headers["idempotent-replayed"] == "true", "the key holds on the other replica")
+        #expect(replay.json["batch"] as? String == "order-Q1")
+        let other = try await replicaB.request("POST", "/v1/notifications", token: F.appToken, headers: key,
+                                               body: Data(#"{"template": "order_shipped", "user_id": "31", "params": {"name": "李雷", "orderId": "Q2"}}"#.utf8))
+        #expect(other.status == 409)
+        _ = replicaA.stop()
+        _ = replicaB.stop()
+
+        let run = try runHerald(["run"], in: worker.url, environment: environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let sent = try worker.logEvents().filter { $0["status"] as? String == "sent" && $0["batch"] as? String == "order-Q1" }
+        #expect(sent.count == 1, "a worker in another workspace sent it, once")
     }
 
     @Test func anUnsetStoreURLStopsEveryCommandInsteadOfUsingTheLocalFile() throws {

@@ -126,3 +126,11 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
         lock.withLock { (items.count, items.reduce(0) { $0 + $1.chunk.records.count }) }
     }
 }
+
+/// What `POST /v1/notifications` answered for each `Idempotency-Key`, shared by every
+/// `herald serve` replica (PostgreSQL): a replay answers the same, another body is a conflict.
+public protocol IngestRecords: Sendable {
+    /// Keeps `response` for `key` with the body's hash, unless the key has a record already:
+    /// then returns that record (hash, response) and keeps nothing.
+    func remember(key: String, bodyHash: String, response: String) throws -> (bodyHash: String, response: String)?
+}
