@@ -198,10 +198,12 @@ public struct HeraldServer: Sendable {
             resume = nil
         }
         let store = store, now = now
-        // Subscribe first, then read what was missed: nothing falls in between (ids dedupe).
-        let (subscription, stream) = hub.subscribe(tenant: tenant, user: user)
+        // Where this stream starts, then the subscription, then whatever came after the start
+        // (a resume's missed events, or a change between the two): nothing falls in between, and
+        // ids drop what arrives twice.
         let start = try await blocking { try store.latestEventID() }
-        let missed = try await blocking { try resume.map { try store.events(after: $0, tenant: tenant, user: user, limit: 1000) } ?? [] }
+        let (subscription, stream) = hub.subscribe(tenant: tenant, user: user)
+        let missed = try await blocking { try store.events(after: resume ?? start, tenant: tenant, user: user, limit: 1000) }
         var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"]
         if let name = HTTPField.Name("X-Accel-Buffering") { headers[name] = "no" }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in

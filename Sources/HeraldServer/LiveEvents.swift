@@ -69,6 +69,13 @@ final class LiveHub: @unchecked Sendable {
         var sinceHeartbeat = Duration.zero
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
+            // Nobody listening: stop reading the log until the next subscriber starts it again.
+            let idle = lock.withLock { () -> Bool in
+                guard subscribers.isEmpty else { return false }
+                poller = nil
+                return true
+            }
+            if idle { return }
             sinceHeartbeat += interval
             if sinceHeartbeat >= heartbeat {
                 sinceHeartbeat = .zero
