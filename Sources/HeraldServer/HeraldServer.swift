@@ -118,6 +118,9 @@ public struct HeraldServer: Sendable {
                      body: .init(byteBuffer: ByteBuffer(string: DemoPage.html)))
         }
         router.post("/v1/receipts/{channel}/{secret}") { request, context in try await receipt(request, context) }
+        let unsubscribe = UnsubscribePages(workspace: workspace)
+        router.get("/v1/unsubscribe/{token}") { _, context in try unsubscribe.confirm(try pathParameter(context, "token")) }
+        router.post("/v1/unsubscribe/{token}") { _, context in try await unsubscribe.unsubscribe(try pathParameter(context, "token")) }
 
         let senders = router.group("/v1/notifications").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values), scope: "send"))
         senders.post { request, context in try await notify(request, context) }

@@ -37,7 +37,7 @@ import Yams
         let routes = Set(server.router(logger: Logger(label: "test")).routes.map { "\($0.method.rawValue) \($0.path)" })
         let documented = Set(try Self.operations(try Self.document()).keys)
         #expect(routes == documented, "only in the server: \(routes.subtracting(documented)); only in the document: \(documented.subtracting(routes))")
-        #expect(routes.count == 11)
+        #expect(routes.count == 13)
     }
 
     @Test func answersHaveADocumentedStatusAndMatchTheirSchema() async throws {
@@ -47,6 +47,8 @@ import Yams
         let server = try fixture.serve()
         let token = ServeFixture.shopToken
         let secret = ServeFixture.receiptSecret
+        let unsubscribeToken = UnsubscribeToken.make(address: "promo@example.com", category: .marketing, tenant: "0",
+                                                     secret: ServeFixture.unsubscribeSecret)
         let receipt = Data(#"[{"phone_number": "13800130000", "success": true, "err_code": "DELIVERED", "biz_id": "x", "out_id": "none"}]"#.utf8)
         let exchanges: [(route: String, method: String, path: String, token: String?, tenant: String?, body: Data?)] = [
             ("GET /healthz", "GET", "/healthz", nil, nil, nil),
@@ -65,6 +67,10 @@ import Yams
             ("POST /v1/users/{user}/messages/read-all", "POST", "/v1/users/1/messages/read-all", token, nil, nil),
             ("POST /v1/users/{user}/messages/read-all", "POST", "/v1/users/1/messages/read-all", token, "9", nil),
             ("GET /v1/demo", "GET", "/v1/demo", nil, nil, nil),
+            ("GET /v1/unsubscribe/{token}", "GET", "/v1/unsubscribe/\(unsubscribeToken)", nil, nil, nil),
+            ("GET /v1/unsubscribe/{token}", "GET", "/v1/unsubscribe/forged.00", nil, nil, nil),
+            ("POST /v1/unsubscribe/{token}", "POST", "/v1/unsubscribe/\(unsubscribeToken)", nil, nil, Data("List-Unsubscribe=One-Click".utf8)),
+            ("POST /v1/unsubscribe/{token}", "POST", "/v1/unsubscribe/forged.00", nil, nil, nil),
             // The stream itself never ends; LiveEventsTests reads it. Here: the answers that do end.
             ("GET /v1/users/{user}/events", "GET", "/v1/users/1/events", nil, nil, nil),
             ("GET /v1/users/{user}/events", "GET", "/v1/users/1/events?last_event_id=x", token, nil, nil),

@@ -9,9 +9,10 @@ struct ServeFixture {
     static let partnerToken = "partner-token-0123456789abcdef"
     static let receiptSecret = "receipt-secret-0123456789"
     static let appToken = "app-token-0123456789abcdef"
+    static let unsubscribeSecret = "unsubscribe-secret-0123456789"
     static let environment = SMSProviderTestServer.environment.merging(
         ["TEST_SHOP_TOKEN": shopToken, "TEST_PARTNER_TOKEN": partnerToken, "TEST_RECEIPT_SECRET": receiptSecret,
-         "TEST_APP_TOKEN": appToken]) { _, new in new }
+         "TEST_APP_TOKEN": appToken, "TEST_UNSUBSCRIBE_SECRET": unsubscribeSecret]) { _, new in new }
 
     let workspace: TemporaryWorkspace
     let sms: SMSProviderTestServer
@@ -23,6 +24,10 @@ struct ServeFixture {
                 timezone: Asia/Shanghai
                 site: {transport: inbox}
                 caps: {sms: [none]}
+                mail:
+                  unsubscribe: {base_url: "https://notify.example.com", secret: "${TEST_UNSUBSCRIBE_SECRET}"}
+                  accounts:
+                    default: {transport: file, from: noreply@shop.example.com}
                 \(sms.channelsYAML)serve:
                   max_body: 4KB
                   clients:

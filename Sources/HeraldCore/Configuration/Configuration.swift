@@ -323,6 +323,8 @@ public struct Configuration: Sendable {
     public var store = StoreSettings()
     /// This process as one of several workers (`worker:`).
     public var worker = WorkerSettings()
+    /// One-click unsubscribe for marketing mail (`mail.unsubscribe`), or nil.
+    public var unsubscribe: OneClickUnsubscribe?
 
     /// The retry policy for messages of `channel` through `account`.
     public func retryPolicy(channel: Channel, account: String) -> RetryPolicy {

@@ -101,7 +101,23 @@ final class ConfigurationLoader {
         if let node = top["site"], let site = reader.mapping(node, "site", allowed: ["transport"]) {
             configuration.site = SiteSettings(transport: transport(site, owner: "site", section: "the site channel", default: .inbox))
         }
-        configuration.mailAccounts = entries(top, section: "mail", group: "accounts", what: "mail account") { id, m in
+        if let mail = top["mail"]?.mapping, let node = mail["unsubscribe"],
+           let m = reader.mapping(node, "mail.unsubscribe", allowed: ["base_url", "secret"]) {
+            let base = reader.string(m, "base_url", required: true)
+            if m["secret"] == nil { reader.missing("secret", in: m, hint: "add `secret: ${HERALD_UNSUBSCRIBE_SECRET}`") }
+            if let base, let baseNode = m["base_url"] {
+                if !(base.hasPrefix("https://") || base.hasPrefix("http://")) || UnsubscribeLink.problem(base) != nil {
+                    reader.error("mail.unsubscribe base_url is '\(base)'; write where herald serve is reachable, such as https://notify.example.com", at: baseNode)
+                } else if let secret = secret(m, "secret", owner: "mail.unsubscribe") {
+                    if !secret.value.isEmpty, secret.value.count < 16, let node = m["secret"] {
+                        reader.error("mail.unsubscribe secret has \(secret.value.count) characters; use at least 16 random ones", at: node)
+                    }
+                    let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+                    configuration.unsubscribe = OneClickUnsubscribe(baseURL: trimmed, secret: secret)
+                }
+            }
+        }
+        configuration.mailAccounts = entries(top, section: "mail", group: "accounts", what: "mail account", alsoAllowed: ["unsubscribe"]) { id, m in
             let from = reader.string(m, "from", required: true)
             if let from, let node = m["from"], !Self.looksLikeAddress(from) {
                 reader.error("'from' of mail account '\(id)' is '\(from)', not an email address", at: node)
@@ -172,9 +188,9 @@ final class ConfigurationLoader {
     }
 
     /// Reads `section.group.<id>` mappings, e.g. `mail.accounts.default`.
-    private func entries<T>(_ top: YAMLMapping, section: String, group: String, what: String,
+    private func entries<T>(_ top: YAMLMapping, section: String, group: String, what: String, alsoAllowed: [String] = [],
                             build: (String, YAMLMapping) -> T) -> [String: T] {
-        guard let node = top[section], let sectionMapping = reader.mapping(node, section, allowed: [group]) else {
+        guard let node = top[section], let sectionMapping = reader.mapping(node, section, allowed: [group] + alsoAllowed) else {
             return [:]
         }
         guard let groupNode = sectionMapping[group], let groupMapping = reader.mapping(groupNode, "\(section).\(group)") else {

@@ -94,6 +94,29 @@ public final class Preferences: @unchecked Sendable {
         try handle.write(contentsOf: Data(line.utf8))
     }
 
+    /// Records an opt-out in `recipients/preferences.csv` of the workspace at `root`, durably and
+    /// whole (the file is rewritten tmp → fsync → rename under a lock, never half-written); a rule
+    /// already there is not added twice. Returns whether it was new.
+    @discardableResult
+    public static func recordOptOut(root: URL, address: String, channel: Channel, category: TemplateCategory) throws -> Bool {
+        let paths = WorkspacePaths(root: root)
+        let file = paths.preferences
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let lock = open(file.deletingLastPathComponent().appendingPathComponent(".preferences.lock").path, O_CREAT | O_RDWR, 0o644)
+        guard lock >= 0 else { throw BatchRejection(reason: "cannot lock recipients/preferences.csv: \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        flock(lock, LOCK_EX)
+        defer { flock(lock, LOCK_UN) }
+        var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+        if text.isEmpty { text = "user_id,address,channel,category,opt_out\n" }
+        if !text.hasSuffix("\n") { text += "\n" }
+        // The address is normalised as mail addresses are; it never holds a comma or quote (validated mail).
+        let line = ",\(normalize(address, channel: channel)),\(channel.rawValue),\(category.rawValue),true"
+        guard !text.split(separator: "\n").contains(where: { $0 == line }) else { return false }
+        try DurableFile.write(Data((text + line + "\n").utf8), to: file)
+        return true
+    }
+
     /// Adds an opt-out (tests, and the `notice`/unsubscribe flows later).
     public func optOut(userID: String? = nil, address: String? = nil, channel: Channel? = nil, category: TemplateCategory? = nil) {
         let rule = OptOut(userID: userID, address: address.map { Self.normalize($0, channel: channel) }, channel: channel, category: category)

@@ -85,7 +85,7 @@ public struct WorkspaceRun: Sendable {
             return Pipeline([
                 .load(from: catalog, ledger: ledger),
                 .validate(using: renderer, timeZone: workspace.configuration.timeZone),
-                .render(with: renderer, attachments: attachments),
+                .render(with: renderer, attachments: attachments, oneClick: workspace.configuration.unsubscribe),
             ])
         }
         let limiter = RateLimiter(configuration: workspace.configuration, preferences: preferences, counters: counters,
@@ -95,7 +95,7 @@ public struct WorkspaceRun: Sendable {
             preparation: [
                 .load(from: catalog, ledger: ledger),
                 .validate(using: renderer, timeZone: workspace.configuration.timeZone),
-                .render(with: renderer, attachments: attachments),
+                .render(with: renderer, attachments: attachments, oneClick: workspace.configuration.unsubscribe),
                 .rateLimit(limiter),
             ],
             delivery: [

@@ -255,7 +255,7 @@ struct TemplateLoader {
                 if case let .literal(text) = segment { return text }
                 return "x"
             }.joined()
-            if let problem = UnsubscribeLink.problem(sample) { reader.error(problem.replacingOccurrences(of: "'\(sample)'", with: "'\(unsubscribe.source)'"), at: node) }
+            if sample != OneClickUnsubscribe.templateValue, let problem = UnsubscribeLink.problem(sample) { reader.error(problem.replacingOccurrences(of: "'\(sample)'", with: "'\(unsubscribe.source)'"), at: node) }
         }
 
         var attachments: [TemplateText] = []

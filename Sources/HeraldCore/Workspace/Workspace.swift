@@ -129,6 +129,17 @@ public enum WorkspaceCheck {
                     diagnostics.append(.error(problem, at: reference.location))
                 }
             }
+            // Bulk mail needs a way out (mailbox providers require one-click unsubscribe).
+            guard let mail = template.base.mail else { continue }
+            let asks = mail.unsubscribe?.source == OneClickUnsubscribe.templateValue
+            let where_ = SourceLocation(file: template.file, line: 1)
+            if asks && configuration.unsubscribe == nil {
+                diagnostics.append(.error("the mail variant asks for unsubscribe: one-click, but herald.yaml has no mail.unsubscribe "
+                                          + "(base_url and secret)", at: where_))
+            } else if template.category == .marketing && mail.unsubscribe == nil && configuration.unsubscribe == nil {
+                diagnostics.append(.warning("marketing mail with no way to unsubscribe: set mail.unsubscribe in herald.yaml for "
+                                            + "one-click links (RFC 8058), or unsubscribe: in the mail variant", at: where_))
+            }
         }
         return diagnostics
     }

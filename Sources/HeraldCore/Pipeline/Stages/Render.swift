@@ -4,7 +4,10 @@ extension PipelineStage {
     /// **render**: renders each delivery's variant for the recipient's locale. For mail, adds
     /// the row's attachments and unsubscribe link and, with a policy, checks every attachment is
     /// a file inside the workspace and the message fits its account's `max_size`.
-    public static func render(with renderer: TemplateRenderer, attachments policy: AttachmentPolicy? = nil) -> PipelineStage {
+    /// With `oneClick` (`mail.unsubscribe`), marketing mail and templates asking `unsubscribe:
+    /// one-click` get a signed one-click link (RFC 8058); a row's `unsubscribe_url` still wins.
+    public static func render(with renderer: TemplateRenderer, attachments policy: AttachmentPolicy? = nil,
+                              oneClick: OneClickUnsubscribe? = nil) -> PipelineStage {
         .eachDelivery(.render) { job, delivery throws(StageFailure) in
             guard let template = job.template else { return }
             switch renderer.render(template, channel: delivery.channel, parameters: job.row.parameters, locale: job.row.recipient.locale) {
@@ -22,6 +25,12 @@ extension PipelineStage {
                 }
                 if case var .mail(mail) = message.content {
                     mail.attachments += job.row.mail.attachments
+                    let asksOneClick = mail.unsubscribe == OneClickUnsubscribe.templateValue
+                    if asksOneClick { mail.unsubscribe = nil }
+                    if let oneClick, asksOneClick || template.category == .marketing {
+                        mail.unsubscribe = oneClick.link(address: delivery.address, category: template.category,
+                                                         tenant: job.row.recipient.tenantID ?? "0")
+                    }
                     mail.unsubscribe = job.row.mail.unsubscribeURL ?? mail.unsubscribe
                     if let link = mail.unsubscribe, let problem = UnsubscribeLink.problem(link) {
                         throw StageFailure(.invalid, code: .invalidUnsubscribeURL, problem)
