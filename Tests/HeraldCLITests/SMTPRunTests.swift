@@ -67,6 +67,32 @@ import HeraldTestSupport
         #expect(log.contains("cc '***' is not a valid address"), "addresses in error messages are masked like the recipient field")
     }
 
+    @Test func withABounceDomainTheEnvelopeSenderNamesTheMessage() throws {
+        let server = try SMTPTestServer()
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": """
+                mail:
+                  accounts:
+                    relay: {transport: smtp, host: 127.0.0.1, port: \(server.port), security: none, from: noreply@shop.example.com, bounce_domain: bounces.example.com}
+                    local: {transport: file, from: noreply@shop.example.com, bounce_domain: bounces.example.com}
+
+                """,
+            "templates/welcome.yaml": "mail: {account: relay, title: \"欢迎 {name}\", text: \"{name}，欢迎您！\"}\n",
+            "templates/receipt.yaml": "mail: {account: local, title: \"收据 {name}\", text: \"{name}\"}\n",
+            "recipients/inbox/welcome.csv": "email,name\nli@example.com,李雷\n",
+            "recipients/inbox/receipt.csv": "email,name\nhan@example.com,韩梅梅\n",
+        ])
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let events = try workspace.logEvents()
+        let smtpID = try #require(events.first { $0["file"] as? String == "welcome.csv" }?["message_id"] as? String)
+        #expect(try server.received().map(\.mailFrom) == ["b+\(smtpID)@bounces.example.com"], "VERP in MAIL FROM")
+        let fileID = try #require(events.first { $0["file"] as? String == "receipt.csv" }?["message_id"] as? String)
+        let eml = try workspace.read("outbox/sent/mail/receipt/\(fileID).eml")
+        #expect(eml.hasPrefix("Return-Path: <b+\(fileID)@bounces.example.com>\r\n"), "the file transport's .eml says the same")
+        #expect(try parseWithPython(Data(eml.utf8)).fromAddress == "noreply@shop.example.com", "the From header is unchanged")
+    }
+
     @Test func aBusyServerDefersAndARejectingOneFails() throws {
         let busy = try SMTPTestServer(rcptReply: "451 4.7.1 Greylisted, please try again later")
         let greylisted = try workspace(port: busy.port, batch: "email,name\nli@example.com,李雷\n")

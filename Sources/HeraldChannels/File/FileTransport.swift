@@ -66,7 +66,10 @@ public struct FileTransport: Transport {
             let composer = MailComposer(timeZone: configuration.timeZone)
             let message = try composer.compose(mail, account: account, to: MailAddress(envelope.address), extras: envelope.mail,
                                                root: root, messageID: envelope.id.value)
-            return (message.data, "eml")
+            // With a bounce_domain, the VERP envelope sender, as the receiving server would record it.
+            guard account.bounceDomain != nil else { return (message.data, "eml") }
+            let returnPath = Data("Return-Path: <\(account.envelopeSender(messageID: envelope.id.value))>\r\n".utf8)
+            return (returnPath + message.data, "eml")
         case let .sms(sms):
             return (try json(envelope, sms), "json")
         case let .site(site):

@@ -81,7 +81,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             return .permanent(code: "attachment_unreadable", "could not read an attachment: \(error)")
         }
         let recipients = [envelope.address] + envelope.mail.cc + envelope.mail.bcc
-        let reply = connection.perform(from: account.from, recipients: recipients, message: message.data)
+        let reply = connection.perform(from: account.envelopeSender(messageID: envelope.id.value), recipients: recipients, message: message.data)
         var outcome = reply.outcome
         if outcome.kind == .sent {
             outcome.providerID = "<\(message.messageID)>"

@@ -146,6 +146,15 @@ public struct MailAccount: Sendable, Hashable {
     public var rate: RateLimit?
     /// Largest message, attachments included, in bytes (`max_size`, default 25MB).
     public var maxSize: Int
+    /// The domain of VERP return paths (`bounce_domain`): a late bounce to
+    /// `b+<message id>@bounces.example.com` names the message it is about.
+    public var bounceDomain: String?
+
+    /// The envelope sender (SMTP `MAIL FROM`, `Return-Path`) of message `messageID`: its VERP
+    /// address when the account has a `bounce_domain`, else `from`.
+    public func envelopeSender(messageID: String) -> String {
+        bounceDomain.map { "b+\(messageID)@\($0)" } ?? from
+    }
 
     /// Creates an account.
     public init(id: String, transport: TransportKind = .file, from: String, replyTo: String? = nil,

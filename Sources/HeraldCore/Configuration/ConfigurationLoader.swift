@@ -125,6 +125,13 @@ final class ConfigurationLoader {
             let transport = transport(m, owner: "mail account '\(id)'", section: "mail accounts", default: .file)
             var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
             account.rate = rate(m, "rate")
+            if let node = m["bounce_domain"], let domain = reader.string(node, "'bounce_domain'") {
+                if domain.range(of: #"^[A-Za-z0-9]([A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,63}$"#, options: .regularExpression) != nil {
+                    account.bounceDomain = domain.lowercased()
+                } else {
+                    reader.error("'bounce_domain' of mail account '\(id)' is '\(domain)'; write a domain such as bounces.example.com", at: node)
+                }
+            }
             if let node = m["max_size"], let text = reader.string(node, "'max_size'") {
                 if let size = SizeText.parse(text), size > 0 { account.maxSize = size } else {
                     reader.error("'max_size' of mail account '\(id)' is '\(text)'; write a size like 10MB or 512KB (at most 1024GB)", at: node)
@@ -180,7 +187,7 @@ final class ConfigurationLoader {
     static func allowedKeys(_ what: String) -> [String] {
         switch what {
         case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
-                              "rate", "connections", "timeout", "ca_file", "max_size", "retry"]
+                              "rate", "connections", "timeout", "ca_file", "max_size", "retry", "bounce_domain"]
         case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
                              "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret"]
         default: ["transport", "kind", "app_id", "rate", "retry", "app_secret", "endpoint"]
