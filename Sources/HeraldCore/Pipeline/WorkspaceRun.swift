@@ -434,13 +434,10 @@ public struct WorkspaceRun: Sendable {
         }
         do {
             while !shouldStop(), let chunk = try queue.claim(worker: name, lease: lease) {
-                var jobs = chunk.records.map { BatchRunner.job(for: $0, batch: chunk.batch) }
-                try await preparation.run(&jobs)
-                try await collect()
-                try queue.renew(chunk.id, worker: name, lease: lease)
-                // A slow chunk (a rate of 10/s, a slow provider) keeps its lease while it is sent:
-                // renewed every third of the lease, so no other worker takes it meanwhile. Leases run
-                // on the database's wall clock, so this waits real time, not the run's clock.
+                // The chunk keeps its lease from the claim until it is finished, however long the
+                // previous chunk's delivery or its own takes (a rate of 10/s, a slow provider):
+                // renewed every third of the lease. Leases run on the database's wall clock, so
+                // this waits real time, not the run's clock.
                 let id = chunk.id
                 let heartbeat = Task {
                     while !Task.isCancelled {
@@ -448,6 +445,14 @@ public struct WorkspaceRun: Sendable {
                         if Task.isCancelled { break }
                         try? queue.renew(id, worker: name, lease: lease)
                     }
+                }
+                var jobs = chunk.records.map { BatchRunner.job(for: $0, batch: chunk.batch) }
+                do {
+                    try await preparation.run(&jobs)
+                    try await collect()
+                } catch {
+                    heartbeat.cancel()
+                    throw error
                 }
                 inFlight = (chunk, Task { [jobs] in
                     var jobs = jobs
