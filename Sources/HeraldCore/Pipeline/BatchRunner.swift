@@ -41,13 +41,7 @@ public struct BatchRunner: Sendable {
     /// Reads `url` through the pipeline. Throws `BatchRejection` when the file cannot be
     /// read at all (nothing of it was sent), `FatalStageError` when the run must stop.
     public func run(_ url: URL, progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
-        let fingerprint = try BatchFingerprint.compute(url)
-        let reader = try BatchReaders.open(url, catalog: catalog)
-        var id = reader.declaredID ?? fingerprint.batchID
-        if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, let ledgerKnows, try ledgerKnows(legacy) {
-            id = legacy
-        }
-        let batch = BatchContext(id: id, file: url.lastPathComponent)
+        let (reader, batch) = try Self.open(url, catalog: catalog, ledgerKnows: ledgerKnows)
         var summary = RunSummary()
         var rows = 0
         let preparation = pipeline.preparation, delivery = pipeline.delivery
@@ -100,6 +94,19 @@ public struct BatchRunner: Sendable {
 
         try await pipeline.finish()
         return summary
+    }
+
+    /// Opens a batch file: its reader, and its identity (the declared id, else the file's name and
+    /// bytes; a file the ledger knows under its bytes-only id keeps that id).
+    public static func open(_ url: URL, catalog: TemplateCatalog,
+                            ledgerKnows: (@Sendable (String) throws -> Bool)?) throws -> (reader: any BatchReader, batch: BatchContext) {
+        let fingerprint = try BatchFingerprint.compute(url)
+        let reader = try BatchReaders.open(url, catalog: catalog)
+        var id = reader.declaredID ?? fingerprint.batchID
+        if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, let ledgerKnows, try ledgerKnows(legacy) {
+            id = legacy
+        }
+        return (reader, BatchContext(id: id, file: url.lastPathComponent))
     }
 
     /// Runs rows given directly (`herald send`) through the pipeline.

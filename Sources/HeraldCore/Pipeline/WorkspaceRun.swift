@@ -264,7 +264,9 @@ public struct WorkspaceRun: Sendable {
         guard let receiptQueue else { return }
         let parsers = receipts
         var reports: [String: ReceiptReport] = [:]
-        let taken = try receiptQueue.take(limit: 1000) { channel, body in
+        var pushes: [String: Int] = [:]
+        _ = try receiptQueue.take(limit: 1000) { channel, body in
+            pushes[channel, default: 0] += 1
             do {
                 let report = try parsers.ingest(body, channel: channel, with: ingest)
                 reports[channel, default: ReceiptReport()].merge(report)
@@ -277,7 +279,7 @@ public struct WorkspaceRun: Sendable {
             }
         }
         for (channel, report) in reports.sorted(by: { $0.key < $1.key }) {
-            summary.notes.append("receipts/\(channel): \(taken) pushed, \(report.delivered) delivered, "
+            summary.notes.append("receipts/\(channel): \(pushes[channel] ?? 0) pushed, \(report.delivered) delivered, "
                 + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
         }
     }
@@ -288,10 +290,7 @@ public struct WorkspaceRun: Sendable {
         let dropFolder = DropFolder(root: workspace.root, settle: workspace.configuration.settle)
         let (ready, settling) = try dropFolder.scan(now: clock(), complete: arrivedComplete)
         summary.settlingFiles = settling
-        var runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
-                                 chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
-        let ledger = ledger
-        runner.ledgerKnows = { try ledger.knows(batch: $0) }
+        let runner = batchRunner(dryRun: dryRun)
         for url in prioritized(ready) {
             if shouldStop() { break }
             if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
@@ -361,11 +360,9 @@ public struct WorkspaceRun: Sendable {
     func enqueue(_ url: URL, to queue: any WorkQueue, in dropFolder: DropFolder, into summary: inout RunSummary) throws {
         let name = url.lastPathComponent
         do {
-            let fingerprint = try BatchFingerprint.compute(url)
-            let reader = try BatchReaders.open(url, catalog: workspace.catalog)
-            var id = reader.declaredID ?? fingerprint.batchID
-            if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, try ledger.knows(batch: legacy) { id = legacy }
-            let batch = BatchContext(id: id, file: name)
+            let ledger = ledger
+            let (reader, batch) = try BatchRunner.open(url, catalog: workspace.catalog, ledgerKnows: { try ledger.knows(batch: $0) })
+            let id = batch.id
             let chunkSize = workspace.configuration.chunkSize, catalog = workspace.catalog
             let filePriority = priority(of: url)
             let claim = try queue.enqueue(batch: batch, worker: worker.resolvedName) {
@@ -480,16 +477,23 @@ public struct WorkspaceRun: Sendable {
         let (ready, _) = try dropFolder.scan(now: clock(), complete: arrivedComplete)
         let files = ready.filter { $0.lastPathComponent != current && priority(of: $0) == TemplateCategory.verification.priority }
         guard !files.isEmpty else { return }
-        var runner = BatchRunner(pipeline: pipeline(), catalog: workspace.catalog, chunkSize: workspace.configuration.chunkSize,
-                                 shouldStop: shouldStop)
-        let ledger = ledger
-        runner.ledgerKnows = { try ledger.knows(batch: $0) }
+        let runner = batchRunner()
         var summary = RunSummary()
         for url in files {
             _ = try await runBatch(url, with: runner, in: dropFolder, dryRun: false, progress: nil, into: &summary)
         }
         summary.notes.append("sent \(files.count) verification file\(files.count == 1 ? "" : "s") between chunks of \(current)")
         urgent.add(summary)
+    }
+
+    /// A runner for drop-folder files: a chain of its own, this run's chunk size and stop flag, and
+    /// the ledger for batch ids from before the name joined the identity.
+    func batchRunner(dryRun: Bool = false) -> BatchRunner {
+        var runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
+                                 chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
+        let ledger = ledger
+        runner.ledgerKnows = { try ledger.knows(batch: $0) }
+        return runner
     }
 
     /// Files ordered by the category of the template their name implies (verification first),
