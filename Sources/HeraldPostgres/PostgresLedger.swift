@@ -176,30 +176,13 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     }
 }
 
-/// JSON text for `jsonb_to_recordset` parameters.
+/// Codable values as JSON text in rows (`jsonb` columns), written as Core stores them.
 enum PostgresJSON {
     static func encode<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try JSONEncoder.queue.encode(value), as: UTF8.self)
+        String(decoding: try JSONEncoder.stored.encode(value), as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try JSONDecoder.queue.decode(type, from: Data(text.utf8))
-    }
-}
-
-extension JSONEncoder {
-    /// Dates as seconds since 1970 (exact to the microsecond), for rows kept in PostgreSQL.
-    static var queue: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return encoder
-    }
-}
-
-extension JSONDecoder {
-    static var queue: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
+        try JSONDecoder.stored.decode(type, from: Data(text.utf8))
     }
 }

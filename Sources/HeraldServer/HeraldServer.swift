@@ -325,7 +325,7 @@ public struct HeraldServer: Sendable {
         guard let tenant = context.access.tenant else { throw APIError.unauthorized("no client authenticated") }
         let body = Data(buffer: try await collect(request, context))
         let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value
-        var ingest = NotificationIngest(workspace: workspace, now: now)
+        var ingest = NotificationIngest(workspace: workspace)
         if let sharedIngest {
             ingest.queue = sharedIngest.queue
             ingest.records = sharedIngest.records

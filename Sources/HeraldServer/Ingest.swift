@@ -9,7 +9,6 @@ import HeraldCore
 /// same ids again and writes nothing; with another body it is a conflict.
 struct NotificationIngest: Sendable {
     let workspace: Workspace
-    let now: @Sendable () -> Date
     /// With a PostgreSQL store: the batch is queued there (any worker sends it) instead of written
     /// into this server's drop folder, and keys are remembered there for every replica.
     var queue: (any WorkQueue)?

@@ -175,7 +175,7 @@ public struct FileDigestStore: DigestStore {
     private func read(_ url: URL) throws -> Digest? {
         guard let data = try? Data(contentsOf: url) else { return nil }
         do {
-            return try JSONDecoder.digests.decode(Digest.self, from: data)
+            return try JSONDecoder.stored.decode(Digest.self, from: data)
         } catch {
             throw SpoolCorruption(file: "outbox/spool/digests/\(url.lastPathComponent)", reason: "\(error)")
         }
@@ -197,7 +197,7 @@ public struct FileDigestStore: DigestStore {
             open = nil
         }
         let digest = Self.adding(item, to: open, template: template, key: key, now: now, window: window, max: max)
-        try DurableFile.write(try JSONEncoder.digests.encode(digest), to: file)
+        try DurableFile.write(try JSONEncoder.stored.encode(digest), to: file)
         return digest
     }
 
@@ -219,7 +219,9 @@ public struct FileDigestStore: DigestStore {
 }
 
 extension JSONEncoder {
-    static var digests: JSONEncoder {
+    /// How Herald keeps values in its stores (digest files, PostgreSQL rows): keys sorted, dates
+    /// as seconds since 1970 (exact to the microsecond).
+    public static var stored: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .secondsSince1970
@@ -228,7 +230,8 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
-    static var digests: JSONDecoder {
+    /// Reads what `JSONEncoder.stored` wrote.
+    public static var stored: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         return decoder
