@@ -9,8 +9,9 @@ journal is empty at the end.
 
 Usage: python3 .ci/crash_test.py HERALD_BINARY [ROWS] [KILLS]
 """
-import collections, json, os, random, signal, socket, sqlite3, subprocess, sys, tempfile, threading, time
-from aiosmtpd.controller import Controller
+import json, os, random, signal, sqlite3, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_counter import CountingSMTPServer
 
 herald = sys.argv[1]
 rows = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
@@ -18,19 +19,8 @@ kills_wanted = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 connections = 4
 random.seed(int(os.environ.get("HERALD_CRASH_SEED", time.time())))
 
-received = collections.Counter()
-lock = threading.Lock()
-
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        with lock:
-            for rcpt in envelope.rcpt_tos:
-                received[rcpt] += 1
-        return "250 2.0.0 Ok"
-
-probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
-controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-controller.start()
+sink = CountingSMTPServer()
+received, port = sink.received, sink.port
 
 work = tempfile.mkdtemp(prefix="herald-crash-")
 os.makedirs(f"{work}/templates"); os.makedirs(f"{work}/recipients/inbox")
@@ -71,7 +61,7 @@ while True:
     if runs > kills_wanted + 5:
         print(output)
         sys.exit("herald never finished the batch")
-controller.stop()
+sink.stop()
 
 failures = []
 missing = [i for i in range(rows) if received[f"user{i}@example.com"] == 0]

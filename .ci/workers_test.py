@@ -11,8 +11,9 @@ totals; every watcher sent a share; every log line is JSON and names its worker.
 
 Usage: python3 .ci/workers_test.py HERALD_BINARY [ROWS] [KILLS]
 """
-import collections, json, os, random, re, signal, socket, subprocess, sys, tempfile, threading, time, uuid
-from aiosmtpd.controller import Controller
+import json, os, random, re, signal, subprocess, sys, tempfile, time, uuid
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_counter import CountingSMTPServer
 
 herald = sys.argv[1]
 rows = int(sys.argv[2]) if len(sys.argv) > 2 else 30000
@@ -25,19 +26,8 @@ workers = ["w1", "w2", "w3"]
 victim = "w2"
 random.seed(int(os.environ.get("HERALD_CRASH_SEED", time.time())))
 
-received = collections.Counter()
-lock = threading.Lock()
-
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        with lock:
-            for rcpt in envelope.rcpt_tos:
-                received[rcpt] += 1
-        return "250 2.0.0 Ok"
-
-probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
-controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-controller.start()
+sink = CountingSMTPServer()
+received, port = sink.received, sink.port
 
 schema = "workers_" + uuid.uuid4().hex[:12]
 def psql(sql):
@@ -103,7 +93,7 @@ time.sleep(0.5)
 for worker, process in processes.items():
     process.send_signal(signal.SIGTERM)
 exits = {worker: process.wait(timeout=60) for worker, process in processes.items()}
-controller.stop()
+sink.stop()
 
 failures = []
 missing = [i for i in range(rows) if received[f"user{i}@example.com"] == 0]

@@ -172,11 +172,23 @@ extension InboxStoreTests {
 
 /// The record stage's port into the inbox: 站内信 stored in the ledger's transaction.
 @Suite(.timeLimit(.minutes(1))) struct SiteMessageStoreTests {
-    @Test func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt() throws {
+    /// The stores that share a transaction with their ledger: SQLite and PostgreSQL (when a test server is given).
+    static var transactionalKinds: [StoreKind] { StoreKind.allCases.filter { $0 != .memory } }
+
+    @Test(arguments: transactionalKinds)
+    func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt(kind: StoreKind) throws {
         let workspace = try TemporaryWorkspace()
-        let database = try WorkspaceDatabase(url: WorkspacePaths(root: workspace.url).database)
-        let ledger = try SQLiteLedger(database: database)
-        let inbox = try SQLiteInboxStore(database: database)
+        let ledger: any Ledger
+        let inbox: any InboxStore & SiteMessageStore
+        if kind == .postgres {
+            let pool = try PostgresTestDatabase.pool()
+            ledger = try PostgresLedger(pool: pool)
+            inbox = try PostgresInboxStore(pool: pool)
+        } else {
+            let database = try WorkspaceDatabase(url: WorkspacePaths(root: workspace.url).database)
+            ledger = try SQLiteLedger(database: database)
+            inbox = try SQLiteInboxStore(database: database)
+        }
         let message = InboxStoreTests.message(1)
         let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
                                 updatedAt: InboxStoreTests.t0)
@@ -194,29 +206,10 @@ extension InboxStoreTests {
         try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
         #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
         #expect(try ledger.statuses(of: [entry.id]) == [entry.id: .sent])
-    }
-
-    @Test(.enabled(if: PostgresTestDatabase.url != nil))
-    func postgresMessagesCommitAndRollBackWithThePostgresLedger() throws {
-        let pool = try PostgresTestDatabase.pool()
-        let ledger = try PostgresLedger(pool: pool)
-        let inbox = try PostgresInboxStore(pool: pool)
-        let message = InboxStoreTests.message(1)
-        let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
-                                updatedAt: InboxStoreTests.t0)
-        struct Refused: Error {}
-        #expect(throws: Refused.self) {
-            try ledger.record([entry]) { transaction in
-                try inbox.deliver([message], in: transaction)
-                throw Refused()
+        if kind == .postgres {
+            #expect(throws: InboxError.self, "a SQLite transaction is not this store's") {
+                try inbox.deliver([InboxStoreTests.message(2)], in: StoreTransaction(database: nil))
             }
-        }
-        #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 0, "rolled back with the ledger")
-        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
-        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
-        #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
-        #expect(throws: InboxError.self, "a SQLite transaction is not this store's") {
-            try inbox.deliver([InboxStoreTests.message(2)], in: StoreTransaction(database: nil))
         }
     }
 

@@ -64,12 +64,7 @@ public final class EventStreamClient: @unchecked Sendable {
         process.standardInput = input
         process.standardError = FileHandle.standardError
         try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
+        let line = readThroughFirstLine(output.fileHandleForReading)
         pending = line.split(separator: 0x0A, omittingEmptySubsequences: true).dropFirst().map { Data($0) }
     }
 

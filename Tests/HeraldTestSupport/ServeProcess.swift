@@ -25,12 +25,7 @@ public final class ServeProcess: @unchecked Sendable {
         process.standardError = errorPipe
         try process.run()
         errors = PipeReader(errorPipe.fileHandleForReading)
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
+        let line = readThroughFirstLine(output.fileHandleForReading)
         firstLine = String(decoding: line, as: UTF8.self)
         guard let portText = firstLine.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines),
               firstLine.hasPrefix("herald serve: listening on "), let port = Int(portText) else {

@@ -90,3 +90,15 @@ final class PipeReader: @unchecked Sendable {
         return data
     }
 }
+
+/// What a child process printed up to and including its first newline (and whatever came in the
+/// same read); less only when the pipe closed first. Blocks until then.
+public func readThroughFirstLine(_ handle: FileHandle) -> Data {
+    var read = Data()
+    while !read.contains(0x0A) {
+        let chunk = handle.availableData
+        if chunk.isEmpty { break }
+        read += chunk
+    }
+    return read
+}
