@@ -109,6 +109,9 @@ extension Herald {
             }
             let counts = report.overall.counts
             print("report \(report.period): \(counts.total) messages, \(counts.sent) sent, \(counts.failed) failed, \(counts.invalid) invalid; success rate \(percent(counts.successRate)), delivery rate \(percent(counts.deliveryRate))")
+            if let rate = report.mailDeliveryRate {
+                print("mail delivery rate \(percent(rate)) (bounces came back for \(report.mailCounts?.bounced ?? 0) messages)")
+            }
             if let previous = report.previous {
                 print("previous period \(previous.period): \(previous.overall.counts.total) messages, success rate \(percent(previous.overall.counts.successRate))")
             }

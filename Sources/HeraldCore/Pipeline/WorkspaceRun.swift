@@ -49,6 +49,9 @@ public struct WorkspaceRun: Sendable {
     /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
     /// treats such files like any other JSON file.
     public var noticePublisher: (@Sendable (URL) throws -> String)?
+    /// The latest mail message sent to an address (the trace index), for bounces that name
+    /// neither a VERP address nor a Message-ID of Herald's; nil: such bounces stay unmatched.
+    public var recipientLookup: (@Sendable (String) throws -> MessageID?)?
 
     /// The wall clock as a function (log timestamps, settle times).
     public var clock: @Sendable () -> Date {
@@ -237,6 +240,7 @@ public struct WorkspaceRun: Sendable {
             summary.inFlightAtCrash = inFlight
             summary.merge(try await drainSpool(progress: progress))
             try ingestReceipts(into: &summary)
+            try ingestBounces(into: &summary)
         }
         try await runBatches(dryRun: dryRun, progress: progress, into: &summary)
         if !dryRun, queue != nil { summary.merge(try await drainQueue(progress: progress)) }
@@ -281,6 +285,43 @@ public struct WorkspaceRun: Sendable {
         for (channel, report) in reports.sorted(by: { $0.key < $1.key }) {
             summary.notes.append("receipts/\(channel): \(pushes[channel] ?? 0) pushed, \(report.delivered) delivered, "
                 + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
+        }
+    }
+
+    /// What applies bounces and complaints to this run's ledger, log and preferences.
+    public func bounceIngest() -> BounceIngest {
+        let root = workspace.root
+        let lookup = recipientLookup
+        return BounceIngest(ledger: ledger, log: log, preferences: preferences, masking: workspace.configuration.recipientMasking,
+                            recordOptOut: { address in
+                                try Preferences.recordOptOut(root: root, address: address, channel: .mail, category: .marketing)
+                            },
+                            recipientLookup: { address in try lookup?(address) }, clock: clock)
+    }
+
+    /// Ingests settled bounce files and Maildirs of `recipients/inbox/bounces/`; a file that
+    /// cannot be read moves to rejected/ with its reason.
+    func ingestBounces(into summary: inout RunSummary) throws {
+        let files = BounceFiles(root: workspace.root)
+        let waiting = files.waiting(settle: workspace.configuration.settle, now: clock())
+        guard !waiting.isEmpty else { return }
+        let ingest = bounceIngest()
+        var total = BounceSummary()
+        for url in waiting {
+            do {
+                let report = try files.ingest(url, with: ingest, move: true)
+                total.merge(report)
+                summary.notes.append("bounces/\(url.lastPathComponent): \(report.description)")
+            } catch let rejection as BatchRejection {
+                summary.rejectedFiles.append(("bounces/\(url.lastPathComponent)", rejection.description))
+                try DropFolder(root: workspace.root, settle: .zero)
+                    .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+            }
+        }
+        summary.bounces.merge(total)
+        if total.unmatched > 0 {
+            summary.notes.append("\(total.unmatched) bounce message(s) kept in recipients/unmatched-bounces/: "
+                + total.unmatchedReasons.prefix(3).joined(separator: "; "))
         }
     }
 

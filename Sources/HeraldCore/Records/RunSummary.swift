@@ -29,6 +29,8 @@ public struct RunSummary: Sendable, Hashable {
     public var stopped = false
     /// Other things the run did (announcements published from notice files).
     public var notes: [String] = []
+    /// Bounce and complaint messages ingested.
+    public var bounces = BounceSummary()
 
     /// Creates an empty summary.
     public init() {}
@@ -75,6 +77,7 @@ public struct RunSummary: Sendable, Hashable {
         inFlightAtCrash += other.inFlightAtCrash
         pausedTransports.merge(other.pausedTransports) { first, _ in first }
         notes += other.notes
+        bounces.merge(other.bounces)
     }
 
     /// The count for one status over all channels.

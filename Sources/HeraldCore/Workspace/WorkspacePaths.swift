@@ -46,6 +46,13 @@ public struct WorkspacePaths: Sendable, Hashable {
     /// `recipients/unmatched-receipts/<channel>/`: receipts that matched no message, kept aside.
     public func receiptsUnmatched(_ channel: String) -> URL { path("recipients/unmatched-receipts/\(channel)", folder: true) }
 
+    /// `recipients/inbox/bounces/`: bounce and complaint messages (.eml, mbox, Maildir) waiting to be ingested.
+    public var bouncesWaiting: URL { path("recipients/inbox/bounces", folder: true) }
+    /// `recipients/processed/bounces/`: bounce files ingested.
+    public var bouncesProcessed: URL { path("recipients/processed/bounces", folder: true) }
+    /// `recipients/unmatched-bounces/`: messages that are no report or match no message, kept aside with why.
+    public var bouncesUnmatched: URL { path("recipients/unmatched-bounces", folder: true) }
+
     /// `outbox/`.
     public var outbox: URL { path("outbox", folder: true) }
     /// `outbox/herald.sqlite`: the ledger, counters, tokens and the 站内信 store.

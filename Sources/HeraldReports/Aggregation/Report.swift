@@ -14,6 +14,8 @@ public struct StatusCounts: Sendable, Hashable, Codable {
     public var delivered = 0
     /// The receipt says it did not arrive.
     public var undelivered = 0
+    /// Of `undelivered`, the mail messages a bounce came back for (mail has no receipts).
+    public var bounced = 0
     /// Permanent failure, or retries exhausted.
     public var failed = 0
     /// The row, address or rendering was wrong.
@@ -35,18 +37,28 @@ public struct StatusCounts: Sendable, Hashable, Codable {
     /// sent ÷ (sent + failed); nil when neither happened.
     public var successRate: Double? { sent + failed > 0 ? Double(sent) / Double(sent + failed) : nil }
 
-    /// delivered ÷ (delivered + undelivered); nil without receipts.
+    /// delivered ÷ (delivered + undelivered) of messages with receipts (bounced mail left out);
+    /// nil without receipts.
     public var deliveryRate: Double? {
-        delivered + undelivered > 0 ? Double(delivered) / Double(delivered + undelivered) : nil
+        delivered + undelivered - bounced > 0 ? Double(delivered) / Double(delivered + undelivered - bounced) : nil
     }
 
-    /// Counts one message at `status`.
-    public mutating func count(_ status: DeliveryStatus) {
+    /// For mail, which has no receipts: (sent − undelivered) ÷ sent, where `undelivered` are the
+    /// messages a bounce came back for; nil when no bounce came back.
+    public var mailDeliveryRate: Double? {
+        bounced > 0 && sent > 0 ? Double(sent - bounced) / Double(sent) : nil
+    }
+
+    /// Counts one message of `channel` at `status`.
+    public mutating func count(_ status: DeliveryStatus, channel: String? = nil) {
         total += 1
         switch status {
         case .sent: sent += 1
         case .delivered: sent += 1; delivered += 1
-        case .undelivered: sent += 1; undelivered += 1
+        case .undelivered:
+            sent += 1
+            undelivered += 1
+            if channel == Channel.mail.rawValue { bounced += 1 }
         case .failed: failed += 1
         case .invalid: invalid += 1
         case .suppressed: suppressed += 1
@@ -61,6 +73,7 @@ public struct StatusCounts: Sendable, Hashable, Codable {
         sent += other.sent
         delivered += other.delivered
         undelivered += other.undelivered
+        bounced += other.bounced
         failed += other.failed
         invalid += other.invalid
         suppressed += other.suppressed
@@ -167,6 +180,10 @@ public struct Report: Sendable {
     public var templates: [GroupFigures]
     /// Per provider or account: `mail/default`, `sms/aliyun`, `wechat_mp/shop`.
     public var accounts: [GroupFigures]
+    /// The mail channel's delivery rate when bounces came back (`StatusCounts.mailDeliveryRate`).
+    public var mailDeliveryRate: Double? { mailCounts?.mailDeliveryRate }
+    /// The mail channel's counts, when mail was sent.
+    public var mailCounts: StatusCounts? { channels.first { $0.key == Channel.mail.rawValue }?.counts }
     /// Every hour of the period, first to last.
     public var hours: [HourFigures]
     /// Most frequent first.

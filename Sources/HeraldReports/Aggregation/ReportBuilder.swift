@@ -117,13 +117,13 @@ public final class ReportBuilder {
             let group = Int(state.group)
             let status = DeliveryStatus(code: state.status)
             if !state.sendSeen {
-                lateCounts[group].count(status)
+                lateCounts[group].count(status, channel: groups[group].channel)
                 continue
             }
-            groupCounts[group].count(status)
+            groupCounts[group].count(status, channel: groups[group].channel)
             groupCounts[group].attempts += Int(state.attempts)
             if state.attempts > 1 { groupCounts[group].retried += 1 }
-            hours[Int(state.hour)].count(status)
+            hours[Int(state.hour)].count(status, channel: groups[group].channel)
             if state.firstAttemptSeen, status.isHandedOver && status != .deferred || status == .failed {
                 if groupLatency[group] == nil { groupLatency[group] = Self.emptyHistogram() }
                 _ = groupLatency[group]?.record(UInt64(max(1, state.latencyMicroseconds)))

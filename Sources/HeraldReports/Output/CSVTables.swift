@@ -22,6 +22,7 @@ public enum CSVTables {
         line("failed", String(report.overall.counts.failed), previous.map { String($0.counts.failed) })
         line("success_rate", rate(report.overall.counts.successRate), previous.map { rate($0.counts.successRate) })
         line("delivery_rate", rate(report.overall.counts.deliveryRate), previous.map { rate($0.counts.deliveryRate) })
+        if let mailRate = report.mailDeliveryRate { line("mail_delivery_rate", rate(mailRate), nil) }
         line("latency_p99_s", seconds(report.overall.latency?.p99), previous.map { seconds($0.latency?.p99) })
         line("log_lines", String(report.linesRead), nil)
         line("unreadable_lines", String(report.unreadableLines), nil)

@@ -45,6 +45,10 @@ public enum HTMLReport {
         card("成功率", percent(counts.successRate), previous.flatMap { pointChange(counts.successRate, $0.counts.successRate) },
              warn: (counts.successRate ?? 1) < 0.95)
         card("送达率", percent(counts.deliveryRate), previous.flatMap { pointChange(counts.deliveryRate, $0.counts.deliveryRate) })
+        if let rate = report.mailDeliveryRate {
+            let mail = report.mailCounts
+            card("邮件送达率", percent(rate), "退信 \(grouped(mail?.bounced ?? 0)) 封", warn: rate < 0.98)
+        }
         card("延迟 p99", duration(report.overall.latency?.p99),
              previous.flatMap { old in old.latency.flatMap { o in report.overall.latency.map { "较前期 \(duration(o.p99)) → \(duration($0.p99))" } } })
         card("失败 / 无效", "\(grouped(counts.failed)) / \(grouped(counts.invalid))", warn: counts.failed + counts.invalid > 0)

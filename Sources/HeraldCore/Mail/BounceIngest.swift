@@ -1,0 +1,278 @@
+import Foundation
+
+/// What ingesting bounce and complaint messages did.
+public struct BounceSummary: Sendable, Hashable {
+    /// Hard bounces recorded: ledger `undelivered`, address suppressed.
+    public var hard = 0
+    /// Soft bounces (delays, 4.x.x), counted and logged.
+    public var soft = 0
+    /// Complaints: the address opted out of marketing mail.
+    public var complaints = 0
+    /// Reports that the mail arrived.
+    public var delivered = 0
+    /// Hard bounces for messages already recorded undelivered.
+    public var duplicates = 0
+    /// Messages kept aside in `recipients/unmatched-bounces/`: no report in them, or no message they name.
+    public var unmatched = 0
+    /// Why each kept message was kept (one line each, first 20).
+    public var unmatchedReasons: [String] = []
+
+    /// Creates zero counts.
+    public init() {}
+
+    /// Adds another summary's counts.
+    public mutating func merge(_ other: BounceSummary) {
+        hard += other.hard
+        soft += other.soft
+        complaints += other.complaints
+        delivered += other.delivered
+        duplicates += other.duplicates
+        unmatched += other.unmatched
+        unmatchedReasons += other.unmatchedReasons.prefix(max(0, 20 - unmatchedReasons.count))
+    }
+
+    /// `2 hard, 1 soft, 1 complaint, 0 delivered, 0 duplicate, 1 unmatched`.
+    public var description: String {
+        "\(hard) hard, \(soft) soft, \(complaints) complaint, \(delivered) delivered, \(duplicates) duplicate, \(unmatched) unmatched"
+    }
+}
+
+/// Applies bounce and complaint messages to the ledger, the log and the preferences.
+///
+/// Each report is matched to the mail it is about by the VERP return path it was sent to, then
+/// by the returned message's Message-ID, then by the recipient address (`recipientLookup`: the
+/// latest mail Herald sent to it). A hard bounce makes the message `undelivered` with the status
+/// and diagnostic and adds the address to the suppression list (reason `bounce`); a complaint
+/// records an opt-out of marketing mail; a soft bounce is logged and counted.
+public struct BounceIngest: Sendable {
+    /// The ledger whose messages bounces update.
+    public var ledger: any Ledger
+    /// The log that gets a line per report.
+    public var log: any EventLog
+    /// The suppression list and opt-outs of the workspace.
+    public var preferences: Preferences?
+    /// Records a complaint's opt-out durably (`Preferences.recordOptOut` for the workspace).
+    public var recordOptOut: @Sendable (_ address: String) throws -> Void
+    /// The latest mail message Herald sent to an address, for reports without VERP or Message-ID.
+    public var recipientLookup: @Sendable (_ address: String) throws -> MessageID?
+    /// Whether addresses are masked in log lines.
+    public var masking: RecipientMasking
+    /// The time written on log lines.
+    public var clock: @Sendable () -> Date
+
+    /// Creates an ingester.
+    public init(ledger: any Ledger, log: any EventLog, preferences: Preferences?, masking: RecipientMasking = .masked,
+                recordOptOut: @escaping @Sendable (String) throws -> Void = { _ in },
+                recipientLookup: @escaping @Sendable (String) throws -> MessageID? = { _ in nil },
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.ledger = ledger
+        self.log = log
+        self.preferences = preferences
+        self.masking = masking
+        self.recordOptOut = recordOptOut
+        self.recipientLookup = recipientLookup
+        self.clock = clock
+    }
+
+    /// Applies one message's reports; returns what it did, and why it is unmatched when it is
+    /// (nil when every report found its message).
+    public func apply(_ reports: [BounceReport], source: String) throws -> (BounceSummary, unmatched: String?) {
+        var summary = BounceSummary()
+        var events: [LogEvent] = []
+        var updated: [LedgerEntry] = []
+        var missing: [String] = []
+        let now = clock()
+        for report in reports {
+            var id = report.herald.map(MessageID.init)
+            if id == nil, let recipient = report.recipient { id = try recipientLookup(recipient) }
+            guard let id, var entry = try ledger.entries(ids: [id], providerIDs: []).first else {
+                missing.append(report.herald.map { "message \($0) is not in the ledger" }
+                               ?? "no VERP address, Herald Message-ID or known recipient (\(masking.apply(report.recipient ?? "none", channel: .mail)))")
+                continue
+            }
+            let address = report.recipient
+            let shown = address.map { masking.apply($0, channel: .mail) }
+            let diagnostic = report.diagnostic.map { text in
+                masking.scrub(text, addresses: address.map { [($0, Channel.mail)] } ?? [])
+            }
+            var error: PipelineError?
+            switch report.kind {
+            case .hard:
+                if entry.status == .undelivered { summary.duplicates += 1; continue }
+                summary.hard += 1
+                entry.status = .undelivered
+                entry.errorCode = report.status
+                entry.errorMessage = diagnostic ?? "bounced (\(report.status))"
+                entry.updatedAt = now
+                updated.append(entry)
+                error = PipelineError(stage: .record, file: "bounces", code: FailureCode(report.status), reason: entry.errorMessage ?? report.status)
+                if let address, let preferences {
+                    try preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
+                }
+            case .soft:
+                summary.soft += 1
+                error = PipelineError(stage: .record, file: "bounces", code: FailureCode(report.status),
+                                      reason: diagnostic ?? "delayed (\(report.status))")
+            case .complaint:
+                summary.complaints += 1
+                if let address {
+                    try recordOptOut(address)
+                    preferences?.optOut(address: address, channel: .mail, category: .marketing)
+                }
+            case .delivered:
+                summary.delivered += 1
+                if entry.status == .sent {
+                    entry.status = .delivered
+                    entry.updatedAt = now
+                    updated.append(entry)
+                }
+            }
+            var extra = ["bounce": report.kind.rawValue, "bounce_status": report.status, "source": source]
+            if report.kind == .complaint, address == nil { extra["opt_out"] = "no address in the report" }
+            events.append(LogEvent(timestamp: now, messageID: entry.id, batch: entry.batch, file: "bounces", row: entry.row,
+                                   template: entry.template, channel: .mail, recipient: shown, status: entry.status,
+                                   attempt: entry.attempt, providerID: entry.providerID, error: error, extra: extra))
+        }
+        try log.append(events)
+        try log.flush()
+        try ledger.record(updated)
+        return (summary, missing.isEmpty ? nil : missing.joined(separator: "; "))
+    }
+}
+
+/// Bounce and complaint messages on disk: `.eml` files, mbox files and Maildirs, dropped in
+/// `recipients/inbox/bounces/` or given to `herald bounces ingest PATH`. Each file read through
+/// moves to `recipients/processed/bounces/` (a Maildir's messages to a folder of its name);
+/// a message that is not a report or matches no message is kept in
+/// `recipients/unmatched-bounces/` as an `.eml` file beside a `.txt` saying why.
+public struct BounceFiles: Sendable {
+    /// The workspace folder.
+    public let root: URL
+
+    /// Bounce files of the workspace at `root`.
+    public init(root: URL) {
+        self.root = root
+    }
+
+    /// The messages of `url`: one for an `.eml` file, every message of an mbox file (a file whose
+    /// first line starts `From `), every message in `new/` and `cur/` of a Maildir.
+    public static func messages(at url: URL) throws -> [(name: String, data: Data)] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw BatchRejection(reason: "no such file or folder")
+        }
+        if isFolder.boolValue {
+            return try maildirFiles(url).map { ($0.lastPathComponent, try Data(contentsOf: $0)) }
+        }
+        let data = try Data(contentsOf: url)
+        guard data.starts(with: Array("From ".utf8)) else { return [(url.lastPathComponent, data)] }
+        return mbox(data).enumerated().map { ("\(url.lastPathComponent)#\($0.offset + 1)", $0.element) }
+    }
+
+    /// The message files of a Maildir (`new/`, then `cur/`), name order.
+    static func maildirFiles(_ folder: URL) throws -> [URL] {
+        let parts = ["new", "cur"].map { folder.appendingPathComponent($0, isDirectory: true) }
+        guard parts.contains(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            throw BatchRejection(reason: "a folder that is not a Maildir (no new/ or cur/)")
+        }
+        var files: [URL] = []
+        for part in parts {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: part.path)) ?? []
+            files += names.filter { !$0.hasPrefix(".") }.sorted().map { part.appendingPathComponent($0) }
+        }
+        return files
+    }
+
+    /// The messages of an mbox: split before each `From ` line, the separator line dropped and
+    /// `>From ` lines unquoted once (mboxrd).
+    static func mbox(_ data: Data) -> [Data] {
+        var messages: [Data] = []
+        var current: [UInt8] = []
+        var started = false
+        let bytes = [UInt8](data)
+        var lineStart = 0
+        let from = Array("From ".utf8)
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            let line = bytes[lineStart..<min(lineEnd + 1, bytes.count)]
+            if line.starts(with: from) {
+                if started { messages.append(Data(current)) }
+                current = []
+                started = true
+            } else {
+                var unquoted = line[...]
+                if let first = unquoted.firstIndex(where: { $0 != UInt8(ascii: ">") }), first > unquoted.startIndex,
+                   unquoted[first...].starts(with: from) {
+                    unquoted = unquoted.dropFirst()
+                }
+                current += unquoted
+            }
+            lineStart = lineEnd + 1
+        }
+        if started { messages.append(Data(current)) }
+        return messages
+    }
+
+    /// Reads and applies every message of `url`; unmatched ones are kept aside. Moves the file
+    /// (or a Maildir's messages) to processed/ when `move` is true.
+    public func ingest(_ url: URL, with ingest: BounceIngest, move: Bool) throws -> BounceSummary {
+        var summary = BounceSummary()
+        let messages = try Self.messages(at: url)
+        for (name, data) in messages {
+            do {
+                let (applied, unmatched) = try ingest.apply(try BounceReport.read(data), source: name)
+                summary.merge(applied)
+                if let unmatched { try keepAside(data, name: name, because: unmatched, into: &summary) }
+            } catch let rejection as BatchRejection {
+                try keepAside(data, name: name, because: rejection.reason, into: &summary)
+            }
+        }
+        guard move else { return summary }
+        let processed = WorkspacePaths(root: root).bouncesProcessed
+        var isFolder: ObjCBool = false
+        FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        if isFolder.boolValue {
+            let folder = processed.appendingPathComponent(url.lastPathComponent, isDirectory: true)
+            for file in try Self.maildirFiles(url) { try Self.move(file, into: folder) }
+        } else {
+            try Self.move(url, into: processed)
+        }
+        return summary
+    }
+
+    /// Settled files and Maildirs waiting in `recipients/inbox/bounces/`.
+    public func waiting(settle: Duration, now: Date) -> [URL] {
+        let folder = WorkspacePaths(root: root).bouncesWaiting
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let maildirs = names.sorted().map { folder.appendingPathComponent($0, isDirectory: true) }.filter { url in
+            ["new", "cur"].contains { FileManager.default.fileExists(atPath: url.appendingPathComponent($0).path) }
+                && !((try? Self.maildirFiles(url)) ?? []).isEmpty
+        }
+        let files = (try? DropFolder.scan(folder, settle: settle, now: now).ready) ?? []
+        return files + maildirs
+    }
+
+    private func keepAside(_ data: Data, name: String, because reason: String, into summary: inout BounceSummary) throws {
+        let folder = WorkspacePaths(root: root).bouncesUnmatched
+        let base = "\(Int(Date().timeIntervalSince1970 * 1000))-\(UUID().uuidString.lowercased().prefix(8))-"
+            + name.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" ? $0 : "_" }
+        try DurableFile.write(data, to: folder.appendingPathComponent(base.hasSuffix(".eml") ? base : base + ".eml"))
+        try DurableFile.write(Data((reason + "\n").utf8), to: folder.appendingPathComponent(base + ".txt"))
+        summary.unmatched += 1
+        if summary.unmatchedReasons.count < 20 { summary.unmatchedReasons.append("\(name): \(reason)") }
+    }
+
+    private static func move(_ file: URL, into folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var destination = folder.appendingPathComponent(file.lastPathComponent)
+        var counter = 1
+        while FileManager.default.fileExists(atPath: destination.path) {
+            destination = folder.appendingPathComponent("\(counter).\(file.lastPathComponent)")
+            counter += 1
+        }
+        guard rename(file.path, destination.path) == 0 else {
+            throw BatchRejection(reason: "could not move \(file.lastPathComponent): \(String(cString: strerror(errno)))")
+        }
+    }
+}

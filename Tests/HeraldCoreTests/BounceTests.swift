@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import HeraldCore
+import HeraldTestSupport
+
+@Suite(.timeLimit(.minutes(1))) struct BounceTests {
+    let now = Date(timeIntervalSince1970: 1_795_000_000)
+    let a = "0123456789abcdef0123456789abcdef", b = "fedcba9876543210fedcba9876543210"
+
+    func ledger(_ ids: [String]) throws -> MemoryLedger {
+        let ledger = MemoryLedger()
+        try ledger.record(ids.enumerated().map { index, id in
+            LedgerEntry(id: MessageID(id), batch: "order", row: index + 1, channel: .mail, template: "order_shipped", status: .sent,
+                        providerID: "<\(id)@shop.example.com>", updatedAt: now)
+        })
+        return ledger
+    }
+
+    @Test func readsPostfixBounceByItsVERPAddress() throws {
+        let reports = try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8))
+        #expect(reports.count == 1)
+        #expect(reports[0].kind == .hard && reports[0].status == "5.1.1")
+        #expect(reports[0].verpID == a && reports[0].messageIDHeaderID == a)
+        #expect(reports[0].recipient == "wang.fang@example.cn")
+        #expect(reports[0].diagnostic == "550 5.1.1 <wang.fang@example.cn>: Recipient address rejected: User unknown in virtual mailbox table")
+    }
+
+    @Test func readsTheRFC3464Examples() throws {
+        let simple = try BounceReport.read(Data(BounceFixtures.rfc3464Simple(id: b).utf8))
+        #expect(simple.map(\.kind) == [.soft], "failed with 4.0.0 is not a hard bounce")
+        #expect(simple[0].verpID == nil && simple[0].herald == b, "matched by the returned Message-ID")
+        #expect(simple[0].diagnostic == "426 connection timed out")
+
+        let multi = try BounceReport.read(Data(BounceFixtures.rfc3464MultiRecipient.utf8))
+        #expect(multi.map(\.kind) == [.hard, .soft, .hard])
+        #expect(multi.map(\.status) == ["5.0.0", "4.0.0", "5.0.0"])
+        #expect(multi.map(\.recipient) == ["arathib@vnet.ibm.com", "johnh@hpnjld.njd.hp.com", "wsnell@sdcc13.ucsd.edu"])
+        #expect(multi[0].diagnostic == "550 'arathib@vnet.IBM.COM' is not a registered gateway user", "folded field unfolded")
+        #expect(multi.allSatisfy { $0.herald == nil })
+    }
+
+    @Test func readsTheRFC5965AbuseReport() throws {
+        let reports = try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8))
+        #expect(reports.map(\.kind) == [.complaint])
+        #expect(reports[0].status == "abuse" && reports[0].recipient == "user@example.com" && reports[0].herald == a)
+    }
+
+    @Test func refusesWhatIsNoReport() throws {
+        #expect(throws: BatchRejection.self) { try BounceReport.read(Data(BounceFixtures.autoReply.utf8)) }
+        #expect(throws: BatchRejection.self) { try BounceReport.read(Data([0xFF, 0xFE, 0x00, 0x0A, 0x0A])) }
+        #expect(throws: BatchRejection.self) { try BounceReport.read(Data()) }
+    }
+
+    @Test func hardBounceMakesTheMessageUndeliveredAndSuppressesTheAddressOnce() throws {
+        let workspace = try TemporaryWorkspace()
+        let ledger = try ledger([a]), log = MemoryEventLog()
+        let preferences = Preferences(suppressionsFile: WorkspacePaths(root: workspace.url).suppressions)
+        let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
+        let (summary, unmatched) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "1.eml")
+        #expect(summary.hard == 1 && unmatched == nil)
+        let entry = try #require(ledger.all[MessageID(a)])
+        #expect(entry.status == .undelivered && entry.errorCode == "5.1.1")
+        #expect(entry.errorMessage?.contains("w***@example.cn") == true, "the diagnostic is masked like the log")
+        #expect(entry.errorMessage?.contains("wang.fang") == false)
+        #expect(log.events.map(\.status) == [.undelivered])
+        #expect(log.events[0].extra["bounce"] == "hard" && log.events[0].file == "bounces")
+        #expect(preferences.reason(channel: .mail, category: .verification, userID: nil, address: "Wang.Fang@example.cn")?
+            .contains("suppression list (bounce)") == true, "a hard bounce blocks every category")
+        #expect(try workspace.read("recipients/suppressions.csv").contains("wang.fang@example.cn,bounce,"))
+
+        let again = try ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "2.eml")
+        #expect(again.0.duplicates == 1 && again.0.hard == 0)
+        #expect(log.events.count == 1)
+    }
+
+    @Test func complaintOptsTheAddressOutOfMarketingOnly() throws {
+        let workspace = try TemporaryWorkspace()
+        let ledger = try ledger([a]), log = MemoryEventLog(), preferences = Preferences()
+        let root = workspace.url
+        let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences,
+                                  recordOptOut: { try Preferences.recordOptOut(root: root, address: $0, channel: .mail, category: .marketing) },
+                                  clock: { now })
+        let (summary, _) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
+        #expect(summary.complaints == 1)
+        #expect(ledger.all[MessageID(a)]?.status == .sent, "a complaint is no bounce")
+        #expect(preferences.reason(channel: .mail, category: .marketing, userID: nil, address: "user@example.com") != nil)
+        #expect(preferences.reason(channel: .mail, category: .transactional, userID: nil, address: "user@example.com") == nil)
+        #expect(try workspace.read("recipients/preferences.csv").contains(",user@example.com,mail,marketing,true"))
+        #expect(log.events.first?.extra["bounce"] == "complaint")
+    }
+
+    @Test func reportsWithoutHeraldsIDAreMatchedByRecipientOrKeptAside() throws {
+        let ledger = try ledger([a, b]), log = MemoryEventLog()
+        let known = ["arathib@vnet.ibm.com": MessageID(a), "johnh@hpnjld.njd.hp.com": MessageID(b)]
+        let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), recipientLookup: { known[$0] }, clock: { now })
+        let (summary, unmatched) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.rfc3464MultiRecipient.utf8)), source: "multi.eml")
+        #expect(summary.hard == 1 && summary.soft == 1)
+        #expect(ledger.all[MessageID(a)]?.status == .undelivered && ledger.all[MessageID(b)]?.status == .sent)
+        #expect(unmatched?.contains("w***@sdcc13.ucsd.edu") == true, "the third recipient names no message: \(unmatched ?? "")")
+    }
+
+    @Test func filesMboxesAndMaildirsAreReadMovedAndUnmatchedKeptAside() throws {
+        let workspace = try TemporaryWorkspace()
+        let ledger = try ledger([a, b]), log = MemoryEventLog()
+        let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), clock: { now })
+        let files = BounceFiles(root: workspace.url)
+        // An mbox of two bounces and an auto-reply; a body line ">From " is unquoted, not a new message.
+        let mbox = ["From MAILER-DAEMON Tue Dec  1 10:03:12 2026\n" + BounceFixtures.postfix(id: a).replacingOccurrences(of: "\r\n", with: "\n")
+                        .replacingOccurrences(of: "This is the mail system", with: ">From the mail system"),
+                    "From MAILER-DAEMON Tue Dec  1 10:04:00 2026\n" + BounceFixtures.rfc3464Simple(id: b),
+                    "From wang.fang@example.cn Tue Dec  1 10:05:00 2026\n" + BounceFixtures.autoReply].joined(separator: "\n")
+        try workspace.write("recipients/inbox/bounces/2026-12-01.mbox", mbox)
+        try workspace.write("recipients/inbox/bounces/bounces/new/1764554592.M1P2.mx", BounceFixtures.arf(id: b))
+        try workspace.write("recipients/inbox/bounces/bounces/cur/1764554500.M1P1.mx:2,S", BounceFixtures.postfix(id: a))
+        try workspace.write("recipients/inbox/bounces/bounces/tmp/1764554600.M1P3.mx", "half a message")
+
+        let waiting = files.waiting(settle: .zero, now: Date().addingTimeInterval(10))
+        #expect(waiting.map(\.lastPathComponent) == ["2026-12-01.mbox", "bounces"])
+        var total = BounceSummary()
+        for url in waiting { total.merge(try files.ingest(url, with: ingest, move: true)) }
+        #expect(total.hard == 1 && total.duplicates == 1 && total.soft == 1 && total.complaints == 1 && total.unmatched == 1)
+        #expect(total.unmatchedReasons.first?.contains("2026-12-01.mbox#3") == true)
+        #expect(workspace.exists("recipients/processed/bounces/2026-12-01.mbox"))
+        #expect(workspace.exists("recipients/processed/bounces/bounces/1764554592.M1P2.mx"))
+        #expect(workspace.exists("recipients/inbox/bounces/bounces/tmp/1764554600.M1P3.mx"), "tmp/ is being delivered: left alone")
+        #expect(files.waiting(settle: .zero, now: Date().addingTimeInterval(10)).isEmpty)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-bounces").path).sorted()
+        #expect(kept.count == 2 && kept.contains { $0.hasSuffix(".eml") } && kept.contains { $0.hasSuffix(".txt") })
+        #expect(log.events.map { $0.extra["source"] ?? "" }.contains("2026-12-01.mbox#1"))
+    }
+}
