@@ -177,3 +177,42 @@ public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
         }
     }
 }
+
+/// Daily quotas per account in PostgreSQL (`herald_account_quota`), shared by every worker; a
+/// take is one statement that locks the account's row for the day.
+public final class PostgresAccountQuotas: AccountQuotas, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The quotas in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("account-quota-1", """
+            CREATE TABLE herald_account_quota (account TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL,
+                                               PRIMARY KEY (account, day));
+            CREATE FUNCTION herald_take_quota(key TEXT, on_day TEXT, quota INTEGER, wanted INTEGER) RETURNS INTEGER
+            LANGUAGE plpgsql AS $$
+            DECLARE
+                taken INTEGER;
+                granted INTEGER;
+            BEGIN
+                INSERT INTO herald_account_quota (account, day, used) VALUES (key, on_day, 0) ON CONFLICT DO NOTHING;
+                SELECT used INTO taken FROM herald_account_quota WHERE account = key AND day = on_day FOR UPDATE;
+                granted := GREATEST(0, LEAST(wanted, quota - taken));
+                UPDATE herald_account_quota SET used = used + granted WHERE account = key AND day = on_day;
+                RETURN granted;
+            END $$;
+            """)])
+    }
+
+    public func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int {
+        try pool.withSession { session in
+            try session.query("SELECT herald_take_quota($1, $2, $3::int, $4::int)", [key, day, limit, count]).first?.decode(Int.self) ?? 0
+        }
+    }
+
+    public func used(_ key: String, day: String) throws -> Int {
+        try pool.withSession { session in
+            try session.query("SELECT used FROM herald_account_quota WHERE account = $1 AND day = $2", [key, day]).first?.decode(Int.self) ?? 0
+        }
+    }
+}

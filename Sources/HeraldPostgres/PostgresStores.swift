@@ -24,6 +24,8 @@ public struct PostgresStores: Sendable {
     public let queue: PostgresWorkQueue
     /// Rate buckets shared by every worker.
     public let rates: PostgresRateBuckets
+    /// Daily quotas per account.
+    public let quotas: PostgresAccountQuotas
     /// Receipts pushed to `herald serve`, waiting for a worker.
     public let receipts: PostgresReceiptQueue
     /// Digests collecting rows, from every worker.
@@ -53,6 +55,7 @@ public struct PostgresStores: Sendable {
         spool = try PostgresSpool(pool: pool, worker: worker.resolvedName, lease: worker.lease)
         queue = try PostgresWorkQueue(pool: pool)
         rates = try PostgresRateBuckets(pool: pool)
+        quotas = try PostgresAccountQuotas(pool: pool)
         receipts = try PostgresReceiptQueue(pool: pool)
         digests = try PostgresDigestStore(pool: pool, worker: worker.resolvedName, lease: worker.lease)
         ingest = try PostgresIngestRecords(pool: pool)

@@ -48,6 +48,7 @@ public enum WorkspaceRuntime {
             run.receiptQueue = stores.receipts
             run.worker = configuration.worker
             run.control.shared = stores.rates
+            run.control.quotas = stores.quotas
             run.digests = stores.digests
             let inbox = stores.inbox
             run.noticePublisher = { url in
@@ -78,6 +79,8 @@ public enum WorkspaceRuntime {
         public let queue: (any WorkQueue)?
         /// Rate buckets shared by workers; nil when embedded.
         public let rates: (any SharedRateBuckets)?
+        /// Daily quotas per account (`daily_quota`).
+        public let quotas: any AccountQuotas
         /// Receipt pushes kept as rows by `herald serve`; nil when embedded (they are files).
         public let receipts: (any ReceiptQueue)?
         /// Digests collecting rows (`outbox/spool/digests/`, or PostgreSQL).
@@ -111,6 +114,7 @@ public enum WorkspaceRuntime {
                 spool = shared.spool
                 queue = shared.queue
                 rates = shared.rates
+                quotas = shared.quotas
                 receipts = shared.receipts
                 digests = shared.digests
                 location = shared.pool.location
@@ -123,6 +127,7 @@ public enum WorkspaceRuntime {
                 counters = try SQLiteRecipientCounters(database: database)
                 tokens = try SQLiteAccessTokenStore(database: database)
                 inbox = try SQLiteInboxStore(database: database)
+                quotas = try SQLiteAccountQuotas(database: database)
             } catch {
                 throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")
             }

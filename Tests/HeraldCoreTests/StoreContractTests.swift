@@ -16,6 +16,7 @@ import HeraldTestSupport
         let ledger: any Ledger
         let counters: any RecipientCounters
         let tokens: any AccessTokenStore
+        let quotas: any AccountQuotas
         let workspace: TemporaryWorkspace
 
         init(_ kind: Kind) throws {
@@ -26,15 +27,18 @@ import HeraldTestSupport
                 ledger = try SQLiteLedger(database: database)
                 counters = try SQLiteRecipientCounters(database: database)
                 tokens = try SQLiteAccessTokenStore(database: database)
+                quotas = try SQLiteAccountQuotas(database: database)
             case .memory:
                 ledger = MemoryLedger()
                 counters = MemoryRecipientCounters()
                 tokens = MemoryAccessTokenStore()
+                quotas = MemoryAccountQuotas()
             case .postgres:
                 let pool = try PostgresTestDatabase.pool()
                 ledger = try PostgresLedger(pool: pool)
                 counters = try PostgresRecipientCounters(pool: pool)
                 tokens = try PostgresAccessTokenStore(pool: pool)
+                quotas = try PostgresAccountQuotas(pool: pool)
             }
         }
     }
@@ -43,6 +47,33 @@ import HeraldTestSupport
                       fingerprint: String? = "fp", file: String? = "a.csv") -> LedgerEntry {
         LedgerEntry(id: MessageID(batch: batch, row: row, channel: "sms"), batch: batch, row: row, channel: .sms, template: "t",
                     status: status, providerID: provider, updatedAt: t0, fingerprint: fingerprint, file: file)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func dailyQuotasGrantWhatIsLeftPerDayEvenToConcurrentTakers(kind: Kind) throws {
+        let stores = try Stores(kind)
+        let quotas = stores.quotas
+        #expect(try quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 3)
+        #expect(try quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 2)
+        #expect(try quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 0)
+        #expect(try quotas.take("mail/a", day: "2026-12-02", limit: 5, upTo: 3) == 3, "a new day starts again")
+        #expect(try quotas.take("mail/b", day: "2026-12-01", limit: 5, upTo: 1) == 1, "each account has its own")
+        #expect(try quotas.used("mail/a", day: "2026-12-01") == 5)
+        // Eight takers at once never grant more than the quota between them.
+        let granted = LockedCounter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<10 { granted.add((try? quotas.take("mail/c", day: "2026-12-01", limit: 37, upTo: 1)) ?? 0) }
+        }
+        #expect(granted.value == 37)
+        #expect(try quotas.used("mail/c", day: "2026-12-01") == 37)
+        withExtendedLifetime(stores) {}
+    }
+
+    final class LockedCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var total = 0
+        var value: Int { lock.withLock { total } }
+        func add(_ count: Int) { lock.withLock { total += count } }
     }
 
     @Test(arguments: Kind.allCases)

@@ -149,6 +149,9 @@ public struct MailAccount: Sendable, Hashable {
     /// The domain of VERP return paths (`bounce_domain`): a late bounce to
     /// `b+<message id>@bounces.example.com` names the message it is about.
     public var bounceDomain: String?
+    /// At most this many messages a day (`daily_quota`), the day in herald.yaml's zone; over it
+    /// a template's next account is used, or the message waits until midnight.
+    public var dailyQuota: Int?
 
     /// The envelope sender (SMTP `MAIL FROM`, `Return-Path`) of message `messageID`: its VERP
     /// address when the account has a `bounce_domain`, else `from`.

@@ -125,6 +125,7 @@ final class ConfigurationLoader {
             let transport = transport(m, owner: "mail account '\(id)'", section: "mail accounts", default: .file)
             var account = MailAccount(id: id, transport: transport, from: from ?? "", replyTo: reader.string(m, "reply_to"))
             account.rate = rate(m, "rate")
+            account.dailyQuota = integer(m, "daily_quota", range: 1...100_000_000)
             if let node = m["bounce_domain"], let domain = reader.string(node, "'bounce_domain'") {
                 if domain.range(of: #"^[A-Za-z0-9]([A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,63}$"#, options: .regularExpression) != nil {
                     account.bounceDomain = domain.lowercased()
@@ -187,7 +188,7 @@ final class ConfigurationLoader {
     static func allowedKeys(_ what: String) -> [String] {
         switch what {
         case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
-                              "rate", "connections", "timeout", "ca_file", "max_size", "retry", "bounce_domain"]
+                              "rate", "connections", "timeout", "ca_file", "max_size", "retry", "bounce_domain", "daily_quota"]
         case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
                              "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret"]
         default: ["transport", "kind", "app_id", "rate", "retry", "app_secret", "endpoint"]

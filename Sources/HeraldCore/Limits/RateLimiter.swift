@@ -278,6 +278,23 @@ public final class SendControl: @unchecked Sendable {
     /// Buckets shared with other workers (PostgreSQL); nil keeps them in this process.
     public var shared: (any SharedRateBuckets)?
 
+    /// Where daily quotas are counted (the workspace store in production).
+    public var quotas: any AccountQuotas = MemoryAccountQuotas()
+    /// The daily quota of a channel's account (`daily_quota`), or nil.
+    public var dailyQuota: @Sendable (Channel, String) -> Int? = { _, _ in nil }
+
+    /// Takes up to `count` of today's quota of a channel's account: how many may go, and when
+    /// the quota starts again (midnight in `timeZone`); nil when the account has no quota.
+    func takeQuota(_ key: String, channel: Channel, account: String, upTo count: Int) throws -> (granted: Int, resets: Date)? {
+        guard let limit = dailyQuota(channel, account) else { return nil }
+        let now = clock.now()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let resets = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now)) ?? now.addingTimeInterval(86_400)
+        let granted = try quotas.take(key, day: Timestamp.day(now, timeZone: timeZone), limit: limit, upTo: count)
+        return (granted, resets)
+    }
+
     private func bucket(_ key: String, channel: Channel, account: String) -> TokenBucket? {
         guard let rate = rates(channel, account) else { return nil }
         return lock.withLock { () -> TokenBucket in

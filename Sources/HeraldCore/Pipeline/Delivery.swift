@@ -147,6 +147,8 @@ public struct Delivery: Sendable, Hashable {
     public var isHardBounce = false
     /// The transport said to store it in the 站内信 inbox (see `DeliveryOutcome.storesInInbox`).
     public var storesInInbox = false
+    /// Accounts tried before the one that sent it, with why each failed (mail account failover).
+    public var failover: [String] = []
     /// Attempt number (1 for a first send).
     public var attempt: Int = 1
     /// Set when the rate-limit stage (or a paused transport) holds the message back until then.

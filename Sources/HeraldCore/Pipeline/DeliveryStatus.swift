@@ -212,6 +212,8 @@ public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     public static let noTransport = FailureCode("no_transport")
     /// The account's rate allows the message only later than a run waits.
     public static let rateLimited = FailureCode("rate_limited")
+    /// The account sent its `daily_quota` today.
+    public static let quotaExceeded = FailureCode("quota_exceeded")
     /// The transport was paused after failing too often in a row.
     public static let transportPaused = FailureCode("transport_paused")
     /// A transient failure without a provider code.

@@ -77,6 +77,9 @@ public struct WorkspaceRun: Sendable {
         control = SendControl(clock: clock, burstLimit: configuration.burstFailures, timeZone: configuration.timeZone) { channel, account in
             configuration.rate(channel: channel, account: account)
         }
+        control.dailyQuota = { channel, account in
+            channel == .mail ? configuration.mailAccounts[account]?.dailyQuota : nil
+        }
     }
 
     /// The stage chain; a dry run validates and renders but sends and records nothing.
@@ -219,6 +222,8 @@ public struct WorkspaceRun: Sendable {
         var job = Job(batch: BatchContext(id: entry.batch, file: entry.file), row: row)
         var delivery = Delivery(id: MessageID(entry.id), channel: entry.channel, address: entry.address)
         delivery.account = entry.account
+        // A retry starts again at the template's first account.
+        if case let .mail(mail) = entry.message.content, mail.fallbackAccounts != nil { delivery.account = mail.account }
         delivery.message = entry.message
         delivery.spooled = (entry.attempts, entry.firstSeen)
         delivery.escalation = entry.escalation

@@ -19,6 +19,8 @@ public struct RenderedSite: Sendable, Hashable, Codable {
 public struct RenderedMail: Sendable, Hashable, Codable {
     /// The account id from the template.
     public var account: String
+    /// Accounts to fail over to, in order (`account: [a, b]`); nil for one account.
+    public var fallbackAccounts: [String]?
     /// Sender display name, header-safe.
     public var nickname: String?
     /// Subject, header-safe.
@@ -34,8 +36,9 @@ public struct RenderedMail: Sendable, Hashable, Codable {
 
     /// Creates a value from its parts.
     public init(account: String, nickname: String? = nil, subject: String, html: String? = nil, text: String? = nil,
-                attachments: [String] = [], unsubscribe: String? = nil) {
+                attachments: [String] = [], unsubscribe: String? = nil, fallbackAccounts: [String]? = nil) {
         self.account = account
+        self.fallbackAccounts = fallbackAccounts
         self.nickname = nickname
         self.subject = subject
         self.html = html

@@ -117,7 +117,8 @@ public struct TemplateRenderer: Sendable {
                                    html: mail.html?.render(values, escaping: .html),
                                    text: mail.text?.render(values, escaping: .plain),
                                    attachments: mail.attachments.map { $0.render(values, escaping: .header) },
-                                   unsubscribe: mail.unsubscribe?.render(values, escaping: .header)))
+                                   unsubscribe: mail.unsubscribe?.render(values, escaping: .header),
+                                   fallbackAccounts: mail.fallbackAccounts.isEmpty ? nil : mail.fallbackAccounts))
             }
         case .sms:
             return variants.sms.map { sms in

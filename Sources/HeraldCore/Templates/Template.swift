@@ -96,6 +96,9 @@ public struct SiteVariant: Sendable, Hashable {
 public struct MailVariant: Sendable, Hashable {
     /// Id of an account under `mail.accounts` in herald.yaml.
     public var account: String
+    /// Accounts to fail over to, in order, when `account` fails for now or is over its daily quota
+    /// (`account: [exmail, ses]`).
+    public var fallbackAccounts: [String] = []
     /// Display name of the sender.
     public var nickname: TemplateText?
     /// The subject.

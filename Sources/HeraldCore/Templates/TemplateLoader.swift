@@ -240,7 +240,18 @@ struct TemplateLoader {
     }
 
     private mutating func mail(_ m: YAMLMapping) -> MailVariant? {
-        let account = reference(.mailAccount, m, "account")
+        let accounts = reader.strings(m, "account")
+        if let accounts, let node = m["account"] {
+            for id in accounts {
+                let reference = ConfigurationReference(kind: .mailAccount, id: id, location: reader.location(node))
+                if !sourceMap.references.contains(reference) { sourceMap.references.append(reference) }
+            }
+            if Set(accounts).count != accounts.count { reader.error("'account' names an account twice", at: node) }
+            if accounts.isEmpty { reader.error("'account' is an empty list; name a mail account of herald.yaml", at: node) }
+        } else if m["account"] == nil {
+            reader.missing("account", in: m, hint: "add `account:`")
+        }
+        let account = accounts?.first
         let nickname = text(m, "nickname")
         let title = text(m, "title", required: true)
         let html = text(m, "html")
@@ -270,8 +281,10 @@ struct TemplateLoader {
             }
         }
         guard let account, let title, html != nil || plain != nil else { return nil }
-        return MailVariant(account: account, nickname: nickname, title: title, html: html, text: plain,
-                           attachments: attachments, unsubscribe: unsubscribe)
+        var variant = MailVariant(account: account, nickname: nickname, title: title, html: html, text: plain,
+                                  attachments: attachments, unsubscribe: unsubscribe)
+        variant.fallbackAccounts = Array((accounts ?? []).dropFirst())
+        return variant
     }
 
     private mutating func sms(_ m: YAMLMapping) -> SMSVariant? {

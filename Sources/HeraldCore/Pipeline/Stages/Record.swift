@@ -201,8 +201,10 @@ struct RecordDecisions: Sendable {
 
     /// Masks the row's addresses inside the delivery's error message (when masking is on).
     func maskError(_ delivery: inout Delivery, of job: Job) {
-        guard masking == .masked, let reason = delivery.error?.reason else { return }
-        delivery.error?.reason = masking.scrub(reason, addresses: job.row.addresses + [(delivery.address, delivery.channel)])
+        guard masking == .masked else { return }
+        let addresses = job.row.addresses + [(delivery.address, delivery.channel)]
+        if let reason = delivery.error?.reason { delivery.error?.reason = masking.scrub(reason, addresses: addresses) }
+        delivery.failover = delivery.failover.map { masking.scrub($0, addresses: addresses) }
     }
 
     /// The spool's part: a deferred message is put in the spool with its next attempt, or buried
@@ -281,6 +283,7 @@ struct RecordDecisions: Sendable {
             status: status, attempt: delivery.attempt, latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
             providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt)
         event.fingerprint = delivery.fingerprint
+        if !delivery.failover.isEmpty { event.extra["failover"] = delivery.failover.joined(separator: "; ") }
         event.escalatedFrom = delivery.escalation?.firstMessages.first
         event.digest = delivery.digestMessage
         let entry = LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,

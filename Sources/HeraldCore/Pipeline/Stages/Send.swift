@@ -31,13 +31,32 @@ extension PipelineStage {
             }
             // The journal segment of this chunk, opened when a transport with side effects first sends.
             var segment: JournalSegment?
-            for key in order {
+            // A mail message whose account fails for now, or is over its daily quota, moves to the
+            // template's next account: its key is (re)queued here behind the others.
+            func failOver(_ j: Int, _ d: Int, because reason: String) -> Bool {
+                let delivery = jobs[j].deliveries[d]
+                guard case let .mail(mail)? = delivery.message?.content, let fallbacks = mail.fallbackAccounts,
+                      let position = ([mail.account] + fallbacks).firstIndex(of: delivery.account),
+                      position < fallbacks.count else { return false }
+                let next = fallbacks[position]
+                guard let transport = transports.transport(channel: .mail, account: next) else { return false }
+                jobs[j].deliveries[d].failover.append("\(delivery.account): \(reason)")
+                jobs[j].deliveries[d].account = next
+                let key = "mail/\(next)"
+                if groups[key] == nil { groups[key] = (transport, []) }
+                groups[key]?.items.append((j, d))
+                if !order.contains(key) { order.append(key) }
+                return true
+            }
+            while let key = order.first {
+                order.removeFirst()
                 guard let group = groups[key] else { continue }
+                groups[key]?.items = []
                 let transport = group.transport
                 var remaining = group.items[...]
                 while let (firstJ, firstD) = remaining.first {
                     if let reason = control?.pauseReason(key) {
-                        for (j, d) in remaining { pause(&jobs[j], delivery: d, reason: reason, control: control) }
+                        for (j, d) in remaining where !failOver(j, d, because: reason) { pause(&jobs[j], delivery: d, reason: reason, control: control) }
                         break
                     }
                     let delivery = jobs[firstJ].deliveries[firstD]
@@ -57,6 +76,21 @@ extension PipelineStage {
                             }
                             break
                         }
+                        if let (granted, resets) = try control.takeQuota(key, channel: delivery.channel, account: delivery.account, upTo: size),
+                           granted < size {
+                            // Over today's quota: the rest of this account's messages go to the next
+                            // account, or wait for the quota to start again at midnight.
+                            let quota = control.dailyQuota(delivery.channel, delivery.account) ?? 0
+                            let reason = "over its daily quota of \(quota)"
+                            for (j, d) in remaining.dropFirst(granted) where !failOver(j, d, because: reason) {
+                                hold(&jobs[j], delivery: d, until: resets, code: .quotaExceeded,
+                                     "\(delivery.channel.rawValue) account '\(delivery.account)' is \(reason); "
+                                     + "deferred to \(Timestamp.iso8601(resets, timeZone: control.timeZone)), when it starts again")
+                            }
+                            remaining = remaining.prefix(granted)
+                            size = granted
+                            if size == 0 { break }
+                        }
                     }
 
                     let slice = Array(remaining.prefix(size))
@@ -69,6 +103,9 @@ extension PipelineStage {
                         if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: transport.name, providerID: outcome.providerID) }
                     }
                     for ((j, d), outcome) in zip(slice, outcomes) {
+                        if outcome.kind == .transient, failOver(j, d, because: [outcome.code, outcome.message].compactMap { $0 }.joined(separator: " ")) {
+                            continue
+                        }
                         apply(outcome, transport: transport.name, to: &jobs[j], delivery: d)
                     }
                     _ = control?.observe(key, outcomes, transport: transport.name)

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+
+/// Messages sent per account and day, for `daily_quota`: a provider account that allows 50,000
+/// a day stops taking mail after that, for every run and every worker.
+///
+/// ```swift
+/// let granted = try quotas.take("mail/exmail", day: "2026-12-01", limit: 50_000, upTo: 200)   // 0…200
+/// ```
+public protocol AccountQuotas: Sendable {
+    /// Takes up to `count` of what is left of `limit` for `key` on `day`; returns how many it took.
+    func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int
+    /// How many `key` used on `day`.
+    func used(_ key: String, day: String) throws -> Int
+}
+
+/// The in-memory twin of the quota stores.
+public final class MemoryAccountQuotas: AccountQuotas, @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+
+    /// Creates empty quotas.
+    public init() {}
+
+    public func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int {
+        lock.withLock {
+            let used = counts["\(key) \(day)", default: 0]
+            let granted = max(0, min(count, limit - used))
+            counts["\(key) \(day)"] = used + granted
+            return granted
+        }
+    }
+
+    public func used(_ key: String, day: String) throws -> Int {
+        lock.withLock { counts["\(key) \(day)", default: 0] }
+    }
+}
+
+/// Quotas in `outbox/herald.sqlite`, table `account_quota(account, day, used)`; a take is one
+/// write transaction, so runs of the same workspace share the count.
+public final class SQLiteAccountQuotas: AccountQuotas, @unchecked Sendable {
+    private let database: DatabasePool
+
+    /// The quotas in `database`, their table created if needed.
+    public init(database: WorkspaceDatabase) throws {
+        self.database = database.pool
+        try database.migrate([("8-account-quota", """
+            CREATE TABLE account_quota (account TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL,
+                                        PRIMARY KEY (account, day)) WITHOUT ROWID;
+            """)])
+    }
+
+    public func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int {
+        try database.write { db in
+            let used = try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key, day]) ?? 0
+            let granted = max(0, min(count, limit - used))
+            if granted > 0 {
+                try db.execute(sql: """
+                    INSERT INTO account_quota (account, day, used) VALUES (?, ?, ?)
+                    ON CONFLICT(account, day) DO UPDATE SET used = used + excluded.used
+                    """, arguments: [key, day, granted])
+            }
+            return granted
+        }
+    }
+
+    public func used(_ key: String, day: String) throws -> Int {
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key, day]) ?? 0
+        }
+    }
+}
