@@ -138,6 +138,23 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
+    public func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?] {
+        guard !ids.isEmpty else { return [:] }
+        return try database.read { db in
+            var result: [MessageID: Date?] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = ids[start..<min(ids.count, start + 500)]
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT message_id, is_read, read_at FROM site_messages WHERE message_id IN (\(marks))",
+                                            arguments: StatementArguments(slice.map(\.value))) {
+                    let read: Bool = row["is_read"]
+                    result[MessageID(row["message_id"])] = read ? Self.date(row["read_at"]) ?? Date(timeIntervalSince1970: 0) : nil
+                }
+            }
+            return result
+        }
+    }
+
     public func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent] {
         try database.read { db in
             var conditions = ["e.seq > ?"]

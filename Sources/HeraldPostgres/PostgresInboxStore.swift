@@ -166,6 +166,19 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
+    public func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?] {
+        guard !ids.isEmpty else { return [:] }
+        return try pool.withSession { session in
+            var result: [MessageID: Date?] = [:]
+            for row in try session.query("SELECT message_id, extract(epoch FROM read_at)::float8 FROM herald_site_messages WHERE message_id = ANY($1)",
+                                         [ids.map(\.value)]) {
+                let (id, seconds) = try row.decode((String, Double?).self)
+                result[MessageID(id)] = seconds.map(Date.init(timeIntervalSince1970:))
+            }
+            return result
+        }
+    }
+
     /// Active announcements of tenant `$t` at time `$n` (epoch seconds), as a condition on alias `n`.
     private static func activeNotice(tenant t: Int, now n: Int) -> String {
         """

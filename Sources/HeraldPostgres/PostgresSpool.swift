@@ -57,6 +57,15 @@ public final class PostgresSpool: Spool, @unchecked Sendable {
         }
     }
 
+    public func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)? {
+        try pool.withSession { session in
+            try session.query("SELECT entry::text, dead FROM herald_spool WHERE id = $1", [id]).first.map { row in
+                let (text, dead) = try row.decode((String, Bool).self)
+                return (try PostgresJSON.decode(SpoolEntry.self, from: text), dead)
+            }
+        }
+    }
+
     public func entries(dead: Bool) throws -> [SpoolEntry] {
         try pool.withSession { session in
             try session.query("SELECT entry::text FROM herald_spool WHERE dead = $1 ORDER BY priority, first_seen, id", [dead])

@@ -50,6 +50,8 @@ public enum WorkspaceRuntime {
             run.control.shared = stores.rates
             run.control.quotas = stores.quotas
             run.digests = stores.digests
+            let index = TraceIndex(logDirectory: paths.logs)
+            run.recipientLookup = { address in try index.latestMail(to: address) }
             let inbox = stores.inbox
             run.noticePublisher = { url in
                 let notice = try NoticeFile.publish(url, to: inbox, now: Date())

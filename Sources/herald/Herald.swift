@@ -10,7 +10,7 @@ struct Herald: AsyncParsableCommand {
         abstract: "Herald: a file-driven notification pipeline (消息通知系统).",
         discussion: "herald -C DIR COMMAND works like herald COMMAND -C DIR (as git -C and make -C).",
         version: HeraldVersion.current,
-        subcommands: [Run.self, Watch.self, Send.self, InboxCommand.self, NoticeCommand.self, SpoolCommand.self, ScheduleCommand.self, ReceiptsCommand.self, BouncesCommand.self, LedgerCommand.self, ReportCommand.self, Serve.self, Check.self, Preview.self]
+        subcommands: [Run.self, Watch.self, Send.self, InboxCommand.self, NoticeCommand.self, SpoolCommand.self, ScheduleCommand.self, ReceiptsCommand.self, BouncesCommand.self, TraceCommand.self, LedgerCommand.self, ReportCommand.self, Serve.self, Check.self, Preview.self]
     )
 
     /// Runs the command; a usage error exits 2 (as every Herald command documents), not

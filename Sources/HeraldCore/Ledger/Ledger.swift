@@ -61,6 +61,14 @@ public protocol SiteMessageStore: Sendable {
     func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws
     /// Whether each stored message of `ids` was read (escalations ask); ids not stored are left out.
     func readStates(of ids: [MessageID]) throws -> [MessageID: Bool]
+    /// When each stored message of `ids` was read (nil: unread); ids not stored are left out.
+    func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?]
+}
+
+extension SiteMessageStore {
+    public func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?] {
+        try readStates(of: ids).mapValues { $0 ? Date(timeIntervalSince1970: 0) : nil }
+    }
 }
 
 /// The in-memory twin of the inbox's delivery side, for tests of the chain.

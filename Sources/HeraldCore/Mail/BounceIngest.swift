@@ -132,6 +132,7 @@ public struct BounceIngest: Sendable {
             events.append(LogEvent(timestamp: now, messageID: entry.id, batch: entry.batch, file: "bounces", row: entry.row,
                                    template: entry.template, channel: .mail, recipient: shown, status: entry.status,
                                    attempt: entry.attempt, providerID: entry.providerID, error: error, extra: extra))
+            events[events.count - 1].traceAddress = address
         }
         try log.append(events)
         try log.flush()

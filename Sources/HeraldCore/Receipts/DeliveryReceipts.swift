@@ -120,6 +120,7 @@ public struct ReceiptIngest: Sendable {
                                    error: receipt.delivered ? nil : PipelineError(stage: .record, file: "receipts", code: FailureCode(receipt.code),
                                                                                  reason: receipt.message.isEmpty ? receipt.code : receipt.message),
                                    extra: receipt.reportedAt.map { ["reported_at": $0] } ?? [:]))
+            events[events.count - 1].traceAddress = receipt.mobile
         }
         try log.append(events)
         try log.flush()

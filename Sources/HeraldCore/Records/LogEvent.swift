@@ -59,6 +59,10 @@ public struct LogEvent: Sendable, Hashable {
     public var digest: String?
     /// For a deferred message: when it will be tried again.
     public var nextAttempt: Date?
+    /// The recipient's full address, for the trace index only (never written to the line).
+    public var traceAddress: String?
+    /// The row's `user_id`, for the trace index only (never written to the line).
+    public var traceUser: String?
 
     /// Creates an event.
     public init(timestamp: Date, messageID: MessageID, batch: String, file: String, row: Int? = nil, line: Int? = nil,
@@ -256,6 +260,8 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
     private let lock = NSLock()
     private var handles: [String: FileHandle] = [:]
     private var pending: [String: [UInt8]] = [:]
+    private var pendingRecords: [String: [TraceRecord]] = [:]
+    private let index: TraceIndexWriter?
     /// The worker named on every line (set when workers share a PostgreSQL store), or nil.
     public let worker: String?
 
@@ -265,6 +271,7 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
         self.timeZone = timeZone
         self.worker = worker
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        index = try TraceIndexWriter(logDirectory: directory)
     }
 
     deinit {
@@ -285,6 +292,10 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
                 }
                 var json = JSONObjectWriter()
                 event.write(to: &json, timestamp: stamp, zone: timeZone, worker: worker)
+                if let index {
+                    // The offset within what is pending; writePending adds where the file ends.
+                    pendingRecords[day, default: []].append(index.record(event, offset: UInt64(pending[day]?.count ?? 0)))
+                }
                 pending[day, default: []] += json.finish()
                 pending[day]?.append(0x0A)
             }
@@ -303,9 +314,17 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
 
     private func writePending() throws {
         for (day, bytes) in pending where !bytes.isEmpty {
-            try handle(for: day).write(contentsOf: bytes)
+            let handle = try handle(for: day)
+            let start = try handle.offset()
+            try handle.write(contentsOf: bytes)
+            if let index, var records = pendingRecords[day] {
+                for i in records.indices { records[i].offset += start }
+                // The index trails its lines: a crash in between leaves lines `herald trace` indexes later.
+                try? index.append(records, day: day)
+            }
         }
         pending.removeAll(keepingCapacity: true)
+        pendingRecords.removeAll(keepingCapacity: true)
     }
 
     private func handle(for day: String) throws -> FileHandle {

@@ -156,9 +156,16 @@ public protocol Spool: Sendable {
     /// shared by several workers hands each entry to one of them (until it is put back, removed
     /// or buried, or its lease runs out).
     func due(at now: Date) throws -> [SpoolEntry]
+    /// The entry of message `id`, waiting or dead (`herald trace`), or nil.
+    func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)?
 }
 
 extension Spool {
+    public func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)? {
+        if let waiting = try entries(dead: false).first(where: { $0.id == id }) { return (waiting, false) }
+        return try entries(dead: true).first { $0.id == id }.map { ($0, true) }
+    }
+
     /// Entries waiting, oldest first within category priority.
     public func entries() throws -> [SpoolEntry] { try entries(dead: false) }
 
@@ -254,6 +261,16 @@ public struct FileSpool: Spool {
         if unlink(url.path) != 0 && errno != ENOENT {
             throw SpoolCorruption(file: url.lastPathComponent, reason: String(cString: strerror(errno)))
         }
+    }
+
+    public func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)? {
+        // Ids are hex; anything else (a path) is no entry.
+        guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { return nil }
+        for (source, dead) in [(folder, false), (deadFolder, true)] {
+            let url = source.appendingPathComponent("\(id).json")
+            if FileManager.default.fileExists(atPath: url.path) { return (try read(url), dead) }
+        }
+        return nil
     }
 
     public func entries(dead: Bool) throws -> [SpoolEntry] {

@@ -194,6 +194,8 @@ struct RecordDecisions: Sendable {
                                     row: job.row.row, line: job.row.line, template: job.row.template,
                                     category: job.template?.category, status: status, error: failure,
                                     extra: job.extraParameters))
+        work.events[work.events.count - 1].traceUser = job.row.recipient.userID
+        work.events[work.events.count - 1].traceAddress = job.row.addresses.first?.address
         work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
                                         status: status, errorCode: failure.code.rawValue, errorMessage: failure.reason,
                                         updatedAt: now, file: job.batch.file))
@@ -283,6 +285,8 @@ struct RecordDecisions: Sendable {
             status: status, attempt: delivery.attempt, latencyMilliseconds: delivery.latency.map { $0.seconds * 1000 },
             providerID: delivery.providerID, error: delivery.error, extra: job.extraParameters, nextAttempt: nextAttempt)
         event.fingerprint = delivery.fingerprint
+        event.traceAddress = delivery.address.isEmpty ? nil : delivery.address
+        event.traceUser = job.row.recipient.userID
         if !delivery.failover.isEmpty { event.extra["failover"] = delivery.failover.joined(separator: "; ") }
         event.escalatedFrom = delivery.escalation?.firstMessages.first
         event.digest = delivery.digestMessage

@@ -1,0 +1,264 @@
+import Foundation
+
+/// The index `herald trace` reads instead of every log line: beside each `outbox/log/DAY.jsonl`,
+/// `outbox/log/.index/DAY.idx` holds one fixed 40-byte record per line — keyed 64-bit hashes of
+/// the line's message id, of the message it came from or went into (`escalated_from`,
+/// `digest`), of the recipient's full address and of the row's user id, and the line's byte
+/// offset. The log writer appends records as it writes lines; addresses are never stored, only
+/// hashes under the workspace's own key (`.index/key`), and the log itself stays masked.
+///
+/// Finding a message or a recipient scans the records of the days asked for (tens of MB at a
+/// million messages, at memory speed), then reads just the matching lines.
+///
+/// ```swift
+/// let index = TraceIndex(logDirectory: paths.logs)
+/// let lines = try index.lines(matching: .address("li@example.com"), since: "2026-12-01")
+/// ```
+public struct TraceIndex: Sendable {
+    /// The log folder (`outbox/log/`).
+    public let logDirectory: URL
+
+    /// The index of the logs in `logDirectory`.
+    public init(logDirectory: URL) {
+        self.logDirectory = logDirectory
+    }
+
+    /// `outbox/log/.index/`.
+    var folder: URL { logDirectory.appendingPathComponent(".index", isDirectory: true) }
+
+    /// What to look for.
+    public enum Query: Sendable, Hashable {
+        /// One message id, with the messages it escalated to or was folded into (one step either way).
+        case message(String)
+        /// Every message to an address (email, mobile, openid, user id of 站内信).
+        case address(String)
+        /// Every message of a row whose `user_id` is this.
+        case user(String)
+    }
+
+    /// One log line found, as written.
+    public struct Line: Sendable, Hashable {
+        /// The log file's day (`2026-12-01`).
+        public var day: String
+        /// Where the line starts in the file.
+        public var offset: UInt64
+        /// The JSON text, without the newline.
+        public var text: String
+    }
+
+    /// The lines matching `query` in the logs of `since` (a day, `YYYY-MM-DD`) and later, in
+    /// file order. Days whose index is missing or behind their log are indexed first.
+    public func lines(matching query: Query, since: String? = nil) throws -> [Line] {
+        let days = Self.days(in: logDirectory).filter { day in since.map { day >= $0 } ?? true }
+        guard !days.isEmpty else { return [] }
+        let writer = try TraceIndexWriter(logDirectory: logDirectory)
+        for day in days { try catchUp(day, writer: writer) }
+        let key = writer.key
+        let records: [(day: String, list: [TraceRecord])] = try days.map { day in (day, try Self.records(at: folder.appendingPathComponent("\(day).idx"))) }
+
+        var messages: Set<UInt64>
+        switch query {
+        case let .message(id):
+            let target = key.hash(id)
+            messages = [target]
+            // One step either way: what this message came from or went into, and what came from it.
+            for (_, list) in records {
+                for record in list where record.message == target && record.related != 0 { messages.insert(record.related) }
+                for record in list where record.related == target { messages.insert(record.message) }
+            }
+        case let .address(address):
+            let target = key.hash(Preferences.normalize(address, channel: nil))
+            messages = Set(records.flatMap { $0.list.filter { $0.address == target }.map { $0.message } })
+        case let .user(user):
+            let target = key.hash(user)
+            messages = Set(records.flatMap { $0.list.filter { $0.user == target }.map { $0.message } })
+        }
+        guard !messages.isEmpty else { return [] }
+
+        var found: [Line] = []
+        for (day, list) in records {
+            let offsets = Set(list.filter { messages.contains($0.message) }.map { $0.offset })
+            guard !offsets.isEmpty else { continue }
+            found += try Self.read(logDirectory.appendingPathComponent("\(day).jsonl"), at: offsets.sorted()).map {
+                Line(day: day, offset: $0.offset, text: $0.text)
+            }
+        }
+        return found
+    }
+
+    /// The latest mail message sent to `address`, for bounces that name no message of Herald's.
+    public func latestMail(to address: String) throws -> MessageID? {
+        let lines = try self.lines(matching: .address(address))
+        for line in lines.reversed() where line.text.contains("\"channel\":\"mail\"") {
+            if let id = Self.field("message_id", in: line.text) { return MessageID(id) }
+        }
+        return nil
+    }
+
+    /// Days with a log, in order.
+    static func days(in directory: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".jsonl") && !$0.hasPrefix(".") }.map { String($0.dropLast(6)) }.sorted()
+    }
+
+    /// Indexes the lines of `day`'s log that its index does not cover yet (a log written before
+    /// the index existed, or lines whose records a crash lost).
+    func catchUp(_ day: String, writer: TraceIndexWriter) throws {
+        let log = logDirectory.appendingPathComponent("\(day).jsonl")
+        let size = UInt64((try? FileManager.default.attributesOfItem(atPath: log.path)[.size] as? NSNumber)?.uint64Value ?? 0)
+        let existing = try Self.records(at: folder.appendingPathComponent("\(day).idx"))
+        var covered: UInt64 = 0
+        if let last = existing.map(\.offset).max(), let line = try Self.read(log, at: [last]).first {
+            covered = last + UInt64(line.text.utf8.count) + 1
+        }
+        guard covered < size else { return }
+        guard let handle = FileHandle(forReadingAtPath: log.path) else { return }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: covered)
+        let tail = try handle.readToEnd() ?? Data()
+        var records: [TraceRecord] = []
+        var start = 0
+        let bytes = [UInt8](tail)
+        while let newline = bytes[start...].firstIndex(of: 0x0A) {
+            if let object = try? JSONSerialization.jsonObject(with: Data(bytes[start..<newline])) as? [String: Any],
+               let id = object["message_id"] as? String {
+                let related = object["escalated_from"] as? String ?? object["digest"] as? String
+                // A masked recipient never matches a query; a full one (log: {recipients: full}) does.
+                let address = (object["recipient"] as? String).map { writer.key.hash(Preferences.normalize($0, channel: nil)) }
+                records.append(TraceRecord(message: writer.key.hash(id), related: related.map(writer.key.hash) ?? 0,
+                                           address: address ?? 0, user: 0, offset: covered + UInt64(start)))
+            }
+            start = newline + 1
+        }
+        try writer.append(records, day: day)
+    }
+
+    /// The records of one `.idx` file (none when it does not exist).
+    static func records(at url: URL) throws -> [TraceRecord] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        let count = data.count / TraceRecord.size
+        return data.withUnsafeBytes { raw in
+            (0..<count).map { index in
+                let base = index * TraceRecord.size
+                func word(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base + at * 8, as: UInt64.self)) }
+                return TraceRecord(message: word(0), related: word(1), address: word(2), user: word(3), offset: word(4))
+            }
+        }
+    }
+
+    /// The lines of `file` starting at `offsets` (sorted), each up to its newline.
+    static func read(_ file: URL, at offsets: [UInt64]) throws -> [(offset: UInt64, text: String)] {
+        guard let handle = FileHandle(forReadingAtPath: file.path) else { return [] }
+        defer { try? handle.close() }
+        var lines: [(UInt64, String)] = []
+        for offset in offsets {
+            try handle.seek(toOffset: offset)
+            var collected = Data()
+            while true {
+                guard let chunk = try handle.read(upToCount: 4096), !chunk.isEmpty else { break }
+                if let newline = chunk.firstIndex(of: 0x0A) {
+                    collected += chunk[chunk.startIndex..<newline]
+                    lines.append((offset, String(decoding: collected, as: UTF8.self)))
+                    break
+                }
+                collected += chunk
+                if collected.count > 1 << 20 { break }
+            }
+        }
+        return lines
+    }
+
+    /// The string value of a top-level `"name":"…"` in a log line written by `JSONLinesLog`
+    /// (keys are never repeated inside nested objects under these names).
+    static func field(_ name: String, in line: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+        return object[name] as? String
+    }
+}
+
+/// One line's entry in a `.idx` file: five little-endian 64-bit words.
+struct TraceRecord: Sendable, Hashable {
+    static let size = 40
+    var message: UInt64
+    var related: UInt64
+    var address: UInt64
+    var user: UInt64
+    var offset: UInt64
+
+    func append(to bytes: inout [UInt8]) {
+        for word in [message, related, address, user, offset] {
+            withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+    }
+}
+
+/// The workspace's key for index hashes: 64 random bits in `outbox/log/.index/key`, made once.
+struct TraceKey: Sendable {
+    let seed: UInt64
+
+    /// FNV-1a over the text, started from the key: cheap enough for every log line.
+    func hash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return hash == 0 ? 1 : hash
+    }
+}
+
+/// Appends index records beside the log (`JSONLinesLog` calls it with each write).
+final class TraceIndexWriter: @unchecked Sendable {
+    let folder: URL
+    let key: TraceKey
+    private let lock = NSLock()
+    private var handles: [String: FileHandle] = [:]
+
+    init(logDirectory: URL) throws {
+        folder = logDirectory.appendingPathComponent(".index", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let keyFile = folder.appendingPathComponent("key")
+        if let text = try? String(contentsOf: keyFile, encoding: .utf8), let seed = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) {
+            key = TraceKey(seed: seed)
+        } else {
+            let seed = UInt64.random(in: 1...UInt64.max)
+            try DurableFile.write(Data((String(seed, radix: 16) + "\n").utf8), to: keyFile)
+            // Another process may have written its key first: the file's key is the one.
+            let text = (try? String(contentsOf: keyFile, encoding: .utf8)) ?? ""
+            key = TraceKey(seed: UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) ?? seed)
+        }
+    }
+
+    deinit {
+        for handle in handles.values { try? handle.close() }
+    }
+
+    /// The record of one event written at `offset`.
+    func record(_ event: LogEvent, offset: UInt64) -> TraceRecord {
+        TraceRecord(message: key.hash(event.messageID.value),
+                    related: (event.escalatedFrom ?? event.digest).map(key.hash) ?? 0,
+                    address: event.traceAddress.map { key.hash(Preferences.normalize($0, channel: nil)) } ?? 0,
+                    user: event.traceUser.map(key.hash) ?? 0,
+                    offset: offset)
+    }
+
+    func append(_ records: [TraceRecord], day: String) throws {
+        guard !records.isEmpty else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(records.count * TraceRecord.size)
+        for record in records { record.append(to: &bytes) }
+        try lock.withLock {
+            let handle: FileHandle
+            if let open = handles[day] {
+                handle = open
+            } else {
+                let url = folder.appendingPathComponent("\(day).idx")
+                let fd = Foundation.open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+                handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+                handles[day] = handle
+            }
+            try handle.write(contentsOf: bytes)
+        }
+    }
+}
