@@ -216,3 +216,52 @@ public final class PostgresAccountQuotas: AccountQuotas, @unchecked Sendable {
         }
     }
 }
+
+/// Opt-outs and suppressions Herald records itself (one-click unsubscribes, complaints, hard
+/// bounces) in PostgreSQL, so every serve replica and worker sees them: `herald_opt_outs` and
+/// `herald_suppressions`. The workspace's CSV files are still read beside them.
+public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
+    private let pool: PostgresPool
+
+    /// The store in `pool`'s database, migrated.
+    public init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.migrate([("opt-outs-1", """
+            CREATE TABLE herald_opt_outs (address TEXT NOT NULL, channel TEXT NOT NULL, category TEXT NOT NULL,
+                                          created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (address, channel, category));
+            CREATE TABLE herald_suppressions (address TEXT PRIMARY KEY, reason TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL);
+            """)])
+    }
+
+    public func recordOptOut(address: String, channel: HeraldCore.Channel, category: TemplateCategory, at: Date) throws -> Bool {
+        try pool.withSession { session in
+            try !session.query("""
+                INSERT INTO herald_opt_outs (address, channel, category, created_at) VALUES ($1, $2, $3, to_timestamp($4))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, [Preferences.normalizedAddress(address, channel: channel), channel.rawValue, category.rawValue,
+                      at.timeIntervalSince1970]).isEmpty
+        }
+    }
+
+    public func recordSuppression(address: String, reason: String, at: Date) throws -> Bool {
+        try pool.withSession { session in
+            try !session.query("""
+                INSERT INTO herald_suppressions (address, reason, created_at) VALUES ($1, $2, to_timestamp($3))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, [Preferences.normalizedAddress(address, channel: nil), reason, at.timeIntervalSince1970]).isEmpty
+        }
+    }
+
+    public func load(into preferences: Preferences) throws {
+        try pool.withSession { session in
+            for row in try session.query("SELECT address, channel, category FROM herald_opt_outs") {
+                let (address, channel, category) = try row.decode((String, String, String).self)
+                preferences.optOut(address: address, channel: HeraldCore.Channel(rawValue: channel), category: TemplateCategory(rawValue: category))
+            }
+            for row in try session.query("SELECT address, reason FROM herald_suppressions") {
+                let (address, reason) = try row.decode((String, String).self)
+                preferences.addSuppression(address, reason: reason)
+            }
+        }
+    }
+}

@@ -24,6 +24,8 @@ public struct PostgresStores: Sendable {
     public let queue: PostgresWorkQueue
     /// Rate buckets shared by every worker.
     public let rates: PostgresRateBuckets
+    /// Opt-outs and suppressions Herald records.
+    public let optOuts: PostgresOptOutStore
     /// Daily quotas per account.
     public let quotas: PostgresAccountQuotas
     /// Receipts pushed to `herald serve`, waiting for a worker.
@@ -56,6 +58,7 @@ public struct PostgresStores: Sendable {
         queue = try PostgresWorkQueue(pool: pool)
         rates = try PostgresRateBuckets(pool: pool)
         quotas = try PostgresAccountQuotas(pool: pool)
+        optOuts = try PostgresOptOutStore(pool: pool)
         receipts = try PostgresReceiptQueue(pool: pool)
         digests = try PostgresDigestStore(pool: pool, worker: worker.resolvedName, lease: worker.lease)
         ingest = try PostgresIngestRecords(pool: pool)

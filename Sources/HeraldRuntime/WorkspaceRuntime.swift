@@ -40,6 +40,10 @@ public enum WorkspaceRuntime {
                                              inbox: InboxTransport())
             let (preferences, problems) = Preferences.load(root: workspace.root)
             for problem in problems { warn(problem.description) }
+            if stores.isShared {
+                preferences.store = stores.optOuts
+                try stores.optOuts.load(into: preferences)
+            }
             var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
                                    counters: stores.counters, preferences: preferences, spool: stores.spool)
             run.siteMessages = stores.inbox
@@ -50,6 +54,7 @@ public enum WorkspaceRuntime {
             run.control.shared = stores.rates
             run.control.quotas = stores.quotas
             run.digests = stores.digests
+            run.optOuts = stores.optOuts
             let index = TraceIndex(logDirectory: paths.logs)
             run.recipientLookup = { address in try index.latestMail(to: address) }
             let inbox = stores.inbox
@@ -81,6 +86,8 @@ public enum WorkspaceRuntime {
         public let queue: (any WorkQueue)?
         /// Rate buckets shared by workers; nil when embedded.
         public let rates: (any SharedRateBuckets)?
+        /// Opt-outs and suppressions Herald records (the CSV files, or PostgreSQL).
+        public let optOuts: any OptOutStore
         /// Daily quotas per account (`daily_quota`).
         public let quotas: any AccountQuotas
         /// Receipt pushes kept as rows by `herald serve`; nil when embedded (they are files).
@@ -117,6 +124,7 @@ public enum WorkspaceRuntime {
                 queue = shared.queue
                 rates = shared.rates
                 quotas = shared.quotas
+                optOuts = shared.optOuts
                 receipts = shared.receipts
                 digests = shared.digests
                 location = shared.pool.location
@@ -134,6 +142,7 @@ public enum WorkspaceRuntime {
                 throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")
             }
             spool = FileSpool(root: workspace.root)
+            optOuts = FileOptOutStore(root: workspace.root)
             digests = FileDigestStore(root: workspace.root)
             queue = nil
             rates = nil

@@ -55,6 +55,8 @@ public struct HeraldServer: Sendable {
     /// Where receipt pushes are kept when state is shared (PostgreSQL rows); nil writes them as
     /// files into `recipients/inbox/receipts/<channel>/`.
     public var receiptQueue: (any ReceiptQueue)?
+    /// Where one-click unsubscribes are recorded; nil: the workspace's preferences.csv.
+    public var optOuts: (any OptOutStore)?
     /// With a PostgreSQL store: where `POST /v1/notifications` queues batches and remembers keys.
     public var sharedIngest: (queue: any WorkQueue, records: any IngestRecords, worker: String)?
     /// How often live clients' changes are looked for (default 200 ms).
@@ -118,7 +120,7 @@ public struct HeraldServer: Sendable {
                      body: .init(byteBuffer: ByteBuffer(string: DemoPage.html)))
         }
         router.post("/v1/receipts/{channel}/{secret}") { request, context in try await receipt(request, context) }
-        let unsubscribe = UnsubscribePages(workspace: workspace)
+        let unsubscribe = UnsubscribePages(workspace: workspace, optOuts: optOuts ?? FileOptOutStore(root: workspace.root))
         router.get("/v1/unsubscribe/{token}") { _, context in try unsubscribe.confirm(try pathParameter(context, "token")) }
         router.post("/v1/unsubscribe/{token}") { _, context in try await unsubscribe.unsubscribe(try pathParameter(context, "token")) }
 

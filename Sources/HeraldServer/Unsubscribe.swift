@@ -8,6 +8,8 @@ import Hummingbird
 /// nothing. A token that is not genuine is a 404. Verification and system mail are never blocked.
 struct UnsubscribePages {
     let workspace: Workspace
+    /// Where the opt-out is recorded (preferences.csv, or the shared store).
+    let optOuts: any OptOutStore
 
     /// The claim of a genuine token for a category that may be opted out of, or 404.
     func claim(_ token: String) throws -> UnsubscribeToken.Claim {
@@ -29,9 +31,9 @@ struct UnsubscribePages {
 
     func unsubscribe(_ token: String) async throws -> Response {
         let claim = try claim(token)
-        let root = workspace.root
+        let store = optOuts
         try await blocking {
-            try Preferences.recordOptOut(root: root, address: claim.address, channel: .mail, category: claim.category)
+            try store.recordOptOut(address: claim.address, channel: .mail, category: claim.category, at: Date())
         }
         return page(title: "已退订", body: "<p>已退订：<b>\(escape(masked(claim.address)))</b> 不会再收到\(escape(categoryName(claim.category)))邮件。</p>")
     }

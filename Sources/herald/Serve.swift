@@ -35,6 +35,7 @@ extension Herald {
             let stores = try openStores(workspace)
             var server = HeraldServer(workspace: workspace, store: stores.inbox, receiptParsers: ProviderReceipts.parsers)
             server.receiptQueue = stores.receipts
+            server.optOuts = stores.optOuts
             if let shared = stores.postgres {
                 server.sharedIngest = (shared.queue, shared.ingest, "serve:" + workspace.configuration.worker.resolvedName)
             }

@@ -109,6 +109,53 @@ struct SharedStoreServeTests {
         #expect(sent.count == 1, "a worker in another workspace sent it, once")
     }
 
+    /// A mail workspace over `schema`, with one-click unsubscribe and a marketing template.
+    static func mailWorkspace(schema: String, batch: String? = nil) throws -> TemporaryWorkspace {
+        var files = [
+            "herald.yaml": """
+                timezone: Asia/Shanghai
+                store: {url: "${TEST_DATABASE_URL}", schema: \(schema), pool: 2}
+                mail:
+                  accounts:
+                    default: {transport: file, from: noreply@shop.example.com}
+                  unsubscribe: {base_url: "https://notify.example.com", secret: "${TEST_UNSUBSCRIBE_SECRET}"}
+
+                """,
+            "templates/promo.yaml": "category: marketing\nmail: {account: default, title: 双十二优惠, text: \"{name}，全场八折。\"}\n",
+        ]
+        if let batch { files["recipients/inbox/promo.csv"] = batch }
+        return try TemporaryWorkspace(files: files)
+    }
+
+    @Test func anUnsubscribeOrABounceOnOneMachineHoldsForWorkersOnOthers() async throws {
+        let schema = try PostgresTestDatabase.freshSchema()
+        let environment = F.environment.merging(["TEST_DATABASE_URL": PostgresTestDatabase.url ?? ""]) { _, new in new }
+        let replica = try Self.mailWorkspace(schema: schema)
+        let server = try ServeProcess(workspace: replica.url, environment: environment)
+        let token = UnsubscribeToken.make(address: "clicked@example.com", category: .marketing, tenant: "0", secret: F.unsubscribeSecret)
+        let done = try await server.request("POST", "/v1/unsubscribe/\(token)", body: Data("List-Unsubscribe=One-Click".utf8))
+        #expect(done.status == 200)
+        _ = server.stop()
+        #expect(!replica.exists("recipients/preferences.csv"), "recorded in the shared store, not the replica's folder")
+
+        // A worker in another folder: the opt-out holds; a hard bounce it ingests holds for a third.
+        let worker = try Self.mailWorkspace(schema: schema, batch: "email,name\nclicked@example.com,李雷\nbounced@example.com,韩梅梅\n")
+        let run = try runHerald(["run", "--settle", "0s"], in: worker.url, environment: environment)
+        #expect(run.stdout.contains("mail        1           1      2"), "\(run.stdout)\(run.stderr)")
+        let sent = try #require(try worker.logEvents().first { $0["status"] as? String == "sent" }?["message_id"] as? String)
+        try worker.write("bounce.eml", BounceFixtures.postfix(id: sent, recipient: "bounced@example.com"))
+        let ingest = try runHerald(["bounces", "ingest", "bounce.eml"], in: worker.url, environment: environment)
+        #expect(ingest.stdout.contains("1 hard"), "\(ingest.stdout)\(ingest.stderr)")
+        #expect(!worker.exists("recipients/suppressions.csv"))
+
+        let other = try Self.mailWorkspace(schema: schema, batch: "email,name\nbounced@example.com,韩梅梅\n")
+        try other.write("templates/promo.yaml", "category: transactional\nmail: {account: default, title: 发货, text: \"{name}\"}\n")
+        let third = try runHerald(["run", "--settle", "0s"], in: other.url, environment: environment)
+        let line = try #require(try other.logEvents().first)
+        #expect(line["status"] as? String == "suppressed", "\(third.stdout)")
+        #expect(((line["error"] as? [String: Any])?["message"] as? String)?.contains("suppression list (bounce)") == true)
+    }
+
     @Test func anUnsetStoreURLStopsEveryCommandInsteadOfUsingTheLocalFile() throws {
         let sms = try SMSProviderTestServer()
         let workspace = try Self.workspace(schema: "public", sms: sms, batch: "user_id,name,orderId\n1,李雷,A1\n")

@@ -73,7 +73,16 @@ public final class Preferences: @unchecked Sendable {
         }
     }
 
-    /// Adds an address to the suppression list, in memory and appended to suppressions.csv.
+    /// Where suppressions Herald finds (hard bounces, complaints) are recorded: the workspace's
+    /// suppressions.csv when loaded from a workspace, a shared store when one is set.
+    public var store: (any OptOutStore)? {
+        get { lock.withLock { sharedStore } }
+        set { lock.withLock { sharedStore = newValue } }
+    }
+    private var sharedStore: (any OptOutStore)?
+
+    /// Adds an address to the suppression list, in memory and in the store (suppressions.csv
+    /// unless a shared store is set); an address already suppressed is left as it is.
     public func suppress(_ address: String, channel: Channel, reason: String, since: Date) throws {
         let key = Self.normalize(address, channel: channel)
         let isNew = lock.withLock { () -> Bool in
@@ -81,17 +90,32 @@ public final class Preferences: @unchecked Sendable {
             suppressed[key] = reason
             return true
         }
-        guard isNew, let suppressionsFile else { return }
-        let exists = FileManager.default.fileExists(atPath: suppressionsFile.path)
-        let line = (exists ? "" : "address,reason,since\n") + "\(key),\(reason),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
-        if !exists {
-            try FileManager.default.createDirectory(at: suppressionsFile.deletingLastPathComponent(), withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: suppressionsFile.path, contents: nil)
+        guard isNew else { return }
+        if let store {
+            try store.recordSuppression(address: key, reason: reason, at: since)
+        } else if let suppressionsFile {
+            try Self.appendSuppression(to: suppressionsFile, address: key, reason: reason, since: since)
         }
-        let handle = try FileHandle(forWritingTo: suppressionsFile)
+    }
+
+    /// Appends `address,reason,since` to a suppressions.csv (with its header when new).
+    static func appendSuppression(to file: URL, address: String, reason: String, since: Date) throws {
+        let exists = FileManager.default.fileExists(atPath: file.path)
+        let line = (exists ? "" : "address,reason,since\n")
+            + "\(normalize(address, channel: nil)),\(reason),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
+        if !exists {
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: file)
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(line.utf8))
+    }
+
+    /// Adds a suppression read from a store (no write back).
+    public func addSuppression(_ address: String, reason: String) {
+        lock.withLock { suppressed[Self.normalize(address, channel: nil)] = reason }
     }
 
     /// Records an opt-out in `recipients/preferences.csv` of the workspace at `root`, durably and
@@ -163,6 +187,11 @@ public final class Preferences: @unchecked Sendable {
 
     static func isBounce(_ reason: String) -> Bool {
         ["bounce", "hard_bounce", "hard bounce", "invalid"].contains(reason.lowercased())
+    }
+
+    /// An address as opt-outs and suppressions key it (for stores outside Core).
+    public static func normalizedAddress(_ address: String, channel: Channel?) -> String {
+        normalize(address, channel: channel)
     }
 
     /// Lowercased email, `+86…` mobile, other ids as given.
