@@ -128,4 +128,27 @@ import HeraldTestSupport
         #expect(kept.count == 2 && kept.contains { $0.hasSuffix(".eml") } && kept.contains { $0.hasSuffix(".txt") })
         #expect(log.events.map { $0.extra["source"] ?? "" }.contains("2026-12-01.mbox#1"))
     }
+
+    @Test func hostileFilesAreRefusedOrKeptAsideNeverLost() throws {
+        let workspace = try TemporaryWorkspace()
+        let ingest = BounceIngest(ledger: MemoryLedger(), log: MemoryEventLog(), preferences: Preferences(), clock: { now })
+        let files = BounceFiles(root: workspace.url)
+        // A sparse file past the limit is refused before it is read.
+        let huge = workspace.url.appendingPathComponent("huge.mbox")
+        FileManager.default.createFile(atPath: huge.path, contents: Data("From x\n".utf8))
+        let handle = try FileHandle(forWritingTo: huge)
+        try handle.truncate(atOffset: UInt64(BounceFiles.largestFile + 1))
+        try handle.close()
+        #expect(throws: BatchRejection.self) { try files.ingest(huge, with: ingest, move: true) }
+        #expect(FileManager.default.fileExists(atPath: huge.path), "a refused file stays where it is")
+        // A folder that is not a Maildir.
+        try workspace.write("plain/readme.txt", "x")
+        #expect(throws: BatchRejection.self) { try files.ingest(workspace.url.appendingPathComponent("plain"), with: ingest, move: true) }
+        // Binary garbage and a name with path tricks inside a Maildir: kept aside under a safe name.
+        try workspace.write("md/new/x..%2F..%2Fetc%2Fpasswd", Data([0x00, 0xFF, 0xFE, 0x0A, 0x0D, 0x0A, 0x80]))
+        let summary = try files.ingest(workspace.url.appendingPathComponent("md"), with: ingest, move: true)
+        #expect(summary.unmatched == 1)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-bounces").path)
+        #expect(kept.count == 2 && kept.allSatisfy { !$0.contains("/") && $0.contains("etc_2Fpasswd") }, "\(kept)")
+    }
 }

@@ -163,11 +163,27 @@ public struct BounceFiles: Sendable {
             throw BatchRejection(reason: "no such file or folder")
         }
         if isFolder.boolValue {
-            return try maildirFiles(url).map { ($0.lastPathComponent, try Data(contentsOf: $0)) }
+            return try maildirFiles(url).map { ($0.lastPathComponent, try read($0)) }
         }
-        let data = try Data(contentsOf: url)
+        let data = try read(url)
         guard data.starts(with: Array("From ".utf8)) else { return [(url.lastPathComponent, data)] }
         return mbox(data).enumerated().map { ("\(url.lastPathComponent)#\($0.offset + 1)", $0.element) }
+    }
+
+    /// The largest bounce file read (an mbox of many bounces included); a larger one is refused
+    /// with the advice to split it, before it is read into memory.
+    public static let largestFile = 256 << 20
+
+    static func read(_ url: URL) throws -> Data {
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= largestFile else {
+            throw BatchRejection(reason: "\(url.lastPathComponent) is \(size >> 20) MB; bounce files are read up to \(largestFile >> 20) MB, split it")
+        }
+        do {
+            return try Data(contentsOf: url)
+        } catch {
+            throw BatchRejection(reason: "cannot read \(url.lastPathComponent): \((error as NSError).localizedDescription)")
+        }
     }
 
     /// The message files of a Maildir (`new/`, then `cur/`), name order.
@@ -232,8 +248,7 @@ public struct BounceFiles: Sendable {
         guard move else { return summary }
         let processed = WorkspacePaths(root: root).bouncesProcessed
         var isFolder: ObjCBool = false
-        FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
-        if isFolder.boolValue {
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
             let folder = processed.appendingPathComponent(url.lastPathComponent, isDirectory: true)
             for file in try Self.maildirFiles(url) { try Self.move(file, into: folder) }
         } else {
