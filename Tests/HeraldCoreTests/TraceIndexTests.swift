@@ -67,12 +67,14 @@ import HeraldTestSupport
         try log(folder, (1...20).map { event("m\($0)", row: $0, channel: .mail, address: "u\($0)@example.com", user: nil) })
         let idx = try #require(FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(".index").path).first { $0.hasSuffix(".idx") })
         let url = folder.appendingPathComponent(".index/\(idx)")
-        // A crash between the log line and its index record: the last five records are lost.
+        // A crash between the log line and its index record: the last five records are lost, and
+        // the one before them was half written.
         let data = try Data(contentsOf: url)
-        try data.prefix(15 * 40).write(to: url)
+        try data.prefix(15 * 40 - 13).write(to: url)
         let index = TraceIndex(logDirectory: folder)
         #expect(try index.lines(matching: .message("m18")).count == 1)
-        #expect(try Data(contentsOf: url).count == 20 * 40, "the missing records are written back")
+        #expect(try Data(contentsOf: url).count == 20 * 40, "the half record is cut off and the missing ones written back")
+        #expect(try index.lines(matching: .message("m15")).count == 1)
         #expect(try index.lines(matching: .message("m3")).count == 1)
 
         // A log from before the index (or copied from another worker without it): indexed whole.

@@ -54,36 +54,54 @@ public struct TraceIndex: Sendable {
         let writer = try TraceIndexWriter(logDirectory: logDirectory)
         for day in days { try catchUp(day, writer: writer) }
         let key = writer.key
-        let records: [(day: String, list: [TraceRecord])] = try days.map { day in (day, try Self.records(at: folder.appendingPathComponent("\(day).idx"))) }
+        // The index files are mapped, not read: the scans below touch each record once.
+        let indexes = try days.map { day in
+            (day, (try? Data(contentsOf: folder.appendingPathComponent("\(day).idx"), options: .alwaysMapped)) ?? Data())
+        }
 
-        var messages: Set<UInt64>
+        var messages: Set<UInt64> = []
         switch query {
         case let .message(id):
             let target = key.hash(id)
             messages = [target]
             // One step either way: what this message came from or went into, and what came from it.
-            for (_, list) in records {
-                for record in list where record.message == target && record.related != 0 { messages.insert(record.related) }
-                for record in list where record.related == target { messages.insert(record.message) }
+            for (_, data) in indexes {
+                Self.scan(data) { record in
+                    if record.message == target, record.related != 0 { messages.insert(record.related) }
+                    if record.related == target { messages.insert(record.message) }
+                }
             }
         case let .address(address):
             let target = key.hash(Preferences.normalize(address, channel: nil))
-            messages = Set(records.flatMap { $0.list.filter { $0.address == target }.map { $0.message } })
+            for (_, data) in indexes { Self.scan(data) { if $0.address == target { messages.insert($0.message) } } }
         case let .user(user):
             let target = key.hash(user)
-            messages = Set(records.flatMap { $0.list.filter { $0.user == target }.map { $0.message } })
+            for (_, data) in indexes { Self.scan(data) { if $0.user == target { messages.insert($0.message) } } }
         }
         guard !messages.isEmpty else { return [] }
 
         var found: [Line] = []
-        for (day, list) in records {
-            let offsets = Set(list.filter { messages.contains($0.message) }.map { $0.offset })
+        for (day, data) in indexes {
+            var offsets: Set<UInt64> = []
+            Self.scan(data) { if messages.contains($0.message) { offsets.insert($0.offset) } }
             guard !offsets.isEmpty else { continue }
             found += try Self.read(logDirectory.appendingPathComponent("\(day).jsonl"), at: offsets.sorted()).map {
                 Line(day: day, offset: $0.offset, text: $0.text)
             }
         }
         return found
+    }
+
+    /// Calls `visit` with each record of an index file's bytes, in order.
+    static func scan(_ data: Data, _ visit: (TraceRecord) -> Void) {
+        data.withUnsafeBytes { raw in
+            var base = 0
+            while base + TraceRecord.size <= raw.count {
+                func word(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base + at * 8, as: UInt64.self)) }
+                visit(TraceRecord(message: word(0), related: word(1), address: word(2), user: word(3), offset: word(4)))
+                base += TraceRecord.size
+            }
+        }
     }
 
     /// The latest mail message sent to `address`, for bounces that name no message of Herald's.
@@ -106,10 +124,11 @@ public struct TraceIndex: Sendable {
     func catchUp(_ day: String, writer: TraceIndexWriter) throws {
         let log = logDirectory.appendingPathComponent("\(day).jsonl")
         let size = UInt64((try? FileManager.default.attributesOfItem(atPath: log.path)[.size] as? NSNumber)?.uint64Value ?? 0)
-        let existing = try Self.records(at: folder.appendingPathComponent("\(day).idx"))
+        // The index covers its lines up to the end of the line its last record names.
         var covered: UInt64 = 0
-        if let last = existing.map(\.offset).max(), let line = try Self.read(log, at: [last]).first {
-            covered = last + UInt64(line.text.utf8.count) + 1
+        if let last = try Self.lastRecord(at: folder.appendingPathComponent("\(day).idx")),
+           let line = try Self.read(log, at: [last.offset]).first {
+            covered = last.offset + UInt64(line.text.utf8.count) + 1
         }
         guard covered < size else { return }
         guard let handle = FileHandle(forReadingAtPath: log.path) else { return }
@@ -133,17 +152,17 @@ public struct TraceIndex: Sendable {
         try writer.append(records, day: day)
     }
 
-    /// The records of one `.idx` file (none when it does not exist).
-    static func records(at url: URL) throws -> [TraceRecord] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
-        let count = data.count / TraceRecord.size
-        return data.withUnsafeBytes { raw in
-            (0..<count).map { index in
-                let base = index * TraceRecord.size
-                func word(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: base + at * 8, as: UInt64.self)) }
-                return TraceRecord(message: word(0), related: word(1), address: word(2), user: word(3), offset: word(4))
-            }
-        }
+    /// The last whole record of one `.idx` file (nil when it has none).
+    static func lastRecord(at url: URL) throws -> TraceRecord? {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        guard size >= UInt64(TraceRecord.size) else { return nil }
+        try handle.seek(toOffset: size - size % UInt64(TraceRecord.size) - UInt64(TraceRecord.size))
+        guard let data = try handle.read(upToCount: TraceRecord.size) else { return nil }
+        var last: TraceRecord?
+        scan(data) { last = $0 }
+        return last
     }
 
     /// The lines of `file` starting at `offsets` (sorted), each up to its newline.
@@ -255,6 +274,11 @@ final class TraceIndexWriter: @unchecked Sendable {
                 let url = folder.appendingPathComponent("\(day).idx")
                 let fd = Foundation.open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
                 guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+                // A record half-written by a killed process is cut off, so the records stay aligned.
+                var status = stat()
+                if fstat(fd, &status) == 0, status.st_size % Int(TraceRecord.size) != 0 {
+                    _ = ftruncate(fd, status.st_size - status.st_size % Int(TraceRecord.size))
+                }
                 handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
                 handles[day] = handle
             }
