@@ -82,4 +82,21 @@ import HeraldTestSupport
         #expect(try index.lines(matching: .message("m12")).count == 1)
         #expect(try index.lines(matching: .address("u12@example.com")).isEmpty, "a masked recipient cannot be indexed by address")
     }
+
+    @Test func twoWritersOfOneDayNeitherOverwriteNorMisindexEachOther() throws {
+        let workspace = try TemporaryWorkspace()
+        let folder = workspace.url.appendingPathComponent("outbox/log")
+        // Two processes' logs (a watcher, and `herald bounces ingest` beside it), turn about.
+        let first = try JSONLinesLog(directory: folder, timeZone: zone), second = try JSONLinesLog(directory: folder, timeZone: zone)
+        for row in 1...10 {
+            try (row % 2 == 0 ? first : second).append([event("m\(row)", row: row, channel: .mail, address: "u\(row)@example.com", user: "u\(row)")])
+        }
+        let day = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).first { $0.hasSuffix(".jsonl") })
+        let lines = try String(contentsOf: folder.appendingPathComponent(day), encoding: .utf8).split(separator: "\n")
+        #expect(lines.compactMap { Self.id(String($0)) } == (1...10).map { "m\($0)" }, "every line whole, in order")
+        let index = TraceIndex(logDirectory: folder)
+        for row in 1...10 {
+            #expect(try index.lines(matching: .user("u\(row)")).map { Self.id($0.text) } == ["m\(row)"])
+        }
+    }
 }

@@ -315,8 +315,9 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
     private func writePending() throws {
         for (day, bytes) in pending where !bytes.isEmpty {
             let handle = try handle(for: day)
-            let start = try handle.offset()
             try handle.write(contentsOf: bytes)
+            // Appended as one write: it ends where the file offset now is.
+            let start = try handle.offset() - UInt64(bytes.count)
             if let index, var records = pendingRecords[day] {
                 for i in records.indices { records[i].offset += start }
                 // The index trails its lines: a crash in between leaves lines `herald trace` indexes later.
@@ -330,11 +331,14 @@ public final class JSONLinesLog: EventLog, @unchecked Sendable {
     private func handle(for day: String) throws -> FileHandle {
         if let handle = handles[day] { return handle }
         let url = directory.appendingPathComponent("\(day).jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) {
-            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        // O_APPEND: another process appending to the same day (`herald bounces ingest` beside a
+        // running `herald watch`) never has its lines overwritten.
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path,
+                                                           NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
-        let handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         handles[day] = handle
         return handle
     }
