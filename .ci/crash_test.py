@@ -74,7 +74,7 @@ if duplicates > connections * kills:
 db = sqlite3.connect(f"{work}/outbox/herald.sqlite")
 ledger_sent = {row[0] for row in db.execute("SELECT message_id FROM ledger WHERE status = 'sent'")}
 log_sent = set()
-for name in os.listdir(f"{work}/outbox/log"):
+for name in sorted(n for n in os.listdir(f"{work}/outbox/log") if n.endswith(".jsonl")):
     with open(f"{work}/outbox/log/{name}") as f:
         for number, line in enumerate(f, 1):
             try:

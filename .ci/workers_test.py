@@ -116,7 +116,7 @@ shares = {}
 for worker in workers:
     shares[worker] = 0
     folder = f"{work}/{worker}/outbox/log"
-    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+    for name in [n for n in os.listdir(folder) if n.endswith(".jsonl")] if os.path.isdir(folder) else []:
         with open(f"{folder}/{name}") as f:
             for number, line in enumerate(f, 1):
                 try:

@@ -70,7 +70,7 @@ ready, connect_seconds, idle, busy = asyncio.run(main())
 serve.terminate(); serve.wait()
 
 logged = {}
-for name in os.listdir(f"{work}/outbox/log"):
+for name in sorted(n for n in os.listdir(f"{work}/outbox/log") if n.endswith(".jsonl")):
     for line in open(f"{work}/outbox/log/{name}"):
         event = json.loads(line)
         if event.get("channel") == "site" and event.get("status") == "sent" and event.get("file") == "order_shipped.live.csv":

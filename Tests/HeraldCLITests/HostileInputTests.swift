@@ -177,8 +177,7 @@ extension HostileInputTests {
             "recipients/inbox/order_shipped.a.csv": "email,mobile,name,orderId\nli.lei@example..com,,李雷,A1\n",
         ])
         _ = try runHerald(["run", "--settle", "0s"], in: workspace.url)
-        let lines = try String(contentsOf: workspace.url.appendingPathComponent("outbox/log").appendingPathComponent(
-            try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/log").path)[0]), encoding: .utf8)
+        let lines = try workspace.logText()
         #expect(!lines.contains("li.lei"), "\(lines)")
         #expect(try errors(workspace) == ["email 'l***@example..com' is not a valid address: consecutive or trailing dots in the domain"])
         let ledger = try runPython("""

@@ -58,9 +58,7 @@ import HeraldTestSupport
         #expect(second.cc == "boss@example.com")
         #expect(second.bcc == nil)
 
-        let log = try String(contentsOf: try #require(FileManager.default.enumerator(at: workspace.url.appendingPathComponent("outbox/log"),
-                                                                                      includingPropertiesForKeys: nil)?.allObjects.first as? URL),
-                             encoding: .utf8)
+        let log = try workspace.logText()
         #expect(log.contains("\"transport\":\"smtp\""))
         #expect(log.contains("\"provider_id\":\"\(first.messageID ?? "-")\""))
         #expect(log.contains("attachment '../../etc/passwd' climbs out with '..'"))
@@ -106,8 +104,7 @@ import HeraldTestSupport
         let failed = try runHerald(["run", "--settle", "0s"], in: ws.url)
         #expect(failed.stdout.contains("failed"))
         #expect(failed.status == 1)
-        let log = try FileManager.default.contentsOfDirectory(atPath: ws.url.appendingPathComponent("outbox/log").path)
-        let text = try String(contentsOf: ws.url.appendingPathComponent("outbox/log/\(log[0])"), encoding: .utf8)
+        let text = try ws.logText()
         #expect(text.contains("\"error\":{\"stage\":\"send\",\"code\":\"550\",\"message\":\"550 5.1.1 <n***@example.com>: Recipient address rejected: User unknown\"}"),
                 "the provider's reply is masked like the recipient field")
         #expect(try ws.read("recipients/suppressions.csv").hasPrefix("address,reason,since\nnobody@example.com,bounce,"),

@@ -30,8 +30,7 @@ import HeraldTestSupport
         let requests = try server.requests()
         #expect(requests.filter { $0.path == "/cgi-bin/stable_token" }.count == 1, "the token is cached in herald.sqlite across processes")
         #expect(requests.filter { $0.path == "/cgi-bin/message/template/send" }.count == 3)
-        let log = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/log").path)
-        let text = try String(contentsOf: workspace.url.appendingPathComponent("outbox/log/\(log[0])"), encoding: .utf8)
+        let text = try workspace.logText()
         #expect(text.contains(#""error":{"stage":"send","code":"43101","message":"user refuse to accept the msg"}"#))
     }
 }

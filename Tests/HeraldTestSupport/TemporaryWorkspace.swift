@@ -54,6 +54,13 @@ public final class TemporaryWorkspace: @unchecked Sendable {
         }
     }
 
+    /// The text of every `outbox/log/*.jsonl`, in day order (not the index beside them).
+    public func logText() throws -> String {
+        let folder = url.appendingPathComponent("outbox/log")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted()
+        return try names.map { try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8) }.joined()
+    }
+
     /// Whether `path` exists.
     public func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: url.appendingPathComponent(path).path)
