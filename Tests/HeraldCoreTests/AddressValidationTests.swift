@@ -18,6 +18,19 @@ import HeraldCore
         ("li@localhost", "domain 'localhost' has no dot"),
         ("@example.com", "nothing before @"),
         ("li@-example.com", "domain label '-example' has a character that is not allowed"),
+        // Cases the byte-level fast path must hand to the full check.
+        ("li@example-.com", "domain label 'example-' has a character that is not allowed"),
+        ("li@example.com-", "domain label 'com-' has a character that is not allowed"),
+        ("li@.example.com", "consecutive or trailing dots in the domain"),
+        ("li@example.com.", "consecutive or trailing dots in the domain"),
+        (".li@example.com", "dots at the start, end or twice in a row before @"),
+        ("li.@example.com", "dots at the start, end or twice in a row before @"),
+        ("li\t@example.com", "contains a space"),
+        ("li(x)@example.com", "a character that is not allowed before @"),
+        ("li@exa_mple.com", "domain label 'exa_mple' has a character that is not allowed"),
+        (String(repeating: "a", count: 65) + "@example.com", "local part longer than 64 characters"),
+        ("li@" + String(repeating: "a", count: 64) + ".com", "a domain label longer than 63 characters"),
+        ("li@b.c@d.com", "more than one @"),
     ])
     func rejectedEmailsSayWhy(address: String, problem: String) {
         #expect(AddressValidation.emailProblem(address) == problem)

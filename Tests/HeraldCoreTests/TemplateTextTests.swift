@@ -36,6 +36,13 @@ import Testing
                 == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;")
     }
 
+    @Test func htmlEscapingDoesNotLetACombiningMarkHideAnAngleBracket() {
+        // "<" + U+0338 is one Character ("≮"), not "<": escaping by Character let the "<" through.
+        #expect(Escaping.html.apply("<\u{338}img src=x onerror=alert(1)>") == "&lt;\u{338}img src=x onerror=alert(1)&gt;")
+        #expect(Escaping.html.apply("\"\u{301}onmouseover=x") == "&quot;\u{301}onmouseover=x")
+        #expect(Escaping.html.apply("李雷 A1001") == "李雷 A1001")
+    }
+
     @Test func headerEscapingRemovesLineBreaks() {
         #expect(Escaping.header.apply("订单\r\nBcc: evil@example.com\n") == "订单Bcc: evil@example.com")
         #expect(Escaping.header.apply("a\u{2028}b\tc") == "ab\tc")

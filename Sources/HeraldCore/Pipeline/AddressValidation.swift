@@ -33,6 +33,7 @@ public enum AddressValidation {
 
     /// Why `text` is not a practical RFC 5321 mailbox, or nil when it is one.
     public static func emailProblem(_ text: String) -> String? {
+        if isPlainASCIIMailbox(text) { return nil }
         guard text.utf8.count <= 254 else { return "longer than 254 characters" }
         guard !text.contains(where: { $0.isWhitespace }) else { return "contains a space" }
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
@@ -59,6 +60,44 @@ public enum AddressValidation {
             }
         }
         return nil
+    }
+
+    /// Whether `text` is an ASCII mailbox that passes every rule of `emailProblem`, checked on
+    /// bytes (the common case, cheap); anything else (a problem, or non-ASCII) gets the full check.
+    static func isPlainASCIIMailbox(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes -> Bool in
+            guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")) else { return false }
+            let local = bytes[..<at], domain = bytes[(at + 1)...]
+            guard !local.isEmpty, local.count <= 64, local.first != 0x2E, local.last != 0x2E else { return false }
+            var previous: UInt8 = 0
+            for byte in local {
+                guard isASCIIAlphanumeric(byte) || localAllowedBytes.contains(byte) else { return false }
+                if byte == 0x2E && previous == 0x2E { return false }
+                previous = byte
+            }
+            var labels = 0, labelLength = 0
+            previous = 0x2E
+            for byte in domain {
+                if byte == 0x2E {
+                    guard labelLength > 0, previous != 0x2D else { return false }
+                    labels += 1
+                    labelLength = 0
+                } else {
+                    guard isASCIIAlphanumeric(byte) || (byte == 0x2D && labelLength > 0) else { return false }
+                    labelLength += 1
+                    guard labelLength <= 63 else { return false }
+                }
+                previous = byte
+            }
+            return labelLength > 0 && previous != 0x2D && labels >= 1
+        }
+    }
+
+    private static let localAllowedBytes = Set("!#$%&'*+-/=?^_`{|}~.".utf8)
+
+    private static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
     }
 
     /// `+86` + 11 digits for a Chinese mobile (`13800138000`, `+86 138-0013-8000`, `8613800138000`),

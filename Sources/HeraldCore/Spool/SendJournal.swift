@@ -109,15 +109,25 @@ final class JournalSegment: @unchecked Sendable {
     }
 
     func sent(_ envelope: Envelope, transport: String, providerID: String?) {
-        let fields = [
-            "S", envelope.id.value, envelope.batch.id, envelope.batch.file, String(envelope.row), envelope.channel.rawValue,
-            envelope.account, envelope.message.template, envelope.message.category.rawValue, transport, providerID ?? "",
-        ].map { $0.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
-        write(fields.joined(separator: "\t") + "\n")
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        line.append(UInt8(ascii: "S"))
+        for field in [envelope.id.value, envelope.batch.id, envelope.batch.file, String(envelope.row), envelope.channel.rawValue,
+                      envelope.account, envelope.message.template, envelope.message.category.rawValue, transport, providerID ?? ""] {
+            line.append(0x09)
+            // A tab or newline inside a field would break the line: it becomes a space.
+            for byte in field.utf8 { line.append(byte == 0x09 || byte == 0x0A ? 0x20 : byte) }
+        }
+        line.append(0x0A)
+        write(line)
     }
 
     private func write(_ text: String) {
-        var bytes = Array(text.utf8)
+        write(Array(text.utf8))
+    }
+
+    private func write(_ line: [UInt8]) {
+        var bytes = line
         guard !bytes.isEmpty else { return }
         lock.withLock {
             var offset = 0

@@ -105,26 +105,33 @@ public enum Escaping: Sendable, Hashable {
     /// (mail title, nicknames).
     case header
 
-    /// Returns `value` escaped for this context.
+    /// Returns `value` escaped for this context. Works on UTF-8 bytes: a value with nothing to
+    /// escape is returned as it is, and a `<` followed by a combining mark is escaped too (as a
+    /// `Character` it would not equal `<`).
     public func apply(_ value: String) -> String {
         switch self {
         case .plain:
             return value
         case .html:
-            var output = ""
-            output.reserveCapacity(value.utf8.count)
-            for character in value {
-                switch character {
-                case "&": output += "&amp;"
-                case "<": output += "&lt;"
-                case ">": output += "&gt;"
-                case "\"": output += "&quot;"
-                case "'": output += "&#39;"
-                default: output.append(character)
+            let special: (UInt8) -> Bool = { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }
+            guard value.utf8.contains(where: special) else { return value }
+            var output: [UInt8] = []
+            output.reserveCapacity(value.utf8.count + 16)
+            for byte in value.utf8 {
+                switch byte {
+                case 0x26: output += Array("&amp;".utf8)
+                case 0x3C: output += Array("&lt;".utf8)
+                case 0x3E: output += Array("&gt;".utf8)
+                case 0x22: output += Array("&quot;".utf8)
+                case 0x27: output += Array("&#39;".utf8)
+                default: output.append(byte)
                 }
             }
-            return output
+            return String(decoding: output, as: UTF8.self)
         case .header:
+            // Only a byte below 0x20, DEL, or the lead bytes of U+0085, U+2028 and U+2029 can start
+            // a control character; without them there is nothing to remove.
+            guard value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }) else { return value }
             var scalars = String.UnicodeScalarView()
             for scalar in value.unicodeScalars where !Self.isControl(scalar) {
                 scalars.append(scalar)
