@@ -72,7 +72,7 @@ public struct TraceIndex: Sendable {
                 }
             }
         case let .address(address):
-            let target = key.hash(Preferences.normalize(address, channel: nil))
+            let target = key.address(address)
             for (_, data) in indexes { Self.scan(data) { if $0.address == target { messages.insert($0.message) } } }
         case let .user(user):
             let target = key.hash(user)
@@ -143,7 +143,7 @@ public struct TraceIndex: Sendable {
                let id = object["message_id"] as? String {
                 let related = object["escalated_from"] as? String ?? object["digest"] as? String
                 // A masked recipient never matches a query; a full one (log: {recipients: full}) does.
-                let address = (object["recipient"] as? String).map { writer.key.hash(Preferences.normalize($0, channel: nil)) }
+                let address = (object["recipient"] as? String).map { writer.key.address($0) }
                 records.append(TraceRecord(message: writer.key.hash(id), related: related.map(writer.key.hash) ?? 0,
                                            address: address ?? 0, user: 0, offset: covered + UInt64(start)))
             }
@@ -217,12 +217,30 @@ struct TraceKey: Sendable {
 
     /// FNV-1a over the text, started from the key: cheap enough for every log line.
     func hash(_ text: String) -> UInt64 {
+        hash(text.utf8)
+    }
+
+    private func hash<Bytes: Sequence<UInt8>>(_ bytes: Bytes, lowercased: Bool = false) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
+        for byte in bytes {
+            hash ^= UInt64(lowercased && byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
             hash &*= 0x0000_0100_0000_01B3
         }
         return hash == 0 ? 1 : hash
+    }
+
+    /// The hash of an address as suppressions key it (`Preferences.normalize`): an email
+    /// lowercased, a mobile as `+86…`. The pipeline's addresses are normalised already and take
+    /// the byte path; other text (a query, an old log line) is normalised first.
+    func address(_ text: String) -> UInt64 {
+        let bytes = text.utf8
+        if let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20, bytes.allSatisfy({ $0 < 0x80 }) {
+            if bytes.contains(UInt8(ascii: "@")) { return hash(bytes, lowercased: true) }
+            if first == UInt8(ascii: "+"), bytes.dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return hash(bytes) }
+            // An openid or a user id: itself, unless it reads as a mobile.
+            return AddressValidation.normalizeMobile(text).map { hash($0) } ?? hash(bytes)
+        }
+        return hash(Preferences.normalize(text, channel: nil))
     }
 }
 
@@ -256,7 +274,7 @@ final class TraceIndexWriter: @unchecked Sendable {
     func record(_ event: LogEvent, offset: UInt64) -> TraceRecord {
         TraceRecord(message: key.hash(event.messageID.value),
                     related: (event.escalatedFrom ?? event.digest).map(key.hash) ?? 0,
-                    address: event.traceAddress.map { key.hash(Preferences.normalize($0, channel: nil)) } ?? 0,
+                    address: event.traceAddress.map(key.address) ?? 0,
                     user: event.traceUser.map(key.hash) ?? 0,
                     offset: offset)
     }
