@@ -244,9 +244,12 @@ public enum Hex {
 /// A template shared by reference between the jobs that use it.
 final class TemplateReference: Sendable, Hashable {
     let template: Template
+    /// `template.channels`, worked out once.
+    let channels: [Channel]
 
     init(_ template: Template) {
         self.template = template
+        channels = template.channels
     }
 
     static func == (lhs: TemplateReference, rhs: TemplateReference) -> Bool {

@@ -88,13 +88,14 @@ extension PipelineStage {
             job.fail(.load, StageFailure(.invalid, code: .noTemplate, "the row names no template; fill the template column"))
             return
         }
-        guard let template = catalog[code] else {
+        guard let reference = references.reference(code: code) else {
             var reason = "no template '\(code)' in templates/"
             if let guess = Spelling.closest(to: code, among: catalog.codes) { reason += "; did you mean '\(guess)'?" }
             job.fail(.load, StageFailure(.invalid, code: .unknownTemplate, reason))
             return
         }
-        job.templateReference = references.reference(for: template)
+        job.templateReference = reference
+        let template = reference.template
         let used = template.parameterNames
         if row.parameters.keys.contains(where: { !used.contains($0) }) {
             job.extraParameters = row.parameters.filter { !used.contains($0.key) }
@@ -118,7 +119,7 @@ extension PipelineStage {
                 if !channels.contains(channel) { channels.append(channel) }
             }
         } else {
-            channels = template.channels.filter { row.recipient.address(for: $0) != nil }
+            channels = reference.channels.filter { row.recipient.address(for: $0) != nil }
             if channels.isEmpty {
                 let needed = template.channels.map(\.addressColumn).joined(separator: ", ")
                 job.fail(.load, StageFailure(.skipped, code: .noAddress,
@@ -141,8 +142,9 @@ extension PipelineStage {
         }
         // Variants of an `escalate:` step wait for the row's first messages; a row with no first
         // message (no address for it) has nothing to wait for, and sends them at once.
-        let first = job.deliveries.filter { template.escalation(holding: $0.channel) == nil }.map(\.id.value)
-        if !template.escalations.isEmpty && !first.isEmpty {
+        let first = template.escalations.isEmpty ? []
+            : job.deliveries.filter { template.escalation(holding: $0.channel) == nil }.map(\.id.value)
+        if !first.isEmpty {
             for d in job.deliveries.indices {
                 guard let rule = template.escalation(holding: job.deliveries[d].channel) else { continue }
                 job.deliveries[d].escalation = EscalationCheck(firstMessages: first, unless: rule.unless)
@@ -179,6 +181,11 @@ final class TemplateReferences: Sendable {
 
     init(_ catalog: TemplateCatalog) {
         references = catalog.templates.mapValues(TemplateReference.init)
+    }
+
+    /// The reference of the catalog's template `code`, or nil when there is none.
+    func reference(code: String) -> TemplateReference? {
+        references[code]
     }
 
     func reference(for template: Template) -> TemplateReference {

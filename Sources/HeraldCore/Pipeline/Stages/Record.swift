@@ -203,7 +203,7 @@ struct RecordDecisions: Sendable {
 
     /// Masks the row's addresses inside the delivery's error message (when masking is on).
     func maskError(_ delivery: inout Delivery, of job: Job) {
-        guard masking == .masked else { return }
+        guard masking == .masked, delivery.error != nil || !delivery.failover.isEmpty else { return }
         let addresses = job.row.addresses + [(delivery.address, delivery.channel)]
         if let reason = delivery.error?.reason { delivery.error?.reason = masking.scrub(reason, addresses: addresses) }
         delivery.failover = delivery.failover.map { masking.scrub($0, addresses: addresses) }
