@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The ledger in `outbox/herald.sqlite` (WAL mode), created and migrated on open.
 ///
@@ -154,16 +155,28 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 """)
             var lastDate: Date?
             var lastStamp = ""
+            // Bound and stepped with SQLite's own calls: GRDB's argument arrays were most of a
+            // chunk's ledger time.
+            let insert = RawStatement(statement.sqliteStatement, connection: db.sqliteConnection)
             for entry in entries {
                 if entry.updatedAt != lastDate {
                     lastDate = entry.updatedAt
                     lastStamp = Timestamp.iso8601(entry.updatedAt, timeZone: utc)
                 }
-                try statement.execute(arguments: [
-                    entry.id.value, try batchIDs.id(for: entry.batch, file: entry.file, db: db, stamp: lastStamp), entry.row,
-                    entry.channel?.rawValue, entry.template, entry.status.rawValue, entry.attempt, entry.providerID,
-                    entry.errorCode, entry.errorMessage, lastStamp, entry.fingerprint,
-                ])
+                let batch = try batchIDs.id(for: entry.batch, file: entry.file, db: db, stamp: lastStamp)
+                insert.bind(1, entry.id.value)
+                insert.bind(2, batch)
+                insert.bind(3, Int64(entry.row))
+                insert.bind(4, entry.channel?.rawValue)
+                insert.bind(5, entry.template)
+                insert.bind(6, entry.status.rawValue)
+                insert.bind(7, Int64(entry.attempt))
+                insert.bind(8, entry.providerID)
+                insert.bind(9, entry.errorCode)
+                insert.bind(10, entry.errorMessage)
+                insert.bind(11, lastStamp)
+                insert.bind(12, entry.fingerprint)
+                try insert.step()
             }
         }
     }
@@ -184,5 +197,48 @@ private final class BatchIDCache: @unchecked Sendable {
         let id = try Int64.fetchOne(db, sql: "SELECT id FROM batches WHERE batch = ?", arguments: [batch]) ?? 0
         ids[batch] = id
         return id
+    }
+}
+
+/// A prepared statement driven with SQLite's C calls, for inserts in a hot loop. Text is
+/// copied by SQLite (`SQLITE_TRANSIENT`); `step` runs it once and resets it for the next row.
+struct RawStatement {
+    let handle: OpaquePointer
+    let connection: OpaquePointer?
+
+    init(_ handle: OpaquePointer, connection: OpaquePointer?) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bind(_ index: Int32, _ text: String?) {
+        guard var text else {
+            sqlite3_bind_null(handle, index)
+            return
+        }
+        text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                if let base = chars.baseAddress, !chars.isEmpty {
+                    _ = sqlite3_bind_text(handle, index, base, Int32(chars.count), Self.transient)
+                } else {
+                    _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+                }
+            }
+        }
+    }
+
+    func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    func step() throws {
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "SQLite error \(code)"
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+        }
     }
 }
