@@ -143,6 +143,14 @@ public final class CSVReader {
                 default:
                     field.append(byte)
                     state = .unquoted
+                    // The rest of the field up to its delimiter, in one go.
+                    let end = buffer.withUnsafeBufferPointer { bytes -> Int in
+                        var index = position
+                        while index < count, bytes[index] != 0x2C, bytes[index] != 0x0A, bytes[index] != 0x0D { index += 1 }
+                        return index
+                    }
+                    field.append(contentsOf: buffer[position..<end])
+                    position = end
                 }
             case .quoted:
                 if byte == 0x22 {
@@ -150,6 +158,19 @@ public final class CSVReader {
                 } else {
                     if byte == 0x0A { line += 1 }
                     field.append(byte)
+                    // The rest of the quoted text up to the next quote, counting its lines.
+                    var lines = 0
+                    let end = buffer.withUnsafeBufferPointer { bytes -> Int in
+                        var index = position
+                        while index < count, bytes[index] != 0x22 {
+                            if bytes[index] == 0x0A { lines += 1 }
+                            index += 1
+                        }
+                        return index
+                    }
+                    line += lines
+                    field.append(contentsOf: buffer[position..<end])
+                    position = end
                 }
             case .quoteInQuoted:
                 switch byte {

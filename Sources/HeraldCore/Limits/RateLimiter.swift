@@ -52,12 +52,13 @@ public final class RateLimiter: @unchecked Sendable {
         // approvals of recent chunks that the record stage may not have written yet.
         var wanted: [Channel: Set<String>] = [:]
         var longest: [Channel: Duration] = [:]
-        for job in jobs where job.failure == nil {
-            for delivery in job.deliveries where delivery.isPending {
-                guard let category = delivery.message?.category,
-                      let window = configuration.recipientCaps(channel: delivery.channel, category: category).map(\.period).max() else { continue }
-                wanted[delivery.channel, default: []].insert(delivery.address)
-                longest[delivery.channel] = max(longest[delivery.channel] ?? .zero, window)
+        for j in jobs.indices where jobs[j].failure == nil {
+            for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
+                let channel = jobs[j].deliveries[d].channel
+                guard let category = jobs[j].deliveries[d].message?.category,
+                      let window = configuration.recipientCaps(channel: channel, category: category).map(\.period).max() else { continue }
+                wanted[channel, default: []].insert(jobs[j].deliveries[d].address)
+                longest[channel] = max(longest[channel] ?? .zero, window)
             }
         }
         var approved: [(channel: Channel, address: String, at: Date)] = []

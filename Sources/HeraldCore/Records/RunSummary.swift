@@ -52,13 +52,14 @@ public struct RunSummary: Sendable, Hashable {
 
     /// Adds the outcomes of a processed chunk.
     public mutating func add(_ jobs: [Job]) {
-        for job in jobs {
-            if job.failure != nil {
-                add(channel: Self.rowLevel, status: (job.failureStatus ?? .invalid).rawValue)
+        // By index: `for job in jobs` would copy every job.
+        for j in jobs.indices {
+            if jobs[j].failure != nil {
+                add(channel: Self.rowLevel, status: (jobs[j].failureStatus ?? .invalid).rawValue)
                 continue
             }
-            for delivery in job.deliveries {
-                add(channel: delivery.channel.rawValue, status: delivery.status?.rawValue ?? Self.rendered)
+            for d in jobs[j].deliveries.indices {
+                add(channel: jobs[j].deliveries[d].channel.rawValue, status: jobs[j].deliveries[d].status?.rawValue ?? Self.rendered)
             }
         }
     }

@@ -147,9 +147,10 @@ final class DuplicateTally: @unchecked Sendable {
 
     /// Counts the duplicate deliveries of a chunk.
     func count(_ jobs: [Job]) {
-        for job in jobs {
-            let messages = job.deliveries.count { $0.status == .duplicate }
+        for j in jobs.indices {
+            let messages = jobs[j].deliveries.count { $0.status == .duplicate }
             guard messages > 0 else { continue }
+            let job = jobs[j]
             lock.withLock {
                 if let index = tallies.firstIndex(where: { $0.batch.id == job.batch.id }) {
                     tallies[index].messages += messages
