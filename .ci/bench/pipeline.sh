@@ -9,7 +9,7 @@ cd "$HERALD_ROOT"
 ensure_swift
 ensure_command /usr/bin/time time
 
-release_herald
+if [ -z "${HERALD:-}" ]; then release_herald; fi
 SIZES=("$@")
 [ ${#SIZES[@]} -eq 0 ] && SIZES=(100000 1000000)
 

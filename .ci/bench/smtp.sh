@@ -10,7 +10,7 @@ ensure_apt libcurl4-openssl-dev postfix gcc
 ensure_pip mailmerge mailmerge
 
 CONNECTIONS="${1:-4}"
-release_herald
+if [ -z "${HERALD:-}" ]; then release_herald; fi
 WORK="$(mktemp -d /tmp/herald-smtp-bench.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
@@ -58,7 +58,7 @@ for count in 2000 20000; do
     RESULT["herald-$count"]=$(rate "$count" "$start" "$end")
 done
 
-# mailmerge: the same 2,000 Chinese messages, one SMTP session each (its design).
+# mailmerge: the same Chinese messages, one SMTP session each (its design).
 mkdir -p "$WORK/mailmerge" && cd "$WORK/mailmerge"
 cat > mailmerge_server.conf <<CONF
 [smtp_server]
@@ -74,38 +74,41 @@ FROM: 云商城客服 <noreply@shop.example.com>
 {{name}}，您好：
 您的订单 {{orderId}} 已发货，请留意查收。感谢您的支持！
 TPL
-cp "$WORK/herald-2000/recipients/processed/order_shipped.bench.csv" mailmerge_database.csv
-start=$(now)
-mailmerge --no-limit --no-dry-run --output-format raw > /dev/null
-end=$(now)
-RESULT[mailmerge-2000]=$(rate 2000 "$start" "$end")
+for count in 2000 20000; do
+    cp "$WORK/herald-$count/recipients/processed/order_shipped.bench.csv" mailmerge_database.csv
+    start=$(now)
+    mailmerge --no-limit --no-dry-run --output-format raw > /dev/null
+    end=$(now)
+    RESULT[mailmerge-$count]=$(rate "$count" "$start" "$end")
+done
 cd "$HERALD_ROOT"
 
-# smtp-source: Postfix's generator, the same sessions kept open (-d), messages of similar size.
-start=$(now)
-/usr/sbin/smtp-source -d -s "$CONNECTIONS" -m 2000 -l 1500 -f noreply@shop.example.com -t li@example.com "127.0.0.1:$PORT"
-end=$(now)
-RESULT[smtp-source-2000]=$(rate 2000 "$start" "$end")
-
-# libcurl alone: a C loop with one reused easy handle per thread, the ceiling for any libcurl client.
+# libcurl alone: a C loop with one reused easy handle per thread, the ceiling for any libcurl
+# client. Timed from outside like herald (process start to exit), for both sizes.
 gcc -O2 -o "$WORK/libcurl_loop" "$HERALD_ROOT/.ci/bench/libcurl_smtp_loop.c" -lcurl -lpthread
-RESULT[libcurl-loop-20000]=$("$WORK/libcurl_loop" "$PORT" "$CONNECTIONS" 20000 | awk '{print $3}')
-start=$(now)
-/usr/sbin/smtp-source -d -s "$CONNECTIONS" -m 20000 -l 1500 -f noreply@shop.example.com -t li@example.com "127.0.0.1:$PORT"
-end=$(now)
-RESULT[smtp-source-20000]=$(rate 20000 "$start" "$end")
+# smtp-source: Postfix's generator, the same sessions kept open (-d), messages of similar size.
+for count in 2000 20000; do
+    start=$(now)
+    "$WORK/libcurl_loop" "$PORT" "$CONNECTIONS" "$count" > /dev/null
+    end=$(now)
+    RESULT[libcurl-loop-$count]=$(rate "$count" "$start" "$end")
+    start=$(now)
+    /usr/sbin/smtp-source -d -s "$CONNECTIONS" -m "$count" -l 1500 -f noreply@shop.example.com -t li@example.com "127.0.0.1:$PORT"
+    end=$(now)
+    RESULT[smtp-source-$count]=$(rate "$count" "$start" "$end")
+done
 
 printf '%-28s %12s\n' "sender ($CONNECTIONS connections)" "messages/s"
-for key in herald-2000 herald-20000 mailmerge-2000 smtp-source-2000 smtp-source-20000 libcurl-loop-20000; do
+for key in herald-2000 herald-20000 libcurl-loop-2000 libcurl-loop-20000 mailmerge-2000 mailmerge-20000 smtp-source-2000 smtp-source-20000; do
     printf '%-28s %12s\n' "$key" "${RESULT[$key]}"
 done
-python3 - "${RESULT[herald-2000]}" "${RESULT[mailmerge-2000]}" "${RESULT[smtp-source-2000]}" \
-          "${RESULT[herald-20000]}" "${RESULT[smtp-source-20000]}" "${RESULT[libcurl-loop-20000]}" <<'PY'
+python3 - "${RESULT[herald-2000]}" "${RESULT[herald-20000]}" "${RESULT[libcurl-loop-2000]}" "${RESULT[libcurl-loop-20000]}" \
+          "${RESULT[mailmerge-2000]}" "${RESULT[mailmerge-20000]}" "${RESULT[smtp-source-20000]}" <<'PY'
 import sys
-herald, mailmerge, source, herald20, source20, curl20 = map(float, sys.argv[1:])
-print(f"herald / mailmerge (2,000)          = {herald / mailmerge:.1f}x   (target >= 10x)")
-print(f"herald / smtp-source (2,000)        = {herald / source:.2f}    (target >= 0.5)")
-print(f"herald / smtp-source (20,000)       = {herald20 / source20:.2f}")
-print(f"libcurl loop / smtp-source (20,000) = {curl20 / source20:.2f}    (libcurl's own ceiling: no SMTP PIPELINING)")
-print(f"herald / libcurl loop (20,000)      = {herald20 / curl20:.2f}")
+h2, h20, c2, c20, m2, m20, s20 = map(float, sys.argv[1:])
+print(f"herald / libcurl loop (2,000)       = {h2 / c2:.2f}    (target >= 0.85)")
+print(f"herald / libcurl loop (20,000)      = {h20 / c20:.2f}    (target >= 0.85)")
+print(f"herald / mailmerge (2,000)          = {h2 / m2:.1f}x   (target >= 10x)")
+print(f"herald / mailmerge (20,000)         = {h20 / m20:.1f}x   (target >= 10x)")
+print(f"libcurl loop / smtp-source (20,000) = {c20 / s20:.2f}    (libcurl's own ceiling: no SMTP PIPELINING)")
 PY

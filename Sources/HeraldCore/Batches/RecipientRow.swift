@@ -48,7 +48,15 @@ public struct Recipient: Sendable, Hashable, Codable {
 
     /// The raw address for `channel`, nil when the row has none (empty counts as none).
     public func address(for channel: Channel) -> String? {
-        guard let value = self[keyPath: Self.field(for: channel)], !value.isEmpty else { return nil }
+        // A switch, not `self[keyPath:]`: key-path reads are slow and this runs for every delivery.
+        let field: String? = switch channel {
+        case .site: userID
+        case .mail: email
+        case .sms: mobile
+        case .wechatMP: openID
+        case .wechatMini: miniOpenID
+        }
+        guard let value = field, !value.isEmpty else { return nil }
         return value
     }
 
@@ -124,6 +132,9 @@ extension RecipientRow {
     /// (a NUL would cut a stored 站内信 short; others garble SMS and headers): its column, the
     /// character and its position (1-based, in characters); nil when every value is clean.
     public var controlCharacter: (column: String, scalar: Unicode.Scalar, position: Int)? {
+        // Almost every row is clean: look at every value's bytes, in no order, before finding
+        // the first offending character in column order.
+        guard holdsControlByte else { return nil }
         var found: (column: String, scalar: Unicode.Scalar, position: Int)?
         visitValues { column, value in
             // Almost every value is clean: check its bytes first, and find the character only when needed.
@@ -138,6 +149,19 @@ extension RecipientRow {
             return false
         }
         return found
+    }
+
+    /// Whether any value or parameter name holds a control byte (tab and line breaks allowed).
+    private var holdsControlByte: Bool {
+        func bad(_ value: String?) -> Bool {
+            guard var value else { return false }
+            return value.withUTF8 { $0.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F } }
+        }
+        let r = recipient
+        return bad(template) || bad(sendAt) || bad(r.userID) || bad(r.userType) || bad(r.tenantID) || bad(r.email) || bad(r.mobile)
+            || bad(r.openID) || bad(r.miniOpenID) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
+            || mail.cc.contains(where: bad) || mail.bcc.contains(where: bad) || mail.attachments.contains(where: bad)
+            || (channels ?? []).contains(where: bad) || parameters.contains { bad($0.key) || bad($0.value) }
     }
 
     /// Calls `visit` with each value of the row and the column it came from, in column order,

@@ -42,15 +42,16 @@ public struct TemplateText: Sendable, Hashable, CustomStringConvertible {
     /// Replaces each placeholder with its value, escaped for the field's context.
     /// Every placeholder must have a value; the renderer checks that before calling.
     public func render(_ values: [String: String], escaping: Escaping) -> String {
-        var output = ""
-        output.reserveCapacity(source.utf8.count)
+        // Built as UTF-8 bytes and made a String once: cheaper than growing a String piece by piece.
+        var output: [UInt8] = []
+        output.reserveCapacity(source.utf8.count + 64)
         for segment in segments {
             switch segment {
-            case let .literal(text): output += text
-            case let .placeholder(name): output += escaping.apply(values[name] ?? "")
+            case let .literal(text): output.append(contentsOf: text.utf8)
+            case let .placeholder(name): output.append(contentsOf: escaping.apply(values[name] ?? "").utf8)
             }
         }
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
     public var description: String { source }
