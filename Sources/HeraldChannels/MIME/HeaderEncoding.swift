@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// RFC 2047 encoded-words and RFC 5322 header folding.
 ///
@@ -34,13 +35,13 @@ public enum HeaderEncoding {
         var pending = [UInt8]()
         var budget = byteBudget(lineUsed: firstLineUsed)
         for character in text {
-            let bytes = Array(String(character).utf8)
-            if !pending.isEmpty && pending.count + bytes.count > budget {
+            let size = character.utf8.count
+            if !pending.isEmpty && pending.count + size > budget {
                 words.append(word(pending))
-                pending = []
+                pending.removeAll(keepingCapacity: true)
                 budget = byteBudget(lineUsed: 1)
             }
-            pending += bytes
+            pending.append(contentsOf: character.utf8)
         }
         if !pending.isEmpty || words.isEmpty { words.append(word(pending)) }
         return words
@@ -85,6 +86,27 @@ public enum HeaderEncoding {
     /// encoded-words, which RFC 2047 says to drop).
     public static func mailbox(_ address: MailAddress, lineUsed: Int = 0) -> String {
         guard let name = address.name, !name.isEmpty else { return "<\(address.address)>" }
+        // A sender's name and address are the same for every message of a batch: encode them once.
+        let key = MailboxKey(address: address.address, name: name, lineUsed: lineUsed)
+        if let known = mailboxes.withLock({ $0[key] }) { return known }
+        let encoded = encodeMailbox(name: name, address: address.address, lineUsed: lineUsed)
+        mailboxes.withLock { cache in
+            if cache.count >= 256 { cache.removeAll() }
+            cache[key] = encoded
+        }
+        return encoded
+    }
+
+    private struct MailboxKey: Hashable {
+        var address: String
+        var name: String
+        var lineUsed: Int
+    }
+
+    private static let mailboxes = Mutex<[MailboxKey: String]>([:])
+
+    private static func encodeMailbox(name: String, address: String, lineUsed: Int) -> String {
+        let address = MailAddress(address, name: name)
         if needsEncoding(name) {
             return phrase(name, lineUsed: lineUsed) + " <\(address.address)>"
         }

@@ -68,9 +68,9 @@ public struct MIMEMessage: Sendable, Hashable {
         hasher.combine(rendered())
     }
 
-    /// The message as sent on the wire.
+    /// The message as sent on the wire: its lines joined by CRLF.
     public func rendered() -> String {
-        var lines: [String] = []
+        var lines = Lines()
         lines.append("Date: " + Self.rfc5322Date(date, timeZone: timeZone))
         lines.append("From: " + HeaderEncoding.mailbox(from, lineUsed: 6))
         if !to.isEmpty { lines.append(addressList("To", to)) }
@@ -83,27 +83,41 @@ public struct MIMEMessage: Sendable, Hashable {
             lines.append(HeaderEncoding.header(header.name, header.value))
         }
         if attachments.isEmpty {
-            lines += body(boundary: boundary)
+            body(boundary: boundary, into: &lines)
         } else {
             let mixed = boundary + "_mixed"
             lines.append("Content-Type: multipart/mixed; boundary=\"\(mixed)\"")
             lines.append("")
             lines.append("This is a multi-part message in MIME format.")
             lines.append("--\(mixed)")
-            lines += body(boundary: boundary)
+            body(boundary: boundary, into: &lines)
             for attachment in attachments {
                 lines.append("--\(mixed)")
-                lines += attachment.part()
+                for line in attachment.part() { lines.append(line) }
             }
             lines.append("--\(mixed)--")
             lines.append("")
         }
-        return lines.joined(separator: "\r\n")
+        return lines.text
+    }
+
+    /// Lines joined by CRLF as they are added, into one growing string.
+    private struct Lines {
+        var text = ""
+        private var first = true
+
+        init() {
+            text.reserveCapacity(4096)
+        }
+
+        mutating func append(_ line: String) {
+            if first { first = false } else { text += "\r\n" }
+            text += line
+        }
     }
 
     /// The text and HTML bodies: `multipart/alternative` when both exist.
-    private func body(boundary: String) -> [String] {
-        var lines: [String] = []
+    private func body(boundary: String, into lines: inout Lines) {
         switch (text, html) {
         case let (text?, html?):
             lines.append("Content-Type: multipart/alternative; boundary=\"\(boundary)\"")
@@ -111,18 +125,17 @@ public struct MIMEMessage: Sendable, Hashable {
             if attachments.isEmpty { lines.append("This is a multi-part message in MIME format.") }
             for (subtype, body) in [("plain", text), ("html", html)] {
                 lines.append("--\(boundary)")
-                lines += Self.part(subtype: subtype, body: body)
+                Self.part(subtype: subtype, body: body, into: &lines)
             }
             lines.append("--\(boundary)--")
             lines.append("")
         case let (text?, nil):
-            lines += Self.part(subtype: "plain", body: text)
+            Self.part(subtype: "plain", body: text, into: &lines)
         case let (nil, html?):
-            lines += Self.part(subtype: "html", body: html)
+            Self.part(subtype: "html", body: html, into: &lines)
         case (nil, nil):
-            lines += Self.part(subtype: "plain", body: "")
+            Self.part(subtype: "plain", body: "", into: &lines)
         }
-        return lines
     }
 
     /// The message as bytes.
@@ -135,14 +148,12 @@ public struct MIMEMessage: Sendable, Hashable {
         }.joined(separator: ",\r\n ")
     }
 
-    private static func part(subtype: String, body: String) -> [String] {
+    private static func part(subtype: String, body: String, into lines: inout Lines) {
         let encoding = BodyEncoding.choose(for: body)
-        return [
-            "Content-Type: text/\(subtype); charset=UTF-8",
-            "Content-Transfer-Encoding: \(encoding.rawValue)",
-            "",
-            encoding.encode(body),
-        ]
+        lines.append("Content-Type: text/\(subtype); charset=UTF-8")
+        lines.append("Content-Transfer-Encoding: \(encoding.rawValue)")
+        lines.append("")
+        lines.append(encoding.encode(body))
     }
 
     /// `Fri, 27 Nov 2026 13:01:55 +0800`.
