@@ -3,7 +3,9 @@
 # mail rows (an email each; the template has an HTML and a text body), runs each through a release
 # `herald run` with the discard transport, and prints rows/s and peak RSS, the mail/SMS ratio at
 # each size and, for each kind, the RSS of the largest size against the smallest (flat: ≤ 1.2).
-# Usage: bash .ci/bench/pipeline.sh [ROWS...]   (default: 100000 1000000)
+# Each is run RUNS times (default 3): the fastest run's time and the highest peak RSS are shown,
+# since the machines this runs on are shared and a run can lose a third of its speed to a neighbour.
+# Usage: bash .ci/bench/pipeline.sh [ROWS...]   (default: 100000 1000000); RUNS=1 for one run each
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$HERALD_ROOT"
 ensure_swift
@@ -73,16 +75,23 @@ declare -A RATE RSS
 printf '%-6s %-10s %10s %10s %12s %10s\n' kind rows seconds rows/s "peak RSS MB" "file MB"
 for rows in "${SIZES[@]}"; do
     for kind in sms mail; do
-        ws="$WORK/ws-$kind-$rows"
-        workspace "$ws"
-        batch "$ws/recipients/inbox/order_shipped.bench.csv" "$rows" "$kind"
-        file_mb=$(du -m "$ws/recipients/inbox/order_shipped.bench.csv" | cut -f1)
-        timed_run "$rows" "$WORK/out" "$HERALD" run -C "$ws" --settle 0s
-        printf '%-6s %-10s %10s %10s %12s %10s\n' "$kind" "$rows" "$RUN_SECONDS" "$RUN_ROWS_PER_S" "$RUN_RSS_MB" "$file_mb"
-        grep -qE "^$kind +$rows +$rows" "$WORK/out" || { echo "not every row was sent:" >&2; cat "$WORK/out" >&2; exit 1; }
-        RATE[$kind-$rows]=$RUN_ROWS_PER_S
-        RSS[$kind-$rows]=$RUN_RSS_MB
-        rm -rf "$ws"
+        batch "$WORK/batch.csv" "$rows" "$kind"
+        file_mb=$(du -m "$WORK/batch.csv" | cut -f1)
+        best_seconds=""; best_rate=0; peak_rss=0
+        for _ in $(seq "${RUNS:-3}"); do
+            ws="$WORK/ws-$kind-$rows"
+            rm -rf "$ws"
+            workspace "$ws"
+            cp "$WORK/batch.csv" "$ws/recipients/inbox/order_shipped.bench.csv"
+            timed_run "$rows" "$WORK/out" "$HERALD" run -C "$ws" --settle 0s
+            grep -qE "^$kind +$rows +$rows" "$WORK/out" || { echo "not every row was sent:" >&2; cat "$WORK/out" >&2; exit 1; }
+            if [ "$RUN_ROWS_PER_S" -gt "$best_rate" ]; then best_rate=$RUN_ROWS_PER_S; best_seconds=$RUN_SECONDS; fi
+            peak_rss=$(python3 -c "print(max($peak_rss, $RUN_RSS_MB))")
+            rm -rf "$ws"
+        done
+        printf '%-6s %-10s %10s %10s %12s %10s\n' "$kind" "$rows" "$best_seconds" "$best_rate" "$peak_rss" "$file_mb"
+        RATE[$kind-$rows]=$best_rate
+        RSS[$kind-$rows]=$peak_rss
     done
 done
 echo
