@@ -172,4 +172,25 @@ import HeraldCore
         #expect(transport.sent.count == 1 && log.events.count == 1 && ledger.all.count == 1)
     }
 
+    @Test func aHealthyTransportThatStartsFailingStopsAtTheBurstLimitNotAtTheEndOfAGroup() async throws {
+        // Rows 1–5 go through; from row 6 the server answers 451. The whole chunk is one group
+        // of a healthy transport, so only the per-message check can stop it.
+        var outcomes: [String: DeliveryOutcome] = [:]
+        for number in 6...200 { outcomes["u\(number)@example.com"] = .transient(code: "451", "4.3.0 Temporary failure") }
+        let transport = MemoryTransport(concurrency: 1, outcomes: outcomes)
+        let ledger = MemoryLedger(), log = MemoryEventLog()
+        let catalog = TemplateCatalog([Self.order])
+        let renderer = TemplateRenderer(configuration: Self.configuration)
+        let control = SendControl(clock: ManualClock(start: Self.now), burstLimit: 3) { _, _ in nil }
+        let pipeline = Pipeline(
+            preparation: [.load(from: catalog, ledger: ledger), .validate(using: renderer), .render(with: renderer), .rateLimit()],
+            delivery: [.send(through: TransportSet.all(transport, configuration: Self.configuration), control: control),
+                       .record(to: ledger, log: log, masking: .full, clock: { Self.now })])
+        let rows = (1...200).map { Self.row($0, email: "u\($0)@example.com") }
+        let summary = try await BatchRunner(pipeline: pipeline, catalog: catalog, chunkSize: 512)
+            .run(rows: rows, batch: BatchContext(id: "b", file: "f"))
+        #expect(transport.sent.count == 5 + 3, "5 sent, then 3 failures in a row pause it; attempted: \(transport.sent.count)")
+        #expect(summary.counts["mail"]?["sent"] == 5 && summary.counts["mail"]?["deferred"] == 195)
+        #expect(log.events.filter { $0.error?.code == .transportPaused }.count == 192)
+    }
 }

@@ -39,7 +39,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     /// Sends the list over up to `connections` sessions at once. Each session's worker takes the
     /// next unsent message, composes it and sends it, on its own thread, until none are left:
     /// one hand-off per session per list instead of one per message.
-    public func send(all envelopes: [Envelope], completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome] {
+    public func send(all envelopes: [Envelope], proceed: @escaping @Sendable () -> Bool,
+                     completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome?] {
         let results = OutcomeSlots(count: envelopes.count)
         let workers = min(settings.connections, envelopes.count)
         await withTaskGroup(of: Void.self) { group in
@@ -53,7 +54,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                     }
                     await connection.run {
                         let clock = ContinuousClock()
-                        while let index = results.claim() {
+                        while proceed(), let index = results.claim() {
                             let start = clock.now
                             var outcome = self.deliver(envelopes[index], over: connection)
                             outcome.latency = clock.now - start
@@ -93,11 +94,11 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 /// Outcomes filled in by several workers; `claim` hands out each index once.
 final class OutcomeSlots: @unchecked Sendable {
     private let lock = NSLock()
-    private var slots: [DeliveryOutcome]
+    private var slots: [DeliveryOutcome?]
     private var next = 0
 
     init(count: Int) {
-        slots = Array(repeating: .transient(code: "not_sent", "not sent"), count: count)
+        slots = Array(repeating: nil, count: count)
     }
 
     func claim() -> Int? {
@@ -112,7 +113,7 @@ final class OutcomeSlots: @unchecked Sendable {
         lock.withLock { slots[index] = outcome }
     }
 
-    var outcomes: [DeliveryOutcome] { lock.withLock { slots } }
+    var outcomes: [DeliveryOutcome?] { lock.withLock { slots } }
 }
 
 /// Hands out at most `limit` connections, created on first need and reused after.

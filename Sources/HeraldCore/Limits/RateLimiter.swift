@@ -329,15 +329,15 @@ public final class SendControl: @unchecked Sendable {
         }
     }
 
-    /// How many messages may go in the next slice: while the transport is proven healthy (its
-    /// last outcome a success), up to 64 (or the burst limit if larger) at once; before its first
-    /// outcome and while it fails, only as many as may still fail before the pause, so a failing
-    /// transport stops after `burstLimit` failures in a row (or at most 64 once it was healthy).
+    /// How many messages may go at once: while the transport is proven healthy (its last outcome
+    /// a success), all of them, the transport asking before each whether it was paused meanwhile;
+    /// before its first outcome and while it fails, only as many as may still fail before the
+    /// pause, so a transport that fails from the start stops after exactly `burstLimit` failures.
     func sliceSize(_ key: String) -> Int {
         guard burstLimit > 0 else { return Int.max }
         return lock.withLock {
             let failing = failuresInARow[key] ?? -1 // -1: no outcome yet in this run
-            return failing == 0 ? max(burstLimit, 64) : max(1, burstLimit - max(0, failing))
+            return failing == 0 ? Int.max : max(1, burstLimit - max(0, failing))
         }
     }
 

@@ -96,10 +96,14 @@ public protocol Transport: Sendable {
     /// Sends one message. Never throws: every failure is an outcome.
     func send(_ envelope: Envelope) async -> DeliveryOutcome
     /// Sends many, at most `concurrency` at a time, and returns the outcomes in input order,
-    /// each with its latency. `completed` is called with each outcome as soon as it is known
-    /// (the send journal writes it down there). The default sends one by one through `send(_:)`
-    /// in a sliding window; a transport with its own workers (SMTP) hands out the whole list.
-    func send(all envelopes: [Envelope], completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome]
+    /// each with its latency. `proceed` is asked before each message is started: once it says
+    /// no, the messages not started yet come back nil (the send stage pauses a failing transport
+    /// this way, without waiting at the end of a slice). `completed` is called with each outcome
+    /// as soon as it is known (the send journal writes it down there). The default sends one by
+    /// one through `send(_:)` in a sliding window; a transport with its own workers (SMTP) hands
+    /// out the whole list.
+    func send(all envelopes: [Envelope], proceed: @escaping @Sendable () -> Bool,
+              completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome?]
     /// Whether sending has an effect outside Herald (false for `discard`): only then is it journaled.
     var hasSideEffects: Bool { get }
 }
@@ -108,27 +112,33 @@ extension Transport {
     /// Whether a send reaches the outside world (journaled so a crash cannot hide it).
     public var hasSideEffects: Bool { true }
 
-    /// `send(all:completed:)` without a callback.
+    /// `send(all:proceed:completed:)` without a callback, every message sent.
     public func send(all envelopes: [Envelope]) async -> [DeliveryOutcome] {
         await send(all: envelopes, completed: { _, _ in })
     }
 
+    /// `send(all:proceed:completed:)` with every message sent.
     public func send(all envelopes: [Envelope], completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome] {
+        await send(all: envelopes, proceed: { true }, completed: completed).map { $0 ?? .transient(code: "not_sent", "not sent") }
+    }
+
+    public func send(all envelopes: [Envelope], proceed: @escaping @Sendable () -> Bool,
+                     completed: @escaping @Sendable (Int, DeliveryOutcome) -> Void) async -> [DeliveryOutcome?] {
         let clock = ContinuousClock()
         if concurrency <= 1 || envelopes.count == 1 {
-            var results: [DeliveryOutcome] = []
-            results.reserveCapacity(envelopes.count)
-            for envelope in envelopes {
+            var results = [DeliveryOutcome?](repeating: nil, count: envelopes.count)
+            for (index, envelope) in envelopes.enumerated() {
+                guard proceed() else { break }
                 let start = clock.now
                 var outcome = await send(envelope)
                 outcome.latency = outcome.latency ?? clock.now - start
-                completed(results.count, outcome)
-                results.append(outcome)
+                completed(index, outcome)
+                results[index] = outcome
             }
             return results
         }
         return await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
-            var results = [DeliveryOutcome](repeating: .sent(), count: envelopes.count)
+            var results = [DeliveryOutcome?](repeating: nil, count: envelopes.count)
             var next = 0
             func launch() {
                 let index = next
@@ -142,10 +152,10 @@ extension Transport {
                     return (index, outcome)
                 }
             }
-            while next < envelopes.count && next < concurrency { launch() }
+            while next < envelopes.count && next < concurrency && proceed() { launch() }
             while let (index, outcome) = await group.next() {
                 results[index] = outcome
-                if next < envelopes.count { launch() }
+                if next < envelopes.count && proceed() { launch() }
             }
             return results
         }

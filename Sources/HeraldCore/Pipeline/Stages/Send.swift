@@ -62,6 +62,8 @@ extension PipelineStage {
                     let delivery = jobs[firstJ].deliveries[firstD]
                     var size = remaining.count
                     if let control {
+                        // A healthy transport takes the whole group and asks before each
+                        // message whether to go on: no barrier every few dozen messages.
                         size = min(size, control.sliceSize(key))
                         size = try await control.take(key, channel: delivery.channel, account: delivery.account, upTo: size)
                         if size == 0 {
@@ -99,16 +101,25 @@ extension PipelineStage {
                     if transport.hasSideEffects, segment == nil, let journal { segment = try journal.segment() }
                     let journaled = transport.hasSideEffects ? segment : nil
                     journaled?.inFlight(envelopes.map(\.id))
-                    let outcomes = await transport.send(all: envelopes) { index, outcome in
-                        if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: transport.name, providerID: outcome.providerID) }
+                    let name = transport.name
+                    let outcomes = await transport.send(all: envelopes, proceed: { control?.pauseReason(key) == nil }) { index, outcome in
+                        if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: name, providerID: outcome.providerID) }
+                        _ = control?.observe(key, [outcome], transport: name)
                     }
+                    // Messages the transport did not start (it was paused meanwhile) go back to
+                    // the front: the pause check above holds them or moves them on.
+                    var unstarted: [(Int, Int)] = []
                     for ((j, d), outcome) in zip(slice, outcomes) {
+                        guard let outcome else {
+                            unstarted.append((j, d))
+                            continue
+                        }
                         if outcome.kind == .transient, failOver(j, d, because: [outcome.code, outcome.message].compactMap { $0 }.joined(separator: " ")) {
                             continue
                         }
                         apply(outcome, transport: transport.name, to: &jobs[j], delivery: d)
                     }
-                    _ = control?.observe(key, outcomes, transport: transport.name)
+                    if !unstarted.isEmpty { remaining = (unstarted + remaining)[...] }
                 }
             }
             if let segment {
