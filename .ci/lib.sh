@@ -116,6 +116,16 @@ timed_run() {
     rm -f "$rss"
 }
 
+# start_smtp_sink: Postfix's smtp-sink, which accepts and discards mail as fast as it can, on a
+# free 127.0.0.1 port (PORT); its pid is SINK. As root it must drop to nobody.
+start_smtp_sink() {
+    ensure_apt postfix
+    PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    /usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1024 &
+    SINK=$!
+    sleep 0.5
+}
+
 # start_postgres: Debian's PostgreSQL in a throwaway cluster (initdb in a temporary folder, as an
 # unprivileged user, trust auth on loopback only, a free port) with a database `herald`. Sets
 # HERALD_TEST_DATABASE_URL; stop_postgres (or the EXIT trap it installs) stops it and removes it.

@@ -16,9 +16,7 @@ ROWS="${1:-20000}"
 MESSAGES="${2:-5000}"
 if [ -z "${HERALD:-}" ]; then release_herald; fi
 WORK="$(mktemp -d /tmp/herald-profile.XXXXXX)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-/usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1024 &
-SINK=$!
+start_smtp_sink
 trap 'kill $SINK 2>/dev/null; rm -rf "$WORK"' EXIT
 
 workspace() {  # DIR TRANSPORT ROWS

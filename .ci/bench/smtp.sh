@@ -12,13 +12,8 @@ ensure_pip mailmerge mailmerge
 CONNECTIONS="${1:-4}"
 if [ -z "${HERALD:-}" ]; then release_herald; fi
 WORK="$(mktemp -d /tmp/herald-smtp-bench.XXXXXX)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-
-# smtp-sink accepts and discards mail as fast as it can (as root it must drop to nobody).
-/usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1024 &
-SINK=$!
+start_smtp_sink
 trap 'kill $SINK 2>/dev/null; rm -rf "$WORK"' EXIT
-sleep 0.5
 
 now() { date +%s.%N; }
 rate() { python3 -c "print(int($1 / ($3 - $2)))"; }

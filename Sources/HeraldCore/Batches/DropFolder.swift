@@ -56,13 +56,13 @@ public struct DropFolder: Sendable {
     /// Moves a file read through to `processed/`; returns where it went.
     @discardableResult
     public func markProcessed(_ url: URL) throws -> URL {
-        try move(url, into: processed)
+        try Self.move(url, into: processed)
     }
 
     /// Moves a file that could not be read to `rejected/` and writes `NAME.error.txt` beside it.
     @discardableResult
     public func reject(_ url: URL, because rejection: BatchRejection, at date: Date = Date(), timeZone: TimeZone) throws -> URL {
-        let destination = try move(url, into: rejected)
+        let destination = try Self.move(url, into: rejected)
         let outcome: String
         var verb = "read"
         if let handled = rejection.handled, !handled.counts.isEmpty {
@@ -92,7 +92,9 @@ public struct DropFolder: Sendable {
     }
 
     /// Renames `url` into `folder`, adding `.1`, `.2`… before the extension if the name is taken.
-    private func move(_ url: URL, into folder: URL) throws -> URL {
+    /// Moves `url` into `folder` by rename, as `NAME`, or `STEM.1.EXT`, `STEM.2.EXT`… when that
+    /// name (or its `.error.txt`) is taken; returns where it went. Receipt and bounce files use it too.
+    static func move(_ url: URL, into folder: URL) throws -> URL {
         let name = url.lastPathComponent
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

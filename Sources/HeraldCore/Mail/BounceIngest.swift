@@ -250,9 +250,9 @@ public struct BounceFiles: Sendable {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
             let folder = processed.appendingPathComponent(url.lastPathComponent, isDirectory: true)
-            for file in try Self.maildirFiles(url) { try Self.move(file, into: folder) }
+            for file in try Self.maildirFiles(url) { _ = try DropFolder.move(file, into: folder) }
         } else {
-            try Self.move(url, into: processed)
+            _ = try DropFolder.move(url, into: processed)
         }
         return summary
     }
@@ -279,16 +279,4 @@ public struct BounceFiles: Sendable {
         if summary.unmatchedReasons.count < 20 { summary.unmatchedReasons.append("\(name): \(reason)") }
     }
 
-    private static func move(_ file: URL, into folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var destination = folder.appendingPathComponent(file.lastPathComponent)
-        var counter = 1
-        while FileManager.default.fileExists(atPath: destination.path) {
-            destination = folder.appendingPathComponent("\(counter).\(file.lastPathComponent)")
-            counter += 1
-        }
-        guard rename(file.path, destination.path) == 0 else {
-            throw BatchRejection(reason: "could not move \(file.lastPathComponent): \(String(cString: strerror(errno)))")
-        }
-    }
 }

@@ -191,19 +191,7 @@ public struct ReceiptFiles: Sendable {
     /// Ingests one file for `channel`; moves it to processed/ when `move` is true.
     public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil, move: Bool) throws -> ReceiptReport {
         let report = try self.ingest(Data(contentsOf: url), channel: channel, with: ingest, format: format, name: url.lastPathComponent)
-        if move {
-            let folder = WorkspacePaths(root: root).receiptsProcessed(channel)
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            var destination = folder.appendingPathComponent(url.lastPathComponent)
-            var counter = 1
-            while FileManager.default.fileExists(atPath: destination.path) {
-                destination = folder.appendingPathComponent("\(counter).\(url.lastPathComponent)")
-                counter += 1
-            }
-            guard rename(url.path, destination.path) == 0 else {
-                throw BatchRejection(reason: "could not move \(url.lastPathComponent): \(String(cString: strerror(errno)))")
-            }
-        }
+        if move { _ = try DropFolder.move(url, into: WorkspacePaths(root: root).receiptsProcessed(channel)) }
         return report
     }
 
