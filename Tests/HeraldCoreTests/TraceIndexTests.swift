@@ -99,4 +99,17 @@ import HeraldTestSupport
             #expect(try index.lines(matching: .user("u\(row)")).map { Self.id($0.text) } == ["m\(row)"])
         }
     }
+
+    @Test func aLogFolderWhoseIndexCannotBeWrittenIsSearchedInMemory() throws {
+        let workspace = try TemporaryWorkspace()
+        let folder = workspace.url.appendingPathComponent("outbox/log")
+        try log(folder, (1...5).map { event("m\($0)", row: $0, channel: .mail, address: "u\($0)@example.com", user: "u\($0)") })
+        // Another worker's logs copied without their index, where no index can be made (a file
+        // stands where the folder would; a read-only mount behaves the same).
+        try FileManager.default.removeItem(at: folder.appendingPathComponent(".index"))
+        try Data("not a folder".utf8).write(to: folder.appendingPathComponent(".index"))
+        let index = TraceIndex(logDirectory: folder)
+        #expect(try index.lines(matching: .message("m3")).map { Self.id($0.text) } == ["m3"])
+        #expect(try index.lines(matching: .message("m9")).isEmpty)
+    }
 }

@@ -51,12 +51,23 @@ public struct TraceIndex: Sendable {
     public func lines(matching query: Query, since: String? = nil) throws -> [Line] {
         let days = Self.days(in: logDirectory).filter { day in since.map { day >= $0 } ?? true }
         guard !days.isEmpty else { return [] }
-        let writer = try TraceIndexWriter(logDirectory: logDirectory)
-        for day in days { try catchUp(day, writer: writer) }
-        let key = writer.key
-        // The index files are mapped, not read: the scans below touch each record once.
-        let indexes = try days.map { day in
-            (day, (try? Data(contentsOf: folder.appendingPathComponent("\(day).idx"), options: .alwaysMapped)) ?? Data())
+        let key: TraceKey
+        let indexes: [(String, Data)]
+        if let writer = try? TraceIndexWriter(logDirectory: logDirectory), (try? days.forEach { try catchUp($0, writer: writer) }) != nil {
+            key = writer.key
+            // The index files are mapped, not read: the scans below touch each record once.
+            indexes = days.map { day in
+                (day, (try? Data(contentsOf: folder.appendingPathComponent("\(day).idx"), options: .alwaysMapped)) ?? Data())
+            }
+        } else {
+            // A log folder Herald cannot write to (another worker's, mounted read-only): its lines
+            // are indexed in memory for this query, without `user_id` keys.
+            key = TraceKey(seed: UInt64.random(in: 1...UInt64.max))
+            indexes = try days.map { day in
+                var bytes: [UInt8] = []
+                for record in try records(ofDay: day, from: 0, key: key) { record.append(to: &bytes) }
+                return (day, Data(bytes))
+            }
         }
 
         var messages: Set<UInt64> = []
@@ -131,25 +142,30 @@ public struct TraceIndex: Sendable {
             covered = last.offset + UInt64(line.text.utf8.count) + 1
         }
         guard covered < size else { return }
-        guard let handle = FileHandle(forReadingAtPath: log.path) else { return }
+        try writer.append(try records(ofDay: day, from: covered, key: writer.key), day: day)
+    }
+
+    /// Index records of `day`'s log lines from byte `covered` on, read from the lines themselves
+    /// (no `user_id`: lines do not hold it).
+    func records(ofDay day: String, from covered: UInt64, key: TraceKey) throws -> [TraceRecord] {
+        guard let handle = FileHandle(forReadingAtPath: logDirectory.appendingPathComponent("\(day).jsonl").path) else { return [] }
         defer { try? handle.close() }
         try handle.seek(toOffset: covered)
-        let tail = try handle.readToEnd() ?? Data()
+        let bytes = [UInt8](try handle.readToEnd() ?? Data())
         var records: [TraceRecord] = []
         var start = 0
-        let bytes = [UInt8](tail)
         while let newline = bytes[start...].firstIndex(of: 0x0A) {
             if let object = try? JSONSerialization.jsonObject(with: Data(bytes[start..<newline])) as? [String: Any],
                let id = object["message_id"] as? String {
                 let related = object["escalated_from"] as? String ?? object["digest"] as? String
                 // A masked recipient never matches a query; a full one (log: {recipients: full}) does.
-                let address = (object["recipient"] as? String).map { writer.key.address($0) }
-                records.append(TraceRecord(message: writer.key.hash(id), related: related.map(writer.key.hash) ?? 0,
+                let address = (object["recipient"] as? String).map { key.address($0) }
+                records.append(TraceRecord(message: key.hash(id), related: related.map(key.hash) ?? 0,
                                            address: address ?? 0, user: 0, offset: covered + UInt64(start)))
             }
             start = newline + 1
         }
-        try writer.append(records, day: day)
+        return records
     }
 
     /// The last whole record of one `.idx` file (nil when it has none).
