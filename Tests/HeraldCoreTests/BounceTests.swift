@@ -151,4 +151,13 @@ import HeraldTestSupport
         let kept = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-bounces").path)
         #expect(kept.count == 2 && kept.allSatisfy { !$0.contains("/") && $0.contains("etc_2Fpasswd") }, "\(kept)")
     }
+
+    @Test func aReportNamingAMessageOfAnotherChannelIsKeptAside() throws {
+        let ledger = MemoryLedger(), log = MemoryEventLog()
+        try ledger.record([LedgerEntry(id: MessageID(a), batch: "b", row: 1, channel: .sms, template: "t", status: .sent, updatedAt: now)])
+        let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), clock: { now })
+        let (summary, unmatched) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "x.eml")
+        #expect(summary.hard == 0 && unmatched?.contains("not a mail message") == true)
+        #expect(ledger.all[MessageID(a)]?.status == .sent)
+    }
 }

@@ -85,8 +85,8 @@ public struct BounceIngest: Sendable {
         for report in reports {
             var id = report.herald.map(MessageID.init)
             if id == nil, let recipient = report.recipient { id = try recipientLookup(recipient) }
-            guard let id, var entry = try ledger.entries(ids: [id], providerIDs: []).first else {
-                missing.append(report.herald.map { "message \($0) is not in the ledger" }
+            guard let id, var entry = try ledger.entries(ids: [id], providerIDs: []).first, entry.channel == .mail else {
+                missing.append(report.herald.map { "message \($0) is not a mail message in the ledger" }
                                ?? "no VERP address, Herald Message-ID or known recipient (\(masking.apply(report.recipient ?? "none", channel: .mail)))")
                 continue
             }
