@@ -100,17 +100,21 @@ public final class Preferences: @unchecked Sendable {
 
     /// Appends `address,reason,since` to a suppressions.csv (with its header when new).
     static func appendSuppression(to file: URL, address: String, reason: String, since: Date) throws {
-        let exists = FileManager.default.fileExists(atPath: file.path)
-        let line = (exists ? "" : "address,reason,since\n")
-            + "\(normalize(address, channel: nil)),\(reason),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
-        if !exists {
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // O_APPEND and one write: a run and `herald bounces ingest` suppressing at once both keep their line.
+        let fd = open(file.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else {
+            throw BatchRejection(reason: "cannot write recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))")
         }
-        let handle = try FileHandle(forWritingTo: file)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(line.utf8))
+        defer { close(fd) }
+        var status = stat()
+        let isEmpty = fstat(fd, &status) == 0 && status.st_size == 0
+        let line = (isEmpty ? "address,reason,since\n" : "")
+            + "\(normalize(address, channel: nil)),\(reason),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
+        let bytes = Array(line.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw BatchRejection(reason: "cannot write recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Adds a suppression read from a store (no write back).
