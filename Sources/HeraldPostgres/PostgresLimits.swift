@@ -238,7 +238,7 @@ public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
             try !session.query("""
                 INSERT INTO herald_opt_outs (address, channel, category, created_at) VALUES ($1, $2, $3, to_timestamp($4))
                 ON CONFLICT DO NOTHING RETURNING 1
-                """, [Preferences.normalizedAddress(address, channel: channel), channel.rawValue, category.rawValue,
+                """, [Preferences.normalize(address, channel: channel), channel.rawValue, category.rawValue,
                       at.timeIntervalSince1970]).isEmpty
         }
     }
@@ -248,7 +248,7 @@ public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
             try !session.query("""
                 INSERT INTO herald_suppressions (address, reason, created_at) VALUES ($1, $2, to_timestamp($3))
                 ON CONFLICT DO NOTHING RETURNING 1
-                """, [Preferences.normalizedAddress(address, channel: nil), reason, at.timeIntervalSince1970]).isEmpty
+                """, [Preferences.normalize(address, channel: nil), reason, at.timeIntervalSince1970]).isEmpty
         }
     }
 

@@ -40,10 +40,8 @@ public enum WorkspaceRuntime {
                                              inbox: InboxTransport())
             let (preferences, problems) = Preferences.load(root: workspace.root)
             for problem in problems { warn(problem.description) }
-            if stores.isShared {
-                preferences.store = stores.optOuts
-                try stores.optOuts.load(into: preferences)
-            }
+            preferences.store = stores.optOuts
+            try stores.optOuts.load(into: preferences)
             var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
                                    counters: stores.counters, preferences: preferences, spool: stores.spool)
             run.siteMessages = stores.inbox
@@ -54,7 +52,6 @@ public enum WorkspaceRuntime {
             run.control.shared = stores.rates
             run.control.quotas = stores.quotas
             run.digests = stores.digests
-            run.optOuts = stores.optOuts
             let index = TraceIndex(logDirectory: paths.logs)
             run.recipientLookup = { address in try index.latestMail(to: address) }
             let inbox = stores.inbox

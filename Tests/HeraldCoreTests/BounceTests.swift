@@ -76,10 +76,8 @@ import HeraldTestSupport
     @Test func complaintOptsTheAddressOutOfMarketingOnly() throws {
         let workspace = try TemporaryWorkspace()
         let ledger = try ledger([a]), log = MemoryEventLog(), preferences = Preferences()
-        let root = workspace.url
-        let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences,
-                                  recordOptOut: { try Preferences.recordOptOut(root: root, address: $0, channel: .mail, category: .marketing) },
-                                  clock: { now })
+        preferences.store = FileOptOutStore(root: workspace.url)
+        let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
         let (summary, _) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
         #expect(summary.complaints == 1)
         #expect(ledger.all[MessageID(a)]?.status == .sent, "a complaint is no bounce")

@@ -32,6 +32,7 @@ public final class Preferences: @unchecked Sendable {
     public static func load(root: URL) -> (Preferences, [Diagnostic]) {
         let paths = WorkspacePaths(root: root)
         let preferences = Preferences(suppressionsFile: paths.suppressions)
+        preferences.store = FileOptOutStore(root: root)
         var diagnostics: [Diagnostic] = []
         for (url, read) in [(paths.preferences, preferences.readPreference), (paths.suppressions, preferences.readSuppression)] {
             let name = url.lastPathComponent
@@ -73,8 +74,8 @@ public final class Preferences: @unchecked Sendable {
         }
     }
 
-    /// Where suppressions Herald finds (hard bounces, complaints) are recorded: the workspace's
-    /// suppressions.csv when loaded from a workspace, a shared store when one is set.
+    /// Where what Herald learns about recipients (hard bounces, complaints) is recorded: the
+    /// workspace's CSV files when loaded from a workspace, the shared store when one is set.
     public var store: (any OptOutStore)? {
         get { lock.withLock { sharedStore } }
         set { lock.withLock { sharedStore = newValue } }
@@ -115,6 +116,12 @@ public final class Preferences: @unchecked Sendable {
         guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw BatchRejection(reason: "cannot write recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Adds an opt-out Herald learned (a complaint), in memory and in the store when there is one.
+    public func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) throws {
+        optOut(address: address, channel: channel, category: category)
+        try store?.recordOptOut(address: address, channel: channel, category: category, at: at)
     }
 
     /// Adds a suppression read from a store (no write back).
@@ -193,13 +200,9 @@ public final class Preferences: @unchecked Sendable {
         ["bounce", "hard_bounce", "hard bounce", "invalid"].contains(reason.lowercased())
     }
 
-    /// An address as opt-outs and suppressions key it (for stores outside Core).
-    public static func normalizedAddress(_ address: String, channel: Channel?) -> String {
-        normalize(address, channel: channel)
-    }
-
-    /// Lowercased email, `+86…` mobile, other ids as given.
-    static func normalize(_ address: String, channel: Channel?) -> String {
+    /// An address as opt-outs and suppressions key it: lowercased email, `+86…` mobile, other
+    /// ids as given (stores outside Core key their rows the same way).
+    public static func normalize(_ address: String, channel: Channel?) -> String {
         let trimmed = address.trimmingCharacters(in: .whitespaces)
         if trimmed.contains("@") { return trimmed.lowercased() }
         if channel == nil || channel == .sms, let mobile = AddressValidation.normalizeMobile(trimmed) { return mobile }

@@ -49,10 +49,9 @@ public struct BounceIngest: Sendable {
     public var ledger: any Ledger
     /// The log that gets a line per report.
     public var log: any EventLog
-    /// The suppression list and opt-outs of the workspace.
+    /// The suppression list and opt-outs of the workspace; what bounces and complaints teach is
+    /// recorded through it (and its store).
     public var preferences: Preferences?
-    /// Records a complaint's opt-out durably (`Preferences.recordOptOut` for the workspace).
-    public var recordOptOut: @Sendable (_ address: String) throws -> Void
     /// The latest mail message Herald sent to an address, for reports without VERP or Message-ID.
     public var recipientLookup: @Sendable (_ address: String) throws -> MessageID?
     /// Whether addresses are masked in log lines.
@@ -62,14 +61,12 @@ public struct BounceIngest: Sendable {
 
     /// Creates an ingester.
     public init(ledger: any Ledger, log: any EventLog, preferences: Preferences?, masking: RecipientMasking = .masked,
-                recordOptOut: @escaping @Sendable (String) throws -> Void = { _ in },
                 recipientLookup: @escaping @Sendable (String) throws -> MessageID? = { _ in nil },
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.ledger = ledger
         self.log = log
         self.preferences = preferences
         self.masking = masking
-        self.recordOptOut = recordOptOut
         self.recipientLookup = recipientLookup
         self.clock = clock
     }
@@ -116,8 +113,7 @@ public struct BounceIngest: Sendable {
             case .complaint:
                 summary.complaints += 1
                 if let address {
-                    try recordOptOut(address)
-                    preferences?.optOut(address: address, channel: .mail, category: .marketing)
+                    try preferences?.recordOptOut(address: address, channel: .mail, category: .marketing, at: now)
                 }
             case .delivered:
                 summary.delivered += 1

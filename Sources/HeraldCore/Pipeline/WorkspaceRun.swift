@@ -49,8 +49,6 @@ public struct WorkspaceRun: Sendable {
     /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
     /// treats such files like any other JSON file.
     public var noticePublisher: (@Sendable (URL) throws -> String)?
-    /// Where opt-outs Herald learns (complaints) are recorded: the workspace's CSV files unless set.
-    public var optOuts: (any OptOutStore)?
     /// The latest mail message sent to an address (the trace index), for bounces that name
     /// neither a VERP address nor a Message-ID of Herald's; nil: such bounces stay unmatched.
     public var recipientLookup: (@Sendable (String) throws -> MessageID?)?
@@ -297,13 +295,8 @@ public struct WorkspaceRun: Sendable {
 
     /// What applies bounces and complaints to this run's ledger, log and preferences.
     public func bounceIngest() -> BounceIngest {
-        let store = optOuts ?? FileOptOutStore(root: workspace.root)
         let lookup = recipientLookup
-        let clock = clock
         return BounceIngest(ledger: ledger, log: log, preferences: preferences, masking: workspace.configuration.recipientMasking,
-                            recordOptOut: { address in
-                                try store.recordOptOut(address: address, channel: .mail, category: .marketing, at: clock())
-                            },
                             recipientLookup: { address in try lookup?(address) }, clock: clock)
     }
 
