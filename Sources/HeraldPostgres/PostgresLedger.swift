@@ -11,10 +11,13 @@ import PostgresNIO
 public final class PostgresLedger: Ledger, @unchecked Sendable {
     /// The pool it uses.
     public let pool: PostgresPool
+    /// The worker whose writes it records (`worker` column), unless an entry names another.
+    public let worker: String?
 
-    /// The ledger in `pool`'s database, migrated.
-    public init(pool: PostgresPool) throws {
+    /// The ledger in `pool`'s database, migrated; `worker` is kept with the entries it writes.
+    public init(pool: PostgresPool, worker: String? = nil) throws {
         self.pool = pool
+        self.worker = worker
         try pool.migrate(Self.migrations)
     }
 
@@ -44,6 +47,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             CREATE INDEX herald_ledger_provider ON herald_ledger (provider_id) WHERE provider_id IS NOT NULL;
             CREATE TABLE herald_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             """),
+        ("ledger-2", "ALTER TABLE herald_ledger ADD COLUMN worker TEXT"),
     ]
 
     public func knows(batch: String) throws -> Bool {
@@ -57,13 +61,13 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         return try pool.withSession { session in
             var result: [MessageID: LedgerRecord] = [:]
             let rows = try session.query("""
-                SELECT l.message_id, l.status, l.fingerprint, b.file FROM herald_ledger l
+                SELECT l.message_id, l.status, l.fingerprint, b.file, l.worker FROM herald_ledger l
                 LEFT JOIN herald_batches b ON b.batch = l.batch WHERE l.message_id = ANY($1)
                 """, [ids.map(\.value)])
             for row in rows {
-                let (id, status, fingerprint, file) = try row.decode((String, String, String?, String?).self)
+                let (id, status, fingerprint, file, worker) = try row.decode((String, String, String?, String?, String?).self)
                 if let status = DeliveryStatus(rawValue: status) {
-                    result[MessageID(id)] = LedgerRecord(status: status, fingerprint: fingerprint, file: file)
+                    result[MessageID(id)] = LedgerRecord(status: status, fingerprint: fingerprint, file: file, worker: worker)
                 }
             }
             return result
@@ -115,12 +119,13 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         guard !entries.isEmpty || alongside != nil else { return }
         try pool.transaction { session in
             try alongside?(StoreTransaction(database: nil, session: session))
-            try Self.write(entries, in: session)
+            try Self.write(entries, worker: worker, in: session)
         }
     }
 
-    /// Writes `entries` inside an open transaction (the work queue finishes a chunk with it).
-    static func write(_ entries: [LedgerEntry], in session: PostgresSession) throws {
+    /// Writes `entries` inside an open transaction (the work queue finishes a chunk with it);
+    /// entries that name no worker are kept as `worker`'s.
+    static func write(_ entries: [LedgerEntry], worker: String? = nil, in session: PostgresSession) throws {
         guard !entries.isEmpty else { return }
         // One row per id (a later entry wins; a later one without a fingerprint keeps the earlier
         // fingerprint), as one statement cannot touch a row twice.
@@ -153,6 +158,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             rows.add("updated_at", entry.updatedAt.timeIntervalSince1970)
             rows.add("fingerprint", entry.fingerprint)
             rows.add("file", entry.file)
+            rows.add("worker", entry.worker ?? worker)
         }
         let json = rows.text
         try session.execute("""
@@ -162,16 +168,17 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             """, [json])
         try session.execute("""
             INSERT INTO herald_ledger (message_id, batch, row, channel, template, status, attempt, provider_id,
-                                       error_code, error_message, updated_at, fingerprint)
+                                       error_code, error_message, updated_at, fingerprint, worker)
             SELECT message_id, batch, row, channel, template, status, attempt, provider_id, error_code, error_message,
-                   to_timestamp(updated_at), fingerprint
+                   to_timestamp(updated_at), fingerprint, worker
             FROM jsonb_to_recordset($1::jsonb) AS x(message_id TEXT, batch TEXT, row INTEGER, channel TEXT, template TEXT,
                 status TEXT, attempt INTEGER, provider_id TEXT, error_code TEXT, error_message TEXT,
-                updated_at DOUBLE PRECISION, fingerprint TEXT)
+                updated_at DOUBLE PRECISION, fingerprint TEXT, worker TEXT)
             ON CONFLICT (message_id) DO UPDATE SET
                 status = excluded.status, attempt = excluded.attempt, provider_id = excluded.provider_id,
                 error_code = excluded.error_code, error_message = excluded.error_message, updated_at = excluded.updated_at,
-                fingerprint = COALESCE(excluded.fingerprint, herald_ledger.fingerprint)
+                fingerprint = COALESCE(excluded.fingerprint, herald_ledger.fingerprint),
+                worker = COALESCE(excluded.worker, herald_ledger.worker)
             """, [json])
     }
 }

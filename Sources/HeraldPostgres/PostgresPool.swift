@@ -35,6 +35,7 @@ public final class PostgresPool: @unchecked Sendable {
     private var open = 0
     private var closed = false
     private var nextID = 0
+    private var nextDedicated = 0
 
     /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
     /// at most `size` connections, tables in `schema`. The URL is checked here, not used.
@@ -97,6 +98,18 @@ public final class PostgresPool: @unchecked Sendable {
                 _ = try? session.execute("ROLLBACK")
                 throw error
             }
+        }
+    }
+
+    /// A connection of its own, outside the pool (a session-level lock lives as long as it does);
+    /// the caller closes it.
+    func dedicatedConnection() throws -> PostgresConnection {
+        nextDedicated += 1
+        do {
+            return try PostgresConnection.connect(on: group.next(), configuration: configuration, id: 1_000_000 + nextDedicated,
+                                                  logger: logger).wait()
+        } catch {
+            throw PostgresStoreError("cannot connect to \(location): \(PostgresStoreError.describe(error))")
         }
     }
 
@@ -179,6 +192,11 @@ public final class PostgresPool: @unchecked Sendable {
 public struct PostgresSession: Sendable {
     let connection: PostgresConnection
     let logger: Logger
+
+    init(connection: PostgresConnection, logger: Logger = Logger(label: "herald.postgres")) {
+        self.connection = connection
+        self.logger = logger
+    }
 
     /// Runs `sql` with `$1…` bound to `binds` and returns every row.
     @discardableResult

@@ -34,6 +34,8 @@ public struct PostgresStores: Sendable {
     public let digests: PostgresDigestStore
     /// `Idempotency-Key` records of `POST /v1/notifications`, for every replica.
     public let ingest: PostgresIngestRecords
+    /// Sends recorded as they happen, for chunks another worker takes over.
+    public let progress: PostgresSendProgress
 
     /// Connects to `settings.url` and migrates every store (under an advisory lock, so workers
     /// starting together migrate once).
@@ -50,7 +52,7 @@ public struct PostgresStores: Sendable {
         if pool.schema != "public" {
             try pool.withSession { try $0.execute("CREATE SCHEMA IF NOT EXISTS \(pool.schema)") }
         }
-        ledger = try PostgresLedger(pool: pool)
+        ledger = try PostgresLedger(pool: pool, worker: worker.resolvedName)
         counters = try PostgresRecipientCounters(pool: pool)
         tokens = try PostgresAccessTokenStore(pool: pool)
         inbox = try PostgresInboxStore(pool: pool)
@@ -62,5 +64,6 @@ public struct PostgresStores: Sendable {
         receipts = try PostgresReceiptQueue(pool: pool)
         digests = try PostgresDigestStore(pool: pool, worker: worker.resolvedName, lease: worker.lease)
         ingest = try PostgresIngestRecords(pool: pool)
+        progress = try PostgresSendProgress(pool: pool)
     }
 }

@@ -84,6 +84,14 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
         }
     }
 
+    public func release(worker: String) throws -> Int {
+        try pool.withSession { session in
+            try session.execute("""
+                UPDATE herald_queue SET lease_until = NULL WHERE lease_owner = $1 AND lease_until IS NOT NULL
+                """, [worker])
+        }
+    }
+
     public func finish(_ id: Int64) throws {
         try pool.withSession { session in
             try session.execute("DELETE FROM herald_queue WHERE id = $1", [id])

@@ -38,6 +38,10 @@ public struct Watcher: Sendable {
         // PostgreSQL stores (a pool of connections) stay open across cycles; the SQLite file is
         // opened per cycle, as `herald run` opens it.
         let shared = workspace.configuration.store.isShared ? try WorkspaceRuntime.Stores(workspace) : nil
+        // The worker's name is this process's while it watches: what an earlier process of it left
+        // leased comes back at once, and a second process under the name is refused.
+        let name = try shared.flatMap { try WorkspaceRuntime.holdWorkerName(workspace, stores: $0) }
+        defer { withExtendedLifetime(name) {} }
         // The last problem said, so a database that stays away is reported once, not every cycle.
         var lastProblem: String?
         func problem(_ text: String) {

@@ -42,8 +42,13 @@ public enum WorkspaceRuntime {
             for problem in problems { warn(problem.description) }
             preferences.store = stores.optOuts
             try stores.optOuts.load(into: preferences)
+            // In PostgreSQL mode each send also reaches the shared store as it happens.
+            let journal = SendJournal(root: workspace.root, progress: stores.progress.map {
+                SendProgress(store: $0, worker: configuration.worker.resolvedName)
+            })
             var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
-                                   counters: stores.counters, preferences: preferences, spool: stores.spool)
+                                   counters: stores.counters, preferences: preferences, spool: stores.spool, journal: journal)
+            run.progress = stores.progress
             run.siteMessages = stores.inbox
             run.receiptParsers = ProviderReceipts.parsers
             run.queue = stores.queue
@@ -91,6 +96,8 @@ public enum WorkspaceRuntime {
         public let receipts: (any ReceiptQueue)?
         /// Digests collecting rows (`outbox/spool/digests/`, or PostgreSQL).
         public let digests: any DigestStore
+        /// Sends recorded as they happen for every worker; nil when embedded (the journal is enough).
+        public let progress: (any SendProgressStore)?
         /// Where the stores live, for messages (never with a password).
         public let location: String
         /// The PostgreSQL stores, when that is where state lives.
@@ -124,6 +131,7 @@ public enum WorkspaceRuntime {
                 optOuts = shared.optOuts
                 receipts = shared.receipts
                 digests = shared.digests
+                progress = shared.progress
                 location = shared.pool.location
                 postgres = shared
                 return
@@ -142,11 +150,29 @@ public enum WorkspaceRuntime {
             optOuts = FileOptOutStore(root: workspace.root)
             digests = FileDigestStore(root: workspace.root)
             queue = nil
+            progress = nil
             rates = nil
             receipts = nil
             location = "outbox/herald.sqlite"
             postgres = nil
         }
+    }
+
+    /// Holds this worker's name in the shared store for as long as the returned value lives
+    /// (`herald run` and `herald watch` in PostgreSQL mode; nil when embedded, where the workspace
+    /// lock is enough). Throws `WorkerNameTaken` when another running process holds the name.
+    public static func holdWorkerName(_ workspace: Workspace, stores: Stores) throws -> AnyObject? {
+        guard let postgres = stores.postgres else { return nil }
+        return try PostgresWorkerLock.take(workspace.configuration.worker.resolvedName, in: postgres.pool)
+    }
+
+    /// Who holds this workspace's worker name in the shared store, or nil (free, or embedded).
+    public static func workerNameHolder(_ workspace: Workspace) throws -> String? {
+        guard workspace.configuration.store.isShared else { return nil }
+        let stores = try Stores(workspace)
+        guard let postgres = stores.postgres else { return nil }
+        defer { postgres.pool.close() }
+        return try PostgresWorkerLock.holder(of: workspace.configuration.worker.resolvedName, in: postgres.pool)
     }
 
     /// Refreshes `reports/metrics.prom`; a failure is returned as a sentence, not thrown (metrics

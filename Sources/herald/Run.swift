@@ -33,7 +33,7 @@ extension Herald {
             var workspace = try options.open()
             if let settle, let duration = DurationText.parse(settle) { workspace.configuration.settle = duration }
             let lock = try lockWorkspace(workspace, command: "herald run")
-            let run = try openRun(workspace)
+            let (run, name) = try openWorkerRun(workspace)
             let progress = ProgressPrinter()
             let summary: RunSummary
             do {
@@ -45,7 +45,7 @@ extension Herald {
             }
             progress.finish()
             if !dryRun { updateMetrics(workspace, lastRun: Date()) }
-            withExtendedLifetime(lock) {}
+            withExtendedLifetime((lock, name)) {}
             report(summary, dryRun: dryRun)
             if summary.hasFailures { throw ExitCode(1) }
         }
@@ -62,10 +62,26 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
     }
 }
 
+/// The run of a command that drains the shared queue (`herald run`), holding the worker's name
+/// in the shared store while the returned lock lives; its problem printed and exit 2.
+func openWorkerRun(_ workspace: Workspace) throws -> (WorkspaceRun, AnyObject?) {
+    do {
+        let stores = try WorkspaceRuntime.Stores(workspace)
+        let name = try WorkspaceRuntime.holdWorkerName(workspace, stores: stores)
+        return (try WorkspaceRuntime.open(workspace, stores: stores, warn: printError), name)
+    } catch {
+        printError("herald: \(error)")
+        throw ExitCode(2)
+    }
+}
+
 /// Prints what happened to each file, then the table of counts.
 func report(_ summary: RunSummary, dryRun: Bool) {
     if summary.recovered > 0 || summary.inFlightAtCrash > 0 {
         print("recovered \(summary.recovered) sends from the journal of an interrupted run; \(summary.inFlightAtCrash) messages were in flight and may be sent again")
+    }
+    if summary.recoveredShared > 0 {
+        print("recorded \(summary.recoveredShared) sends of a worker that stopped holding its chunk (from the shared store); they were not sent again")
     }
     if summary.spooledRetried > 0 {
         print("spool: \(summary.spooledRetried) due message\(summary.spooledRetried == 1 ? "" : "s") tried again")

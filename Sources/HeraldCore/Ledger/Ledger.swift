@@ -28,6 +28,9 @@ public struct LedgerEntry: Sendable, Hashable {
     public var fingerprint: String?
     /// The batch file the message came from (kept per batch: the first file that used the batch id).
     public var file: String?
+    /// The worker that sent it, when another worker's send is recorded (a retaken chunk); a
+    /// shared ledger fills in its own worker otherwise. Embedded ledgers do not keep it.
+    public var worker: String?
 
     /// Creates an entry.
     public init(id: MessageID, batch: String, row: Int, channel: Channel?, template: String?, status: DeliveryStatus,
@@ -152,12 +155,15 @@ public struct LedgerRecord: Sendable, Hashable {
     public var fingerprint: String?
     /// The batch file that first used the message's batch id, when recorded.
     public var file: String?
+    /// The worker that recorded it, when the ledger is shared.
+    public var worker: String?
 
     /// Creates a record.
-    public init(status: DeliveryStatus, fingerprint: String? = nil, file: String? = nil) {
+    public init(status: DeliveryStatus, fingerprint: String? = nil, file: String? = nil, worker: String? = nil) {
         self.status = status
         self.fingerprint = fingerprint
         self.file = file
+        self.worker = worker
     }
 }
 
@@ -224,7 +230,7 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
             ids.reduce(into: [:]) { result, id in
                 guard let entry = entries[id] else { return }
                 result[id] = LedgerRecord(status: entry.status, fingerprint: entry.fingerprint,
-                                          file: files[entry.batch] ?? entry.file)
+                                          file: files[entry.batch] ?? entry.file, worker: entry.worker)
             }
         }
     }
@@ -247,6 +253,7 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     private func store(_ entry: LedgerEntry) {
         var entry = entry
         if entry.fingerprint == nil { entry.fingerprint = entries[entry.id]?.fingerprint }
+        if entry.worker == nil { entry.worker = entries[entry.id]?.worker }
         entries[entry.id] = entry
         if files[entry.batch] == nil, let file = entry.file { files[entry.batch] = file }
     }

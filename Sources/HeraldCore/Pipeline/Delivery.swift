@@ -166,6 +166,8 @@ public struct Delivery: Sendable, Hashable {
     public var countedAt: Date?
     /// For a message taken from the spool: its failed attempts so far and when it was first seen.
     public var spooled: (attempts: Int, firstSeen: Date)?
+    /// For a duplicate: the worker the ledger says sent it (PostgreSQL mode), when known.
+    public var sentBy: String?
 
     /// Creates a pending delivery.
     public init(id: MessageID, channel: Channel, address: String) {
@@ -210,6 +212,9 @@ public struct Job: Sendable, Hashable {
     public var extraParameters: [String: String] = [:]
     /// The digest message itself (its rows were folded already): never folded again.
     public var isDigest = false
+    /// The job's queued chunk was claimed before by a worker that did not finish it: some of its
+    /// messages may be sent already, so the load stage asks the ledger whatever it knew of the batch.
+    public var isRetaken = false
     /// The send journal segment of the chunk, deleted once the chunk is in the ledger.
     var journal: JournalSegment?
 

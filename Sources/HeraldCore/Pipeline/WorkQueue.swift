@@ -53,6 +53,10 @@ public protocol WorkQueue: Sendable {
     func renew(_ id: Int64, worker: String, lease: Duration) throws
     /// Removes a chunk whose rows were all recorded.
     func finish(_ id: Int64) throws
+    /// Frees every chunk leased to `worker` for any worker to claim at once (a restarted worker
+    /// gives back what its previous process held, after recovering its journal); returns how many.
+    /// Only the process that holds `worker`'s name may call it.
+    func release(worker: String) throws -> Int
     /// Chunks and rows waiting or in hand.
     func backlog() throws -> (chunks: Int, rows: Int)
 }
@@ -63,6 +67,7 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
         var chunk: QueuedChunk
         var priority: Int
         var leasedUntil: Date?
+        var owner: String?
     }
 
     private let lock = NSLock()
@@ -107,6 +112,7 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
                 return nil
             }
             items[index].leasedUntil = at.addingTimeInterval(lease.seconds)
+            items[index].owner = worker
             items[index].chunk.claims += 1
             return items[index].chunk
         }
@@ -114,7 +120,20 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
 
     public func renew(_ id: Int64, worker: String, lease: Duration) throws {
         lock.withLock {
-            if let index = items.firstIndex(where: { $0.chunk.id == id }) { items[index].leasedUntil = now().addingTimeInterval(lease.seconds) }
+            if let index = items.firstIndex(where: { $0.chunk.id == id && $0.owner == worker }) {
+                items[index].leasedUntil = now().addingTimeInterval(lease.seconds)
+            }
+        }
+    }
+
+    public func release(worker: String) throws -> Int {
+        lock.withLock {
+            var released = 0
+            for index in items.indices where items[index].owner == worker && items[index].leasedUntil != nil {
+                items[index].leasedUntil = nil
+                released += 1
+            }
+            return released
         }
     }
 

@@ -37,6 +37,9 @@ public struct WorkspaceRun: Sendable {
     /// through the chain in this process. With a queue, a batch file is claimed and queued, and
     /// every worker's run sends what is queued.
     public var queue: (any WorkQueue)?
+    /// Sends recorded for every worker as they happen (PostgreSQL), or nil: a retaken chunk
+    /// records what its first worker sent and skips it.
+    public var progress: (any SendProgressStore)?
     /// Receipt pushes kept as rows by `herald serve` (PostgreSQL), ingested with the receipt files.
     public var receiptQueue: (any ReceiptQueue)?
     /// This worker's name and lease on queued chunks.
@@ -454,6 +457,14 @@ public struct WorkspaceRun: Sendable {
         let name = worker.resolvedName, lease = worker.lease
         var summary = RunSummary()
         var rows = 0
+        // This process holds the worker's name (a store lock), and its journal was recovered before
+        // the drain: chunks still leased to the name were left by an earlier process of this worker
+        // (killed, or a drain that failed). They go back to the queue now, not when the lease ends.
+        let released = try queue.release(worker: name)
+        if released > 0 {
+            summary.notes.append("took back \(released) chunk\(released == 1 ? "" : "s") left leased to worker \(name) by an earlier process")
+        }
+        try? self.progress?.prune(recordedBefore: clock().addingTimeInterval(-3600))
         var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: Task<Void, Never>)?
         func collect() async throws {
             guard let (chunk, task, heartbeat) = inFlight else { return }
@@ -487,6 +498,12 @@ public struct WorkspaceRun: Sendable {
                 }
                 var jobs = chunk.records.map { BatchRunner.job(for: $0, batch: chunk.batch) }
                 do {
+                    if chunk.claims > 1 {
+                        // Another worker held it and did not finish: what it sent is recorded as
+                        // sent first, then the load stage finds it in the ledger as a duplicate.
+                        summary.recoveredShared += try recordSharedSends(of: jobs)
+                        for j in jobs.indices { jobs[j].isRetaken = true }
+                    }
                     try await preparation.run(&jobs)
                     try await collect()
                 } catch {
@@ -511,6 +528,39 @@ public struct WorkspaceRun: Sendable {
         try log.flush()
         if summary.stopped == false, shouldStop() { summary.stopped = true }
         return summary
+    }
+
+    /// Records in the ledger and the log, as sent, what the shared store says another worker sent
+    /// of `jobs` (a retaken chunk) and the ledger does not hold yet: that worker died before its
+    /// chunk reached the ledger, and perhaps with its journal. Returns how many.
+    func recordSharedSends(of jobs: [Job]) throws -> Int {
+        guard let progress else { return 0 }
+        let ids = jobs.flatMap { job in
+            Channel.allCases.map { job.batch.messageID(row: job.row.row, channel: $0.rawValue) }
+        }
+        let shared = try progress.sends(of: ids)
+        guard !shared.isEmpty else { return 0 }
+        let known = try ledger.statuses(of: Array(shared.keys))
+        let fresh = shared.values.filter { known[$0.send.id]?.wasSent != true }.sorted { $0.send.id.value < $1.send.id.value }
+        guard !fresh.isEmpty else { return 0 }
+        let now = clock()
+        try log.append(fresh.map { shared in
+            let send = shared.send
+            return LogEvent(timestamp: now, messageID: send.id, batch: send.batch, file: send.file, row: send.row, template: send.template,
+                            category: send.category, channel: send.channel, account: send.account, transport: send.transport,
+                            status: .sent, providerID: send.providerID,
+                            extra: ["recovered": "shared store", "sent_by": shared.worker,
+                                    "sent_at": Timestamp.iso8601(shared.at, timeZone: workspace.configuration.timeZone)])
+        })
+        try log.flush()
+        try ledger.record(fresh.map { shared in
+            let send = shared.send
+            var entry = LedgerEntry(id: send.id, batch: send.batch, row: send.row, channel: send.channel, template: send.template,
+                                    status: .sent, providerID: send.providerID, updatedAt: now, file: send.file)
+            entry.worker = shared.worker
+            return entry
+        })
+        return fresh.count
     }
 
     /// Sends the verification files of the drop folder that are complete now (settled, or renamed

@@ -23,6 +23,8 @@ public struct RunSummary: Sendable, Hashable {
     public var recovered = 0
     /// Messages that were in flight when an earlier run died (they may be sent again).
     public var inFlightAtCrash = 0
+    /// Sends of other workers that died holding a chunk, recorded from the shared store.
+    public var recoveredShared = 0
     /// Transports paused for failing too often, with the reason.
     public var pausedTransports: [String: String] = [:]
     /// Whether the batch stopped early because the run was asked to stop.
@@ -76,6 +78,7 @@ public struct RunSummary: Sendable, Hashable {
         spooledRetried += other.spooledRetried
         recovered += other.recovered
         inFlightAtCrash += other.inFlightAtCrash
+        recoveredShared += other.recoveredShared
         pausedTransports.merge(other.pausedTransports) { first, _ in first }
         notes += other.notes
         bounces.merge(other.bounces)

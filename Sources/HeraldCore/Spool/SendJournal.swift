@@ -7,16 +7,26 @@ import Foundation
 /// ledger. After a crash, `recover` puts every journaled send into the ledger and the log, so
 /// only the messages in hand when the process died (at most the transport's concurrency) can
 /// be sent twice.
+///
+/// With `progress` (PostgreSQL mode), each send also goes to the store every worker sees before
+/// the connection starts the message after next, so a worker whose machine is lost with its
+/// journal still costs no more than two messages per connection.
 public final class SendJournal: @unchecked Sendable {
     /// outbox/journal/
     public let folder: URL
+    /// Where sends are recorded for other workers too, or nil (embedded mode).
+    public let progress: SendProgress?
     private let lock = NSLock()
     private var sequence = 0
 
-    /// The journal of the workspace at `root`.
-    public init(root: URL) {
+    /// The journal of the workspace at `root`, recording sends in `progress` too when given.
+    public init(root: URL, progress: SendProgress? = nil) {
         folder = WorkspacePaths(root: root).journal
+        self.progress = progress
     }
+
+    /// Why sends cannot be recorded for other workers now (the send stage starts no more), or nil.
+    public var progressFailure: String? { progress?.failure }
 
     /// Opens a new segment for one chunk.
     func segment() throws -> JournalSegment {
@@ -26,7 +36,7 @@ public final class SendJournal: @unchecked Sendable {
             return sequence
         }
         let url = folder.appendingPathComponent("\(getpid())-\(Int(Date().timeIntervalSince1970 * 1000))-\(number).log")
-        return try JournalSegment(url: url)
+        return try JournalSegment(url: url, progress: progress, killSwitch: KillSwitch.process)
     }
 
     /// What a journaled send says.
@@ -51,6 +61,21 @@ public final class SendJournal: @unchecked Sendable {
         public var transport: String
         /// The provider's id for it.
         public var providerID: String?
+
+        /// Creates a send.
+        public init(id: MessageID, batch: String, file: String, row: Int, channel: Channel, account: String, template: String,
+                    category: TemplateCategory, transport: String, providerID: String?) {
+            self.id = id
+            self.batch = batch
+            self.file = file
+            self.row = row
+            self.channel = channel
+            self.account = account
+            self.template = template
+            self.category = category
+            self.transport = transport
+            self.providerID = providerID
+        }
     }
 
     /// Reads every segment left by runs that did not finish: the sends, and the ids that were in
@@ -91,9 +116,13 @@ final class JournalSegment: @unchecked Sendable {
     let url: URL
     private let descriptor: Int32
     private let lock = NSLock()
+    private let progress: SendProgress?
+    private let killSwitch: KillSwitch?
 
-    init(url: URL) throws {
+    init(url: URL, progress: SendProgress? = nil, killSwitch: KillSwitch? = nil) throws {
         self.url = url
+        self.progress = progress
+        self.killSwitch = killSwitch
         descriptor = open(url.path, O_CREAT | O_WRONLY | O_APPEND, 0o644)
         guard descriptor >= 0 else {
             throw SpoolCorruption(file: url.lastPathComponent, reason: String(cString: strerror(errno)))
@@ -120,6 +149,10 @@ final class JournalSegment: @unchecked Sendable {
         }
         line.append(0x0A)
         write(line)
+        progress?.sent(SendJournal.Send(id: envelope.id, batch: envelope.batch.id, file: envelope.batch.file, row: envelope.row,
+                                        channel: envelope.channel, account: envelope.account, template: envelope.message.template,
+                                        category: envelope.message.category, transport: transport, providerID: providerID))
+        killSwitch?.count()
     }
 
     private func write(_ text: String) {
@@ -144,5 +177,36 @@ final class JournalSegment: @unchecked Sendable {
 
     func remove() {
         unlink(url.path)
+    }
+}
+
+/// A test hook: `HERALD_TEST_KILL_AFTER_SENDS=N` makes the process kill itself with SIGKILL right
+/// after its Nth journaled send (journal line written, shared progress handed in), so crash tests
+/// stop a worker at a chosen point instead of by timing.
+final class KillSwitch: @unchecked Sendable {
+    private let limit: Int
+    private let lock = NSLock()
+    private var sends = 0
+
+    private init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// The process's switch (counted across runs and watch cycles), or nil when the variable is not set.
+    static let process = fromEnvironment()
+
+    private static func fromEnvironment() -> KillSwitch? {
+        guard let text = ProcessInfo.processInfo.environment["HERALD_TEST_KILL_AFTER_SENDS"], let limit = Int(text), limit > 0 else {
+            return nil
+        }
+        return KillSwitch(limit: limit)
+    }
+
+    func count() {
+        let reached = lock.withLock { () -> Bool in
+            sends += 1
+            return sends == limit
+        }
+        if reached { kill(getpid(), SIGKILL) }
     }
 }

@@ -18,8 +18,11 @@ extension PipelineStage {
             }
             guard let ledger, let batch = jobs.first?.batch.id else { return }
             do {
+                // What the batch's history says holds only for chunks no other worker had: a
+                // retaken chunk is always looked up (its first worker may have sent part of it).
                 let fromSpool = jobs.contains { $0.deliveries.contains { $0.spooled != nil } }
-                guard try fromSpool || history.knew(batch, ledger: ledger) else { return }
+                let retaken = jobs.contains(where: \.isRetaken)
+                guard try fromSpool || retaken || history.knew(batch, ledger: ledger) else { return }
                 let ids = jobs.flatMap { $0.deliveries.map(\.id) }
                 let known = try ledger.records(of: ids)
                 for j in jobs.indices {
@@ -43,6 +46,7 @@ extension PipelineStage {
                             conflict(&jobs[j], delivery: d, record: record)
                         } else {
                             jobs[j].deliveries[d].status = .duplicate
+                            jobs[j].deliveries[d].sentBy = record.worker
                         }
                     }
                 }

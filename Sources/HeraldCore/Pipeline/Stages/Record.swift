@@ -140,6 +140,8 @@ final class DuplicateTally: @unchecked Sendable {
         var batch: BatchContext
         var messages = 0
         var rows = 0
+        /// Duplicates per worker that sent them, where the ledger says (PostgreSQL mode).
+        var senders: [String: Int] = [:]
     }
 
     private let lock = NSLock()
@@ -152,11 +154,14 @@ final class DuplicateTally: @unchecked Sendable {
             guard messages > 0 else { continue }
             let job = jobs[j]
             lock.withLock {
-                if let index = tallies.firstIndex(where: { $0.batch.id == job.batch.id }) {
-                    tallies[index].messages += messages
-                    tallies[index].rows += 1
-                } else {
-                    tallies.append(Tally(batch: job.batch, messages: messages, rows: 1))
+                let index = tallies.firstIndex { $0.batch.id == job.batch.id } ?? {
+                    tallies.append(Tally(batch: job.batch))
+                    return tallies.count - 1
+                }()
+                tallies[index].messages += messages
+                tallies[index].rows += 1
+                for delivery in job.deliveries where delivery.status == .duplicate {
+                    if let worker = delivery.sentBy { tallies[index].senders[worker, default: 0] += 1 }
                 }
             }
         }
@@ -300,13 +305,19 @@ struct RecordDecisions: Sendable {
 
     /// The batch line that counts a batch's duplicates.
     static func batchNote(_ tally: DuplicateTally.Tally, at date: Date) -> LogEvent {
-        let reason = "\(tally.messages) message\(tally.messages == 1 ? "" : "s") of \(tally.rows) row\(tally.rows == 1 ? "" : "s") "
-            + "were already handed over by an earlier run of this batch; they were not sent again"
+        var reason = "\(tally.messages) message\(tally.messages == 1 ? "" : "s") of \(tally.rows) row\(tally.rows == 1 ? "" : "s") "
+        reason += "were already handed over by an earlier run of this batch"
+        if !tally.senders.isEmpty {
+            let senders: [String] = tally.senders.keys.sorted().map { worker in "worker \(worker): \(tally.senders[worker] ?? 0)" }
+            reason += " (sent by \(senders.joined(separator: ", ")))"
+        }
+        reason += "; they were not sent again"
         var event = LogEvent(timestamp: date, messageID: tally.batch.messageID(row: 0, channel: "batch"), batch: tally.batch.id,
                              file: tally.batch.file, status: .duplicate,
                              error: PipelineError(stage: .load, file: tally.batch.file, code: .duplicate, reason: reason))
         event.kind = .batch
         event.count = tally.messages
+        if !tally.senders.isEmpty { event.extra["sent_by"] = tally.senders.keys.sorted().joined(separator: ",") }
         return event
     }
 }

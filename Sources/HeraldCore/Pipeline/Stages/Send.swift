@@ -55,7 +55,9 @@ extension PipelineStage {
                 let transport = group.transport
                 var remaining = group.items[...]
                 while let (firstJ, firstD) = remaining.first {
-                    if let reason = control?.pauseReason(key) {
+                    // Without a shared record of its sends a worker could not tell the others what
+                    // it sent: it starts no message (they wait in the spool) until the store is back.
+                    if let reason = control?.pauseReason(key) ?? (transport.hasSideEffects ? journal?.progressFailure : nil) {
                         for (j, d) in remaining where !failOver(j, d, because: reason) { pause(&jobs[j], delivery: d, reason: reason, control: control) }
                         break
                     }
@@ -102,7 +104,9 @@ extension PipelineStage {
                     let journaled = transport.hasSideEffects ? segment : nil
                     journaled?.inFlight(envelopes.map(\.id))
                     let name = transport.name
-                    let outcomes = await transport.send(all: envelopes, proceed: { control?.pauseReason(key) == nil }) { index, outcome in
+                    let outcomes = await transport.send(all: envelopes, proceed: {
+                        control?.pauseReason(key) == nil && journaled.flatMap { _ in journal?.progressFailure } == nil
+                    }) { index, outcome in
                         if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: name, providerID: outcome.providerID) }
                         _ = control?.observe(key, [outcome], transport: name)
                     }
