@@ -2,10 +2,14 @@
 """Crash test for `herald run` (acceptance of the reliability issue).
 
 Sends a 20,000-row batch to a real SMTP server (aiosmtpd, in this process, on 127.0.0.1),
-kills `herald run` with SIGKILL at several random moments, restarts it each time, and checks:
+has `herald run` killed with SIGKILL at several points, restarts it each time, and checks:
 every row arrived at least once; duplicates <= the SMTP connections (messages in flight) per
 kill; the ledger and the log agree on what was sent; no spool file is corrupt; the send
 journal is empty at the end.
+
+The kills are not timed: each killed run gets HERALD_TEST_KILL_AFTER_SENDS=N, a test hook that
+makes herald kill itself right after its Nth send (N drawn from HERALD_CRASH_SEED, printed), so
+every kill happens, at a point that a seed reproduces.
 
 Usage: python3 .ci/crash_test.py HERALD_BINARY [ROWS] [KILLS]
 """
@@ -17,7 +21,9 @@ herald = sys.argv[1]
 rows = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
 kills_wanted = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 connections = 4
-random.seed(int(os.environ.get("HERALD_CRASH_SEED", time.time())))
+seed = int(os.environ.get("HERALD_CRASH_SEED", time.time()))
+random.seed(seed)
+print(f"crash test: seed {seed}")
 
 sink = CountingSMTPServer()
 received, port = sink.received, sink.port
@@ -43,18 +49,18 @@ runs = 0
 started = time.time()
 while True:
     runs += 1
-    process = subprocess.Popen([herald, "run", "-C", work, "--settle", "0s"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if kills < kills_wanted:
-        delay = random.uniform(0.3, 2.5)
-        try:
-            process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            kills += 1
-            print(f"run {runs}: killed after {delay:.2f}s ({sum(received.values())} messages received so far)")
-            continue
+    environment = dict(os.environ)
+    # At most 3,000 sends a run, so every kill happens before the batch is done.
+    after = random.randint(200, min(3000, rows // (kills_wanted + 1))) if kills < kills_wanted else 0
+    if after:
+        environment["HERALD_TEST_KILL_AFTER_SENDS"] = str(after)
+    process = subprocess.Popen([herald, "run", "-C", work, "--settle", "0s"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=environment)
     output = process.communicate(timeout=600)[0].decode()
+    if after and process.returncode == -signal.SIGKILL:
+        kills += 1
+        print(f"run {runs}: killed itself after {after} sends ({sum(received.values())} messages received so far)")
+        continue
     print(f"run {runs}: exit {process.returncode}")
     if not os.path.exists(f"{work}/recipients/inbox/notice.crash.csv"):
         break
@@ -68,6 +74,8 @@ missing = [i for i in range(rows) if received[f"user{i}@example.com"] == 0]
 duplicates = sum(received.values()) - len(received)
 if missing:
     failures.append(f"{len(missing)} rows never arrived (first: user{missing[0]}@example.com)")
+if kills < kills_wanted:
+    failures.append(f"only {kills} of {kills_wanted} kills happened")
 if duplicates > connections * kills:
     failures.append(f"{duplicates} duplicates, more than {connections} connections x {kills} kills")
 

@@ -19,6 +19,9 @@ public final class PostgresWorkerLock: @unchecked Sendable {
     }
 
     deinit {
+        // Unlocked before the connection closes, so the name is free when this returns (a session
+        // that just ends lets go of it a moment later).
+        _ = try? PostgresSession(connection: connection).execute("SELECT pg_advisory_unlock_all()")
         _ = try? connection.close().wait()
     }
 

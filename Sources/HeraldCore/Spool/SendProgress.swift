@@ -124,12 +124,12 @@ public final class SendProgress: @unchecked Sendable {
         while stored < earlier && lastFailure == nil { condition.wait() }
     }
 
-    /// Waits until everything handed in is stored or the store failed (end of a chunk, tests).
+    /// Waits until everything handed in was written, or given up on (`failure` says which).
     public func flush() {
         condition.lock()
         defer { condition.unlock() }
         let target = handedIn
-        while stored < target && lastFailure == nil { condition.wait() }
+        while stored < target { condition.wait() }
     }
 
     private func writeLoop() {
