@@ -32,6 +32,11 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
                 lease_until TIMESTAMPTZ
             );
             CREATE INDEX herald_queue_order ON herald_queue (priority, id);
+            """),
+            // Records in QueuedRecords' compact form instead of Codable JSON (a third of a worker's CPU).
+            ("queue-2", """
+            ALTER TABLE herald_queue ADD COLUMN body BYTEA;
+            ALTER TABLE herald_queue ALTER COLUMN records DROP NOT NULL
             """)])
     }
 
@@ -51,8 +56,8 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
             var rows = 0, chunks = 0
             while let (records, priority) = try next() {
                 try session.execute("""
-                    INSERT INTO herald_queue (batch, file, priority, rows, records) VALUES ($1, $2, $3, $4, $5::jsonb)
-                    """, [batch.id, batch.file, priority, records.count, try PostgresJSON.encode(records)])
+                    INSERT INTO herald_queue (batch, file, priority, rows, body) VALUES ($1, $2, $3, $4, $5)
+                    """, [batch.id, batch.file, priority, records.count, ByteBuffer(bytes: QueuedRecords.encode(records))])
                 rows += records.count
                 chunks += 1
             }
@@ -68,11 +73,13 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
                 WHERE id = (
                     SELECT id FROM herald_queue WHERE lease_until IS NULL OR lease_until < clock_timestamp()
                     ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, batch, file, records::text, claims
+                RETURNING id, batch, file, body, records::text, claims
                 """, [worker, lease.seconds]).first else { return nil }
-            let (id, batch, file, records, claims) = try row.decode((Int64, String, String, String, Int).self)
-            return QueuedChunk(id: id, batch: BatchContext(id: batch, file: file),
-                               records: try PostgresJSON.decode([BatchRecord].self, from: records), claims: claims)
+            let (id, batch, file, body, json, claims) = try row.decode((Int64, String, String, ByteBuffer?, String?, Int).self)
+            // Chunks queued before the compact form are JSON.
+            let records = try body.map { try QueuedRecords.decode($0.readableBytesView) }
+                ?? PostgresJSON.decode([BatchRecord].self, from: json ?? "[]")
+            return QueuedChunk(id: id, batch: BatchContext(id: batch, file: file), records: records, claims: claims)
         }
     }
 

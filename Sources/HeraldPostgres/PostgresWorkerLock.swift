@@ -1,5 +1,7 @@
 import Foundation
 import HeraldCore
+import Logging
+import NIOCore
 import PostgresNIO
 
 /// Holds a worker's name (`worker.name`) in the shared store while a `herald watch` or `herald
@@ -8,7 +10,7 @@ import PostgresNIO
 /// or is killed, or its machine stops answering TCP keepalives (about 25 s) — so a restarted
 /// worker takes its name, and its leases, back at once, while a second process under a name in
 /// use is refused. `herald_workers` says who holds each name, for the refusal's message.
-public final class PostgresWorkerLock: @unchecked Sendable {
+public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
     /// The name held.
     public let name: String
     private let connection: PostgresConnection
@@ -18,11 +20,26 @@ public final class PostgresWorkerLock: @unchecked Sendable {
         self.connection = connection
     }
 
+    /// Whether the name is still this process's: false once its connection ended (the database
+    /// restarted, the network dropped it), when another process may have taken the name.
+    public var isHeld: Bool { !connection.isClosed }
+
     deinit {
         // Unlocked before the connection closes, so the name is free when this returns (a session
-        // that just ends lets go of it a moment later).
-        _ = try? PostgresSession(connection: connection).execute("SELECT pg_advisory_unlock_all()")
-        _ = try? connection.close().wait()
+        // that just ends lets go of it a moment later). Never waited on for long: a connection
+        // that died half-way must not hold up the exit.
+        if !connection.isClosed {
+            let unlocked = connection.query("SELECT pg_advisory_unlock_all()", logger: Logger(label: "herald.postgres"))
+            Self.wait(for: unlocked.map { _ in () }, upTo: 2)
+        }
+        Self.wait(for: connection.close(), upTo: 2)
+    }
+
+    /// Waits for `future` at most `seconds`.
+    private static func wait(for future: EventLoopFuture<Void>, upTo seconds: Double) {
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in done.signal() }
+        _ = done.wait(timeout: .now() + seconds)
     }
 
     /// Takes `name` in `pool`'s schema, trying again for up to `patience` (a killed predecessor's

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldPostgres
 
 /// `herald watch`: every interval, while no other run holds the workspace, does what
 /// `herald run` does; stops between chunks when asked. Metrics are refreshed after a cycle that
@@ -40,7 +41,7 @@ public struct Watcher: Sendable {
         let shared = workspace.configuration.store.isShared ? try WorkspaceRuntime.Stores(workspace) : nil
         // The worker's name is this process's while it watches: what an earlier process of it left
         // leased comes back at once, and a second process under the name is refused.
-        let name = try shared.flatMap { try WorkspaceRuntime.holdWorkerName(workspace, stores: $0) }
+        var name = try shared.flatMap { try WorkspaceRuntime.holdWorkerName(workspace, stores: $0) }
         defer { withExtendedLifetime(name) {} }
         // The last problem said, so a database that stays away is reported once, not every cycle.
         var lastProblem: String?
@@ -60,8 +61,14 @@ public struct Watcher: Sendable {
             if let lock = try? RunLock(root: workspace.root) {
                 var run: WorkspaceRun
                 do {
+                    // A name whose lock went with a dropped connection is taken again before any
+                    // work; one another process took meanwhile ends the watch (WorkerNameTaken).
+                    if let shared, name?.isHeld != true {
+                        name = nil
+                        name = try WorkspaceRuntime.holdWorkerName(workspace, stores: shared)
+                    }
                     run = try WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
-                } catch let error where shared != nil && !(error is LedgerLost) {
+                } catch let error where shared != nil && !(error is LedgerLost) && !(error is WorkerNameTaken) {
                     // A shared database that went away is waited for; a lost ledger still ends the watch.
                     problem("herald watch: \(error); trying again every \(interval)")
                     withExtendedLifetime(lock) {}

@@ -161,7 +161,7 @@ public enum WorkspaceRuntime {
     /// Holds this worker's name in the shared store for as long as the returned value lives
     /// (`herald run` and `herald watch` in PostgreSQL mode; nil when embedded, where the workspace
     /// lock is enough). Throws `WorkerNameTaken` when another running process holds the name.
-    public static func holdWorkerName(_ workspace: Workspace, stores: Stores) throws -> AnyObject? {
+    public static func holdWorkerName(_ workspace: Workspace, stores: Stores) throws -> (any WorkerNameHold)? {
         guard let postgres = stores.postgres else { return nil }
         return try PostgresWorkerLock.take(workspace.configuration.worker.resolvedName, in: postgres.pool)
     }

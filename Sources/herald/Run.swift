@@ -64,7 +64,7 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
 
 /// The run of a command that drains the shared queue (`herald run`), holding the worker's name
 /// in the shared store while the returned lock lives; its problem printed and exit 2.
-func openWorkerRun(_ workspace: Workspace) throws -> (WorkspaceRun, AnyObject?) {
+func openWorkerRun(_ workspace: Workspace) throws -> (WorkspaceRun, (any WorkerNameHold)?) {
     do {
         let stores = try WorkspaceRuntime.Stores(workspace)
         let name = try WorkspaceRuntime.holdWorkerName(workspace, stores: stores)

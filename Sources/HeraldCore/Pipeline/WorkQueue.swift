@@ -153,3 +153,10 @@ public protocol IngestRecords: Sendable {
     /// then returns that record (hash, response) and keeps nothing.
     func remember(key: String, bodyHash: String, response: String) throws -> (bodyHash: String, response: String)?
 }
+
+/// A worker's name held by this process in the shared store (see `WorkQueue.release(worker:)`):
+/// while held, no other process works under the name.
+public protocol WorkerNameHold: AnyObject, Sendable {
+    /// Whether the name is still this process's (false once the store let go of it).
+    var isHeld: Bool { get }
+}
