@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The workers benchmark; see workers.sh. Usage: workers.py HERALD ROWS DISCARD_ROWS"""
+"""The workers benchmark; see workers.sh. Usage: workers.py HERALD ROWS"""
 import asyncio, os, resource, socket, subprocess, sys, tempfile, threading, time, uuid
 from aiosmtpd.controller import Controller
 
-herald, rows, discard_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+herald, rows = sys.argv[1], int(sys.argv[2])
 database = os.environ["HERALD_TEST_DATABASE_URL"]
 connections = 4
 
@@ -75,41 +75,6 @@ mail:
     subprocess.run(["rm", "-rf", work])
     return elapsed
 
-def discard_run(shared):
-    work = tempfile.mkdtemp(prefix="herald-discard-bench-")
-    schema = "bench_" + uuid.uuid4().hex[:10]
-    store = ""
-    if shared:
-        psql(f"CREATE SCHEMA {schema}")
-        store = f'store: {{url: "${{HERALD_DATABASE_URL}}", schema: {schema}}}\n'
-    yaml = f"""timezone: Asia/Shanghai
-site: {{transport: discard}}
-{store}mail:
-  accounts:
-    default: {{transport: discard, from: noreply@shop.example.com}}
-sms:
-  channels:
-    aliyun: {{transport: discard, signature: 云商城}}
-caps: {{sms: [none]}}
-"""
-    template = 'sms: {channel: aliyun, api_template_id: SMS_1, content: "{name}，您的订单{orderId}已发货，请留意查收。"}\n'
-    workspace(work, yaml, template)
-    with open(f"{work}/recipients/inbox/notice.bench.csv", "w") as f:
-        f.write("mobile,name,orderId\n")
-        for i in range(discard_rows):
-            f.write(f"138{i % 100000000:08d},用户{i},A{i:08d}\n")
-    env = dict(os.environ, HERALD_DATABASE_URL=database)
-    start = time.time()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", herald, "run", "-C", work, "--settle", "0s"],
-                            capture_output=True, text=True, env=env)
-    elapsed = time.time() - start
-    if result.returncode != 0:
-        print(result.stdout, result.stderr); sys.exit(1)
-    rss = int(result.stderr.strip().splitlines()[-1]) / 1024
-    if shared: psql(f"DROP SCHEMA {schema} CASCADE")
-    subprocess.run(["rm", "-rf", work])
-    return elapsed, rss
-
 print(f"workers: {rows} mail rows, SMTP sink answering each message after 20 ms, {connections} connections per worker")
 print(f"{'workers':>8} {'seconds':>9} {'msg/s':>8} {'vs N x one':>11}")
 one = None
@@ -120,10 +85,3 @@ for n in (1, 2, 4) if rows > 0 else ():
     print(f"{n:>8} {elapsed:>9.2f} {rate:>8.0f} {rate / (n * one):>11.2f}")
 controller.stop()
 
-print(f"\ndiscard transport, {discard_rows} SMS rows, one `herald run`")
-print(f"{'store':>10} {'seconds':>9} {'rows/s':>8} {'peak RSS MB':>12}")
-embedded = discard_run(False)
-shared = discard_run(True)
-for name, (elapsed, rss) in (("embedded", embedded), ("postgres", shared)):
-    print(f"{name:>10} {elapsed:>9.2f} {discard_rows / elapsed:>8.0f} {rss:>12.1f}")
-print(f"postgres / embedded rows/s: {embedded[0] / shared[0]:.2f}")

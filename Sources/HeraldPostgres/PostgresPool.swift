@@ -36,6 +36,8 @@ public final class PostgresPool: @unchecked Sendable {
     private var closed = false
     private var nextID = 0
     private var nextDedicated = 0
+    /// Migrations known to be applied in this pool's schema.
+    private var applied: Set<String> = []
 
     /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
     /// at most `size` connections, tables in `schema`. The URL is checked here, not used.
@@ -116,6 +118,8 @@ public final class PostgresPool: @unchecked Sendable {
     /// Applies the migrations not yet applied, in order, under an advisory lock so processes
     /// starting together migrate once. Identifiers are recorded in `herald_migrations`.
     public func migrate(_ migrations: [(identifier: String, sql: String)]) throws {
+        // Every store migrates as it opens: once this pool has seen them applied, no round trip.
+        if condition.withLock({ migrations.allSatisfy { applied.contains($0.identifier) } }) { return }
         try withSession { session in
             try session.execute("SELECT pg_advisory_lock(\(Self.migrationLock))")
             defer { _ = try? session.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))") }
@@ -124,12 +128,14 @@ public final class PostgresPool: @unchecked Sendable {
                     identifier TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
                 """)
             let applied = Set(try session.query("SELECT identifier FROM herald_migrations").map { try $0.decode(String.self) })
+            defer { condition.withLock { self.applied.formUnion(applied) } }
             for migration in migrations where !applied.contains(migration.identifier) {
                 try session.execute("BEGIN")
                 do {
                     try session.script(migration.sql)
                     try session.execute("INSERT INTO herald_migrations (identifier) VALUES ($1)", [migration.identifier])
                     try session.execute("COMMIT")
+                    condition.withLock { _ = self.applied.insert(migration.identifier) }
                 } catch {
                     _ = try? session.execute("ROLLBACK")
                     throw PostgresStoreError("migration \(migration.identifier) failed: \(String(reflecting: error))")

@@ -54,13 +54,29 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
                 return .takenBefore(worker: owner, file: file, at: Date(timeIntervalSince1970: at))
             }
             var rows = 0, chunks = 0
-            while let (records, priority) = try next() {
+            // Sixteen chunks to a statement (arrays through unnest): a 100,000-row file is 13 round
+            // trips, not 196.
+            var priorities: [Int] = [], counts: [Int] = [], bodies: [ByteBuffer] = []
+            func flush() throws {
+                guard !bodies.isEmpty else { return }
                 try session.execute("""
-                    INSERT INTO herald_queue (batch, file, priority, rows, body) VALUES ($1, $2, $3, $4, $5)
-                    """, [batch.id, batch.file, priority, records.count, ByteBuffer(bytes: QueuedRecords.encode(records))])
+                    INSERT INTO herald_queue (batch, file, priority, rows, body)
+                    SELECT $1, $2, priority, rows, body FROM unnest($3::int8[], $4::int8[], $5::bytea[]) WITH ORDINALITY AS x(priority, rows, body, n)
+                    ORDER BY n
+                    """, [batch.id, batch.file, priorities, counts, bodies])
+                priorities = []
+                counts = []
+                bodies = []
+            }
+            while let (records, priority) = try next() {
+                priorities.append(priority)
+                counts.append(records.count)
+                bodies.append(ByteBuffer(bytes: QueuedRecords.encode(records)))
                 rows += records.count
                 chunks += 1
+                if bodies.count == 16 { try flush() }
             }
+            try flush()
             try session.execute("UPDATE herald_batch_claims SET rows = $2 WHERE batch = $1", [batch.id, rows])
             return .queued(rows: rows, chunks: chunks)
         }

@@ -14,10 +14,13 @@ public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
     /// The name held.
     public let name: String
     private let connection: PostgresConnection
+    /// Kept alive with the lock: its event loop runs the connection, and must outlive the unlock.
+    private let pool: PostgresPool
 
-    private init(name: String, connection: PostgresConnection) {
+    private init(name: String, connection: PostgresConnection, pool: PostgresPool) {
         self.name = name
         self.connection = connection
+        self.pool = pool
     }
 
     /// Whether the name is still this process's: false once its connection ended (the database
@@ -71,7 +74,7 @@ public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
             _ = try? connection.close().wait()
             throw error
         }
-        return PostgresWorkerLock(name: name, connection: connection)
+        return PostgresWorkerLock(name: name, connection: connection, pool: pool)
     }
 
     /// Who holds `name` now (host, pid, since), or nil when no running process does.
