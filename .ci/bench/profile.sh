@@ -5,6 +5,8 @@
 # smtp-sink (4 connections). Prints CPU µs per message for each part and its share of samples.
 # Usage: bash .ci/bench/profile.sh [ROWS] [MESSAGES]   (default: 20000 5000)
 #        HERALD=path/to/herald profiles that binary instead of a fresh release build.
+#        STORE=postgres profiles the discard rows in PostgreSQL mode (a throwaway local cluster,
+#        a fresh schema per run) instead of both kinds embedded.
 # Why perf and not callgrind: valgrind 3.19 (Debian 12) crashes in `herald run` (it does run
 # `herald --version`), and this VM exposes no hardware counters, so perf samples the CPU clock.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -27,6 +29,10 @@ workspace() {  # DIR TRANSPORT ROWS
     else
         printf 'mail:\n  accounts:\n    default: {transport: discard, from: noreply@shop.example.com}\n' > "$1/herald.yaml"
     fi
+    if [ "${STORE:-}" = postgres ]; then
+        psql "$HERALD_TEST_DATABASE_URL" -qAtX -c "DROP SCHEMA IF EXISTS profile CASCADE; CREATE SCHEMA profile" >/dev/null 2>&1
+        printf 'store: {url: "${HERALD_TEST_DATABASE_URL}", schema: profile}\nworker: {name: profile}\n' >> "$1/herald.yaml"
+    fi
     cat > "$1/templates/order_shipped.yaml" <<'YAML'
 mail:
   account: default
@@ -42,7 +48,14 @@ with open('$1/recipients/inbox/order_shipped.bench.csv', 'w') as f:
 "
 }
 
-for kind in discard smtp; do
+KINDS=(discard smtp)
+if [ "${STORE:-}" = postgres ]; then
+    ensure_venv
+    start_postgres
+    trap 'kill $SINK 2>/dev/null; rm -rf "$WORK"; stop_postgres' EXIT
+    KINDS=(discard)
+fi
+for kind in "${KINDS[@]}"; do
     count=$([ "$kind" = smtp ] && echo "$MESSAGES" || echo "$ROWS")
     files=()
     cpu=0

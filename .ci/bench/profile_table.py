@@ -19,6 +19,11 @@ parts = [
     ("record: decisions, masking", r"RecordDecisionsV7outcome|RecordDecisionsV9maskError"),
     ("record: log line + trace index", r"JSONLinesLogC6append"),
     ("record: ledger (SQLite)", r"SQLiteLedgerC6record_9alongside"),
+    ("record: ledger (PostgreSQL)", r"PostgresLedgerC6record_9alongside"),
+    ("queue: enqueue (read, encode, insert)", r"WorkspaceRunV7enqueue_2to2in4into"),
+    ("queue: claim (decode)", r"PostgresWorkQueueC5claim"),
+    ("Codable JSON (encode, decode)", r"JSONEncoderC6encode|JSONDecoderC6decode|JSONEncoderC6encode|__JSONDecoder|JSONEncoderImpl|JSONDecoderImpl"),
+    ("PostgresNIO (bind, encode, rows)", r"PostgresNIO"),
     ("metrics refresh (end of run)", r"MetricsFileO6update"),
 ]
 compiled = [(label, re.compile(pattern)) for label, pattern in parts]

@@ -46,7 +46,7 @@ import HeraldTestSupport
         _ = try queue.enqueue(batch: Self.batch, worker: "w1") { chunks.next().map { ($0, 2) } }
         // w2 takes rows 1-3, sends them, and dies; it is restarted and its journal recovery records
         // the three sends in the ledger just after w3 first asked whether the ledger knew the batch.
-        let dead = try #require(try queue.claim(worker: "w2", lease: .seconds(60)))
+        let dead = try #require(try queue.claim(worker: "w2", lease: .seconds(10)))
         #expect(dead.records == Self.rows(1...3))
         let memory = MemoryLedger()
         let ledger = HookedLedger(memory) {
@@ -56,7 +56,7 @@ import HeraldTestSupport
             }
             for index in recovered.indices { recovered[index].worker = "w2" }
             try memory.record(recovered)
-            now.advance(61)   // w2's lease runs out
+            now.advance(11)   // w2's lease runs out (w3's, of 60 s, does not)
         }
         let transport = MemoryTransport(concurrency: 1)
         let log = MemoryEventLog()
@@ -118,6 +118,28 @@ import HeraldTestSupport
                                          log: MemoryEventLog()).drainQueue()
         #expect(summary.total("sent") == 2 && transport.sent.count == 2)
         #expect(summary.notes.contains("took back 1 chunk left leased to worker w2 by an earlier process"))
+    }
+
+    /// A chunk leaves the queue only once its log and ledger are written: removed while its write
+    /// was still under way, a crash then lost what it deferred and left its sends unrecorded.
+    @Test func aChunkStaysQueuedUntilItsRecordIsWritten() async throws {
+        let folder = try TemporaryWorkspace(files: Self.files)
+        let workspace = try Workspace.open(at: folder.url, environment: [:])
+        let queue = MemoryWorkQueue()
+        _ = try queue.enqueue(batch: Self.batch, worker: "w1", next: WorkQueueTests.once(Self.rows(1...2)))
+        let writing = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let ledger = StallingLedger(MemoryLedger()) {
+            writing.signal()
+            release.wait()
+        }
+        let run = Self.run("w1", workspace: workspace, transport: MemoryTransport(concurrency: 1), queue: queue, ledger: ledger,
+                           log: MemoryEventLog())
+        let drain = Task { try await run.drainQueue() }
+        await Task.detached { writing.wait() }.value
+        #expect(try queue.backlog() == (chunks: 1, rows: 2), "the ledger write of the chunk is under way")
+        release.signal()
+        #expect(try await drain.value.total("sent") == 2)
+        #expect(try queue.backlog() == (chunks: 0, rows: 0))
     }
 
     /// The bound behind "two messages per connection": a send returns only once every earlier send
@@ -276,6 +298,28 @@ final class HookedLedger: Ledger, @unchecked Sendable {
 
     func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] { try base.records(of: ids) }
     func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws { try base.record(entries, alongside: alongside) }
+    func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] { try base.entries(ids: ids, providerIDs: providerIDs) }
+    func isBlank() throws -> Bool { try base.isBlank() }
+    func markRebuilding() throws { try base.markRebuilding() }
+    func markRebuilt(at date: Date) throws { try base.markRebuilt(at: date) }
+}
+
+/// A ledger whose writes first run `beforeWrite` (a test stalls them there).
+final class StallingLedger: Ledger, @unchecked Sendable {
+    private let base: MemoryLedger
+    private let beforeWrite: @Sendable () -> Void
+
+    init(_ base: MemoryLedger, beforeWrite: @escaping @Sendable () -> Void) {
+        self.base = base
+        self.beforeWrite = beforeWrite
+    }
+
+    func knows(batch: String) throws -> Bool { try base.knows(batch: batch) }
+    func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] { try base.records(of: ids) }
+    func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+        beforeWrite()
+        try base.record(entries, alongside: alongside)
+    }
     func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] { try base.entries(ids: ids, providerIDs: providerIDs) }
     func isBlank() throws -> Bool { try base.isBlank() }
     func markRebuilding() throws { try base.markRebuilding() }

@@ -466,18 +466,28 @@ public struct WorkspaceRun: Sendable {
         }
         try? self.progress?.prune(recordedBefore: clock().addingTimeInterval(-3600))
         var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: Task<Void, Never>)?
+        // A delivered chunk leaves the queue only once its record write (spool, log, ledger) is
+        // done, which the record stage's next chunk, or the chain's finish, waits for: removed
+        // sooner, a crash meanwhile would lose what it deferred and leave its sends unrecorded.
+        var delivered: (chunk: QueuedChunk, heartbeat: Task<Void, Never>)?
+        func finishDelivered() throws {
+            guard let (chunk, heartbeat) = delivered else { return }
+            delivered = nil
+            heartbeat.cancel()
+            try queue.finish(chunk.id)
+        }
         func collect() async throws {
             guard let (chunk, task, heartbeat) = inFlight else { return }
             inFlight = nil
             let done: [Job]
             do {
                 done = try await task.value
-                heartbeat.cancel()
             } catch {
                 heartbeat.cancel()
                 throw error
             }
-            try queue.finish(chunk.id)
+            try finishDelivered()
+            delivered = (chunk, heartbeat)
             summary.add(done)
             rows += done.count
             progress?(BatchProgress(file: chunk.batch.file, rows: rows, fraction: 0))
@@ -517,14 +527,17 @@ public struct WorkspaceRun: Sendable {
                 }, heartbeat)
             }
             try await collect()
+            try await pipeline.finish()
+            try finishDelivered()
         } catch {
+            // What is not finished keeps its lease until it runs out, or this worker restarts.
             _ = try? await inFlight?.task.value
             inFlight?.heartbeat.cancel()
+            delivered?.heartbeat.cancel()
             try await pipeline.finish()
             try log.flush()
             throw error
         }
-        try await pipeline.finish()
         try log.flush()
         if summary.stopped == false, shouldStop() { summary.stopped = true }
         return summary
