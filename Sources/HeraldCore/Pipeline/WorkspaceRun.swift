@@ -467,14 +467,16 @@ public struct WorkspaceRun: Sendable {
         try? self.progress?.prune(recordedBefore: clock().addingTimeInterval(-3600))
         var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: Task<Void, Never>)?
         // A delivered chunk leaves the queue only once its record write (spool, log, ledger) is
-        // done, which the record stage's next chunk, or the chain's finish, waits for: removed
-        // sooner, a crash meanwhile would lose what it deferred and leave its sends unrecorded.
-        var delivered: (chunk: QueuedChunk, heartbeat: Task<Void, Never>)?
-        func finishDelivered() throws {
-            guard let (chunk, heartbeat) = delivered else { return }
-            delivered = nil
-            heartbeat.cancel()
-            try queue.finish(chunk.id)
+        // done, which the record stage waits for two chunks later, or at the chain's finish:
+        // removed sooner, a crash meanwhile would lose what it deferred and leave its sends
+        // unrecorded.
+        var delivered: [(chunk: QueuedChunk, heartbeat: Task<Void, Never>)] = []
+        func finishDelivered(keeping kept: Int) throws {
+            while delivered.count > kept {
+                let (chunk, heartbeat) = delivered.removeFirst()
+                heartbeat.cancel()
+                try queue.finish(chunk.id)
+            }
         }
         func collect() async throws {
             guard let (chunk, task, heartbeat) = inFlight else { return }
@@ -486,8 +488,8 @@ public struct WorkspaceRun: Sendable {
                 heartbeat.cancel()
                 throw error
             }
-            try finishDelivered()
-            delivered = (chunk, heartbeat)
+            try finishDelivered(keeping: 1)
+            delivered.append((chunk, heartbeat))
             summary.add(done)
             rows += done.count
             progress?(BatchProgress(file: chunk.batch.file, rows: rows, fraction: 0))
@@ -528,12 +530,12 @@ public struct WorkspaceRun: Sendable {
             }
             try await collect()
             try await pipeline.finish()
-            try finishDelivered()
+            try finishDelivered(keeping: 0)
         } catch {
             // What is not finished keeps its lease until it runs out, or this worker restarts.
             _ = try? await inFlight?.task.value
             inFlight?.heartbeat.cancel()
-            delivered?.heartbeat.cancel()
+            for (_, heartbeat) in delivered { heartbeat.cancel() }
             try await pipeline.finish()
             try log.flush()
             throw error

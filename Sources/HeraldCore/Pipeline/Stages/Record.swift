@@ -7,8 +7,8 @@ extension PipelineStage {
     /// journal segment. Spool files go first so nothing deferred is lost; the log goes before
     /// the ledger so a crash between them re-sends rather than loses.
     ///
-    /// The writing runs in the background while the next chunk is prepared and sent, one chunk
-    /// deep: a chunk waits for the previous chunk's write, and the end of a batch waits for all.
+    /// The writing runs in the background while the next chunks are prepared and sent, two chunks
+    /// deep (see `RecordWriter`), and the end of a batch waits for all.
     public static func record(to ledger: any Ledger, log: any EventLog, masking: RecipientMasking,
                               clock: @escaping @Sendable () -> Date) -> PipelineStage {
         var configuration = Configuration()
@@ -79,13 +79,20 @@ struct RecordWork: Sendable {
     var site: [SiteDelivery] = []
 }
 
-/// Writes spool files, log events and ledger entries on a background task, one chunk at a time.
+/// Writes spool files, log events and ledger entries on background tasks, two chunks deep: a
+/// chunk's first half (spool files, then its log lines) runs while the previous chunk's second
+/// half (ledger, counters, spool removals, journal segment) is still being written, so a shared
+/// database's round trip overlaps the next chunk's log. Within a chunk the order stays: spool
+/// before log before ledger. `submit` returns once chunk N's write has started and chunk N-2's is
+/// done, which is when the queue may forget chunk N-2.
 final class RecordWriter: @unchecked Sendable {
     private let ledger: any Ledger
     private let log: any EventLog
     private let counters: (any RecipientCounters)?
     private let lock = NSLock()
-    private var pending: Task<Void, Error>?
+    /// The latest chunk's first half, and the second halves of the latest two chunks (newest last).
+    private var firstHalf: Task<Void, Error>?
+    private var secondHalves: [Task<Void, Error>] = []
 
     private let siteMessages: (any SiteMessageStore)?
 
@@ -96,16 +103,24 @@ final class RecordWriter: @unchecked Sendable {
         self.siteMessages = siteMessages
     }
 
-    /// Waits for the previous chunk's write, then starts this one's.
+    /// Waits for the previous chunk's first half and the chunk before it's second half, then
+    /// starts this chunk's write.
     func submit(_ work: RecordWork, spool: (any Spool)?, now: Date) async throws {
-        try await drain()
+        let (previous, older) = lock.withLock { (firstHalf, secondHalves.count > 1 ? secondHalves.first : nil) }
+        try await previous?.value
+        try await older?.value
         let ledger = ledger, log = log, counters = counters, siteMessages = siteMessages
-        let task = Task.detached {
+        let first = Task.detached {
             if let spool {
                 for entry in work.put { try spool.put(entry) }
                 for entry in work.bury { try spool.bury(entry) }
             }
             try log.append(work.events)
+        }
+        let before = lock.withLock { secondHalves.last }
+        let second = Task.detached {
+            try await first.value
+            try await before?.value
             if work.site.isEmpty {
                 try ledger.record(work.entries)
             } else {
@@ -121,16 +136,26 @@ final class RecordWriter: @unchecked Sendable {
             }
             for segment in work.segments { segment.remove() }
         }
-        lock.withLock { pending = task }
+        lock.withLock {
+            firstHalf = first
+            secondHalves = (secondHalves + [second]).suffix(2)
+        }
     }
 
     /// Waits until everything submitted is written; rethrows a write's failure.
     func drain() async throws {
-        let task = lock.withLock { () -> Task<Void, Error>? in
-            defer { pending = nil }
-            return pending
+        let tasks = lock.withLock { () -> [Task<Void, Error>] in
+            defer {
+                firstHalf = nil
+                secondHalves = []
+            }
+            return [firstHalf].compactMap { $0 } + secondHalves
         }
-        try await task?.value
+        var failure: (any Error)?
+        for task in tasks {
+            do { try await task.value } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
     }
 }
 
