@@ -44,3 +44,35 @@ import Testing
         #expect(throws: QueuedRecordsError.self) { try QueuedRecords.decode([1, 2] + Array(repeating: 0xFF, count: 12)) }
     }
 }
+
+/// Reading a batch ahead of the queue: chunks in order, a reading error in its place, and a
+/// reader that stops when the caller gives up.
+@Suite(.timeLimit(.minutes(1))) struct ChunkReadAheadTests {
+    struct Broken: Error, Equatable {}
+
+    @Test func chunksComeInOrderAndAnErrorAfterThem() throws {
+        let counter = Counter()
+        let ahead = ChunkReadAhead<Int>(depth: 2) {
+            let n = counter.increment()
+            if n == 5 { throw Broken() }
+            return n
+        }
+        #expect(try (1...4).map { _ in try ahead.next() } == [1, 2, 3, 4])
+        #expect(throws: Broken.self) { try ahead.next() }
+        #expect(try ahead.next() == nil, "nothing after the error")
+    }
+
+    @Test func theEndIsNilAndCancelStopsReading() throws {
+        let ahead = ChunkReadAhead<Int>(depth: 3) { nil }
+        #expect(try ahead.next() == nil)
+        let counter = Counter()
+        let endless = ChunkReadAhead<Int>(depth: 3) { counter.increment() }
+        #expect(try endless.next() == 1)
+        endless.cancel()
+        Thread.sleep(forTimeInterval: 0.1)
+        let read = counter.increment()
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(counter.increment() == read + 1, "the reading thread stopped, at most \(read) reads")
+        #expect(read <= 6)
+    }
+}

@@ -410,7 +410,8 @@ public struct WorkspaceRun: Sendable {
             let id = batch.id
             let chunkSize = workspace.configuration.chunkSize, catalog = workspace.catalog
             let filePriority = priority(of: url)
-            let claim = try queue.enqueue(batch: batch, worker: worker.resolvedName) {
+            // The file is read a few chunks ahead on a thread of its own while the queue writes.
+            let ahead = ChunkReadAhead { () throws -> QueuedRecordChunk? in
                 var records: [BatchRecord] = []
                 records.reserveCapacity(chunkSize)
                 while records.count < chunkSize, let record = try reader.next() { records.append(record) }
@@ -419,7 +420,11 @@ public struct WorkspaceRun: Sendable {
                     guard case let .row(row) = record, let code = row.template else { return nil }
                     return catalog[code]?.category.priority
                 }
-                return (records, priorities.min() ?? filePriority)
+                return QueuedRecordChunk(records: records, priority: priorities.min() ?? filePriority)
+            }
+            defer { ahead.cancel() }
+            let claim = try queue.enqueue(batch: batch, worker: worker.resolvedName) {
+                try ahead.next().map { ($0.records, $0.priority) }
             }
             switch claim {
             case let .queued(rows, chunks):
@@ -627,6 +632,12 @@ public struct WorkspaceRun: Sendable {
         try log.flush()
         return summary
     }
+}
+
+/// A chunk of a batch on its way into the queue.
+struct QueuedRecordChunk: Sendable {
+    var records: [BatchRecord]
+    var priority: Int
 }
 
 /// What the verification files sent between a batch's chunks did, gathered for the run's summary.
