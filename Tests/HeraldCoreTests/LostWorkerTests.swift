@@ -49,7 +49,7 @@ import HeraldTestSupport
         let dead = try #require(try queue.claim(worker: "w2", lease: .seconds(10)))
         #expect(dead.records == Self.rows(1...3))
         let memory = MemoryLedger()
-        let ledger = HookedLedger(memory) {
+        let ledger = HookedLedger(memory, onFirstKnows: {
             var recovered = (1...3).map { row in
                 LedgerEntry(id: Self.id(row: row), batch: Self.batch.id, row: row, channel: .sms, template: "code", status: .sent,
                             updatedAt: now.date, file: Self.batch.file)
@@ -57,7 +57,7 @@ import HeraldTestSupport
             for index in recovered.indices { recovered[index].worker = "w2" }
             try memory.record(recovered)
             now.advance(11)   // w2's lease runs out (w3's, of 60 s, does not)
-        }
+        })
         let transport = MemoryTransport(concurrency: 1)
         let log = MemoryEventLog()
         let summary = try await Self.run("w3", workspace: workspace, transport: transport, queue: queue, ledger: ledger, log: log).drainQueue()
@@ -128,10 +128,10 @@ import HeraldTestSupport
         let queue = MemoryWorkQueue()
         _ = try queue.enqueue(batch: Self.batch, worker: "w1", next: WorkQueueTests.once(Self.rows(1...2)))
         let writing = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let ledger = StallingLedger(MemoryLedger()) {
+        let ledger = HookedLedger(MemoryLedger(), beforeWrite: {
             writing.signal()
             release.wait()
-        }
+        })
         let run = Self.run("w1", workspace: workspace, transport: MemoryTransport(concurrency: 1), queue: queue, ledger: ledger,
                            log: MemoryEventLog())
         let drain = Task { try await run.drainQueue() }
@@ -275,51 +275,36 @@ final class Counter: @unchecked Sendable {
     }
 }
 
-/// A ledger that runs `onFirstKnows` once, right after it first answers `knows(batch:)`.
+/// A memory ledger that lets a test act at exact points: `onFirstKnows` runs once, right after the
+/// ledger first answers `knows(batch:)`; `beforeWrite` runs before every write (to stall it).
 final class HookedLedger: Ledger, @unchecked Sendable {
     private let base: MemoryLedger
     private let lock = NSLock()
-    private var hook: (() throws -> Void)?
+    private var onFirstKnows: (() throws -> Void)?
+    private let beforeWrite: (@Sendable () -> Void)?
 
-    init(_ base: MemoryLedger, onFirstKnows: @escaping () throws -> Void) {
+    init(_ base: MemoryLedger, onFirstKnows: (() throws -> Void)? = nil, beforeWrite: (@Sendable () -> Void)? = nil) {
         self.base = base
-        hook = onFirstKnows
+        self.onFirstKnows = onFirstKnows
+        self.beforeWrite = beforeWrite
     }
 
     func knows(batch: String) throws -> Bool {
         let answer = try base.knows(batch: batch)
-        let pending = lock.withLock { () -> (() throws -> Void)? in
-            defer { hook = nil }
-            return hook
+        let hook = lock.withLock { () -> (() throws -> Void)? in
+            defer { onFirstKnows = nil }
+            return onFirstKnows
         }
-        try pending?()
+        try hook?()
         return answer
     }
 
-    func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] { try base.records(of: ids) }
-    func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws { try base.record(entries, alongside: alongside) }
-    func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] { try base.entries(ids: ids, providerIDs: providerIDs) }
-    func isBlank() throws -> Bool { try base.isBlank() }
-    func markRebuilding() throws { try base.markRebuilding() }
-    func markRebuilt(at date: Date) throws { try base.markRebuilt(at: date) }
-}
-
-/// A ledger whose writes first run `beforeWrite` (a test stalls them there).
-final class StallingLedger: Ledger, @unchecked Sendable {
-    private let base: MemoryLedger
-    private let beforeWrite: @Sendable () -> Void
-
-    init(_ base: MemoryLedger, beforeWrite: @escaping @Sendable () -> Void) {
-        self.base = base
-        self.beforeWrite = beforeWrite
-    }
-
-    func knows(batch: String) throws -> Bool { try base.knows(batch: batch) }
-    func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] { try base.records(of: ids) }
     func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
-        beforeWrite()
+        beforeWrite?()
         try base.record(entries, alongside: alongside)
     }
+
+    func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] { try base.records(of: ids) }
     func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] { try base.entries(ids: ids, providerIDs: providerIDs) }
     func isBlank() throws -> Bool { try base.isBlank() }
     func markRebuilding() throws { try base.markRebuilding() }
