@@ -117,7 +117,9 @@ public final class SendProgress: @unchecked Sendable {
         pending.append(SharedSend(send: send, worker: worker, at: date))
         handedIn += 1
         let earlier = handedIn - 1
-        if !writing {
+        if writing {
+            condition.broadcast()
+        } else {
             writing = true
             Thread.detachNewThread { [self] in writeLoop() }
         }
@@ -135,6 +137,9 @@ public final class SendProgress: @unchecked Sendable {
     private func writeLoop() {
         while true {
             condition.lock()
+            // The thread stays a second for the next send rather than start anew for each one.
+            let idleUntil = Date().addingTimeInterval(1)
+            while pending.isEmpty && condition.wait(until: idleUntil) {}
             guard !pending.isEmpty else {
                 writing = false
                 condition.unlock()
