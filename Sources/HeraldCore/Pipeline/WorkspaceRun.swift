@@ -123,16 +123,9 @@ public struct WorkspaceRun: Sendable {
         let known = try ledger.statuses(of: sends.map(\.id))
         let now = clock()
         let fresh = sends.filter { known[$0.id]?.wasSent != true }
-        try log.append(fresh.map { send in
-            LogEvent(timestamp: now, messageID: send.id, batch: send.batch, file: send.file, row: send.row, template: send.template,
-                     category: send.category, channel: send.channel, account: send.account, transport: send.transport,
-                     status: .sent, providerID: send.providerID, extra: ["recovered": "send journal"])
-        })
+        try log.append(fresh.map { $0.logEvent(at: now, extra: ["recovered": "send journal"]) })
         try log.flush()
-        try ledger.record(fresh.map { send in
-            LedgerEntry(id: send.id, batch: send.batch, row: send.row, channel: send.channel, template: send.template,
-                        status: .sent, providerID: send.providerID, updatedAt: now)
-        })
+        try ledger.record(fresh.map { $0.ledgerEntry(at: now) })
         for send in sends { try spool?.remove(send.id.value) }
         for segment in segments { unlink(segment.path) }
         return (fresh.count, inFlight.count)
@@ -564,22 +557,13 @@ public struct WorkspaceRun: Sendable {
         let fresh = shared.values.filter { known[$0.send.id]?.wasSent != true }.sorted { $0.send.id.value < $1.send.id.value }
         guard !fresh.isEmpty else { return 0 }
         let now = clock()
+        let zone = workspace.configuration.timeZone
         try log.append(fresh.map { shared in
-            let send = shared.send
-            return LogEvent(timestamp: now, messageID: send.id, batch: send.batch, file: send.file, row: send.row, template: send.template,
-                            category: send.category, channel: send.channel, account: send.account, transport: send.transport,
-                            status: .sent, providerID: send.providerID,
-                            extra: ["recovered": "shared store", "sent_by": shared.worker,
-                                    "sent_at": Timestamp.iso8601(shared.at, timeZone: workspace.configuration.timeZone)])
+            shared.send.logEvent(at: now, extra: ["recovered": "shared store", "sent_by": shared.worker,
+                                                  "sent_at": Timestamp.iso8601(shared.at, timeZone: zone)])
         })
         try log.flush()
-        try ledger.record(fresh.map { shared in
-            let send = shared.send
-            var entry = LedgerEntry(id: send.id, batch: send.batch, row: send.row, channel: send.channel, template: send.template,
-                                    status: .sent, providerID: send.providerID, updatedAt: now, file: send.file)
-            entry.worker = shared.worker
-            return entry
-        })
+        try ledger.record(fresh.map { $0.send.ledgerEntry(at: now, worker: $0.worker) })
         return fresh.count
     }
 

@@ -62,6 +62,20 @@ public final class SendJournal: @unchecked Sendable {
         /// The provider's id for it.
         public var providerID: String?
 
+        /// Its `sent` log line, written on recovery at `date` (`extra` says where it was recovered from).
+        func logEvent(at date: Date, extra: [String: String]) -> LogEvent {
+            LogEvent(timestamp: date, messageID: id, batch: batch, file: file, row: row, template: template, category: category,
+                     channel: channel, account: account, transport: transport, status: .sent, providerID: providerID, extra: extra)
+        }
+
+        /// Its `sent` ledger entry, recorded at `date` (by `worker`, when another worker sent it).
+        func ledgerEntry(at date: Date, worker: String? = nil) -> LedgerEntry {
+            var entry = LedgerEntry(id: id, batch: batch, row: row, channel: channel, template: template, status: .sent,
+                                    providerID: providerID, updatedAt: date, file: file)
+            entry.worker = worker
+            return entry
+        }
+
         /// Creates a send.
         public init(id: MessageID, batch: String, file: String, row: Int, channel: Channel, account: String, template: String,
                     category: TemplateCategory, transport: String, providerID: String?) {
