@@ -463,12 +463,12 @@ public struct WorkspaceRun: Sendable {
             summary.notes.append("took back \(released) chunk\(released == 1 ? "" : "s") left leased to worker \(name) by an earlier process")
         }
         try? self.progress?.prune(recordedBefore: clock().addingTimeInterval(-3600))
-        var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: Task<Void, Never>)?
+        var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: LeaseHeartbeat)?
         // A delivered chunk leaves the queue only once its record write (spool, log, ledger) is
         // done, which the record stage waits for two chunks later, or at the chain's finish:
         // removed sooner, a crash meanwhile would lose what it deferred and leave its sends
         // unrecorded.
-        var delivered: [(chunk: QueuedChunk, heartbeat: Task<Void, Never>)] = []
+        var delivered: [(chunk: QueuedChunk, heartbeat: LeaseHeartbeat)] = []
         func finishDelivered(keeping kept: Int) throws {
             while delivered.count > kept {
                 let (chunk, heartbeat) = delivered.removeFirst()
@@ -499,13 +499,7 @@ public struct WorkspaceRun: Sendable {
                 // renewed every third of the lease. Leases run on the database's wall clock, so
                 // this waits real time, not the run's clock.
                 let id = chunk.id
-                let heartbeat = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: lease / 3)
-                        if Task.isCancelled { break }
-                        try? queue.renew(id, worker: name, lease: lease)
-                    }
-                }
+                let heartbeat = LeaseHeartbeat(every: lease / 3) { try? queue.renew(id, worker: name, lease: lease) }
                 var jobs = chunk.records.map { BatchRunner.job(for: $0, batch: chunk.batch) }
                 do {
                     if chunk.claims > 1 {
@@ -615,6 +609,28 @@ public struct WorkspaceRun: Sendable {
 
         try log.flush()
         return summary
+    }
+}
+
+/// Renews a chunk's lease on a timer of Dispatch's, not a task: a cooperative pool busy with
+/// other work (or blocked in a store call) cannot make it miss a renewal.
+final class LeaseHeartbeat: @unchecked Sendable {
+    private let timer: DispatchSourceTimer
+
+    init(every interval: Duration, renew: @escaping @Sendable () -> Void) {
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        timer.schedule(deadline: .now() + seconds, repeating: seconds)
+        timer.setEventHandler(handler: renew)
+        timer.resume()
+    }
+
+    func cancel() {
+        timer.cancel()
+    }
+
+    deinit {
+        timer.cancel()
     }
 }
 
