@@ -1,6 +1,5 @@
 import Foundation
 import HeraldCore
-import HeraldPostgres
 
 /// `herald watch`: every interval, while no other run holds the workspace, does what
 /// `herald run` does; stops between chunks when asked. Metrics are refreshed after a cycle that
@@ -62,13 +61,14 @@ public struct Watcher: Sendable {
                 var run: WorkspaceRun
                 do {
                     // A name whose lock went with a dropped connection is taken again before any
-                    // work; one another process took meanwhile ends the watch (WorkerNameTaken).
+                    // work; until it is (the old session may linger on the server a while, or another
+                    // process took the name), nothing is drained and the problem is said once.
                     if let shared, name?.isHeld != true {
                         name = nil
                         name = try WorkspaceRuntime.holdWorkerName(workspace, stores: shared)
                     }
                     run = try WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
-                } catch let error where shared != nil && !(error is LedgerLost) && !(error is WorkerNameTaken) {
+                } catch let error where shared != nil && !(error is LedgerLost) {
                     // A shared database that went away is waited for; a lost ledger still ends the watch.
                     problem("herald watch: \(error); trying again every \(interval)")
                     withExtendedLifetime(lock) {}
