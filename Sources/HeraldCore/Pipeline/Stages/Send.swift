@@ -53,11 +53,16 @@ extension PipelineStage {
                 guard let group = groups[key] else { continue }
                 groups[key]?.items = []
                 let transport = group.transport
+                // Why no further message of this transport may start: paused, or (for a transport
+                // with side effects) its sends cannot reach the shared store, so a worker could not
+                // tell the others what it sent; the messages wait in the spool.
+                let journaledSends = transport.hasSideEffects
+                let stopReason: @Sendable () -> String? = {
+                    control?.pauseReason(key) ?? (journaledSends ? journal?.progressFailure : nil)
+                }
                 var remaining = group.items[...]
                 while let (firstJ, firstD) = remaining.first {
-                    // Without a shared record of its sends a worker could not tell the others what
-                    // it sent: it starts no message (they wait in the spool) until the store is back.
-                    if let reason = control?.pauseReason(key) ?? (transport.hasSideEffects ? journal?.progressFailure : nil) {
+                    if let reason = stopReason() {
                         for (j, d) in remaining where !failOver(j, d, because: reason) { pause(&jobs[j], delivery: d, reason: reason, control: control) }
                         break
                     }
@@ -104,9 +109,7 @@ extension PipelineStage {
                     let journaled = transport.hasSideEffects ? segment : nil
                     journaled?.inFlight(envelopes.map(\.id))
                     let name = transport.name
-                    let outcomes = await transport.send(all: envelopes, proceed: {
-                        control?.pauseReason(key) == nil && journaled.flatMap { _ in journal?.progressFailure } == nil
-                    }) { index, outcome in
+                    let outcomes = await transport.send(all: envelopes, proceed: { stopReason() == nil }) { index, outcome in
                         if outcome.kind == .sent { journaled?.sent(envelopes[index], transport: name, providerID: outcome.providerID) }
                         _ = control?.observe(key, [outcome], transport: name)
                     }
