@@ -119,18 +119,21 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
 
     public func deliver(_ messages: [SiteDelivery]) throws {
         guard !messages.isEmpty else { return }
-        try pool.transaction { session in try insert(messages, in: session) }
+        let (sql, binds) = insert(messages)
+        try pool.withSession { session in try session.execute(sql, binds) }
     }
 
     public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
         guard !messages.isEmpty else { return }
-        guard let session = transaction.session as? PostgresSession else {
+        guard let statements = transaction.session as? PostgresStatements else {
             throw InboxError(message: "the PostgreSQL inbox store needs a PostgreSQL transaction; the ledger is not on this database")
         }
-        try insert(messages, in: session)
+        let (sql, binds) = insert(messages)
+        statements.add(sql, binds)
     }
 
-    private func insert(_ messages: [SiteDelivery], in session: PostgresSession) throws {
+    /// The statement that stores `messages` (one statement: a transaction of its own).
+    private func insert(_ messages: [SiteDelivery]) -> (String, [(any PostgresEncodable & Sendable)?]) {
         var rows = JSONRows()
         for message in messages {
             rows.row()
@@ -145,7 +148,7 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
             rows.add("params", message.parameters)
             rows.add("created_at", message.createdAt.timeIntervalSince1970)
         }
-        try session.execute("""
+        return ("""
             INSERT INTO herald_site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
             SELECT message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, to_timestamp(created_at)
             FROM jsonb_to_recordset($1::jsonb) AS x(message_id TEXT, tenant_id TEXT, user_id TEXT, user_type TEXT, template TEXT,

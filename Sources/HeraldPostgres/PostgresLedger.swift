@@ -50,17 +50,17 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         ("ledger-2", "ALTER TABLE herald_ledger ADD COLUMN worker TEXT"),
     ]
 
-    public func knows(batch: String) throws -> Bool {
-        try pool.withSession { session in
-            try session.query("SELECT EXISTS (SELECT 1 FROM herald_ledger WHERE batch = $1)", [batch]).first?.decode(Bool.self) ?? false
+    public func knows(batch: String) async throws -> Bool {
+        try await pool.connection { session in
+            try await session.rows("SELECT EXISTS (SELECT 1 FROM herald_ledger WHERE batch = $1)", [batch]).first?.decode(Bool.self) ?? false
         }
     }
 
-    public func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] {
+    public func records(of ids: [MessageID]) async throws -> [MessageID: LedgerRecord] {
         guard !ids.isEmpty else { return [:] }
-        return try pool.withSession { session in
+        return try await pool.connection { session in
             var result: [MessageID: LedgerRecord] = [:]
-            let rows = try session.query("""
+            let rows = try await session.rows("""
                 SELECT l.message_id, l.status, l.fingerprint, b.file, l.worker FROM herald_ledger l
                 LEFT JOIN herald_batches b ON b.batch = l.batch WHERE l.message_id = ANY($1)
                 """, [ids.map(\.value)])
@@ -74,34 +74,34 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func isBlank() throws -> Bool {
-        try pool.withSession { session in
-            try session.query("""
+    public func isBlank() async throws -> Bool {
+        try await pool.connection { session in
+            try await session.rows("""
                 SELECT (NOT EXISTS (SELECT 1 FROM herald_ledger) AND NOT EXISTS (SELECT 1 FROM herald_state WHERE key = 'rebuilt_at'))
                     OR EXISTS (SELECT 1 FROM herald_state WHERE key = 'rebuilding')
                 """).first?.decode(Bool.self) ?? true
         }
     }
 
-    public func markRebuilding() throws {
-        try pool.withSession { session in
-            try session.execute("INSERT INTO herald_state (key, value) VALUES ('rebuilding', '1') ON CONFLICT (key) DO NOTHING")
+    public func markRebuilding() async throws {
+        try await pool.connection { session in
+            try await session.run("INSERT INTO herald_state (key, value) VALUES ('rebuilding', '1') ON CONFLICT (key) DO NOTHING")
         }
     }
 
-    public func markRebuilt(at date: Date) throws {
-        try pool.transaction { session in
-            try session.execute("""
+    public func markRebuilt(at date: Date) async throws {
+        try await pool.inTransaction { session in
+            try await session.run("""
                 INSERT INTO herald_state (key, value) VALUES ('rebuilt_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value
                 """, [Timestamp.iso8601(date, timeZone: TimeZone(identifier: "UTC") ?? .current)])
-            try session.execute("DELETE FROM herald_state WHERE key = 'rebuilding'")
+            try await session.run("DELETE FROM herald_state WHERE key = 'rebuilding'")
         }
     }
 
-    public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
+    public func entries(ids: [MessageID], providerIDs: [String]) async throws -> [LedgerEntry] {
         guard !ids.isEmpty || !providerIDs.isEmpty else { return [] }
-        return try pool.withSession { session in
-            let rows = try session.query("""
+        return try await pool.connection { session in
+            let rows = try await session.rows("""
                 SELECT message_id, batch, row, channel, template, status, attempt, provider_id, error_code, error_message, updated_at
                 FROM herald_ledger WHERE message_id = ANY($1) OR provider_id = ANY($2)
                 """, [ids.map(\.value), providerIDs])
@@ -115,21 +115,25 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+    public func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws {
         guard !entries.isEmpty || alongside != nil else { return }
-        guard alongside != nil else {
+        let worker = worker
+        guard let alongside else {
             // One statement is a transaction of its own: one round trip instead of four.
-            return try pool.withSession { session in try Self.write(entries, worker: worker, in: session) }
+            return try await pool.connection { session in try await Self.write(entries, worker: worker, in: session) }
         }
-        try pool.transaction { session in
-            try alongside?(StoreTransaction(database: nil, session: session))
-            try Self.write(entries, worker: worker, in: session)
+        // The other stores add their statements to a list, which runs here in the transaction.
+        let statements = PostgresStatements()
+        try alongside(StoreTransaction(database: nil, session: statements))
+        try await pool.inTransaction { session in
+            for (sql, binds) in statements.taken() { try await session.run(sql, binds) }
+            try await Self.write(entries, worker: worker, in: session)
         }
     }
 
     /// Writes `entries` inside an open transaction (the work queue finishes a chunk with it);
     /// entries that name no worker are kept as `worker`'s.
-    static func write(_ entries: [LedgerEntry], worker: String? = nil, in session: PostgresSession) throws {
+    static func write(_ entries: [LedgerEntry], worker: String? = nil, in session: PostgresSession) async throws {
         guard !entries.isEmpty else { return }
         // One row per id (a later entry wins; a later one without a fingerprint keeps the earlier
         // fingerprint), as one statement cannot touch a row twice.
@@ -153,7 +157,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         for entry in rows where files[entry.batch] == nil || files[entry.batch] == "" { files[entry.batch] = entry.file ?? "" }
         // The batches and the ledger rows in one statement (a data-modifying WITH), so a chunk
         // without 站内信 costs one round trip.
-        try session.execute("""
+        try await session.run("""
             WITH batches AS (
                 INSERT INTO herald_batches (batch, file)
                 SELECT batch, NULLIF(file, '') FROM unnest($14::text[], $15::text[]) AS b(batch, file)
@@ -175,6 +179,28 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
                   rows.map { $0.template ?? "" }, rows.map(\.status.rawValue), rows.map(\.attempt), rows.map { $0.providerID ?? "" },
                   rows.map { $0.errorCode ?? "" }, rows.map { $0.errorMessage ?? "" }, rows.map(\.updatedAt.timeIntervalSince1970),
                   rows.map { $0.fingerprint ?? "" }, rows.map { $0.worker ?? worker ?? "" }, Array(files.keys), Array(files.values)])
+    }
+}
+
+/// Statements another store adds to a ledger write (`StoreTransaction.session` in PostgreSQL
+/// mode): the ledger runs them, in order, in its transaction before its own rows.
+public final class PostgresStatements: @unchecked Sendable {
+    private let lock = NSLock()
+    private var statements: [(sql: String, binds: [(any PostgresEncodable & Sendable)?])] = []
+
+    init() {}
+
+    /// Adds `sql` with its binds.
+    public func add(_ sql: String, _ binds: [(any PostgresEncodable & Sendable)?]) {
+        lock.withLock { statements.append((sql, binds)) }
+    }
+
+    /// Every statement added, in order; the list is empty after.
+    func taken() -> [(sql: String, binds: [(any PostgresEncodable)?])] {
+        lock.withLock {
+            defer { statements = [] }
+            return statements.map { ($0.sql, $0.binds.map { $0 as (any PostgresEncodable)? }) }
+        }
     }
 }
 

@@ -5,19 +5,29 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
 
-/// A fixed-size pool of PostgreSQL connections used from synchronous code.
+/// The PostgreSQL connections of one process: an async client for the pipeline's stores, and a
+/// small synchronous bridge for the stores that are still synchronous.
 ///
-/// Herald's store protocols are synchronous (the pipeline calls them from its worker tasks, as it
-/// calls SQLite), while postgres-nio is built on SwiftNIO. The pool bridges the two by waiting on
-/// the `EventLoopFuture` of each query: the connections' I/O runs on the pool's own event-loop
-/// thread, never on the caller's, so a waiting caller cannot starve the I/O it waits for (an
-/// async task blocked on a semaphore could, on a two-thread cooperative pool).
+/// **Async** (`connection(_:)`, `inTransaction(_:)`): postgres-nio's `PostgresClient`, run as a
+/// ServiceLifecycle service in a `ServiceGroup` the pool owns from `init` to `close()`. A query
+/// suspends its task instead of holding a thread, so the ledger lookups and writes and the work
+/// queue do not take one of the cooperative pool's two threads while PostgreSQL answers.
+///
+/// **Synchronous** (`withSession(_:)`, `transaction(_:)`): waits on the `EventLoopFuture` of each
+/// query. The connections' I/O runs on the pool's own event-loop thread, never on the caller's,
+/// so a waiting caller cannot starve the I/O it waits for. Migrations use it (stores migrate as
+/// they open), and so do the stores whose protocols are not yet async (spool, limits, inbox,
+/// digests, receipts, tokens) and the callers that must not depend on the cooperative pool (the
+/// lease heartbeat's timer, the send-progress writer's thread). Its connections open on first use.
+///
+/// Each side holds at most `size` connections.
 ///
 /// ```swift
 /// let pool = try PostgresPool(url: "postgres://herald@127.0.0.1:5432/herald", size: 8)
 /// try pool.migrate(PostgresLedger.migrations)
-/// let count = try pool.withSession { try $0.query("SELECT count(*) FROM herald_ledger").first?.decode(Int.self) }
+/// let count = try await pool.connection { try await $0.query("SELECT count(*) FROM herald_ledger").first?.decode(Int.self) }
 /// ```
 public final class PostgresPool: @unchecked Sendable {
     /// Where it connects (the password is never shown).
@@ -38,6 +48,10 @@ public final class PostgresPool: @unchecked Sendable {
     private var nextDedicated = 0
     /// Migrations known to be applied in this pool's schema.
     private var applied: Set<String> = []
+    /// The async side, and the task running its service group.
+    private let client: PostgresClient
+    private let services: ServiceGroup
+    private let running: Task<Void, Never>
 
     /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
     /// at most `size` connections, tables in `schema`. The URL is checked here, not used.
@@ -54,6 +68,17 @@ public final class PostgresPool: @unchecked Sendable {
         ]
         self.configuration = configuration
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+        var clientConfiguration = PostgresClient.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
+                                                               password: parsed.password, database: parsed.database,
+                                                               tls: try parsed.clientTLS())
+        clientConfiguration.options.connectTimeout = .seconds(10)
+        clientConfiguration.options.maximumConnections = self.size
+        clientConfiguration.options.additionalStartupParameters = configuration.options.additionalStartupParameters
+        client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        let services = ServiceGroup(services: [client], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        self.services = services
+        running = Task { try? await services.run() }
     }
 
     deinit {
@@ -70,6 +95,35 @@ public final class PostgresPool: @unchecked Sendable {
         }
         for connection in connections { _ = try? connection.close().wait() }
         try? group.syncShutdownGracefully()
+        running.cancel()
+    }
+
+    /// Runs `body` with a connection of the async client (suspending while all are busy).
+    @discardableResult
+    public func connection<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(PostgresSession(connection: connection, logger: logger)) }
+        } catch let error as PSQLError {
+            // The lease failed (the body's own queries throw PostgresStoreError; its other errors pass).
+            throw PostgresStoreError("cannot reach \(location): \(PostgresStoreError.describe(error))")
+        }
+    }
+
+    /// Runs `body` in one transaction of the async client: committed when it returns, rolled
+    /// back when it throws.
+    @discardableResult
+    public func inTransaction<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+        try await connection { session in
+            try await session.run("BEGIN")
+            do {
+                let result = try await body(session)
+                try await session.run("COMMIT")
+                return result
+            } catch {
+                _ = try? await session.run("ROLLBACK")
+                throw error
+            }
+        }
     }
 
     /// Runs `body` with a connection of the pool (waiting for one when all are busy). A
@@ -204,18 +258,44 @@ public struct PostgresSession: Sendable {
         self.logger = logger
     }
 
-    /// Runs `sql` with `$1…` bound to `binds` and returns every row.
+    /// Runs `sql` with `$1…` bound to `binds` and returns every row (synchronous side).
     @discardableResult
     public func query(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) throws -> [PostgresRow] {
-        var bindings = PostgresBindings(capacity: binds.count)
-        for value in binds {
-            if let value { try bindings.append(value) } else { bindings.appendNull() }
-        }
+        let bindings = try Self.bindings(binds)
         do {
             return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait().rows
         } catch {
             throw PostgresStoreError(PostgresStoreError.describe(error))
         }
+    }
+
+    /// Runs `sql` with `$1…` bound to `binds` and returns every row, suspending while it runs.
+    @discardableResult
+    public func rows(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) async throws -> [PostgresRow] {
+        do {
+            return try await connection.query(PostgresQuery(unsafeSQL: sql, binds: try Self.bindings(binds)), logger: logger).get().rows
+        } catch {
+            throw PostgresStoreError(PostgresStoreError.describe(error))
+        }
+    }
+
+    /// Runs a statement and returns how many rows it touched, suspending while it runs.
+    @discardableResult
+    public func run(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) async throws -> Int {
+        do {
+            let result = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: try Self.bindings(binds)), logger: logger).get()
+            return result.metadata.rows ?? 0
+        } catch {
+            throw PostgresStoreError(PostgresStoreError.describe(error))
+        }
+    }
+
+    static func bindings(_ binds: [(any PostgresEncodable)?]) throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            if let value { try bindings.append(value) } else { bindings.appendNull() }
+        }
+        return bindings
     }
 
     /// Runs several statements separated by semicolons, without parameters (migrations), one by
@@ -245,13 +325,10 @@ public struct PostgresSession: Sendable {
         return statements.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 
-    /// Runs a statement and returns how many rows it touched.
+    /// Runs a statement and returns how many rows it touched (synchronous side).
     @discardableResult
     public func execute(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) throws -> Int {
-        var bindings = PostgresBindings(capacity: binds.count)
-        for value in binds {
-            if let value { try bindings.append(value) } else { bindings.appendNull() }
-        }
+        let bindings = try Self.bindings(binds)
         do {
             let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait()
             return result.metadata.rows ?? 0
@@ -322,6 +399,17 @@ struct PostgresURL {
                 throw PostgresStoreError("store.url sslmode is '\(item.value ?? "")'; use disable, prefer, require or verify-full")
             }
             sslMode = mode
+        }
+    }
+
+    /// The TLS setting `sslMode` asks for, for the async client.
+    func clientTLS() throws -> PostgresClient.Configuration.TLS {
+        var client = TLSConfiguration.makeClientConfiguration()
+        if sslMode != "verify-full" { client.certificateVerification = .none }
+        switch sslMode {
+        case "disable": return .disable
+        case "prefer": return .prefer(client)
+        default: return .require(client)
         }
     }
 

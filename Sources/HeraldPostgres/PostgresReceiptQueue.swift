@@ -17,25 +17,25 @@ public final class PostgresReceiptQueue: ReceiptQueue, @unchecked Sendable {
             """)])
     }
 
-    public func put(channel: String, body: Data, at: Date) throws {
-        try pool.withSession { session in
-            try session.execute("INSERT INTO herald_receipts (channel, body, received_at) VALUES ($1, $2, to_timestamp($3))",
+    public func put(channel: String, body: Data, at: Date) async throws {
+        try await pool.connection { session in
+            try await session.run("INSERT INTO herald_receipts (channel, body, received_at) VALUES ($1, $2, to_timestamp($3))",
                                 [channel, ByteBuffer(bytes: body), at.timeIntervalSince1970])
         }
     }
 
-    public func take(limit: Int, _ handle: (_ channel: String, _ body: Data) throws -> Void) throws -> Int {
-        try pool.transaction { session in
-            let rows = try session.query("""
+    public func take(limit: Int, _ handle: (_ channel: String, _ body: Data) async throws -> Void) async throws -> Int {
+        try await pool.inTransaction { session in
+            let rows = try await session.rows("""
                 SELECT id, channel, body FROM herald_receipts ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
                 """, [limit])
             var ids: [Int64] = []
             for row in rows {
                 let (id, channel, body) = try row.decode((Int64, String, ByteBuffer).self)
-                try handle(channel, Data(buffer: body))
+                try await handle(channel, Data(buffer: body))
                 ids.append(id)
             }
-            if !ids.isEmpty { try session.execute("DELETE FROM herald_receipts WHERE id = ANY($1)", [ids]) }
+            if !ids.isEmpty { try await session.run("DELETE FROM herald_receipts WHERE id = ANY($1)", [ids]) }
             return ids.count
         }
     }

@@ -41,13 +41,13 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
     }
 
     public func enqueue(batch: BatchContext, worker: String,
-                        next: () throws -> (records: [BatchRecord], priority: Int)?) throws -> BatchClaim {
-        try pool.transaction { session in
-            let inserted = try session.execute("""
+                        next: () throws -> (records: [BatchRecord], priority: Int)?) async throws -> BatchClaim {
+        try await pool.inTransaction { session in
+            let inserted = try await session.run("""
                 INSERT INTO herald_batch_claims (batch, file, worker) VALUES ($1, $2, $3) ON CONFLICT (batch) DO NOTHING
                 """, [batch.id, batch.file, worker])
             guard inserted == 1 else {
-                let row = try session.query("""
+                let row = try await session.rows("""
                     SELECT worker, file, extract(epoch FROM claimed_at)::float8 FROM herald_batch_claims WHERE batch = $1
                     """, [batch.id]).first
                 let (owner, file, at) = try row?.decode((String, String, Double).self) ?? ("?", "?", 0)
@@ -57,9 +57,9 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
             // Sixteen chunks to a statement (arrays through unnest): a 100,000-row file is 13 round
             // trips, not 196.
             var priorities: [Int] = [], counts: [Int] = [], bodies: [ByteBuffer] = []
-            func flush() throws {
+            func flush() async throws {
                 guard !bodies.isEmpty else { return }
-                try session.execute("""
+                try await session.run("""
                     INSERT INTO herald_queue (batch, file, priority, rows, body)
                     SELECT $1, $2, priority, rows, body FROM unnest($3::int8[], $4::int8[], $5::bytea[]) WITH ORDINALITY AS x(priority, rows, body, n)
                     ORDER BY n
@@ -74,17 +74,17 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
                 bodies.append(ByteBuffer(bytes: QueuedRecords.encode(records)))
                 rows += records.count
                 chunks += 1
-                if bodies.count == 16 { try flush() }
+                if bodies.count == 16 { try await flush() }
             }
-            try flush()
-            try session.execute("UPDATE herald_batch_claims SET rows = $2 WHERE batch = $1", [batch.id, rows])
+            try await flush()
+            try await session.run("UPDATE herald_batch_claims SET rows = $2 WHERE batch = $1", [batch.id, rows])
             return .queued(rows: rows, chunks: chunks)
         }
     }
 
-    public func claim(worker: String, lease: Duration) throws -> QueuedChunk? {
-        try pool.withSession { session in
-            guard let row = try session.query("""
+    public func claim(worker: String, lease: Duration) async throws -> QueuedChunk? {
+        try await pool.connection { session in
+            guard let row = try await session.rows("""
                 UPDATE herald_queue SET lease_owner = $1, lease_until = clock_timestamp() + make_interval(secs => $2), claims = claims + 1
                 WHERE id = (
                     SELECT id FROM herald_queue WHERE lease_until IS NULL OR lease_until < clock_timestamp()
@@ -107,23 +107,23 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
         }
     }
 
-    public func release(worker: String) throws -> Int {
-        try pool.withSession { session in
-            try session.execute("""
+    public func release(worker: String) async throws -> Int {
+        try await pool.connection { session in
+            try await session.run("""
                 UPDATE herald_queue SET lease_until = NULL WHERE lease_owner = $1 AND lease_until IS NOT NULL
                 """, [worker])
         }
     }
 
-    public func finish(_ id: Int64) throws {
-        try pool.withSession { session in
-            try session.execute("DELETE FROM herald_queue WHERE id = $1", [id])
+    public func finish(_ id: Int64) async throws {
+        try await pool.connection { session in
+            try await session.run("DELETE FROM herald_queue WHERE id = $1", [id])
         }
     }
 
-    public func backlog() throws -> (chunks: Int, rows: Int) {
-        try pool.withSession { session in
-            try session.query("SELECT count(*)::int8, COALESCE(sum(rows), 0)::int8 FROM herald_queue").first?.decode((Int, Int).self) ?? (0, 0)
+    public func backlog() async throws -> (chunks: Int, rows: Int) {
+        try await pool.connection { session in
+            try await session.rows("SELECT count(*)::int8, COALESCE(sum(rows), 0)::int8 FROM herald_queue").first?.decode((Int, Int).self) ?? (0, 0)
         }
     }
 }

@@ -67,7 +67,7 @@ public struct Watcher: Sendable {
                         name = nil
                         name = try WorkspaceRuntime.holdWorkerName(workspace, stores: shared)
                     }
-                    run = try WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
+                    run = try await WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
                 } catch let error where shared != nil && !(error is LedgerLost) {
                     // A shared database that went away is waited for; a lost ledger still ends the watch.
                     problem("herald watch: \(error); trying again every \(interval)")

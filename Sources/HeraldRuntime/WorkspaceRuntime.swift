@@ -9,7 +9,7 @@ import HeraldReports
 /// ledger, log, transports, preferences and 站内信 store a run uses. Commands call it and print.
 ///
 /// ```swift
-/// let run = try WorkspaceRuntime.open(workspace) { warning in print(warning) }
+/// let run = try await WorkspaceRuntime.open(workspace) { warning in print(warning) }
 /// let summary = try await run.runDropFolder()
 /// ```
 public enum WorkspaceRuntime {
@@ -22,11 +22,11 @@ public enum WorkspaceRuntime {
     /// Problems in the preference files go to `warn`. `stores` reuses stores already open (a
     /// watcher keeps its PostgreSQL pool across cycles).
     public static func open(_ workspace: Workspace, stores: Stores? = nil, now: Date = Date(),
-                            warn: (String) -> Void = { _ in }) throws -> WorkspaceRun {
+                            warn: (String) -> Void = { _ in }) async throws -> WorkspaceRun {
         let paths = workspace.paths
         let stores = try stores ?? Stores(workspace)
         do {
-            try LedgerHistory.check(stores.ledger, logDirectory: paths.logs)
+            try await LedgerHistory.check(stores.ledger, logDirectory: paths.logs)
         } catch var lost as LedgerLost {
             lost.store = stores.location
             throw lost

@@ -306,7 +306,7 @@ public struct HeraldServer: Sendable {
                 // Shared store: the push becomes a row any worker ingests (checked first, as a file would be).
                 let count = try format.parse(body, channel: channel).count
                 let at = now()
-                try await blocking { try receiptQueue.put(channel: channel, body: body, at: at) }
+                try await receiptQueue.put(channel: channel, body: body, at: at)
                 accepted = ("herald_receipts", count)
             } else {
                 let file = try await blocking { try files.accept(body, channel: channel, now: now()) }

@@ -135,7 +135,7 @@ struct NotificationIngest: Sendable {
             var chunks = stride(from: 0, to: read.count, by: workspace.configuration.chunkSize).map {
                 Array(read[$0..<min(read.count, $0 + workspace.configuration.chunkSize)])
             }.makeIterator()
-            _ = try queue.enqueue(batch: BatchContext(id: id, file: name), worker: worker) { chunks.next().map { ($0, priority) } }
+            _ = try await queue.enqueue(batch: BatchContext(id: id, file: name), worker: worker) { chunks.next().map { ($0, priority) } }
             if key != nil {
                 let text = String(decoding: try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys, .withoutEscapingSlashes]),
                                   as: UTF8.self)

@@ -10,7 +10,7 @@ extension Herald {
             subcommands: [Ingest.self]
         )
 
-        struct Ingest: ParsableCommand {
+        struct Ingest: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Apply bounce and complaint messages to the ledger, the log and the suppression list.",
                 discussion: """
@@ -27,11 +27,11 @@ extension Herald {
             @Argument(help: "An .eml file, an mbox file or a Maildir folder.")
             var path: String
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
-                let run = try openRun(workspace)
+                let run = try await openRun(workspace)
                 do {
-                    let summary = try BounceFiles(root: workspace.root)
+                    let summary = try await BounceFiles(root: workspace.root)
                         .ingest(URL(fileURLWithPath: path), with: run.bounceIngest(), move: false)
                     print(summary.description)
                     updateMetrics(workspace, lastRun: nil)

@@ -12,7 +12,7 @@ extension Herald {
             subcommands: [Ingest.self]
         )
 
-        struct Ingest: ParsableCommand {
+        struct Ingest: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Apply a receipt file (Aliyun SmsReport or Tencent callback JSON) to the ledger and the log.",
                 discussion: "Files dropped in recipients/inbox/receipts/<channel>/ are ingested by `herald run` the same way."
@@ -35,12 +35,12 @@ extension Herald {
                 }
             }
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
-                let run = try openRun(workspace)
+                let run = try await openRun(workspace)
                 let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: ProviderReceipts.parsers)
                 do {
-                    let report = try files.ingest(URL(fileURLWithPath: file), channel: channel,
+                    let report = try await files.ingest(URL(fileURLWithPath: file), channel: channel,
                                                   with: ReceiptIngest(ledger: run.ledger, log: run.log),
                                                   format: format.flatMap(ProviderReceipts.parser(named:)), move: false)
                     print("\(report.delivered) delivered, \(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")

@@ -33,7 +33,7 @@ extension Herald {
             var workspace = try options.open()
             if let settle, let duration = DurationText.parse(settle) { workspace.configuration.settle = duration }
             let lock = try lockWorkspace(workspace, command: "herald run")
-            let (run, name) = try openWorkerRun(workspace)
+            let (run, name) = try await openWorkerRun(workspace)
             let progress = ProgressPrinter()
             let summary: RunSummary
             do {
@@ -53,9 +53,9 @@ extension Herald {
 }
 
 /// The workspace's run (`WorkspaceRuntime.open`), or its problem printed and exit 2.
-func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
+func openRun(_ workspace: Workspace) async throws -> WorkspaceRun {
     do {
-        return try WorkspaceRuntime.open(workspace, warn: printError)
+        return try await WorkspaceRuntime.open(workspace, warn: printError)
     } catch {
         printError("herald: \(error)")
         throw ExitCode(2)
@@ -64,11 +64,11 @@ func openRun(_ workspace: Workspace) throws -> WorkspaceRun {
 
 /// The run of a command that drains the shared queue (`herald run`), holding the worker's name
 /// in the shared store while the returned lock lives; its problem printed and exit 2.
-func openWorkerRun(_ workspace: Workspace) throws -> (WorkspaceRun, (any WorkerNameHold)?) {
+func openWorkerRun(_ workspace: Workspace) async throws -> (WorkspaceRun, (any WorkerNameHold)?) {
     do {
         let stores = try WorkspaceRuntime.Stores(workspace)
         let name = try WorkspaceRuntime.holdWorkerName(workspace, stores: stores)
-        return (try WorkspaceRuntime.open(workspace, stores: stores, warn: printError), name)
+        return (try await WorkspaceRuntime.open(workspace, stores: stores, warn: printError), name)
     } catch {
         printError("herald: \(error)")
         throw ExitCode(2)

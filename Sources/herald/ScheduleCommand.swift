@@ -48,7 +48,7 @@ extension Herald {
             }
         }
 
-        struct Cancel: ParsableCommand {
+        struct Cancel: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Cancel scheduled messages: they get status cancelled and are never sent.",
                 discussion: "A message already being sent (its time came) cannot be cancelled."
@@ -66,14 +66,14 @@ extension Herald {
                 if (batch == nil) == (message == nil) { throw ValidationError("give --batch FILE|ID or --message ID") }
             }
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
                 // Not while a run of this workspace is sending (it could be taking the same messages).
                 var lock: RunLock?
                 for _ in 0..<50 {
                     lock = try? RunLock(root: workspace.root)
                     if lock != nil { break }
-                    Thread.sleep(forTimeInterval: 0.2)
+                    try await Task.sleep(for: .milliseconds(200))
                 }
                 guard let lock else {
                     printError("herald schedule cancel: another herald run holds the workspace; try again")
@@ -84,7 +84,7 @@ extension Herald {
                 let log = try JSONLinesLog(directory: workspace.paths.logs, timeZone: configuration.timeZone,
                                            worker: stores.isShared ? configuration.worker.resolvedName : nil)
                 let schedule = Schedule(spool: stores.spool, ledger: stores.ledger, log: log, masking: configuration.recipientMasking)
-                let cancelled = try schedule.cancel(batch: batch, message: message)
+                let cancelled = try await schedule.cancel(batch: batch, message: message)
                 withExtendedLifetime(lock) {}
                 guard !cancelled.isEmpty else {
                     printError("herald schedule cancel: no scheduled message \(message.map { "with id \($0)" } ?? "of batch \(batch ?? "")")")

@@ -53,7 +53,7 @@ extension Herald {
                 return row
             }
             let lock = try lockWorkspace(workspace, command: "herald send")
-            let run = try openRun(workspace)
+            let run = try await openRun(workspace)
             let summary = try await run.send(rows, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
 
             if !dryRun { updateMetrics(workspace, lastRun: nil) }

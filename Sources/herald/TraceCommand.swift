@@ -4,7 +4,7 @@ import HeraldCore
 import HeraldRuntime
 
 extension Herald {
-    struct TraceCommand: ParsableCommand {
+    struct TraceCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "trace",
             abstract: "Everything that happened to one message, or to every message of a recipient, in time order.",
@@ -45,7 +45,7 @@ extension Herald {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let workspace = try options.open(secretsOptional: true)
             let zone = workspace.configuration.timeZone
             let query: TraceIndex.Query = id.map { .message($0) } ?? to.map { .address($0) } ?? .user(user ?? "")
@@ -70,7 +70,7 @@ extension Herald {
                 printError("herald trace: \(error)")
                 throw ExitCode(2)
             }
-            let messages = try Trace.assemble(lines, ledger: stores.ledger, inbox: stores.inbox, spool: stores.spool)
+            let messages = try await Trace.assemble(lines, ledger: stores.ledger, inbox: stores.inbox, spool: stores.spool)
             if json {
                 let data = try JSONSerialization.data(withJSONObject: ["messages": messages.map { $0.json(timeZone: zone) }],
                                                       options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

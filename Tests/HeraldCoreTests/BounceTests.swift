@@ -7,9 +7,9 @@ import HeraldTestSupport
     let now = Date(timeIntervalSince1970: 1_795_000_000)
     let a = "0123456789abcdef0123456789abcdef", b = "fedcba9876543210fedcba9876543210"
 
-    func ledger(_ ids: [String]) throws -> MemoryLedger {
+    func ledger(_ ids: [String]) async throws -> MemoryLedger {
         let ledger = MemoryLedger()
-        try ledger.record(ids.enumerated().map { index, id in
+        try await ledger.record(ids.enumerated().map { index, id in
             LedgerEntry(id: MessageID(id), batch: "order", row: index + 1, channel: .mail, template: "order_shipped", status: .sent,
                         providerID: "<\(id)@shop.example.com>", updatedAt: now)
         })
@@ -51,12 +51,12 @@ import HeraldTestSupport
         #expect(throws: BatchRejection.self) { try BounceReport.read(Data()) }
     }
 
-    @Test func hardBounceMakesTheMessageUndeliveredAndSuppressesTheAddressOnce() throws {
+    @Test func hardBounceMakesTheMessageUndeliveredAndSuppressesTheAddressOnce() async throws {
         let workspace = try TemporaryWorkspace()
-        let ledger = try ledger([a]), log = MemoryEventLog()
+        let ledger = try await ledger([a]), log = MemoryEventLog()
         let preferences = Preferences(suppressionsFile: WorkspacePaths(root: workspace.url).suppressions)
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
-        let (summary, unmatched) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "1.eml")
+        let (summary, unmatched) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "1.eml")
         #expect(summary.hard == 1 && unmatched == nil)
         let entry = try #require(ledger.all[MessageID(a)])
         #expect(entry.status == .undelivered && entry.errorCode == "5.1.1")
@@ -68,17 +68,17 @@ import HeraldTestSupport
             .contains("suppression list (bounce)") == true, "a hard bounce blocks every category")
         #expect(try workspace.read("recipients/suppressions.csv").contains("wang.fang@example.cn,bounce,"))
 
-        let again = try ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "2.eml")
+        let again = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "2.eml")
         #expect(again.0.duplicates == 1 && again.0.hard == 0)
         #expect(log.events.count == 1)
     }
 
-    @Test func complaintOptsTheAddressOutOfMarketingOnly() throws {
+    @Test func complaintOptsTheAddressOutOfMarketingOnly() async throws {
         let workspace = try TemporaryWorkspace()
-        let ledger = try ledger([a]), log = MemoryEventLog(), preferences = Preferences()
+        let ledger = try await ledger([a]), log = MemoryEventLog(), preferences = Preferences()
         preferences.store = FileOptOutStore(root: workspace.url)
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
-        let (summary, _) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
+        let (summary, _) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
         #expect(summary.complaints == 1)
         #expect(ledger.all[MessageID(a)]?.status == .sent, "a complaint is no bounce")
         #expect(preferences.reason(channel: .mail, category: .marketing, userID: nil, address: "user@example.com") != nil)
@@ -87,19 +87,19 @@ import HeraldTestSupport
         #expect(log.events.first?.extra["bounce"] == "complaint")
     }
 
-    @Test func reportsWithoutHeraldsIDAreMatchedByRecipientOrKeptAside() throws {
-        let ledger = try ledger([a, b]), log = MemoryEventLog()
+    @Test func reportsWithoutHeraldsIDAreMatchedByRecipientOrKeptAside() async throws {
+        let ledger = try await ledger([a, b]), log = MemoryEventLog()
         let known = ["arathib@vnet.ibm.com": MessageID(a), "johnh@hpnjld.njd.hp.com": MessageID(b)]
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), recipientLookup: { known[$0] }, clock: { now })
-        let (summary, unmatched) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.rfc3464MultiRecipient.utf8)), source: "multi.eml")
+        let (summary, unmatched) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.rfc3464MultiRecipient.utf8)), source: "multi.eml")
         #expect(summary.hard == 1 && summary.soft == 1)
         #expect(ledger.all[MessageID(a)]?.status == .undelivered && ledger.all[MessageID(b)]?.status == .sent)
         #expect(unmatched?.contains("w***@sdcc13.ucsd.edu") == true, "the third recipient names no message: \(unmatched ?? "")")
     }
 
-    @Test func filesMboxesAndMaildirsAreReadMovedAndUnmatchedKeptAside() throws {
+    @Test func filesMboxesAndMaildirsAreReadMovedAndUnmatchedKeptAside() async throws {
         let workspace = try TemporaryWorkspace()
-        let ledger = try ledger([a, b]), log = MemoryEventLog()
+        let ledger = try await ledger([a, b]), log = MemoryEventLog()
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), clock: { now })
         let files = BounceFiles(root: workspace.url)
         // An mbox of two bounces and an auto-reply; a body line ">From " is unquoted, not a new message.
@@ -115,7 +115,7 @@ import HeraldTestSupport
         let waiting = files.waiting(settle: .zero, now: Date().addingTimeInterval(10))
         #expect(waiting.map(\.lastPathComponent) == ["2026-12-01.mbox", "bounces"])
         var total = BounceSummary()
-        for url in waiting { total.merge(try files.ingest(url, with: ingest, move: true)) }
+        for url in waiting { total.merge(try await files.ingest(url, with: ingest, move: true)) }
         #expect(total.hard == 1 && total.duplicates == 1 && total.soft == 1 && total.complaints == 1 && total.unmatched == 1)
         #expect(total.unmatchedReasons.first?.contains("2026-12-01.mbox#3") == true)
         #expect(workspace.exists("recipients/processed/bounces/2026-12-01.mbox"))
@@ -127,7 +127,7 @@ import HeraldTestSupport
         #expect(log.events.map { $0.extra["source"] ?? "" }.contains("2026-12-01.mbox#1"))
     }
 
-    @Test func hostileFilesAreRefusedOrKeptAsideNeverLost() throws {
+    @Test func hostileFilesAreRefusedOrKeptAsideNeverLost() async throws {
         let workspace = try TemporaryWorkspace()
         let ingest = BounceIngest(ledger: MemoryLedger(), log: MemoryEventLog(), preferences: Preferences(), clock: { now })
         let files = BounceFiles(root: workspace.url)
@@ -137,24 +137,24 @@ import HeraldTestSupport
         let handle = try FileHandle(forWritingTo: huge)
         try handle.truncate(atOffset: UInt64(BounceFiles.largestFile + 1))
         try handle.close()
-        #expect(throws: BatchRejection.self) { try files.ingest(huge, with: ingest, move: true) }
+        await #expect(throws: BatchRejection.self) { try await files.ingest(huge, with: ingest, move: true) }
         #expect(FileManager.default.fileExists(atPath: huge.path), "a refused file stays where it is")
         // A folder that is not a Maildir.
         try workspace.write("plain/readme.txt", "x")
-        #expect(throws: BatchRejection.self) { try files.ingest(workspace.url.appendingPathComponent("plain"), with: ingest, move: true) }
+        await #expect(throws: BatchRejection.self) { try await files.ingest(workspace.url.appendingPathComponent("plain"), with: ingest, move: true) }
         // Binary garbage and a name with path tricks inside a Maildir: kept aside under a safe name.
         try workspace.write("md/new/x..%2F..%2Fetc%2Fpasswd", Data([0x00, 0xFF, 0xFE, 0x0A, 0x0D, 0x0A, 0x80]))
-        let summary = try files.ingest(workspace.url.appendingPathComponent("md"), with: ingest, move: true)
+        let summary = try await files.ingest(workspace.url.appendingPathComponent("md"), with: ingest, move: true)
         #expect(summary.unmatched == 1)
         let kept = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-bounces").path)
         #expect(kept.count == 2 && kept.allSatisfy { !$0.contains("/") && $0.contains("etc_2Fpasswd") }, "\(kept)")
     }
 
-    @Test func aReportNamingAMessageOfAnotherChannelIsKeptAside() throws {
+    @Test func aReportNamingAMessageOfAnotherChannelIsKeptAside() async throws {
         let ledger = MemoryLedger(), log = MemoryEventLog()
-        try ledger.record([LedgerEntry(id: MessageID(a), batch: "b", row: 1, channel: .sms, template: "t", status: .sent, updatedAt: now)])
+        try await ledger.record([LedgerEntry(id: MessageID(a), batch: "b", row: 1, channel: .sms, template: "t", status: .sent, updatedAt: now)])
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), clock: { now })
-        let (summary, unmatched) = try ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "x.eml")
+        let (summary, unmatched) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "x.eml")
         #expect(summary.hard == 0 && unmatched?.contains("not a mail message") == true)
         #expect(ledger.all[MessageID(a)]?.status == .sent)
     }

@@ -92,7 +92,7 @@ import HeraldTestSupport
         }
         _ = try await f.run.send(rows, batchID: "b")
         // Row 1's SMS gets a delivered receipt; row 2's never does.
-        try f.ledger.record([LedgerEntry(id: MessageID(batch: "b", row: 1, channel: "sms"), batch: "b", row: 1, channel: .sms,
+        try await f.ledger.record([LedgerEntry(id: MessageID(batch: "b", row: 1, channel: "sms"), batch: "b", row: 1, channel: .sms,
                                          template: "alert", status: .delivered, updatedAt: f.clock.now())])
         f.clock.advance(by: .seconds(600))
         #expect(try await f.run.drainSpool().counts == ["mail": ["sent": 1, "skipped": 1]])

@@ -55,7 +55,7 @@ import HeraldTestSupport
                             updatedAt: now.date, file: Self.batch.file)
             }
             for index in recovered.indices { recovered[index].worker = "w2" }
-            try memory.record(recovered)
+            try memory.record(recovered, alongside: nil)
             now.advance(11)   // w2's lease runs out (w3's, of 60 s, does not)
         })
         let transport = MemoryTransport(concurrency: 1)
@@ -99,7 +99,7 @@ import HeraldTestSupport
         #expect(recovered.map(\.messageID) == [Self.id(row: 1), Self.id(row: 2)].sorted { $0.value < $1.value })
         #expect(recovered.allSatisfy { $0.status == .sent && $0.extra["sent_by"] == "w2" && $0.providerID?.hasPrefix("biz-") == true })
         #expect(try ledger.records(of: [Self.id(row: 1)])[Self.id(row: 1)] == LedgerRecord(status: .sent, file: Self.batch.file, worker: "w2"))
-        #expect(try ledger.statuses(of: (1...4).map(Self.id(row:))).values.allSatisfy { $0 == .sent })
+        #expect(try await ledger.statuses(of: (1...4).map(Self.id(row:))).values.allSatisfy { $0 == .sent })
         #expect(try progress.prune(recordedBefore: now.date) == 2, "the ledger answers for them now")
     }
 
@@ -188,12 +188,13 @@ import HeraldTestSupport
 /// The send progress contract over its in-memory twin and PostgreSQL, and the worker-name lock.
 @Suite(.timeLimit(.minutes(1))) struct SendProgressStoreTests {
     @Test(arguments: WorkQueueTests.Kind.allCases)
-    func sendsAreKeptOnceAndPrunedWhenTheLedgerHoldsThem(kind: WorkQueueTests.Kind) throws {
+    func sendsAreKeptOnceAndPrunedWhenTheLedgerHoldsThem(kind: WorkQueueTests.Kind) async throws {
         let ledger: any Ledger, store: any SendProgressStore
         switch kind {
         case .memory:
-            ledger = MemoryLedger()
-            store = MemorySendProgressStore(ledger: ledger)
+            let memory = MemoryLedger()
+            ledger = memory
+            store = MemorySendProgressStore(ledger: memory)
         case .postgres:
             let pool = try PostgresTestDatabase.pool()
             ledger = try PostgresLedger(pool: pool, worker: "w3")
@@ -207,25 +208,25 @@ import HeraldTestSupport
         let found = try store.sends(of: [LostWorkerTests.id(row: 1), LostWorkerTests.id(row: 2), LostWorkerTests.id(row: 3)])
         #expect(found.count == 2)
         #expect(found[LostWorkerTests.id(row: 1)] == SharedSend(send: first, worker: "w2", at: at), "the first record stays, whole")
-        try ledger.record([LedgerEntry(id: LostWorkerTests.id(row: 1), batch: LostWorkerTests.batch.id, row: 1, channel: .sms,
+        try await ledger.record([LedgerEntry(id: LostWorkerTests.id(row: 1), batch: LostWorkerTests.batch.id, row: 1, channel: .sms,
                                        template: "code", status: .sent, updatedAt: at)])
         #expect(try store.prune(recordedBefore: at.addingTimeInterval(1)) == 1)
         #expect(try store.sends(of: [LostWorkerTests.id(row: 1), LostWorkerTests.id(row: 2)]).keys.map(\.value) == [LostWorkerTests.id(row: 2).value])
         if kind == .postgres {
-            #expect(try ledger.records(of: [LostWorkerTests.id(row: 1)]).first?.value.worker == "w3", "the ledger keeps who wrote it")
+            #expect(try await ledger.records(of: [LostWorkerTests.id(row: 1)]).first?.value.worker == "w3", "the ledger keeps who wrote it")
         }
     }
 
     @Test(arguments: WorkQueueTests.Kind.allCases)
-    func aWorkerReleasesOnlyItsOwnLeases(kind: WorkQueueTests.Kind) throws {
+    func aWorkerReleasesOnlyItsOwnLeases(kind: WorkQueueTests.Kind) async throws {
         let queue = try WorkQueueTests.queue(kind)
-        _ = try queue.enqueue(batch: BatchContext(id: "b-release", file: "a.csv"), worker: "a", next: WorkQueueTests.chunks(1...4, priority: 2))
-        let mine = try #require(try queue.claim(worker: "w2", lease: .seconds(60)))
-        _ = try #require(try queue.claim(worker: "w3", lease: .seconds(60)))
-        #expect(try queue.release(worker: "w2") == 1)
-        let again = try #require(try queue.claim(worker: "w2", lease: .seconds(60)))
+        _ = try await queue.enqueue(batch: BatchContext(id: "b-release", file: "a.csv"), worker: "a", next: WorkQueueTests.chunks(1...4, priority: 2))
+        let mine = try #require(try await queue.claim(worker: "w2", lease: .seconds(60)))
+        _ = try #require(try await queue.claim(worker: "w3", lease: .seconds(60)))
+        #expect(try await queue.release(worker: "w2") == 1)
+        let again = try #require(try await queue.claim(worker: "w2", lease: .seconds(60)))
         #expect(again.id == mine.id && again.claims == 2, "free at once, and known to be retaken")
-        #expect(try queue.claim(worker: "w2", lease: .seconds(60)) == nil, "w3's chunk stays w3's")
+        #expect(try await queue.claim(worker: "w2", lease: .seconds(60)) == nil, "w3's chunk stays w3's")
     }
 
     @Test(.enabled(if: PostgresTestDatabase.url != nil))
@@ -289,7 +290,7 @@ final class HookedLedger: Ledger, @unchecked Sendable {
         self.beforeWrite = beforeWrite
     }
 
-    func knows(batch: String) throws -> Bool {
+    func knows(batch: String) async throws -> Bool {
         let answer = try base.knows(batch: batch)
         let hook = lock.withLock { () -> (() throws -> Void)? in
             defer { onFirstKnows = nil }
@@ -299,7 +300,7 @@ final class HookedLedger: Ledger, @unchecked Sendable {
         return answer
     }
 
-    func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+    func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws {
         beforeWrite?()
         try base.record(entries, alongside: alongside)
     }

@@ -56,7 +56,7 @@ import HeraldTestSupport
         #expect(waiting.kind == .scheduled && waiting.attempts == 0)
         #expect(waiting.nextAttempt == Self.start.addingTimeInterval(200), "19:10 in Shanghai")
         #expect(log.events.first?.status == .scheduled && log.events.first?.nextAttempt == waiting.nextAttempt)
-        #expect(try ledger.statuses(of: [MessageID(waiting.id)]) == [MessageID(waiting.id): .scheduled])
+        #expect(try await ledger.statuses(of: [MessageID(waiting.id)]) == [MessageID(waiting.id): .scheduled])
 
         clock.advance(by: .seconds(199))
         #expect(try await run.drainSpool().counts.isEmpty, "one second early: nothing")
@@ -77,11 +77,11 @@ import HeraldTestSupport
         #expect(try schedule.waiting(batch: "b").count == 2)
         #expect(try schedule.waiting(batch: "other").isEmpty)
         let one = try #require(try schedule.waiting().first)
-        #expect(try schedule.cancel(message: one.id).map(\.id) == [one.id])
-        #expect(try ledger.statuses(of: [MessageID(one.id)]) == [MessageID(one.id): .cancelled])
+        #expect(try await schedule.cancel(message: one.id).map(\.id) == [one.id])
+        #expect(try await ledger.statuses(of: [MessageID(one.id)]) == [MessageID(one.id): .cancelled])
         #expect(log.events.last?.status == .cancelled && log.events.last?.error?.code == "cancelled")
-        #expect(try schedule.cancel(batch: "b").count == 1)
-        #expect(try schedule.cancel(batch: "b").isEmpty, "nothing left to cancel")
+        #expect(try await schedule.cancel(batch: "b").count == 1)
+        #expect(try await schedule.cancel(batch: "b").isEmpty, "nothing left to cancel")
 
         clock.advance(by: .seconds(3 * 86_400))
         #expect(try await run.drainSpool().counts.isEmpty)
@@ -95,7 +95,7 @@ import HeraldTestSupport
         let (run, transport, _, ledger) = try run(clock: clock)
         _ = try await run.send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b")
         let entry = try #require(try run.spool?.entries().first)
-        try ledger.record([LedgerEntry(id: MessageID(entry.id), batch: "b", row: 1, channel: .sms, template: "code", status: .cancelled,
+        try await ledger.record([LedgerEntry(id: MessageID(entry.id), batch: "b", row: 1, channel: .sms, template: "code", status: .cancelled,
                                        updatedAt: clock.now())])
         clock.advance(by: .seconds(3 * 86_400))
         #expect(try await run.drainSpool().counts == ["sms": ["cancelled": 1]])

@@ -37,69 +37,72 @@ import HeraldTestSupport
     }
 
     @Test(arguments: Kind.allCases)
-    func aBatchIsTakenOnceAndItsChunksGoMostUrgentFirst(kind: Kind) throws {
+    func aBatchIsTakenOnceAndItsChunksGoMostUrgentFirst(kind: Kind) async throws {
         let queue = try Self.queue(kind)
         let marketing = BatchContext(id: "b-marketing", file: "m.csv"), code = BatchContext(id: "b-code", file: "v.jsonl")
-        #expect(try queue.enqueue(batch: marketing, worker: "a", next: Self.chunks(1...5, priority: 3)) == .queued(rows: 5, chunks: 3))
-        #expect(try queue.enqueue(batch: code, worker: "b", next: Self.chunks(1...1, priority: 0)) == .queued(rows: 1, chunks: 1))
-        guard case let .takenBefore(worker, file, _) = try queue.enqueue(batch: marketing, worker: "c", next: Self.chunks(1...5, priority: 3)) else {
+        #expect(try await queue.enqueue(batch: marketing, worker: "a", next: Self.chunks(1...5, priority: 3)) == .queued(rows: 5, chunks: 3))
+        #expect(try await queue.enqueue(batch: code, worker: "b", next: Self.chunks(1...1, priority: 0)) == .queued(rows: 1, chunks: 1))
+        guard case let .takenBefore(worker, file, _) = try await queue.enqueue(batch: marketing, worker: "c", next: Self.chunks(1...5, priority: 3)) else {
             Issue.record("a batch id queued before was queued again")
             return
         }
         #expect(worker == "a" && file == "m.csv")
-        #expect(try queue.backlog() == (chunks: 4, rows: 6))
+        #expect(try await queue.backlog() == (chunks: 4, rows: 6))
 
-        let first = try #require(try queue.claim(worker: "x", lease: .seconds(60)))
+        let first = try #require(try await queue.claim(worker: "x", lease: .seconds(60)))
         #expect(first.batch == code && first.records == Self.records(1...1) && first.claims == 1, "verification first, rows intact")
-        let second = try #require(try queue.claim(worker: "y", lease: .seconds(60)))
+        let second = try #require(try await queue.claim(worker: "y", lease: .seconds(60)))
         #expect(second.batch.id == "b-marketing" && second.records == Self.records(1...2))
-        try queue.finish(first.id)
-        try queue.finish(second.id)
-        #expect(try queue.claim(worker: "x", lease: .seconds(60))?.records == Self.records(3...4))
-        #expect(try queue.claim(worker: "y", lease: .seconds(60))?.records == Self.records(5...5))
-        #expect(try queue.claim(worker: "z", lease: .seconds(60)) == nil, "every chunk is leased")
+        try await queue.finish(first.id)
+        try await queue.finish(second.id)
+        #expect(try await queue.claim(worker: "x", lease: .seconds(60))?.records == Self.records(3...4))
+        #expect(try await queue.claim(worker: "y", lease: .seconds(60))?.records == Self.records(5...5))
+        #expect(try await queue.claim(worker: "z", lease: .seconds(60)) == nil, "every chunk is leased")
     }
 
     @Test(arguments: Kind.allCases)
-    func aBatchThatFailsWhileQueuingLeavesNothingQueuedOrClaimed(kind: Kind) throws {
+    func aBatchThatFailsWhileQueuingLeavesNothingQueuedOrClaimed(kind: Kind) async throws {
         let queue = try Self.queue(kind)
         let batch = BatchContext(id: "b1", file: "a.csv")
         struct Unreadable: Error {}
         var calls = 0
-        #expect(throws: Unreadable.self) {
-            try queue.enqueue(batch: batch, worker: "a") {
+        await #expect(throws: Unreadable.self) {
+            try await queue.enqueue(batch: batch, worker: "a") {
                 calls += 1
                 if calls == 2 { throw Unreadable() }
                 return (Self.records(1...2), 2)
             }
         }
-        #expect(try queue.backlog() == (chunks: 0, rows: 0))
-        #expect(try queue.enqueue(batch: batch, worker: "a", next: Self.chunks(1...2, priority: 2)) == .queued(rows: 2, chunks: 1),
+        #expect(try await queue.backlog() == (chunks: 0, rows: 0))
+        #expect(try await queue.enqueue(batch: batch, worker: "a", next: Self.chunks(1...2, priority: 2)) == .queued(rows: 2, chunks: 1),
                 "the file can be taken again once it is readable")
     }
 
     @Test(.enabled(if: PostgresTestDatabase.url != nil))
-    func aChunkWhoseLeaseRanOutGoesToAnotherWorker() throws {
+    func aChunkWhoseLeaseRanOutGoesToAnotherWorker() async throws {
         let queue = try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
-        _ = try queue.enqueue(batch: BatchContext(id: "b1", file: "a.csv"), worker: "a", next: Self.chunks(1...2, priority: 2))
-        let taken = try #require(try queue.claim(worker: "dies", lease: .milliseconds(200)))
-        #expect(try queue.claim(worker: "b", lease: .seconds(60)) == nil, "held while the lease lasts")
-        Thread.sleep(forTimeInterval: 0.3)
-        let again = try #require(try queue.claim(worker: "b", lease: .seconds(60)))
+        _ = try await queue.enqueue(batch: BatchContext(id: "b1", file: "a.csv"), worker: "a", next: Self.chunks(1...2, priority: 2))
+        let taken = try #require(try await queue.claim(worker: "dies", lease: .milliseconds(200)))
+        #expect(try await queue.claim(worker: "b", lease: .seconds(60)) == nil, "held while the lease lasts")
+        try await Task.sleep(for: .milliseconds(300))
+        let again = try #require(try await queue.claim(worker: "b", lease: .seconds(60)))
         #expect(again.id == taken.id && again.claims == 2)
     }
 
     @Test(.enabled(if: PostgresTestDatabase.url != nil))
-    func workersClaimingAtOnceNeverShareAChunk() throws {
+    func workersClaimingAtOnceNeverShareAChunk() async throws {
         let pool = try PostgresTestDatabase.pool(size: 8)
         let queue = try PostgresWorkQueue(pool: pool)
-        _ = try queue.enqueue(batch: BatchContext(id: "b1", file: "a.csv"), worker: "a", next: Self.chunks(1...200, priority: 2))
-        let claimed = NSLock()
-        nonisolated(unsafe) var ids: [Int64] = []
-        DispatchQueue.concurrentPerform(iterations: 6) { worker in
-            while let chunk = try? queue.claim(worker: "w\(worker)", lease: .seconds(60)) {
-                claimed.withLock { ids.append(chunk.id) }
+        _ = try await queue.enqueue(batch: BatchContext(id: "b1", file: "a.csv"), worker: "a", next: Self.chunks(1...200, priority: 2))
+        let ids = await withTaskGroup(of: [Int64].self) { group in
+            for worker in 0..<6 {
+                group.addTask {
+                    var mine: [Int64] = []
+                    while let chunk = try? await queue.claim(worker: "w\(worker)", lease: .seconds(60)) { mine.append(chunk.id) }
+                    return mine
+                }
             }
+            return await group.reduce(into: []) { $0 += $1 }
         }
         #expect(ids.count == 100 && Set(ids).count == 100, "100 chunks, each claimed by exactly one worker")
     }
@@ -237,14 +240,14 @@ import HeraldTestSupport
         let second = RecipientRow(row: 2, template: "code", recipient: Recipient(mobile: "13800138001"), parameters: ["code": "5678"])
         // Two chunks: the second is claimed (and prepared) while the first is still being sent.
         var chunks = [[BatchRecord.row(row)], [BatchRecord.row(second)]].makeIterator()
-        _ = try queue.enqueue(batch: BatchContext(id: "b2", file: "code.b.csv"), worker: "slow") { chunks.next().map { ($0, 0) } }
+        _ = try await queue.enqueue(batch: BatchContext(id: "b2", file: "code.b.csv"), worker: "slow") { chunks.next().map { ($0, 0) } }
         let drain = Task { [run] in try await run.drainQueue() }
         try await Task.sleep(for: .seconds(3))
-        #expect(try queue.claim(worker: "other", lease: .seconds(60)) == nil,
+        #expect(try await queue.claim(worker: "other", lease: .seconds(60)) == nil,
                 "both chunks keep the slow worker's lease (2s): the one being sent (4s) and the one waiting behind it")
         let summary = try await drain.value
         #expect(summary.total("sent") == 2 && transport.sent.count == 2)
-        #expect(try queue.backlog() == (chunks: 0, rows: 0))
+        #expect(try await queue.backlog() == (chunks: 0, rows: 0))
     }
 }
 

@@ -118,7 +118,7 @@ import HeraldTestSupport
         let ledger = MemoryLedger()
         // What an earlier version recorded: batch id = sha256 of the bytes alone.
         let legacy = try #require(try BatchFingerprint.compute(workspace.url.appendingPathComponent("recipients/inbox/promo.csv")).legacyBatchID)
-        try ledger.record([LedgerEntry(id: MessageID(batch: legacy, row: 1, channel: "sms"), batch: legacy, row: 1, channel: .sms,
+        try await ledger.record([LedgerEntry(id: MessageID(batch: legacy, row: 1, channel: "sms"), batch: legacy, row: 1, channel: .sms,
                                        template: "promo", status: .sent, updatedAt: Date())])
         let transport = MemoryTransport()
         let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import HeraldCore
 import HeraldPostgres
@@ -77,38 +78,39 @@ import HeraldTestSupport
     }
 
     @Test(arguments: Kind.allCases)
-    func theLedgerRecordsReplacesAndFindsByIdOrProviderID(kind: Kind) throws {
+    func theLedgerRecordsReplacesAndFindsByIdOrProviderID(kind: Kind) async throws {
         let stores = try Stores(kind)
         let ledger = stores.ledger
-        #expect(try ledger.isBlank())
-        #expect(try ledger.knows(batch: "b1") == false)
-        try ledger.record([Self.entry(1, status: .deferred), Self.entry(2, provider: "biz-2")])
-        try ledger.record([Self.entry(1, status: .sent, provider: "biz-1", fingerprint: nil)])
-        #expect(try ledger.isBlank() == false)
-        #expect(try ledger.knows(batch: "b1") && !ledger.knows(batch: "b2"))
+        #expect(try await ledger.isBlank())
+        #expect(try await ledger.knows(batch: "b1") == false)
+        try await ledger.record([Self.entry(1, status: .deferred), Self.entry(2, provider: "biz-2")])
+        try await ledger.record([Self.entry(1, status: .sent, provider: "biz-1", fingerprint: nil)])
+        #expect(try await ledger.isBlank() == false)
+        #expect(try await ledger.knows(batch: "b1"))
+        #expect(try await !ledger.knows(batch: "b2"))
         let one = MessageID(batch: "b1", row: 1, channel: "sms"), two = MessageID(batch: "b1", row: 2, channel: "sms")
-        #expect(try ledger.records(of: [one, two, MessageID("none")]) == [
+        #expect(try await ledger.records(of: [one, two, MessageID("none")]) == [
             one: LedgerRecord(status: .sent, fingerprint: "fp", file: "a.csv"),
             two: LedgerRecord(status: .sent, fingerprint: "fp", file: "a.csv"),
         ], "a later record without a fingerprint keeps the earlier one")
-        #expect(Set(try ledger.entries(ids: [], providerIDs: ["biz-1", "biz-2"]).map(\.id)) == [one, two])
-        #expect(try ledger.entries(ids: [two], providerIDs: []).map(\.providerID) == ["biz-2"])
+        #expect(Set(try await ledger.entries(ids: [], providerIDs: ["biz-1", "biz-2"]).map(\.id)) == [one, two])
+        #expect(try await ledger.entries(ids: [two], providerIDs: []).map(\.providerID) == ["biz-2"])
     }
 
     @Test(arguments: Kind.allCases)
-    func writesAlongsideTheLedgerRunInItsTransaction(kind: Kind) throws {
+    func writesAlongsideTheLedgerRunInItsTransaction(kind: Kind) async throws {
         let stores = try Stores(kind)
         struct Refused: Error {}
-        var ran = false
-        #expect(throws: Refused.self) {
-            try stores.ledger.record([Self.entry(1)]) { transaction in
-                ran = true
+        let ran = Mutex(false)
+        await #expect(throws: Refused.self) {
+            try await stores.ledger.record([Self.entry(1)]) { transaction in
+                ran.withLock { $0 = true }
                 #expect((transaction.database != nil) == (kind == .sqlite))
                 throw Refused()
             }
         }
-        #expect(ran)
-        #expect(try stores.ledger.records(of: [MessageID(batch: "b1", row: 1, channel: "sms")]).isEmpty,
+        #expect(ran.withLock { $0 })
+        #expect(try await stores.ledger.records(of: [MessageID(batch: "b1", row: 1, channel: "sms")]).isEmpty,
                 "when the other store's write fails, the ledger records nothing either")
     }
 

@@ -176,7 +176,7 @@ extension InboxStoreTests {
     static var transactionalKinds: [StoreKind] { StoreKind.allCases.filter { $0 != .memory } }
 
     @Test(arguments: transactionalKinds)
-    func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt(kind: StoreKind) throws {
+    func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt(kind: StoreKind) async throws {
         let workspace = try TemporaryWorkspace()
         let ledger: any Ledger
         let inbox: any InboxStore & SiteMessageStore
@@ -193,19 +193,19 @@ extension InboxStoreTests {
         let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
                                 updatedAt: InboxStoreTests.t0)
         struct Refused: Error {}
-        #expect(throws: Refused.self) {
-            try ledger.record([entry]) { transaction in
+        await #expect(throws: Refused.self) {
+            try await ledger.record([entry]) { transaction in
                 try inbox.deliver([message], in: transaction)
                 throw Refused()
             }
         }
         #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 0, "rolled back with the ledger")
-        #expect(try ledger.records(of: [entry.id]).isEmpty)
+        #expect(try await ledger.records(of: [entry.id]).isEmpty)
 
-        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
-        try ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        try await ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        try await ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
         #expect(try inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
-        #expect(try ledger.statuses(of: [entry.id]) == [entry.id: .sent])
+        #expect(try await ledger.statuses(of: [entry.id]) == [entry.id: .sent])
         if kind == .postgres {
             #expect(throws: InboxError.self, "a SQLite transaction is not this store's") {
                 try inbox.deliver([InboxStoreTests.message(2)], in: StoreTransaction(database: nil))

@@ -57,7 +57,7 @@ public struct LedgerEntry: Sendable, Hashable {
 /// inbox table itself.
 ///
 /// ```swift
-/// try ledger.record(entries) { transaction in try inbox.deliver(messages, in: transaction) }
+/// try await ledger.record(entries) { transaction in try inbox.deliver(messages, in: transaction) }
 /// ```
 public protocol SiteMessageStore: Sendable {
     /// Stores `messages` within `transaction`; a message id already stored is left as it is.
@@ -171,38 +171,38 @@ public struct LedgerRecord: Sendable, Hashable {
 ///
 /// ```swift
 /// let ledger = MemoryLedger()
-/// try ledger.record([entry])
-/// try ledger.statuses(of: [entry.id])   // [entry.id: .sent]
+/// try await ledger.record([entry])
+/// try await ledger.statuses(of: [entry.id])   // [entry.id: .sent]
 /// ```
 public protocol Ledger: Sendable {
     /// Whether any message of `batch` was recorded (a cheap check before per-message lookups).
-    func knows(batch: String) throws -> Bool
+    func knows(batch: String) async throws -> Bool
     /// The recorded status, fingerprint and batch file of each id that has one.
-    func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord]
+    func records(of ids: [MessageID]) async throws -> [MessageID: LedgerRecord]
     /// Records entries in one transaction, replacing earlier entries with the same id; runs
     /// `alongside` (another store's writes, such as the chunk's 站内信) in the same transaction.
-    func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws
+    func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws
     /// The entries of messages by id, or by provider id (delivery receipts match either).
-    func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry]
+    func entries(ids: [MessageID], providerIDs: [String]) async throws -> [LedgerEntry]
     /// Whether the ledger cannot be trusted to know what the logs know (see `LedgerHistory`):
     /// it holds no message and was never rebuilt (a lost database looks like this), or a rebuild
     /// from the logs started and did not finish.
-    func isBlank() throws -> Bool
+    func isBlank() async throws -> Bool
     /// Notes that a rebuild from the logs starts: until `markRebuilt`, the ledger is not trusted.
-    func markRebuilding() throws
+    func markRebuilding() async throws
     /// Notes that the ledger was rebuilt from the logs, so an empty one is no longer suspicious.
-    func markRebuilt(at date: Date) throws
+    func markRebuilt(at date: Date) async throws
 }
 
 extension Ledger {
     /// Records entries in one transaction, replacing earlier entries with the same id.
-    public func record(_ entries: [LedgerEntry]) throws {
-        try record(entries, alongside: nil)
+    public func record(_ entries: [LedgerEntry]) async throws {
+        try await record(entries, alongside: nil)
     }
 
     /// The recorded status of each id that has one.
-    public func statuses(of ids: [MessageID]) throws -> [MessageID: DeliveryStatus] {
-        try records(of: ids).mapValues(\.status)
+    public func statuses(of ids: [MessageID]) async throws -> [MessageID: DeliveryStatus] {
+        try await records(of: ids).mapValues(\.status)
     }
 }
 
@@ -265,7 +265,7 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ new: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+    public func record(_ new: [LedgerEntry], alongside: StoreTransaction.Work?) throws {
         try lock.withLock {
             try alongside?(StoreTransaction(database: nil))
             for entry in new { store(entry) }

@@ -4,14 +4,14 @@ import Foundation
 /// sent twice, and the ledger can be rebuilt from `outbox/log/`, fingerprints included.
 ///
 /// ```swift
-/// try LedgerHistory.check(ledger, logDirectory: log)          // throws LedgerLost
-/// let report = try LedgerHistory.rebuild(ledger, logDirectory: log, now: Date())
+/// try await LedgerHistory.check(ledger, logDirectory: log)          // throws LedgerLost
+/// let report = try await LedgerHistory.rebuild(ledger, logDirectory: log, now: Date())
 /// ```
 public enum LedgerHistory {
     /// Throws `LedgerLost` when the ledger holds nothing (and was never rebuilt) while the logs
     /// hold lines of earlier runs: sending now could send every one of those messages again.
-    public static func check(_ ledger: any Ledger, logDirectory: URL) throws {
-        guard try ledger.isBlank() else { return }
+    public static func check(_ ledger: any Ledger, logDirectory: URL) async throws {
+        guard try await ledger.isBlank() else { return }
         let files = logFiles(logDirectory).filter { fileSize($0) > 0 }
         guard !files.isEmpty else { return }
         throw LedgerLost(logFiles: files.count)
@@ -20,9 +20,9 @@ public enum LedgerHistory {
     /// Reads every log file in day order and records each message's last status, attempt,
     /// provider id, error and fingerprint, then notes the rebuild. Lines that cannot be read are
     /// counted and passed over; batch notes are not messages.
-    public static func rebuild(_ ledger: any Ledger, logDirectory: URL, now: Date) throws -> LedgerRebuildReport {
+    public static func rebuild(_ ledger: any Ledger, logDirectory: URL, now: Date) async throws -> LedgerRebuildReport {
         var report = LedgerRebuildReport()
-        try ledger.markRebuilding()
+        try await ledger.markRebuilding()
         var chunk: [LedgerEntry] = []
         var messages = Set<String>()
         for url in logFiles(logDirectory) {
@@ -43,13 +43,13 @@ public enum LedgerHistory {
                 messages.insert(entry.id.value)
                 chunk.append(entry)
                 if chunk.count >= 1000 {
-                    try ledger.record(chunk)
+                    try await ledger.record(chunk)
                     chunk.removeAll(keepingCapacity: true)
                 }
             }
         }
-        try ledger.record(chunk)
-        try ledger.markRebuilt(at: now)
+        try await ledger.record(chunk)
+        try await ledger.markRebuilt(at: now)
         report.messages = messages.count
         return report
     }

@@ -59,17 +59,17 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     private let batchIDs = BatchIDCache()
 
-    public func knows(batch: String) throws -> Bool {
-        try database.read { db in
+    public func knows(batch: String) async throws -> Bool {
+        try await database.read { db in
             try Bool.fetchOne(db, sql: """
                 SELECT EXISTS(SELECT 1 FROM ledger WHERE batch_id = (SELECT id FROM batches WHERE batch = ?))
                 """, arguments: [batch]) ?? false
         }
     }
 
-    public func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] {
+    public func records(of ids: [MessageID]) async throws -> [MessageID: LedgerRecord] {
         guard !ids.isEmpty else { return [:] }
-        return try database.read { db in
+        return try await database.read { db in
             var result: [MessageID: LedgerRecord] = [:]
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let slice = ids[start..<min(ids.count, start + 500)]
@@ -89,8 +89,8 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func isBlank() throws -> Bool {
-        try database.read { db in
+    public func isBlank() async throws -> Bool {
+        try await database.read { db in
             let any = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger)") ?? false
             let rebuilt = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger_state WHERE key = 'rebuilt_at')") ?? false
             let rebuilding = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ledger_state WHERE key = 'rebuilding')") ?? false
@@ -98,14 +98,14 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func markRebuilding() throws {
-        try database.write { db in
+    public func markRebuilding() async throws {
+        try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO ledger_state (key, value) VALUES ('rebuilding', '1')")
         }
     }
 
-    public func markRebuilt(at date: Date) throws {
-        try database.write { db in
+    public func markRebuilt(at date: Date) async throws {
+        try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO ledger_state (key, value) VALUES ('rebuilt_at', ?)",
                            arguments: [Timestamp.iso8601(date, timeZone: TimeZone(identifier: "UTC") ?? .current)])
             try db.execute(sql: "DELETE FROM ledger_state WHERE key = 'rebuilding'")
@@ -113,9 +113,9 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     }
 
 
-    public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
+    public func entries(ids: [MessageID], providerIDs: [String]) async throws -> [LedgerEntry] {
         guard !ids.isEmpty || !providerIDs.isEmpty else { return [] }
-        return try database.read { db in
+        return try await database.read { db in
             var found: [String: LedgerEntry] = [:]
             for (column, values) in [("message_id", ids.map(\.value)), ("provider_id", providerIDs)] where !values.isEmpty {
                 for start in stride(from: 0, to: values.count, by: 500) {
@@ -139,10 +139,10 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ entries: [LedgerEntry], alongside: ((StoreTransaction) throws -> Void)?) throws {
+    public func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws {
         guard !entries.isEmpty || alongside != nil else { return }
         let utc = TimeZone(identifier: "UTC") ?? .current
-        try database.write { db in
+        try await database.write { db in
             try alongside?(StoreTransaction(database: db))
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,

@@ -73,7 +73,7 @@ public struct BounceIngest: Sendable {
 
     /// Applies one message's reports; returns what it did, and why it is unmatched when it is
     /// (nil when every report found its message).
-    public func apply(_ reports: [BounceReport], source: String) throws -> (BounceSummary, unmatched: String?) {
+    public func apply(_ reports: [BounceReport], source: String) async throws -> (BounceSummary, unmatched: String?) {
         var summary = BounceSummary()
         var events: [LogEvent] = []
         var updated: [LedgerEntry] = []
@@ -82,7 +82,7 @@ public struct BounceIngest: Sendable {
         for report in reports {
             var id = report.herald.map(MessageID.init)
             if id == nil, let recipient = report.recipient { id = try recipientLookup(recipient) }
-            guard let id, var entry = try ledger.entries(ids: [id], providerIDs: []).first, entry.channel == .mail else {
+            guard let id, var entry = try await ledger.entries(ids: [id], providerIDs: []).first, entry.channel == .mail else {
                 missing.append(report.herald.map { "message \($0) is not a mail message in the ledger" }
                                ?? "no VERP address, Herald Message-ID or known recipient (\(masking.apply(report.recipient ?? "none", channel: .mail)))")
                 continue
@@ -132,7 +132,7 @@ public struct BounceIngest: Sendable {
         }
         try log.append(events)
         try log.flush()
-        try ledger.record(updated)
+        try await ledger.record(updated)
         return (summary, missing.isEmpty ? nil : missing.joined(separator: "; "))
     }
 }
@@ -229,12 +229,12 @@ public struct BounceFiles: Sendable {
 
     /// Reads and applies every message of `url`; unmatched ones are kept aside. Moves the file
     /// (or a Maildir's messages) to processed/ when `move` is true.
-    public func ingest(_ url: URL, with ingest: BounceIngest, move: Bool) throws -> BounceSummary {
+    public func ingest(_ url: URL, with ingest: BounceIngest, move: Bool) async throws -> BounceSummary {
         var summary = BounceSummary()
         let messages = try Self.messages(at: url)
         for (name, data) in messages {
             do {
-                let (applied, unmatched) = try ingest.apply(try BounceReport.read(data), source: name)
+                let (applied, unmatched) = try await ingest.apply(try BounceReport.read(data), source: name)
                 summary.merge(applied)
                 if let unmatched { try keepAside(data, name: name, because: unmatched, into: &summary) }
             } catch let rejection as BatchRejection {

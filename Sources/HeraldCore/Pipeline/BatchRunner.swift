@@ -23,7 +23,7 @@ public struct BatchRunner: Sendable {
     public var shouldStop: @Sendable () -> Bool
     /// Whether the ledger knows a batch id; an undeclared file it knows under its bytes-only id
     /// (from before the name joined the identity) keeps that id.
-    public var ledgerKnows: (@Sendable (String) throws -> Bool)?
+    public var ledgerKnows: (@Sendable (String) async throws -> Bool)?
     /// Called between chunks (after a chunk is prepared, before it is handed to delivery): where
     /// a run sends verification files that arrived meanwhile, so a code never waits for the end
     /// of a campaign.
@@ -41,7 +41,7 @@ public struct BatchRunner: Sendable {
     /// Reads `url` through the pipeline. Throws `BatchRejection` when the file cannot be
     /// read at all (nothing of it was sent), `FatalStageError` when the run must stop.
     public func run(_ url: URL, progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
-        let (reader, batch) = try Self.open(url, catalog: catalog, ledgerKnows: ledgerKnows)
+        let (reader, batch) = try await Self.open(url, catalog: catalog, ledgerKnows: ledgerKnows)
         var summary = RunSummary()
         var rows = 0
         let preparation = pipeline.preparation, delivery = pipeline.delivery
@@ -99,11 +99,11 @@ public struct BatchRunner: Sendable {
     /// Opens a batch file: its reader, and its identity (the declared id, else the file's name and
     /// bytes; a file the ledger knows under its bytes-only id keeps that id).
     public static func open(_ url: URL, catalog: TemplateCatalog,
-                            ledgerKnows: (@Sendable (String) throws -> Bool)?) throws -> (reader: any BatchReader, batch: BatchContext) {
+                            ledgerKnows: (@Sendable (String) async throws -> Bool)?) async throws -> (reader: any BatchReader, batch: BatchContext) {
         let fingerprint = try BatchFingerprint.compute(url)
         let reader = try BatchReaders.open(url, catalog: catalog)
         var id = reader.declaredID ?? fingerprint.batchID
-        if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, let ledgerKnows, try ledgerKnows(legacy) {
+        if reader.declaredID == nil, let legacy = fingerprint.legacyBatchID, let ledgerKnows, try await ledgerKnows(legacy) {
             id = legacy
         }
         return (reader, BatchContext(id: id, file: url.lastPathComponent))

@@ -45,20 +45,21 @@ public protocol WorkQueue: Sendable {
     /// all in one transaction: a worker that dies part-way leaves nothing queued and nothing
     /// claimed. Returns `.takenBefore` (queuing nothing) when the identity was claimed before.
     func enqueue(batch: BatchContext, worker: String,
-                 next: () throws -> (records: [BatchRecord], priority: Int)?) throws -> BatchClaim
+                 next: () throws -> (records: [BatchRecord], priority: Int)?) async throws -> BatchClaim
     /// The most urgent chunk no live lease holds, now leased to `worker` for `lease`; nil when
     /// there is none.
-    func claim(worker: String, lease: Duration) throws -> QueuedChunk?
-    /// Extends `worker`'s lease on a chunk it still holds.
+    func claim(worker: String, lease: Duration) async throws -> QueuedChunk?
+    /// Extends `worker`'s lease on a chunk it still holds. Synchronous on purpose: the lease
+    /// heartbeat calls it from a timer thread, so a busy cooperative pool cannot make it late.
     func renew(_ id: Int64, worker: String, lease: Duration) throws
     /// Removes a chunk whose rows were all recorded.
-    func finish(_ id: Int64) throws
+    func finish(_ id: Int64) async throws
     /// Frees every chunk leased to `worker` for any worker to claim at once (a restarted worker
     /// gives back what its previous process held, after recovering its journal); returns how many.
     /// Only the process that holds `worker`'s name may call it.
-    func release(worker: String) throws -> Int
+    func release(worker: String) async throws -> Int
     /// Chunks and rows waiting or in hand.
-    func backlog() throws -> (chunks: Int, rows: Int)
+    func backlog() async throws -> (chunks: Int, rows: Int)
 }
 
 /// The in-memory twin of the PostgreSQL queue, for tests of the chain over a queue.

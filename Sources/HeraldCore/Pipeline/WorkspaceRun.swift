@@ -116,16 +116,16 @@ public struct WorkspaceRun: Sendable {
 
     /// Puts what the send journal of an interrupted run says was sent into the ledger and the
     /// log. Returns (recovered sends, messages that were in flight without an outcome).
-    public func recover() throws -> (recovered: Int, inFlight: Int) {
+    public func recover() async throws -> (recovered: Int, inFlight: Int) {
         guard let journal else { return (0, 0) }
         let (segments, sends, inFlight) = try journal.pending()
         guard !segments.isEmpty else { return (0, 0) }
-        let known = try ledger.statuses(of: sends.map(\.id))
+        let known = try await ledger.statuses(of: sends.map(\.id))
         let now = clock()
         let fresh = sends.filter { known[$0.id]?.wasSent != true }
         try log.append(fresh.map { $0.logEvent(at: now, extra: ["recovered": "send journal"]) })
         try log.flush()
-        try ledger.record(fresh.map { $0.ledgerEntry(at: now) })
+        try await ledger.record(fresh.map { $0.ledgerEntry(at: now) })
         for send in sends { try spool?.remove(send.id.value) }
         for segment in segments { unlink(segment.path) }
         return (fresh.count, inFlight.count)
@@ -141,7 +141,7 @@ public struct WorkspaceRun: Sendable {
         var summary = RunSummary()
         for start in stride(from: 0, to: due.count, by: workspace.configuration.chunkSize) {
             var jobs = due[start..<min(due.count, start + workspace.configuration.chunkSize)].map(Self.job(for:))
-            try skipUnneededEscalations(&jobs)
+            try await skipUnneededEscalations(&jobs)
             try await pipeline.run(&jobs)
             summary.add(jobs)
             progress?(BatchProgress(file: "spool", rows: min(due.count, start + workspace.configuration.chunkSize),
@@ -188,11 +188,11 @@ public struct WorkspaceRun: Sendable {
 
     /// Escalations whose first messages reached their `unless` (read, delivered, sent) in time end
     /// `skipped` (`escalation_not_needed`) instead of being sent.
-    func skipUnneededEscalations(_ jobs: inout [Job]) throws {
+    func skipUnneededEscalations(_ jobs: inout [Job]) async throws {
         let checks = jobs.flatMap { $0.deliveries.compactMap(\.escalation) }
         guard !checks.isEmpty else { return }
         let firstIDs = Array(Set(checks.flatMap(\.firstMessages))).map(MessageID.init)
-        let statuses = try ledger.statuses(of: firstIDs)
+        let statuses = try await ledger.statuses(of: firstIDs)
         let read = checks.contains { $0.unless == .read } ? try siteMessages?.readStates(of: firstIDs) ?? [:] : [:]
         for j in jobs.indices {
             for d in jobs[j].deliveries.indices {
@@ -236,12 +236,12 @@ public struct WorkspaceRun: Sendable {
                               progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
         var summary = RunSummary()
         if !dryRun {
-            let (recovered, inFlight) = try recover()
+            let (recovered, inFlight) = try await recover()
             summary.recovered = recovered
             summary.inFlightAtCrash = inFlight
             summary.merge(try await drainSpool(progress: progress))
-            try ingestReceipts(into: &summary)
-            try ingestBounces(into: &summary)
+            try await ingestReceipts(into: &summary)
+            try await ingestBounces(into: &summary)
         }
         try await runBatches(dryRun: dryRun, progress: progress, into: &summary)
         if !dryRun, queue != nil { summary.merge(try await drainQueue(progress: progress)) }
@@ -252,12 +252,12 @@ public struct WorkspaceRun: Sendable {
 
     /// Ingests settled receipt files of `recipients/inbox/receipts/<channel>/`; a file that
     /// cannot be read moves to rejected/ with its reason.
-    func ingestReceipts(into summary: inout RunSummary) throws {
+    func ingestReceipts(into summary: inout RunSummary) async throws {
         let receipts = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: receiptParsers)
         let ingest = ReceiptIngest(ledger: ledger, log: log, clock: clock)
         for (channel, url) in receipts.waiting(settle: workspace.configuration.settle, now: clock()) {
             do {
-                let report = try receipts.ingest(url, channel: channel, with: ingest, move: true)
+                let report = try await receipts.ingest(url, channel: channel, with: ingest, move: true)
                 summary.notes.append("receipts/\(channel)/\(url.lastPathComponent): \(report.delivered) delivered, "
                     + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
             } catch let rejection as BatchRejection {
@@ -270,10 +270,10 @@ public struct WorkspaceRun: Sendable {
         let parsers = receipts
         var reports: [String: ReceiptReport] = [:]
         var pushes: [String: Int] = [:]
-        _ = try receiptQueue.take(limit: 1000) { channel, body in
+        _ = try await receiptQueue.take(limit: 1000) { channel, body in
             pushes[channel, default: 0] += 1
             do {
-                let report = try parsers.ingest(body, channel: channel, with: ingest)
+                let report = try await parsers.ingest(body, channel: channel, with: ingest)
                 reports[channel, default: ReceiptReport()].merge(report)
             } catch let rejection as BatchRejection {
                 // serve checked the push before keeping it; one that fails now is kept as a file.
@@ -298,7 +298,7 @@ public struct WorkspaceRun: Sendable {
 
     /// Ingests settled bounce files and Maildirs of `recipients/inbox/bounces/`; a file that
     /// cannot be read moves to rejected/ with its reason.
-    func ingestBounces(into summary: inout RunSummary) throws {
+    func ingestBounces(into summary: inout RunSummary) async throws {
         let files = BounceFiles(root: workspace.root)
         let waiting = files.waiting(settle: workspace.configuration.settle, now: clock())
         guard !waiting.isEmpty else { return }
@@ -306,7 +306,7 @@ public struct WorkspaceRun: Sendable {
         var total = BounceSummary()
         for url in waiting {
             do {
-                let report = try files.ingest(url, with: ingest, move: true)
+                let report = try await files.ingest(url, with: ingest, move: true)
                 total.merge(report)
                 summary.notes.append("bounces/\(url.lastPathComponent): \(report.description)")
             } catch let rejection as BatchRejection {
@@ -343,7 +343,7 @@ public struct WorkspaceRun: Sendable {
                 continue
             }
             if let queue, !dryRun {
-                try enqueue(url, to: queue, in: dropFolder, into: &summary)
+                try await enqueue(url, to: queue, in: dropFolder, into: &summary)
                 continue
             }
             // While a batch that is not itself urgent runs, verification files that arrive are
@@ -395,11 +395,11 @@ public struct WorkspaceRun: Sendable {
     /// processed/. A file whose identity another worker (or an earlier run) took is counted as
     /// duplicates, logged with one batch line, and moved to processed/ too. A file unreadable
     /// part-way is rejected whole: nothing of it is queued.
-    func enqueue(_ url: URL, to queue: any WorkQueue, in dropFolder: DropFolder, into summary: inout RunSummary) throws {
+    func enqueue(_ url: URL, to queue: any WorkQueue, in dropFolder: DropFolder, into summary: inout RunSummary) async throws {
         let name = url.lastPathComponent
         do {
             let ledger = ledger
-            let (reader, batch) = try BatchRunner.open(url, catalog: workspace.catalog, ledgerKnows: { try ledger.knows(batch: $0) })
+            let (reader, batch) = try await BatchRunner.open(url, catalog: workspace.catalog, ledgerKnows: { try await ledger.knows(batch: $0) })
             let id = batch.id
             let chunkSize = workspace.configuration.chunkSize, catalog = workspace.catalog
             let filePriority = priority(of: url)
@@ -416,7 +416,7 @@ public struct WorkspaceRun: Sendable {
                 return QueuedRecordChunk(records: records, priority: priorities.min() ?? filePriority)
             }
             defer { ahead.cancel() }
-            let claim = try queue.enqueue(batch: batch, worker: worker.resolvedName) {
+            let claim = try await queue.enqueue(batch: batch, worker: worker.resolvedName) {
                 try ahead.next().map { ($0.records, $0.priority) }
             }
             switch claim {
@@ -458,7 +458,7 @@ public struct WorkspaceRun: Sendable {
         // This process holds the worker's name (a store lock), and its journal was recovered before
         // the drain: chunks still leased to the name were left by an earlier process of this worker
         // (killed, or a drain that failed). They go back to the queue now, not when the lease ends.
-        let released = try queue.release(worker: name)
+        let released = try await queue.release(worker: name)
         if released > 0 {
             summary.notes.append("took back \(released) chunk\(released == 1 ? "" : "s") left leased to worker \(name) by an earlier process")
         }
@@ -469,11 +469,11 @@ public struct WorkspaceRun: Sendable {
         // removed sooner, a crash meanwhile would lose what it deferred and leave its sends
         // unrecorded.
         var delivered: [(chunk: QueuedChunk, heartbeat: LeaseHeartbeat)] = []
-        func finishDelivered(keeping kept: Int) throws {
+        func finishDelivered(keeping kept: Int) async throws {
             while delivered.count > kept {
                 let (chunk, heartbeat) = delivered.removeFirst()
                 heartbeat.cancel()
-                try queue.finish(chunk.id)
+                try await queue.finish(chunk.id)
             }
         }
         func collect() async throws {
@@ -486,14 +486,14 @@ public struct WorkspaceRun: Sendable {
                 heartbeat.cancel()
                 throw error
             }
-            try finishDelivered(keeping: 1)
+            try await finishDelivered(keeping: 1)
             delivered.append((chunk, heartbeat))
             summary.add(done)
             rows += done.count
             progress?(BatchProgress(file: chunk.batch.file, rows: rows, fraction: 0))
         }
         do {
-            while !shouldStop(), let chunk = try queue.claim(worker: name, lease: lease) {
+            while !shouldStop(), let chunk = try await queue.claim(worker: name, lease: lease) {
                 // The chunk keeps its lease from the claim until it is finished, however long the
                 // previous chunk's delivery or its own takes (a rate of 10/s, a slow provider):
                 // renewed every third of the lease. Leases run on the database's wall clock, so
@@ -505,7 +505,7 @@ public struct WorkspaceRun: Sendable {
                     if chunk.claims > 1 {
                         // Another worker held it and did not finish: what it sent is recorded as
                         // sent first, then the load stage finds it in the ledger as a duplicate.
-                        summary.recoveredShared += try recordSharedSends(of: jobs)
+                        summary.recoveredShared += try await recordSharedSends(of: jobs)
                         for j in jobs.indices { jobs[j].isRetaken = true }
                     }
                     try await preparation.run(&jobs)
@@ -522,7 +522,7 @@ public struct WorkspaceRun: Sendable {
             }
             try await collect()
             try await pipeline.finish()
-            try finishDelivered(keeping: 0)
+            try await finishDelivered(keeping: 0)
         } catch {
             // What is not finished keeps its lease until it runs out, or this worker restarts.
             _ = try? await inFlight?.task.value
@@ -540,14 +540,14 @@ public struct WorkspaceRun: Sendable {
     /// Records in the ledger and the log, as sent, what the shared store says another worker sent
     /// of `jobs` (a retaken chunk) and the ledger does not hold yet: that worker died before its
     /// chunk reached the ledger, and perhaps with its journal. Returns how many.
-    func recordSharedSends(of jobs: [Job]) throws -> Int {
+    func recordSharedSends(of jobs: [Job]) async throws -> Int {
         guard let progress else { return 0 }
         let ids = jobs.flatMap { job in
             Channel.allCases.map { job.batch.messageID(row: job.row.row, channel: $0.rawValue) }
         }
         let shared = try progress.sends(of: ids)
         guard !shared.isEmpty else { return 0 }
-        let known = try ledger.statuses(of: Array(shared.keys))
+        let known = try await ledger.statuses(of: Array(shared.keys))
         let fresh = shared.values.filter { known[$0.send.id]?.wasSent != true }.sorted { $0.send.id.value < $1.send.id.value }
         guard !fresh.isEmpty else { return 0 }
         let now = clock()
@@ -557,7 +557,7 @@ public struct WorkspaceRun: Sendable {
                                                   "sent_at": Timestamp.iso8601(shared.at, timeZone: zone)])
         })
         try log.flush()
-        try ledger.record(fresh.map { $0.send.ledgerEntry(at: now, worker: $0.worker) })
+        try await ledger.record(fresh.map { $0.send.ledgerEntry(at: now, worker: $0.worker) })
         return fresh.count
     }
 
@@ -582,7 +582,7 @@ public struct WorkspaceRun: Sendable {
         var runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog,
                                  chunkSize: workspace.configuration.chunkSize, shouldStop: shouldStop)
         let ledger = ledger
-        runner.ledgerKnows = { try ledger.knows(batch: $0) }
+        runner.ledgerKnows = { try await ledger.knows(batch: $0) }
         return runner
     }
 
@@ -603,7 +603,7 @@ public struct WorkspaceRun: Sendable {
     /// Notifications from the command line (`herald send`, one row per recipient), through the same chain.
     /// `batchID` makes the send idempotent: sending again with the same id is a duplicate.
     public func send(_ rows: [RecipientRow], batchID: String, dryRun: Bool = false) async throws -> RunSummary {
-        if !dryRun { _ = try recover() }
+        if !dryRun { _ = try await recover() }
         let runner = BatchRunner(pipeline: pipeline(dryRun: dryRun), catalog: workspace.catalog)
         let summary = try await runner.run(rows: rows, batch: BatchContext(id: batchID, file: "send"))
 

@@ -87,10 +87,10 @@ public struct ReceiptIngest: Sendable {
     }
 
     /// Applies `receipts`.
-    public func apply(_ receipts: [DeliveryReceipt]) throws -> ReceiptReport {
+    public func apply(_ receipts: [DeliveryReceipt]) async throws -> ReceiptReport {
         let ids = receipts.compactMap(\.messageID).map(MessageID.init)
         let serials = receipts.compactMap { receipt in receipt.serial.map { "\(receipt.channel):\($0)" } }
-        let known = try ledger.entries(ids: ids, providerIDs: serials)
+        let known = try await ledger.entries(ids: ids, providerIDs: serials)
         let byID = Dictionary(known.map { ($0.id.value, $0) }, uniquingKeysWith: { first, _ in first })
         let bySerial = Dictionary(known.compactMap { entry in entry.providerID.map { ($0, entry) } }, uniquingKeysWith: { first, _ in first })
         var report = ReceiptReport()
@@ -124,7 +124,7 @@ public struct ReceiptIngest: Sendable {
         }
         try log.append(events)
         try log.flush()
-        try ledger.record(Array(updated.values))
+        try await ledger.record(Array(updated.values))
         return report
     }
 }
@@ -174,9 +174,9 @@ public struct ReceiptFiles: Sendable {
     /// Ingests one push of `channel` (a file's bytes, or a row `herald serve` kept); receipts that
     /// match no message are kept in `receipts/unmatched/<channel>/`, named after `name`.
     public func ingest(_ body: Data, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil,
-                       name: String = "queued.json") throws -> ReceiptReport {
+                       name: String = "queued.json") async throws -> ReceiptReport {
         let receipts = try (format ?? self.format(channel: channel)).parse(body, channel: channel)
-        let report = try ingest.apply(receipts)
+        let report = try await ingest.apply(receipts)
         if !report.unmatched.isEmpty {
             let folder = WorkspacePaths(root: root).receiptsUnmatched(channel)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -189,8 +189,8 @@ public struct ReceiptFiles: Sendable {
     }
 
     /// Ingests one file for `channel`; moves it to processed/ when `move` is true.
-    public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil, move: Bool) throws -> ReceiptReport {
-        let report = try self.ingest(Data(contentsOf: url), channel: channel, with: ingest, format: format, name: url.lastPathComponent)
+    public func ingest(_ url: URL, channel: String, with ingest: ReceiptIngest, format: (any ReceiptParser)? = nil, move: Bool) async throws -> ReceiptReport {
+        let report = try await self.ingest(Data(contentsOf: url), channel: channel, with: ingest, format: format, name: url.lastPathComponent)
         if move { _ = try DropFolder.move(url, into: WorkspacePaths(root: root).receiptsProcessed(channel)) }
         return report
     }
@@ -213,8 +213,8 @@ public struct ReceiptFiles: Sendable {
 /// and any worker can ingest them.
 public protocol ReceiptQueue: Sendable {
     /// Keeps one push of `channel` durably.
-    func put(channel: String, body: Data, at: Date) throws
+    func put(channel: String, body: Data, at: Date) async throws
     /// Hands at most `limit` waiting pushes, oldest first, each to one worker, to `handle`; a push
     /// is removed when `handle` returns for it (together, in one transaction).
-    func take(limit: Int, _ handle: (_ channel: String, _ body: Data) throws -> Void) throws -> Int
+    func take(limit: Int, _ handle: (_ channel: String, _ body: Data) async throws -> Void) async throws -> Int
 }

@@ -91,7 +91,7 @@ public enum Trace {
     /// The messages of `lines` (from `TraceIndex`), each with its ledger entry, read state and
     /// spool entry, in the order of their first line.
     public static func assemble(_ lines: [TraceIndex.Line], ledger: any Ledger, inbox: (any SiteMessageStore)?,
-                                spool: (any Spool)?) throws -> [TracedMessage] {
+                                spool: (any Spool)?) async throws -> [TracedMessage] {
         var byID: [String: [(Date, Int, [String: Any])]] = [:]
         var order: [String] = []
         for (index, line) in lines.enumerated() {
@@ -102,7 +102,7 @@ public enum Trace {
             byID[id, default: []].append((at, index, object))
         }
         let ids = order.map(MessageID.init)
-        let entries = Dictionary(try ledger.entries(ids: ids, providerIDs: []).map { ($0.id.value, $0) }, uniquingKeysWith: { a, _ in a })
+        let entries = Dictionary(try await ledger.entries(ids: ids, providerIDs: []).map { ($0.id.value, $0) }, uniquingKeysWith: { a, _ in a })
         let reads = try inbox?.readTimes(of: ids) ?? [:]
         var messages: [TracedMessage] = []
         for id in order {

@@ -43,7 +43,7 @@ public struct Schedule: Sendable {
     /// the ledger row say `cancelled` first, then the spool lets them go (a crash in between
     /// leaves an entry that the next run finds cancelled and drops). Returns what was cancelled.
     @discardableResult
-    public func cancel(batch: String? = nil, message: String? = nil) throws -> [SpoolEntry] {
+    public func cancel(batch: String? = nil, message: String? = nil) async throws -> [SpoolEntry] {
         let chosen = try waiting(batch: batch).filter { entry in message.map { entry.id == $0 } ?? true }
         guard !chosen.isEmpty else { return [] }
         let now = clock()
@@ -55,7 +55,7 @@ public struct Schedule: Sendable {
                      error: PipelineError(stage: .record, file: entry.file, line: entry.line, row: entry.row, code: .cancelled, reason: reason))
         })
         try log.flush()
-        try ledger.record(chosen.map { entry in
+        try await ledger.record(chosen.map { entry in
             LedgerEntry(id: MessageID(entry.id), batch: entry.batch, row: entry.row, channel: entry.channel, template: entry.message.template,
                         status: .cancelled, errorCode: FailureCode.cancelled.rawValue, errorMessage: reason, updatedAt: now, file: entry.file)
         })

@@ -42,12 +42,12 @@ public protocol SendProgressStore: Sendable {
 public final class MemorySendProgressStore: SendProgressStore, @unchecked Sendable {
     private let lock = NSLock()
     private var kept: [MessageID: SharedSend] = [:]
-    private let ledger: (any Ledger)?
+    private let ledger: MemoryLedger?
     /// Called before each write (a test stalls or fails writes here).
     public var beforeWrite: (@Sendable ([SharedSend]) throws -> Void)?
 
     /// An empty store; `ledger` answers `prune`'s question (nil: nothing is pruned).
-    public init(ledger: (any Ledger)? = nil) {
+    public init(ledger: MemoryLedger? = nil) {
         self.ledger = ledger
     }
 

@@ -46,9 +46,13 @@ public final class WorkspaceDatabase: Sendable {
 /// roll back) with the ledger's: the 站内信 of a chunk are stored if and only if the ledger
 /// records them as sent. `database` is nil for the in-memory stores.
 public struct StoreTransaction {
+    /// Another store's writes, run inside a ledger write's transaction.
+    public typealias Work = @Sendable (StoreTransaction) throws -> Void
+
     /// The SQLite connection inside the transaction, for SQLite stores.
     public let database: Database?
-    /// The open transaction of a store Core does not know (HeraldPostgres's session), for its stores.
+    /// The open transaction of a store Core does not know, for its stores (HeraldPostgres hands
+    /// over a list its stores add statements to; the ledger runs them in its transaction).
     public let session: (any Sendable)?
 
     /// Wraps a transaction's connection (nil for the in-memory stores).

@@ -22,9 +22,10 @@ extension PipelineStage {
                 // retaken chunk is always looked up (its first worker may have sent part of it).
                 let fromSpool = jobs.contains { $0.deliveries.contains { $0.spooled != nil } }
                 let retaken = jobs.contains(where: \.isRetaken)
-                guard try fromSpool || retaken || history.knew(batch, ledger: ledger) else { return }
+                let mayHold = fromSpool || retaken ? true : try await history.knew(batch, ledger: ledger)
+                guard mayHold else { return }
                 let ids = jobs.flatMap { $0.deliveries.map(\.id) }
-                let known = try ledger.records(of: ids)
+                let known = try await ledger.records(of: ids)
                 for j in jobs.indices {
                     for d in jobs[j].deliveries.indices {
                         let delivery = jobs[j].deliveries[d]
@@ -167,9 +168,9 @@ final class BatchHistory: @unchecked Sendable {
     private let lock = NSLock()
     private var known: [String: Bool] = [:]
 
-    func knew(_ batch: String, ledger: any Ledger) throws -> Bool {
+    func knew(_ batch: String, ledger: any Ledger) async throws -> Bool {
         if let answer = lock.withLock({ known[batch] }) { return answer }
-        let answer = try ledger.knows(batch: batch)
+        let answer = try await ledger.knows(batch: batch)
         lock.withLock { known[batch] = answer }
         return answer
     }

@@ -122,10 +122,10 @@ final class RecordWriter: @unchecked Sendable {
             try await first.value
             try await before?.value
             if work.site.isEmpty {
-                try ledger.record(work.entries)
+                try await ledger.record(work.entries)
             } else {
                 guard let siteMessages else { throw RecordError.noSiteMessageStore }
-                try ledger.record(work.entries) { transaction in try siteMessages.deliver(work.site, in: transaction) }
+                try await ledger.record(work.entries) { transaction in try siteMessages.deliver(work.site, in: transaction) }
             }
             try counters?.record(work.counts)
             if let spool {
