@@ -181,28 +181,28 @@ public struct InboxEvent: Sendable, Hashable {
 /// ```
 public protocol InboxStore: Sendable {
     /// Adds delivered site messages (the pipeline stores them with its ledger instead).
-    func deliver(_ messages: [SiteDelivery]) throws
+    func deliver(_ messages: [SiteDelivery]) async throws
     /// Messages (not deleted or archived) and active announcements, newest first.
-    func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage
+    func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) async throws -> InboxPage
     /// Unread messages plus unread active announcements.
-    func unreadCount(tenant: String, user: String, now: Date) throws -> Int
+    func unreadCount(tenant: String, user: String, now: Date) async throws -> Int
     /// Changes after `id`, oldest first, at most `limit`; only those for `tenant` and `user` (and
     /// the tenant's announcements) when given.
-    func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent]
+    func events(after id: Int64, tenant: String?, user: String?, limit: Int) async throws -> [InboxEvent]
     /// The id of the latest change (0 when there is none).
-    func latestEventID() throws -> Int64
+    func latestEventID() async throws -> Int64
     /// Marks the user's items read; an id that is not the user's is an error and nothing changes. Returns how many changed.
-    func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int
+    func markRead(tenant: String, user: String, ids: [String], now: Date) async throws -> Int
     /// Marks every unread message and active announcement of the user read. Returns how many changed.
-    func markAllRead(tenant: String, user: String, now: Date) throws -> Int
+    func markAllRead(tenant: String, user: String, now: Date) async throws -> Int
     /// Archives the user's messages (hidden from the listing and the count, kept).
-    func archive(tenant: String, user: String, ids: [String]) throws -> Int
+    func archive(tenant: String, user: String, ids: [String]) async throws -> Int
     /// Soft-deletes the user's messages.
-    func delete(tenant: String, user: String, ids: [String]) throws -> Int
+    func delete(tenant: String, user: String, ids: [String]) async throws -> Int
     /// Stores an announcement once for its whole tenant.
-    func publish(_ notice: Notice) throws -> Notice
+    func publish(_ notice: Notice) async throws -> Notice
     /// Announcements of a tenant (all tenants when nil), newest first.
-    func notices(tenant: String?, includeRetracted: Bool) throws -> [Notice]
+    func notices(tenant: String?, includeRetracted: Bool) async throws -> [Notice]
     /// Withdraws an announcement: it disappears from every inbox.
-    func retract(_ id: Int64, now: Date) throws
+    func retract(_ id: Int64, now: Date) async throws
 }

@@ -10,7 +10,7 @@ public enum NoticeFile {
     }
 
     /// Reads and publishes the notice; a file that cannot be used is a `BatchRejection`.
-    public static func publish(_ url: URL, to store: any InboxStore, now: Date) throws -> Notice {
+    public static func publish(_ url: URL, to store: any InboxStore, now: Date) async throws -> Notice {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
@@ -38,7 +38,7 @@ public enum NoticeFile {
         let notice = Notice(tenantID: text("tenant") ?? "0", title: title, content: content, type: type,
                             startsAt: starts, endsAt: ends, createdAt: now)
         if let problem = notice.windowProblem { throw BatchRejection(reason: problem) }
-        return try store.publish(notice)
+        return try await store.publish(notice)
 
     }
 

@@ -97,9 +97,9 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         Timestamp.parse(text)
     }
 
-    public func deliver(_ messages: [SiteDelivery]) throws {
+    public func deliver(_ messages: [SiteDelivery]) async throws {
         guard !messages.isEmpty else { return }
-        try database.write { db in try deliver(messages, in: StoreTransaction(database: db)) }
+        try await database.write { db in try self.deliver(messages, in: StoreTransaction(database: db)) }
     }
 
     public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
@@ -122,9 +122,9 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
+    public func readStates(of ids: [MessageID]) async throws -> [MessageID: Bool] {
         guard !ids.isEmpty else { return [:] }
-        return try database.read { db in
+        return try await database.read { db in
             var result: [MessageID: Bool] = [:]
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let slice = ids[start..<min(ids.count, start + 500)]
@@ -138,9 +138,9 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?] {
+    public func readTimes(of ids: [MessageID]) async throws -> [MessageID: Date?] {
         guard !ids.isEmpty else { return [:] }
-        return try database.read { db in
+        return try await database.read { db in
             var result: [MessageID: Date?] = [:]
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let slice = ids[start..<min(ids.count, start + 500)]
@@ -155,8 +155,8 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent] {
-        try database.read { db in
+    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) async throws -> [InboxEvent] {
+        try await database.read { db in
             var conditions = ["e.seq > ?"]
             var arguments: StatementArguments = [id]
             if let tenant {
@@ -193,8 +193,8 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func latestEventID() throws -> Int64 {
-        try database.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM inbox_events") ?? 0 }
+    public func latestEventID() async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM inbox_events") ?? 0 }
     }
 
     /// Active announcements of `tenant` at `now`, as a SQL condition on alias `n` (arguments: tenant, now, now).
@@ -202,11 +202,11 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         n.tenant_id = ? AND n.retracted_at IS NULL AND (n.starts_at IS NULL OR n.starts_at <= ?) AND (n.ends_at IS NULL OR n.ends_at > ?)
         """
 
-    public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage {
+    public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) async throws -> InboxPage {
         let now = Self.stamp(now)
         let unreadMessage = unreadOnly ? "AND is_read = 0" : ""
         let unreadNotice = unreadOnly ? "AND r.user_id IS NULL" : ""
-        return try database.read { db in
+        return try await database.read { db in
             let messageCount = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM site_messages WHERE tenant_id = ? AND user_id = ? AND deleted = 0 AND archived = 0 \(unreadMessage)
                 """, arguments: [tenant, user]) ?? 0
@@ -237,9 +237,9 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func unreadCount(tenant: String, user: String, now: Date) throws -> Int {
+    public func unreadCount(tenant: String, user: String, now: Date) async throws -> Int {
         let now = Self.stamp(now)
-        return try database.read { db in
+        return try await database.read { db in
             let messages = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM site_messages WHERE tenant_id = ? AND user_id = ? AND is_read = 0 AND deleted = 0 AND archived = 0
                 """, arguments: [tenant, user]) ?? 0
@@ -279,9 +279,9 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         return (messages, notices)
     }
 
-    public func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int {
+    public func markRead(tenant: String, user: String, ids: [String], now: Date) async throws -> Int {
         let stamp = Self.stamp(now)
-        return try database.write { db in
+        return try await database.write { db in
             let (messages, notices) = try owned(db, ids, tenant: tenant, user: user, now: stamp, noticesAllowed: true)
             var changed = 0
             for id in messages {
@@ -297,9 +297,9 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func markAllRead(tenant: String, user: String, now: Date) throws -> Int {
+    public func markAllRead(tenant: String, user: String, now: Date) async throws -> Int {
         let stamp = Self.stamp(now)
-        return try database.write { db in
+        return try await database.write { db in
             try db.execute(sql: """
                 UPDATE site_messages SET is_read = 1, read_at = ? WHERE tenant_id = ? AND user_id = ? AND is_read = 0 AND deleted = 0
                 """, arguments: [stamp, tenant, user])
@@ -314,8 +314,8 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    private func flag(_ column: String, tenant: String, user: String, ids: [String]) throws -> Int {
-        try database.write { db in
+    private func flag(_ column: String, tenant: String, user: String, ids: [String]) async throws -> Int {
+        try await database.write { db in
             let (messages, _) = try owned(db, ids, tenant: tenant, user: user, now: Self.stamp(Date()), noticesAllowed: false)
             var changed = 0
             for id in messages {
@@ -326,17 +326,17 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func archive(tenant: String, user: String, ids: [String]) throws -> Int {
-        try flag("archived", tenant: tenant, user: user, ids: ids)
+    public func archive(tenant: String, user: String, ids: [String]) async throws -> Int {
+        try await flag("archived", tenant: tenant, user: user, ids: ids)
     }
 
-    public func delete(tenant: String, user: String, ids: [String]) throws -> Int {
-        try flag("deleted", tenant: tenant, user: user, ids: ids)
+    public func delete(tenant: String, user: String, ids: [String]) async throws -> Int {
+        try await flag("deleted", tenant: tenant, user: user, ids: ids)
     }
 
-    public func publish(_ notice: Notice) throws -> Notice {
+    public func publish(_ notice: Notice) async throws -> Notice {
         if let problem = notice.windowProblem { throw InboxError(message: problem) }
-        return try database.write { db in
+        return try await database.write { db in
             try db.execute(sql: """
                 INSERT INTO notices (tenant_id, title, content, type, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [notice.tenantID, notice.title, notice.content, notice.type, notice.startsAt.map(Self.stamp),
@@ -347,8 +347,8 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func notices(tenant: String?, includeRetracted: Bool) throws -> [Notice] {
-        try database.read { db in
+    public func notices(tenant: String?, includeRetracted: Bool) async throws -> [Notice] {
+        try await database.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let tenant {
@@ -365,8 +365,8 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Se
         }
     }
 
-    public func retract(_ id: Int64, now: Date) throws {
-        try database.write { db in
+    public func retract(_ id: Int64, now: Date) async throws {
+        try await database.write { db in
             try db.execute(sql: "UPDATE notices SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL", arguments: [Self.stamp(now), id])
             if db.changesCount == 0 { throw InboxError(message: "no active announcement \(id)") }
         }

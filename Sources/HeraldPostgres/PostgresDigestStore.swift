@@ -30,16 +30,16 @@ public final class PostgresDigestStore: DigestStore, @unchecked Sendable {
             """)])
     }
 
-    public func add(_ item: DigestItem, template: String, key: String, now: Date, window: Duration, max: Int) throws -> Digest {
-        try pool.transaction { session in
-            try session.execute("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", [template, key])
-            let open = try session.query("""
+    public func add(_ item: DigestItem, template: String, key: String, now: Date, window: Duration, max: Int) async throws -> Digest {
+        try await pool.inTransaction { session in
+            try await session.run("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", [template, key])
+            let open = try await session.rows("""
                 SELECT digest::text FROM herald_digests WHERE template = $1 AND key = $2 AND due_at > $3 ORDER BY due_at DESC LIMIT 1
                 """, [template, key, now.timeIntervalSince1970]).first
                 .map { try PostgresJSON.decode(Digest.self, from: $0.decode(String.self)) }
                 .flatMap { $0.items.count < max ? $0 : nil }
             let digest = Self.adding(item, to: open, template: template, key: key, now: now, window: window, max: max)
-            try session.execute("""
+            try await session.run("""
                 INSERT INTO herald_digests (id, template, key, due_at, digest) VALUES ($1, $2, $3, $4, $5::jsonb)
                 ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, digest = excluded.digest
                 """, [digest.id, template, key, digest.dueAt.timeIntervalSince1970, try PostgresJSON.encode(digest)])
@@ -47,9 +47,9 @@ public final class PostgresDigestStore: DigestStore, @unchecked Sendable {
         }
     }
 
-    public func due(at now: Date) throws -> [Digest] {
-        try pool.withSession { session in
-            try session.query("""
+    public func due(at now: Date) async throws -> [Digest] {
+        try await pool.connection { session in
+            try await session.rows("""
                 UPDATE herald_digests SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
                 WHERE id IN (SELECT id FROM herald_digests WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < clock_timestamp())
                              ORDER BY due_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
@@ -60,9 +60,9 @@ public final class PostgresDigestStore: DigestStore, @unchecked Sendable {
         }
     }
 
-    public func remove(_ id: String) throws {
-        try pool.withSession { session in
-            try session.execute("DELETE FROM herald_digests WHERE id = $1", [id])
+    public func remove(_ id: String) async throws {
+        try await pool.connection { session in
+            try await session.run("DELETE FROM herald_digests WHERE id = $1", [id])
         }
     }
 }

@@ -80,9 +80,9 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         CREATE TRIGGER herald_inbox_events_notice_read AFTER INSERT ON herald_notice_reads FOR EACH ROW EXECUTE FUNCTION herald_inbox_event();
         """)
 
-    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) throws -> [InboxEvent] {
-        try pool.withSession { session in
-            try session.query("""
+    public func events(after id: Int64, tenant: String?, user: String?, limit: Int) async throws -> [InboxEvent] {
+        try await pool.connection { session in
+            try await session.rows("""
                 SELECT e.seq, e.tenant_id, e.user_id, e.kind, e.ref, m.template, m.nickname, m.content, m.type, m.is_read,
                        extract(epoch FROM m.read_at)::float8, extract(epoch FROM m.created_at)::float8,
                        n.title, n.content, n.type, extract(epoch FROM COALESCE(n.starts_at, n.created_at))::float8
@@ -111,16 +111,16 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    public func latestEventID() throws -> Int64 {
-        try pool.withSession { session in
-            try session.query("SELECT COALESCE(max(seq), 0)::int8 FROM herald_inbox_events").first?.decode(Int64.self) ?? 0
+    public func latestEventID() async throws -> Int64 {
+        try await pool.connection { session in
+            try await session.rows("SELECT COALESCE(max(seq), 0)::int8 FROM herald_inbox_events").first?.decode(Int64.self) ?? 0
         }
     }
 
-    public func deliver(_ messages: [SiteDelivery]) throws {
+    public func deliver(_ messages: [SiteDelivery]) async throws {
         guard !messages.isEmpty else { return }
         let (sql, binds) = insert(messages)
-        try pool.withSession { session in try session.execute(sql, binds) }
+        try await pool.connection { session in try await session.run(sql, binds.map { $0 as (any PostgresEncodable)? }) }
     }
 
     public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
@@ -157,11 +157,11 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
             """, [rows.text])
     }
 
-    public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
+    public func readStates(of ids: [MessageID]) async throws -> [MessageID: Bool] {
         guard !ids.isEmpty else { return [:] }
-        return try pool.withSession { session in
+        return try await pool.connection { session in
             var result: [MessageID: Bool] = [:]
-            for row in try session.query("SELECT message_id, is_read FROM herald_site_messages WHERE message_id = ANY($1)", [ids.map(\.value)]) {
+            for row in try await session.rows("SELECT message_id, is_read FROM herald_site_messages WHERE message_id = ANY($1)", [ids.map(\.value)]) {
                 let (id, read) = try row.decode((String, Bool).self)
                 result[MessageID(id)] = read
             }
@@ -169,11 +169,11 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    public func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?] {
+    public func readTimes(of ids: [MessageID]) async throws -> [MessageID: Date?] {
         guard !ids.isEmpty else { return [:] }
-        return try pool.withSession { session in
+        return try await pool.connection { session in
             var result: [MessageID: Date?] = [:]
-            for row in try session.query("SELECT message_id, extract(epoch FROM read_at)::float8 FROM herald_site_messages WHERE message_id = ANY($1)",
+            for row in try await session.rows("SELECT message_id, extract(epoch FROM read_at)::float8 FROM herald_site_messages WHERE message_id = ANY($1)",
                                          [ids.map(\.value)]) {
                 let (id, seconds) = try row.decode((String, Double?).self)
                 result[MessageID(id)] = seconds.map(Date.init(timeIntervalSince1970:))
@@ -190,17 +190,17 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         """
     }
 
-    public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) throws -> InboxPage {
+    public func list(tenant: String, user: String, unreadOnly: Bool, page: Int, size: Int, now: Date) async throws -> InboxPage {
         let unreadMessage = unreadOnly ? "AND NOT is_read" : ""
         let unreadNotice = unreadOnly ? "AND r.user_id IS NULL" : ""
         let at = now.timeIntervalSince1970
-        return try pool.withSession { session in
-            let total = try session.query("""
+        return try await pool.connection { session in
+            let total = try await session.rows("""
                 SELECT (SELECT count(*) FROM herald_site_messages WHERE tenant_id = $1 AND user_id = $2 AND NOT deleted AND NOT archived \(unreadMessage))
                      + (SELECT count(*) FROM herald_notices n LEFT JOIN herald_notice_reads r ON r.notice_id = n.id AND r.user_id = $2
                         WHERE \(Self.activeNotice(tenant: 1, now: 3)) \(unreadNotice))
                 """, [tenant, user, at]).first?.decode(Int.self) ?? 0
-            let rows = try session.query("""
+            let rows = try await session.rows("""
                 SELECT kind, id, title, template, nickname, content, type, is_read, read_at, created_at FROM (
                     SELECT 'message' AS kind, id, NULL::text AS title, template, nickname, content, type, is_read,
                            extract(epoch FROM read_at)::float8 AS read_at, extract(epoch FROM created_at)::float8 AS created_at
@@ -223,9 +223,9 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    public func unreadCount(tenant: String, user: String, now: Date) throws -> Int {
-        try pool.withSession { session in
-            try session.query("""
+    public func unreadCount(tenant: String, user: String, now: Date) async throws -> Int {
+        try await pool.connection { session in
+            try await session.rows("""
                 SELECT (SELECT count(*) FROM herald_site_messages
                         WHERE tenant_id = $1 AND user_id = $2 AND NOT is_read AND NOT deleted AND NOT archived)
                      + (SELECT count(*) FROM herald_notices n WHERE \(Self.activeNotice(tenant: 1, now: 3))
@@ -237,7 +237,7 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
     /// Splits ids into the user's message row ids and active notice ids, or throws for the first
     /// id that is not theirs.
     private func owned(_ session: PostgresSession, _ ids: [String], tenant: String, user: String, now: Date,
-                       noticesAllowed: Bool) throws -> ([Int64], [Int64]) {
+                       noticesAllowed: Bool) async throws -> ([Int64], [Int64]) {
         var messages: [Int64] = []
         var notices: [Int64] = []
         for id in ids {
@@ -245,12 +245,12 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
                 guard noticesAllowed else {
                     throw InboxError(message: "\(id) is an announcement; it can be read but not archived or deleted; nothing was changed")
                 }
-                let exists = try session.query("SELECT EXISTS (SELECT 1 FROM herald_notices n WHERE n.id = $2 AND \(Self.activeNotice(tenant: 1, now: 3)))",
+                let exists = try await session.rows("SELECT EXISTS (SELECT 1 FROM herald_notices n WHERE n.id = $2 AND \(Self.activeNotice(tenant: 1, now: 3)))",
                                                [tenant, number, now.timeIntervalSince1970]).first?.decode(Bool.self) ?? false
                 guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
                 notices.append(number)
             } else if let number = Int64(id) {
-                let exists = try session.query("""
+                let exists = try await session.rows("""
                     SELECT EXISTS (SELECT 1 FROM herald_site_messages WHERE id = $1 AND tenant_id = $2 AND user_id = $3 AND NOT deleted)
                     """, [number, tenant, user]).first?.decode(Bool.self) ?? false
                 guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
@@ -262,17 +262,17 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         return (messages, notices)
     }
 
-    public func markRead(tenant: String, user: String, ids: [String], now: Date) throws -> Int {
-        try pool.transaction { session in
-            let (messages, notices) = try owned(session, ids, tenant: tenant, user: user, now: now, noticesAllowed: true)
+    public func markRead(tenant: String, user: String, ids: [String], now: Date) async throws -> Int {
+        try await pool.inTransaction { session in
+            let (messages, notices) = try await owned(session, ids, tenant: tenant, user: user, now: now, noticesAllowed: true)
             var changed = 0
             if !messages.isEmpty {
-                changed += try session.execute("""
+                changed += try await session.run("""
                     UPDATE herald_site_messages SET is_read = true, read_at = to_timestamp($1) WHERE id = ANY($2) AND NOT is_read
                     """, [now.timeIntervalSince1970, messages])
             }
             for id in notices {
-                changed += try session.execute("""
+                changed += try await session.run("""
                     INSERT INTO herald_notice_reads (notice_id, user_id, read_at) VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING
                     """, [id, user, now.timeIntervalSince1970])
             }
@@ -280,13 +280,13 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    public func markAllRead(tenant: String, user: String, now: Date) throws -> Int {
-        try pool.transaction { session in
-            var changed = try session.execute("""
+    public func markAllRead(tenant: String, user: String, now: Date) async throws -> Int {
+        try await pool.inTransaction { session in
+            var changed = try await session.run("""
                 UPDATE herald_site_messages SET is_read = true, read_at = to_timestamp($3)
                 WHERE tenant_id = $1 AND user_id = $2 AND NOT is_read AND NOT deleted
                 """, [tenant, user, now.timeIntervalSince1970])
-            changed += try session.execute("""
+            changed += try await session.run("""
                 INSERT INTO herald_notice_reads (notice_id, user_id, read_at)
                 SELECT n.id, $2, to_timestamp($3) FROM herald_notices n WHERE \(Self.activeNotice(tenant: 1, now: 3))
                 AND NOT EXISTS (SELECT 1 FROM herald_notice_reads r WHERE r.notice_id = n.id AND r.user_id = $2)
@@ -295,26 +295,26 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    private func flag(_ column: String, tenant: String, user: String, ids: [String]) throws -> Int {
-        try pool.transaction { session in
-            let (messages, _) = try owned(session, ids, tenant: tenant, user: user, now: Date(), noticesAllowed: false)
+    private func flag(_ column: String, tenant: String, user: String, ids: [String]) async throws -> Int {
+        try await pool.inTransaction { session in
+            let (messages, _) = try await owned(session, ids, tenant: tenant, user: user, now: Date(), noticesAllowed: false)
             guard !messages.isEmpty else { return 0 }
-            return try session.execute("UPDATE herald_site_messages SET \(column) = true WHERE id = ANY($1) AND NOT \(column)", [messages])
+            return try await session.run("UPDATE herald_site_messages SET \(column) = true WHERE id = ANY($1) AND NOT \(column)", [messages])
         }
     }
 
-    public func archive(tenant: String, user: String, ids: [String]) throws -> Int {
-        try flag("archived", tenant: tenant, user: user, ids: ids)
+    public func archive(tenant: String, user: String, ids: [String]) async throws -> Int {
+        try await flag("archived", tenant: tenant, user: user, ids: ids)
     }
 
-    public func delete(tenant: String, user: String, ids: [String]) throws -> Int {
-        try flag("deleted", tenant: tenant, user: user, ids: ids)
+    public func delete(tenant: String, user: String, ids: [String]) async throws -> Int {
+        try await flag("deleted", tenant: tenant, user: user, ids: ids)
     }
 
-    public func publish(_ notice: Notice) throws -> Notice {
+    public func publish(_ notice: Notice) async throws -> Notice {
         if let problem = notice.windowProblem { throw InboxError(message: problem) }
-        return try pool.withSession { session in
-            let id = try session.query("""
+        return try await pool.connection { session in
+            let id = try await session.rows("""
                 INSERT INTO herald_notices (tenant_id, title, content, type, starts_at, ends_at, created_at)
                 VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6), to_timestamp($7)) RETURNING id
                 """, [notice.tenantID, notice.title, notice.content, notice.type, notice.startsAt?.timeIntervalSince1970,
@@ -325,9 +325,9 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    public func notices(tenant: String?, includeRetracted: Bool) throws -> [Notice] {
-        try pool.withSession { session in
-            try session.query("""
+    public func notices(tenant: String?, includeRetracted: Bool) async throws -> [Notice] {
+        try await pool.connection { session in
+            try await session.rows("""
                 SELECT id, tenant_id, title, content, type, extract(epoch FROM starts_at)::float8, extract(epoch FROM ends_at)::float8,
                        extract(epoch FROM created_at)::float8, extract(epoch FROM retracted_at)::float8
                 FROM herald_notices WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2 OR retracted_at IS NULL)
@@ -342,9 +342,9 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked 
         }
     }
 
-    public func retract(_ id: Int64, now: Date) throws {
-        try pool.withSession { session in
-            let changed = try session.execute("UPDATE herald_notices SET retracted_at = to_timestamp($1) WHERE id = $2 AND retracted_at IS NULL",
+    public func retract(_ id: Int64, now: Date) async throws {
+        try await pool.connection { session in
+            let changed = try await session.run("UPDATE herald_notices SET retracted_at = to_timestamp($1) WHERE id = $2 AND retracted_at IS NULL",
                                               [now.timeIntervalSince1970, id])
             if changed == 0 { throw InboxError(message: "no active announcement \(id)") }
         }

@@ -17,13 +17,13 @@ public final class PostgresIngestRecords: IngestRecords, @unchecked Sendable {
             """)])
     }
 
-    public func remember(key: String, bodyHash: String, response: String) throws -> (bodyHash: String, response: String)? {
-        try pool.withSession { session in
-            let inserted = try session.execute("""
+    public func remember(key: String, bodyHash: String, response: String) async throws -> (bodyHash: String, response: String)? {
+        try await pool.connection { session in
+            let inserted = try await session.run("""
                 INSERT INTO herald_ingest (key, body_sha256, response) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING
                 """, [key, bodyHash, response])
             guard inserted == 0 else { return nil }
-            return try session.query("SELECT body_sha256, response FROM herald_ingest WHERE key = $1", [key]).first
+            return try await session.rows("SELECT body_sha256, response FROM herald_ingest WHERE key = $1", [key]).first
                 .map { try $0.decode((String, String).self) }
         }
     }

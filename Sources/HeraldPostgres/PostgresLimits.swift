@@ -16,29 +16,29 @@ public final class PostgresRecipientCounters: RecipientCounters, @unchecked Send
             """)])
     }
 
-    public func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+    public func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) async throws -> [String: [Date]] {
         guard !addresses.isEmpty else { return [:] }
-        return try pool.withSession { session in
-            try Self.sends(channel: channel, addresses: addresses, since: since, in: session)
+        return try await pool.connection { session in
+            try await Self.sends(channel: channel, addresses: addresses, since: since, in: session)
         }
     }
 
-    public func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
+    public func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) async throws {
         guard !sends.isEmpty else { return }
-        try pool.withSession { session in try Self.insert(sends, in: session) }
+        try await pool.connection { session in try await Self.insert(sends, in: session) }
     }
 
-    static func insert(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)], in session: PostgresSession) throws {
+    static func insert(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)], in session: PostgresSession) async throws {
         guard !sends.isEmpty else { return }
-        try session.execute("""
+        try await session.run("""
             INSERT INTO herald_recipient_sends (channel, address, sent_at)
             SELECT channel, address, to_timestamp(at) FROM unnest($1::text[], $2::text[], $3::float8[]) AS x(channel, address, at)
             """, [sends.map(\.channel.rawValue), sends.map(\.address), sends.map(\.at.timeIntervalSince1970)])
     }
 
-    static func sends(channel: HeraldCore.Channel, addresses: [String], since: Date, in session: PostgresSession) throws -> [String: [Date]] {
+    static func sends(channel: HeraldCore.Channel, addresses: [String], since: Date, in session: PostgresSession) async throws -> [String: [Date]] {
         var result: [String: [Date]] = [:]
-        for row in try session.query("""
+        for row in try await session.rows("""
             SELECT address, extract(epoch FROM sent_at)::float8 FROM herald_recipient_sends
             WHERE channel = $1 AND address = ANY($2) AND sent_at > to_timestamp($3) ORDER BY sent_at
             """, [channel.rawValue, addresses, since.timeIntervalSince1970]) {
@@ -53,10 +53,10 @@ public final class PostgresRecipientCounters: RecipientCounters, @unchecked Send
 
     public var recordsWhileDeciding: Bool { true }
 
-    public func deciding(_ decide: (any RecipientCounters) throws -> [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
-        try pool.transaction { session in
-            try session.execute("SELECT pg_advisory_xact_lock(\(Self.decisionLock))")
-            try Self.insert(try decide(InTransaction(session: session)), in: session)
+    public func deciding(_ decide: (any RecipientCounters) async throws -> [(channel: HeraldCore.Channel, address: String, at: Date)]) async throws {
+        try await pool.inTransaction { session in
+            try await session.run("SELECT pg_advisory_xact_lock(\(Self.decisionLock))")
+            try await Self.insert(try await decide(InTransaction(session: session)), in: session)
         }
     }
 
@@ -64,21 +64,21 @@ public final class PostgresRecipientCounters: RecipientCounters, @unchecked Send
     private struct InTransaction: RecipientCounters {
         let session: PostgresSession
 
-        func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+        func sends(channel: HeraldCore.Channel, addresses: [String], since: Date) async throws -> [String: [Date]] {
             guard !addresses.isEmpty else { return [:] }
-            return try PostgresRecipientCounters.sends(channel: channel, addresses: addresses, since: since, in: session)
+            return try await PostgresRecipientCounters.sends(channel: channel, addresses: addresses, since: since, in: session)
         }
 
-        func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) throws {
-            try PostgresRecipientCounters.insert(sends, in: session)
+        func record(_ sends: [(channel: HeraldCore.Channel, address: String, at: Date)]) async throws {
+            try await PostgresRecipientCounters.insert(sends, in: session)
         }
 
-        func pruneCounts(before cutoff: Date) throws {}
+        func pruneCounts(before cutoff: Date) async throws {}
     }
 
-    public func pruneCounts(before cutoff: Date) throws {
-        try pool.withSession { session in
-            try session.execute("DELETE FROM herald_recipient_sends WHERE sent_at < to_timestamp($1)", [cutoff.timeIntervalSince1970])
+    public func pruneCounts(before cutoff: Date) async throws {
+        try await pool.connection { session in
+            try await session.run("DELETE FROM herald_recipient_sends WHERE sent_at < to_timestamp($1)", [cutoff.timeIntervalSince1970])
         }
     }
 }
@@ -96,9 +96,9 @@ public final class PostgresAccessTokenStore: AccessTokenStore, @unchecked Sendab
             """)])
     }
 
-    public func token(app: String) throws -> AccessToken? {
-        try pool.withSession { session in
-            try session.query("SELECT token, extract(epoch FROM expires_at)::float8 FROM herald_access_tokens WHERE app = $1", [app])
+    public func token(app: String) async throws -> AccessToken? {
+        try await pool.connection { session in
+            try await session.rows("SELECT token, extract(epoch FROM expires_at)::float8 FROM herald_access_tokens WHERE app = $1", [app])
                 .first.map { row in
                     let (token, seconds) = try row.decode((String, Double).self)
                     return AccessToken(token: token, expiresAt: Date(timeIntervalSince1970: seconds))
@@ -106,9 +106,9 @@ public final class PostgresAccessTokenStore: AccessTokenStore, @unchecked Sendab
         }
     }
 
-    public func save(_ token: AccessToken, app: String) throws {
-        try pool.withSession { session in
-            try session.execute("""
+    public func save(_ token: AccessToken, app: String) async throws {
+        try await pool.connection { session in
+            try await session.run("""
                 INSERT INTO herald_access_tokens (app, token, expires_at) VALUES ($1, $2, to_timestamp($3))
                 ON CONFLICT (app) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
                 """, [app, token.token, token.expiresAt.timeIntervalSince1970])
@@ -151,15 +151,15 @@ public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
             """)])
     }
 
-    public func take(_ key: String, rate: RateLimit, upTo count: Int) throws -> (granted: Int, wait: Double) {
+    public func take(_ key: String, rate: RateLimit, upTo count: Int) async throws -> (granted: Int, wait: Double) {
         let perSecond = Double(rate.count) / rate.period.seconds
-        let (granted, balance, _) = try call(key, perSecond: perSecond, count: count, reserve: false)
+        let (granted, balance, _) = try await call(key, perSecond: perSecond, count: count, reserve: false)
         return (granted, granted > 0 ? 0 : max(0.001, (1 - balance) / perSecond))
     }
 
-    public func reserve(_ key: String, rate: RateLimit, count: Int) throws -> [Date] {
+    public func reserve(_ key: String, rate: RateLimit, count: Int) async throws -> [Date] {
         let perSecond = Double(rate.count) / rate.period.seconds
-        let (_, balance, now) = try call(key, perSecond: perSecond, count: count, reserve: true)
+        let (_, balance, now) = try await call(key, perSecond: perSecond, count: count, reserve: true)
         // The balance after the reservation; the i-th reserved message goes when its token is due.
         let first = balance + Double(count)
         return (0..<count).map { i in
@@ -167,9 +167,9 @@ public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
         }
     }
 
-    private func call(_ key: String, perSecond: Double, count: Int, reserve: Bool) throws -> (Int, Double, Double) {
-        try pool.withSession { session in
-            guard let row = try session.query("SELECT granted, balance, now_epoch FROM herald_take_tokens($1, $2, $3, $4::integer, $5)",
+    private func call(_ key: String, perSecond: Double, count: Int, reserve: Bool) async throws -> (Int, Double, Double) {
+        try await pool.connection { session in
+            guard let row = try await session.rows("SELECT granted, balance, now_epoch FROM herald_take_tokens($1, $2, $3, $4::integer, $5)",
                                               [key, perSecond, max(1, perSecond), count, reserve]).first else {
                 throw PostgresStoreError("herald_take_tokens returned nothing")
             }
@@ -204,15 +204,15 @@ public final class PostgresAccountQuotas: AccountQuotas, @unchecked Sendable {
             """)])
     }
 
-    public func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int {
-        try pool.withSession { session in
-            try session.query("SELECT herald_take_quota($1, $2, $3::int, $4::int)", [key, day, limit, count]).first?.decode(Int.self) ?? 0
+    public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
+        try await pool.connection { session in
+            try await session.rows("SELECT herald_take_quota($1, $2, $3::int, $4::int)", [key, day, limit, count]).first?.decode(Int.self) ?? 0
         }
     }
 
-    public func used(_ key: String, day: String) throws -> Int {
-        try pool.withSession { session in
-            try session.query("SELECT used FROM herald_account_quota WHERE account = $1 AND day = $2", [key, day]).first?.decode(Int.self) ?? 0
+    public func used(_ key: String, day: String) async throws -> Int {
+        try await pool.connection { session in
+            try await session.rows("SELECT used FROM herald_account_quota WHERE account = $1 AND day = $2", [key, day]).first?.decode(Int.self) ?? 0
         }
     }
 }
@@ -233,9 +233,9 @@ public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
             """)])
     }
 
-    public func recordOptOut(address: String, channel: HeraldCore.Channel, category: TemplateCategory, at: Date) throws -> Bool {
-        try pool.withSession { session in
-            try !session.query("""
+    public func recordOptOut(address: String, channel: HeraldCore.Channel, category: TemplateCategory, at: Date) async throws -> Bool {
+        try await pool.connection { session in
+            try await !session.rows("""
                 INSERT INTO herald_opt_outs (address, channel, category, created_at) VALUES ($1, $2, $3, to_timestamp($4))
                 ON CONFLICT DO NOTHING RETURNING 1
                 """, [Preferences.normalize(address, channel: channel), channel.rawValue, category.rawValue,
@@ -243,22 +243,22 @@ public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
         }
     }
 
-    public func recordSuppression(address: String, reason: String, at: Date) throws -> Bool {
-        try pool.withSession { session in
-            try !session.query("""
+    public func recordSuppression(address: String, reason: String, at: Date) async throws -> Bool {
+        try await pool.connection { session in
+            try await !session.rows("""
                 INSERT INTO herald_suppressions (address, reason, created_at) VALUES ($1, $2, to_timestamp($3))
                 ON CONFLICT DO NOTHING RETURNING 1
                 """, [Preferences.normalize(address, channel: nil), reason, at.timeIntervalSince1970]).isEmpty
         }
     }
 
-    public func load(into preferences: Preferences) throws {
-        try pool.withSession { session in
-            for row in try session.query("SELECT address, channel, category FROM herald_opt_outs") {
+    public func load(into preferences: Preferences) async throws {
+        try await pool.connection { session in
+            for row in try await session.rows("SELECT address, channel, category FROM herald_opt_outs") {
                 let (address, channel, category) = try row.decode((String, String, String).self)
                 preferences.optOut(address: address, channel: HeraldCore.Channel(rawValue: channel), category: TemplateCategory(rawValue: category))
             }
-            for row in try session.query("SELECT address, reason FROM herald_suppressions") {
+            for row in try await session.rows("SELECT address, reason FROM herald_suppressions") {
                 let (address, reason) = try row.decode((String, String).self)
                 preferences.addSuppression(address, reason: reason)
             }

@@ -67,11 +67,11 @@ public final class PostgresSendProgress: SendProgressStore, @unchecked Sendable 
         }
     }
 
-    public func sends(of ids: [MessageID]) throws -> [MessageID: SharedSend] {
+    public func sends(of ids: [MessageID]) async throws -> [MessageID: SharedSend] {
         guard !ids.isEmpty else { return [:] }
-        return try pool.withSession { session in
+        return try await pool.connection { session in
             var found: [MessageID: SharedSend] = [:]
-            let rows = try session.query("""
+            let rows = try await session.rows("""
                 SELECT message_id, batch, file, row, channel, account, template, category, transport, provider_id, worker,
                        extract(epoch FROM sent_at)::float8
                 FROM herald_sent WHERE message_id = ANY($1)
@@ -89,15 +89,15 @@ public final class PostgresSendProgress: SendProgressStore, @unchecked Sendable 
     }
 
     /// Prunes at most every five minutes per process; returns 0 when it skipped.
-    public func prune(recordedBefore date: Date) throws -> Int {
+    public func prune(recordedBefore date: Date) async throws -> Int {
         let due = lock.withLock { () -> Bool in
             guard Date().timeIntervalSince(lastPrune) >= pruneEvery else { return false }
             lastPrune = Date()
             return true
         }
         guard due else { return 0 }
-        return try pool.withSession { session in
-            try session.execute("""
+        return try await pool.connection { session in
+            try await session.run("""
                 DELETE FROM herald_sent s USING herald_ledger l
                 WHERE s.message_id = l.message_id AND s.sent_at < to_timestamp($1)
                 """, [date.timeIntervalSince1970])

@@ -31,18 +31,18 @@ public final class PostgresSpool: Spool, @unchecked Sendable {
             """)])
     }
 
-    public func put(_ entry: SpoolEntry) throws {
-        try write(entry, dead: false)
+    public func put(_ entry: SpoolEntry) async throws {
+        try await write(entry, dead: false)
     }
 
-    public func bury(_ entry: SpoolEntry) throws {
-        try write(entry, dead: true)
+    public func bury(_ entry: SpoolEntry) async throws {
+        try await write(entry, dead: true)
     }
 
-    private func write(_ entry: SpoolEntry, dead: Bool) throws {
+    private func write(_ entry: SpoolEntry, dead: Bool) async throws {
         let json = try PostgresJSON.encode(entry)
-        try pool.withSession { session in
-            try session.execute("""
+        try await pool.connection { session in
+            try await session.run("""
                 INSERT INTO herald_spool (id, entry, priority, first_seen, next_attempt, dead)
                 VALUES ($1, $2::jsonb, $3, $4, to_timestamp($5), $6)
                 ON CONFLICT (id) DO UPDATE SET entry = excluded.entry, priority = excluded.priority, first_seen = excluded.first_seen,
@@ -51,31 +51,31 @@ public final class PostgresSpool: Spool, @unchecked Sendable {
         }
     }
 
-    public func remove(_ id: String) throws {
-        try pool.withSession { session in
-            try session.execute("DELETE FROM herald_spool WHERE id = $1 AND NOT dead", [id])
+    public func remove(_ id: String) async throws {
+        try await pool.connection { session in
+            try await session.run("DELETE FROM herald_spool WHERE id = $1 AND NOT dead", [id])
         }
     }
 
-    public func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)? {
-        try pool.withSession { session in
-            try session.query("SELECT entry::text, dead FROM herald_spool WHERE id = $1", [id]).first.map { row in
+    public func entry(id: String) async throws -> (entry: SpoolEntry, dead: Bool)? {
+        try await pool.connection { session in
+            try await session.rows("SELECT entry::text, dead FROM herald_spool WHERE id = $1", [id]).first.map { row in
                 let (text, dead) = try row.decode((String, Bool).self)
                 return (try PostgresJSON.decode(SpoolEntry.self, from: text), dead)
             }
         }
     }
 
-    public func entries(dead: Bool) throws -> [SpoolEntry] {
-        try pool.withSession { session in
-            try session.query("SELECT entry::text FROM herald_spool WHERE dead = $1 ORDER BY priority, first_seen, id", [dead])
+    public func entries(dead: Bool) async throws -> [SpoolEntry] {
+        try await pool.connection { session in
+            try await session.rows("SELECT entry::text FROM herald_spool WHERE dead = $1 ORDER BY priority, first_seen, id", [dead])
                 .map { try PostgresJSON.decode(SpoolEntry.self, from: $0.decode(String.self)) }
         }
     }
 
-    public func due(at now: Date) throws -> [SpoolEntry] {
-        try pool.withSession { session in
-            try session.query("""
+    public func due(at now: Date) async throws -> [SpoolEntry] {
+        try await pool.connection { session in
+            try await session.rows("""
                 UPDATE herald_spool SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
                 WHERE id IN (
                     SELECT id FROM herald_spool
@@ -88,9 +88,9 @@ public final class PostgresSpool: Spool, @unchecked Sendable {
         }
     }
 
-    public func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry] {
-        try pool.transaction { session in
-            let rows = try session.query("""
+    public func revive(_ ids: [String]?, now: Date) async throws -> [SpoolEntry] {
+        try await pool.inTransaction { session in
+            let rows = try await session.rows("""
                 SELECT entry::text FROM herald_spool WHERE dead AND ($1::text[] IS NULL OR id = ANY($1)) ORDER BY priority, first_seen, id
                 FOR UPDATE
                 """, [ids])
@@ -100,7 +100,7 @@ public final class PostgresSpool: Spool, @unchecked Sendable {
                 entry.attempts = 0
                 entry.nextAttempt = now
                 entry.firstSeen = now
-                try session.execute("""
+                try await session.run("""
                     UPDATE herald_spool SET entry = $2::jsonb, first_seen = $3, next_attempt = to_timestamp($3), dead = false,
                         lease_owner = NULL, lease_until = NULL WHERE id = $1
                     """, [entry.id, try PostgresJSON.encode(entry), now.timeIntervalSince1970])
@@ -110,9 +110,9 @@ public final class PostgresSpool: Spool, @unchecked Sendable {
         }
     }
 
-    public func purgeDead(diedBefore cutoff: Date) throws -> Int {
-        try pool.withSession { session in
-            try session.execute("DELETE FROM herald_spool WHERE dead AND next_attempt < to_timestamp($1)", [cutoff.timeIntervalSince1970])
+    public func purgeDead(diedBefore cutoff: Date) async throws -> Int {
+        try await pool.connection { session in
+            try await session.run("DELETE FROM herald_spool WHERE dead AND next_attempt < to_timestamp($1)", [cutoff.timeIntervalSince1970])
         }
     }
 }

@@ -32,7 +32,7 @@ public enum WorkspaceRuntime {
             throw lost
         }
         do {
-            try stores.counters.pruneCounts(before: now.addingTimeInterval(-counterRetention))
+            try await stores.counters.pruneCounts(before: now.addingTimeInterval(-counterRetention))
             let configuration = workspace.configuration
             let log = try JSONLinesLog(directory: paths.logs, timeZone: configuration.timeZone,
                                        worker: stores.isShared ? configuration.worker.resolvedName : nil)
@@ -41,7 +41,7 @@ public enum WorkspaceRuntime {
             let (preferences, problems) = Preferences.load(root: workspace.root)
             for problem in problems { warn(problem.description) }
             preferences.store = stores.optOuts
-            try stores.optOuts.load(into: preferences)
+            try await stores.optOuts.load(into: preferences)
             // In PostgreSQL mode each send also reaches the shared store as it happens.
             let journal = SendJournal(root: workspace.root, progress: stores.progress.map {
                 SendProgress(store: $0, worker: configuration.worker.resolvedName)
@@ -61,7 +61,7 @@ public enum WorkspaceRuntime {
             run.recipientLookup = { address in try index.latestMail(to: address) }
             let inbox = stores.inbox
             run.noticePublisher = { url in
-                let notice = try NoticeFile.publish(url, to: inbox, now: Date())
+                let notice = try await NoticeFile.publish(url, to: inbox, now: Date())
                 return "published announcement n\(notice.id) to tenant \(notice.tenantID)"
             }
             return run

@@ -156,7 +156,7 @@ public struct HeraldServer: Sendable {
 
     private func health() async throws -> Response {
         do {
-            _ = try await blocking { try store.unreadCount(tenant: "0", user: "", now: now()) }
+            _ = try await store.unreadCount(tenant: "0", user: "", now: now())
             return JSON.response(["status": "ok", "version": HeraldVersion.current])
         } catch {
             return JSON.response(["status": "unavailable", "reason": "\(error)"], status: .serviceUnavailable)
@@ -178,13 +178,13 @@ public struct HeraldServer: Sendable {
         let unread = try flag(try single(query, "unread"), name: "unread")
         let page = try number(try single(query, "page"), name: "page", default: 1, range: 1...1_000_000)
         let size = try number(try single(query, "size"), name: "size", default: 20, range: 1...100)
-        let result = try await blocking { try store.list(tenant: tenant, user: user, unreadOnly: unread, page: page, size: size, now: now()) }
+        let result = try await store.list(tenant: tenant, user: user, unreadOnly: unread, page: page, size: size, now: now())
         return JSON.response(result)
     }
 
     private func unreadCount(_ context: HeraldRequestContext) async throws -> Response {
         let (tenant, user) = try identity(context)
-        let count = try await blocking { try store.unreadCount(tenant: tenant, user: user, now: now()) }
+        let count = try await store.unreadCount(tenant: tenant, user: user, now: now())
         return JSON.response(UnreadCount(tenant: tenant, user: user, unread: count))
     }
 
@@ -206,16 +206,16 @@ public struct HeraldServer: Sendable {
         // Where this stream starts, then the subscription, then whatever came after the start
         // (a resume's missed events, or a change between the two): nothing falls in between, and
         // ids drop what arrives twice.
-        let start = try await blocking { try store.latestEventID() }
+        let start = try await store.latestEventID()
         let (subscription, stream) = hub.subscribe(tenant: tenant, user: user)
-        let missed = try await blocking { try store.events(after: resume ?? start, tenant: tenant, user: user, limit: 1000) }
+        let missed = try await store.events(after: resume ?? start, tenant: tenant, user: user, limit: 1000)
         var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"]
         if let name = HTTPField.Name("X-Accel-Buffering") { headers[name] = "no" }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { hub.unsubscribe(subscription, tenant: tenant, user: user) }
             var sent = resume ?? start
             func unread() async throws -> String {
-                let count = try await blocking { try store.unreadCount(tenant: tenant, user: user, now: now()) }
+                let count = try await store.unreadCount(tenant: tenant, user: user, now: now())
                 return ServerSentEvent.text(id: sent, event: "unread", json: #"{"unread":\#(count)}"#)
             }
             func write(_ events: [InboxEvent], into writer: inout any ResponseBodyWriter) async throws {
@@ -248,7 +248,7 @@ public struct HeraldServer: Sendable {
     private func readOne(_ context: HeraldRequestContext) async throws -> Response {
         let (tenant, user) = try identity(context)
         let id = try pathParameter(context, "id")
-        return try await changed { try store.markRead(tenant: tenant, user: user, ids: [id], now: now()) }
+        return try await changed { try await store.markRead(tenant: tenant, user: user, ids: [id], now: now()) }
     }
 
     private func readMany(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
@@ -261,17 +261,17 @@ public struct HeraldServer: Sendable {
             throw APIError.badRequest("the body must be JSON like {\"ids\": [\"123\", \"n7\"]}: \(Self.explain(error))", code: "malformed_json")
         }
         guard !ids.isEmpty, ids.count <= 1000 else { throw APIError.badRequest("give 1 to 1000 ids in \"ids\"") }
-        return try await changed { try store.markRead(tenant: tenant, user: user, ids: ids, now: now()) }
+        return try await changed { try await store.markRead(tenant: tenant, user: user, ids: ids, now: now()) }
     }
 
     private func readAll(_ context: HeraldRequestContext) async throws -> Response {
         let (tenant, user) = try identity(context)
-        return try await changed { try store.markAllRead(tenant: tenant, user: user, now: now()) }
+        return try await changed { try await store.markAllRead(tenant: tenant, user: user, now: now()) }
     }
 
-    private func changed(_ work: @escaping @Sendable () throws -> Int) async throws -> Response {
+    private func changed(_ work: () async throws -> Int) async throws -> Response {
         do {
-            return JSON.response(["changed": try await blocking(work)])
+            return JSON.response(["changed": try await work()])
         } catch let error as InboxError {
             throw APIError.notFound(error.message)
         }

@@ -139,7 +139,7 @@ struct NotificationIngest: Sendable {
             if key != nil {
                 let text = String(decoding: try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys, .withoutEscapingSlashes]),
                                   as: UTF8.self)
-                if let earlier = try records.remember(key: id, bodyHash: bodyHash, response: text) {
+                if let earlier = try await records.remember(key: id, bodyHash: bodyHash, response: text) {
                     guard earlier.bodyHash == bodyHash,
                           let answer = try JSONSerialization.jsonObject(with: Data(earlier.response.utf8)) as? [String: Any] else {
                         return .conflict("Idempotency-Key '\(id)' was used with another body; nothing was queued")

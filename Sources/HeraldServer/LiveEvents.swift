@@ -65,7 +65,7 @@ final class LiveHub: @unchecked Sendable {
 
     private func poll() async {
         let store = store
-        var cursor = (try? await blocking { try store.latestEventID() }) ?? 0
+        var cursor = (try? await store.latestEventID()) ?? 0
         var sinceHeartbeat = Duration.zero
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
@@ -82,7 +82,7 @@ final class LiveHub: @unchecked Sendable {
                 broadcast(.heartbeat)
             }
             let after = cursor
-            guard let events = try? await blocking({ try store.events(after: after, tenant: nil, user: nil, limit: 5000) }),
+            guard let events = try? await store.events(after: after, tenant: nil, user: nil, limit: 5000),
                   let last = events.last else { continue }
             cursor = last.id
             var byUser: [Key: [InboxEvent]] = [:]

@@ -32,9 +32,7 @@ struct UnsubscribePages {
     func unsubscribe(_ token: String) async throws -> Response {
         let claim = try claim(token)
         let store = optOuts
-        try await blocking {
-            try store.recordOptOut(address: claim.address, channel: .mail, category: claim.category, at: Date())
-        }
+        _ = try await store.recordOptOut(address: claim.address, channel: .mail, category: claim.category, at: Date())
         return page(title: "已退订", body: "<p>已退订：<b>\(escape(masked(claim.address)))</b> 不会再收到\(escape(categoryName(claim.category)))邮件。</p>")
     }
 

@@ -6,12 +6,12 @@ import HeraldCore
 import HeraldInbox
 
 /// Runs `query` `runs` times and prints mean, p99 and max in milliseconds.
-func time<T>(_ label: String, runs: Int, _ query: () throws -> T) rethrows {
+func time<T>(_ label: String, runs: Int, _ query: () async throws -> T) async rethrows {
     let clock = ContinuousClock()
     var times: [Double] = []
     for _ in 0..<runs {
         let start = clock.now
-        _ = try query()
+        _ = try await query()
         times.append((clock.now - start).seconds * 1000)
     }
     times.sort()
@@ -30,7 +30,7 @@ let paths = WorkspacePaths(root: URL(fileURLWithPath: values[1]))
 let user = values[2]
 let runs = values.count > 3 ? Int(values[3]) ?? 200 : 200
 let store = try SQLiteInboxStore(url: paths.database)
-try time("unread-count", runs: runs) { try store.unreadCount(tenant: "0", user: user, now: Date()) }
-try time("list first page of 20", runs: runs) {
-    try store.list(tenant: "0", user: user, unreadOnly: false, page: 1, size: 20, now: Date())
+try await time("unread-count", runs: runs) { try await store.unreadCount(tenant: "0", user: user, now: Date()) }
+try await time("list first page of 20", runs: runs) {
+    try await store.list(tenant: "0", user: user, unreadOnly: false, page: 1, size: 20, now: Date())
 }

@@ -28,9 +28,9 @@ func printJSON<T: Encodable>(_ value: T) throws {
 }
 
 /// Runs an inbox change, turning an ownership error into exit 1 with its message.
-func changing(_ work: () throws -> Int, json: Bool, verb: String) throws {
+func changing(_ work: () async throws -> Int, json: Bool, verb: String) async throws {
     do {
-        let changed = try work()
+        let changed = try await work()
         if json { try printJSON(["changed": changed]) } else { print("\(verb) \(changed)") }
     } catch let error as InboxError {
         printError("herald inbox: \(error)")
@@ -46,7 +46,7 @@ extension Herald {
             subcommands: [List.self, Read.self, ReadAll.self, UnreadCount.self, Archive.self, Delete.self]
         )
 
-        struct List: ParsableCommand {
+        struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Messages and active announcements, newest first.")
             @OptionGroup var options: InboxOptions
             @Flag(help: "Unread only.") var unread = false
@@ -57,9 +57,9 @@ extension Herald {
                 guard page >= 1, (1...500).contains(size) else { throw ValidationError("--page from 1, --size from 1 to 500") }
             }
 
-            func run() throws {
+            func run() async throws {
                 let store = try options.store()
-                let result = try store.list(tenant: options.tenant, user: options.user, unreadOnly: unread, page: page, size: size, now: Date())
+                let result = try await store.list(tenant: options.tenant, user: options.user, unreadOnly: unread, page: page, size: size, now: Date())
                 if options.json { return try printJSON(result) }
                 let zone = (try? options.workspace.open(secretsOptional: true).configuration.timeZone) ?? .current
                 for item in result.items {
@@ -72,60 +72,60 @@ extension Herald {
             }
         }
 
-        struct Read: ParsableCommand {
+        struct Read: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Mark the user's messages or announcements read.")
             @OptionGroup var options: InboxOptions
             @Argument(help: "Ids as listed (123, or n7 for an announcement).") var ids: [String]
 
-            func run() throws {
+            func run() async throws {
                 let store = try options.store()
-                try changing({ try store.markRead(tenant: options.tenant, user: options.user, ids: ids, now: Date()) },
+                try await changing({ try await store.markRead(tenant: options.tenant, user: options.user, ids: ids, now: Date()) },
                              json: options.json, verb: "marked read:")
             }
         }
 
-        struct ReadAll: ParsableCommand {
+        struct ReadAll: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "read-all", abstract: "Mark everything of the user read.")
             @OptionGroup var options: InboxOptions
 
-            func run() throws {
+            func run() async throws {
                 let store = try options.store()
-                try changing({ try store.markAllRead(tenant: options.tenant, user: options.user, now: Date()) },
+                try await changing({ try await store.markAllRead(tenant: options.tenant, user: options.user, now: Date()) },
                              json: options.json, verb: "marked read:")
             }
         }
 
-        struct UnreadCount: ParsableCommand {
+        struct UnreadCount: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "unread-count",
                                                             abstract: "Unread messages plus unread active announcements.")
             @OptionGroup var options: InboxOptions
 
-            func run() throws {
+            func run() async throws {
                 let store = try options.store()
-                let count = try store.unreadCount(tenant: options.tenant, user: options.user, now: Date())
+                let count = try await store.unreadCount(tenant: options.tenant, user: options.user, now: Date())
                 if options.json { try printJSON(["unread": count]) } else { print(count) }
             }
         }
 
-        struct Archive: ParsableCommand {
+        struct Archive: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Archive the user's messages (kept, hidden from the list).")
             @OptionGroup var options: InboxOptions
             @Argument(help: "Message ids.") var ids: [String]
 
-            func run() throws {
+            func run() async throws {
                 let store = try options.store()
-                try changing({ try store.archive(tenant: options.tenant, user: options.user, ids: ids) }, json: options.json, verb: "archived:")
+                try await changing({ try await store.archive(tenant: options.tenant, user: options.user, ids: ids) }, json: options.json, verb: "archived:")
             }
         }
 
-        struct Delete: ParsableCommand {
+        struct Delete: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete the user's messages (soft: the row stays, hidden).")
             @OptionGroup var options: InboxOptions
             @Argument(help: "Message ids.") var ids: [String]
 
-            func run() throws {
+            func run() async throws {
                 let store = try options.store()
-                try changing({ try store.delete(tenant: options.tenant, user: options.user, ids: ids) }, json: options.json, verb: "deleted:")
+                try await changing({ try await store.delete(tenant: options.tenant, user: options.user, ids: ids) }, json: options.json, verb: "deleted:")
             }
         }
     }
@@ -137,7 +137,7 @@ extension Herald {
             subcommands: [Publish.self, List.self, Retract.self]
         )
 
-        struct Publish: ParsableCommand {
+        struct Publish: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Publish an announcement to every user of a tenant.")
             @OptionGroup var workspace: WorkspaceOptions
             @Option(help: "Title.") var title: String
@@ -159,25 +159,25 @@ extension Herald {
 
             }
 
-            func run() throws {
+            func run() async throws {
                 let store = try openStores(workspace.open(secretsOptional: true)).inbox
-                let notice = try store.publish(Notice(tenantID: tenant, title: title, content: content, type: type,
+                let notice = try await store.publish(Notice(tenantID: tenant, title: title, content: content, type: type,
                                                       startsAt: NoticeFile.date(starts), endsAt: NoticeFile.date(ends), createdAt: Date()))
                 if json { try printJSON(notice) } else { print("published announcement n\(notice.id) to tenant \(tenant)") }
             }
         }
 
-        struct List: ParsableCommand {
+        struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List announcements.")
             @OptionGroup var workspace: WorkspaceOptions
             @Option(help: "Only this tenant.") var tenant: String?
             @Flag(help: "Include retracted ones.") var all = false
             @Flag(help: "JSON output.") var json = false
 
-            func run() throws {
+            func run() async throws {
                 let loaded = try workspace.open(secretsOptional: true)
                 let store = try openStores(loaded).inbox
-                let notices = try store.notices(tenant: tenant, includeRetracted: all)
+                let notices = try await store.notices(tenant: tenant, includeRetracted: all)
                 if json { return try printJSON(notices) }
                 let zone = loaded.configuration.timeZone
                 for notice in notices {
@@ -189,18 +189,18 @@ extension Herald {
             }
         }
 
-        struct Retract: ParsableCommand {
+        struct Retract: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Withdraw an announcement from every inbox.")
             @OptionGroup var workspace: WorkspaceOptions
             @Argument(help: "The announcement id (n7 or 7).") var id: String
 
-            func run() throws {
+            func run() async throws {
                 let store = try openStores(workspace.open(secretsOptional: true)).inbox
                 guard let number = Int64(id.hasPrefix("n") ? String(id.dropFirst()) : id) else {
                     throw ValidationError("give an announcement id like n7")
                 }
                 do {
-                    try store.retract(number, now: Date())
+                    try await store.retract(number, now: Date())
                 } catch let error as InboxError {
                     printError("herald notice: \(error)")
                     throw ExitCode(1)

@@ -11,7 +11,7 @@ extension Herald {
             subcommands: [List.self, Cancel.self]
         )
 
-        struct List: ParsableCommand {
+        struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List scheduled messages, next due first.")
 
             @OptionGroup var options: WorkspaceOptions
@@ -22,12 +22,12 @@ extension Herald {
             @Flag(help: "Machine-readable JSON output.")
             var json = false
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
                 let stores = try openStores(workspace)
                 let masking = workspace.configuration.recipientMasking
                 let zone = workspace.configuration.timeZone
-                let waiting = try Schedule(spool: stores.spool, ledger: stores.ledger, log: MemoryEventLog()).waiting(batch: batch)
+                let waiting = try await Schedule(spool: stores.spool, ledger: stores.ledger, log: MemoryEventLog()).waiting(batch: batch)
                 if json {
                     let items = waiting.map { entry in
                         ["message_id": entry.id, "batch": entry.batch, "file": entry.file, "row": String(entry.row),

@@ -11,7 +11,7 @@ extension Herald {
             subcommands: [List.self, Retry.self, Purge.self]
         )
 
-        struct List: ParsableCommand {
+        struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List waiting (or dead) messages, next due first.")
 
             @OptionGroup var options: WorkspaceOptions
@@ -19,12 +19,12 @@ extension Herald {
             @Flag(help: "List spool/dead/ instead.")
             var dead = false
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
                 let spool = try openStores(workspace).spool
                 let zone = workspace.configuration.timeZone
                 let masking = workspace.configuration.recipientMasking
-                let entries = try spool.entries(dead: dead)
+                let entries = try await spool.entries(dead: dead)
                 for entry in entries {
                     let when = Timestamp.iso8601(entry.nextAttempt, timeZone: zone)
                     print("\(entry.id)  \(entry.channel.rawValue)/\(entry.account)  \(masking.apply(entry.address, channel: entry.channel))  "
@@ -36,7 +36,7 @@ extension Herald {
             }
         }
 
-        struct Retry: ParsableCommand {
+        struct Retry: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Move dead messages back into the spool, due now.")
 
             @OptionGroup var options: WorkspaceOptions
@@ -51,9 +51,9 @@ extension Herald {
                 if ids.isEmpty != allDead { throw ValidationError("give message ids or --all-dead") }
             }
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
-                let revived = try openStores(workspace).spool.revive(allDead ? nil : ids, now: Date())
+                let revived = try await openStores(workspace).spool.revive(allDead ? nil : ids, now: Date())
                 if !allDead {
                     let missing = Set(ids).subtracting(revived.map(\.id))
                     for id in missing.sorted() { printError("herald spool retry: no dead message \(id)") }
@@ -63,7 +63,7 @@ extension Herald {
             }
         }
 
-        struct Purge: ParsableCommand {
+        struct Purge: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete dead messages older than a duration.")
 
             @OptionGroup var options: WorkspaceOptions
@@ -79,10 +79,10 @@ extension Herald {
                 guard DurationText.parse(olderThan) != nil else { throw ValidationError("--older-than takes a duration like 30d") }
             }
 
-            func run() throws {
+            func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
                 let age = DurationText.parse(olderThan) ?? .seconds(0)
-                let count = try openStores(workspace).spool.purgeDead(diedBefore: Date().addingTimeInterval(-age.seconds))
+                let count = try await openStores(workspace).spool.purgeDead(diedBefore: Date().addingTimeInterval(-age.seconds))
                 print("purged \(count) dead message\(count == 1 ? "" : "s")")
             }
         }

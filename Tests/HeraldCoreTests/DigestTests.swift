@@ -28,27 +28,27 @@ import HeraldTestSupport
     }
 
     @Test(arguments: Kind.allCases)
-    func rowsOfAKeyCollectUntilTheWindowClosesOrItIsFull(kind: Kind) throws {
+    func rowsOfAKeyCollectUntilTheWindowClosesOrItIsFull(kind: Kind) async throws {
         let workspace = try TemporaryWorkspace()
         let store = try Self.store(kind, root: workspace.url)
         let window = Duration.seconds(3600)
-        let first = try store.add(Self.item(1), template: "t", key: "1", now: Self.start, window: window, max: 3)
-        _ = try store.add(Self.item(1), template: "t", key: "1", now: Self.start, window: window, max: 3)
-        let other = try store.add(Self.item(9), template: "t", key: "2", now: Self.start, window: window, max: 3)
-        let second = try store.add(Self.item(2), template: "t", key: "1", now: Self.start.addingTimeInterval(60), window: window, max: 3)
+        let first = try await store.add(Self.item(1), template: "t", key: "1", now: Self.start, window: window, max: 3)
+        _ = try await store.add(Self.item(1), template: "t", key: "1", now: Self.start, window: window, max: 3)
+        let other = try await store.add(Self.item(9), template: "t", key: "2", now: Self.start, window: window, max: 3)
+        let second = try await store.add(Self.item(2), template: "t", key: "1", now: Self.start.addingTimeInterval(60), window: window, max: 3)
         #expect(second.id == first.id && second.items.map(\.row.row) == [1, 2], "the same row twice is kept once")
         #expect(other.id != first.id)
         #expect(second.dueAt == Self.start.addingTimeInterval(3600), "due a window after its first row")
-        #expect(try store.due(at: Self.start.addingTimeInterval(3599)).isEmpty)
+        #expect(try await store.due(at: Self.start.addingTimeInterval(3599)).isEmpty)
 
-        let full = try store.add(Self.item(3), template: "t", key: "1", now: Self.start.addingTimeInterval(120), window: window, max: 3)
+        let full = try await store.add(Self.item(3), template: "t", key: "1", now: Self.start.addingTimeInterval(120), window: window, max: 3)
         #expect(full.dueAt == Self.start.addingTimeInterval(120), "full: due at once")
-        let next = try store.add(Self.item(4), template: "t", key: "1", now: Self.start.addingTimeInterval(130), window: window, max: 3)
+        let next = try await store.add(Self.item(4), template: "t", key: "1", now: Self.start.addingTimeInterval(130), window: window, max: 3)
         #expect(next.id != full.id && next.items.map(\.row.row) == [4], "a full digest takes no more rows")
-        let due = try store.due(at: Self.start.addingTimeInterval(130))
+        let due = try await store.due(at: Self.start.addingTimeInterval(130))
         #expect(due.map(\.id) == [full.id] && due.first?.items.map(\.text) == ["订单 A1 已发货", "订单 A2 已发货", "订单 A3 已发货"])
-        try store.remove(full.id)
-        #expect(try store.due(at: Self.start.addingTimeInterval(4000)).map(\.id).sorted() == [other.id, next.id].sorted())
+        try await store.remove(full.id)
+        #expect(try await store.due(at: Self.start.addingTimeInterval(4000)).map(\.id).sorted() == [other.id, next.id].sorted())
     }
 
     @Test func fileDigestsSurviveARestart() throws {
@@ -60,16 +60,20 @@ import HeraldTestSupport
     }
 
     @Test(.enabled(if: PostgresTestDatabase.url != nil))
-    func rowsOfOneKeyOnTwoWorkersFoldIntoOneDigest() throws {
+    func rowsOfOneKeyOnTwoWorkersFoldIntoOneDigest() async throws {
         let pool = try PostgresTestDatabase.pool(size: 4)
         let a = try PostgresDigestStore(pool: pool, worker: "a", lease: .seconds(60))
         let b = try PostgresDigestStore(pool: pool, worker: "b", lease: .seconds(60))
-        DispatchQueue.concurrentPerform(iterations: 20) { n in
-            _ = try? (n % 2 == 0 ? a : b).add(Self.item(n + 1), template: "t", key: "1", now: Self.start, window: .seconds(60), max: 50)
+        await withTaskGroup(of: Void.self) { group in
+            for n in 0..<20 {
+                group.addTask {
+                    _ = try? await (n % 2 == 0 ? a : b).add(Self.item(n + 1), template: "t", key: "1", now: Self.start, window: .seconds(60), max: 50)
+                }
+            }
         }
-        let due = try a.due(at: Self.start.addingTimeInterval(60))
+        let due = try await a.due(at: Self.start.addingTimeInterval(60))
         #expect(due.count == 1 && due.first?.items.count == 20)
-        #expect(try b.due(at: Self.start.addingTimeInterval(60)).isEmpty, "leased to worker a")
+        #expect(try await b.due(at: Self.start.addingTimeInterval(60)).isEmpty, "leased to worker a")
     }
 
     func run(max: Int = 50) throws -> (WorkspaceRun, MemoryTransport, MemoryEventLog, ManualClock) {

@@ -75,7 +75,7 @@ import HeraldTestSupport
         #expect(skipped.error?.code == "escalation_not_needed")
         #expect(skipped.error?.reason == "message \(MessageID(batch: "b", row: 1, channel: "site").value) was read in time; the sms escalation is not needed")
         #expect(f.log.events.last { $0.status == .sent }?.escalatedFrom == MessageID(batch: "b", row: 2, channel: "site").value)
-        #expect(try f.run.spool?.entries().isEmpty == true)
+        #expect(try await f.run.spool?.entries().isEmpty == true)
     }
 
     @Test func anSMSWithoutADeliveredReceiptFallsBackToMail() async throws {

@@ -205,13 +205,13 @@ import HeraldTestSupport
         first.providerID = "<1@shop.example.com>"
         try store.record([SharedSend(send: first, worker: "w2", at: at), SharedSend(send: LostWorkerTests.send(2), worker: "w2", at: at)])
         try store.record([SharedSend(send: LostWorkerTests.send(1), worker: "w9", at: at)])
-        let found = try store.sends(of: [LostWorkerTests.id(row: 1), LostWorkerTests.id(row: 2), LostWorkerTests.id(row: 3)])
+        let found = try await store.sends(of: [LostWorkerTests.id(row: 1), LostWorkerTests.id(row: 2), LostWorkerTests.id(row: 3)])
         #expect(found.count == 2)
         #expect(found[LostWorkerTests.id(row: 1)] == SharedSend(send: first, worker: "w2", at: at), "the first record stays, whole")
         try await ledger.record([LedgerEntry(id: LostWorkerTests.id(row: 1), batch: LostWorkerTests.batch.id, row: 1, channel: .sms,
                                        template: "code", status: .sent, updatedAt: at)])
-        #expect(try store.prune(recordedBefore: at.addingTimeInterval(1)) == 1)
-        #expect(try store.sends(of: [LostWorkerTests.id(row: 1), LostWorkerTests.id(row: 2)]).keys.map(\.value) == [LostWorkerTests.id(row: 2).value])
+        #expect(try await store.prune(recordedBefore: at.addingTimeInterval(1)) == 1)
+        #expect(try await store.sends(of: [LostWorkerTests.id(row: 1), LostWorkerTests.id(row: 2)]).keys.map(\.value) == [LostWorkerTests.id(row: 2).value])
         if kind == .postgres {
             #expect(try await ledger.records(of: [LostWorkerTests.id(row: 1)]).first?.value.worker == "w3", "the ledger keeps who wrote it")
         }

@@ -99,26 +99,26 @@ import HeraldTestSupport
         }
     }
 
-    @Test func preferencesAndSuppressionsByCategory() throws {
+    @Test func preferencesAndSuppressionsByCategory() async throws {
         let workspace = try TemporaryWorkspace(files: [
             "recipients/preferences.csv": "user_id,address,channel,category,opt_out\n10001,,sms,marketing,true\n,li@example.com,*,*,yes\n,x@example.com,fax,,true\n",
             "recipients/suppressions.csv": "address,reason,since\nbounced@example.com,bounce,2026-11-01\n+86 139 0013 9000,退订,2026-11-02\n",
         ])
         let (preferences, problems) = Preferences.load(root: workspace.url)
         #expect(problems == [.warning("unknown channel 'fax'", at: SourceLocation(file: "recipients/preferences.csv", line: 4))])
-        func reason(_ address: String, _ channel: Channel, _ category: TemplateCategory, user: String? = nil) -> String? {
+        func reason(_ address: String, _ channel: Channel, _ category: TemplateCategory, user: String? = nil) async -> String? {
             preferences.reason(channel: channel, category: category, userID: user, address: address)
         }
-        #expect(reason("+8613800138000", .sms, .marketing, user: "10001") == "user 10001 opted out of marketing sms messages (recipients/preferences.csv)")
-        #expect(reason("+8613800138000", .sms, .transactional, user: "10001") == nil)
-        #expect(reason("+8613800138000", .sms, .verification, user: "10001") == nil)
-        #expect(reason("LI@example.com", .mail, .transactional) == "l***@example.com opted out of transactional mail messages (recipients/preferences.csv)")
-        #expect(reason("li@example.com", .mail, .system) == nil, "system messages ignore opt-outs")
-        #expect(reason("bounced@example.com", .mail, .verification) == "b***@example.com is on the suppression list (bounce)", "a bounce applies to every category")
-        #expect(reason("13900139000", .sms, .marketing) == "+86139****9000 is on the suppression list (退订)")
-        #expect(reason("13900139000", .sms, .verification) == nil, "退订 is an opt-out: verification still goes")
-        try preferences.suppress("new@example.com", channel: .mail, reason: "bounce", since: Self.start)
-        #expect(reason("new@example.com", .mail, .transactional) != nil)
+        await #expect(reason("+8613800138000", .sms, .marketing, user: "10001") == "user 10001 opted out of marketing sms messages (recipients/preferences.csv)")
+        await #expect(reason("+8613800138000", .sms, .transactional, user: "10001") == nil)
+        await #expect(reason("+8613800138000", .sms, .verification, user: "10001") == nil)
+        await #expect(reason("LI@example.com", .mail, .transactional) == "l***@example.com opted out of transactional mail messages (recipients/preferences.csv)")
+        await #expect(reason("li@example.com", .mail, .system) == nil, "system messages ignore opt-outs")
+        await #expect(reason("bounced@example.com", .mail, .verification) == "b***@example.com is on the suppression list (bounce)", "a bounce applies to every category")
+        await #expect(reason("13900139000", .sms, .marketing) == "+86139****9000 is on the suppression list (退订)")
+        await #expect(reason("13900139000", .sms, .verification) == nil, "退订 is an opt-out: verification still goes")
+        try await preferences.suppress("new@example.com", channel: .mail, reason: "bounce", since: Self.start)
+        await #expect(reason("new@example.com", .mail, .transactional) != nil)
         #expect(try workspace.read("recipients/suppressions.csv").hasSuffix("new@example.com,bounce,2026-11-18T11:06:40.000Z\n"))
     }
 
@@ -153,7 +153,7 @@ import HeraldTestSupport
 
     /// The spool contract, held to the file spool and its in-memory twin alike.
     @Test(arguments: Kind.allCases)
-    func putDueBuryReviveAndPurge(kind: Kind) throws {
+    func putDueBuryReviveAndPurge(kind: Kind) async throws {
         let workspace = try TemporaryWorkspace()
         let spool: any Spool = switch kind {
         case .file: FileSpool(root: workspace.url)
@@ -161,29 +161,29 @@ import HeraldTestSupport
         case .postgres: try PostgresSpool(pool: PostgresTestDatabase.pool(), worker: "w1", lease: .seconds(60))
         }
         let t0 = Date(timeIntervalSince1970: 1_795_000_000)
-        try spool.put(entry("m1", category: .marketing, firstSeen: t0, next: t0))
-        try spool.put(entry("m2", category: .verification, firstSeen: t0.addingTimeInterval(5), next: t0))
-        try spool.put(entry("m3", firstSeen: t0, next: t0.addingTimeInterval(600)))
-        #expect(try spool.due(at: t0.addingTimeInterval(1)).map(\.id) == ["m2", "m1"], "verification first, later entries wait")
-        #expect(try spool.entries().first { $0.id == "m1" } == entry("m1", category: .marketing, firstSeen: t0, next: t0), "round trip")
+        try await spool.put(entry("m1", category: .marketing, firstSeen: t0, next: t0))
+        try await spool.put(entry("m2", category: .verification, firstSeen: t0.addingTimeInterval(5), next: t0))
+        try await spool.put(entry("m3", firstSeen: t0, next: t0.addingTimeInterval(600)))
+        #expect(try await spool.due(at: t0.addingTimeInterval(1)).map(\.id) == ["m2", "m1"], "verification first, later entries wait")
+        #expect(try await spool.entries().first { $0.id == "m1" } == entry("m1", category: .marketing, firstSeen: t0, next: t0), "round trip")
         if let files = spool as? FileSpool {
             #expect(try FileManager.default.contentsOfDirectory(atPath: files.folder.appendingPathComponent("tmp").path).isEmpty)
         }
 
-        try spool.bury(entry("m1", category: .marketing, firstSeen: t0, next: t0))
-        #expect(try spool.entries().map(\.id) == ["m2", "m3"])
-        #expect(try spool.entries(dead: true).map(\.id) == ["m1"])
-        let revived = try spool.revive(now: t0.addingTimeInterval(100))
+        try await spool.bury(entry("m1", category: .marketing, firstSeen: t0, next: t0))
+        #expect(try await spool.entries().map(\.id) == ["m2", "m3"])
+        #expect(try await spool.entries(dead: true).map(\.id) == ["m1"])
+        let revived = try await spool.revive(now: t0.addingTimeInterval(100))
         #expect(revived.map(\.id) == ["m1"] && revived[0].attempts == 0)
-        #expect(try spool.entries(dead: true).isEmpty)
+        #expect(try await spool.entries(dead: true).isEmpty)
 
-        try spool.bury(entry("m3", firstSeen: t0, next: t0))
-        #expect(try spool.purgeDead(diedBefore: t0.addingTimeInterval(-1)) == 0)
-        #expect(try spool.purgeDead(diedBefore: t0.addingTimeInterval(1)) == 1)
+        try await spool.bury(entry("m3", firstSeen: t0, next: t0))
+        #expect(try await spool.purgeDead(diedBefore: t0.addingTimeInterval(-1)) == 0)
+        #expect(try await spool.purgeDead(diedBefore: t0.addingTimeInterval(1)) == 1)
     }
 
-    @Test func aCorruptSpoolFileIsReportedByName() throws {
+    @Test func aCorruptSpoolFileIsReportedByName() async throws {
         let workspace = try TemporaryWorkspace(files: ["outbox/spool/bad.json": "{\"id\": "])
-        #expect(throws: SpoolCorruption.self) { try FileSpool(root: workspace.url).entries() }
+        await #expect(throws: SpoolCorruption.self) { try await FileSpool(root: workspace.url).entries() }
     }
 }

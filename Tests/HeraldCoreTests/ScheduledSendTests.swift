@@ -52,7 +52,7 @@ import HeraldTestSupport
         let (run, transport, log, ledger) = try run(clock: clock)
         let summary = try await run.send([row(1, sendAt: "2026-11-18 19:10"), row(2, sendAt: "2026-11-18T11:00:00Z"), row(3)], batchID: "b")
         #expect(summary.counts == ["sms": ["scheduled": 1, "sent": 2]], "a send_at in the past sends now")
-        let waiting = try #require(try run.spool?.entries().first)
+        let waiting = try #require(try await run.spool?.entries().first)
         #expect(waiting.kind == .scheduled && waiting.attempts == 0)
         #expect(waiting.nextAttempt == Self.start.addingTimeInterval(200), "19:10 in Shanghai")
         #expect(log.events.first?.status == .scheduled && log.events.first?.nextAttempt == waiting.nextAttempt)
@@ -63,7 +63,7 @@ import HeraldTestSupport
         clock.advance(by: .seconds(1))
         #expect(try await run.drainSpool().counts == ["sms": ["sent": 1]])
         #expect(transport.sent.map(\.row).sorted() == [1, 2, 3])
-        #expect(try run.spool?.entries().isEmpty == true)
+        #expect(try await run.spool?.entries().isEmpty == true)
 
         let again = try await run.send([row(1, sendAt: "2026-11-18 19:10")], batchID: "b")
         #expect(again.counts == ["sms": ["duplicate": 1]], "the same row again is a duplicate, scheduled or sent")
@@ -74,9 +74,9 @@ import HeraldTestSupport
         let (run, transport, log, ledger) = try run(clock: clock)
         _ = try await run.send([row(1, sendAt: "2026-11-20 09:00"), row(2, sendAt: "2026-11-20 09:00")], batchID: "b")
         let schedule = Schedule(spool: try #require(run.spool), ledger: ledger, log: log, clock: { clock.now() })
-        #expect(try schedule.waiting(batch: "b").count == 2)
-        #expect(try schedule.waiting(batch: "other").isEmpty)
-        let one = try #require(try schedule.waiting().first)
+        #expect(try await schedule.waiting(batch: "b").count == 2)
+        #expect(try await schedule.waiting(batch: "other").isEmpty)
+        let one = try #require(try await schedule.waiting().first)
         #expect(try await schedule.cancel(message: one.id).map(\.id) == [one.id])
         #expect(try await ledger.statuses(of: [MessageID(one.id)]) == [MessageID(one.id): .cancelled])
         #expect(log.events.last?.status == .cancelled && log.events.last?.error?.code == "cancelled")
@@ -94,13 +94,13 @@ import HeraldTestSupport
         let clock = ManualClock(start: Self.start)
         let (run, transport, _, ledger) = try run(clock: clock)
         _ = try await run.send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b")
-        let entry = try #require(try run.spool?.entries().first)
+        let entry = try #require(try await run.spool?.entries().first)
         try await ledger.record([LedgerEntry(id: MessageID(entry.id), batch: "b", row: 1, channel: .sms, template: "code", status: .cancelled,
                                        updatedAt: clock.now())])
         clock.advance(by: .seconds(3 * 86_400))
         #expect(try await run.drainSpool().counts == ["sms": ["cancelled": 1]])
         #expect(transport.sent.isEmpty)
-        #expect(try run.spool?.entries().isEmpty == true)
+        #expect(try await run.spool?.entries().isEmpty == true)
     }
 
     @Test func theRecipientsZoneDecidesQuietHoursAndLocalSendTimes() async throws {
@@ -118,7 +118,7 @@ import HeraldTestSupport
 
         let local = try await run.send([row(4, sendAt: "2026-11-18 07:00", timeZone: "America/New_York")], batchID: "c")
         #expect(local.counts == ["sms": ["scheduled": 1]])
-        let waiting = try #require(try run.spool?.entries().first { $0.row == 4 })
+        let waiting = try #require(try await run.spool?.entries().first { $0.row == 4 })
         #expect(Timestamp.iso8601(waiting.nextAttempt, timeZone: TimeZone(identifier: "America/New_York")!) == "2026-11-18T07:00:00.000-05:00")
     }
 

@@ -31,7 +31,7 @@ import HeraldTestSupport
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         let first = try await runner.run(rows: [row(1, template: "promo"), row(2, template: "promo")], batch: BatchContext(id: "b", file: "f"))
         #expect(first.counts == ["sms": ["sent": 1, "deferred": 1]])
-        let waiting = try #require(try run.spool?.entries().first)
+        let waiting = try #require(try await run.spool?.entries().first)
         #expect(waiting.nextAttempt == Self.start.addingTimeInterval(60))
         #expect(waiting.attempts == 0, "held back by a cap is not a failed attempt")
         #expect(log.events.last?.error?.code == "recipient_cap")
@@ -41,7 +41,7 @@ import HeraldTestSupport
         clock.advance(by: .seconds(31))
         let later = try await run.drainSpool()
         #expect(later.counts == ["sms": ["sent": 1]])
-        #expect(try run.spool?.entries().isEmpty == true)
+        #expect(try await run.spool?.entries().isEmpty == true)
         #expect(transport.sent.map(\.row) == [1, 2])
     }
 
@@ -61,7 +61,7 @@ import HeraldTestSupport
         let summary = try await runner.run(rows: rows, batch: BatchContext(id: "b", file: "f"))
         #expect(summary.counts == ["sms": ["sent": 1, "deferred": 2]])
         #expect(clock.now().timeIntervalSince(Self.start) < 5, "the run did not wait for the rate")
-        let waiting = try #require(try run.spool?.entries()).sorted { $0.row < $1.row }
+        let waiting = try #require(try await run.spool?.entries()).sorted { $0.row < $1.row }
         #expect(waiting.map(\.nextAttempt) == [Self.start.addingTimeInterval(86_400), Self.start.addingTimeInterval(2 * 86_400)],
                 "each deferred message gets its own slot at the rate")
         #expect(waiting.map(\.attempts) == [0, 0], "a rate is not a failed attempt")
@@ -79,7 +79,7 @@ import HeraldTestSupport
                                            batch: BatchContext(id: "b", file: "f"))
         #expect(summary.counts == ["sms": ["sent": 1, "deferred": 1]])
         #expect(transport.sent.map(\.row) == [2])
-        let waiting = try #require(try run.spool?.entries().first)
+        let waiting = try #require(try await run.spool?.entries().first)
         #expect(Timestamp.iso8601(waiting.nextAttempt, timeZone: TimeZone(identifier: "Asia/Shanghai")!) == "2026-11-19T08:00:00.000+08:00")
     }
 
@@ -100,8 +100,8 @@ import HeraldTestSupport
         }
         #expect(gaps.count == 2)
         #expect(gaps == [60, 120], "backoff doubles from min_backoff")
-        #expect(try run.spool?.entries().isEmpty == true)
-        #expect(try run.spool?.entries(dead: true).map(\.attempts) == [3])
+        #expect(try await run.spool?.entries().isEmpty == true)
+        #expect(try await run.spool?.entries(dead: true).map(\.attempts) == [3])
     }
 }
 

@@ -51,22 +51,26 @@ import HeraldTestSupport
     }
 
     @Test(arguments: Kind.allCases)
-    func dailyQuotasGrantWhatIsLeftPerDayEvenToConcurrentTakers(kind: Kind) throws {
+    func dailyQuotasGrantWhatIsLeftPerDayEvenToConcurrentTakers(kind: Kind) async throws {
         let stores = try Stores(kind)
         let quotas = stores.quotas
-        #expect(try quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 3)
-        #expect(try quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 2)
-        #expect(try quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 0)
-        #expect(try quotas.take("mail/a", day: "2026-12-02", limit: 5, upTo: 3) == 3, "a new day starts again")
-        #expect(try quotas.take("mail/b", day: "2026-12-01", limit: 5, upTo: 1) == 1, "each account has its own")
-        #expect(try quotas.used("mail/a", day: "2026-12-01") == 5)
+        #expect(try await quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 3)
+        #expect(try await quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 2)
+        #expect(try await quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 0)
+        #expect(try await quotas.take("mail/a", day: "2026-12-02", limit: 5, upTo: 3) == 3, "a new day starts again")
+        #expect(try await quotas.take("mail/b", day: "2026-12-01", limit: 5, upTo: 1) == 1, "each account has its own")
+        #expect(try await quotas.used("mail/a", day: "2026-12-01") == 5)
         // Eight takers at once never grant more than the quota between them.
         let granted = LockedCounter()
-        DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            for _ in 0..<10 { granted.add((try? quotas.take("mail/c", day: "2026-12-01", limit: 37, upTo: 1)) ?? 0) }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<10 { granted.add((try? await quotas.take("mail/c", day: "2026-12-01", limit: 37, upTo: 1)) ?? 0) }
+                }
+            }
         }
         #expect(granted.value == 37)
-        #expect(try quotas.used("mail/c", day: "2026-12-01") == 37)
+        #expect(try await quotas.used("mail/c", day: "2026-12-01") == 37)
         withExtendedLifetime(stores) {}
     }
 
@@ -115,31 +119,31 @@ import HeraldTestSupport
     }
 
     @Test(arguments: Kind.allCases)
-    func recipientCountersCountSendsSinceACutoffAndForgetOlderOnes(kind: Kind) throws {
+    func recipientCountersCountSendsSinceACutoffAndForgetOlderOnes(kind: Kind) async throws {
         let stores = try Stores(kind)
         defer { withExtendedLifetime(stores) {} }
         let counters = stores.counters
         let t = Self.t0
-        try counters.record([(.sms, "+8613800138000", t), (.sms, "+8613800138000", t), (.sms, "+8613800138000", t.addingTimeInterval(60)),
+        try await counters.record([(.sms, "+8613800138000", t), (.sms, "+8613800138000", t), (.sms, "+8613800138000", t.addingTimeInterval(60)),
                              (.mail, "+8613800138000", t), (.sms, "+8613900139000", t.addingTimeInterval(-3600))])
-        let sends = try counters.sends(channel: .sms, addresses: ["+8613800138000", "+8613900139000", "+8610000000000"],
+        let sends = try await counters.sends(channel: .sms, addresses: ["+8613800138000", "+8613900139000", "+8610000000000"],
                                        since: t.addingTimeInterval(-1))
         #expect(sends["+8613800138000"]?.count == 3, "two sends in the same instant both count")
         #expect(sends["+8613900139000"] == nil, "older than the cutoff")
-        try counters.pruneCounts(before: t.addingTimeInterval(30))
-        #expect(try counters.sends(channel: .sms, addresses: ["+8613800138000"], since: .distantPast)["+8613800138000"]?.count == 1)
+        try await counters.pruneCounts(before: t.addingTimeInterval(30))
+        #expect(try await counters.sends(channel: .sms, addresses: ["+8613800138000"], since: .distantPast)["+8613800138000"]?.count == 1)
     }
 
     @Test(arguments: Kind.allCases)
-    func accessTokensAreSavedPerAppAndReplaced(kind: Kind) throws {
+    func accessTokensAreSavedPerAppAndReplaced(kind: Kind) async throws {
         let stores = try Stores(kind)
         defer { withExtendedLifetime(stores) {} }
         let tokens = stores.tokens
-        #expect(try tokens.token(app: "wx1") == nil)
-        try tokens.save(AccessToken(token: "a", expiresAt: Self.t0), app: "wx1")
-        try tokens.save(AccessToken(token: "b", expiresAt: Self.t0.addingTimeInterval(7200)), app: "wx1")
-        try tokens.save(AccessToken(token: "c", expiresAt: Self.t0), app: "wx2")
-        #expect(try tokens.token(app: "wx1") == AccessToken(token: "b", expiresAt: Self.t0.addingTimeInterval(7200)))
-        #expect(try tokens.token(app: "wx2")?.token == "c")
+        #expect(try await tokens.token(app: "wx1") == nil)
+        try await tokens.save(AccessToken(token: "a", expiresAt: Self.t0), app: "wx1")
+        try await tokens.save(AccessToken(token: "b", expiresAt: Self.t0.addingTimeInterval(7200)), app: "wx1")
+        try await tokens.save(AccessToken(token: "c", expiresAt: Self.t0), app: "wx2")
+        #expect(try await tokens.token(app: "wx1") == AccessToken(token: "b", expiresAt: Self.t0.addingTimeInterval(7200)))
+        #expect(try await tokens.token(app: "wx2")?.token == "c")
     }
 }

@@ -15,7 +15,7 @@ public final class WeChatTransport: Transport, @unchecked Sendable {
     private let tokens: any AccessTokenStore
     private let clock: @Sendable () -> Date
     private let clients = HTTPClientPool()
-    private let tokenLock = NSLock()
+    private let tokenGate = AsyncGate()
 
     /// Refresh this long before the token expires.
     static let refreshAhead: TimeInterval = 300
@@ -36,8 +36,52 @@ public final class WeChatTransport: Transport, @unchecked Sendable {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        await clients.run { client in self.deliver(envelope, client: client) }
-            ?? .transient(code: "curl_init", "libcurl could not create a handle")
+        guard let (path, payload) = Self.body(envelope),
+              let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return .permanent(code: "wrong_channel", "the wechat transport sends wechat_mp and wechat_mini messages")
+        }
+        var forced = false
+        while true {
+            let token: String
+            switch await accessToken(force: forced) {
+            case let .success(value): token = value
+            case let .failure(failed): return failed.outcome
+            }
+            let url = "\(base)\(path)?access_token=\(token)"
+            // The HTTP call blocks in libcurl, on the client pool's thread.
+            guard let answer = await clients.run({ client in Self.outcome(of: client.post(url, headers: ["Content-Type": "application/json"], body: body)) }) else {
+                return .transient(code: "curl_init", "libcurl could not create a handle")
+            }
+            if case .tokenRejected = answer, !forced {
+                forced = true
+                continue
+            }
+            return answer.outcome
+        }
+    }
+
+    /// What one answer of WeChat means.
+    enum Answer: Sendable {
+        case done(DeliveryOutcome)
+        case tokenRejected(DeliveryOutcome)
+
+        var outcome: DeliveryOutcome {
+            switch self {
+            case let .done(outcome), let .tokenRejected(outcome): outcome
+            }
+        }
+    }
+
+    static func outcome(of response: HTTPResponse) -> Answer {
+        if let failure = HTTPOutcome.failure(response) { return .done(failure) }
+        guard let json = HTTPOutcome.json(response), let errcode = (json["errcode"] as? NSNumber)?.intValue else {
+            return .done(.transient(code: "http_\(response.status)", "WeChat answered without errcode"))
+        }
+        let errmsg = json["errmsg"] as? String ?? ""
+        if errcode == 0 { return .done(.sent(providerID: (json["msgid"] as? NSNumber)?.stringValue ?? (json["msgid"] as? String))) }
+        let code = String(errcode)
+        let outcome: DeliveryOutcome = transientErrors.contains(errcode) ? .transient(code: code, errmsg) : .permanent(code: code, errmsg)
+        return tokenErrors.contains(errcode) ? .tokenRejected(outcome) : .done(outcome)
     }
 
     /// The JSON body WeChat documents for the message.
@@ -71,61 +115,43 @@ public final class WeChatTransport: Transport, @unchecked Sendable {
         }
     }
 
-    private func deliver(_ envelope: Envelope, client: HTTPClient) -> DeliveryOutcome {
-        guard let (path, payload) = Self.body(envelope),
-              let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return .permanent(code: "wrong_channel", "the wechat transport sends wechat_mp and wechat_mini messages")
-        }
-        var forced = false
-        while true {
-            let token: String
-            switch accessToken(client: client, force: forced) {
-            case let .success(value): token = value
-            case let .failure(failed): return failed.outcome
-            }
-            let response = client.post("\(base)\(path)?access_token=\(token)", headers: ["Content-Type": "application/json"], body: body)
-            if let failure = HTTPOutcome.failure(response) { return failure }
-            guard let json = HTTPOutcome.json(response), let errcode = (json["errcode"] as? NSNumber)?.intValue else {
-                return .transient(code: "http_\(response.status)", "WeChat answered without errcode")
-            }
-            let errmsg = json["errmsg"] as? String ?? ""
-            if errcode == 0 { return .sent(providerID: (json["msgid"] as? NSNumber)?.stringValue ?? (json["msgid"] as? String)) }
-            if Self.tokenErrors.contains(errcode) && !forced {
-                forced = true
-                continue
-            }
-            let code = String(errcode)
-            return Self.transientErrors.contains(errcode) ? .transient(code: code, errmsg) : .permanent(code: code, errmsg)
-        }
-    }
-
-    /// A token good for a while yet: from the shared store, or fetched (forced after a token error).
-    private func accessToken(client: HTTPClient, force: Bool) -> Result<String, FailedFetch> {
-        tokenLock.withLock {
+    /// A token good for a while yet: from the shared store, or fetched (forced after a token
+    /// error). One at a time per transport, so concurrent sends do not fetch a token each.
+    private func accessToken(force: Bool) async -> Result<String, FailedFetch> {
+        await tokenGate.run {
             let appID = app.appID ?? app.id
             let now = clock()
-            if !force, let cached = try? tokens.token(app: appID), cached.expiresAt.timeIntervalSince(now) > Self.refreshAhead {
+            if !force, let cached = try? await tokens.token(app: appID), cached.expiresAt.timeIntervalSince(now) > Self.refreshAhead {
                 return .success(cached.token)
             }
             let request: [String: Any] = ["grant_type": "client_credential", "appid": appID, "secret": app.appSecret?.value ?? "",
                                           "force_refresh": force]
             let body = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
-            let response = client.post("\(base)/cgi-bin/stable_token", headers: ["Content-Type": "application/json"], body: body)
-            if let failure = HTTPOutcome.failure(response) { return .failure(FailedFetch(outcome: failure)) }
-            let json = HTTPOutcome.json(response) ?? [:]
-            guard let token = json["access_token"] as? String, let expires = (json["expires_in"] as? NSNumber)?.doubleValue else {
-                let errcode = (json["errcode"] as? NSNumber)?.intValue ?? -1
-                let message = "access token: \(json["errmsg"] as? String ?? "no access_token in the answer")"
-                return .failure(FailedFetch(outcome: Self.transientErrors.contains(errcode) ? .transient(code: String(errcode), message)
-                                                                                             : .permanent(code: String(errcode), message)))
+            let url = "\(base)/cgi-bin/stable_token"
+            guard let fetched = await clients.run({ client in Self.token(from: client.post(url, headers: ["Content-Type": "application/json"], body: body)) }) else {
+                return .failure(FailedFetch(outcome: .transient(code: "curl_init", "libcurl could not create a handle")))
             }
-            try? tokens.save(AccessToken(token: token, expiresAt: now.addingTimeInterval(expires)), app: appID)
+            guard case let .success((token, expires)) = fetched else { return fetched.map(\.token) }
+            try? await tokens.save(AccessToken(token: token, expiresAt: now.addingTimeInterval(expires)), app: appID)
             return .success(token)
         }
+    }
+
+    /// The token and its lifetime in seconds from `stable_token`'s answer.
+    static func token(from response: HTTPResponse) -> Result<(token: String, expires: Double), FailedFetch> {
+        if let failure = HTTPOutcome.failure(response) { return .failure(FailedFetch(outcome: failure)) }
+        let json = HTTPOutcome.json(response) ?? [:]
+        guard let token = json["access_token"] as? String, let expires = (json["expires_in"] as? NSNumber)?.doubleValue else {
+            let errcode = (json["errcode"] as? NSNumber)?.intValue ?? -1
+            let message = "access token: \(json["errmsg"] as? String ?? "no access_token in the answer")"
+            return .failure(FailedFetch(outcome: transientErrors.contains(errcode) ? .transient(code: String(errcode), message)
+                                                                                 : .permanent(code: String(errcode), message)))
+        }
+        return .success((token, expires))
     }
 }
 
 /// A token fetch that did not work, as the outcome of the send that needed it.
-struct FailedFetch: Error {
+struct FailedFetch: Error, Sendable {
     var outcome: DeliveryOutcome
 }

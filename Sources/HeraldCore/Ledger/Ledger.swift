@@ -63,14 +63,14 @@ public protocol SiteMessageStore: Sendable {
     /// Stores `messages` within `transaction`; a message id already stored is left as it is.
     func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws
     /// Whether each stored message of `ids` was read (escalations ask); ids not stored are left out.
-    func readStates(of ids: [MessageID]) throws -> [MessageID: Bool]
+    func readStates(of ids: [MessageID]) async throws -> [MessageID: Bool]
     /// When each stored message of `ids` was read (nil: unread); ids not stored are left out.
-    func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?]
+    func readTimes(of ids: [MessageID]) async throws -> [MessageID: Date?]
 }
 
 extension SiteMessageStore {
-    public func readTimes(of ids: [MessageID]) throws -> [MessageID: Date?] {
-        try readStates(of: ids).mapValues { $0 ? Date(timeIntervalSince1970: 0) : nil }
+    public func readTimes(of ids: [MessageID]) async throws -> [MessageID: Date?] {
+        try await readStates(of: ids).mapValues { $0 ? Date(timeIntervalSince1970: 0) : nil }
     }
 }
 

@@ -5,13 +5,13 @@ import GRDB
 /// a day stops taking mail after that, for every run and every worker.
 ///
 /// ```swift
-/// let granted = try quotas.take("mail/exmail", day: "2026-12-01", limit: 50_000, upTo: 200)   // 0…200
+/// let granted = try await quotas.take("mail/exmail", day: "2026-12-01", limit: 50_000, upTo: 200)   // 0…200
 /// ```
 public protocol AccountQuotas: Sendable {
     /// Takes up to `count` of what is left of `limit` for `key` on `day`; returns how many it took.
-    func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int
+    func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int
     /// How many `key` used on `day`.
-    func used(_ key: String, day: String) throws -> Int
+    func used(_ key: String, day: String) async throws -> Int
 }
 
 /// The in-memory twin of the quota stores.
@@ -22,7 +22,7 @@ public final class MemoryAccountQuotas: AccountQuotas, @unchecked Sendable {
     /// Creates empty quotas.
     public init() {}
 
-    public func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int {
+    public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
         lock.withLock {
             let used = counts["\(key) \(day)", default: 0]
             let granted = max(0, min(count, limit - used))
@@ -31,7 +31,7 @@ public final class MemoryAccountQuotas: AccountQuotas, @unchecked Sendable {
         }
     }
 
-    public func used(_ key: String, day: String) throws -> Int {
+    public func used(_ key: String, day: String) async throws -> Int {
         lock.withLock { counts["\(key) \(day)", default: 0] }
     }
 }
@@ -50,8 +50,8 @@ public final class SQLiteAccountQuotas: AccountQuotas, @unchecked Sendable {
             """)])
     }
 
-    public func take(_ key: String, day: String, limit: Int, upTo count: Int) throws -> Int {
-        try database.write { db in
+    public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
+        try await database.write { db in
             let used = try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key, day]) ?? 0
             let granted = max(0, min(count, limit - used))
             if granted > 0 {
@@ -64,8 +64,8 @@ public final class SQLiteAccountQuotas: AccountQuotas, @unchecked Sendable {
         }
     }
 
-    public func used(_ key: String, day: String) throws -> Int {
-        try database.read { db in
+    public func used(_ key: String, day: String) async throws -> Int {
+        try await database.read { db in
             try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key, day]) ?? 0
         }
     }

@@ -16,13 +16,13 @@ import Foundation
 public protocol OptOutStore: Sendable {
     /// Records an opt-out of `category` on `channel` for `address`, durably; returns whether it was new.
     @discardableResult
-    func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) throws -> Bool
+    func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) async throws -> Bool
     /// Adds `address` to the suppression list with `reason` (`bounce`, `complaint`), durably;
     /// returns whether it was new.
     @discardableResult
-    func recordSuppression(address: String, reason: String, at: Date) throws -> Bool
+    func recordSuppression(address: String, reason: String, at: Date) async throws -> Bool
     /// Adds what the store holds to `preferences` (a file store's files are read by `Preferences.load`).
-    func load(into preferences: Preferences) throws
+    func load(into preferences: Preferences) async throws
 }
 
 /// The embedded store: `recipients/preferences.csv` and `recipients/suppressions.csv`.

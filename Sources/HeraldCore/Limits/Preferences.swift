@@ -84,7 +84,7 @@ public final class Preferences: @unchecked Sendable {
 
     /// Adds an address to the suppression list, in memory and in the store (suppressions.csv
     /// unless a shared store is set); an address already suppressed is left as it is.
-    public func suppress(_ address: String, channel: Channel, reason: String, since: Date) throws {
+    public func suppress(_ address: String, channel: Channel, reason: String, since: Date) async throws {
         let key = Self.normalize(address, channel: channel)
         let isNew = lock.withLock { () -> Bool in
             guard suppressed[key] == nil else { return false }
@@ -93,7 +93,7 @@ public final class Preferences: @unchecked Sendable {
         }
         guard isNew else { return }
         if let store {
-            try store.recordSuppression(address: key, reason: reason, at: since)
+            _ = try await store.recordSuppression(address: key, reason: reason, at: since)
         } else if let suppressionsFile {
             try Self.appendSuppression(to: suppressionsFile, address: key, reason: reason, since: since)
         }
@@ -119,9 +119,9 @@ public final class Preferences: @unchecked Sendable {
     }
 
     /// Adds an opt-out Herald learned (a complaint), in memory and in the store when there is one.
-    public func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) throws {
+    public func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) async throws {
         optOut(address: address, channel: channel, category: category)
-        try store?.recordOptOut(address: address, channel: channel, category: category, at: at)
+        _ = try await store?.recordOptOut(address: address, channel: channel, category: category, at: at)
     }
 
     /// Adds a suppression read from a store (no write back).

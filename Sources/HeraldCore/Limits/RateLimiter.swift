@@ -30,9 +30,9 @@ public final class RateLimiter: @unchecked Sendable {
     /// Where rows of digest templates are folded (nil: they are sent one by one).
     public var digests: (any DigestStore)?
 
-    func apply(_ jobs: inout [Job]) throws {
+    func apply(_ jobs: inout [Job]) async throws {
         let now = clock.now()
-        if let digests { try fold(&jobs, into: digests, now: now) }
+        if let digests { try await fold(&jobs, into: digests, now: now) }
         // A row whose send_at is still ahead waits in the spool until then (`scheduled`); caps,
         // quiet hours and preferences are decided when it is due.
         for j in jobs.indices where jobs[j].failure == nil {
@@ -64,13 +64,13 @@ public final class RateLimiter: @unchecked Sendable {
         var approved: [(channel: Channel, address: String, at: Date)] = []
         // Shared counters (PostgreSQL) hold every worker's approvals already: no overlay of our own.
         let shared = counters.recordsWhileDeciding
-        func decideChunk(_ counters: any RecipientCounters) throws -> [(channel: Channel, address: String, at: Date)] {
+        func decideChunk(_ counters: any RecipientCounters) async throws -> [(channel: Channel, address: String, at: Date)] {
             var history: [AddressKey: [Date]] = [:]
             let (overlayStart, overlay) = shared ? (Date.distantFuture, [:])
                 : lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
             for (channel, addresses) in wanted {
                 let window = longest[channel] ?? .zero
-                let found = try counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-window.seconds))
+                let found = try await counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-window.seconds))
                 for (address, times) in found {
                     // Sends from chunks still in the overlay come from memory, not the database.
                     history[Self.key(channel, address)] = times.filter { $0 < overlayStart }
@@ -106,9 +106,9 @@ public final class RateLimiter: @unchecked Sendable {
         }
         // A chunk without a capped address needs no counters, and no other worker's word.
         if wanted.isEmpty {
-            _ = try decideChunk(counters)
+            _ = try await decideChunk(counters)
         } else {
-            try counters.deciding(decideChunk)
+            try await counters.deciding(decideChunk)
         }
         if shared {
             // The approvals are recorded already; the record stage must not count them again.
@@ -132,7 +132,7 @@ public final class RateLimiter: @unchecked Sendable {
 
     /// Rows of a template with `digest:` go into its open digest for their key instead of being
     /// sent: each delivery ends `digested`, naming the digest message it went into.
-    func fold(_ jobs: inout [Job], into digests: any DigestStore, now: Date) throws {
+    func fold(_ jobs: inout [Job], into digests: any DigestStore, now: Date) async throws {
         for j in jobs.indices where jobs[j].failure == nil && !jobs[j].isDigest {
             guard let template = jobs[j].template, let rule = template.digest,
                   jobs[j].deliveries.contains(where: { $0.isPending && $0.spooled == nil }) else { continue }
@@ -145,7 +145,7 @@ public final class RateLimiter: @unchecked Sendable {
                 } else {
                     let item = DigestItem(batch: jobs[j].batch.id, file: jobs[j].batch.file, row: row,
                                           text: rule.item.render(row.parameters, escaping: .plain))
-                    let digest = try digests.add(item, template: template.code, key: key, now: now, window: rule.window, max: rule.max)
+                    let digest = try await digests.add(item, template: template.code, key: key, now: now, window: rule.window, max: rule.max)
                     for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
                         jobs[j].deliveries[d].status = .digested
                         jobs[j].deliveries[d].digestMessage = digest.messageID(channel: jobs[j].deliveries[d].channel).value
@@ -258,7 +258,7 @@ public final class SendControl: @unchecked Sendable {
         if let shared, let rate = rates(channel, account) {
             var waited = 0.0
             while true {
-                let (granted, wait) = try shared.take(key, rate: rate, upTo: count)
+                let (granted, wait) = try await shared.take(key, rate: rate, upTo: count)
                 if granted > 0 { return granted }
                 if wait > longestWait.seconds - waited { return 0 }
                 try await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
@@ -271,8 +271,8 @@ public final class SendControl: @unchecked Sendable {
 
     /// When each of `count` messages that could not wait may go, spaced at the rate; the slots
     /// are reserved, so later messages of this run queue behind them.
-    func schedule(_ key: String, channel: Channel, account: String, count: Int) throws -> [Date] {
-        if let shared, let rate = rates(channel, account) { return try shared.reserve(key, rate: rate, count: count) }
+    func schedule(_ key: String, channel: Channel, account: String, count: Int) async throws -> [Date] {
+        if let shared, let rate = rates(channel, account) { return try await shared.reserve(key, rate: rate, count: count) }
         return bucket(key, channel: channel, account: account)?.reserve(count, now: clock.now()) ?? []
     }
 
@@ -286,13 +286,13 @@ public final class SendControl: @unchecked Sendable {
 
     /// Takes up to `count` of today's quota of a channel's account: how many may go, and when
     /// the quota starts again (midnight in `timeZone`); nil when the account has no quota.
-    func takeQuota(_ key: String, channel: Channel, account: String, upTo count: Int) throws -> (granted: Int, resets: Date)? {
+    func takeQuota(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> (granted: Int, resets: Date)? {
         guard let limit = dailyQuota(channel, account) else { return nil }
         let now = clock.now()
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let resets = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now)) ?? now.addingTimeInterval(86_400)
-        let granted = try quotas.take(key, day: Timestamp.day(now, timeZone: timeZone), limit: limit, upTo: count)
+        let granted = try await quotas.take(key, day: Timestamp.day(now, timeZone: timeZone), limit: limit, upTo: count)
         return (granted, resets)
     }
 
@@ -351,9 +351,9 @@ public final class SendControl: @unchecked Sendable {
 public protocol SharedRateBuckets: Sendable {
     /// Takes at most `count` tokens of bucket `key` filling at `rate` (capacity one second's worth,
     /// at least 1): how many were granted, and when none, seconds until the next token.
-    func take(_ key: String, rate: RateLimit, upTo count: Int) throws -> (granted: Int, wait: Double)
+    func take(_ key: String, rate: RateLimit, upTo count: Int) async throws -> (granted: Int, wait: Double)
     /// Takes `count` tokens now, going into debt, and returns when each may be used.
-    func reserve(_ key: String, rate: RateLimit, count: Int) throws -> [Date]
+    func reserve(_ key: String, rate: RateLimit, count: Int) async throws -> [Date]
 }
 
 final class TokenBucket: @unchecked Sendable {

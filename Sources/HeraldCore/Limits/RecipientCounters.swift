@@ -5,29 +5,29 @@ import GRDB
 ///
 /// ```swift
 /// let counters = MemoryRecipientCounters()
-/// try counters.record([(.sms, "+8613800138000", now)])
-/// try counters.sends(channel: .sms, addresses: ["+8613800138000"], since: hourAgo)   // [address: [now]]
+/// try await counters.record([(.sms, "+8613800138000", now)])
+/// try await counters.sends(channel: .sms, addresses: ["+8613800138000"], since: hourAgo)   // [address: [now]]
 /// ```
 public protocol RecipientCounters: Sendable {
     /// Send times per address since `since`, oldest first.
-    func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]]
+    func sends(channel: Channel, addresses: [String], since: Date) async throws -> [String: [Date]]
     /// Records sends.
-    func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws
+    func record(_ sends: [(channel: Channel, address: String, at: Date)]) async throws
     /// Forgets counted sends older than `cutoff` (cap counters only; the ledger keeps every message).
-    func pruneCounts(before cutoff: Date) throws
+    func pruneCounts(before cutoff: Date) async throws
     /// Runs one chunk's cap decisions: `decide` reads the counters it is given and returns the
     /// sends it approves. Counters shared by several workers (PostgreSQL) run it while no other
     /// worker decides and record the approvals before letting go, so two workers cannot both
     /// take an address's last allowed send. Others just run it: the record stage records the
     /// approvals with the chunk.
-    func deciding(_ decide: (any RecipientCounters) throws -> [(channel: Channel, address: String, at: Date)]) throws
+    func deciding(_ decide: (any RecipientCounters) async throws -> [(channel: Channel, address: String, at: Date)]) async throws
     /// Whether `deciding` records the approvals itself (counters shared by several workers).
     var recordsWhileDeciding: Bool { get }
 }
 
 extension RecipientCounters {
-    public func deciding(_ decide: (any RecipientCounters) throws -> [(channel: Channel, address: String, at: Date)]) throws {
-        _ = try decide(self)
+    public func deciding(_ decide: (any RecipientCounters) async throws -> [(channel: Channel, address: String, at: Date)]) async throws {
+        _ = try await decide(self)
     }
 
     public var recordsWhileDeciding: Bool { false }
@@ -41,7 +41,7 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
     /// Creates empty counters.
     public init() {}
 
-    public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+    public func sends(channel: Channel, addresses: [String], since: Date) async throws -> [String: [Date]] {
         lock.withLock {
             addresses.reduce(into: [:]) { result, address in
                 let list = times["\(channel.rawValue)|\(address)", default: []].filter { $0 > since }
@@ -50,13 +50,13 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
         }
     }
 
-    public func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws {
+    public func record(_ sends: [(channel: Channel, address: String, at: Date)]) async throws {
         lock.withLock {
             for send in sends { times["\(send.channel.rawValue)|\(send.address)", default: []].append(send.at) }
         }
     }
 
-    public func pruneCounts(before cutoff: Date) throws {
+    public func pruneCounts(before cutoff: Date) async throws {
         lock.withLock {
             for key in times.keys { times[key]?.removeAll { $0 < cutoff } }
         }
@@ -78,9 +78,9 @@ public final class SQLiteRecipientCounters: RecipientCounters, @unchecked Sendab
             """)])
     }
 
-    public func sends(channel: Channel, addresses: [String], since: Date) throws -> [String: [Date]] {
+    public func sends(channel: Channel, addresses: [String], since: Date) async throws -> [String: [Date]] {
         guard !addresses.isEmpty else { return [:] }
-        return try database.read { db in
+        return try await database.read { db in
             var result: [String: [Date]] = [:]
             for start in stride(from: 0, to: addresses.count, by: 500) {
                 let slice = Array(addresses[start..<min(addresses.count, start + 500)])
@@ -100,9 +100,9 @@ public final class SQLiteRecipientCounters: RecipientCounters, @unchecked Sendab
         }
     }
 
-    public func record(_ sends: [(channel: Channel, address: String, at: Date)]) throws {
+    public func record(_ sends: [(channel: Channel, address: String, at: Date)]) async throws {
         guard !sends.isEmpty else { return }
-        try database.write { db in
+        try await database.write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO recipient_sends (channel, address, sent_at) VALUES (?, ?, ?)
                 ON CONFLICT(channel, address, sent_at) DO UPDATE SET count = count + 1
@@ -113,8 +113,8 @@ public final class SQLiteRecipientCounters: RecipientCounters, @unchecked Sendab
         }
     }
 
-    public func pruneCounts(before cutoff: Date) throws {
-        try database.write { db in
+    public func pruneCounts(before cutoff: Date) async throws {
+        try await database.write { db in
             try db.execute(sql: "DELETE FROM recipient_sends WHERE sent_at < ?", arguments: [cutoff.timeIntervalSince1970])
         }
     }

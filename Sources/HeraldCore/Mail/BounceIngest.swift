@@ -104,7 +104,7 @@ public struct BounceIngest: Sendable {
                 updated.append(entry)
                 error = PipelineError(stage: .record, file: "bounces", code: FailureCode(report.status), reason: entry.errorMessage ?? report.status)
                 if let address, let preferences {
-                    try preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
+                    try await preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
                 }
             case .soft:
                 summary.soft += 1
@@ -113,7 +113,7 @@ public struct BounceIngest: Sendable {
             case .complaint:
                 summary.complaints += 1
                 if let address {
-                    try preferences?.recordOptOut(address: address, channel: .mail, category: .marketing, at: now)
+                    try await preferences?.recordOptOut(address: address, channel: .mail, category: .marketing, at: now)
                 }
             case .delivered:
                 summary.delivered += 1

@@ -152,7 +152,7 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
 public protocol IngestRecords: Sendable {
     /// Keeps `response` for `key` with the body's hash, unless the key has a record already:
     /// then returns that record (hash, response) and keeps nothing.
-    func remember(key: String, bodyHash: String, response: String) throws -> (bodyHash: String, response: String)?
+    func remember(key: String, bodyHash: String, response: String) async throws -> (bodyHash: String, response: String)?
 }
 
 /// A worker's name held by this process in the shared store (see `WorkQueue.release(worker:)`):

@@ -51,7 +51,7 @@ public struct WorkspaceRun: Sendable {
     public var digests: (any DigestStore)?
     /// Publishes a `NAME.notice.json` file dropped in the drop folder and says what it did; nil
     /// treats such files like any other JSON file.
-    public var noticePublisher: (@Sendable (URL) throws -> String)?
+    public var noticePublisher: (@Sendable (URL) async throws -> String)?
     /// The latest mail message sent to an address (the trace index), for bounces that name
     /// neither a VERP address nor a Message-ID of Herald's; nil: such bounces stay unmatched.
     public var recipientLookup: (@Sendable (String) throws -> MessageID?)?
@@ -126,7 +126,7 @@ public struct WorkspaceRun: Sendable {
         try log.append(fresh.map { $0.logEvent(at: now, extra: ["recovered": "send journal"]) })
         try log.flush()
         try await ledger.record(fresh.map { $0.ledgerEntry(at: now) })
-        for send in sends { try spool?.remove(send.id.value) }
+        for send in sends { try await spool?.remove(send.id.value) }
         for segment in segments { unlink(segment.path) }
         return (fresh.count, inFlight.count)
     }
@@ -135,7 +135,7 @@ public struct WorkspaceRun: Sendable {
     /// through the same rate-limit, send and record stages as new rows.
     public func drainSpool(progress: (@Sendable (BatchProgress) -> Void)? = nil) async throws -> RunSummary {
         guard let spool else { return RunSummary() }
-        let due = try spool.due(at: clock())
+        let due = try await spool.due(at: clock())
         guard !due.isEmpty else { return RunSummary() }
         let pipeline = pipeline()
         var summary = RunSummary()
@@ -158,7 +158,7 @@ public struct WorkspaceRun: Sendable {
     /// Its id comes from the digest, so a digest sent before a crash is a duplicate, not sent twice.
     public func drainDigests() async throws -> RunSummary {
         guard let digests else { return RunSummary() }
-        let due = try digests.due(at: clock())
+        let due = try await digests.due(at: clock())
         guard !due.isEmpty else { return RunSummary() }
         let pipeline = pipeline()
         var summary = RunSummary()
@@ -178,7 +178,7 @@ public struct WorkspaceRun: Sendable {
             var jobs = [job]
             try await pipeline.run(&jobs)
             summary.add(jobs)
-            try digests.remove(digest.id)
+            try await digests.remove(digest.id)
         }
         try await pipeline.finish()
         try log.flush()
@@ -193,7 +193,7 @@ public struct WorkspaceRun: Sendable {
         guard !checks.isEmpty else { return }
         let firstIDs = Array(Set(checks.flatMap(\.firstMessages))).map(MessageID.init)
         let statuses = try await ledger.statuses(of: firstIDs)
-        let read = checks.contains { $0.unless == .read } ? try siteMessages?.readStates(of: firstIDs) ?? [:] : [:]
+        let read = checks.contains { $0.unless == .read } ? try await siteMessages?.readStates(of: firstIDs) ?? [:] : [:]
         for j in jobs.indices {
             for d in jobs[j].deliveries.indices {
                 guard let check = jobs[j].deliveries[d].escalation, jobs[j].deliveries[d].isPending else { continue }
@@ -334,7 +334,7 @@ public struct WorkspaceRun: Sendable {
             if let noticePublisher, url.lastPathComponent.hasSuffix(".notice.json") {
                 if dryRun { continue }
                 do {
-                    summary.notes.append("\(url.lastPathComponent): \(try noticePublisher(url))")
+                    summary.notes.append("\(url.lastPathComponent): \(try await noticePublisher(url))")
                     try dropFolder.markProcessed(url)
                 } catch let rejection as BatchRejection {
                     summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
@@ -462,7 +462,7 @@ public struct WorkspaceRun: Sendable {
         if released > 0 {
             summary.notes.append("took back \(released) chunk\(released == 1 ? "" : "s") left leased to worker \(name) by an earlier process")
         }
-        try? self.progress?.prune(recordedBefore: clock().addingTimeInterval(-3600))
+        _ = try? await self.progress?.prune(recordedBefore: clock().addingTimeInterval(-3600))
         var inFlight: (chunk: QueuedChunk, task: Task<[Job], Error>, heartbeat: LeaseHeartbeat)?
         // A delivered chunk leaves the queue only once its record write (spool, log, ledger) is
         // done, which the record stage waits for two chunks later, or at the chain's finish:
@@ -545,7 +545,7 @@ public struct WorkspaceRun: Sendable {
         let ids = jobs.flatMap { job in
             Channel.allCases.map { job.batch.messageID(row: job.row.row, channel: $0.rawValue) }
         }
-        let shared = try progress.sends(of: ids)
+        let shared = try await progress.sends(of: ids)
         guard !shared.isEmpty else { return 0 }
         let known = try await ledger.statuses(of: Array(shared.keys))
         let fresh = shared.values.filter { known[$0.send.id]?.wasSent != true }.sorted { $0.send.id.value < $1.send.id.value }

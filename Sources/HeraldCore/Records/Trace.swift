@@ -103,13 +103,13 @@ public enum Trace {
         }
         let ids = order.map(MessageID.init)
         let entries = Dictionary(try await ledger.entries(ids: ids, providerIDs: []).map { ($0.id.value, $0) }, uniquingKeysWith: { a, _ in a })
-        let reads = try inbox?.readTimes(of: ids) ?? [:]
+        let reads = try await inbox?.readTimes(of: ids) ?? [:]
         var messages: [TracedMessage] = []
         for id in order {
             let events = (byID[id] ?? []).sorted { ($0.0, $0.1) < ($1.0, $1.1) }
             var message = TracedMessage(id: id, events: events.map(\.2), ledger: entries[id])
             if let read = reads[MessageID(id)] { message.read = (read != nil, read) }
-            message.spool = try spool?.entry(id: id)
+            message.spool = try await spool?.entry(id: id)
             messages.append(message)
         }
         return messages.sorted { first, second in

@@ -99,18 +99,18 @@ public struct Digest: Sendable, Hashable, Codable {
 /// `outbox/spool/digests/` when embedded, a table when workers share PostgreSQL.
 ///
 /// ```swift
-/// let digest = try store.add(item, template: "order_shipped", key: "10001", now: now, window: .seconds(3600), max: 50)
-/// for due in try store.due(at: later) { /* send, then */ try store.remove(due.id) }
+/// let digest = try await store.add(item, template: "order_shipped", key: "10001", now: now, window: .seconds(3600), max: 50)
+/// for due in try await store.due(at: later) { /* send, then */ try await store.remove(due.id) }
 /// ```
 public protocol DigestStore: Sendable {
     /// Adds `item` to the open digest of (template, key), opening one due at `now + window` when
     /// none is open (or the open one is due or full); a full digest becomes due at once. The same
     /// row added twice is kept once. Returns the digest with the item.
-    func add(_ item: DigestItem, template: String, key: String, now: Date, window: Duration, max: Int) throws -> Digest
+    func add(_ item: DigestItem, template: String, key: String, now: Date, window: Duration, max: Int) async throws -> Digest
     /// Digests due at `now`, oldest first, for this process to send (a shared store hands each to one worker).
-    func due(at now: Date) throws -> [Digest]
+    func due(at now: Date) async throws -> [Digest]
     /// Removes a digest that was sent.
-    func remove(_ id: String) throws
+    func remove(_ id: String) async throws
 }
 
 extension DigestStore {

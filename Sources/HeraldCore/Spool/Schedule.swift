@@ -32,8 +32,8 @@ public struct Schedule: Sendable {
 
     /// Scheduled messages and held-back escalations, next due first; only those of `batch` (a
     /// batch file's name or a batch id) when given.
-    public func waiting(batch: String? = nil) throws -> [SpoolEntry] {
-        try spool.entries()
+    public func waiting(batch: String? = nil) async throws -> [SpoolEntry] {
+        try await spool.entries()
             .filter { $0.kind == .scheduled || $0.kind == .escalation }
             .filter { entry in batch.map { entry.file == $0 || entry.batch == $0 } ?? true }
             .sorted { ($0.nextAttempt, $0.id) < ($1.nextAttempt, $1.id) }
@@ -44,7 +44,7 @@ public struct Schedule: Sendable {
     /// leaves an entry that the next run finds cancelled and drops). Returns what was cancelled.
     @discardableResult
     public func cancel(batch: String? = nil, message: String? = nil) async throws -> [SpoolEntry] {
-        let chosen = try waiting(batch: batch).filter { entry in message.map { entry.id == $0 } ?? true }
+        let chosen = try await waiting(batch: batch).filter { entry in message.map { entry.id == $0 } ?? true }
         guard !chosen.isEmpty else { return [] }
         let now = clock()
         let reason = "cancelled with herald schedule cancel before its time"
@@ -59,7 +59,7 @@ public struct Schedule: Sendable {
             LedgerEntry(id: MessageID(entry.id), batch: entry.batch, row: entry.row, channel: entry.channel, template: entry.message.template,
                         status: .cancelled, errorCode: FailureCode.cancelled.rawValue, errorMessage: reason, updatedAt: now, file: entry.file)
         })
-        for entry in chosen { try spool.remove(entry.id) }
+        for entry in chosen { try await spool.remove(entry.id) }
         return chosen
     }
 }

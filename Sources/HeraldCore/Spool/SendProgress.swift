@@ -25,17 +25,19 @@ public struct SharedSend: Sendable, Hashable {
 /// ```swift
 /// let store = MemorySendProgressStore()
 /// try store.record([SharedSend(send: send, worker: "w2", at: Date())])
-/// try store.sends(of: [send.id])   // [send.id: … worker "w2"]
+/// try await store.sends(of: [send.id])   // [send.id: … worker "w2"]
 /// ```
 public protocol SendProgressStore: Sendable {
-    /// Keeps `sends` (a send recorded twice keeps its first record).
+    /// Keeps `sends` (a send recorded twice keeps its first record). Synchronous on purpose:
+    /// `SendProgress` calls it from a thread of its own while transports wait for it, so the
+    /// write cannot depend on a cooperative pool whose threads may be the ones waiting.
     func record(_ sends: [SharedSend]) throws
     /// The recorded sends among `ids`.
-    func sends(of ids: [MessageID]) throws -> [MessageID: SharedSend]
+    func sends(of ids: [MessageID]) async throws -> [MessageID: SharedSend]
     /// Forgets sends recorded before `date` whose message the ledger holds (the ledger then
     /// answers for them); returns how many.
     @discardableResult
-    func prune(recordedBefore date: Date) throws -> Int
+    func prune(recordedBefore date: Date) async throws -> Int
 }
 
 /// The in-memory twin of the shared send progress, for tests of the chain over a queue.

@@ -136,47 +136,47 @@ public struct SpoolCorruption: Error, Sendable, CustomStringConvertible {
 /// purges. Implementations: `FileSpool` (the embedded default) and `MemorySpool` (its twin).
 ///
 /// ```swift
-/// try spool.put(entry)                     // waiting until entry.nextAttempt
-/// try spool.due(at: now)                   // [entry] once its time has come, verification first
+/// try await spool.put(entry)                     // waiting until entry.nextAttempt
+/// try await spool.due(at: now)                   // [entry] once its time has come, verification first
 /// ```
 public protocol Spool: Sendable {
     /// Writes (or replaces) a waiting entry.
-    func put(_ entry: SpoolEntry) throws
+    func put(_ entry: SpoolEntry) async throws
     /// Moves an entry to the dead letters with its latest state.
-    func bury(_ entry: SpoolEntry) throws
+    func bury(_ entry: SpoolEntry) async throws
     /// Removes a waiting entry (sent, or suppressed since).
-    func remove(_ id: String) throws
+    func remove(_ id: String) async throws
     /// Entries waiting (or dead), oldest first within category priority.
-    func entries(dead: Bool) throws -> [SpoolEntry]
+    func entries(dead: Bool) async throws -> [SpoolEntry]
     /// Puts dead entries (all, or those in `ids`) back, due now, attempts reset; returns them.
-    func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry]
+    func revive(_ ids: [String]?, now: Date) async throws -> [SpoolEntry]
     /// Deletes dead entries that died before `cutoff`; returns how many.
-    func purgeDead(diedBefore cutoff: Date) throws -> Int
+    func purgeDead(diedBefore cutoff: Date) async throws -> Int
     /// Waiting entries whose time has come, in priority order, for this process to send. A spool
     /// shared by several workers hands each entry to one of them (until it is put back, removed
     /// or buried, or its lease runs out).
-    func due(at now: Date) throws -> [SpoolEntry]
+    func due(at now: Date) async throws -> [SpoolEntry]
     /// The entry of message `id`, waiting or dead (`herald trace`), or nil.
-    func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)?
+    func entry(id: String) async throws -> (entry: SpoolEntry, dead: Bool)?
 }
 
 extension Spool {
-    public func entry(id: String) throws -> (entry: SpoolEntry, dead: Bool)? {
-        if let waiting = try entries(dead: false).first(where: { $0.id == id }) { return (waiting, false) }
-        return try entries(dead: true).first { $0.id == id }.map { ($0, true) }
+    public func entry(id: String) async throws -> (entry: SpoolEntry, dead: Bool)? {
+        if let waiting = try await entries(dead: false).first(where: { $0.id == id }) { return (waiting, false) }
+        return try await entries(dead: true).first { $0.id == id }.map { ($0, true) }
     }
 
     /// Entries waiting, oldest first within category priority.
-    public func entries() throws -> [SpoolEntry] { try entries(dead: false) }
+    public func entries() async throws -> [SpoolEntry] { try await entries(dead: false) }
 
     /// Waiting entries whose time has come, in priority order.
-    public func due(at now: Date) throws -> [SpoolEntry] {
-        try entries(dead: false).filter { $0.nextAttempt <= now }
+    public func due(at now: Date) async throws -> [SpoolEntry] {
+        try await entries(dead: false).filter { $0.nextAttempt <= now }
     }
 
     /// Puts every dead entry back, due now.
     @discardableResult
-    public func revive(now: Date) throws -> [SpoolEntry] { try revive(nil, now: now) }
+    public func revive(now: Date) async throws -> [SpoolEntry] { try await revive(nil, now: now) }
 
     /// The order spool listings use: category priority, then first seen, then id.
     static func ordered(_ entries: [SpoolEntry]) -> [SpoolEntry] {

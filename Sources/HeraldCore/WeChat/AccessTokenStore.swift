@@ -19,14 +19,14 @@ public struct AccessToken: Sendable, Hashable {
 ///
 /// ```swift
 /// let store = MemoryAccessTokenStore()
-/// try store.save(AccessToken(token: "t", expiresAt: later), app: "wx123")
-/// try store.token(app: "wx123")?.token   // "t"
+/// try await store.save(AccessToken(token: "t", expiresAt: later), app: "wx123")
+/// try await store.token(app: "wx123")?.token   // "t"
 /// ```
 public protocol AccessTokenStore: Sendable {
     /// The token saved for `app`, expired or not; nil when none was saved.
-    func token(app: String) throws -> AccessToken?
+    func token(app: String) async throws -> AccessToken?
     /// Saves `app`'s token, replacing the one before.
-    func save(_ token: AccessToken, app: String) throws
+    func save(_ token: AccessToken, app: String) async throws
 }
 
 /// The in-memory twin.
@@ -37,9 +37,9 @@ public final class MemoryAccessTokenStore: AccessTokenStore, @unchecked Sendable
     /// Creates an empty store.
     public init() {}
 
-    public func token(app: String) throws -> AccessToken? { lock.withLock { tokens[app] } }
+    public func token(app: String) async throws -> AccessToken? { lock.withLock { tokens[app] } }
 
-    public func save(_ token: AccessToken, app: String) throws { lock.withLock { tokens[app] = token } }
+    public func save(_ token: AccessToken, app: String) async throws { lock.withLock { tokens[app] = token } }
 }
 
 /// Tokens in `outbox/herald.sqlite`, table `access_tokens(app_id, token, expires_at)`.
@@ -54,16 +54,16 @@ public final class SQLiteAccessTokenStore: AccessTokenStore, @unchecked Sendable
             """)])
     }
 
-    public func token(app: String) throws -> AccessToken? {
-        try database.read { db in
+    public func token(app: String) async throws -> AccessToken? {
+        try await database.read { db in
             try Row.fetchOne(db, sql: "SELECT token, expires_at FROM access_tokens WHERE app_id = ?", arguments: [app]).map { row in
                 AccessToken(token: row["token"], expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
             }
         }
     }
 
-    public func save(_ token: AccessToken, app: String) throws {
-        try database.write { db in
+    public func save(_ token: AccessToken, app: String) async throws {
+        try await database.write { db in
             try db.execute(sql: """
                 INSERT INTO access_tokens (app_id, token, expires_at) VALUES (?, ?, ?)
                 ON CONFLICT(app_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at

@@ -7,7 +7,7 @@ extension PipelineStage {
     /// right before each slice goes out. Without a limiter it passes everything on.
     public static func rateLimit(_ limiter: RateLimiter? = nil) -> PipelineStage {
         PipelineStage(.rateLimit) { jobs in
-            try limiter?.apply(&jobs)
+            try await limiter?.apply(&jobs)
         }
     }
 }

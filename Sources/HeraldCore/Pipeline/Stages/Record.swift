@@ -112,8 +112,8 @@ final class RecordWriter: @unchecked Sendable {
         let ledger = ledger, log = log, counters = counters, siteMessages = siteMessages
         let first = Task.detached {
             if let spool {
-                for entry in work.put { try spool.put(entry) }
-                for entry in work.bury { try spool.bury(entry) }
+                for entry in work.put { try await spool.put(entry) }
+                for entry in work.bury { try await spool.bury(entry) }
             }
             try log.append(work.events)
         }
@@ -127,12 +127,12 @@ final class RecordWriter: @unchecked Sendable {
                 guard let siteMessages else { throw RecordError.noSiteMessageStore }
                 try await ledger.record(work.entries) { transaction in try siteMessages.deliver(work.site, in: transaction) }
             }
-            try counters?.record(work.counts)
+            try await counters?.record(work.counts)
             if let spool {
-                for id in work.remove { try spool.remove(id) }
+                for id in work.remove { try await spool.remove(id) }
             }
             for (address, preferences) in work.bounces {
-                try preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
+                try await preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
             }
             for segment in work.segments { segment.remove() }
         }

@@ -76,7 +76,7 @@ extension PipelineStage {
                         if size == 0 {
                             // The rate allows the next message only later than a run should wait:
                             // each waits in the spool for its own slot.
-                            let times = try control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
+                            let times = try await control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
                             let rate = control.rate(channel: delivery.channel, account: delivery.account).map { "\($0)" } ?? "its rate"
                             for ((j, d), at) in zip(remaining, times) {
                                 hold(&jobs[j], delivery: d, until: at, code: .rateLimited,
@@ -85,7 +85,7 @@ extension PipelineStage {
                             }
                             break
                         }
-                        if let (granted, resets) = try control.takeQuota(key, channel: delivery.channel, account: delivery.account, upTo: size),
+                        if let (granted, resets) = try await control.takeQuota(key, channel: delivery.channel, account: delivery.account, upTo: size),
                            granted < size {
                             // Over today's quota: the rest of this account's messages go to the next
                             // account, or wait for the quota to start again at midnight.
