@@ -134,6 +134,32 @@ import HeraldTestSupport
         #expect(try await counters.sends(channel: .sms, addresses: ["+8613800138000"], since: .distantPast)["+8613800138000"]?.count == 1)
     }
 
+    /// The opt-out stores: the workspace's CSV files (read back by `Preferences.load`) and PostgreSQL
+    /// (read back by `load(into:)`); what one process records, a fresh one honours.
+    @Test(arguments: [Kind.sqlite] + (Kind.allCases.contains(.postgres) ? [Kind.postgres] : []))
+    func optOutsAndSuppressionsAreKeptAndReadBack(kind: Kind) async throws {
+        let workspace = try TemporaryWorkspace()
+        let store: any OptOutStore = kind == .postgres ? try PostgresOptOutStore(pool: PostgresTestDatabase.pool())
+                                                       : FileOptOutStore(root: workspace.url)
+        #expect(try await store.recordOptOut(address: "Li@Example.com", channel: .mail, category: .marketing, at: Self.t0))
+        if kind == .postgres {
+            #expect(try await !store.recordOptOut(address: "li@example.com", channel: .mail, category: .marketing, at: Self.t0),
+                    "the same opt-out again is not new")
+        }
+        #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce", at: Self.t0))
+        let (fresh, problems) = Preferences.load(root: workspace.url)
+        #expect(problems.isEmpty)
+        if kind == .postgres {
+            fresh.store = store
+            try await store.load(into: fresh)
+        }
+        #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: "li@example.com") != nil)
+        #expect(fresh.reason(channel: .mail, category: .transactional, userID: nil, address: "li@example.com") == nil,
+                "an opt-out of marketing mail is not one of order mail")
+        #expect(fresh.reason(channel: .mail, category: .verification, userID: nil, address: "gone@example.com") != nil,
+                "a hard bounce stops even verification mail")
+    }
+
     @Test(arguments: Kind.allCases)
     func accessTokensAreSavedPerAppAndReplaced(kind: Kind) async throws {
         let stores = try Stores(kind)

@@ -9,9 +9,9 @@ import Foundation
 /// files; the CSV files operators edit are read as well.
 ///
 /// ```swift
-/// try store.recordOptOut(address: "li@example.com", channel: .mail, category: .marketing, at: now)
-/// try store.recordSuppression(address: "gone@example.com", reason: "bounce", at: now)
-/// try store.load(into: preferences)
+/// try await store.recordOptOut(address: "li@example.com", channel: .mail, category: .marketing, at: now)
+/// try await store.recordSuppression(address: "gone@example.com", reason: "bounce", at: now)
+/// try await store.load(into: preferences)
 /// ```
 public protocol OptOutStore: Sendable {
     /// Records an opt-out of `category` on `channel` for `address`, durably; returns whether it was new.
