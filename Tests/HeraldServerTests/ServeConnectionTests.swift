@@ -40,11 +40,12 @@ import Testing
         let server = try ServeProcess(workspace: workspace.url)
         // Three times the connection cap, each stuck in the middle of its request header.
         let stuck = try (0..<60).map { _ in try HalfRequest(port: server.port, bytes: "GET /healthz HTTP/1.1\r\nHo") }
-        let started = Date()
+        // Served once the idle timeout has closed the stuck connections ahead of it (three waves of
+        // 20, about 3 s). No wall-clock bound: on a loaded machine the waves come late, and a server
+        // that never closed them would hang this request into the suite's time limit instead.
         let health = try await server.request("GET", "/healthz", token: nil)
         #expect(health.status == 200)
-        // Three waves of 20 closed after 1 s each; the bound leaves room for a loaded machine.
-        #expect(Date().timeIntervalSince(started) < 30, "healthz waited \(Date().timeIntervalSince(started)) s")
-        #expect(stuck.prefix(20).allSatisfy { $0.closedByServer(within: 10) }, "the server closes connections that never finish a request")
+        // poll returns as soon as the server closes; the minute only bounds a server that never does.
+        #expect(stuck.prefix(20).allSatisfy { $0.closedByServer(within: 60) }, "the server closes connections that never finish a request")
     }
 }
