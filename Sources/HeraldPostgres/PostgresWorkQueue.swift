@@ -37,7 +37,10 @@ public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
             ("queue-2", """
             ALTER TABLE herald_queue ADD COLUMN body BYTEA;
             ALTER TABLE herald_queue ALTER COLUMN records DROP NOT NULL
-            """)])
+            """),
+            // A chunk lives for seconds: compressing it (pglz, the largest server-side cost of
+            // queuing) buys nothing. Still stored out of line.
+            ("queue-3", "ALTER TABLE herald_queue ALTER COLUMN body SET STORAGE EXTERNAL")])
     }
 
     public func enqueue(batch: BatchContext, worker: String,
