@@ -50,8 +50,19 @@ struct NotificationIngest: Sendable {
         }
         var rows = (batch["recipients"] as? [Any]) ?? []
         for index in rows.indices {
-            guard var row = rows[index] as? [String: Any] else {
+            guard let given = rows[index] as? [String: Any] else {
                 return .rejected(status: 422, code: "invalid", message: "recipient \(index + 1) is not a JSON object", rows: [])
+            }
+            // Reserved keys under the names the batch reader gives them (it takes any case), so
+            // the tenant checked here is the tenant the row is stored under.
+            var row: [String: Any] = [:]
+            for name in given.keys.sorted() {
+                let key = ReservedColumn.canonical(name)
+                if row[key] != nil {
+                    return .rejected(status: 422, code: "invalid",
+                                     message: "recipient \(index + 1) names the reserved key '\(key)' twice, in different cases", rows: [])
+                }
+                row[key] = given[name]
             }
             if let given = row["tenant_id"].map({ "\($0)" }), given != tenant {
                 return .rejected(status: 422, code: "invalid",

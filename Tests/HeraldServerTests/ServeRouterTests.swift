@@ -261,6 +261,16 @@ import Testing
             let tenant = try await client.request(.post, "/v1/notifications", token: T.appToken, tenant: "1",
                                                   body: #"{"template": "order_shipped", "user_id": "1", "tenant_id": "0", "params": {"orderId": "A"}}"#)
             #expect(tenant.status == 422 && tenant.body.contains("X-Tenant-Id"))
+            // The batch reader takes reserved keys in any case, so the guard must too (issue 26):
+            // `TENANT_ID` naming another tenant was accepted and stored the 站内信 there.
+            for spelling in ["TENANT_ID", "Tenant_Id"] {
+                let other = try await client.request(.post, "/v1/notifications", token: T.appToken, tenant: "1",
+                                                     body: #"{"template": "order_shipped", "user_id": "1", "\#(spelling)": "0", "params": {"orderId": "A"}}"#)
+                #expect(other.status == 422 && other.body.contains("X-Tenant-Id"), "\(spelling): \(other.status) \(other.body)")
+            }
+            let twice = try await client.request(.post, "/v1/notifications", token: T.appToken, tenant: "1",
+                                                 body: #"{"template": "order_shipped", "user_id": "1", "tenant_id": "1", "TENANT_ID": "0", "params": {"orderId": "A"}}"#)
+            #expect(twice.status == 422 && twice.body.contains("twice"), "\(twice.status) \(twice.body)")
             for bad in ["nope", "[1, 2]", #"{"recipients": []}"#] {
                 let reply = try await client.request(.post, "/v1/notifications", token: T.appToken, body: bad)
                 #expect([400, 422].contains(reply.status), "\(bad): \(reply.status)")
