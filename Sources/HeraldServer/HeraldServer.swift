@@ -195,18 +195,22 @@ public struct HeraldServer: Sendable {
         let (tenant, user) = try identity(context)
         let given = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
             ?? request.uri.queryParameters.get("last_event_id")
-        let resume: Int64?
+        let asked: Int64?
         if let given {
             guard let id = Int64(given), id >= 0 else { throw APIError.badRequest("Last-Event-ID must be an event id from this stream, not '\(given)'") }
-            resume = id
+            asked = id
         } else {
-            resume = nil
+            asked = nil
         }
         let store = store, now = now
         // Where this stream starts, then the subscription, then whatever came after the start
         // (a resume's missed events, or a change between the two): nothing falls in between, and
         // ids drop what arrives twice.
         let start = try await store.latestEventID()
+        // An id beyond the newest event (a restored database, a client of another deployment)
+        // would make every later event look old: the stream starts afresh and says so.
+        let future = asked.map { $0 > start } ?? false
+        let resume = future ? nil : asked
         let (subscription, stream) = hub.subscribe(tenant: tenant, user: user)
         let missed = try await store.events(after: resume ?? start, tenant: tenant, user: user, limit: 1000)
         var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"]
@@ -229,6 +233,10 @@ public struct HeraldServer: Sendable {
                 try await writer.write(ByteBuffer(string: text))
             }
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+            if future {
+                let reason = #"{"reason":"Last-Event-ID is newer than any event; reload the inbox"}"#
+                try await writer.write(ByteBuffer(string: ServerSentEvent.text(id: start, event: "resync", json: reason)))
+            }
             try await write(missed, into: &writer)
             // SIGTERM ends the stream (the client reconnects elsewhere with Last-Event-ID).
             try await withGracefulShutdownHandler {

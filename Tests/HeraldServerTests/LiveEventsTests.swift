@@ -68,6 +68,24 @@ import Testing
         _ = server.stop()
     }
 
+    /// A Last-Event-ID beyond the newest event (a database restored from a backup, a client of
+    /// another deployment) used to make the stream drop every later event without a word.
+    @Test func anEventIDFromTheFutureResetsTheStreamInsteadOfSilencingIt() async throws {
+        let fixture = try ServeFixture()
+        let server = try fixture.serve()
+        let stream = try client(server, user: "5", lastEventID: "999999999", seconds: 60, until: "message")
+        try await Task.sleep(for: .milliseconds(500))
+        try fixture.workspace.write("recipients/inbox/order_shipped.future.csv", "user_id,tenant_id,name,orderId\n5,0,李雷,F1\n")
+        let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let (status, events) = stream.finish()
+        #expect(status == 200)
+        #expect(events.first?.event == "resync", "the client is told to reload: \(events.map(\.event))")
+        #expect(events.contains { $0.event == "message" && $0.json["content"] as? String == "李雷，您的订单 F1 已发货。" },
+                "later events still arrive: \(events.map(\.event))")
+        _ = server.stop()
+    }
+
     @Test func theStreamIsGuardedLikeTheInbox() async throws {
         let fixture = try ServeFixture()
         let server = try fixture.serve()
