@@ -173,3 +173,29 @@ import HeraldTestSupport
         #expect(try await tokens.token(app: "wx2")?.token == "c")
     }
 }
+
+/// What Herald writes into the workspace's CSV files cannot become a rule it did not mean (issue 26).
+@Suite struct OptOutFileTests {
+    @Test func aForgedAddressCannotWriteARuleForSomeoneElse() async throws {
+        let workspace = try TemporaryWorkspace()
+        let store = FileOptOutStore(root: workspace.url)
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        // A complaint's recipient field, as a forger writes it: commas, line breaks, a rule for user 1.
+        for forged in ["x@example.com,sms,marketing,true\n1,,,,true\n", "x@example.com\r1,,,,true", "a,b@example.com"] {
+            await #expect(throws: BatchRejection.self, "\(forged.debugDescription) is not an address") {
+                try await store.recordOptOut(address: forged, channel: .mail, category: .marketing, at: now)
+            }
+            await #expect(throws: BatchRejection.self) {
+                try await store.recordSuppression(address: forged, reason: "complaint", at: now)
+            }
+        }
+        // A reason is quoted when it needs to be, so it stays one field of one line.
+        #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce, 5.1.1\n1", at: now))
+        let (preferences, problems) = Preferences.load(root: workspace.url)
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(preferences.reason(channel: .sms, category: .marketing, userID: "1", address: "+8613800138000") == nil,
+                "user 1 opted out of nothing")
+        #expect(preferences.reason(channel: .mail, category: .marketing, userID: nil, address: "gone@example.com")?.contains("bounce, 5.1.1") == true,
+                "the quoted reason reads back whole")
+    }
+}

@@ -196,3 +196,13 @@ public final class CSVReader {
         return CSVRecord(fields: fields, line: startLine, problem: problem)
     }
 }
+
+/// One field of a CSV line Herald writes (RFC 4180): quoted when it holds a comma, a quote or a
+/// line break, so a value stays one field of one line whatever it contains.
+public enum CSVField {
+    /// `value` as a field: as it is, or in quotes with its quotes doubled.
+    public static func quoted(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -85,6 +85,7 @@ public final class Preferences: @unchecked Sendable {
     /// Adds an address to the suppression list, in memory and in the store (suppressions.csv
     /// unless a shared store is set); an address already suppressed is left as it is.
     public func suppress(_ address: String, channel: Channel, reason: String, since: Date) async throws {
+        try Self.checkRecordable(address, channel: channel)
         let key = Self.normalize(address, channel: channel)
         let isNew = lock.withLock { () -> Bool in
             guard suppressed[key] == nil else { return false }
@@ -101,6 +102,7 @@ public final class Preferences: @unchecked Sendable {
 
     /// Appends `address,reason,since` to a suppressions.csv (with its header when new).
     static func appendSuppression(to file: URL, address: String, reason: String, since: Date) throws {
+        try checkRecordable(address, channel: nil)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         // O_APPEND and one write: a run and `herald bounces ingest` suppressing at once both keep their line.
         let fd = open(file.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
@@ -111,7 +113,7 @@ public final class Preferences: @unchecked Sendable {
         var status = stat()
         let isEmpty = fstat(fd, &status) == 0 && status.st_size == 0
         let line = (isEmpty ? "address,reason,since\n" : "")
-            + "\(normalize(address, channel: nil)),\(reason),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
+            + "\(CSVField.quoted(normalize(address, channel: nil))),\(CSVField.quoted(reason)),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
         let bytes = Array(line.utf8)
         guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw BatchRejection(reason: "cannot write recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))")
@@ -120,6 +122,7 @@ public final class Preferences: @unchecked Sendable {
 
     /// Adds an opt-out Herald learned (a complaint), in memory and in the store when there is one.
     public func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) async throws {
+        try Self.checkRecordable(address, channel: channel)
         optOut(address: address, channel: channel, category: category)
         _ = try await store?.recordOptOut(address: address, channel: channel, category: category, at: at)
     }
@@ -145,11 +148,26 @@ public final class Preferences: @unchecked Sendable {
         var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
         if text.isEmpty { text = "user_id,address,channel,category,opt_out\n" }
         if !text.hasSuffix("\n") { text += "\n" }
-        // The address is normalised as mail addresses are; it never holds a comma or quote (validated mail).
-        let line = ",\(normalize(address, channel: channel)),\(channel.rawValue),\(category.rawValue),true"
+        try checkRecordable(address, channel: channel)
+        let line = ",\(CSVField.quoted(normalize(address, channel: channel))),\(channel.rawValue),\(category.rawValue),true"
         guard !text.split(separator: "\n").contains(where: { $0 == line }) else { return false }
         try DurableFile.write(Data((text + line + "\n").utf8), to: file)
         return true
+    }
+
+    /// Refuses to record what is not an address of `channel` (any channel when nil): what Herald
+    /// learns from a complaint or a bounce comes from outside, and must not become a rule it did
+    /// not mean (a "recipient" with commas and line breaks wrote a rule for another user).
+    static func checkRecordable(_ address: String, channel: Channel?) throws {
+        let channels: [Channel] = channel.map { [$0] } ?? (address.contains("@") ? [.mail] : [.sms])
+        for channel in channels {
+            // The reason names the problem, not the text: it may be long, and it is an address.
+            let problem: String? = switch channel {
+            case .mail: AddressValidation.emailProblem(address)
+            default: (try? AddressValidation.normalize(address, for: channel).get()) == nil ? "not a valid address" : nil
+            }
+            if let problem { throw BatchRejection(reason: "the \(channel.rawValue) address is not recorded: \(problem)") }
+        }
     }
 
     /// Adds an opt-out (tests, and the `notice`/unsubscribe flows later).

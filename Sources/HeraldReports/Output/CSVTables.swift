@@ -61,8 +61,7 @@ public enum CSVTables {
         if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) {
             value = "'" + value
         }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return CSVField.quoted(value)
     }
 
     private static func counts(_ counts: StatusCounts) -> [String] {
