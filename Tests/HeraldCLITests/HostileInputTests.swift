@@ -16,6 +16,36 @@ import HeraldTestSupport
         try workspace.logEvents().compactMap { ($0["error"] as? [String: Any])?["message"] as? String }
     }
 
+    // MARK: - Echoed values
+
+    /// A row's value is quoted in its error, but not whole when it is huge: a 1 MB timezone was
+    /// written whole into one log line (issue 26).
+    @Test func aHugeRowValueIsNotEchoedWholeIntoTheLog() throws {
+        let huge = String(repeating: "亚", count: 300_000)
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/inbox/order_shipped.a.csv": """
+                email,name,orderId,timezone,send_at,channels
+                a@example.com,李雷,A1,\(huge),,
+                b@example.com,李雷,A2,,\(huge),
+                c@example.com,李雷,A3,,,\(huge)
+
+                """,
+        ])
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        let messages = try errors(workspace)
+        #expect(messages.count == 3, "\(messages.map { $0.prefix(80) })")
+        for message in messages {
+            #expect(message.utf8.count < 1000, "\(message.prefix(120))… is \(message.utf8.count) bytes")
+            #expect(message.contains("characters"), "says how long the value was: \(message.prefix(200))")
+        }
+        let log = try FileManager.default.contentsOfDirectory(at: workspace.url.appendingPathComponent("outbox/log"), includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "jsonl" }
+        let bytes = try log.reduce(0) { $0 + (try Data(contentsOf: $1).count) }
+        #expect(bytes < 20_000, "the log holds \(bytes) bytes for three rows")
+    }
+
     // MARK: - Attachments
 
     @Test func aRowCannotAttachTheWorkspacesOwnFiles() throws {

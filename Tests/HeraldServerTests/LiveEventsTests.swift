@@ -74,7 +74,7 @@ import Testing
         let fixture = try ServeFixture()
         let server = try fixture.serve()
         let stream = try client(server, user: "5", lastEventID: "999999999", seconds: 60, until: "message")
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(stream.waitForFirstEvent(), "the stream is open and subscribed")
         try fixture.workspace.write("recipients/inbox/order_shipped.future.csv", "user_id,tenant_id,name,orderId\n5,0,李雷,F1\n")
         let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")

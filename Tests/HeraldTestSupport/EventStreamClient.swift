@@ -69,6 +69,25 @@ public final class EventStreamClient: @unchecked Sendable {
     }
 
     private var pending: [Data]
+    private var partial = Data()
+
+    /// Waits until the first event has arrived (the server has subscribed this stream by then),
+    /// instead of sleeping and hoping; false when the stream ended first.
+    @discardableResult
+    public func waitForFirstEvent() -> Bool {
+        func hasEvent() -> Bool { pending.contains { (try? JSONDecoder().decode(Event.self, from: $0)) != nil } }
+        while !hasEvent() {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return false }
+            partial += chunk
+            while let newline = partial.firstIndex(of: 0x0A) {
+                let line = partial[partial.startIndex..<newline]
+                if !line.isEmpty { pending.append(Data(line)) }
+                partial = Data(partial[partial.index(after: newline)...])
+            }
+        }
+        return true
+    }
 
     /// Stops reading now; returns what came.
     public func stop() -> (status: Int?, events: [Event]) {
@@ -78,7 +97,7 @@ public final class EventStreamClient: @unchecked Sendable {
 
     /// Waits for the reading time to end; returns the HTTP status and the events.
     public func finish() -> (status: Int?, events: [Event]) {
-        let rest = output.fileHandleForReading.readDataToEndOfFile()
+        let rest = partial + output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         var status: Int?
         var events: [Event] = []

@@ -33,7 +33,7 @@ final class ConfigurationLoader {
             if let zone = TimeZone(identifier: name) {
                 configuration.timeZone = zone
             } else {
-                reader.error("unknown time zone '\(name)'; use an IANA name such as Asia/Shanghai", at: node)
+                reader.error("unknown time zone \(Echo.quoted(name)); use an IANA name such as Asia/Shanghai", at: node)
             }
         }
         if let node = top["inbox"], let inbox = reader.mapping(node, "inbox", allowed: ["settle"]) {

@@ -84,3 +84,16 @@ public struct DiagnosticsError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
+
+/// A value from a row or a file, as an error message quotes it: whole when short, else its start
+/// and its length, so one huge cell cannot make one huge log line.
+public enum Echo {
+    /// The longest value quoted whole.
+    public static let limit = 64
+
+    /// `'value'`, or `'start…' (N characters)` when longer than `limit`.
+    public static func quoted(_ value: String) -> String {
+        guard value.count > limit else { return "'\(value)'" }
+        return "'\(value.prefix(limit))…' (\(value.count) characters)"
+    }
+}

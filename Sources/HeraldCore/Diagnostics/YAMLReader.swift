@@ -77,8 +77,8 @@ final class YAMLReader {
                 continue
             }
             if let allowed, !allowed.contains(key) {
-                var message = "unknown key '\(key)' in \(what)"
-                if let guess = Spelling.closest(to: key, among: allowed) {
+                var message = "unknown key \(Echo.quoted(key)) in \(what)"
+                if key.count <= Echo.limit, let guess = Spelling.closest(to: key, among: allowed) {
                     message += "; did you mean '\(guess)'?"
                     misspelt.insert(guess)
                 } else {
@@ -99,7 +99,7 @@ final class YAMLReader {
     func string(_ node: Node, _ what: String) -> String? {
         guard let text = secretText(node, what) else { return nil }
         if refusesEnvironmentReferences && text.contains("${") {
-            error("\(what) is '\(text)', but only secret fields (\(Self.secretFields.joined(separator: ", "))) and worker.name read ${NAME} from the environment; write the value itself", at: node)
+            error("\(what) is \(Echo.quoted(text)), but only secret fields (\(Self.secretFields.joined(separator: ", "))) and worker.name read ${NAME} from the environment; write the value itself", at: node)
             return nil
         }
         return text
@@ -141,8 +141,8 @@ final class YAMLReader {
         }
         if let chosen = T(rawValue: text) { return chosen }
         let names = T.allCases.map(\.rawValue)
-        var message = "'\(key)' in \(mapping.what) is '\(text)'; expected one of \(names.joined(separator: ", "))"
-        if let guess = Spelling.closest(to: text, among: names) { message += " (did you mean '\(guess)'?)" }
+        var message = "'\(key)' in \(mapping.what) is \(Echo.quoted(text)); expected one of \(names.joined(separator: ", "))"
+        if text.count <= Echo.limit, let guess = Spelling.closest(to: text, among: names) { message += " (did you mean '\(guess)'?)" }
         error(message, at: value)
         return fallback
     }
@@ -156,7 +156,7 @@ final class YAMLReader {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            error("'\(key)' in \(mapping.what) must be true or false, not '\(text)'", at: value)
+            error("'\(key)' in \(mapping.what) must be true or false, not \(Echo.quoted(text))", at: value)
             return nil
         }
     }

@@ -19,17 +19,17 @@ extension PipelineStage {
                       name.range(of: "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$", options: .regularExpression) != nil,
                       let named = TimeZone(identifier: name) else {
                     throw StageFailure(.invalid, code: .unknownTimeZone,
-                                       "timezone '\(name)' is not a time zone; use an IANA name such as Asia/Shanghai or America/New_York")
+                                       "timezone \(Echo.quoted(name)) is not a time zone; use an IANA name such as Asia/Shanghai or America/New_York")
                 }
                 zone = named
             }
             if let text = job.row.sendAt {
                 guard let at = SendTime.parse(text, in: zone) else {
                     throw StageFailure(.invalid, code: .invalidSendAt,
-                        "send_at '\(text)' is not a time; write 2026-12-01T09:30:00+08:00, or 2026-12-01 09:30 in the recipient's timezone")
+                        "send_at \(Echo.quoted(text)) is not a time; write 2026-12-01T09:30:00+08:00, or 2026-12-01 09:30 in the recipient's timezone")
                 }
                 guard at.timeIntervalSinceNow <= SendTime.horizon else {
-                    throw StageFailure(.invalid, code: .invalidSendAt, "send_at '\(text)' is more than a year ahead")
+                    throw StageFailure(.invalid, code: .invalidSendAt, "send_at \(Echo.quoted(text)) is more than a year ahead")
                 }
                 delivery.sendAt = at
             }
