@@ -46,6 +46,28 @@ import HeraldTestSupport
         #expect(bytes < 20_000, "the log holds \(bytes) bytes for three rows")
     }
 
+    /// An object or array where a parameter belongs was dropped and reported as missing (issue 26):
+    /// the row says what the value is and what it must be.
+    @Test func anObjectOrArrayParameterIsNamedForWhatItIs() throws {
+        let workspace = try workspace([
+            "templates/order_shipped.yaml": Self.mailTemplate,
+            "recipients/inbox/order_shipped.a.jsonl": """
+                {"email": "a@example.com", "name": {"first": "雷"}, "orderId": "A1"}
+                {"email": "b@example.com", "name": "李雷", "params": {"orderId": ["A2"]}}
+                {"email": "c@example.com", "name": "李雷", "orderId": 3}
+
+                """,
+        ])
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        let messages = try errors(workspace)
+        #expect(messages.count == 2, "\(messages)")
+        #expect(messages.contains { $0.contains("'name' is an object") && $0.contains("a string or a number") }, "\(messages)")
+        #expect(messages.contains { $0.contains("'orderId' is an array") }, "\(messages)")
+        #expect(!messages.contains { $0.contains("missing required parameter") }, "\(messages)")
+        #expect(try workspace.logEvents().filter { $0["status"] as? String == "sent" }.count == 1, "the row with a number is sent")
+    }
+
     // MARK: - Attachments
 
     @Test func aRowCannotAttachTheWorkspacesOwnFiles() throws {

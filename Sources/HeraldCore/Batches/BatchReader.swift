@@ -279,6 +279,7 @@ final class JSONBatchReader: BatchReader {
             guard let object = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? [String: Any] else {
                 return .unreadable(row: index, line: line, reason: "recipient \(index) is not a JSON object")
             }
+            if let problem = JSONValues.structuredValueProblem(object) { return .unreadable(row: index, line: line, reason: problem) }
             var row = JSONValues.row(object, number: index, line: line, defaults: defaults, template: template, channels: channels)
             if row.sendAt == nil { row.sendAt = sendAt }
             return .row(row)
@@ -317,6 +318,7 @@ final class JSONLinesBatchReader: BatchReader {
             guard let recipient = object as? [String: Any] else {
                 return .unreadable(row: rowNumber, line: line, reason: "each line must be one JSON object")
             }
+            if let problem = JSONValues.structuredValueProblem(recipient) { return .unreadable(row: rowNumber, line: line, reason: problem) }
             return .row(JSONValues.row(recipient, number: rowNumber, line: line, defaults: [:], template: template, channels: nil))
         }
         return nil
@@ -378,6 +380,32 @@ enum JSONValues {
             return number.stringValue
         default: return nil
         }
+    }
+
+    /// Why a row's value cannot be used, when one is an object or an array where a single value
+    /// belongs (a parameter, or a reserved key other than the lists): dropped, it would have been
+    /// reported as missing.
+    static func structuredValueProblem(_ object: [String: Any]) -> String? {
+        func kind(_ value: Any) -> String? {
+            switch value {
+            case is [String: Any]: "an object"
+            case is [Any]: "an array"
+            default: nil
+            }
+        }
+        for name in object.keys.sorted() {
+            let key = ReservedColumn.canonical(name)
+            guard let value = object[name] else { continue }
+            if key == "params", let params = value as? [String: Any] {
+                for (param, inner) in params.sorted(by: { $0.key < $1.key }) {
+                    if let kind = kind(inner) { return "parameter '\(param)' is \(kind); a parameter is a string or a number" }
+                }
+                continue
+            }
+            guard !["params", "channels", "cc", "bcc", "attachments"].contains(key), let kind = kind(value) else { continue }
+            return "'\(name)' is \(kind); a value of a row is a string or a number"
+        }
+        return nil
     }
 
     static func channels(_ value: Any?) -> [String]? {
