@@ -7,8 +7,8 @@ import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
-/// The PostgreSQL connections of one process: an async client for the pipeline's stores, and a
-/// small synchronous bridge for the stores that are still synchronous.
+/// The PostgreSQL connections of one process: an async client for the stores, and a small
+/// synchronous bridge for the few callers that must not suspend.
 ///
 /// **Async** (`connection(_:)`, `inTransaction(_:)`): postgres-nio's `PostgresClient`, run as a
 /// ServiceLifecycle service in a `ServiceGroup` the pool owns from `init` to `close()`. A query
@@ -17,17 +17,17 @@ import ServiceLifecycle
 ///
 /// **Synchronous** (`withSession(_:)`, `transaction(_:)`): waits on the `EventLoopFuture` of each
 /// query. The connections' I/O runs on the pool's own event-loop thread, never on the caller's,
-/// so a waiting caller cannot starve the I/O it waits for. Migrations use it (stores migrate as
-/// they open), and so do the stores whose protocols are not yet async (spool, limits, inbox,
-/// digests, receipts, tokens) and the callers that must not depend on the cooperative pool (the
-/// lease heartbeat's timer, the send-progress writer's thread). Its connections open on first use.
+/// so a waiting caller cannot starve the I/O it waits for. Opening uses it (the schema and the
+/// migrations every store runs in its `init`), and so do the callers that must not depend on the
+/// cooperative pool: the lease heartbeat's timer and the send-progress writer's thread. Its
+/// connections open on first use.
 ///
 /// Each side holds at most `size` connections.
 ///
 /// ```swift
 /// let pool = try PostgresPool(url: "postgres://herald@127.0.0.1:5432/herald", size: 8)
 /// try pool.migrate(PostgresLedger.migrations)
-/// let count = try await pool.connection { try await $0.query("SELECT count(*) FROM herald_ledger").first?.decode(Int.self) }
+/// let count = try await pool.connection { try await $0.rows("SELECT count(*) FROM herald_ledger").first?.decode(Int.self) }
 /// ```
 public final class PostgresPool: @unchecked Sendable {
     /// Where it connects (the password is never shown).
@@ -48,9 +48,8 @@ public final class PostgresPool: @unchecked Sendable {
     private var nextDedicated = 0
     /// Migrations known to be applied in this pool's schema.
     private var applied: Set<String> = []
-    /// The async side, and the task running its service group.
+    /// The async side, and the task running it in a service group.
     private let client: PostgresClient
-    private let services: ServiceGroup
     private let running: Task<Void, Never>
 
     /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
@@ -71,13 +70,12 @@ public final class PostgresPool: @unchecked Sendable {
 
         var clientConfiguration = PostgresClient.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
                                                                password: parsed.password, database: parsed.database,
-                                                               tls: try parsed.clientTLS())
+                                                               tls: parsed.clientTLS())
         clientConfiguration.options.connectTimeout = .seconds(10)
         clientConfiguration.options.maximumConnections = self.size
         clientConfiguration.options.additionalStartupParameters = configuration.options.additionalStartupParameters
         client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
         let services = ServiceGroup(services: [client], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
-        self.services = services
         running = Task { try? await services.run() }
     }
 
@@ -402,21 +400,25 @@ struct PostgresURL {
         }
     }
 
-    /// The TLS setting `sslMode` asks for, for the async client.
-    func clientTLS() throws -> PostgresClient.Configuration.TLS {
+    /// The client TLS configuration `sslMode` asks for: certificates verified only for verify-full.
+    private var tlsConfiguration: TLSConfiguration {
         var client = TLSConfiguration.makeClientConfiguration()
         if sslMode != "verify-full" { client.certificateVerification = .none }
+        return client
+    }
+
+    /// The TLS setting `sslMode` asks for, for the async client.
+    func clientTLS() -> PostgresClient.Configuration.TLS {
         switch sslMode {
-        case "disable": return .disable
-        case "prefer": return .prefer(client)
-        default: return .require(client)
+        case "disable": .disable
+        case "prefer": .prefer(tlsConfiguration)
+        default: .require(tlsConfiguration)
         }
     }
 
-    /// The TLS setting `sslMode` asks for.
+    /// The TLS setting `sslMode` asks for, for the synchronous side's connections.
     func tls() throws -> PostgresConnection.Configuration.TLS {
-        var client = TLSConfiguration.makeClientConfiguration()
-        if sslMode != "verify-full" { client.certificateVerification = .none }
+        let client = tlsConfiguration
         switch sslMode {
         case "disable": return .disable
         case "prefer": return .prefer(try NIOSSLContext(configuration: client))

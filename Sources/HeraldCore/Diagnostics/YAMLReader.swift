@@ -78,7 +78,7 @@ final class YAMLReader {
             }
             if let allowed, !allowed.contains(key) {
                 var message = "unknown key \(Echo.quoted(key)) in \(what)"
-                if key.count <= Echo.limit, let guess = Spelling.closest(to: key, among: allowed) {
+                if let guess = Spelling.closest(to: key, among: allowed) {
                     message += "; did you mean '\(guess)'?"
                     misspelt.insert(guess)
                 } else {
@@ -142,7 +142,7 @@ final class YAMLReader {
         if let chosen = T(rawValue: text) { return chosen }
         let names = T.allCases.map(\.rawValue)
         var message = "'\(key)' in \(mapping.what) is \(Echo.quoted(text)); expected one of \(names.joined(separator: ", "))"
-        if text.count <= Echo.limit, let guess = Spelling.closest(to: text, among: names) { message += " (did you mean '\(guess)'?)" }
+        if let guess = Spelling.closest(to: text, among: names) { message += " (did you mean '\(guess)'?)" }
         error(message, at: value)
         return fallback
     }
@@ -221,7 +221,11 @@ public enum Spelling {
 
     /// The candidate nearest to `word` by edit distance, if it is close enough to be a typo.
     static func closest(to word: String, among candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        // The tolerance is at most 3 edits, and the distance is at least the difference in
+        // length: a candidate further off than that cannot be the one, and a huge word (a 1 MB
+        // value) costs nothing to turn down.
+        let length = word.count
+        let scored = candidates.filter { abs($0.count - length) <= 3 }.map { ($0, distance(word.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
         let tolerance = max(1, min(3, best.0.count / 3))
         return best.1 <= tolerance ? best.0 : nil

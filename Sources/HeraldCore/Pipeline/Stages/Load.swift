@@ -95,7 +95,7 @@ extension PipelineStage {
         }
         guard let reference = references.reference(code: code) else {
             var reason = "no template \(Echo.quoted(code)) in templates/"
-            if code.count <= Echo.limit, let guess = Spelling.closest(to: code, among: catalog.codes) { reason += "; did you mean '\(guess)'?" }
+            if let guess = Spelling.closest(to: code, among: catalog.codes) { reason += "; did you mean '\(guess)'?" }
             job.fail(.load, StageFailure(.invalid, code: .unknownTemplate, reason))
             return
         }
@@ -112,7 +112,7 @@ extension PipelineStage {
                 guard let channel = Channel(rawValue: name) else {
                     let known = Channel.allCases.map(\.rawValue)
                     var reason = "unknown channel \(Echo.quoted(name)); use \(known.joined(separator: ", "))"
-                    if name.count <= Echo.limit, let guess = Spelling.closest(to: name, among: known) { reason = "unknown channel '\(name)'; did you mean '\(guess)'?" }
+                    if let guess = Spelling.closest(to: name, among: known) { reason = "unknown channel '\(name)'; did you mean '\(guess)'?" }
                     job.fail(.load, StageFailure(.invalid, code: .unknownChannel, reason))
                     return
                 }
