@@ -332,7 +332,9 @@ public struct HeraldServer: Sendable {
     // MARK: - Ingest
 
     private func notify(_ request: Request, _ context: HeraldRequestContext) async throws -> Response {
-        guard let tenant = context.access.tenant else { throw APIError.unauthorized("no client authenticated") }
+        guard let tenant = context.access.tenant, let client = context.access.client else {
+            throw APIError.unauthorized("no client authenticated")
+        }
         let body = Data(buffer: try await collect(request, context))
         let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value
         var ingest = NotificationIngest(workspace: workspace)
@@ -341,7 +343,7 @@ public struct HeraldServer: Sendable {
             ingest.records = sharedIngest.records
             ingest.worker = sharedIngest.worker
         }
-        let outcome = try await ingest.accept(body, key: key, tenant: tenant)
+        let outcome = try await ingest.accept(body, key: key, tenant: tenant, client: client)
         func json(_ status: HTTPResponse.Status, _ object: [String: Any], replayed: Bool = false) throws -> Response {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
@@ -353,8 +355,8 @@ public struct HeraldServer: Sendable {
             context.logger.info("notifications accepted", metadata: ["batch": .string(answer["batch"] as? String ?? ""),
                                                                      "replayed": .stringConvertible(replayed)])
             return try json(.accepted, answer, replayed: replayed)
-        case let .conflict(message):
-            throw APIError(status: .conflict, code: "idempotency_conflict", message: message)
+        case let .conflict(code, message):
+            throw APIError(status: .conflict, code: code, message: message)
         case let .rejected(status, code, message, rows):
             guard status == 422 else { throw APIError.badRequest(message) }
             return try json(.unprocessableContent, ["error": ["code": code, "message": message, "rows": rows] as [String: Any]])

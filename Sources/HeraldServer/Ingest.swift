@@ -5,8 +5,10 @@ import HeraldCore
 /// `POST /v1/notifications`: one row (shaped like a JSON-lines line) or a JSON batch object,
 /// checked with the same rules as a dropped batch (load, validate, render), made durable in the
 /// drop folder (tmp → fsync → rename, so a running `herald watch` takes it at once) before it is
-/// answered. `Idempotency-Key` becomes the batch id: the same key with the same body answers the
-/// same ids again and writes nothing; with another body it is a conflict.
+/// answered. `Idempotency-Key` (or the body's `id`) names the batch within the client and
+/// tenant that sent it (`BatchContext.ingestID`): the same key with the same body answers the same
+/// ids again and writes nothing; with another body it is a conflict. Of requests racing with one
+/// key exactly one is queued: the key is claimed (`IngestRecords`) before its batch is written.
 struct NotificationIngest: Sendable {
     let workspace: Workspace
     /// With a PostgreSQL store: the batch is queued there (any worker sends it) instead of written
@@ -14,6 +16,9 @@ struct NotificationIngest: Sendable {
     var queue: (any WorkQueue)?
     var records: (any IngestRecords)?
     var worker = "serve"
+    /// How long a claimed key whose batch is not queued yet is left to the request that claimed
+    /// it; after that, a request with the same body finishes the job (its claimant died).
+    var claimTimeout: Double = 60
 
     /// What the request gets.
     enum Outcome {
@@ -21,19 +26,16 @@ struct NotificationIngest: Sendable {
         case accepted([String: Any], replayed: Bool)
         /// The body is not a row or a batch (400), or a row failed the batch rules (422).
         case rejected(status: Int, code: String, message: String, rows: [[String: Any]])
-        /// The key was used with another body (409).
-        case conflict(String)
+        /// The key was used with another body, or its first request is still being handled (409).
+        case conflict(code: String, message: String)
     }
 
     private var paths: WorkspacePaths { workspace.paths }
     private var folder: URL { paths.root.appendingPathComponent("outbox/ingest", isDirectory: true) }
 
-    func accept(_ body: Data, key: String?, tenant: String) async throws -> Outcome {
+    func accept(_ body: Data, key: String?, tenant: String, client: String) async throws -> Outcome {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             return .rejected(status: 400, code: "bad_request", message: "the body must be a JSON object: one row, or a batch with \"recipients\"", rows: [])
-        }
-        if let key, let problem = BatchContext.declaredIDProblem(key) {
-            return .rejected(status: 400, code: "bad_request", message: "Idempotency-Key: \(problem)", rows: [])
         }
         // One row, or a batch: either way a batch object, with this request's tenant.
         var batch: [String: Any]
@@ -72,32 +74,29 @@ struct NotificationIngest: Sendable {
             rows[index] = row
         }
         batch["recipients"] = rows
-        let id = key ?? (batch["id"].map { "\($0)" }) ?? "api-\(UUID().uuidString.lowercased())"
-        if let problem = BatchContext.declaredIDProblem(id) {
-            return .rejected(status: 400, code: "bad_request", message: "\"id\": \(problem)", rows: [])
+        let declared = key ?? (batch["id"] as? String) ?? (batch["id"] as? Int).map(String.init)
+        if batch["id"] != nil && key == nil && declared == nil {
+            return .rejected(status: 400, code: "bad_request", message: "the batch \"id\" must be a string or a number", rows: [])
         }
+        if let declared, let problem = BatchContext.declaredIDProblem(declared) {
+            return .rejected(status: 400, code: "bad_request", message: "\(key != nil ? "Idempotency-Key" : "\"id\""): \(problem)", rows: [])
+        }
+        let id = declared.map { BatchContext.ingestID(tenant: tenant, client: client, key: $0) } ?? "api:\(UUID().uuidString.lowercased())"
         batch["id"] = id
         let canonical = try JSONSerialization.data(withJSONObject: batch, options: [.sortedKeys, .withoutEscapingSlashes])
         let bodyHash = Hex.encode(SHA256.hash(data: canonical))
-
-        let record = folder.appendingPathComponent("\(Hex.encode(SHA256.hash(data: Data(id.utf8)))).json")
-        if key != nil, let earlier = try? Data(contentsOf: record),
-           let stored = try? JSONSerialization.jsonObject(with: earlier) as? [String: Any] {
-            guard stored["body_sha256"] as? String == bodyHash, let response = stored["response"] as? [String: Any] else {
-                return .conflict("Idempotency-Key '\(id)' was used with another body; nothing was queued")
-            }
-            return .accepted(response, replayed: true)
-        }
 
         // The same rules as a dropped batch: read it back through the batch reader, then load,
         // validate and render every row without sending.
         let template = (batch["template"] as? String) ?? (rows.first as? [String: Any])?["template"] as? String ?? "api"
         let code = template.range(of: "^[a-z0-9_]{1,64}$", options: .regularExpression) != nil ? template : "api"
-        let scratch = folder.appendingPathComponent("tmp", isDirectory: true)
+        let name = IngestBatchFile.name(template: code, bytes: canonical)
+        // Read back under its own name (which lets it carry an `api:` id), in a folder of its own.
+        let scratch = folder.appendingPathComponent("tmp/\(UUID().uuidString.lowercased())", isDirectory: true)
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let probe = scratch.appendingPathComponent("\(code).\(UUID().uuidString.lowercased()).json")
+        let probe = scratch.appendingPathComponent(name)
         try canonical.write(to: probe)
-        defer { unlink(probe.path) }
+        defer { try? FileManager.default.removeItem(at: scratch) }
         let context = BatchContext(id: id, file: "api")
         var jobs: [Job] = []
         var read: [BatchRecord] = []
@@ -137,36 +136,46 @@ struct NotificationIngest: Sendable {
                              rows: problems)
         }
 
-        let name = "\(code).api-\(bodyHash.prefix(16)).json"
         let response: [String: Any] = ["batch": id, "file": name, "messages": messages]
-        if let queue, let records {
-            // Shared store: queued in PostgreSQL for any worker (a batch id queued before is not
-            // queued again), then the key's record, which decides replay or conflict.
-            let priority = workspace.catalog[code]?.category.priority ?? TemplateCategory.transactional.priority
-            var chunks = stride(from: 0, to: read.count, by: workspace.configuration.chunkSize).map {
-                Array(read[$0..<min(read.count, $0 + workspace.configuration.chunkSize)])
-            }.makeIterator()
-            _ = try await queue.enqueue(batch: BatchContext(id: id, file: name), worker: worker) { chunks.next().map { ($0, priority) } }
-            if key != nil {
-                let text = String(decoding: try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys, .withoutEscapingSlashes]),
-                                  as: UTF8.self)
-                if let earlier = try await records.remember(key: id, bodyHash: bodyHash, response: text) {
-                    guard earlier.bodyHash == bodyHash,
-                          let answer = try JSONSerialization.jsonObject(with: Data(earlier.response.utf8)) as? [String: Any] else {
-                        return .conflict("Idempotency-Key '\(id)' was used with another body; nothing was queued")
-                    }
-                    return .accepted(answer, replayed: true)
+        let records = self.records ?? FileIngestRecords(folder: folder)
+        if let declared {
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys, .withoutEscapingSlashes]),
+                              as: UTF8.self)
+            switch try await records.claim(key: id, bodyHash: bodyHash, response: text) {
+            case .won:
+                break
+            case let .taken(hash, earlier, settled, age):
+                guard hash == bodyHash, let answer = try JSONSerialization.jsonObject(with: Data(earlier.utf8)) as? [String: Any] else {
+                    return .conflict(code: "idempotency_conflict", message: "Idempotency-Key '\(declared)' was used with another body; nothing was queued")
                 }
+                if !settled && age < claimTimeout {
+                    return .conflict(code: "idempotency_in_progress",
+                                     message: "a request with Idempotency-Key '\(declared)' and this body is still being queued; retry shortly")
+                }
+                if !settled {
+                    // Its claimant died between the claim and the queue: queue the same batch
+                    // (the same id, so nothing is sent twice) and settle the key.
+                    try await enqueue(canonical, records: read, id: id, name: name, code: code)
+                    try await records.settle(key: id)
+                }
+                return .accepted(answer, replayed: true)
             }
-            return .accepted(response, replayed: false)
         }
-        // Durable before the answer: the batch file in the drop folder, then the key's record.
-        try DurableFile.write(canonical, to: paths.dropFolder.appendingPathComponent(name))
-        if key != nil {
-            let stored = try JSONSerialization.data(withJSONObject: ["key": id, "body_sha256": bodyHash, "response": response],
-                                                    options: [.sortedKeys, .withoutEscapingSlashes])
-            try DurableFile.write(stored, to: record)
-        }
+        try await enqueue(canonical, records: read, id: id, name: name, code: code)
+        if declared != nil { try await records.settle(key: id) }
         return .accepted(response, replayed: false)
+    }
+
+    /// Makes the batch durable before the answer: queued in PostgreSQL for any worker (a batch id
+    /// queued before is not queued again), or the batch file in the drop folder.
+    private func enqueue(_ canonical: Data, records read: [BatchRecord], id: String, name: String, code: String) async throws {
+        guard let queue else {
+            try DurableFile.write(canonical, to: paths.dropFolder.appendingPathComponent(name))
+            return
+        }
+        let size = workspace.configuration.chunkSize
+        let priority = workspace.catalog[code]?.category.priority ?? TemplateCategory.transactional.priority
+        var chunks = stride(from: 0, to: read.count, by: size).map { Array(read[$0..<min(read.count, $0 + size)]) }.makeIterator()
+        _ = try await queue.enqueue(batch: BatchContext(id: id, file: name), worker: worker) { chunks.next().map { ($0, priority) } }
     }
 }

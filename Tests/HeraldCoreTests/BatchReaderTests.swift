@@ -76,6 +76,18 @@ import HeraldTestSupport
         #expect(throws: BatchRejection(line: 1, reason: reason)) { try read("order_shipped.json", contents) }
     }
 
+    // Issue 26: a dropped file could declare the id a posted batch has, or a file's computed id.
+    @Test func onlyAFileThatServeWroteMayCarryAnAPIBatchID() throws {
+        for id in ["api:0:app:squat-2026", "SHA256:00ff"] {
+            let contents = #"{"id": "\#(id)", "template": "order_shipped", "recipients": [{"user_id": "1"}]}"#
+            #expect(throws: BatchRejection.self) { try read("order_shipped.json", contents) }
+            #expect(throws: BatchRejection.self) { try read("order_shipped.api-0123456789abcdef.json", contents) }
+        }
+        let posted = Data(#"{"id": "api:0:app:squat-2026", "template": "order_shipped", "recipients": [{"user_id": "1"}]}"#.utf8)
+        let name = IngestBatchFile.name(template: "order_shipped", bytes: posted)
+        #expect(try read(name, String(decoding: posted, as: UTF8.self)).declaredID == "api:0:app:squat-2026")
+    }
+
     @Test func jsonBatchAppliesDefaultsAndPerRecipientOverrides() throws {
 
         let (id, records) = try read("batch.json", """

@@ -160,6 +160,25 @@ import HeraldTestSupport
                 "a hard bounce stops even verification mail")
     }
 
+    /// Issue 26: of 50 replicas' requests claiming one `Idempotency-Key` at once, exactly one wins.
+    @Test(.enabled(if: Kind.allCases.contains(.postgres)))
+    func ofFiftyConcurrentClaimsOfOneIngestKeyExactlyOneWins() async throws {
+        let records = try PostgresIngestRecords(pool: PostgresTestDatabase.pool(size: 8))
+        let key = "api:0:app:claim-\(UUID().uuidString)"
+        let claims = try await withThrowingTaskGroup(of: IngestClaim.self) { group in
+            for n in 0..<50 { group.addTask { try await records.claim(key: key, bodyHash: "h\(n)", response: "{\"n\":\(n)}") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(claims.filter { $0 == .won }.count == 1)
+        guard case let .taken(hash, response, settled, _)? = claims.first(where: { $0 != .won }) else { Issue.record("no loser"); return }
+        #expect(!settled && response == "{\"n\":\(hash.dropFirst())}", "the losers see the winner's claim, not yet settled")
+        try await records.settle(key: key)
+        guard case let .taken(_, _, settledNow, _) = try await records.claim(key: key, bodyHash: "x", response: "{}") else {
+            Issue.record("claimed twice"); return
+        }
+        #expect(settledNow)
+    }
+
     @Test(arguments: Kind.allCases)
     func accessTokensAreSavedPerAppAndReplaced(kind: Kind) async throws {
         let stores = try Stores(kind)

@@ -224,14 +224,15 @@ import Testing
             let key = HTTPFields.Element.Name("Idempotency-Key")!
             let accepted = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: "login-42"], body: row)
             #expect(accepted.status == 202, "\(accepted.body)")
-            #expect(accepted.json["batch"] as? String == "login-42")
+            #expect(accepted.json["batch"] as? String == "api:0:app:login-42", "the key, within the client and tenant that sent it")
             let messages = try #require(accepted.json["messages"] as? [[String: Any]])
-            #expect(messages.count == 1 && messages[0]["message_id"] as? String == BatchContext(id: "login-42", file: "").messageID(row: 1, channel: "sms").value)
+            #expect(messages.count == 1
+                && messages[0]["message_id"] as? String == BatchContext(id: "api:0:app:login-42", file: "").messageID(row: 1, channel: "sms").value)
             let files = T.dropped(harness)
             #expect(files.count == 1 && files[0].hasPrefix("verify_code.api-") && files[0].hasSuffix(".json"), "\(files)")
             let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: harness.workspace.url
                 .appendingPathComponent("recipients/inbox/\(files[0])"))) as? [String: Any])
-            #expect(stored["id"] as? String == "login-42")
+            #expect(stored["id"] as? String == "api:0:app:login-42")
             #expect((stored["recipients"] as? [[String: Any]])?.first?["tenant_id"] as? String == "0", "the request's tenant")
 
             let replay = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: "login-42"], body: row)
@@ -278,6 +279,83 @@ import Testing
             let big = try await client.request(.post, "/v1/notifications", token: T.appToken, body: String(repeating: " ", count: 5000))
             #expect(big.status == 413)
             #expect(T.dropped(harness).isEmpty)
+        }
+    }
+
+    /// Posts `bodies` concurrently with one `Idempotency-Key`; the replies in order.
+    static func race(_ client: Client, key: String, bodies: [String]) async throws -> [Reply] {
+        let name = HTTPFields.Element.Name("Idempotency-Key")!
+        return try await withThrowingTaskGroup(of: (Int, Reply).self) { group in
+            for (index, body) in bodies.enumerated() {
+                group.addTask { (index, try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [name: key], body: body)) }
+            }
+            var replies: [(Int, Reply)] = []
+            for try await reply in group { replies.append(reply) }
+            return replies.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    // Issue 26: keys were one namespace for every client and tenant, and were batch ids a dropped
+    // file could declare too: tenant 2 squatting `squat-2026` made tenant 0's file with that id an
+    // `id_conflict`, and a key equal to a sent file's id answered with that file's message id.
+    @Test func keysBelongToTheirClientAndTenantAndNeverMeetABatchFile() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            let key = HTTPFields.Element.Name("Idempotency-Key")!
+            let row = #"{"template": "order_shipped", "user_id": "1", "params": {"orderId": "A"}}"#
+            let other = #"{"template": "order_shipped", "user_id": "2", "params": {"orderId": "B"}}"#
+            let first = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: "squat-2026"], body: row)
+            #expect(first.status == 202, "\(first.body)")
+            // Another tenant with the same key and another body is its own batch, not a 409.
+            let elsewhere = try await client.request(.post, "/v1/notifications", token: T.appToken, tenant: "1", headers: [key: "squat-2026"], body: other)
+            #expect(elsewhere.status == 202 && elsewhere.json["batch"] as? String == "api:1:app:squat-2026", "\(elsewhere.status) \(elsewhere.body)")
+            #expect(BatchContext.ingestID(tenant: "0", client: "a:b", key: "c") != BatchContext.ingestID(tenant: "0", client: "a", key: "b:c"))
+            let mine = try #require((first.json["messages"] as? [[String: Any]])?.first?["message_id"] as? String)
+            let file = BatchContext(id: "squat-2026", file: "orders.json").messageID(row: 1, channel: "inbox").value
+            #expect(mine != file, "a file declaring the key as its id has other message ids")
+            #expect(first.json["batch"] as? String != "squat-2026")
+            // A body's own "id" is scoped the same way, and Herald's prefixes are not a client's to use.
+            let declared = try await client.request(.post, "/v1/notifications", token: T.appToken,
+                                                    body: #"{"id": "squat-2026", "template": "order_shipped", "recipients": [{"user_id": "3", "params": {"orderId": "C"}}]}"#)
+            #expect(declared.status == 409, "the same scoped key as the header's, another body: \(declared.body)")
+            let own = try await client.request(.post, "/v1/notifications", token: T.appToken,
+                                               body: #"{"id": "own-1", "template": "order_shipped", "recipients": [{"user_id": "3", "params": {"orderId": "C"}}]}"#)
+            #expect(own.status == 202 && own.json["batch"] as? String == "api:0:app:own-1", "\(own.body)")
+            for forged in ["api:0:other:squat-2026", "sha256:00ff"] {
+                let reply = try await client.request(.post, "/v1/notifications", token: T.appToken, headers: [key: forged], body: row)
+                #expect(reply.status == 400 && reply.body.contains("cannot begin with"), "\(forged): \(reply.status) \(reply.body)")
+            }
+        }
+    }
+
+    // Issue 26: 50 posts racing with one key and different bodies answered one 202, 48 409s and a
+    // 500, and both the 202's and the 500's batches were written (the 500's was sent); with one
+    // body, one of 50 was a 500 (two writers shared a temporary file name).
+    @Test func ofFiftyRacingPostsWithOneKeyExactlyOneIsQueued() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            let bodies = (0..<50).map { #"{"template": "order_shipped", "user_id": "\#($0)", "params": {"orderId": "A"}}"# }
+            let replies = try await T.race(client, key: "race-1", bodies: bodies)
+            #expect(!replies.contains { $0.status >= 500 }, "\(replies.filter { $0.status >= 500 }.map(\.body))")
+            let winners = replies.enumerated().filter { $0.element.status == 202 }
+            #expect(winners.count == 1 && replies.filter { $0.status == 409 }.count == 49)
+            let files = T.dropped(harness)
+            #expect(files.count == 1, "\(files)")
+            if let winner = winners.first, let name = files.first {
+                let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: harness.workspace.url
+                    .appendingPathComponent("recipients/inbox/\(name)"))) as? [String: Any])
+                let user = (stored["recipients"] as? [[String: Any]])?.first?["user_id"] as? String
+                #expect(user == "\(winner.offset)", "the batch queued is the one answered 202")
+                #expect(winner.element.json["file"] as? String == name)
+            }
+
+            let same = try await T.race(client, key: "race-2", bodies: Array(repeating: bodies[7], count: 50))
+            #expect(!same.contains { $0.status >= 500 }, "\(same.filter { $0.status >= 500 }.map(\.body))")
+            let fresh = same.filter { $0.status == 202 && $0.headers[HTTPFields.Element.Name("Idempotent-Replayed")!] == nil }
+            #expect(fresh.count == 1, "one request queued the batch")
+            #expect(same.allSatisfy { $0.status == 202 || $0.error?["code"] == "idempotency_in_progress" })
+            #expect(same.filter { $0.status == 202 }.allSatisfy { $0.json["file"] as? String == fresh.first?.json["file"] as? String })
+            #expect(T.dropped(harness).count == 2)
         }
     }
 }

@@ -96,7 +96,7 @@ struct SharedStoreServeTests {
             .filter { $0.hasSuffix(".json") }.isEmpty, "queued in PostgreSQL, not in this replica's drop folder")
         let replay = try await replicaB.request("POST", "/v1/notifications", token: F.appToken, headers: key, body: row)
         #expect(replay.status == 202 && replay.headers["idempotent-replayed"] == "true", "the key holds on the other replica")
-        #expect(replay.json["batch"] as? String == "order-Q1")
+        #expect(replay.json["batch"] as? String == "api:0:app:order-Q1")
         let other = try await replicaB.request("POST", "/v1/notifications", token: F.appToken, headers: key,
                                                body: Data(#"{"template": "order_shipped", "user_id": "31", "params": {"name": "李雷", "orderId": "Q2"}}"#.utf8))
         #expect(other.status == 409)
@@ -105,7 +105,7 @@ struct SharedStoreServeTests {
 
         let run = try runHerald(["run"], in: worker.url, environment: environment)
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        let sent = try worker.logEvents().filter { $0["status"] as? String == "sent" && $0["batch"] as? String == "order-Q1" }
+        let sent = try worker.logEvents().filter { $0["status"] as? String == "sent" && $0["batch"] as? String == "api:0:app:order-Q1" }
         #expect(sent.count == 1, "a worker in another workspace sent it, once")
     }
 

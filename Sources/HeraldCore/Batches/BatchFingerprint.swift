@@ -116,3 +116,22 @@ struct UTF8Validator {
         }
     }
 }
+
+/// A batch `POST /v1/notifications` wrote into the drop folder: `TEMPLATE.api-HASH.json`, HASH
+/// the first 16 hex digits of the SHA-256 of the file's bytes. Only such a file may carry an
+/// `api:` batch id (`BatchContext.declaredIDProblem`), so a dropped file cannot take a posted
+/// batch's identity by accident.
+public enum IngestBatchFile {
+    /// The file name for `bytes` of a batch of template `code`.
+    public static func name(template code: String, bytes: Data) -> String {
+        "\(code).api-\(Hex.encode(SHA256.hash(data: bytes)).prefix(16)).json"
+    }
+
+    /// Whether the file at `url` is named for its bytes as `name(template:bytes:)` names them.
+    public static func isGenuine(_ url: URL) -> Bool {
+        let name = url.lastPathComponent
+        guard name.hasSuffix(".json"), let range = name.range(of: ".api-", options: .backwards),
+              let bytes = try? Data(contentsOf: url) else { return false }
+        return name == self.name(template: String(name[..<range.lowerBound]), bytes: bytes)
+    }
+}

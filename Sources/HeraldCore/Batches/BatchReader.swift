@@ -228,7 +228,10 @@ final class JSONBatchReader: BatchReader {
         }
         declaredID = JSONValues.string(fields["id"])
         if fields["id"] != nil && declaredID == nil { throw BatchRejection(reason: "the batch \"id\" must be a string or a number") }
-        if let declaredID, let problem = BatchContext.declaredIDProblem(declaredID) { throw BatchRejection(reason: "\"id\": \(problem)") }
+        if let declaredID, let problem = BatchContext.declaredIDProblem(
+            declaredID, ingested: declaredID.hasPrefix("api:") && IngestBatchFile.isGenuine(url)) {
+            throw BatchRejection(reason: "\"id\": \(problem)")
+        }
         template = JSONValues.string(fields["template"]) ?? impliedTemplate
         channels = JSONValues.channels(fields["channels"])
         defaults = JSONValues.parameters(fields["params"])

@@ -86,13 +86,29 @@ public struct BatchContext: Sendable, Hashable {
     public let digest: String
 
     /// Why `id` cannot be a declared batch id (it is copied into every log line and ledger row),
-    /// or nil: 1 to 200 characters, none of them a control character.
-    public static func declaredIDProblem(_ id: String) -> String? {
-        if id.isEmpty || id.count > 200 { return "a batch id has 1 to 200 characters; this one has \(id.count)" }
+    /// or nil: 1 to 200 characters, none of them a control character, and not beginning with one
+    /// of Herald's own prefixes (`sha256:` for a file's computed id, `api:` for a batch posted to
+    /// `herald serve`), so a declared id never takes the identity of another batch. `ingested`
+    /// allows `api:` (and up to 400 characters): the batch is one `POST /v1/notifications` wrote.
+    public static func declaredIDProblem(_ id: String, ingested: Bool = false) -> String? {
+        let limit = ingested ? 400 : 200
+        if id.isEmpty || id.count > limit { return "a batch id has 1 to \(limit) characters; this one has \(id.count)" }
         if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             return "a batch id cannot hold control characters (NUL, newline, tab…)"
         }
+        for prefix in ["sha256:", "api:"] where id.lowercased().hasPrefix(prefix) && !(ingested && prefix == "api:") {
+            return "a batch id cannot begin with '\(prefix)': Herald gives such ids to \(prefix == "api:" ? "batches posted to herald serve" : "files without one")"
+        }
         return nil
+    }
+
+    /// The batch id of a batch posted to `herald serve` with `key` (the `Idempotency-Key`, or
+    /// the body's `id`): `api:TENANT:CLIENT:KEY`, so each client and tenant has its own keys and
+    /// none is a batch file's id (`declaredIDProblem` refuses the prefix in files). `%` and `:`
+    /// in the client's name are percent-encoded, so no two (client, key) pairs meet.
+    public static func ingestID(tenant: String, client: String, key: String) -> String {
+        let escaped = client.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ":", with: "%3A")
+        return "api:\(tenant):\(escaped):\(key)"
     }
 
     /// Creates a context.

@@ -147,12 +147,26 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
     }
 }
 
-/// What `POST /v1/notifications` answered for each `Idempotency-Key`, shared by every
-/// `herald serve` replica (PostgreSQL): a replay answers the same, another body is a conflict.
+/// What `POST /v1/notifications` answered for each `Idempotency-Key` (as a batch id: see
+/// `BatchContext.ingestID`): a replay answers the same, another body is a conflict. A key is
+/// claimed before its batch is queued and settled after, so of many requests racing with one key
+/// exactly one queues its body. The workspace keeps them in files (`FileIngestRecords`), a shared
+/// store for every `herald serve` replica (PostgreSQL).
 public protocol IngestRecords: Sendable {
-    /// Keeps `response` for `key` with the body's hash, unless the key has a record already:
-    /// then returns that record (hash, response) and keeps nothing.
-    func remember(key: String, bodyHash: String, response: String) async throws -> (bodyHash: String, response: String)?
+    /// Claims `key` for a body with `bodyHash`, to be answered with `response`, unless the key is
+    /// claimed already: then nothing changes and the claim says what the key holds.
+    func claim(key: String, bodyHash: String, response: String) async throws -> IngestClaim
+    /// The batch of `key` is queued: replays answer its response from now on.
+    func settle(key: String) async throws
+}
+
+/// What `IngestRecords.claim` found.
+public enum IngestClaim: Sendable, Equatable {
+    /// The key is this request's.
+    case won
+    /// The key was claimed before: by a body with `bodyHash`, answered `response`; `settled`
+    /// once its batch was queued; `age` seconds ago.
+    case taken(bodyHash: String, response: String, settled: Bool, age: Double)
 }
 
 /// A worker's name held by this process in the shared store (see `WorkQueue.release(worker:)`):

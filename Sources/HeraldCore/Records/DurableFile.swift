@@ -8,8 +8,11 @@ import Foundation
 /// try DurableFile.write(Data("ok".utf8), to: reports.appendingPathComponent("metrics.prom"))
 /// ```
 public enum DurableFile {
-    /// Writes `data` to `url`. The temporary file is `tmpFolder/NAME.PID.tmp` (beside the
-    /// destination, as `.NAME.PID.tmp`, when `tmpFolder` is nil); it must be on the same file system.
+    private static let writes = WriteCounter()
+
+    /// Writes `data` to `url`. The temporary file is `tmpFolder/NAME.PID.N.tmp` (beside the
+    /// destination, as `.NAME.PID.N.tmp`, when `tmpFolder` is nil), N counting this process's
+    /// writes, so two tasks writing one file each rename their own; it must be on the same file system.
     /// Without `synchronize` the file is still replaced whole, but not fsynced (it may be lost,
     /// never torn, when the machine crashes).
     public static func write(_ data: Data, to url: URL, tmpFolder: URL? = nil, synchronize: Bool = true) throws {
@@ -18,9 +21,9 @@ public enum DurableFile {
         let tmp: URL
         if let tmpFolder {
             try FileManager.default.createDirectory(at: tmpFolder, withIntermediateDirectories: true)
-            tmp = tmpFolder.appendingPathComponent("\(url.lastPathComponent).\(getpid()).tmp")
+            tmp = tmpFolder.appendingPathComponent("\(url.lastPathComponent).\(getpid()).\(writes.next()).tmp")
         } else {
-            tmp = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+            tmp = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(writes.next()).tmp")
         }
         let fd = open(tmp.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else { throw DurableFileError(path: tmp.path, reason: String(cString: strerror(errno))) }
@@ -38,6 +41,14 @@ public enum DurableFile {
             throw DurableFileError(path: url.path, reason: reason)
         }
     }
+}
+
+/// Numbers the temporary files of one process.
+private final class WriteCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func next() -> Int { lock.withLock { count += 1; return count } }
 }
 
 /// Writes all of `buffer` to `fd`, retrying after EINTR; false when the descriptor refuses
@@ -64,4 +75,10 @@ public struct DurableFileError: Error, Sendable, CustomStringConvertible {
     public var reason: String
     /// `cannot write PATH: REASON`.
     public var description: String { "cannot write \(path): \(reason)" }
+
+    /// The error of writing `path`, failed for `reason`.
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
