@@ -48,6 +48,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             CREATE TABLE herald_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             """),
         ("ledger-2", "ALTER TABLE herald_ledger ADD COLUMN worker TEXT"),
+        // Whose message it is: bounces and complaints touch only its recipient, in its tenant.
+        ("ledger-3", "ALTER TABLE herald_ledger ADD COLUMN tenant TEXT, ADD COLUMN recipient TEXT"),
     ]
 
     public func knows(batch: String) async throws -> Bool {
@@ -102,15 +104,17 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         guard !ids.isEmpty || !providerIDs.isEmpty else { return [] }
         return try await pool.connection { session in
             let rows = try await session.rows("""
-                SELECT message_id, batch, row, channel, template, status, attempt, provider_id, error_code, error_message, updated_at
+                SELECT message_id, batch, row, channel, template, status, attempt, provider_id, error_code, error_message, updated_at,
+                       tenant, recipient
                 FROM herald_ledger WHERE message_id = ANY($1) OR provider_id = ANY($2)
                 """, [ids.map(\.value), providerIDs])
             return try rows.map { row in
-                let (id, batch, number, channel, template, status, attempt, providerID, code, message, updated) =
-                    try row.decode((String, String, Int, String?, String?, String, Int, String?, String?, String?, Date).self)
+                let (id, batch, number, channel, template, status, attempt, providerID, code, message, updated, tenant, recipient) =
+                    try row.decode((String, String, Int, String?, String?, String, Int, String?, String?, String?, Date, String?, String?).self)
                 return LedgerEntry(id: MessageID(id), batch: batch, row: number, channel: channel.flatMap(Channel.init(rawValue:)),
                                    template: template, status: DeliveryStatus(rawValue: status) ?? .sent, attempt: attempt,
-                                   providerID: providerID, errorCode: code, errorMessage: message, updatedAt: updated)
+                                   providerID: providerID, errorCode: code, errorMessage: message, updatedAt: updated,
+                                   tenant: tenant, recipient: recipient)
             }
         }
     }
@@ -144,6 +148,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
                 var entry = entry
                 if entry.fingerprint == nil { entry.fingerprint = earlier.fingerprint }
                 if entry.file == nil { entry.file = earlier.file }
+                if entry.tenant == nil { entry.tenant = earlier.tenant }
+                if entry.recipient == nil { entry.recipient = earlier.recipient }
                 merged[entry.id] = entry
             } else {
                 merged[entry.id] = entry
@@ -160,25 +166,28 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         try await session.run("""
             WITH batches AS (
                 INSERT INTO herald_batches (batch, file)
-                SELECT batch, NULLIF(file, '') FROM unnest($14::text[], $15::text[]) AS b(batch, file)
+                SELECT batch, NULLIF(file, '') FROM unnest($16::text[], $17::text[]) AS b(batch, file)
                 ON CONFLICT (batch) DO UPDATE SET file = COALESCE(herald_batches.file, excluded.file) WHERE herald_batches.file IS NULL
             )
             INSERT INTO herald_ledger (message_id, batch, row, channel, template, status, attempt, provider_id,
-                                       error_code, error_message, updated_at, fingerprint, worker)
+                                       error_code, error_message, updated_at, fingerprint, worker, tenant, recipient)
             SELECT id, batch, row, NULLIF(channel, ''), NULLIF(template, ''), status, attempt, NULLIF(provider, ''),
-                   NULLIF(code, ''), NULLIF(message, ''), to_timestamp(at), NULLIF(fingerprint, ''), NULLIF(worker, '')
+                   NULLIF(code, ''), NULLIF(message, ''), to_timestamp(at), NULLIF(fingerprint, ''), NULLIF(worker, ''),
+                   NULLIF(tenant, ''), NULLIF(recipient, '')
             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::text[],
-                        $9::text[], $10::text[], $11::float8[], $12::text[], $13::text[])
-                 AS x(id, batch, row, channel, template, status, attempt, provider, code, message, at, fingerprint, worker)
+                        $9::text[], $10::text[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[])
+                 AS x(id, batch, row, channel, template, status, attempt, provider, code, message, at, fingerprint, worker, tenant, recipient)
             ON CONFLICT (message_id) DO UPDATE SET
                 status = excluded.status, attempt = excluded.attempt, provider_id = excluded.provider_id,
                 error_code = excluded.error_code, error_message = excluded.error_message, updated_at = excluded.updated_at,
                 fingerprint = COALESCE(excluded.fingerprint, herald_ledger.fingerprint),
-                worker = COALESCE(excluded.worker, herald_ledger.worker)
+                worker = COALESCE(excluded.worker, herald_ledger.worker),
+                tenant = COALESCE(excluded.tenant, herald_ledger.tenant), recipient = COALESCE(excluded.recipient, herald_ledger.recipient)
             """, [rows.map(\.id.value), rows.map(\.batch), rows.map(\.row), rows.map { $0.channel?.rawValue ?? "" },
                   rows.map { $0.template ?? "" }, rows.map(\.status.rawValue), rows.map(\.attempt), rows.map { $0.providerID ?? "" },
                   rows.map { $0.errorCode ?? "" }, rows.map { $0.errorMessage ?? "" }, rows.map(\.updatedAt.timeIntervalSince1970),
-                  rows.map { $0.fingerprint ?? "" }, rows.map { $0.worker ?? worker ?? "" }, Array(files.keys), Array(files.values)])
+                  rows.map { $0.fingerprint ?? "" }, rows.map { $0.worker ?? worker ?? "" },
+                  rows.map { $0.tenant ?? "" }, rows.map { $0.recipient ?? "" }, Array(files.keys), Array(files.values)])
     }
 }
 

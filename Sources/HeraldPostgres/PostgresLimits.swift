@@ -230,37 +230,47 @@ public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
             CREATE TABLE herald_opt_outs (address TEXT NOT NULL, channel TEXT NOT NULL, category TEXT NOT NULL,
                                           created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (address, channel, category));
             CREATE TABLE herald_suppressions (address TEXT PRIMARY KEY, reason TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL);
-            """)])
+            """),
+            // Rules hold in a tenant ('' is every tenant: what was recorded before).
+            ("opt-outs-2", """
+            ALTER TABLE herald_opt_outs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+            ALTER TABLE herald_opt_outs DROP CONSTRAINT herald_opt_outs_pkey, ADD PRIMARY KEY (tenant, address, channel, category);
+            ALTER TABLE herald_suppressions ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+            ALTER TABLE herald_suppressions DROP CONSTRAINT herald_suppressions_pkey, ADD PRIMARY KEY (tenant, address);
+            """),
+        ])
     }
 
-    public func recordOptOut(address: String, channel: HeraldCore.Channel, category: TemplateCategory, at: Date) async throws -> Bool {
+    public func recordOptOut(address: String, channel: HeraldCore.Channel, category: TemplateCategory, tenant: String?,
+                             at: Date) async throws -> Bool {
         try await pool.connection { session in
             try await !session.rows("""
-                INSERT INTO herald_opt_outs (address, channel, category, created_at) VALUES ($1, $2, $3, to_timestamp($4))
+                INSERT INTO herald_opt_outs (address, channel, category, created_at, tenant) VALUES ($1, $2, $3, to_timestamp($4), $5)
                 ON CONFLICT DO NOTHING RETURNING 1
                 """, [Preferences.normalize(address, channel: channel), channel.rawValue, category.rawValue,
-                      at.timeIntervalSince1970]).isEmpty
+                      at.timeIntervalSince1970, tenant ?? ""]).isEmpty
         }
     }
 
-    public func recordSuppression(address: String, reason: String, at: Date) async throws -> Bool {
+    public func recordSuppression(address: String, reason: String, tenant: String?, at: Date) async throws -> Bool {
         try await pool.connection { session in
             try await !session.rows("""
-                INSERT INTO herald_suppressions (address, reason, created_at) VALUES ($1, $2, to_timestamp($3))
+                INSERT INTO herald_suppressions (address, reason, created_at, tenant) VALUES ($1, $2, to_timestamp($3), $4)
                 ON CONFLICT DO NOTHING RETURNING 1
-                """, [Preferences.normalize(address, channel: nil), reason, at.timeIntervalSince1970]).isEmpty
+                """, [Preferences.normalize(address, channel: nil), reason, at.timeIntervalSince1970, tenant ?? ""]).isEmpty
         }
     }
 
     public func load(into preferences: Preferences) async throws {
         try await pool.connection { session in
-            for row in try await session.rows("SELECT address, channel, category FROM herald_opt_outs") {
-                let (address, channel, category) = try row.decode((String, String, String).self)
-                preferences.optOut(address: address, channel: HeraldCore.Channel(rawValue: channel), category: TemplateCategory(rawValue: category))
+            for row in try await session.rows("SELECT address, channel, category, tenant FROM herald_opt_outs") {
+                let (address, channel, category, tenant) = try row.decode((String, String, String, String).self)
+                preferences.optOut(address: address, channel: HeraldCore.Channel(rawValue: channel), category: TemplateCategory(rawValue: category),
+                                   tenant: tenant.isEmpty ? nil : tenant)
             }
-            for row in try await session.rows("SELECT address, reason FROM herald_suppressions") {
-                let (address, reason) = try row.decode((String, String).self)
-                preferences.addSuppression(address, reason: reason)
+            for row in try await session.rows("SELECT address, reason, tenant FROM herald_suppressions") {
+                let (address, reason, tenant) = try row.decode((String, String, String).self)
+                preferences.addSuppression(address, reason: reason, tenant: tenant.isEmpty ? nil : tenant)
             }
         }
     }

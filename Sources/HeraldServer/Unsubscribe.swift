@@ -6,6 +6,7 @@ import Hummingbird
 /// of the token's category at once (mail clients send `List-Unsubscribe=One-Click`); `GET` only
 /// shows a confirmation page whose button posts, so link scanners that follow links change
 /// nothing. A token that is not genuine is a 404. Verification and system mail are never blocked.
+/// The opt-out holds in the tenant the mail was sent for (the token says which), not in others.
 struct UnsubscribePages {
     let workspace: Workspace
     /// Where the opt-out is recorded (preferences.csv, or the shared store).
@@ -32,7 +33,7 @@ struct UnsubscribePages {
     func unsubscribe(_ token: String) async throws -> Response {
         let claim = try claim(token)
         let store = optOuts
-        _ = try await store.recordOptOut(address: claim.address, channel: .mail, category: claim.category, at: Date())
+        _ = try await store.recordOptOut(address: claim.address, channel: .mail, category: claim.category, tenant: claim.tenant, at: Date())
         return page(title: "已退订", body: "<p>已退订：<b>\(escape(masked(claim.address)))</b> 不会再收到\(escape(categoryName(claim.category)))邮件。</p>")
     }
 

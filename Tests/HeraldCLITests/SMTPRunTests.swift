@@ -107,7 +107,7 @@ import HeraldTestSupport
         let text = try ws.logText()
         #expect(text.contains("\"error\":{\"stage\":\"send\",\"code\":\"550\",\"message\":\"550 5.1.1 <n***@example.com>: Recipient address rejected: User unknown\"}"),
                 "the provider's reply is masked like the recipient field")
-        #expect(try ws.read("recipients/suppressions.csv").hasPrefix("address,reason,since\nnobody@example.com,bounce,"),
+        #expect(try ws.read("recipients/suppressions.csv").hasPrefix("address,reason,since,tenant_id\nnobody@example.com,bounce,"),
                 "a hard bounce joins the suppression list")
         let again = try runHerald(["send", "--template", "welcome", "--to", "mail:nobody@example.com", "--param", "name=x"], in: ws.url)
         #expect(again.stdout.contains("suppressed"), "\(again.stdout)")

@@ -51,6 +51,38 @@ import HeraldTestSupport
         #expect(throws: BatchRejection.self) { try BounceReport.read(Data()) }
     }
 
+    // Issue 26: a DSN sent to one genuine VERP address (which every recipient of the mail sees)
+    // listing other addresses as Final-Recipient suppressed all of them, in every tenant.
+    @Test func aReportTouchesOnlyTheRecipientOfTheMessageItNames() async throws {
+        let forged = BounceFixtures.rfc3464MultiRecipient
+            .replacingOccurrences(of: "To: <noreply@shop.example.com>", with: "To: <b+\(a)@bounces.shop.example.com>")
+        let reports = try BounceReport.read(Data(forged.utf8))
+        #expect(reports.count == 3 && reports.allSatisfy { $0.herald == a })
+        for known in [true, false] {
+            let ledger = MemoryLedger(), log = MemoryEventLog(), preferences = Preferences()
+            try await ledger.record([LedgerEntry(id: MessageID(a), batch: "order", row: 1, channel: .mail, template: "order_shipped", status: .sent,
+                                                 updatedAt: now, tenant: known ? "1" : nil,
+                                                 recipient: known ? LedgerEntry.recipientDigest(of: "ArathiB@vnet.ibm.com", channel: .mail) : nil)])
+            let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
+            let (summary, unmatched) = try await ingest.apply(reports, source: "forged.eml")
+            for victim in ["wsnell@sdcc13.ucsd.edu", "johnh@hpnjld.njd.hp.com"] {
+                #expect(preferences.reason(channel: .mail, category: .verification, userID: nil, address: victim, tenant: "1") == nil,
+                        "\(victim) was not the message's recipient")
+            }
+            #expect(unmatched?.contains("which was not sent to that address") == true, "\(unmatched ?? "nil")")
+            if known {
+                #expect(summary.hard == 1 && ledger.all[MessageID(a)]?.status == .undelivered)
+                #expect(preferences.reason(channel: .mail, category: .verification, userID: nil, address: "arathib@vnet.ibm.com", tenant: "1") != nil)
+                #expect(preferences.reason(channel: .mail, category: .verification, userID: nil, address: "arathib@vnet.ibm.com", tenant: "0") == nil,
+                        "a bounce of tenant 1's mail suppresses in tenant 1")
+            } else {
+                // A message from before the ledger kept recipients: three recipients for one
+                // message cannot all be its own, and Herald cannot tell which is.
+                #expect(summary.hard == 0 && ledger.all[MessageID(a)]?.status == .sent)
+            }
+        }
+    }
+
     @Test func hardBounceMakesTheMessageUndeliveredAndSuppressesTheAddressOnce() async throws {
         let workspace = try TemporaryWorkspace()
         let ledger = try await ledger([a]), log = MemoryEventLog()

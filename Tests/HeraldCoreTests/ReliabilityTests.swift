@@ -117,9 +117,9 @@ import HeraldTestSupport
         await #expect(reason("bounced@example.com", .mail, .verification) == "b***@example.com is on the suppression list (bounce)", "a bounce applies to every category")
         await #expect(reason("13900139000", .sms, .marketing) == "+86139****9000 is on the suppression list (退订)")
         await #expect(reason("13900139000", .sms, .verification) == nil, "退订 is an opt-out: verification still goes")
-        try await preferences.suppress("new@example.com", channel: .mail, reason: "bounce", since: Self.start)
+        try await preferences.suppress("new@example.com", channel: .mail, reason: "bounce", tenant: nil, since: Self.start)
         await #expect(reason("new@example.com", .mail, .transactional) != nil)
-        #expect(try workspace.read("recipients/suppressions.csv").hasSuffix("new@example.com,bounce,2026-11-18T11:06:40.000Z\n"))
+        #expect(try workspace.read("recipients/suppressions.csv").hasSuffix("new@example.com,bounce,2026-11-18T11:06:40.000Z,\n"))
     }
 
     @Test func theTokenBucketHoldsTheRateWithinFivePercent() async throws {

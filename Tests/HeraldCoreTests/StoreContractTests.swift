@@ -141,12 +141,12 @@ import HeraldTestSupport
         let workspace = try TemporaryWorkspace()
         let store: any OptOutStore = kind == .postgres ? try PostgresOptOutStore(pool: PostgresTestDatabase.pool())
                                                        : FileOptOutStore(root: workspace.url)
-        #expect(try await store.recordOptOut(address: "Li@Example.com", channel: .mail, category: .marketing, at: Self.t0))
+        #expect(try await store.recordOptOut(address: "Li@Example.com", channel: .mail, category: .marketing, tenant: nil, at: Self.t0))
         if kind == .postgres {
-            #expect(try await !store.recordOptOut(address: "li@example.com", channel: .mail, category: .marketing, at: Self.t0),
+            #expect(try await !store.recordOptOut(address: "li@example.com", channel: .mail, category: .marketing, tenant: nil, at: Self.t0),
                     "the same opt-out again is not new")
         }
-        #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce", at: Self.t0))
+        #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce", tenant: nil, at: Self.t0))
         let (fresh, problems) = Preferences.load(root: workspace.url)
         #expect(problems.isEmpty)
         if kind == .postgres {
@@ -158,6 +158,40 @@ import HeraldTestSupport
                 "an opt-out of marketing mail is not one of order mail")
         #expect(fresh.reason(channel: .mail, category: .verification, userID: nil, address: "gone@example.com") != nil,
                 "a hard bounce stops even verification mail")
+    }
+
+    /// Issue 26: an opt-out or suppression learned from one tenant's message holds in that tenant
+    /// only (a tenant-1 unsubscribe link silenced tenant 0); a rule without a tenant holds in all.
+    @Test(arguments: [Kind.sqlite] + (Kind.allCases.contains(.postgres) ? [Kind.postgres] : []))
+    func whatOneTenantLearnsHoldsInThatTenant(kind: Kind) async throws {
+        let workspace = try TemporaryWorkspace(files: [
+            // Files from before rules had tenants: their rows are every tenant's, and keep being.
+            "recipients/preferences.csv": "user_id,address,channel,category,opt_out\n,old@example.com,mail,marketing,true\n",
+            "recipients/suppressions.csv": "address,reason,since\nold-gone@example.com,bounce,2026-01-01T00:00:00Z\n",
+        ])
+        let store: any OptOutStore = kind == .postgres ? try PostgresOptOutStore(pool: PostgresTestDatabase.pool(size: 2))
+                                                       : FileOptOutStore(root: workspace.url)
+        let address = "t\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        #expect(try await store.recordOptOut(address: address, channel: .mail, category: .marketing, tenant: "1", at: Self.t0))
+        #expect(try await store.recordSuppression(address: "gone-" + address, reason: "bounce", tenant: "1", at: Self.t0))
+        let (fresh, problems) = Preferences.load(root: workspace.url)
+        #expect(problems.isEmpty, "\(problems)")
+        if kind == .postgres {
+            fresh.store = store
+            try await store.load(into: fresh)
+        }
+        #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: address, tenant: "1") != nil)
+        #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: address, tenant: "0") == nil)
+        #expect(fresh.reason(channel: .mail, category: .verification, userID: nil, address: "gone-" + address, tenant: "1") != nil)
+        #expect(fresh.reason(channel: .mail, category: .transactional, userID: nil, address: "gone-" + address, tenant: "0") == nil)
+        for tenant in ["0", "7"] {
+            #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: "old@example.com", tenant: tenant) != nil)
+            #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: "old-gone@example.com", tenant: tenant) != nil)
+        }
+        if kind == .sqlite {
+            #expect(try workspace.read("recipients/preferences.csv").hasPrefix("user_id,address,channel,category,opt_out,tenant_id\n"))
+            #expect(try workspace.read("recipients/suppressions.csv").hasPrefix("address,reason,since,tenant_id\nold-gone@example.com,bounce,"))
+        }
     }
 
     /// Issue 26: of 50 replicas' requests claiming one `Idempotency-Key` at once, exactly one wins.
@@ -202,14 +236,14 @@ import HeraldTestSupport
         // A complaint's recipient field, as a forger writes it: commas, line breaks, a rule for user 1.
         for forged in ["x@example.com,sms,marketing,true\n1,,,,true\n", "x@example.com\r1,,,,true", "a,b@example.com"] {
             await #expect(throws: BatchRejection.self, "\(forged.debugDescription) is not an address") {
-                try await store.recordOptOut(address: forged, channel: .mail, category: .marketing, at: now)
+                try await store.recordOptOut(address: forged, channel: .mail, category: .marketing, tenant: nil, at: now)
             }
             await #expect(throws: BatchRejection.self) {
-                try await store.recordSuppression(address: forged, reason: "complaint", at: now)
+                try await store.recordSuppression(address: forged, reason: "complaint", tenant: nil, at: now)
             }
         }
         // A reason is quoted when it needs to be, so it stays one field of one line.
-        #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce, 5.1.1\n1", at: now))
+        #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce, 5.1.1\n1", tenant: nil, at: now))
         let (preferences, problems) = Preferences.load(root: workspace.url)
         #expect(problems.isEmpty, "\(problems)")
         #expect(preferences.reason(channel: .sms, category: .marketing, userID: "1", address: "+8613800138000") == nil,

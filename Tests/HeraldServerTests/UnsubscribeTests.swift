@@ -49,10 +49,15 @@ import Testing
 
         try workspace.write("recipients/inbox/promo.b.csv", "email,name\npromo@example.com,李雷\n")
         try workspace.write("recipients/inbox/login_code.c.csv", "email,code\npromo@example.com,123456\n")
+        // Issue 26: opt-outs carried no tenant, so tenant 0's link silenced every tenant's mail.
+        try workspace.write("recipients/inbox/promo.d.csv", "email,name,tenant_id\npromo@example.com,李雷,1\n")
         let later = try runHerald(["run", "--settle", "0s"], in: workspace.url, environment: F.environment)
         let events = try workspace.logEvents()
         #expect(events.first { $0["file"] as? String == "promo.b.csv" }?["status"] as? String == "suppressed", "\(later.stdout)")
         #expect(events.first { $0["file"] as? String == "login_code.c.csv" }?["status"] as? String == "sent",
                 "verification mail is never blocked by it")
+        #expect(events.first { $0["file"] as? String == "promo.d.csv" }?["status"] as? String == "sent",
+                "the opt-out holds in the tenant whose mail carried the link, not in tenant 1")
+        #expect(try workspace.read("recipients/preferences.csv").contains(",promo@example.com,mail,marketing,true,0\n"))
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// What the ledger keeps for one message: its latest status.
@@ -31,13 +32,27 @@ public struct LedgerEntry: Sendable, Hashable {
     /// The worker that sent it, when another worker's send is recorded (a retaken chunk); a
     /// shared ledger fills in its own worker otherwise. Embedded ledgers do not keep it.
     public var worker: String?
+    /// The tenant of the message's row (`tenant_id`, default `0`); nil when not known (entries
+    /// written before ledgers kept it; a later entry without it keeps the earlier one's).
+    public var tenant: String?
+    /// `recipientDigest(of:)` of the address the message went to, so a bounce or complaint can
+    /// only touch the message's own recipient; nil when not known (kept like `tenant`).
+    public var recipient: String?
+
+    /// The digest `recipient` holds: 16 hex digits of the SHA-256 of the address as opt-outs key
+    /// it (`Preferences.normalize`).
+    public static func recipientDigest(of address: String, channel: Channel) -> String {
+        Hex.encode(SHA256.hash(data: Data("herald/recipient\u{0}\(Preferences.normalize(address, channel: channel))".utf8)).prefix(8))
+    }
 
     /// Creates an entry.
     public init(id: MessageID, batch: String, row: Int, channel: Channel?, template: String?, status: DeliveryStatus,
                 attempt: Int = 1, providerID: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
-                updatedAt: Date, fingerprint: String? = nil, file: String? = nil) {
+                updatedAt: Date, fingerprint: String? = nil, file: String? = nil, tenant: String? = nil, recipient: String? = nil) {
         self.fingerprint = fingerprint
         self.file = file
+        self.tenant = tenant
+        self.recipient = recipient
         self.id = id
         self.batch = batch
         self.row = row
@@ -254,6 +269,8 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
         var entry = entry
         if entry.fingerprint == nil { entry.fingerprint = entries[entry.id]?.fingerprint }
         if entry.worker == nil { entry.worker = entries[entry.id]?.worker }
+        if entry.tenant == nil { entry.tenant = entries[entry.id]?.tenant }
+        if entry.recipient == nil { entry.recipient = entries[entry.id]?.recipient }
         entries[entry.id] = entry
         if files[entry.batch] == nil, let file = entry.file { files[entry.batch] = file }
     }

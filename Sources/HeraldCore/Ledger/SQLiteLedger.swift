@@ -55,6 +55,11 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             ALTER TABLE batches ADD COLUMN file TEXT;
             CREATE TABLE ledger_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
             """),
+        // Whose message it is: bounces and complaints touch only its recipient, in its tenant.
+        ("7-recipients", """
+            ALTER TABLE ledger ADD COLUMN tenant TEXT;
+            ALTER TABLE ledger ADD COLUMN recipient TEXT;
+            """),
     ]
 
     private let batchIDs = BatchIDCache()
@@ -131,7 +136,8 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                                                 template: row["template"],
                                                 status: DeliveryStatus(rawValue: row["status"]) ?? .sent, attempt: row["attempt"],
                                                 providerID: row["provider_id"], errorCode: row["error_code"],
-                                                errorMessage: row["error_message"], updatedAt: Date())
+                                                errorMessage: row["error_message"], updatedAt: Date(),
+                                                tenant: row["tenant"], recipient: row["recipient"])
                     }
                 }
             }
@@ -146,12 +152,13 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             try alongside?(StoreTransaction(database: db))
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,
-                                    error_code, error_message, updated_at, fingerprint)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    error_code, error_message, updated_at, fingerprint, tenant, recipient)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(message_id) DO UPDATE SET
                     status = excluded.status, attempt = excluded.attempt, provider_id = excluded.provider_id,
                     error_code = excluded.error_code, error_message = excluded.error_message,
-                    updated_at = excluded.updated_at, fingerprint = COALESCE(excluded.fingerprint, ledger.fingerprint)
+                    updated_at = excluded.updated_at, fingerprint = COALESCE(excluded.fingerprint, ledger.fingerprint),
+                    tenant = COALESCE(excluded.tenant, ledger.tenant), recipient = COALESCE(excluded.recipient, ledger.recipient)
                 """)
             var lastDate: Date?
             var lastStamp = ""
@@ -176,6 +183,8 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 insert.bind(10, entry.errorMessage)
                 insert.bind(11, lastStamp)
                 insert.bind(12, entry.fingerprint)
+                insert.bind(13, entry.tenant)
+                insert.bind(14, entry.recipient)
                 try insert.step()
             }
         }

@@ -3,24 +3,29 @@ import Foundation
 /// `recipients/preferences.csv` (opt-outs) and `recipients/suppressions.csv` (addresses not to
 /// mail: hard bounces, complaints, 退订), consulted by the rate-limit stage.
 ///
-/// preferences.csv: `user_id,address,channel,category,opt_out` — an empty or `*` cell matches
-/// anything; `opt_out` is true/false (yes/no/1/0). suppressions.csv: `address,reason,since`.
-/// Opt-outs never apply to `verification` and `system` messages; a suppression whose reason is
-/// a bounce (`bounce`, `hard_bounce`, `invalid`) applies to every category, any other reason
-/// (unsubscribe, 退订, complaint) is an opt-out.
+/// preferences.csv: `user_id,address,channel,category,opt_out,tenant_id` — an empty or `*` cell
+/// matches anything; `opt_out` is true/false (yes/no/1/0). suppressions.csv:
+/// `address,reason,since,tenant_id`. A rule holds in its `tenant_id` only; without one (the
+/// column empty, `*` or missing) in every tenant, which is what an operator's own rules usually
+/// mean. What Herald learns (unsubscribes, complaints, bounces) is written for the tenant of the
+/// message it came from. Opt-outs never apply to `verification` and `system` messages; a
+/// suppression whose reason is a bounce (`bounce`, `hard_bounce`, `invalid`) applies to every
+/// category, any other reason (unsubscribe, 退订, complaint) is an opt-out.
 public final class Preferences: @unchecked Sendable {
     private struct OptOut: Hashable {
         var userID: String?
         var address: String?
         var channel: Channel?
         var category: TemplateCategory?
+        var tenant: String?
     }
 
     private let lock = NSLock()
     private var optOuts: [OptOut] = []
     private var byUser: [String: [OptOut]] = [:]
     private var byAddress: [String: [OptOut]] = [:]
-    private var suppressed: [String: String] = [:]
+    /// Address → tenant ("" for every tenant) → reason.
+    private var suppressed: [String: [String: String]] = [:]
     private let suppressionsFile: URL?
 
     /// Empty preferences (the in-memory twin when no files are given).
@@ -53,12 +58,12 @@ public final class Preferences: @unchecked Sendable {
         return (preferences, diagnostics)
     }
 
-    /// Why a message to this recipient must not be sent, or nil.
-    public func reason(channel: Channel, category: TemplateCategory, userID: String?, address: String) -> String? {
+    /// Why a message of `tenant` to this recipient must not be sent, or nil.
+    public func reason(channel: Channel, category: TemplateCategory, userID: String?, address: String, tenant: String = "0") -> String? {
         if lock.withLock({ suppressed.isEmpty && optOuts.isEmpty }) { return nil }
         let key = Self.normalize(address, channel: channel)
         return lock.withLock {
-            if let why = suppressed[key] {
+            if let reasons = suppressed[key], let why = reasons[tenant] ?? reasons[""] {
                 let isBounce = Self.isBounce(why)
                 if isBounce || (category != .verification && category != .system) {
                     return "\(Self.describe(key, channel)) is on the suppression list (\(why))"
@@ -66,7 +71,8 @@ public final class Preferences: @unchecked Sendable {
             }
             guard category != .verification && category != .system else { return nil }
             let candidates = (userID.flatMap { byUser[$0] } ?? []) + (byAddress[key] ?? [])
-            for rule in candidates where (rule.channel ?? channel) == channel && (rule.category ?? category) == category {
+            for rule in candidates where (rule.channel ?? channel) == channel && (rule.category ?? category) == category
+                && (rule.tenant ?? tenant) == tenant {
                 let who = rule.userID.map { "user \($0)" } ?? Self.describe(key, channel)
                 return "\(who) opted out of \(category.rawValue) \(channel.rawValue) messages (recipients/preferences.csv)"
             }
@@ -82,28 +88,31 @@ public final class Preferences: @unchecked Sendable {
     }
     private var sharedStore: (any OptOutStore)?
 
-    /// Adds an address to the suppression list, in memory and in the store (suppressions.csv
-    /// unless a shared store is set); an address already suppressed is left as it is.
-    public func suppress(_ address: String, channel: Channel, reason: String, since: Date) async throws {
+    /// Adds an address to the suppression list of `tenant` (nil: every tenant), in memory and in
+    /// the store (suppressions.csv unless a shared store is set); an address already suppressed
+    /// there is left as it is.
+    public func suppress(_ address: String, channel: Channel, reason: String, tenant: String?, since: Date) async throws {
         try Self.checkRecordable(address, channel: channel)
         let key = Self.normalize(address, channel: channel)
         let isNew = lock.withLock { () -> Bool in
-            guard suppressed[key] == nil else { return false }
-            suppressed[key] = reason
+            guard suppressed[key]?[tenant ?? ""] == nil else { return false }
+            suppressed[key, default: [:]][tenant ?? ""] = reason
             return true
         }
         guard isNew else { return }
         if let store {
-            _ = try await store.recordSuppression(address: key, reason: reason, at: since)
+            _ = try await store.recordSuppression(address: key, reason: reason, tenant: tenant, at: since)
         } else if let suppressionsFile {
-            try Self.appendSuppression(to: suppressionsFile, address: key, reason: reason, since: since)
+            try Self.appendSuppression(to: suppressionsFile, address: key, reason: reason, tenant: tenant, since: since)
         }
     }
 
-    /// Appends `address,reason,since` to a suppressions.csv (with its header when new).
-    static func appendSuppression(to file: URL, address: String, reason: String, since: Date) throws {
+    /// Appends `address,reason,since,tenant_id` to a suppressions.csv (with its header when new;
+    /// a header from before tenants gains the column first).
+    static func appendSuppression(to file: URL, address: String, reason: String, tenant: String?, since: Date) throws {
         try checkRecordable(address, channel: nil)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try upgradeHeader(of: file, from: "address,reason,since")
         // O_APPEND and one write: a run and `herald bounces ingest` suppressing at once both keep their line.
         let fd = open(file.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else {
@@ -112,31 +121,51 @@ public final class Preferences: @unchecked Sendable {
         defer { close(fd) }
         var status = stat()
         let isEmpty = fstat(fd, &status) == 0 && status.st_size == 0
-        let line = (isEmpty ? "address,reason,since\n" : "")
-            + "\(CSVField.quoted(normalize(address, channel: nil))),\(CSVField.quoted(reason)),\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current))\n"
+        let line = (isEmpty ? "address,reason,since,tenant_id\n" : "")
+            + "\(CSVField.quoted(normalize(address, channel: nil))),\(CSVField.quoted(reason)),"
+            + "\(Timestamp.iso8601(since, timeZone: TimeZone(identifier: "UTC") ?? .current)),\(CSVField.quoted(tenant ?? ""))\n"
         let bytes = Array(line.utf8)
         guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw BatchRejection(reason: "cannot write recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))")
         }
     }
 
-    /// Adds an opt-out Herald learned (a complaint), in memory and in the store when there is one.
-    public func recordOptOut(address: String, channel: Channel, category: TemplateCategory, at: Date) async throws {
+    /// Adds an opt-out Herald learned (a complaint) in `tenant`, in memory and in the store when there is one.
+    public func recordOptOut(address: String, channel: Channel, category: TemplateCategory, tenant: String?, at: Date) async throws {
         try Self.checkRecordable(address, channel: channel)
-        optOut(address: address, channel: channel, category: category)
-        _ = try await store?.recordOptOut(address: address, channel: channel, category: category, at: at)
+        optOut(address: address, channel: channel, category: category, tenant: tenant)
+        _ = try await store?.recordOptOut(address: address, channel: channel, category: category, tenant: tenant, at: at)
     }
 
-    /// Adds a suppression read from a store (no write back).
-    public func addSuppression(_ address: String, reason: String) {
-        lock.withLock { suppressed[Self.normalize(address, channel: nil)] = reason }
+    /// Adds a suppression read from a store (no write back); a nil tenant is every tenant.
+    public func addSuppression(_ address: String, reason: String, tenant: String? = nil) {
+        lock.withLock { suppressed[Self.normalize(address, channel: nil), default: [:]][tenant ?? ""] = reason }
+    }
+
+    /// Adds `,tenant_id` to the header of a CSV file written before rules had tenants (rows
+    /// without the cell are every tenant's, as they were), under the file's lock.
+    static func upgradeHeader(of file: URL, from old: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: file.path) else { return }
+        let start = (try? handle.read(upToCount: 256)) ?? Data()
+        try? handle.close()
+        let firstLine = String(decoding: start.prefix { $0 != 0x0A }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard firstLine.lowercased() == old else { return }
+        let lock = open(file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).lock").path, O_CREAT | O_RDWR, 0o644)
+        guard lock >= 0 else { throw BatchRejection(reason: "cannot lock recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        flock(lock, LOCK_EX)
+        defer { flock(lock, LOCK_UN) }
+        guard var text = try? String(contentsOf: file, encoding: .utf8), let end = text.firstIndex(of: "\n"),
+              text[..<end].trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == old else { return }
+        text.replaceSubrange(..<end, with: old + ",tenant_id")
+        try DurableFile.write(Data(text.utf8), to: file)
     }
 
     /// Records an opt-out in `recipients/preferences.csv` of the workspace at `root`, durably and
     /// whole (the file is rewritten tmp → fsync → rename under a lock, never half-written); a rule
     /// already there is not added twice. Returns whether it was new.
     @discardableResult
-    public static func recordOptOut(root: URL, address: String, channel: Channel, category: TemplateCategory) throws -> Bool {
+    public static func recordOptOut(root: URL, address: String, channel: Channel, category: TemplateCategory, tenant: String?) throws -> Bool {
         let paths = WorkspacePaths(root: root)
         let file = paths.preferences
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -146,10 +175,13 @@ public final class Preferences: @unchecked Sendable {
         flock(lock, LOCK_EX)
         defer { flock(lock, LOCK_UN) }
         var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-        if text.isEmpty { text = "user_id,address,channel,category,opt_out\n" }
+        if text.isEmpty { text = "user_id,address,channel,category,opt_out,tenant_id\n" }
         if !text.hasSuffix("\n") { text += "\n" }
+        if let end = text.firstIndex(of: "\n"), text[..<end].trimmingCharacters(in: .whitespaces).lowercased() == "user_id,address,channel,category,opt_out" {
+            text.replaceSubrange(..<end, with: "user_id,address,channel,category,opt_out,tenant_id")
+        }
         try checkRecordable(address, channel: channel)
-        let line = ",\(CSVField.quoted(normalize(address, channel: channel))),\(channel.rawValue),\(category.rawValue),true"
+        let line = ",\(CSVField.quoted(normalize(address, channel: channel))),\(channel.rawValue),\(category.rawValue),true,\(CSVField.quoted(tenant ?? ""))"
         guard !text.split(separator: "\n").contains(where: { $0 == line }) else { return false }
         try DurableFile.write(Data((text + line + "\n").utf8), to: file)
         return true
@@ -171,8 +203,10 @@ public final class Preferences: @unchecked Sendable {
     }
 
     /// Adds an opt-out (tests, and the `notice`/unsubscribe flows later).
-    public func optOut(userID: String? = nil, address: String? = nil, channel: Channel? = nil, category: TemplateCategory? = nil) {
-        let rule = OptOut(userID: userID, address: address.map { Self.normalize($0, channel: channel) }, channel: channel, category: category)
+    public func optOut(userID: String? = nil, address: String? = nil, channel: Channel? = nil, category: TemplateCategory? = nil,
+                       tenant: String? = nil) {
+        let rule = OptOut(userID: userID, address: address.map { Self.normalize($0, channel: channel) }, channel: channel, category: category,
+                          tenant: tenant)
         lock.withLock {
             optOuts.append(rule)
             if let userID { byUser[userID, default: []].append(rule) }
@@ -201,7 +235,7 @@ public final class Preferences: @unchecked Sendable {
             category = known
         }
         guard cell("user_id") != nil || cell("address") != nil else { return "a preference needs a user_id or an address" }
-        optOut(userID: cell("user_id"), address: cell("address"), channel: channel, category: category)
+        optOut(userID: cell("user_id"), address: cell("address"), channel: channel, category: category, tenant: cell("tenant_id"))
         return nil
     }
 
@@ -210,7 +244,8 @@ public final class Preferences: @unchecked Sendable {
             return "a suppression needs an address"
         }
         let reason = fields["reason"]?.trimmingCharacters(in: .whitespaces) ?? ""
-        lock.withLock { suppressed[Self.normalize(address, channel: nil)] = reason.isEmpty ? "suppressed" : reason }
+        let tenant = fields["tenant_id"]?.trimmingCharacters(in: .whitespaces)
+        addSuppression(address, reason: reason.isEmpty ? "suppressed" : reason, tenant: tenant == "" || tenant == "*" ? nil : tenant)
         return nil
     }
 

@@ -85,7 +85,8 @@ public final class RateLimiter: @unchecked Sendable {
                     let channel = jobs[j].deliveries[d].channel
                     let address = jobs[j].deliveries[d].address
                     let capped = wanted[channel]?.contains(address) == true
-                    let decision = decide(jobs[j].deliveries[d], category: category, userID: jobs[j].row.recipient.userID, now: now,
+                    let decision = decide(jobs[j].deliveries[d], category: category, userID: jobs[j].row.recipient.userID,
+                                          tenant: jobs[j].row.recipient.tenantID ?? "0", now: now,
                                           history: capped ? history[Self.key(channel, address)] ?? [] : [],
                                           timeZone: jobs[j].row.recipient.timeZone.flatMap(TimeZone.init(identifier:)))
                     switch decision {
@@ -181,11 +182,11 @@ public final class RateLimiter: @unchecked Sendable {
         case hold(until: Date?, StageFailure)
     }
 
-    func decide(_ delivery: Delivery, category: TemplateCategory, userID: String?, now: Date, history: [Date],
+    func decide(_ delivery: Delivery, category: TemplateCategory, userID: String?, tenant: String = "0", now: Date, history: [Date],
                 timeZone zone: TimeZone? = nil) -> Decision {
         // Quiet hours are the recipient's when the row names a zone (the validate stage checked it).
         let zone = zone ?? configuration.timeZone
-        if let reason = preferences.reason(channel: delivery.channel, category: category, userID: userID, address: delivery.address) {
+        if let reason = preferences.reason(channel: delivery.channel, category: category, userID: userID, address: delivery.address, tenant: tenant) {
             return .hold(until: nil, StageFailure(.suppressed, code: .suppressed, reason))
         }
         if let window = configuration.quietHours[category], let end = window.end(of: now, timeZone: zone) {

@@ -79,6 +79,12 @@ public struct BounceIngest: Sendable {
         var updated: [LedgerEntry] = []
         var missing: [String] = []
         let now = clock()
+        // Reports naming one message by its VERP id or Message-ID, by recipient: a message has one
+        // recipient, so several for one message say the report is not the message's own.
+        var recipientsOf: [String: Set<String>] = [:]
+        for report in reports {
+            if let herald = report.herald { recipientsOf[herald, default: []].insert(Preferences.normalize(report.recipient ?? "", channel: .mail)) }
+        }
         for report in reports {
             var id = report.herald.map(MessageID.init)
             if id == nil, let recipient = report.recipient { id = try recipientLookup(recipient) }
@@ -89,6 +95,17 @@ public struct BounceIngest: Sendable {
             }
             let address = report.recipient
             let shown = address.map { masking.apply($0, channel: .mail) }
+            // The VERP address is seen by everyone a mail went to, and a report is easy to forge:
+            // it may only touch the recipient of the message it names.
+            if report.herald != nil, let address {
+                let named = entry.recipient.map { $0 == LedgerEntry.recipientDigest(of: address, channel: .mail) }
+                    ?? ((recipientsOf[entry.id.value]?.count ?? 0) <= 1)
+                guard named else {
+                    missing.append("the report names \(shown ?? "another address") for message \(entry.id), which was not sent to that address; "
+                                   + "nothing was changed for it")
+                    continue
+                }
+            }
             let diagnostic = report.diagnostic.map { text in
                 masking.scrub(text, addresses: address.map { [($0, Channel.mail)] } ?? [])
             }
@@ -104,7 +121,7 @@ public struct BounceIngest: Sendable {
                 updated.append(entry)
                 error = PipelineError(stage: .record, file: "bounces", code: FailureCode(report.status), reason: entry.errorMessage ?? report.status)
                 if let address, let preferences {
-                    try await preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
+                    try await preferences.suppress(address, channel: .mail, reason: "bounce", tenant: entry.tenant, since: now)
                 }
             case .soft:
                 summary.soft += 1
@@ -113,7 +130,7 @@ public struct BounceIngest: Sendable {
             case .complaint:
                 summary.complaints += 1
                 if let address {
-                    try await preferences?.recordOptOut(address: address, channel: .mail, category: .marketing, at: now)
+                    try await preferences?.recordOptOut(address: address, channel: .mail, category: .marketing, tenant: entry.tenant, at: now)
                 }
             case .delivered:
                 summary.delivered += 1

@@ -47,7 +47,7 @@ extension PipelineStage {
                     if let at = delivery.countedAt { work.counts.append((delivery.channel, delivery.address, at)) }
                     guard delivery.status != nil, delivery.status != .duplicate else { continue }
                     let nextAttempt = decide.retry(&delivery, of: job, now: now, into: &work)
-                    if let bounce = decide.hardBounce(delivery) { work.bounces.append(bounce) }
+                    if let bounce = decide.hardBounce(delivery, of: job) { work.bounces.append(bounce) }
                     if let site = decide.siteMessage(delivery, of: job, now: now) { work.site.append(site) }
                     let (event, entry) = decide.outcome(delivery, of: job, nextAttempt: nextAttempt, now: now)
                     work.events.append(event)
@@ -74,7 +74,7 @@ struct RecordWork: Sendable {
     var bury: [SpoolEntry] = []
     var remove: [String] = []
     var segments: [JournalSegment] = []
-    var bounces: [(String, Preferences)] = []
+    var bounces: [(address: String, tenant: String, preferences: Preferences)] = []
     var counts: [(channel: Channel, address: String, at: Date)] = []
     var site: [SiteDelivery] = []
 }
@@ -131,8 +131,8 @@ final class RecordWriter: @unchecked Sendable {
             if let spool {
                 for id in work.remove { try await spool.remove(id) }
             }
-            for (address, preferences) in work.bounces {
-                try await preferences.suppress(address, channel: .mail, reason: "bounce", since: now)
+            for (address, tenant, preferences) in work.bounces {
+                try await preferences.suppress(address, channel: .mail, reason: "bounce", tenant: tenant, since: now)
             }
             for segment in work.segments { segment.remove() }
         }
@@ -287,10 +287,10 @@ struct RecordDecisions: Sendable {
 
     /// The address to add to the suppression list, when a mail failed for good because the
     /// mailbox does not exist (and `preferences.suppress_bounces` is on).
-    func hardBounce(_ delivery: Delivery) -> (String, Preferences)? {
+    func hardBounce(_ delivery: Delivery, of job: Job) -> (address: String, tenant: String, preferences: Preferences)? {
         guard delivery.status == .failed, delivery.channel == .mail, configuration.suppressBounces, let preferences,
               delivery.isHardBounce else { return nil }
-        return (delivery.address, preferences)
+        return (delivery.address, job.row.recipient.tenantID ?? "0", preferences)
     }
 
     /// The 站内信 to store with the ledger row, when the inbox transport sent a site message.
@@ -324,7 +324,8 @@ struct RecordDecisions: Sendable {
         let entry = LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
                                 template: template, status: status, attempt: delivery.attempt, providerID: delivery.providerID,
                                 errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
-                                fingerprint: delivery.fingerprint, file: job.batch.file)
+                                fingerprint: delivery.fingerprint, file: job.batch.file, tenant: job.row.recipient.tenantID ?? "0",
+                                recipient: delivery.address.isEmpty ? nil : LedgerEntry.recipientDigest(of: delivery.address, channel: delivery.channel))
         return (event, entry)
     }
 
