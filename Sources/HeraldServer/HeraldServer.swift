@@ -130,7 +130,7 @@ public struct HeraldServer: Sendable {
         let users = router.group("/v1/users").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values)))
         users.get("{user}/messages") { request, context in try await list(request, context) }
         users.get("{user}/unread-count") { _, context in try await unreadCount(context) }
-        let hub = LiveHub(store: store, interval: livePollInterval, heartbeat: liveHeartbeat)
+        let hub = LiveHub(store: store, interval: livePollInterval, heartbeat: liveHeartbeat, backlog: settings.liveBacklog)
         users.get("{user}/events") { request, context in try await events(request, context, hub: hub) }
         users.post("{user}/messages/read-all") { _, context in try await readAll(context) }
         users.post("{user}/messages/read") { request, context in try await readMany(request, context) }
@@ -150,6 +150,15 @@ public struct HeraldServer: Sendable {
 
                     onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
                     logger: logger)
+    }
+
+    /// Runs `app` until SIGTERM or SIGINT: live streams end at once and other requests may
+    /// finish; whatever still runs after `grace` (a client that never reads what it asked for)
+    /// is cancelled, so serve always stops within seconds.
+    public static func run(_ app: some ApplicationProtocol, logger: Logger, grace: Duration = .seconds(10)) async throws {
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = grace
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     // MARK: - Health and metrics
@@ -211,45 +220,72 @@ public struct HeraldServer: Sendable {
         // would make every later event look old: the stream starts afresh and says so.
         let future = asked.map { $0 > start } ?? false
         let resume = future ? nil : asked
-        let (subscription, stream) = hub.subscribe(tenant: tenant, user: user)
-        let missed = try await store.events(after: resume ?? start, tenant: tenant, user: user, limit: 1000)
+        let subscriber = hub.subscribe(tenant: tenant, user: user)
+        var missed = try await store.events(after: resume ?? start, tenant: tenant, user: user, limit: 1000)
+        // More missed than one answer holds: the client reloads instead of silently losing the rest.
+        let overflowed = missed.count == 1000
+        if overflowed { missed = try await store.events(after: start, tenant: tenant, user: user, limit: 1000) }
         var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"]
         if let name = HTTPField.Name("X-Accel-Buffering") { headers[name] = "no" }
+        let logger = context.logger
+        let backlog = missed
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { hub.unsubscribe(subscription, tenant: tenant, user: user) }
-            var sent = resume ?? start
-            func unread() async throws -> String {
-                let count = try await store.unreadCount(tenant: tenant, user: user, now: now())
-                return ServerSentEvent.text(id: sent, event: "unread", json: #"{"unread":\#(count)}"#)
-            }
-            func write(_ events: [InboxEvent], into writer: inout any ResponseBodyWriter) async throws {
-                var text = ""
-                for event in events where event.id > sent {
-                    sent = event.id
-                    guard let item = event.item, event.kind != .changed else { continue }
-                    text += ServerSentEvent.text(id: event.id, event: event.kind.rawValue, json: JSON.encode(item))
-                }
-                text += try await unread()
-                try await writer.write(ByteBuffer(string: text))
-            }
-            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-            if future {
-                let reason = #"{"reason":"Last-Event-ID is newer than any event; reload the inbox"}"#
-                try await writer.write(ByteBuffer(string: ServerSentEvent.text(id: start, event: "resync", json: reason)))
-            }
-            try await write(missed, into: &writer)
-            // SIGTERM ends the stream (the client reconnects elsewhere with Last-Event-ID).
-            try await withGracefulShutdownHandler {
-                for await signal in stream {
-                    switch signal {
-                    case .heartbeat: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                    case let .events(events): try await write(events, into: &writer)
+            defer { hub.unsubscribe(subscriber) }
+            let output = StreamOutput(writer: writer)
+            // The stream is written in a child task, so a client that stops reading (its write
+            // never returns) can be cut off: when it falls a backlog behind, or when the server
+            // stops, the watcher ends the group and the write is cancelled.
+            let reason: LiveSubscriber.End? = try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: LiveSubscriber.End?.self) { group in
+                    group.addTask {
+                        var sent = resume ?? start
+                        func write(_ events: [InboxEvent]) async throws {
+                            var text = ""
+                            for event in events where event.id > sent {
+                                sent = event.id
+                                guard let item = event.item, event.kind != .changed else { continue }
+                                text += ServerSentEvent.text(id: event.id, event: event.kind.rawValue, json: JSON.encode(item))
+                            }
+                            let count = try await store.unreadCount(tenant: tenant, user: user, now: now())
+                            text += ServerSentEvent.text(id: sent, event: "unread", json: #"{"unread":\#(count)}"#)
+                            try await output.write(text)
+                        }
+                        try await output.write("retry: 2000\n\n")
+                        if future || overflowed {
+                            let reason = future ? "Last-Event-ID is newer than any event; reload the inbox"
+                                                : "more events were missed than one reconnect delivers; reload the inbox"
+                            sent = start
+                            try await output.write(ServerSentEvent.text(id: start, event: "resync", json: JSON.encode(["reason": reason])))
+                        }
+                        try await write(backlog)
+                        while let signal = await subscriber.next() {
+                            switch signal {
+                            case .heartbeat: try await output.write(": keep-alive\n\n")
+                            case let .events(events): try await write(events)
+                            }
+                        }
+                        return nil
                     }
+                    group.addTask {
+                        let end = await subscriber.waitForEnd()
+                        return end == .closed ? nil : end
+                    }
+                    let first = try await group.next() ?? nil
+                    group.cancelAll()
+                    return first ?? subscriber.endReason.flatMap { $0 == .closed ? nil : $0 }
                 }
             } onGracefulShutdown: {
-                hub.unsubscribe(subscription, tenant: tenant, user: user)
+                hub.unsubscribe(subscriber, reason: .shutdown)
             }
-            try await writer.finish(nil)
+            switch reason {
+            case .slow?:
+                logger.warning("live client dropped: it fell more than a backlog of events behind", metadata: ["tenant": .string(tenant)])
+                throw CancellationError()
+            case .shutdown?:
+                throw CancellationError()
+            default:
+                try await output.finish()
+            }
         })
     }
 
@@ -448,4 +484,22 @@ struct UnreadCount: Codable {
 
 struct ReadRequest: Codable {
     var ids: [String]
+}
+
+/// The writer of one streamed response, handed to the child task that writes it (only that
+/// task writes while it runs; the handler finishes after the task group is done).
+private final class StreamOutput: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+
+    init(writer: any ResponseBodyWriter) {
+        self.writer = writer
+    }
+
+    func write(_ text: String) async throws {
+        try await writer.write(ByteBuffer(string: text))
+    }
+
+    func finish() async throws {
+        try await writer.finish(nil)
+    }
 }

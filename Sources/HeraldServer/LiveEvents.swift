@@ -1,22 +1,16 @@
 import Foundation
 import HeraldInbox
 import Hummingbird
-import ServiceLifecycle
 
 /// Fans the inbox's change log out to live clients (`GET /v1/users/{user}/events`): one poller
 /// per server reads the changes after its cursor every `interval` — those written by this server,
 /// by `herald run`/`watch` in another process, or by another replica on the same PostgreSQL — and
 /// hands each to the subscribers of its tenant and user (an announcement to every user of its
-/// tenant). A subscriber costs a stream continuation and nothing else while nothing happens.
+/// tenant). A subscriber costs a small queue and nothing else while nothing happens; a client
+/// that does not read falls behind, and once `backlog` events wait for it, it is dropped (it
+/// reconnects with Last-Event-ID and reads what it missed from the store), so memory does not grow
+/// with slow clients × messages.
 final class LiveHub: @unchecked Sendable {
-    /// What a subscriber receives.
-    enum Signal: Sendable {
-        /// Changes for this subscriber, oldest first.
-        case events([InboxEvent])
-        /// Time for a keep-alive comment.
-        case heartbeat
-    }
-
     private struct Key: Hashable {
         var tenant: String
         var user: String
@@ -25,14 +19,16 @@ final class LiveHub: @unchecked Sendable {
     private let store: any InboxStore
     private let interval: Duration
     private let heartbeat: Duration
+    private let backlog: Int
     private let lock = NSLock()
-    private var subscribers: [Key: [UUID: AsyncStream<Signal>.Continuation]] = [:]
+    private var subscribers: [Key: [ObjectIdentifier: LiveSubscriber]] = [:]
     private var poller: Task<Void, Never>?
 
-    init(store: any InboxStore, interval: Duration, heartbeat: Duration) {
+    init(store: any InboxStore, interval: Duration, heartbeat: Duration, backlog: Int = 1000) {
         self.store = store
         self.interval = interval
         self.heartbeat = heartbeat
+        self.backlog = backlog
     }
 
     deinit {
@@ -42,25 +38,24 @@ final class LiveHub: @unchecked Sendable {
     /// Clients connected now.
     var count: Int { lock.withLock { subscribers.values.reduce(0) { $0 + $1.count } } }
 
-    /// A stream of what happens for `user` of `tenant` from now on; the poller starts with the first subscriber.
-    func subscribe(tenant: String, user: String) -> (id: UUID, stream: AsyncStream<Signal>) {
-        let id = UUID()
-        let (stream, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingNewest(64))
+    /// What happens for `user` of `tenant` from now on; the poller starts with the first subscriber.
+    func subscribe(tenant: String, user: String) -> LiveSubscriber {
+        let subscriber = LiveSubscriber(tenant: tenant, user: user, backlog: backlog)
         lock.withLock {
-            subscribers[Key(tenant: tenant, user: user), default: [:]][id] = continuation
+            subscribers[Key(tenant: tenant, user: user), default: [:]][ObjectIdentifier(subscriber)] = subscriber
             if poller == nil { poller = Task { [weak self] in await self?.poll() } }
         }
-        return (id, stream)
+        return subscriber
     }
 
-    /// Ends a subscription.
-    func unsubscribe(_ id: UUID, tenant: String, user: String) {
-        let continuation = lock.withLock { () -> AsyncStream<Signal>.Continuation? in
-            let key = Key(tenant: tenant, user: user)
-            defer { if subscribers[key]?.isEmpty == true { subscribers[key] = nil } }
-            return subscribers[key]?.removeValue(forKey: id)
+    /// Ends a subscription (its stream ends with `reason`, if it has not ended already).
+    func unsubscribe(_ subscriber: LiveSubscriber, reason: LiveSubscriber.End = .closed) {
+        lock.withLock {
+            let key = Key(tenant: subscriber.tenant, user: subscriber.user)
+            subscribers[key]?.removeValue(forKey: ObjectIdentifier(subscriber))
+            if subscribers[key]?.isEmpty == true { subscribers[key] = nil }
         }
-        continuation?.finish()
+        subscriber.end(reason)
     }
 
     private func poll() async {
@@ -79,7 +74,7 @@ final class LiveHub: @unchecked Sendable {
             sinceHeartbeat += interval
             if sinceHeartbeat >= heartbeat {
                 sinceHeartbeat = .zero
-                broadcast(.heartbeat)
+                for subscriber in lock.withLock({ subscribers.values.flatMap(\.values) }) { subscriber.beat() }
             }
             let after = cursor
             guard let events = try? await store.events(after: after, tenant: nil, user: nil, limit: 5000),
@@ -94,22 +89,155 @@ final class LiveHub: @unchecked Sendable {
                     byTenant[event.tenant, default: []].append(event)
                 }
             }
-            lock.withLock {
-                for (key, continuations) in subscribers {
+            let deliveries = lock.withLock {
+                subscribers.compactMap { key, subscribers -> ([LiveSubscriber], [InboxEvent])? in
                     let mine = ((byUser[key] ?? []) + (byTenant[key.tenant] ?? [])).sorted { $0.id < $1.id }
-                    guard !mine.isEmpty else { continue }
-                    for continuation in continuations.values { continuation.yield(.events(mine)) }
+                    return mine.isEmpty ? nil : (Array(subscribers.values), mine)
                 }
+            }
+            for (subscribers, events) in deliveries {
+                for subscriber in subscribers { subscriber.push(events) }
             }
         }
     }
+}
 
-    private func broadcast(_ signal: Signal) {
-        lock.withLock {
-            for continuations in subscribers.values {
-                for continuation in continuations.values { continuation.yield(signal) }
-            }
+/// One live client's queue: the events waiting for it, at most `backlog`; past that the client
+/// is too slow and its stream ends (`End.slow`).
+final class LiveSubscriber: @unchecked Sendable {
+    /// Why a stream ended.
+    enum End: Sendable, Equatable {
+        /// The client went away, or the request ended.
+        case closed
+        /// More than the backlog waited: the client does not read.
+        case slow
+        /// The server is stopping.
+        case shutdown
+    }
+
+    /// What the stream gets next.
+    enum Signal: Sendable {
+        /// Changes, oldest first.
+        case events([InboxEvent])
+        /// Time for a keep-alive comment.
+        case heartbeat
+    }
+
+    let tenant: String
+    let user: String
+    private static let writeSize = 200
+    private let backlog: Int
+    private let lock = NSLock()
+    private var pending: [InboxEvent] = []
+    private var beating = false
+    private var ended: End?
+    private var reader: CheckedContinuation<Signal?, Never>?
+    private var watchers: [CheckedContinuation<End, Never>] = []
+
+    init(tenant: String, user: String, backlog: Int) {
+        self.tenant = tenant
+        self.user = user
+        self.backlog = backlog
+    }
+
+    /// Queues `events`. When the client has not taken what came before and more than the
+    /// backlog would wait, the stream ends as too slow (one poll's worth for a client that keeps
+    /// up is never too much).
+    func push(_ events: [InboxEvent]) {
+        let overflow = lock.withLock { () -> Bool in
+            guard ended == nil else { return false }
+            if !pending.isEmpty && pending.count + events.count > backlog { return true }
+            pending += events
+            return false
         }
+        if overflow { end(.slow) } else { wake() }
+    }
+
+    /// Asks for a keep-alive comment.
+    func beat() {
+        lock.withLock { beating = true }
+        wake()
+    }
+
+    /// Ends the stream for `reason` (the first reason counts).
+    func end(_ reason: End) {
+        lock.lock()
+        if ended == nil { ended = reason }
+        let final = ended ?? reason
+        pending = []
+        let reader = self.reader, watchers = self.watchers
+        self.reader = nil
+        self.watchers = []
+        lock.unlock()
+        reader?.resume(returning: nil)
+        for watcher in watchers { watcher.resume(returning: final) }
+    }
+
+    /// Why the stream ended, once it has.
+    var endReason: End? { lock.withLock { ended } }
+
+    /// What to write next, waiting for it; nil once the stream has ended.
+    func next() async -> Signal? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Signal?, Never>) in
+                lock.lock()
+                if ended != nil {
+                    lock.unlock()
+                    continuation.resume(returning: nil)
+                } else if let signal = takeLocked() {
+                    lock.unlock()
+                    continuation.resume(returning: signal)
+                } else {
+                    reader = continuation
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            end(.closed)
+        }
+    }
+
+    /// Waits until the stream ends; says why.
+    func waitForEnd() async -> End {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<End, Never>) in
+                lock.lock()
+                if let ended {
+                    lock.unlock()
+                    continuation.resume(returning: ended)
+                } else {
+                    watchers.append(continuation)
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            end(.closed)
+        }
+    }
+
+    private func takeLocked() -> Signal? {
+        if !pending.isEmpty {
+            // A few hundred at a time: one write holds no more than that in memory.
+            let taken = Array(pending.prefix(Self.writeSize))
+            pending.removeFirst(taken.count)
+            return .events(taken)
+        }
+        if beating {
+            beating = false
+            return .heartbeat
+        }
+        return nil
+    }
+
+    private func wake() {
+        lock.lock()
+        guard let reader, let signal = takeLocked() else {
+            lock.unlock()
+            return
+        }
+        self.reader = nil
+        lock.unlock()
+        reader.resume(returning: signal)
     }
 }
 

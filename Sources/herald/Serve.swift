@@ -58,7 +58,7 @@ extension Herald {
                 let shown = host.contains(":") ? "[\(host)]" : host
                 Console.write("herald serve: listening on http://\(shown):\(actual)\n", to: .standardOutput)
             }
-            try await app.runService()
+            try await HeraldServer.run(app, logger: logger)
             Console.write("herald serve: stopped\n", to: .standardOutput)
         }
     }

@@ -94,4 +94,49 @@ import Testing
         #expect(try await server.request("GET", "/v1/users/1/events?last_event_id=x", token: F.shopToken).status == 400)
         _ = server.stop()
     }
+
+    /// `count` 站内信 for user 9 of tenant 0, stored by `herald run`, then an announcement (the
+    /// event a reading client waits for: everything before it was handed out).
+    func flood(_ fixture: ServeFixture, count: Int, name: String) throws {
+        let rows = (1...count).map { "9,0,李雷,\(name)\($0)" }.joined(separator: "\n")
+        try fixture.workspace.write("recipients/inbox/order_shipped.\(name).csv", "user_id,tenant_id,name,orderId\n\(rows)\n")
+        let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let notice = try runHerald(["notice", "publish", "--title", "完", "--content", name, "--tenant", "0"],
+                                   in: fixture.workspace.url, environment: F.environment)
+        #expect(notice.status == 0)
+    }
+
+    // Issue 26: 300 clients that never read, while 30,000 站内信 went to their user, grew serve
+    // from 0.44 to 2.58 GB (every event queued for every client), and SIGTERM waited for such
+    // clients to go (20 s, 79 s). 20,000 events are more than the socket buffers hold.
+    @Test func aClientThatDoesNotReadIsDroppedAndShutdownDoesNotWaitForIt() async throws {
+        let fixture = try ServeFixture()
+        let yaml = try fixture.workspace.read("herald.yaml")
+        try fixture.workspace.write("herald.yaml", yaml.replacingOccurrences(of: "  max_body: 4KB\n", with: "  max_body: 4KB\n  live_backlog: 100\n"))
+        let server = try fixture.serve()
+        let headers = ["Authorization: Bearer \(F.shopToken)"]
+        let stalled = try StalledStreamClient(port: server.port, path: "/v1/users/9/events", headers: headers)
+        try flood(fixture, count: 20_000, name: "F")
+        #expect(stalled.closedByServer(within: 60), "the client that does not read was dropped")
+        let count = try await server.request("GET", "/v1/users/9/unread-count", token: F.shopToken)
+        #expect(count.status == 200 && count.json["unread"] as? Int == 20_002, "serve goes on: \(count.body)")
+        let stopped = server.stop()
+        #expect(stopped.stderr.contains("live client dropped"), "and the log says so")
+
+        // Shutdown: clients that do not read, with a backlog too large for them to be dropped.
+        try fixture.workspace.write("herald.yaml", yaml.replacingOccurrences(of: "  max_body: 4KB\n", with: "  max_body: 4KB\n  live_backlog: 100000\n"))
+        let second = try fixture.serve()
+        let stuck = try (0..<3).map { _ in try StalledStreamClient(port: second.port, path: "/v1/users/9/events", headers: headers) }
+        let witness = try client(second, user: "9", seconds: 120, until: "notice")
+        witness.waitForFirstEvent()
+        try flood(fixture, count: 20_000, name: "G")
+        #expect(witness.finish().events.filter { $0.event == "message" }.count == 20_000,
+                "a client that reads gets everything (the backlog is larger than the flood)")
+        let asked = Date()
+        let result = second.stop()
+        #expect(result.status == 0 && result.stdout.contains("herald serve: stopped"), "\(result.stdout)\(result.stderr)")
+        #expect(Date().timeIntervalSince(asked) < 10, "the streams ended at SIGTERM; the 10 s limit did not have to cut them off")
+        #expect(stuck.allSatisfy { $0.closedByServer(within: 5) })
+    }
 }

@@ -246,6 +246,9 @@ public struct ServeSettings: Sendable, Hashable {
     /// Connections open at once (`max_connections`, default 1024); past it the server stops
     /// accepting until one closes, so `/healthz` keeps a descriptor.
     public var maxConnections = 1024
+    /// Events that may wait for one live client (`GET …/events`) before it is dropped as too
+    /// slow (`serve.live_backlog`, default 1000): what bounds serve's memory when clients stop reading.
+    public var liveBacklog = 1000
     /// Calling products by name.
     public var clients: [String: ServeClient] = [:]
 

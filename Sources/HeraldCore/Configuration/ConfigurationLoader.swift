@@ -321,7 +321,7 @@ final class ConfigurationLoader {
     /// them; other commands do not complain when they are unset.
     func serve(_ node: Node) -> ServeSettings {
         var settings = ServeSettings()
-        guard let serve = reader.mapping(node, "serve", allowed: ["bind", "max_body", "idle_timeout", "max_connections", "clients", "receipts"]) else {
+        guard let serve = reader.mapping(node, "serve", allowed: ["bind", "max_body", "idle_timeout", "max_connections", "live_backlog", "clients", "receipts"]) else {
             return settings
         }
         if let value = duration(serve, "idle_timeout") {
@@ -332,6 +332,7 @@ final class ConfigurationLoader {
             }
         }
         if let value = integer(serve, "max_connections", range: 1...1_000_000) { settings.maxConnections = value }
+        if let value = integer(serve, "live_backlog", range: 1...100_000) { settings.liveBacklog = value }
 
         if let node = serve["bind"], let text = reader.string(node, "'bind' in serve") {
             if let (host, port) = ServeSettings.address(text) {
