@@ -125,10 +125,14 @@ final class LiveSubscriber: @unchecked Sendable {
 
     let tenant: String
     let user: String
-    private static let writeSize = 200
+    private static let writeSize = 64
     private let backlog: Int
     private let lock = NSLock()
-    private var pending: [InboxEvent] = []
+    /// Arrays the poller handed out, shared with every subscriber of the same user (not copied
+    /// per client), and how far into the first one this client has read.
+    private var pending: [[InboxEvent]] = []
+    private var pendingCount = 0
+    private var offset = 0
     private var beating = false
     private var ended: End?
     private var reader: CheckedContinuation<Signal?, Never>?
@@ -145,9 +149,10 @@ final class LiveSubscriber: @unchecked Sendable {
     /// up is never too much).
     func push(_ events: [InboxEvent]) {
         let overflow = lock.withLock { () -> Bool in
-            guard ended == nil else { return false }
-            if !pending.isEmpty && pending.count + events.count > backlog { return true }
-            pending += events
+            guard ended == nil, !events.isEmpty else { return false }
+            if pendingCount > 0 && pendingCount + events.count > backlog { return true }
+            pending.append(events)
+            pendingCount += events.count
             return false
         }
         if overflow { end(.slow) } else { wake() }
@@ -165,6 +170,8 @@ final class LiveSubscriber: @unchecked Sendable {
         if ended == nil { ended = reason }
         let final = ended ?? reason
         pending = []
+        pendingCount = 0
+        offset = 0
         let reader = self.reader, watchers = self.watchers
         self.reader = nil
         self.watchers = []
@@ -216,10 +223,16 @@ final class LiveSubscriber: @unchecked Sendable {
     }
 
     private func takeLocked() -> Signal? {
-        if !pending.isEmpty {
+        if let first = pending.first {
             // A few hundred at a time: one write holds no more than that in memory.
-            let taken = Array(pending.prefix(Self.writeSize))
-            pending.removeFirst(taken.count)
+            let end = min(first.count, offset + Self.writeSize)
+            let taken = Array(first[offset..<end])
+            offset = end
+            if offset == first.count {
+                pending.removeFirst()
+                offset = 0
+            }
+            pendingCount -= taken.count
             return .events(taken)
         }
         if beating {
