@@ -97,7 +97,8 @@ func report(_ summary: RunSummary, dryRun: Bool) {
         print(dryRun ? "\(name): checked (dry run; not moved)" : "\(name): done → recipients/processed/")
     }
     for (name, reason) in summary.rejectedFiles {
-        print(dryRun ? "\(name): would be rejected: \(reason)" : "\(name): rejected → recipients/rejected/\(name).error.txt: \(reason)")
+        let explanation = summary.rejectedExplanations[name] ?? "recipients/rejected/\(name).error.txt"
+        print(dryRun ? "\(name): would be rejected: \(reason)" : "\(name): rejected → \(explanation): \(reason)")
     }
     for name in summary.settlingFiles {
         print("\(name): still being written; left for the next run")

@@ -90,4 +90,36 @@ import HeraldTestSupport
         let missing = try runHerald(["bounces", "ingest", "nowhere.eml"], in: workspace.url)
         #expect(missing.status == 2 && missing.stderr.contains("nowhere.eml: no such file or folder"))
     }
+
+    // Issue 26: a symbolic link in a Maildir was read (a link to /etc/passwd was copied into
+    // unmatched-bounces/), a FIFO hung the run, and a sub-folder in new/ rejected the whole
+    // Maildir with a raw "NSCocoaErrorDomain error 256". A rejected bounce's explanation was
+    // printed as recipients/rejected/bounces/NAME.error.txt, where nothing is written.
+    @Test func aMaildirReadsOnlyItsMessageFilesAndSaysWhatItLeft() throws {
+        let workspace = try workspace()
+        _ = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        let wang = try messageID(of: "wang.fang@example.cn", in: workspace)
+        let box = workspace.url.appendingPathComponent("recipients/inbox/bounces/box")
+        try workspace.write("recipients/inbox/bounces/box/new/1.eml", BounceFixtures.postfix(id: wang))
+        try workspace.write("recipients/inbox/bounces/box/new/sub/2.eml", BounceFixtures.postfix(id: wang))
+        try FileManager.default.createSymbolicLink(atPath: box.appendingPathComponent("new/evil").path, withDestinationPath: "/etc/passwd")
+        #expect(mkfifo(box.appendingPathComponent("new/pipe").path, 0o644) == 0)
+        // A Maildir that is itself a link to a folder elsewhere is refused, and rejected/ has its name taken.
+        let elsewhere = try TemporaryWorkspace(files: ["new/1.eml": BounceFixtures.postfix(id: wang)])
+        try FileManager.default.createSymbolicLink(atPath: workspace.url.appendingPathComponent("recipients/inbox/bounces/linked").path,
+                                                   withDestinationPath: elsewhere.url.path)
+        try workspace.write("recipients/rejected/linked", "an earlier file of that name\n")
+
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(run.stdout.contains("1 hard"), "\(run.stdout)\(run.stderr)")
+        for note in ["new/evil is a symbolic link", "new/pipe is a FIFO (named pipe)", "new/sub is a folder"] {
+            #expect(run.stdout.contains(note), "\(note): \(run.stdout)")
+        }
+        let kept = (try? FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-bounces").path)) ?? []
+        #expect(try kept.allSatisfy { try !workspace.read("recipients/unmatched-bounces/\($0)").contains("root:x:0:0") }, "nothing of /etc/passwd")
+        #expect(FileManager.default.fileExists(atPath: box.appendingPathComponent("new/sub/2.eml").path), "left where it is")
+        #expect(!run.stdout.contains("NSCocoaErrorDomain"))
+        #expect(run.stdout.contains("bounces/linked: rejected → recipients/rejected/linked.1.error.txt: "), "\(run.stdout)")
+        #expect(try workspace.read("recipients/rejected/linked.1.error.txt").contains("symbolic link"))
+    }
 }

@@ -142,6 +142,36 @@ import HeraldTestSupport
         #expect(workspace.exists("recipients/inbox/order_shipped.part.csv.tmp"))
     }
 
+    // Issue 26: a file whose mtime is in the future waited "still being written" until the
+    // clock passed it (2099: never); a symbolic link in the drop folder was skipped without a word.
+    @Test func aFileFromTheFutureSettlesAndALinkIsNamed() throws {
+        let workspace = try workspace([
+            "recipients/inbox/order_shipped.future.csv": "email,name,orderId\nli@example.com,李雷,A1\n",
+        ])
+        let file = workspace.url.appendingPathComponent("recipients/inbox/order_shipped.future.csv")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 4_070_908_800)], ofItemAtPath: file.path)  // 2099
+        try FileManager.default.createSymbolicLink(atPath: workspace.url.appendingPathComponent("recipients/inbox/order_shipped.link.csv").path,
+                                                   withDestinationPath: "/etc/passwd")
+        // It changed a moment ago (its status-change time says when), so a long settle still waits…
+        let fresh = try runHerald(["run", "--settle", "60s"], in: workspace.url)
+        #expect(fresh.stdout.contains("order_shipped.future.csv: still being written"), "\(fresh.stdout)")
+        #expect(fresh.stdout.contains("order_shipped.link.csv: a symbolic link, not taken"), "\(fresh.stdout)")
+        // …and a run that needs no settling takes it: its 2099 mtime no longer holds it back.
+        let settled = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(settled.stdout.contains("order_shipped.future.csv: done → recipients/processed/"), "\(settled.stdout)")
+    }
+
+    // Issue 26: with processed/ unwritable the console said "done → recipients/processed/" and
+    // then "rejected" for the same file.
+    @Test func aFileThatCannotMoveToProcessedIsNotSaidToBeDone() throws {
+        let workspace = try workspace(["recipients/inbox/order_shipped.csv": "email,name,orderId\nli@example.com,李雷,A1\n"])
+        try workspace.write("recipients/processed", "a file where the folder should be\n")
+        let result = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(!result.stdout.contains("done → recipients/processed/"), "\(result.stdout)")
+        #expect(result.stdout.contains("order_shipped.csv: rejected → recipients/rejected/order_shipped.csv.error.txt: "), "\(result.stdout)")
+        #expect(result.status == 1)
+    }
+
     @Test func dryRunSendsRecordsAndMovesNothing() throws {
         let workspace = try workspace(["recipients/inbox/order_shipped.today.csv": Self.batch])
         let result = try runHerald(["run", "--settle", "0s", "--dry-run"], in: workspace.url)

@@ -41,16 +41,39 @@ public struct DropFolder: Sendable {
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         where !name.hasPrefix(".") && !name.hasSuffix(".tmp") {
             let url = folder.appendingPathComponent(name)
-            let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
-            guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
-            let modified = attributes[.modificationDate] as? Date ?? .distantPast
-            if now.timeIntervalSince(modified) < settle.seconds && !complete.contains(name) {
+            var status = stat()
+            guard lstat(url.path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { continue }
+            if now.timeIntervalSince(lastChange(status, now: now)) < settle.seconds && !complete.contains(name) {
                 settling.append(name)
             } else {
                 ready.append(url)
             }
         }
         return (ready, settling)
+    }
+
+    /// When a file last changed, for the settle rule: its modification time, unless that is in
+    /// the future (a copy that kept another machine's time, `touch -d 2099-01-01`): then its
+    /// status-change time, which the kernel sets to its own clock on every write and every change
+    /// of the times, so a file whose mtime says 2099 settles like any other.
+    static func lastChange(_ status: stat, now: Date) -> Date {
+        func date(_ time: timespec) -> Date { Date(timeIntervalSince1970: Double(time.tv_sec) + Double(time.tv_nsec) / 1e9) }
+        let modified = date(status.st_mtim)
+        guard modified > now else { return modified }
+        let changed = date(status.st_ctim)
+        return changed > now ? now.addingTimeInterval(-Double(Int32.max)) : changed
+    }
+
+    /// Entries of `folder` that are not regular files and not folders (symbolic links, FIFOs,
+    /// devices, sockets), each with what it is: never taken, and named so that is not a mystery.
+    public static func refused(in folder: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.sorted().filter { !$0.hasPrefix(".") }.compactMap { name in
+            var status = stat()
+            guard lstat(folder.appendingPathComponent(name).path, &status) == 0, status.st_mode & S_IFMT != S_IFDIR,
+                  let kind = BounceFiles.nonRegularKind(status.st_mode) else { return nil }
+            return "\(name): \(kind), not taken; batch files must be regular files in the folder (left where it is)"
+        }
     }
 
     /// Moves a file read through to `processed/`; returns where it went.

@@ -16,6 +16,9 @@ public struct BounceSummary: Sendable, Hashable {
     public var unmatched = 0
     /// Why each kept message was kept (one line each, first 20).
     public var unmatchedReasons: [String] = []
+    /// Entries of a Maildir that are not message files (sub-folders, links, FIFOs, devices), left
+    /// where they are, one line each.
+    public var skipped: [String] = []
 
     /// Creates zero counts.
     public init() {}
@@ -29,11 +32,14 @@ public struct BounceSummary: Sendable, Hashable {
         duplicates += other.duplicates
         unmatched += other.unmatched
         unmatchedReasons += other.unmatchedReasons.prefix(max(0, 20 - unmatchedReasons.count))
+        skipped += other.skipped
     }
 
-    /// `2 hard, 1 soft, 1 complaint, 0 delivered, 0 duplicate, 1 unmatched`.
+    /// `2 hard, 1 soft, 1 complaint, 0 delivered, 0 duplicate, 1 unmatched` (and `, 1 skipped:
+    /// …` for Maildir entries that are not message files).
     public var description: String {
         "\(hard) hard, \(soft) soft, \(complaints) complaint, \(delivered) delivered, \(duplicates) duplicate, \(unmatched) unmatched"
+            + (skipped.isEmpty ? "" : ", \(skipped.count) skipped: " + skipped.prefix(3).joined(separator: "; "))
     }
 }
 
@@ -176,7 +182,7 @@ public struct BounceFiles: Sendable {
             throw BatchRejection(reason: "no such file or folder")
         }
         if isFolder.boolValue {
-            return try maildirFiles(url).map { ($0.lastPathComponent, try read($0)) }
+            return try maildirFiles(url).files.map { ($0.lastPathComponent, try read($0)) }
         }
         let data = try read(url)
         guard data.starts(with: Array("From ".utf8)) else { return [(url.lastPathComponent, data)] }
@@ -187,30 +193,80 @@ public struct BounceFiles: Sendable {
     /// with the advice to split it, before it is read into memory.
     public static let largestFile = 256 << 20
 
+    /// The bytes of a regular file, opened without following a symbolic link and without
+    /// waiting on a FIFO, and checked to be a regular file once open (so nothing can be swapped
+    /// in between): a bounce file follows the batch rules, and a link to `/etc/passwd` is not read.
     static func read(_ url: URL) throws -> Data {
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= largestFile else {
-            throw BatchRejection(reason: "\(url.lastPathComponent) is \(size >> 20) MB; bounce files are read up to \(largestFile >> 20) MB, split it")
+        let name = url.lastPathComponent
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "it is a symbolic link; bounce files must be regular files in the folder"
+                                        : String(cString: strerror(errno))
+            throw BatchRejection(reason: "cannot read \(name): \(reason)")
         }
-        do {
-            return try Data(contentsOf: url)
-        } catch {
-            throw BatchRejection(reason: "cannot read \(url.lastPathComponent): \((error as NSError).localizedDescription)")
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw BatchRejection(reason: "cannot read \(name): \(String(cString: strerror(errno)))") }
+        if let kind = nonRegularKind(status.st_mode) {
+            throw BatchRejection(reason: "cannot read \(name): it is \(kind), not a regular file")
+        }
+        let size = Int(status.st_size)
+        guard size <= largestFile else {
+            throw BatchRejection(reason: "\(name) is \(size >> 20) MB; bounce files are read up to \(largestFile >> 20) MB, split it")
+        }
+        var data = Data(count: size)
+        var offset = 0
+        while offset < size {
+            let count = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, size - offset) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            offset += count
+        }
+        data.count = offset
+        return data
+    }
+
+    /// What a non-regular file is ("a folder", "a symbolic link", "a FIFO (named pipe)", "a
+    /// device", "a socket"), or nil for a regular file.
+    static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: "a folder"
+        case S_IFLNK: "a symbolic link"
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
         }
     }
 
-    /// The message files of a Maildir (`new/`, then `cur/`), name order.
-    static func maildirFiles(_ folder: URL) throws -> [URL] {
+    /// The message files of a Maildir (`new/`, then `cur/`), name order, and a note for each
+    /// entry that is not a regular file (a sub-folder, a symbolic link, a FIFO, a device): those
+    /// are left where they are, and the rest of the Maildir is read.
+    static func maildirFiles(_ folder: URL) throws -> (files: [URL], skipped: [String]) {
         let parts = ["new", "cur"].map { folder.appendingPathComponent($0, isDirectory: true) }
-        guard parts.contains(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw BatchRejection(reason: "a folder that is not a Maildir (no new/ or cur/)")
+        var status = stat()
+        guard lstat(folder.path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+            throw BatchRejection(reason: "\(folder.lastPathComponent) is a symbolic link to a folder; a Maildir must be a folder in recipients/inbox/bounces/")
+        }
+        guard parts.contains(where: { lstat($0.path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR }) else {
+            throw BatchRejection(reason: "a folder that is not a Maildir (no new/ or cur/ folder)")
         }
         var files: [URL] = []
-        for part in parts {
+        var skipped: [String] = []
+        for part in parts where lstat(part.path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: part.path)) ?? []
-            files += names.filter { !$0.hasPrefix(".") }.sorted().map { part.appendingPathComponent($0) }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let url = part.appendingPathComponent(name)
+                guard lstat(url.path, &status) == 0 else { continue }
+                if let kind = nonRegularKind(status.st_mode) {
+                    skipped.append("\(folder.lastPathComponent)/\(part.lastPathComponent)/\(name) is \(kind), not a message file; left where it is")
+                } else {
+                    files.append(url)
+                }
+            }
         }
-        return files
+        return (files, skipped)
     }
 
     /// The messages of an mbox: split before each `From ` line, the separator line dropped and
@@ -248,6 +304,10 @@ public struct BounceFiles: Sendable {
     /// (or a Maildir's messages) to processed/ when `move` is true.
     public func ingest(_ url: URL, with ingest: BounceIngest, move: Bool) async throws -> BounceSummary {
         var summary = BounceSummary()
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+            summary.skipped = try Self.maildirFiles(url).skipped
+        }
         let messages = try Self.messages(at: url)
         for (name, data) in messages {
             do {
@@ -260,10 +320,9 @@ public struct BounceFiles: Sendable {
         }
         guard move else { return summary }
         let processed = WorkspacePaths(root: root).bouncesProcessed
-        var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
             let folder = processed.appendingPathComponent(url.lastPathComponent, isDirectory: true)
-            for file in try Self.maildirFiles(url) { _ = try DropFolder.move(file, into: folder) }
+            for file in try Self.maildirFiles(url).files { _ = try DropFolder.move(file, into: folder) }
         } else {
             _ = try DropFolder.move(url, into: processed)
         }
@@ -276,7 +335,7 @@ public struct BounceFiles: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let maildirs = names.sorted().map { folder.appendingPathComponent($0, isDirectory: true) }.filter { url in
             ["new", "cur"].contains { FileManager.default.fileExists(atPath: url.appendingPathComponent($0).path) }
-                && !((try? Self.maildirFiles(url)) ?? []).isEmpty
+                && ((try? Self.maildirFiles(url)).map { !$0.files.isEmpty } ?? true)  // one it refuses is rejected, with why
         }
         let files = (try? DropFolder.scan(folder, settle: settle, now: now).ready) ?? []
         return files + maildirs

@@ -261,9 +261,8 @@ public struct WorkspaceRun: Sendable {
                 summary.notes.append("receipts/\(channel)/\(url.lastPathComponent): \(report.delivered) delivered, "
                     + "\(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
             } catch let rejection as BatchRejection {
-                summary.rejectedFiles.append(("receipts/\(channel)/\(url.lastPathComponent)", rejection.description))
-                try DropFolder(root: workspace.root, settle: .zero)
-                    .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+                try reject(url, as: "receipts/\(channel)/\(url.lastPathComponent)", because: rejection, in: DropFolder(root: workspace.root, settle: .zero),
+                           into: &summary)
             }
         }
         guard let receiptQueue else { return }
@@ -310,9 +309,8 @@ public struct WorkspaceRun: Sendable {
                 total.merge(report)
                 summary.notes.append("bounces/\(url.lastPathComponent): \(report.description)")
             } catch let rejection as BatchRejection {
-                summary.rejectedFiles.append(("bounces/\(url.lastPathComponent)", rejection.description))
-                try DropFolder(root: workspace.root, settle: .zero)
-                    .reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+                try reject(url, as: "bounces/\(url.lastPathComponent)", because: rejection, in: DropFolder(root: workspace.root, settle: .zero),
+                           into: &summary)
             }
         }
         summary.bounces.merge(total)
@@ -322,12 +320,22 @@ public struct WorkspaceRun: Sendable {
         }
     }
 
+    /// Moves `url` to rejected/ with its `.error.txt`, and counts it in `summary` under `name`
+    /// with where the explanation is (the file may have been renamed `NAME.1.EXT` there).
+    func reject(_ url: URL, as name: String, because rejection: BatchRejection, in dropFolder: DropFolder,
+                into summary: inout RunSummary) throws {
+        summary.rejectedFiles.append((name, rejection.description))
+        let moved = try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+        summary.rejectedExplanations[name] = "recipients/rejected/\(moved.lastPathComponent).error.txt"
+    }
+
     /// Every complete file of the drop folder, most urgent first: announcements are published,
     /// batches run through the chain.
     func runBatches(dryRun: Bool, progress: (@Sendable (BatchProgress) -> Void)?, into summary: inout RunSummary) async throws {
         let dropFolder = DropFolder(root: workspace.root, settle: workspace.configuration.settle)
         let (ready, settling) = try dropFolder.scan(now: clock(), complete: arrivedComplete)
         summary.settlingFiles = settling
+        summary.notes += DropFolder.refused(in: dropFolder.folder)
         let runner = batchRunner(dryRun: dryRun)
         for url in prioritized(ready) {
             if shouldStop() { break }
@@ -337,8 +345,7 @@ public struct WorkspaceRun: Sendable {
                     summary.notes.append("\(url.lastPathComponent): \(try await noticePublisher(url))")
                     try dropFolder.markProcessed(url)
                 } catch let rejection as BatchRejection {
-                    summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
-                    try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+                    try reject(url, as: url.lastPathComponent, because: rejection, in: dropFolder, into: &summary)
                 }
                 continue
             }
@@ -374,8 +381,9 @@ public struct WorkspaceRun: Sendable {
                 summary.interruptedFiles.append(url.lastPathComponent)
                 return false
             }
-            summary.processedFiles.append(url.lastPathComponent)
+            // Said done only once it is in processed/ (an unwritable processed/ rejects it instead).
             if !dryRun { try dropFolder.markProcessed(url) }
+            summary.processedFiles.append(url.lastPathComponent)
         } catch var rejection as BatchRejection {
             try log.flush()
             // Rows handled before the problem (or the whole file, when only the move to
@@ -385,8 +393,11 @@ public struct WorkspaceRun: Sendable {
             } else if let partial = rejection.handled {
                 summary.merge(partial)
             }
-            summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
-            if !dryRun { try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone) }
+            if dryRun {
+                summary.rejectedFiles.append((url.lastPathComponent, rejection.description))
+            } else {
+                try reject(url, as: url.lastPathComponent, because: rejection, in: dropFolder, into: &summary)
+            }
         }
         return true
     }
@@ -437,11 +448,10 @@ public struct WorkspaceRun: Sendable {
                 summary.add(channel: RunSummary.rowLevel, status: DeliveryStatus.duplicate.rawValue, count: rows)
                 summary.notes.append("\(name): \(reason)")
             }
-            summary.processedFiles.append(name)
             try dropFolder.markProcessed(url)
+            summary.processedFiles.append(name)
         } catch let rejection as BatchRejection {
-            summary.rejectedFiles.append((name, rejection.description))
-            try dropFolder.reject(url, because: rejection, at: clock(), timeZone: workspace.configuration.timeZone)
+            try reject(url, as: name, because: rejection, in: dropFolder, into: &summary)
         }
     }
 

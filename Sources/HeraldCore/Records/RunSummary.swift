@@ -13,6 +13,9 @@ public struct RunSummary: Sendable, Hashable {
     public var processedFiles: [String] = []
     /// Batch files rejected, with the reason.
     public var rejectedFiles: [(name: String, reason: String)] = []
+    /// Where each rejected file's explanation was written (`recipients/rejected/NAME.error.txt`,
+    /// or `NAME.1.EXT.error.txt` when the name was taken), by the name in `rejectedFiles`.
+    public var rejectedExplanations: [String: String] = [:]
     /// Files left in the inbox because they are still being written.
     public var settlingFiles: [String] = []
     /// Files left in the inbox because the run was asked to stop while reading them.
@@ -73,6 +76,7 @@ public struct RunSummary: Sendable, Hashable {
         }
         processedFiles += other.processedFiles
         rejectedFiles += other.rejectedFiles
+        rejectedExplanations.merge(other.rejectedExplanations) { _, new in new }
         settlingFiles += other.settlingFiles
         interruptedFiles += other.interruptedFiles
         spooledRetried += other.spooledRetried
