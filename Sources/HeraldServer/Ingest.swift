@@ -34,6 +34,10 @@ struct NotificationIngest: Sendable {
     private var folder: URL { paths.root.appendingPathComponent("outbox/ingest", isDirectory: true) }
 
     func accept(_ body: Data, key: String?, tenant: String, client: String) async throws -> Outcome {
+        // The rules a dropped file is read by (UTF-8, strict syntax, no key twice), before any parser forgives.
+        if let problem = StrictJSON.problem(in: body) {
+            return .rejected(status: 400, code: "bad_request", message: problem, rows: [])
+        }
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             return .rejected(status: 400, code: "bad_request", message: "the body must be a JSON object: one row, or a batch with \"recipients\"", rows: [])
         }

@@ -76,6 +76,22 @@ import HeraldTestSupport
         #expect(throws: BatchRejection(line: 1, reason: reason)) { try read("order_shipped.json", contents) }
     }
 
+    // Issue 26: a key given twice in a JSON row was accepted silently, the last one winning.
+    @Test func aKeyGivenTwiceMakesTheRowUnreadableNamingIt() throws {
+        let (_, lines) = try read("order_shipped.jsonl", """
+            {"user_id": "1", "orderId": "A1", "user_id": "2"}
+            {"user_id": "3", "params": {"orderId": "A3", "orderId": "A4"}}
+            {"user_id": "5", "orderId": "A5", "note": "\\"user_id\\": 9"}
+            """)
+        let reasons = lines.map { record -> String? in if case let .unreadable(_, _, reason) = record { reason } else { nil } }
+        #expect(reasons[0] == "the key 'user_id' appears twice in one object; write each key once")
+        #expect(reasons[1] == "the key 'orderId' appears twice in one object; write each key once")
+        #expect(reasons[2] == nil, "a key's name inside a string value is no key")
+        let (_, rows) = try read("order_shipped.json", #"{"recipients": [{"user_id": "1", "email": "a@example.com", "email": "b@example.com"}]}"#)
+        #expect(rows.count == 1 && { if case .unreadable = rows[0] { true } else { false } }())
+        #expect(throws: BatchRejection.self) { try read("order_shipped.json", #"{"template": "a", "template": "order_shipped", "recipients": []}"#) }
+    }
+
     // Issue 26: a dropped file could declare the id a posted batch has, or a file's computed id.
     @Test func onlyAFileThatServeWroteMayCarryAnAPIBatchID() throws {
         for id in ["api:0:app:squat-2026", "SHA256:00ff"] {

@@ -83,11 +83,11 @@ import Testing
         let client: any TestClientProtocol
 
         func request(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, tenant: String? = nil,
-                     headers extra: HTTPFields = [:], body: String? = nil) async throws -> Reply {
+                     headers extra: HTTPFields = [:], body: String? = nil, bytes: [UInt8]? = nil) async throws -> Reply {
             var headers = extra
             if let token { headers[.authorization] = "Bearer \(token)" }
             if let tenant, let name = HTTPFields.Element.Name("X-Tenant-Id") { headers[name] = tenant }
-            return try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+            return try await client.execute(uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) } ?? body.map { ByteBuffer(string: $0) }) { response in
                 Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
             }
         }
@@ -272,6 +272,17 @@ import Testing
             let twice = try await client.request(.post, "/v1/notifications", token: T.appToken, tenant: "1",
                                                  body: #"{"template": "order_shipped", "user_id": "1", "tenant_id": "1", "TENANT_ID": "0", "params": {"orderId": "A"}}"#)
             #expect(twice.status == 422 && twice.body.contains("twice"), "\(twice.status) \(twice.body)")
+            // Issue 26: a posted body was parsed more forgivingly than the same bytes dropped as a
+            // file (a trailing comma, UTF-16, a key twice were accepted): one reader, one set of rules.
+            for (bad, reason) in [(#"{"template": "order_shipped", "user_id": "1", "params": {"orderId": "A"},}"#, "not valid JSON"),
+                                  (#"{"template": "order_shipped", "user_id": "1", "user_id": "2", "params": {"orderId": "A"}}"#, "appears twice")] {
+                let reply = try await client.request(.post, "/v1/notifications", token: T.appToken, body: bad)
+                #expect(reply.status == 400 && reply.body.contains(reason), "\(bad): \(reply.status) \(reply.body)")
+            }
+            let utf16: [UInt8] = [0xFF, 0xFE] + Array(#"{"template": "order_shipped", "user_id": "1", "params": {"orderId": "A"}}"#.utf16)
+                .flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+            let sixteen = try await client.request(.post, "/v1/notifications", token: T.appToken, bytes: utf16)
+            #expect(sixteen.status == 400 && sixteen.body.contains("UTF-16"), "\(sixteen.status) \(sixteen.body)")
             for bad in ["nope", "[1, 2]", #"{"recipients": []}"#] {
                 let reply = try await client.request(.post, "/v1/notifications", token: T.appToken, body: bad)
                 #expect([400, 422].contains(reply.status), "\(bad): \(reply.status)")

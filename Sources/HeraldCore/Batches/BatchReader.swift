@@ -215,6 +215,8 @@ final class JSONBatchReader: BatchReader {
                     anyTemplateInRecipients = try Self.skipRecipients(scan) || anyTemplateInRecipients
                 } else {
                     let bytes = try scan.captureValue()
+                    guard fields[key] == nil else { throw BatchRejection(line: scan.line, reason: "the batch names \(Echo.quoted(key)) twice; write each key once") }
+                    if let problem = StrictJSON.duplicateKeyProblem(in: bytes) { throw BatchRejection(line: scan.line, reason: "\(Echo.quoted(key)): \(problem)") }
                     fields[key] = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
                 }
             }
@@ -282,6 +284,7 @@ final class JSONBatchReader: BatchReader {
             guard let object = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? [String: Any] else {
                 return .unreadable(row: index, line: line, reason: "recipient \(index) is not a JSON object")
             }
+            if let problem = StrictJSON.duplicateKeyProblem(in: bytes) { return .unreadable(row: index, line: line, reason: problem) }
             if let problem = JSONValues.structuredValueProblem(object) { return .unreadable(row: index, line: line, reason: problem) }
             var row = JSONValues.row(object, number: index, line: line, defaults: defaults, template: template, channels: channels)
             if row.sendAt == nil { row.sendAt = sendAt }
@@ -321,6 +324,7 @@ final class JSONLinesBatchReader: BatchReader {
             guard let recipient = object as? [String: Any] else {
                 return .unreadable(row: rowNumber, line: line, reason: "each line must be one JSON object")
             }
+            if let problem = StrictJSON.duplicateKeyProblem(in: bytes) { return .unreadable(row: rowNumber, line: line, reason: problem) }
             if let problem = JSONValues.structuredValueProblem(recipient) { return .unreadable(row: rowNumber, line: line, reason: problem) }
             return .row(JSONValues.row(recipient, number: rowNumber, line: line, defaults: [:], template: template, channels: nil))
         }

@@ -20,7 +20,7 @@ final class JSONStream {
     /// Arrays and objects nested deeper than this are refused (no stack overflow on `[[[[…`).
     static let maximumDepth = 256
 
-    private let handle: FileHandle
+    private let handle: FileHandle?
     private var buffer: [UInt8] = []
     private var position = 0
     private var atEnd = false
@@ -33,15 +33,23 @@ final class JSONStream {
 
     /// Opens `url` and starts reading at `offset` (which is on `line`).
     init(url: URL, offset: UInt64 = 0, line: Int = 1) throws {
-        handle = try FileHandle(forReadingFrom: url)
+        let handle = try FileHandle(forReadingFrom: url)
         if offset > 0 { try handle.seek(toOffset: offset) }
+        self.handle = handle
         base = offset
         lineStart = offset
         self.line = line
     }
 
+    /// Reads `data` (a request body) by the same rules as a file.
+    init(data: Data) {
+        handle = nil
+        buffer = Array(data)
+        atEnd = true
+    }
+
     deinit {
-        try? handle.close()
+        try? handle?.close()
     }
 
     /// Bytes consumed from the start of the file.
@@ -50,7 +58,7 @@ final class JSONStream {
     /// The next byte without consuming it; nil at the end of the file.
     func peek() throws -> UInt8? {
         if position < buffer.count { return buffer[position] }
-        guard !atEnd else { return nil }
+        guard !atEnd, let handle else { return nil }
         base += UInt64(buffer.count)
         buffer = Array(try handle.read(upToCount: 64 * 1024) ?? Data())
         position = 0
@@ -241,5 +249,77 @@ final class JSONStream {
     private func describe(_ byte: UInt8?) -> String {
         guard let byte else { return "the end of the file" }
         return byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : String(format: "byte 0x%02X", byte)
+    }
+}
+
+/// The rules every JSON Herald reads is held to, whether dropped as a file or posted to
+/// `herald serve`: UTF-8 (strictly), RFC 8259 syntax (no trailing commas, no comments, one value),
+/// and no key twice in one object (JSON parsers keep the last silently, so a row saying
+/// `"mobile"` twice would send to the one nobody reviewed).
+public enum StrictJSON {
+    /// Why `data` breaks the rules, or nil.
+    public static func problem(in data: Data) -> String? {
+        guard String(data: data, encoding: .utf8) != nil else {
+            return "the body is not UTF-8 text" + (data.starts(with: [0xFF, 0xFE]) || data.starts(with: [0xFE, 0xFF]) ? " (it looks like UTF-16)" : "")
+        }
+        let stream = JSONStream(data: data)
+        do {
+            try stream.skipSpace()
+            if try stream.peek() == 0xEF { for _ in 0..<3 { try stream.next() } }  // a UTF-8 BOM
+            try stream.skipValue()
+            try stream.skipSpace()
+            if try stream.peek() != nil { throw stream.error("text after the JSON value") }
+        } catch let error as JSONSyntaxError {
+            return "not valid JSON: \(error.reason) (line \(error.line), column \(error.column))"
+        } catch {
+            return "not valid JSON: \(error)"
+        }
+        return duplicateKeyProblem(in: data)
+    }
+
+    /// "the key 'K' appears twice in one object" for the first key repeated in an object of
+    /// `bytes` (valid JSON), or nil.
+    public static func duplicateKeyProblem(in bytes: some Collection<UInt8>) -> String? {
+        var stack: [(object: Bool, keys: Set<String>)] = []
+        var expectKey = false
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                stack.append((true, []))
+                expectKey = true
+            case UInt8(ascii: "["):
+                stack.append((false, []))
+                expectKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                _ = stack.popLast()
+                expectKey = false
+            case UInt8(ascii: ","):
+                expectKey = stack.last?.object ?? false
+            case UInt8(ascii: "\""):
+                let start = index
+                var escaped = false
+                index = bytes.index(after: index)
+                while index < bytes.endIndex {
+                    let byte = bytes[index]
+                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { break }
+                    index = bytes.index(after: index)
+                }
+                if expectKey, index < bytes.endIndex, !stack.isEmpty {
+                    let raw = Data(bytes[start...index])
+                    let key = (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed) as? String)
+                        ?? String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                    if !stack[stack.count - 1].keys.insert(key).inserted {
+                        return "the key \(Echo.quoted(key)) appears twice in one object; write each key once"
+                    }
+                    expectKey = false
+                }
+            default:
+                break
+            }
+            guard index < bytes.endIndex else { break }
+            index = bytes.index(after: index)
+        }
+        return nil
     }
 }
