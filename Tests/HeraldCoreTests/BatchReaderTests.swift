@@ -76,6 +76,20 @@ import HeraldTestSupport
         #expect(throws: BatchRejection(line: 1, reason: reason)) { try read("order_shipped.json", contents) }
     }
 
+    // Issue 26: one huge value was read whole before its row was refused; now a row over the
+    // limit is skipped as it is read, in JSON and JSON lines as in CSV, and the file reads on.
+    @Test func aRowOverTheLimitIsUnreadableAndTheRestReadsOn() throws {
+        let big = String(repeating: "长", count: CSVReader.largestRecord / 3 + 10)
+        let (_, lines) = try read("order_shipped.jsonl", "{\"user_id\": \"1\", \"note\": \"\(big)\"}\n{\"user_id\": \"2\"}\n")
+        guard case let .unreadable(_, line, reason) = lines[0] else { Issue.record("\(lines[0])"); return }
+        #expect(line == 1 && reason.contains("longer than 1 MB"))
+        #expect({ if case let .row(row) = lines[1] { row.recipient.userID == "2" } else { false } }())
+        let (_, rows) = try read("order_shipped.json", "{\"recipients\": [{\"user_id\": \"1\", \"note\": \"\(big)\"}, {\"user_id\": \"2\"}]}")
+        guard case let .unreadable(_, _, why) = rows[0] else { Issue.record("\(rows[0])"); return }
+        #expect(why.contains("longer than 1 MB"))
+        #expect({ if case let .row(row) = rows[1] { row.recipient.userID == "2" } else { false } }())
+    }
+
     // Issue 26: a key given twice in a JSON row was accepted silently, the last one winning.
     @Test func aKeyGivenTwiceMakesTheRowUnreadableNamingIt() throws {
         let (_, lines) = try read("order_shipped.jsonl", """

@@ -30,6 +30,20 @@ import HeraldTestSupport
         ])
     }
 
+    // Issue 26: one CSV field of 1 GB was read whole (5.3 GB RSS, 29 s) before the row was
+    // rejected as message_too_large. A row over the limit is skipped as it is read.
+    @Test(arguments: [7, 64 * 1024])
+    func aRowOverTheLimitIsAProblemAndIsNotHeld(bufferSize: Int) throws {
+        let big = String(repeating: "长", count: CSVReader.largestRecord / 3 + 10)
+        let text = "a,b\n1,\(big)\n\"2\",\"\(big)\nstill quoted\"\n3,4\n"
+        let result = try records(text, bufferSize: bufferSize)
+        #expect(result.count == 4)
+        #expect(result[1].problem == "field 2 makes this row longer than 1 MB; rows are read up to 1 MB")
+        #expect(result[1].fields == ["1", ""], "nothing of it is kept")
+        #expect(result[2].problem?.hasPrefix("field 2 makes this row longer") == true && result[2].line == 3)
+        #expect(result[3] == CSVRecord(fields: ["3", "4"], line: 5), "the rest of the file reads on, lines counted")
+    }
+
     @Test func carriageReturnOnlyLineEndings() throws {
         #expect(try records("a,b\rc,d\r").map(\.fields) == [["a", "b"], ["c", "d"]])
         #expect(try records("a,b\rc,d\r").map(\.line) == [1, 2])

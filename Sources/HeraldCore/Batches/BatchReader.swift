@@ -280,7 +280,10 @@ final class JSONBatchReader: BatchReader {
             }
             index += 1
             let line = stream.line
-            let bytes = try stream.captureValue()
+            guard let bytes = try stream.captureValue(limit: CSVReader.largestRecord) else {
+                return .unreadable(row: index, line: line,
+                                   reason: "recipient \(index) is longer than \(CSVReader.largestRecord >> 20) MB; rows are read up to \(CSVReader.largestRecord >> 20) MB")
+            }
             guard let object = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? [String: Any] else {
                 return .unreadable(row: index, line: line, reason: "recipient \(index) is not a JSON object")
             }
@@ -305,7 +308,7 @@ final class JSONLinesBatchReader: BatchReader {
     private var rowNumber = 0
 
     init(url: URL, impliedTemplate: String?) throws {
-        lines = try LineReader(url: url)
+        lines = try LineReader(url: url, limit: CSVReader.largestRecord)
         template = impliedTemplate
     }
 
@@ -313,6 +316,11 @@ final class JSONLinesBatchReader: BatchReader {
 
     func next() throws -> BatchRecord? {
         while let (line, bytes) = try lines.next() {
+            if lines.lastWasTooLong {
+                rowNumber += 1
+                return .unreadable(row: rowNumber, line: line,
+                                   reason: "the line is longer than \(CSVReader.largestRecord >> 20) MB; rows are read up to \(CSVReader.largestRecord >> 20) MB")
+            }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             rowNumber += 1
             let object: Any
@@ -332,7 +340,8 @@ final class JSONLinesBatchReader: BatchReader {
     }
 }
 
-/// Reads a file line by line in 64 KiB chunks.
+/// Reads a file line by line in 64 KiB chunks. With a `limit`, a longer line is skipped as it is
+/// read (never held): it comes back empty, with `lastWasTooLong` set.
 final class LineReader {
     private let handle: FileHandle
     private var pending: [UInt8] = []
@@ -340,8 +349,13 @@ final class LineReader {
     private var done = false
     private let size: Double
     private var consumed = 0
+    private let limit: Int?
+    private var skipping = false
+    /// Whether the line `next()` returned last was over the limit (and came back empty).
+    private(set) var lastWasTooLong = false
 
-    init(url: URL) throws {
+    init(url: URL, limit: Int? = nil) throws {
+        self.limit = limit
         handle = try FileHandle(forReadingFrom: url)
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         self.size = Double(max(1, size))
@@ -361,15 +375,25 @@ final class LineReader {
                 consumed += bytes.count + 1
                 if line == 0, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
                 line += 1
-                return (line, bytes)
+                lastWasTooLong = skipping || (limit.map { bytes.count > $0 } ?? false)
+                skipping = false
+                return (line, lastWasTooLong ? [] : bytes)
             }
             if done {
-                guard !pending.isEmpty else { return nil }
+                guard !pending.isEmpty || skipping else { return nil }
                 let bytes = pending
                 pending = []
                 consumed += bytes.count
                 line += 1
-                return (line, bytes)
+                lastWasTooLong = skipping || (limit.map { bytes.count > $0 } ?? false)
+                skipping = false
+                return (line, lastWasTooLong ? [] : bytes)
+            }
+            if let limit, pending.count > limit {
+                // No line end within the limit: drop what came, and the rest of the line as it comes.
+                consumed += pending.count
+                pending = []
+                skipping = true
             }
             let chunk = try handle.read(upToCount: 64 * 1024) ?? Data()
             if chunk.isEmpty { done = true } else { pending += chunk }

@@ -43,6 +43,10 @@ public struct CSVReadError: Error, Sendable, Hashable, CustomStringConvertible {
 /// while let record = try reader.next() { print(record.line, record.fields) }
 /// ```
 public final class CSVReader {
+    /// The longest record kept (1 MiB): a longer one is skipped to its end as it is read, never
+    /// held, and comes back empty with a problem, so a 1 GB field costs a scan, not 1 GB.
+    public static let largestRecord = 1 << 20
+
     private let handle: FileHandle
     private var buffer: [UInt8]
     private var count = 0
@@ -101,14 +105,29 @@ public final class CSVReader {
         var problem: String?
         var startLine = line
         var started = false
+        var kept = 0
+        var oversized: Int?
         field.removeAll(keepingCapacity: true)
 
+        /// Drops what was read of the record once it is over the limit.
+        func bound() {
+            if oversized == nil, kept + field.count > Self.largestRecord { oversized = fields.count + 1 }
+            if oversized != nil { field.removeAll(keepingCapacity: true) }
+        }
         func endField() throws {
+            if oversized != nil {
+                fields.append("")
+                return
+            }
             guard let value = String(validating: field, as: UTF8.self) else {
                 throw CSVReadError(line: line, reason: "not valid UTF-8 (is the file saved as GBK or Excel's ANSI? save it as UTF-8)")
             }
+            kept += field.count
             fields.append(value)
             field.removeAll(keepingCapacity: true)
+        }
+        func tooLong() -> String? {
+            oversized.map { "field \($0) makes this row longer than \(Self.largestRecord >> 20) MB; rows are read up to \(Self.largestRecord >> 20) MB" }
         }
 
         while true {
@@ -137,7 +156,7 @@ public final class CSVReader {
                     try endField()
                     line += 1
                     afterCR = byte == 0x0D
-                    return CSVRecord(fields: fields, line: startLine, problem: problem)
+                    return CSVRecord(fields: fields, line: startLine, problem: tooLong() ?? problem)
                 case 0x22 where state == .fieldStart:
                     state = .quoted
                 default:
@@ -151,6 +170,7 @@ public final class CSVReader {
                     }
                     field.append(contentsOf: buffer[position..<end])
                     position = end
+                    bound()
                 }
             case .quoted:
                 if byte == 0x22 {
@@ -171,6 +191,7 @@ public final class CSVReader {
                     line += lines
                     field.append(contentsOf: buffer[position..<end])
                     position = end
+                    bound()
                 }
             case .quoteInQuoted:
                 switch byte {
@@ -193,7 +214,7 @@ public final class CSVReader {
             problem = problem ?? "a quoted field starting on this line is never closed"
         }
         try endField()
-        return CSVRecord(fields: fields, line: startLine, problem: problem)
+        return CSVRecord(fields: fields, line: startLine, problem: tooLong() ?? problem)
     }
 }
 

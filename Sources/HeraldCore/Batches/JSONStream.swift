@@ -30,6 +30,9 @@ final class JSONStream {
     private var lineStart: UInt64 = 0
     /// When set, every byte consumed is appended here.
     private var captured: [UInt8]?
+    /// The most `captureValue(limit:)` keeps; past it the value is skipped, not held.
+    private var captureLimit = Int.max
+    private var overflowed = false
 
     /// Opens `url` and starts reading at `offset` (which is on `line`).
     init(url: URL, offset: UInt64 = 0, line: Int = 1) throws {
@@ -71,7 +74,13 @@ final class JSONStream {
     func next() throws -> UInt8? {
         guard let byte = try peek() else { return nil }
         position += 1
-        captured?.append(byte)
+        if captured != nil {
+            captured?.append(byte)
+            if captured?.count ?? 0 > captureLimit {
+                overflowed = true
+                captured?.removeAll(keepingCapacity: true)
+            }
+        }
         if byte == 0x0A {
             line += 1
             lineStart = offset
@@ -120,8 +129,10 @@ final class JSONStream {
         let start = captured?.count
         if start == nil { captured = [] }
         try skipString()
-        let bytes = Array((captured ?? [])[(start ?? 0)...])
+        let all = captured ?? []
+        let bytes = Array(all[min(start ?? 0, all.count)...])
         if start == nil { captured = nil }
+        if overflowed { return "" }  // part of a value too long to keep: its keys do not matter
         // Most keys have no escapes: their bytes between the quotes are the text (already checked UTF-8).
         if !bytes.contains(UInt8(ascii: "\\")) { return String(decoding: bytes.dropFirst().dropLast(), as: UTF8.self) }
         guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? String else {
@@ -155,13 +166,25 @@ final class JSONStream {
         } while try separator(UInt8(ascii: "]"), inside: what)
     }
 
-    /// Consumes one value (after white space) and returns its bytes.
-    func captureValue() throws -> [UInt8] {
+    /// Consumes one value (after white space) and returns its bytes; nil when it is longer than
+    /// `limit` bytes (then it was skipped as it was read, and nothing of it is held).
+    func captureValue(limit: Int) throws -> [UInt8]? {
         try skipSpace()
         captured = []
-        defer { captured = nil }
+        captureLimit = limit
+        overflowed = false
+        defer {
+            captured = nil
+            captureLimit = .max
+            overflowed = false
+        }
         try skipValue()
-        return captured ?? []
+        return overflowed ? nil : captured ?? []
+    }
+
+    /// Consumes one value (after white space) and returns its bytes.
+    func captureValue() throws -> [UInt8] {
+        try captureValue(limit: .max) ?? []
     }
 
     /// Consumes one value (after white space), checking its syntax.
