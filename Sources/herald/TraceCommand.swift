@@ -58,7 +58,12 @@ extension Herald {
                 : logs.map { URL(fileURLWithPath: $0, relativeTo: workspace.root).standardizedFileURL }
             var lines: [TraceIndex.Line] = []
             do {
-                for folder in folders { lines += try TraceIndex(logDirectory: folder).lines(matching: query, since: first) }
+                for folder in folders {
+                    let (found, warnings) = try TraceIndex(logDirectory: folder).search(query, since: first)
+                    lines += found
+                    // What the index could not answer is said, so "nothing found" is never a silent guess.
+                    for warning in warnings { printError("herald trace: \(warning)") }
+                }
             } catch {
                 printError("herald trace: cannot read the log index: \(error)")
                 throw ExitCode(2)

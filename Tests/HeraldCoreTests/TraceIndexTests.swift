@@ -83,6 +83,43 @@ import HeraldTestSupport
         #expect(try index.lines(matching: .address("u12@example.com")).isEmpty, "a masked recipient cannot be indexed by address")
     }
 
+    // Issue 26: after the index was deleted, a search by address in a masked log answered
+    // "nothing found" forever; a truncated or overwritten index, or a replaced key, answered
+    // nothing without a word; an index with every byte flipped killed `herald trace` (a trap).
+    @Test func aDamagedOrRebuiltIndexSaysWhatItCannotAnswer() throws {
+        let workspace = try TemporaryWorkspace()
+        let folder = workspace.url.appendingPathComponent("outbox/log")
+        try log(folder, (1...20).map { event("m\($0)", row: $0, channel: .mail, address: "u\($0)@example.com", user: "user\($0)") })
+        let index = TraceIndex(logDirectory: folder)
+        let indexFolder = folder.appendingPathComponent(".index")
+        let idx = try #require(FileManager.default.contentsOfDirectory(atPath: indexFolder.path).first { $0.hasSuffix(".idx") })
+        let url = indexFolder.appendingPathComponent(idx)
+        #expect(try index.search(.address("u3@example.com")) .lines.count == 1)
+        #expect(try index.search(.address("u3@example.com")).warnings.isEmpty)
+
+        // Every byte flipped: no trap, the index is set aside and rebuilt, and the answer says so.
+        try Data(try Data(contentsOf: url).map { ~$0 }).write(to: url)
+        let flipped = try index.search(.address("u3@example.com"))
+        #expect(flipped.lines.isEmpty)
+        #expect(flipped.warnings.contains { $0.contains("the index was damaged") }, "\(flipped.warnings)")
+        #expect(flipped.warnings.contains { $0.contains("masks recipients") }, "why an address cannot be found: \(flipped.warnings)")
+        #expect(FileManager.default.fileExists(atPath: url.path + ".damaged"))
+        #expect(try index.search(.message("m3")).lines.count == 1, "by message id it still answers")
+        #expect(try index.search(.user("user3")).warnings.contains { $0.contains("does not hold user ids") })
+
+        // Made with another key (the key file replaced): records that do not match the lines.
+        try FileManager.default.removeItem(at: indexFolder)
+        try log(folder, [event("m21", row: 21, channel: .mail, address: "u21@example.com", user: "user21", at: 1)])
+        try DurableFile.write(Data("1234abcd\n".utf8), to: indexFolder.appendingPathComponent("key"))
+        let rekeyed = try index.search(.message("m21"))
+        #expect(rekeyed.lines.count == 1 && rekeyed.warnings.contains { $0.contains("made with another key") }, "\(rekeyed.warnings)")
+
+        // Deleted: rebuilt from a masked log, which cannot answer by address, and says so.
+        try FileManager.default.removeItem(at: url)
+        let deleted = try index.search(.address("u21@example.com"))
+        #expect(deleted.lines.isEmpty && deleted.warnings.contains { $0.contains("masks recipients") })
+    }
+
     @Test func twoWritersOfOneDayNeitherOverwriteNorMisindexEachOther() throws {
         let workspace = try TemporaryWorkspace()
         let folder = workspace.url.appendingPathComponent("outbox/log")

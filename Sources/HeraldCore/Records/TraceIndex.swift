@@ -49,12 +49,27 @@ public struct TraceIndex: Sendable {
     /// The lines matching `query` in the logs of `since` (a day, `YYYY-MM-DD`) and later, in
     /// file order. Days whose index is missing or behind their log are indexed first.
     public func lines(matching query: Query, since: String? = nil) throws -> [Line] {
+        try search(query, since: since).lines
+    }
+
+    /// The lines matching `query`, and what the index could not answer: a day whose index was
+    /// rebuilt from a log that masks recipients (or holds no user ids) cannot find a message by
+    /// address (or user) on that day, and says so instead of answering "nothing". A damaged
+    /// index (truncated, overwritten, made with another key) is set aside as
+    /// `DAY.idx.damaged` and rebuilt from the log, with a warning.
+    public func search(_ query: Query, since: String? = nil) throws -> (lines: [Line], warnings: [String]) {
         let days = Self.days(in: logDirectory).filter { day in since.map { day >= $0 } ?? true }
-        guard !days.isEmpty else { return [] }
+        guard !days.isEmpty else { return ([], []) }
+        var warnings: [String] = []
         let key: TraceKey
         let indexes: [(String, Data)]
-        if let writer = try? TraceIndexWriter(logDirectory: logDirectory), (try? days.forEach { try catchUp($0, writer: writer) }) != nil {
+        if let writer = try? TraceIndexWriter(logDirectory: logDirectory),
+           (try? days.forEach { day in
+               if let damage = try verify(day, key: writer.key) { warnings.append(damage) }
+               try catchUp(day, writer: writer)
+           }) != nil {
             key = writer.key
+            for day in days { if let gap = gap(of: day, for: query) { warnings.append(gap) } }
             // The index files are mapped, not read: the scans below touch each record once.
             indexes = days.map { day in
                 (day, (try? Data(contentsOf: folder.appendingPathComponent("\(day).idx"), options: .alwaysMapped)) ?? Data())
@@ -65,7 +80,11 @@ public struct TraceIndex: Sendable {
             key = TraceKey(seed: UInt64.random(in: 1...UInt64.max))
             indexes = try days.map { day in
                 var bytes: [UInt8] = []
-                for record in try records(ofDay: day, from: 0, key: key) { record.append(to: &bytes) }
+                let (records, masked) = try records(ofDay: day, from: 0, key: key)
+                for record in records { record.append(to: &bytes) }
+                if let gap = Self.gap(day: day, masked: masked, query: query, why: "the log folder cannot be written, so it was indexed from the log") {
+                    warnings.append(gap)
+                }
                 return (day, Data(bytes))
             }
         }
@@ -89,7 +108,7 @@ public struct TraceIndex: Sendable {
             let target = key.hash(user)
             for (_, data) in indexes { Self.scan(data) { if $0.user == target { messages.insert($0.message) } } }
         }
-        guard !messages.isEmpty else { return [] }
+        guard !messages.isEmpty else { return ([], warnings) }
 
         var found: [Line] = []
         for (day, data) in indexes {
@@ -100,7 +119,60 @@ public struct TraceIndex: Sendable {
                 Line(day: day, offset: $0.offset, text: $0.text)
             }
         }
-        return found
+        return (found, warnings)
+    }
+
+    /// What a query of `query`'s kind cannot find on `day`, when its index was rebuilt from the log.
+    func gap(of day: String, for query: Query) -> String? {
+        guard let text = try? String(contentsOf: folder.appendingPathComponent("\(day).rebuilt"), encoding: .utf8) else { return nil }
+        return Self.gap(day: day, masked: text.contains("masked"), query: query, why: "its index was rebuilt from the log")
+    }
+
+    static func gap(day: String, masked: Bool, query: Query, why: String) -> String? {
+        switch query {
+        case .message: nil
+        case .address where masked:
+            "\(day): \(why), which masks recipients: messages to an address cannot be found on that day (search by message id)"
+        case .address: nil
+        case .user:
+            "\(day): \(why), which does not hold user ids: messages of a user cannot be found on that day (search by message id or --to)"
+        }
+    }
+
+    /// Checks `day`'s index against its log: offsets inside the log and in order, and its first
+    /// and last records naming the message of the line they point at under this key. A damaged
+    /// index is set aside (`DAY.idx.damaged`) to be rebuilt; says what was wrong, or nil.
+    func verify(_ day: String, key: TraceKey) throws -> String? {
+        let url = folder.appendingPathComponent("\(day).idx")
+        guard let data = try? Data(contentsOf: url, options: .alwaysMapped), !data.isEmpty else { return nil }
+        let log = logDirectory.appendingPathComponent("\(day).jsonl")
+        let size = UInt64((try? FileManager.default.attributesOfItem(atPath: log.path)[.size] as? NSNumber)?.uint64Value ?? 0)
+        var problem: String?
+        var previous: UInt64 = 0
+        var first: TraceRecord?, last: TraceRecord?
+        Self.scan(data) { record in
+            guard problem == nil else { return }
+            if record.offset >= size || record.offset < previous { problem = "its records point outside the log or out of order" }
+            previous = record.offset
+            if first == nil { first = record }
+            last = record
+        }
+        if problem == nil {
+            for record in [first, last].compactMap({ $0 }) {
+                guard let line = try Self.read(log, at: [record.offset]).first, let id = Self.field("message_id", in: line.text),
+                      key.hash(id) == record.message else {
+                    problem = "its records do not match the log's lines (overwritten, or made with another key)"
+                    break
+                }
+            }
+        }
+        guard let problem else { return nil }
+        let aside = folder.appendingPathComponent("\(day).idx.damaged")
+        unlink(aside.path)
+        guard rename(url.path, aside.path) == 0 else {
+            throw TraceIndexError("outbox/log/.index/\(day).idx is damaged (\(problem)) and cannot be set aside: \(String(cString: strerror(errno)))")
+        }
+        return "\(day): the index was damaged (\(problem)); it was set aside as .index/\(day).idx.damaged and rebuilt from the log"
     }
 
     /// Calls `visit` with each record of an index file's bytes, in order.
@@ -142,30 +214,38 @@ public struct TraceIndex: Sendable {
             covered = last.offset + UInt64(line.text.utf8.count) + 1
         }
         guard covered < size else { return }
-        try writer.append(try records(ofDay: day, from: covered, key: writer.key), day: day)
+        let (records, masked) = try records(ofDay: day, from: covered, key: writer.key)
+        try writer.append(records, day: day)
+        // Records read from the log have no user ids, and no addresses where the log masks them.
+        if !records.isEmpty {
+            try DurableFile.write(Data((masked ? "masked\n" : "users\n").utf8), to: folder.appendingPathComponent("\(day).rebuilt"))
+        }
     }
 
     /// Index records of `day`'s log lines from byte `covered` on, read from the lines themselves
     /// (no `user_id`: lines do not hold it).
-    func records(ofDay day: String, from covered: UInt64, key: TraceKey) throws -> [TraceRecord] {
-        guard let handle = FileHandle(forReadingAtPath: logDirectory.appendingPathComponent("\(day).jsonl").path) else { return [] }
+    func records(ofDay day: String, from covered: UInt64, key: TraceKey) throws -> (records: [TraceRecord], masked: Bool) {
+        guard let handle = FileHandle(forReadingAtPath: logDirectory.appendingPathComponent("\(day).jsonl").path) else { return ([], false) }
         defer { try? handle.close() }
         try handle.seek(toOffset: covered)
         let bytes = [UInt8](try handle.readToEnd() ?? Data())
         var records: [TraceRecord] = []
+        var masked = false
         var start = 0
         while let newline = bytes[start...].firstIndex(of: 0x0A) {
             if let object = try? JSONSerialization.jsonObject(with: Data(bytes[start..<newline])) as? [String: Any],
                let id = object["message_id"] as? String {
                 let related = object["escalated_from"] as? String ?? object["digest"] as? String
                 // A masked recipient never matches a query; a full one (log: {recipients: full}) does.
-                let address = (object["recipient"] as? String).map { key.address($0) }
+                let recipient = object["recipient"] as? String
+                if recipient?.contains("*") == true { masked = true }
+                let address = recipient.map { key.address($0) }
                 records.append(TraceRecord(message: key.hash(id), related: related.map(key.hash) ?? 0,
                                            address: address ?? 0, user: 0, offset: covered + UInt64(start)))
             }
             start = newline + 1
         }
-        return records
+        return (records, masked)
     }
 
     /// The last whole record of one `.idx` file (nil when it has none).
@@ -208,6 +288,15 @@ public struct TraceIndex: Sendable {
     static func field(_ name: String, in line: String) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
         return object[name] as? String
+    }
+}
+
+/// The index cannot be used, and why.
+public struct TraceIndexError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }
 
