@@ -61,6 +61,46 @@ import HeraldTestSupport
         #expect(other.stats.connections == 0)
     }
 
+    // Issue 26: a server that took the whole message and then dropped the connection (or
+    // answered after the timeout) made Herald hand the message to the next account too: both
+    // servers held it. After the final dot a lost reply is `outcome_unknown`, not a failover.
+    @Test func aReplyLostAfterTheFinalDotIsNotHandedToAnotherAccount() throws {
+        let dropping = try SMTPTestServer(dropAfterData: true)
+        let backup = try SMTPTestServer()
+        let workspace = try workspace(primary: "host: 127.0.0.1, port: \(dropping.port)", backup: backup.port, rows: 2)
+        let run = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(run.status == 1, "a message that may not have arrived needs a look: \(run.stdout)")
+        #expect(dropping.stats.messages == 2, "the first server has both")
+        let shown = try accounts(workspace)
+        #expect(backup.stats.connections == 0, "and no second server was asked: \(shown)")
+        let lines = try workspace.logEvents().filter { $0["file"] as? String == "welcome.csv" }
+        #expect(lines.count == 2 && lines.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? String == "outcome_unknown" },
+                "\(lines)")
+        #expect(run.stdout.contains("outcome_unknown") || run.stdout.contains("failed"), "counted: \(run.stdout)")
+        let spooled = ((try? FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/spool").path)) ?? [])
+            .filter { $0.hasSuffix(".json") }
+        #expect(spooled.isEmpty, "nor spooled to be sent again: \(spooled)")
+
+        // The operator may prefer a possible duplicate to a possible loss.
+        let dropping2 = try SMTPTestServer(dropAfterData: true)
+        let backup2 = try SMTPTestServer()
+        let optIn = try TemporaryWorkspace(files: [
+            "herald.yaml": """
+                timezone: Asia/Shanghai
+                mail:
+                  accounts:
+                    primary: {transport: smtp, host: 127.0.0.1, port: \(dropping2.port), security: none, from: noreply@shop.example.com, timeout: 5s, resend_unconfirmed: true}
+                    backup: {transport: smtp, host: 127.0.0.1, port: \(backup2.port), security: none, from: noreply@mail2.shop.example.com, timeout: 5s}
+
+                """,
+            "templates/welcome.yaml": "mail: {account: [primary, backup], title: \"欢迎 {name}\", text: \"{name}，欢迎您！\"}\n",
+            "recipients/inbox/welcome.csv": "email,name\nuser1@example.com,用户1\n",
+        ])
+        let resent = try runHerald(["run", "--settle", "0s"], in: optIn.url)
+        #expect(resent.status == 0, "\(resent.stdout)\(resent.stderr)")
+        #expect(dropping2.stats.messages == 1 && backup2.stats.messages == 1, "both hold it: what the operator chose")
+    }
+
     @Test func overTheDailyQuotaTheNextAccountSendsOrTheMessageWaitsForMidnight() throws {
         let primary = try SMTPTestServer(), backup = try SMTPTestServer()
         let both = try workspace(primary: "host: 127.0.0.1, port: \(primary.port)", backup: backup.port, quota: 2, rows: 5)

@@ -35,14 +35,18 @@ public final class SMTPTestServer: @unchecked Sendable {
     /// line (`451 4.3.0 Try again later`); `auth` requires `user:password`; `starttls`
     /// (certificate, key) requires STARTTLS; `implicitTLS` speaks TLS from the first byte.
     /// `failFirst` answers `451` to the first K RCPTs of each recipient address, then accepts.
+    /// `dropAfterData` keeps each message and then closes the connection instead of answering
+    /// the final dot (the ambiguous failure: the server has the message, the client never hears).
     public init(rcptReply: String? = nil, dataReply: String? = nil, auth: String? = nil, failFirst: Int? = nil,
-                starttls: (certificate: URL, key: URL)? = nil, implicitTLS: (certificate: URL, key: URL)? = nil) throws {
+                starttls: (certificate: URL, key: URL)? = nil, implicitTLS: (certificate: URL, key: URL)? = nil,
+                dropAfterData: Bool = false) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-smtp-\(UUID().uuidString)")
         var arguments = ["--dir", directory.path]
         if let rcptReply { arguments += ["--rcpt-reply", rcptReply] }
         if let dataReply { arguments += ["--data-reply", dataReply] }
         if let auth { arguments += ["--auth", auth] }
         if let failFirst { arguments += ["--fail-first", String(failFirst)] }
+        if dropAfterData { arguments.append("--drop-after-data") }
         if let starttls { arguments += ["--starttls", starttls.certificate.path, starttls.key.path] }
         if let implicitTLS { arguments += ["--implicit-tls", implicitTLS.certificate.path, implicitTLS.key.path] }
         server = try LocalPythonServer(name: "smtp", script: Self.script, arguments: arguments, directory: directory)
@@ -97,6 +101,7 @@ parser.add_argument("--rcpt-reply")
 parser.add_argument("--data-reply")
 parser.add_argument("--auth")
 parser.add_argument("--fail-first", type=int, default=0)
+parser.add_argument("--drop-after-data", action="store_true")
 parser.add_argument("--starttls", nargs=2)
 parser.add_argument("--implicit-tls", nargs=2)
 args = parser.parse_args()
@@ -135,6 +140,8 @@ class Handler:
             with open(base + ".eml", "wb") as f:
                 f.write(envelope.original_content)
             save()
+        if args.drop_after_data:
+            server.transport.close()  # kept the message; the client never hears so
         return "250 2.0.0 Ok: queued as %05d" % number
 
 class CountingSMTP(SMTP):

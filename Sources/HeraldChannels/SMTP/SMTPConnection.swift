@@ -13,6 +13,8 @@ public struct SMTPReply: Sendable, Hashable {
     public var replyText: String
     /// libcurl's own explanation, for connection-level failures.
     public var errorText: String
+    /// Whether libcurl read the whole message to send it (the final dot follows it).
+    public var uploadComplete = false
 
     /// Creates a reply.
     public init(curlCode: Int, responseCode: Int, replyText: String = "", errorText: String = "") {
@@ -36,6 +38,13 @@ public struct SMTPReply: Sendable, Hashable {
     public var outcome: DeliveryOutcome {
         if curlCode == Int(CURLE_OK.rawValue) { return .sent() }
         let text = replyText.isEmpty ? errorText : replyText
+        // The whole message went and no reply to it came (the last reply is DATA's 354, or none):
+        // the server may have taken it. Not a failure another attempt may follow.
+        if uploadComplete && !(400..<600).contains(responseCode) {
+            return .permanent(code: FailureCode.outcomeUnknown.rawValue,
+                              "the server took the whole message and then gave no reply (\(errorText)); it may have been delivered, "
+                              + "so it is not sent again or through another account (resend_unconfirmed: true allows that)")
+        }
         if (400..<500).contains(responseCode) { return .transient(code: String(responseCode), text) }
         if (500..<600).contains(responseCode) {
             var outcome = DeliveryOutcome.permanent(code: String(responseCode), text)
@@ -67,6 +76,9 @@ final class SMTPConnection: @unchecked Sendable {
     // documents that they outlive every transfer.
     private let url: String
     private let settings: SMTPSettings
+
+    /// Whether its account may send again a message whose reply was lost (`resend_unconfirmed`).
+    var resendsUnconfirmed: Bool { settings.resendUnconfirmed }
 
     init?(settings: SMTPSettings, helo: String, label: String) {
         guard Self.curlReady, let handle = curl_easy_init() else { return nil }
@@ -140,8 +152,10 @@ final class SMTPConnection: @unchecked Sendable {
         ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &response)
         let detail = String(cString: errorBuffer)
         let errorText = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
-        return SMTPReply(curlCode: Int(result.rawValue), responseCode: response, replyText: responses.reply(code: response),
-                         errorText: errorText)
+        var reply = SMTPReply(curlCode: Int(result.rawValue), responseCode: response, replyText: responses.reply(code: response),
+                              errorText: errorText)
+        reply.uploadComplete = upload.offset == message.count
+        return reply
     }
 }
 

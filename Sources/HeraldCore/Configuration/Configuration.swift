@@ -99,6 +99,11 @@ public struct SMTPSettings: Sendable, Hashable {
     public var caFile: String?
     /// Open SMTP sessions kept for a batch.
     public var connections: Int
+    /// Whether a message whose server took it whole and then gave no reply (a timeout or a
+    /// dropped connection after the final dot) may be sent again, here or through the next
+    /// account (`resend_unconfirmed`, default false: it may have been delivered, so it is
+    /// recorded `failed` with `outcome_unknown` and goes nowhere else).
+    public var resendUnconfirmed = false
 
     /// Creates settings.
     public init(host: String, port: Int? = nil, security: SMTPSecurity = .starttls, username: String? = nil,

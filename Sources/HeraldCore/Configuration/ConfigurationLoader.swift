@@ -188,7 +188,8 @@ final class ConfigurationLoader {
     static func allowedKeys(_ what: String) -> [String] {
         switch what {
         case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
-                              "rate", "connections", "timeout", "ca_file", "max_size", "retry", "bounce_domain", "daily_quota"]
+                              "rate", "connections", "timeout", "ca_file", "max_size", "retry", "bounce_domain", "daily_quota",
+                              "resend_unconfirmed"]
         case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
                              "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret"]
         default: ["transport", "kind", "app_id", "rate", "retry", "app_secret", "endpoint"]
@@ -307,6 +308,7 @@ final class ConfigurationLoader {
         }
         if let value = duration(m, "timeout") { settings.timeout = value }
         if let value = integer(m, "connections", range: 1...64) { settings.connections = value }
+        if let value = reader.bool(m, "resend_unconfirmed") { settings.resendUnconfirmed = value }
         if let node = m["ca_file"], let path = reader.string(node, "'ca_file'") {
             let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : root?.appendingPathComponent(path)
             if let url, !FileManager.default.fileExists(atPath: url.path) {

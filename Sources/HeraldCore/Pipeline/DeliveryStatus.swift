@@ -198,6 +198,8 @@ public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     public static let attachmentMissing = FailureCode("attachment_missing")
     /// The message with its attachments is over the account's max_size.
     public static let messageTooLarge = FailureCode("message_too_large")
+    /// The provider took the whole message and its answer was lost: it may have been delivered.
+    public static let outcomeUnknown = FailureCode("outcome_unknown")
     /// The unsubscribe link is not an absolute http(s) or mailto URL.
     public static let invalidUnsubscribeURL = FailureCode("invalid_unsubscribe_url")
     // rate-limit
