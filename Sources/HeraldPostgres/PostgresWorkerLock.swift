@@ -62,13 +62,14 @@ public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
                                               [key(name, pool)]).first?.decode(Bool.self) ?? false
                 if taken { break }
                 guard ContinuousClock.now < deadline else {
-                    throw WorkerNameTaken(name: name, holder: try holder(in: session, name: name))
+                    throw WorkerNameTaken(name: name, holder: try holder(in: session, name: name, key: key(name, pool)))
                 }
                 Thread.sleep(forTimeInterval: 0.1)
             }
             try session.execute("""
-                INSERT INTO herald_workers (name, host, pid, started_at) VALUES ($1, $2, $3, now())
-                ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = excluded.started_at
+                INSERT INTO herald_workers (name, host, pid, started_at, backend_pid) VALUES ($1, $2, $3, now(), pg_backend_pid())
+                ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
+                                                 backend_pid = excluded.backend_pid
                 """, [name, ProcessInfo.processInfo.hostName, Int(getpid())])
         } catch {
             _ = try? connection.close().wait()
@@ -87,16 +88,26 @@ public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
                 try session.execute("SELECT pg_advisory_unlock(hashtext('herald worker'), hashtext($1))", [key(name, pool)])
                 return nil
             }
-            return try holder(in: session, name: name)
+            return try holder(in: session, name: name, key: key(name, pool))
         }
     }
 
-    private static func holder(in session: PostgresSession, name: String) throws -> String {
-        guard let row = try session.query("""
-            SELECT host, pid, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM herald_workers WHERE name = $1
-            """, [name]).first else { return "another process" }
-        let (host, pid, since) = try row.decode((String, Int, String).self)
-        return "pid \(pid) on \(host), running since \(since)"
+    /// The holder's host and pid from its row, once the row is the lock holder's own: the lock is
+    /// taken a moment before the row is written, so a row of another session (a predecessor's) or
+    /// none is asked again for up to two seconds before the answer is only "another process".
+    private static func holder(in session: PostgresSession, name: String, key: String) throws -> String {
+        for attempt in 0..<20 {
+            if attempt > 0 { Thread.sleep(forTimeInterval: 0.1) }
+            guard let row = try session.query("""
+                SELECT host, pid, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM herald_workers
+                WHERE name = $1 AND backend_pid IN (
+                    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                      AND classid = hashtext('herald worker')::oid AND objid = hashtext($2)::oid)
+                """, [name, key]).first else { continue }
+            let (host, pid, since) = try row.decode((String, Int, String).self)
+            return "pid \(pid) on \(host), running since \(since)"
+        }
+        return "another process"
     }
 
     private static func key(_ name: String, _ pool: PostgresPool) -> String {
@@ -112,6 +123,9 @@ public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
                 started_at TIMESTAMPTZ NOT NULL
             )
             """),
+        // The holding session, so a reader can tell the row of the lock's holder from a
+        // predecessor's row (the lock is taken a moment before the row is written).
+        ("workers-2", "ALTER TABLE herald_workers ADD COLUMN backend_pid INTEGER"),
     ]
 }
 
