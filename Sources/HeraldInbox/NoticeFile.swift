@@ -13,7 +13,12 @@ public enum NoticeFile {
     public static func publish(_ url: URL, to store: any InboxStore, now: Date) async throws -> Notice {
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+            let data = try Data(contentsOf: url)
+            // The rules every JSON Herald reads is held to (UTF-8, strict syntax, no key twice).
+            if let problem = StrictJSON.problem(in: data) { throw BatchRejection(reason: problem) }
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch let rejection as BatchRejection {
+            throw rejection
         } catch {
             throw BatchRejection(reason: "not valid JSON: \(error.localizedDescription)")
         }

@@ -270,6 +270,11 @@ extension HostileInputTests {
         #expect(run.status == 1)
         #expect(run.stdout.contains("maintenance.notice.json: rejected → recipients/rejected/maintenance.notice.json.error.txt: the announcement ends (2026-12-01T00:00:00.000Z) before it starts (2026-12-02T00:00:00.000Z), so nobody would ever see it; fix starts or ends"),
                 "\(run.stdout)")
+        // Issue 26's class of mistake: a key given twice (the last one silently winning) is refused here too.
+        try workspace.write("recipients/inbox/twice.notice.json", #"{"title": "维护", "content": "今晚维护", "tenant": "0", "tenant": "1"}"#)
+        let twice = try runHerald(["run", "--settle", "0s"], in: workspace.url)
+        #expect(twice.stdout.contains("twice.notice.json: rejected → recipients/rejected/twice.notice.json.error.txt: the key 'tenant' appears twice"),
+                "\(twice.stdout)")
         let cli = try runHerald(["notice", "publish", "--title", "t", "--content", "c",
                                  "--starts", "2026-12-02T08:00:00+08:00", "--ends", "2026-12-02T08:00:00+08:00"], in: workspace.url)
         #expect(cli.status == 2)
