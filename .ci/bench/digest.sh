@@ -7,7 +7,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$HERALD_ROOT"
 ensure_swift
-release_herald
+if [ -z "${HERALD:-}" ]; then release_herald; fi
 rows="${1:-10000}"
 work="$(mktemp -d /tmp/herald-digest-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT

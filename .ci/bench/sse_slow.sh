@@ -7,7 +7,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$HERALD_ROOT"
 ensure_swift
-release_herald
+if [ -z "${HERALD:-}" ]; then release_herald; fi
 ulimit -n 8192 2>/dev/null || true
 messages="${1:-30000}"
 shift || true
