@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -20,11 +20,15 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        // Without its default ConfigurationSupport trait: nothing here uses swift-configuration (21k lines to build).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        // `swift package generate-documentation` builds the DocC catalogs; CI's build does not use it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
     ],
     targets: [
@@ -64,6 +68,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["openapi.yaml"]
         ),
@@ -73,6 +78,9 @@ let package = Package(
                 "HeraldCore", "HeraldInbox",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -90,6 +98,7 @@ let package = Package(
                 "HeraldRuntime",
                 "HeraldServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "herald-bench", dependencies: ["HeraldCore", "HeraldInbox"]),
@@ -97,13 +106,15 @@ let package = Package(
         .testTarget(name: "HeraldCoreTests", dependencies: [
             "HeraldCore", "HeraldTestSupport", "HeraldPostgres", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport", "HeraldPostgres"]),
         .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldServerTests", dependencies: [
             "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldChannels", "HeraldTestSupport",
             .product(name: "Yams", package: "Yams"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeraldCLITests", dependencies: ["herald", "HeraldCore", "HeraldTestSupport"]),
     ],
