@@ -5,7 +5,7 @@ import HeraldCore
 /// The inbox in `outbox/herald.sqlite`: the tables `site_messages`, `notices` and
 /// `notice_reads`, which this store owns and migrates (see HeraldInbox.docc, the inbox schema).
 /// The record stage delivers 站内信 through it inside the ledger's transaction.
-public final class SQLiteInboxStore: InboxStore, SiteMessageStore, @unchecked Sendable {
+public final class SQLiteInboxStore: InboxStore, SiteMessageStore, Sendable {
     private let database: DatabasePool
     private static let utc = TimeZone(identifier: "UTC") ?? .current
 

@@ -7,7 +7,7 @@ import PostgresNIO
 /// `herald_digest_items` (an insert, whatever the digest holds already); `herald_digests` keeps
 /// each digest's header, its count and when it is due. A due digest is leased to the worker that
 /// sends it.
-public final class PostgresDigestStore: DigestStore, @unchecked Sendable {
+public final class PostgresDigestStore: DigestStore, Sendable {
     private let pool: PostgresPool
     private let worker: String
     private let lease: Duration

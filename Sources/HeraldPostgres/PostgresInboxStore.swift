@@ -6,7 +6,7 @@ import PostgresNIO
 /// 站内信 and 系统公告 in PostgreSQL, shared by every `herald serve` replica and worker: a read
 /// on one replica is what the next request on another sees. Same tables and meaning as
 /// `SQLiteInboxStore` (prefixed `herald_`); the record stage delivers inside the ledger's transaction.
-public final class PostgresInboxStore: InboxStore, SiteMessageStore, @unchecked Sendable {
+public final class PostgresInboxStore: InboxStore, SiteMessageStore, Sendable {
     private let pool: PostgresPool
 
     /// The inbox in `pool`'s database, migrated.

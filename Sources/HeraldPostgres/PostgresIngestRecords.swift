@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// `Idempotency-Key` records of `POST /v1/notifications` in PostgreSQL (`herald_ingest`), so
 /// every replica answers a replay the same way.
-public final class PostgresIngestRecords: IngestRecords, @unchecked Sendable {
+public final class PostgresIngestRecords: IngestRecords, Sendable {
     private let pool: PostgresPool
 
     /// The records in `pool`'s database, migrated.

@@ -8,7 +8,7 @@ import PostgresNIO
 /// Schema: `herald_batches(batch PRIMARY KEY, file, created_at)`, `herald_ledger(message_id
 /// PRIMARY KEY, batch, row, channel, template, status, attempt, provider_id, error_code,
 /// error_message, updated_at, fingerprint)` indexed by batch and provider id, `herald_state(key, value)`.
-public final class PostgresLedger: Ledger, @unchecked Sendable {
+public final class PostgresLedger: Ledger, Sendable {
     /// The pool it uses.
     public let pool: PostgresPool
     /// The worker whose writes it records (`worker` column), unless an entry names another.

@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// Per-recipient cap counters in PostgreSQL: every worker counts every other worker's sends.
 /// Table `herald_recipient_sends(channel, address, sent_at)`.
-public final class PostgresRecipientCounters: RecipientCounters, @unchecked Sendable {
+public final class PostgresRecipientCounters: RecipientCounters, Sendable {
     private let pool: PostgresPool
 
     /// The counters in `pool`'s database, migrated.
@@ -85,7 +85,7 @@ public final class PostgresRecipientCounters: RecipientCounters, @unchecked Send
 
 /// WeChat access tokens in PostgreSQL: one token per app for every worker, so N workers do not
 /// fetch N tokens (each fetch invalidates the one before). Table `herald_access_tokens`.
-public final class PostgresAccessTokenStore: AccessTokenStore, @unchecked Sendable {
+public final class PostgresAccessTokenStore: AccessTokenStore, Sendable {
     private let pool: PostgresPool
 
     /// The store in `pool`'s database, migrated.
@@ -118,7 +118,7 @@ public final class PostgresAccessTokenStore: AccessTokenStore, @unchecked Sendab
 
 /// Token buckets in PostgreSQL, so `rate: 20/s` is 20/s for all workers together. A take is one
 /// statement (the function `herald_take_tokens`), which locks the bucket's row for its length.
-public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
+public final class PostgresRateBuckets: SharedRateBuckets, Sendable {
     private let pool: PostgresPool
 
     /// The buckets in `pool`'s database, migrated.
@@ -180,7 +180,7 @@ public final class PostgresRateBuckets: SharedRateBuckets, @unchecked Sendable {
 
 /// Daily quotas per account in PostgreSQL (`herald_account_quota`), shared by every worker; a
 /// take is one statement that locks the account's row for the day.
-public final class PostgresAccountQuotas: AccountQuotas, @unchecked Sendable {
+public final class PostgresAccountQuotas: AccountQuotas, Sendable {
     private let pool: PostgresPool
 
     /// The quotas in `pool`'s database, migrated.
@@ -220,7 +220,7 @@ public final class PostgresAccountQuotas: AccountQuotas, @unchecked Sendable {
 /// Opt-outs and suppressions Herald records itself (one-click unsubscribes, complaints, hard
 /// bounces) in PostgreSQL, so every serve replica and worker sees them: `herald_opt_outs` and
 /// `herald_suppressions`. The workspace's CSV files are still read beside them.
-public final class PostgresOptOutStore: OptOutStore, @unchecked Sendable {
+public final class PostgresOptOutStore: OptOutStore, Sendable {
     private let pool: PostgresPool
 
     /// The store in `pool`'s database, migrated.

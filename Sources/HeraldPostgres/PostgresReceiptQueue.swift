@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// Receipt pushes received by any `herald serve` replica, as rows of `herald_receipts` until a
 /// worker ingests them into the ledger.
-public final class PostgresReceiptQueue: ReceiptQueue, @unchecked Sendable {
+public final class PostgresReceiptQueue: ReceiptQueue, Sendable {
     private let pool: PostgresPool
 
     /// The queue in `pool`'s database, migrated.

@@ -6,7 +6,7 @@ import PostgresNIO
 /// flag, shared by every worker. `due(at:)` claims what it returns for this worker (a lease), so
 /// two workers never retry the same message at once; a worker that dies loses its claims when
 /// the lease runs out. Table `herald_spool`.
-public final class PostgresSpool: Spool, @unchecked Sendable {
+public final class PostgresSpool: Spool, Sendable {
     private let pool: PostgresPool
     private let worker: String
     private let lease: Duration

@@ -6,7 +6,7 @@ import PostgresNIO
 /// `herald_batch_claims` (primary key: the batch id), in the same transaction that queues its
 /// chunks into `herald_queue`; workers claim chunks with `SELECT … FOR UPDATE SKIP LOCKED`,
 /// most urgent category first, and hold them for a lease.
-public final class PostgresWorkQueue: WorkQueue, @unchecked Sendable {
+public final class PostgresWorkQueue: WorkQueue, Sendable {
     private let pool: PostgresPool
 
     /// The queue in `pool`'s database, migrated.

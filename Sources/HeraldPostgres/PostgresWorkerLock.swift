@@ -10,7 +10,7 @@ import PostgresNIO
 /// or is killed, or its machine stops answering TCP keepalives (about 25 s) — so a restarted
 /// worker takes its name, and its leases, back at once, while a second process under a name in
 /// use is refused. `herald_workers` says who holds each name, for the refusal's message.
-public final class PostgresWorkerLock: WorkerNameHold, @unchecked Sendable {
+public final class PostgresWorkerLock: WorkerNameHold, Sendable {
     /// The name held.
     public let name: String
     private let connection: PostgresConnection

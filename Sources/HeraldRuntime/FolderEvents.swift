@@ -12,7 +12,7 @@ import Glibc
 /// let events = FolderEvents(folder: dropFolder)
 /// let arrived = events?.wait(upTo: .seconds(1)) ?? []   // names renamed in meanwhile
 /// ```
-public final class FolderEvents: @unchecked Sendable {
+public final class FolderEvents: Sendable {
     private let descriptor: Int32
 
     /// Watches `folder` (which must exist); nil when the platform has no inotify or it fails.

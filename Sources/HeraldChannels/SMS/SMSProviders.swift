@@ -155,7 +155,7 @@ struct WebhookSMSProvider: SMSProvider {
 /// The transport of every SMS channel: sends through the first channel the template names and,
 /// on a transient failure, the next one (failover) before the message is deferred; a permanent
 /// failure stops there. Each send runs off the Swift concurrency threads with its own HTTP handle.
-public final class SMSRouter: Transport, @unchecked Sendable {
+public final class SMSRouter: Transport, Sendable {
     /// The name in logs.
     public let name = "sms"
     /// How many messages it may have in flight at once.

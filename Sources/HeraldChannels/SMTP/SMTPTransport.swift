@@ -8,7 +8,7 @@ import HeraldCore
 /// let transport = SMTPTransport(account: account, settings: smtp, root: workspace.root, timeZone: zone)
 /// let outcome = await transport.send(envelope)   // .sent(providerID: "<id@shop.example.com>")
 /// ```
-public final class SMTPTransport: Transport, @unchecked Sendable {
+public final class SMTPTransport: Transport, Sendable {
     /// The name in logs.
     public let name = "smtp"
     /// How many messages it may have in flight at once.

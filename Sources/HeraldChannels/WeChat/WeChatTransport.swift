@@ -5,7 +5,7 @@ import HeraldCore
 /// subscribe messages (`/cgi-bin/message/subscribe/send`) for one WeChat app, with an access token
 /// from the stable-token API cached in the workspace database (shared across runs and processes),
 /// refreshed ahead of expiry and once, forced, on errcode 40001 / 40014 / 42001.
-public final class WeChatTransport: Transport, @unchecked Sendable {
+public final class WeChatTransport: Transport, Sendable {
     /// The name in logs.
     public let name = "wechat"
     /// How many messages it may have in flight at once.

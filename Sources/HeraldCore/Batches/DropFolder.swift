@@ -141,7 +141,7 @@ public struct DropFolder: Sendable {
 }
 
 /// Holds `outbox/.lock` so only one `herald run` works on a workspace at a time.
-public final class RunLock: @unchecked Sendable {
+public final class RunLock: Sendable {
     private let descriptor: Int32
 
     /// Takes the lock, or throws when another run holds it.

@@ -8,7 +8,7 @@ import GRDBSQLite
 /// `ledger(message_id TEXT PRIMARY KEY, batch_id → batches.id, row, channel, template, status,
 /// attempt, provider_id, error_code, error_message, updated_at, fingerprint)`, indexed by batch;
 /// `ledger_state(key, value)` notes a rebuild from the logs.
-public final class SQLiteLedger: Ledger, @unchecked Sendable {
+public final class SQLiteLedger: Ledger, Sendable {
     /// The workspace database it lives in.
     public let workspaceDatabase: WorkspaceDatabase
     /// The connection pool (for tests and tools that read the schema).

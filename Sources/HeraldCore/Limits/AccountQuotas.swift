@@ -38,7 +38,7 @@ public final class MemoryAccountQuotas: AccountQuotas, @unchecked Sendable {
 
 /// Quotas in `outbox/herald.sqlite`, table `account_quota(account, day, used)`; a take is one
 /// write transaction, so runs of the same workspace share the count.
-public final class SQLiteAccountQuotas: AccountQuotas, @unchecked Sendable {
+public final class SQLiteAccountQuotas: AccountQuotas, Sendable {
     private let database: DatabasePool
 
     /// The quotas in `database`, their table created if needed.

@@ -64,7 +64,7 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
 }
 
 /// Counters in `outbox/herald.sqlite`, table `recipient_sends(channel, address, sent_at, count)`.
-public final class SQLiteRecipientCounters: RecipientCounters, @unchecked Sendable {
+public final class SQLiteRecipientCounters: RecipientCounters, Sendable {
     private let database: DatabasePool
 
     /// The counters in `database`, their table created if needed.

@@ -126,7 +126,7 @@ public final class SendJournal: @unchecked Sendable {
 
 /// One chunk's journal file, appended with single write(2) calls (kept by the kernel even if
 /// the process is killed right after).
-final class JournalSegment: @unchecked Sendable {
+final class JournalSegment: Sendable {
     let url: URL
     private let descriptor: Int32
     private let lock = NSLock()

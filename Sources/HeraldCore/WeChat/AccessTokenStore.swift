@@ -43,7 +43,7 @@ public final class MemoryAccessTokenStore: AccessTokenStore, @unchecked Sendable
 }
 
 /// Tokens in `outbox/herald.sqlite`, table `access_tokens(app_id, token, expires_at)`.
-public final class SQLiteAccessTokenStore: AccessTokenStore, @unchecked Sendable {
+public final class SQLiteAccessTokenStore: AccessTokenStore, Sendable {
     private let database: DatabasePool
 
     /// The tokens in `database`, their table created if needed.
