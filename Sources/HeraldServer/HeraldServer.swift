@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HeraldCore
 import HeraldInbox
 import HeraldReports
@@ -22,15 +23,14 @@ public struct HeraldRequestContext: RequestContext {
 }
 
 /// Who made a request, for the access log (the context is copied down the chain; this is not).
-final class AccessRecord: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: (client: String?, tenant: String?) = (nil, nil)
+final class AccessRecord: Sendable {
+    private let values = Mutex<(client: String?, tenant: String?)>((nil, nil))
 
-    var client: String? { lock.withLock { values.client } }
-    var tenant: String? { lock.withLock { values.tenant } }
+    var client: String? { values.withLock { $0.client } }
+    var tenant: String? { values.withLock { $0.tenant } }
 
     func set(client: String, tenant: String) {
-        lock.withLock { values = (client, tenant) }
+        values.withLock { $0 = (client, tenant) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HeraldCore
 import Hummingbird
 import Logging
@@ -48,18 +49,17 @@ struct BearerAuthMiddleware: RouterMiddleware {
 }
 
 /// The routes, filled once the router is built (middleware is added before the routes it wraps).
-final class RouteTable: @unchecked Sendable {
-    private let lock = NSLock()
-    private var routes: [(method: String, path: [Substring])] = []
+final class RouteTable: Sendable {
+    private let table = Mutex<[(method: String, path: [String])]>([])
 
     func set(_ routes: [(method: String, path: String)]) {
-        lock.withLock { self.routes = routes.map { ($0.method, $0.path.split(separator: "/")) } }
+        table.withLock { $0 = routes.map { ($0.method, $0.path.split(separator: "/").map(String.init)) } }
     }
 
     /// The methods of the routes whose path pattern matches `path` (`{x}` matches one segment).
     func methods(for path: String) -> [String] {
         let segments = path.split(separator: "/")
-        return lock.withLock {
+        return table.withLock { routes in
             routes.filter { route in
                 route.path.count == segments.count
                     && zip(route.path, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }

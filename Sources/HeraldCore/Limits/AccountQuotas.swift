@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 
 /// Messages sent per account and day, for `daily_quota`: a provider account that allows 50,000
@@ -15,15 +16,14 @@ public protocol AccountQuotas: Sendable {
 }
 
 /// The in-memory twin of the quota stores.
-public final class MemoryAccountQuotas: AccountQuotas, @unchecked Sendable {
-    private let lock = NSLock()
-    private var counts: [String: Int] = [:]
+public final class MemoryAccountQuotas: AccountQuotas, Sendable {
+    private let counts = Mutex<[String: Int]>([:])
 
     /// Creates empty quotas.
     public init() {}
 
     public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
-        lock.withLock {
+        counts.withLock { counts in
             let used = counts["\(key) \(day)", default: 0]
             let granted = max(0, min(count, limit - used))
             counts["\(key) \(day)"] = used + granted
@@ -32,7 +32,7 @@ public final class MemoryAccountQuotas: AccountQuotas, @unchecked Sendable {
     }
 
     public func used(_ key: String, day: String) async throws -> Int {
-        lock.withLock { counts["\(key) \(day)", default: 0] }
+        counts.withLock { $0["\(key) \(day)", default: 0] }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The time source of the stages that wait or schedule (token buckets, backoff, quiet hours).
 ///
@@ -26,16 +27,15 @@ public struct SystemClock: HeraldClock {
 }
 
 /// The in-memory twin: virtual time that moves only when told to, or when someone sleeps.
-public final class ManualClock: HeraldClock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
+public final class ManualClock: HeraldClock, Sendable {
+    private let current: Mutex<Date>
 
     /// Creates a clock showing `start`.
     public init(start: Date) {
-        current = start
+        current = Mutex(start)
     }
 
-    public func now() -> Date { lock.withLock { current } }
+    public func now() -> Date { current.withLock { $0 } }
 
     /// Sleeping moves the clock forward instead of waiting.
     public func sleep(for duration: Duration) async throws {
@@ -44,11 +44,11 @@ public final class ManualClock: HeraldClock, @unchecked Sendable {
 
     /// Moves the clock forward.
     public func advance(by duration: Duration) {
-        lock.withLock { current = current.addingTimeInterval(duration.seconds) }
+        current.withLock { $0 = $0.addingTimeInterval(duration.seconds) }
     }
 
     /// Sets the clock.
     public func set(_ date: Date) {
-        lock.withLock { current = date }
+        current.withLock { $0 = date }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 
 /// Sends per recipient over time, kept across runs for per-recipient caps.
@@ -34,15 +35,14 @@ extension RecipientCounters {
 }
 
 /// The in-memory twin of the SQLite counters.
-public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendable {
-    private let lock = NSLock()
-    private var times: [String: [Date]] = [:]
+public final class MemoryRecipientCounters: RecipientCounters, Sendable {
+    private let times = Mutex<[String: [Date]]>([:])
 
     /// Creates empty counters.
     public init() {}
 
     public func sends(channel: Channel, addresses: [String], since: Date) async throws -> [String: [Date]] {
-        lock.withLock {
+        times.withLock { times in
             addresses.reduce(into: [:]) { result, address in
                 let list = times["\(channel.rawValue)|\(address)", default: []].filter { $0 > since }
                 if !list.isEmpty { result[address] = list }
@@ -51,13 +51,13 @@ public final class MemoryRecipientCounters: RecipientCounters, @unchecked Sendab
     }
 
     public func record(_ sends: [(channel: Channel, address: String, at: Date)]) async throws {
-        lock.withLock {
+        times.withLock { times in
             for send in sends { times["\(send.channel.rawValue)|\(send.address)", default: []].append(send.at) }
         }
     }
 
     public func pruneCounts(before cutoff: Date) async throws {
-        lock.withLock {
+        times.withLock { times in
             for key in times.keys { times[key]?.removeAll { $0 < cutoff } }
         }
     }

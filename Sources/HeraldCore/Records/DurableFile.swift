@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Replaces a file all at once: the bytes go to a temporary file that is fsynced and then
 /// renamed over the destination, so a reader (or a crash) sees the old file or the new one,
@@ -44,11 +45,10 @@ public enum DurableFile {
 }
 
 /// Numbers the temporary files of one process.
-private final class WriteCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
+private final class WriteCounter: Sendable {
+    private let count = Mutex(0)
 
-    func next() -> Int { lock.withLock { count += 1; return count } }
+    func next() -> Int { count.withLock { $0 += 1; return $0 } }
 }
 
 /// Writes all of `buffer` to `fd`, retrying after EINTR; false when the descriptor refuses

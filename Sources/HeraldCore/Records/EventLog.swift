@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where log events go.
 ///
@@ -14,18 +15,17 @@ public protocol EventLog: Sendable {
 }
 
 /// The in-memory twin of `JSONLinesLog`.
-public final class MemoryEventLog: EventLog, @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [LogEvent] = []
+public final class MemoryEventLog: EventLog, Sendable {
+    private let stored = Mutex<[LogEvent]>([])
 
     /// Creates an empty log.
     public init() {}
 
     /// Everything appended.
-    public var events: [LogEvent] { lock.withLock { stored } }
+    public var events: [LogEvent] { stored.withLock { $0 } }
 
     public func append(_ events: [LogEvent]) throws {
-        lock.withLock { stored += events }
+        stored.withLock { $0 += events }
     }
 
     public func flush() throws {}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A template's `digest:`: rows with the same key within `window` become one message per channel,
 /// whose variants read `{digest_count}` and `{digest_items}`.
@@ -383,13 +384,12 @@ public struct FileDigestStore: DigestStore {
 }
 
 /// `FileDigestStore`'s memory of the open files this process appended to.
-private final class KnownDigests: @unchecked Sendable {
-    private let lock = NSLock()
-    private var states: [String: FileDigestStore.State] = [:]
+private final class KnownDigests: Sendable {
+    private let states = Mutex<[String: FileDigestStore.State]>([:])
 
-    func get(_ path: String) -> FileDigestStore.State? { lock.withLock { states[path] } }
-    func set(_ path: String, _ state: FileDigestStore.State) { lock.withLock { states[path] = state } }
-    func forget(_ path: String) { _ = lock.withLock { states.removeValue(forKey: path) } }
+    func get(_ path: String) -> FileDigestStore.State? { states.withLock { $0[path] } }
+    func set(_ path: String, _ state: FileDigestStore.State) { states.withLock { $0[path] = state } }
+    func forget(_ path: String) { _ = states.withLock { $0.removeValue(forKey: path) } }
 }
 
 extension JSONEncoder {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `outbox/journal/`: the write-ahead half of the ledger. Before a slice of messages is handed
 /// to a transport, one line per message records it as in flight (`F`); as each transport
@@ -197,10 +198,9 @@ final class JournalSegment: Sendable {
 /// A test hook: `HERALD_TEST_KILL_AFTER_SENDS=N` makes the process kill itself with SIGKILL right
 /// after its Nth journaled send (journal line written, shared progress handed in), so crash tests
 /// stop a worker at a chosen point instead of by timing.
-final class KillSwitch: @unchecked Sendable {
+final class KillSwitch: Sendable {
     private let limit: Int
-    private let lock = NSLock()
-    private var sends = 0
+    private let sends = Mutex(0)
 
     private init(limit: Int) {
         self.limit = limit
@@ -217,7 +217,7 @@ final class KillSwitch: @unchecked Sendable {
     }
 
     func count() {
-        let reached = lock.withLock { () -> Bool in
+        let reached = sends.withLock { sends -> Bool in
             sends += 1
             return sends == limit
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 
 /// A cached access token and when it stops working.
@@ -30,16 +31,15 @@ public protocol AccessTokenStore: Sendable {
 }
 
 /// The in-memory twin.
-public final class MemoryAccessTokenStore: AccessTokenStore, @unchecked Sendable {
-    private let lock = NSLock()
-    private var tokens: [String: AccessToken] = [:]
+public final class MemoryAccessTokenStore: AccessTokenStore, Sendable {
+    private let tokens = Mutex<[String: AccessToken]>([:])
 
     /// Creates an empty store.
     public init() {}
 
-    public func token(app: String) async throws -> AccessToken? { lock.withLock { tokens[app] } }
+    public func token(app: String) async throws -> AccessToken? { tokens.withLock { $0[app] } }
 
-    public func save(_ token: AccessToken, app: String) async throws { lock.withLock { tokens[app] = token } }
+    public func save(_ token: AccessToken, app: String) async throws { tokens.withLock { $0[app] = token } }
 }
 
 /// Tokens in `outbox/herald.sqlite`, table `access_tokens(app_id, token, expires_at)`.
