@@ -83,8 +83,14 @@ struct SharedStoreWatchTests {
 
         try FileManager.default.removeItem(at: down)
         let processed = workspace.url.appendingPathComponent("recipients/processed/code.a.csv")
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: processed.path) { Thread.sleep(forTimeInterval: 0.1) }
-        Thread.sleep(forTimeInterval: 0.5)
+        // postgres-nio backs off while the database is away (up to about a minute between tries):
+        // wait for the file with a deadline past that, not a guess at how soon it reconnects.
+        let deadline = Date().addingTimeInterval(90)
+        while !FileManager.default.fileExists(atPath: processed.path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let sentLine = Date().addingTimeInterval(10)
+        while (try? workspace.logEvents().contains { $0["status"] as? String == "sent" }) != true && Date() < sentLine {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         watch.terminate()
         watch.waitUntilExit()
         #expect(watch.terminationStatus == 0)

@@ -25,8 +25,8 @@ import Testing
         let id = try #require(items.first?["id"] as? String)
         #expect(try runHerald(["inbox", "read", "--user", "1", id], in: workspace.url).status == 0)
 
-        Thread.sleep(forTimeInterval: 2.2)
-        let later = try runHerald(["run"], in: workspace.url)
+        // Three seconds later, by the binary's test clock: no waiting.
+        let later = try runHerald(["run"], in: workspace.url, environment: ["HERALD_TEST_CLOCK_OFFSET": "3"])
         #expect(later.stdout.contains("spool: 2 due messages tried again"), "\(later.stdout)")
         let sent = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/sent/sms/alert.a").path)
         #expect(sent.count == 1, "only the unread user's SMS: \(sent)")
@@ -52,8 +52,7 @@ import Testing
         let first = try runHerald(["run"], in: workspace.url)
         #expect(first.status == 0 && first.stdout.contains("digested"), "\(first.stdout)\(first.stderr)")
         #expect(!workspace.exists("outbox/sent/mail"), "nothing is sent while the window is open")
-        Thread.sleep(forTimeInterval: 2.2)
-        let later = try runHerald(["run"], in: workspace.url)
+        let later = try runHerald(["run"], in: workspace.url, environment: ["HERALD_TEST_CLOCK_OFFSET": "3"])
         #expect(later.stdout.contains("digests: 2 sent"), "\(later.stdout)\(later.stderr)")
         let folder = workspace.url.appendingPathComponent("outbox/sent/mail/shipped.a")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".eml") }

@@ -86,25 +86,38 @@ import HeraldTestSupport
         ])
         let watch = try startHerald(["watch"], in: workspace.url)
         defer { if watch.isRunning { watch.terminate() } }
-        Thread.sleep(forTimeInterval: 1)
         func processed(_ name: String) -> Bool { workspace.exists("recipients/processed/\(name)") }
+        func renameIn(_ name: String, _ text: String) throws {
+            try workspace.write("recipients/inbox/\(name).tmp", text)
+            try FileManager.default.moveItem(at: workspace.url.appendingPathComponent("recipients/inbox/\(name).tmp"),
+                                             to: workspace.url.appendingPathComponent("recipients/inbox/\(name)"))
+        }
+        func wait(for name: String, seconds: Double) {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !processed(name) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        // Ready when a first renamed file has been taken (instead of sleeping and hoping).
+        try renameIn("hello.probe.csv", "user_id,name\n0,探针\n")
+        wait(for: "hello.probe.csv", seconds: 60)
+        #expect(processed("hello.probe.csv"))
 
-        // Renamed in: complete by definition, taken at once (the poll interval is 10 s, the settle 3 s).
+        // Renamed in: complete by definition. Taken before the settle time (3 s) has passed, it
+        // was taken on the rename: a poll (every 10 s) would also have waited for the settle time.
         let start = Date()
-        try workspace.write("recipients/inbox/hello.a.csv.tmp", "user_id,name\n1,李雷\n")
-        try FileManager.default.moveItem(at: workspace.url.appendingPathComponent("recipients/inbox/hello.a.csv.tmp"),
-                                         to: workspace.url.appendingPathComponent("recipients/inbox/hello.a.csv"))
-        while !processed("hello.a.csv") && Date().timeIntervalSince(start) < 5 { Thread.sleep(forTimeInterval: 0.01) }
+        try renameIn("hello.a.csv", "user_id,name\n1,李雷\n")
+        wait(for: "hello.a.csv", seconds: 15)
         #expect(processed("hello.a.csv"))
-        #expect(Date().timeIntervalSince(start) < 1, "taken on the rename, not at the next poll or after the settle time")
+        #expect(Date().timeIntervalSince(start) < 3, "taken on the rename, not after the settle time")
 
-        // Written in place: it may still be growing, so it waits for the settle time.
+        // Written in place: it may still be growing, so it waits for the settle time. Its log
+        // line says when it was taken: at least the settle time after it was written.
         let inPlace = Date()
         try workspace.write("recipients/inbox/hello.b.csv", "user_id,name\n2,韩梅梅\n")
-        Thread.sleep(forTimeInterval: 1.5)
-        #expect(!processed("hello.b.csv"), "not before the settle time")
-        while !processed("hello.b.csv") && Date().timeIntervalSince(inPlace) < 15 { Thread.sleep(forTimeInterval: 0.05) }
+        wait(for: "hello.b.csv", seconds: 30)
         #expect(processed("hello.b.csv"), "taken once it settled")
+        let line = try #require(try workspace.logEvents().first { $0["file"] as? String == "hello.b.csv" })
+        let taken = try #require((line["ts"] as? String).flatMap { Timestamp.parse($0) })
+        #expect(taken.timeIntervalSince(inPlace) >= 2.9, "not before the settle time: \(taken.timeIntervalSince(inPlace)) s")
         watch.terminate()
         watch.waitUntilExit()
         #expect(watch.terminationStatus == 0)

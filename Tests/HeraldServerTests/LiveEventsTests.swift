@@ -4,7 +4,7 @@ import HeraldTestSupport
 import Testing
 
 /// `GET /v1/users/{user}/events` on a real `herald serve`: auth and tenants as for the inbox API,
-/// a 站内信 stored by `herald run` in another process reaching the right client within a second,
+/// a 站内信 stored by `herald run` in another process reaching the right client (how soon: `.ci/bench/sse.sh`),
 /// nobody else's events, unread counts after reads, and resuming with Last-Event-ID.
 @Suite(.serialized, .tags(.endToEnd), .timeLimit(.minutes(3))) struct LiveEventsTests {
     typealias F = ServeFixture
@@ -17,30 +17,39 @@ import Testing
         return try EventStreamClient(port: server.port, path: "/v1/users/\(user)/events", headers: headers, seconds: seconds, until: until)
     }
 
-    @Test func aMessageStoredByAnotherProcessReachesItsUserWithinASecondAndNobodyElse() async throws {
+    @Test func aMessageStoredByAnotherProcessReachesItsUserAndNobodyElse() async throws {
         let fixture = try ServeFixture()
         let server = try fixture.serve()
         let mine = try client(server, user: "5", seconds: 60, until: "message")
-        let other = try client(server, user: "6", seconds: 60)
-        let otherTenant = try client(server, user: "5", token: F.partnerToken, tenant: "2", seconds: 60)
-        try await Task.sleep(for: .milliseconds(500))
+        let other = try client(server, user: "6", seconds: 60, until: "notice")
+        let otherTenant = try client(server, user: "5", token: F.partnerToken, tenant: "2", seconds: 60, until: "notice")
+        // Each stream's first event (the unread count) says it is subscribed: no sleeping.
+        for stream in [mine, other, otherTenant] { #expect(stream.waitForFirstEvent()) }
         try fixture.workspace.write("recipients/inbox/order_shipped.live.csv", "user_id,tenant_id,name,orderId\n5,0,李雷,L1\n")
         let run = try runHerald(["run", "--settle", "0s"], in: fixture.workspace.url, environment: F.environment)
-        let stored = Date().timeIntervalSince1970
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
 
         let (status, events) = mine.finish()
         #expect(status == 200)
         let message = try #require(events.first { $0.event == "message" })
         #expect(message.json["content"] as? String == "李雷，您的订单 L1 已发货。")
-        #expect(message.at - stored < 1, "within a second of the run storing it: \(message.at - stored)s")
+        // How soon it arrives is measured by .ci/bench/sse.sh, not asserted here.
         #expect(events.first?.event == "unread", "the count comes first, on connect")
         #expect(events.last?.event == "unread" && events.last?.json["unread"] as? Int == 2, "the message and the tenant's announcement")
         #expect(events.compactMap(\.id).compactMap(Int.init) == events.compactMap(\.id).compactMap(Int.init).sorted(), "ids grow")
 
-        try await Task.sleep(for: .milliseconds(500))  // as long again as user 5's took, for a wrong delivery to show
-        #expect(!other.stop().events.contains { $0.event == "message" }, "user 6 sees no one else's message")
-        #expect(!otherTenant.stop().events.contains { $0.event == "message" }, "user 5 of tenant 2 neither")
+        // An announcement to each tenant comes after the message in the change log: once a stream
+        // has it, a message wrongly sent to that stream would have come before it.
+        for tenant in ["0", "2"] {
+            let notice = try runHerald(["notice", "publish", "--title", "完", "--content", "完", "--tenant", tenant],
+                                       in: fixture.workspace.url, environment: F.environment)
+            #expect(notice.status == 0)
+        }
+        let otherEvents = other.finish().events, otherTenantEvents = otherTenant.finish().events
+        #expect(otherEvents.contains { $0.event == "notice" } && !otherEvents.contains { $0.event == "message" },
+                "user 6 sees no one else's message")
+        #expect(otherTenantEvents.contains { $0.event == "notice" } && !otherTenantEvents.contains { $0.event == "message" },
+                "user 5 of tenant 2 neither")
         _ = server.stop()
     }
 

@@ -52,8 +52,8 @@ public final class EventStreamClient: @unchecked Sendable {
         """#
 
     private let process = Process()
-    private let output = Pipe()
-    private let input = Pipe()
+    private let output = Spawn.pipe()
+    private let input = Spawn.pipe()
 
     /// Connects and starts reading; returns once the request was sent.
     /// Reads for at most `seconds`, or until just after an event named `until` arrives.
@@ -63,7 +63,7 @@ public final class EventStreamClient: @unchecked Sendable {
         process.standardOutput = output
         process.standardInput = input
         process.standardError = FileHandle.standardError
-        try process.run()
+        try Spawn.start(process)
         let line = readThroughFirstLine(output.fileHandleForReading)
         pending = line.split(separator: 0x0A, omittingEmptySubsequences: true).dropFirst().map { Data($0) }
     }

@@ -21,12 +21,12 @@ public final class LocalPythonServer: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", scriptURL.path] + arguments
-        input = Pipe()
-        let output = Pipe()
+        input = Spawn.pipe()
+        let output = Spawn.pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.standardError
-        try process.run()
+        try Spawn.start(process)
         let line = readThroughFirstLine(output.fileHandleForReading)
         let text = String(decoding: line, as: UTF8.self)
         guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {

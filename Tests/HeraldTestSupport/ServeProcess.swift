@@ -19,11 +19,11 @@ public final class ServeProcess: @unchecked Sendable {
         process.arguments = ["serve", "--bind", "127.0.0.1:0"] + arguments
         process.currentDirectoryURL = workspace
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        output = Pipe()
-        let errorPipe = Pipe()
+        output = Spawn.pipe()
+        let errorPipe = Spawn.pipe()
         process.standardOutput = output
         process.standardError = errorPipe
-        try process.run()
+        try Spawn.start(process)
         errors = PipeReader(errorPipe.fileHandleForReading)
         let line = readThroughFirstLine(output.fileHandleForReading)
         firstLine = String(decoding: line, as: UTF8.self)

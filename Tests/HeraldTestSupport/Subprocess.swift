@@ -7,6 +7,32 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
+/// How the tests make pipes and start children, since tests run in parallel in one process: each
+/// pipe end is close-on-exec (the child still gets its own as standard input or output), and
+/// making a pipe and starting a child never interleave. Otherwise a child started by one test
+/// inherits another test's pipe ends, and that test waits for an end of file that never comes
+/// (seen: a suite that hung for 13 minutes on a finished `herald run` whose stdout a concurrently
+/// started `herald serve` held open).
+public enum Spawn {
+    private static let lock = NSLock()
+
+    /// A pipe whose ends no other child inherits.
+    public static func pipe() -> Pipe {
+        lock.withLock {
+            let pipe = Pipe()
+            for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] {
+                _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+            }
+            return pipe
+        }
+    }
+
+    /// Starts `process` while no pipe is being made.
+    public static func start(_ process: Process) throws {
+        try lock.withLock { try process.run() }
+    }
+}
+
 /// Runs `executable` with `arguments`, feeding `input` on standard input, and waits.
 public func runProcess(_ executable: URL, _ arguments: [String], input: Data? = nil,
                        currentDirectory: URL? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
@@ -15,11 +41,11 @@ public func runProcess(_ executable: URL, _ arguments: [String], input: Data? = 
     process.arguments = arguments
     if let currentDirectory { process.currentDirectoryURL = currentDirectory }
     if let environment { process.environment = environment }
-    let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
+    let stdout = Spawn.pipe(), stderr = Spawn.pipe(), stdin = Spawn.pipe()
     process.standardOutput = stdout
     process.standardError = stderr
     process.standardInput = stdin
-    try process.run()
+    try Spawn.start(process)
     if let input { stdin.fileHandleForWriting.write(input) }
     try stdin.fileHandleForWriting.close()
     // Drain stderr on another thread while reading stdout, so a chatty child never blocks.
@@ -64,7 +90,7 @@ public func startHerald(_ arguments: [String], in workspace: URL, environment: [
     }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.run()
+    try Spawn.start(process)
     return process
 }
 

@@ -14,12 +14,16 @@ public protocol HeraldClock: Sendable {
     func sleep(for duration: Duration) async throws
 }
 
-/// The wall clock.
+/// The wall clock. A test hook, `HERALD_TEST_CLOCK_OFFSET=SECONDS`, moves it that far ahead for
+/// the process (a test sees a window close without waiting for it); nothing else sets it.
 public struct SystemClock: HeraldClock {
+    /// The test hook's offset, read once per process.
+    private static let offset: TimeInterval = ProcessInfo.processInfo.environment["HERALD_TEST_CLOCK_OFFSET"].flatMap(TimeInterval.init) ?? 0
+
     /// Creates the wall clock.
     public init() {}
 
-    public func now() -> Date { Date() }
+    public func now() -> Date { Date().addingTimeInterval(Self.offset) }
 
     public func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)
