@@ -125,7 +125,7 @@ import Testing
         try fixture.workspace.write("herald.yaml", yaml.replacingOccurrences(of: "  max_body: 4KB\n", with: "  max_body: 4KB\n  live_backlog: 100\n"))
         let server = try fixture.serve()
         let headers = ["Authorization: Bearer \(F.shopToken)"]
-        let stalled = try StalledStreamClient(port: server.port, path: "/v1/users/9/events", headers: headers)
+        let stalled = try RawConnection.stalledStream(port: server.port, path: "/v1/users/9/events", headers: headers)
         try flood(fixture, count: 20_000, name: "F")
         #expect(stalled.closedByServer(within: 60), "the client that does not read was dropped")
         let count = try await server.request("GET", "/v1/users/9/unread-count", token: F.shopToken)
@@ -136,7 +136,7 @@ import Testing
         // Shutdown: clients that do not read, with a backlog too large for them to be dropped.
         try fixture.workspace.write("herald.yaml", yaml.replacingOccurrences(of: "  max_body: 4KB\n", with: "  max_body: 4KB\n  live_backlog: 100000\n"))
         let second = try fixture.serve()
-        let stuck = try (0..<3).map { _ in try StalledStreamClient(port: second.port, path: "/v1/users/9/events", headers: headers) }
+        let stuck = try (0..<3).map { _ in try RawConnection.stalledStream(port: second.port, path: "/v1/users/9/events", headers: headers) }
         let witness = try client(second, user: "9", seconds: 120, until: "notice")
         witness.waitForFirstEvent()
         try flood(fixture, count: 20_000, name: "G")

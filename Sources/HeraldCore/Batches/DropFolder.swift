@@ -64,6 +64,20 @@ public struct DropFolder: Sendable {
         return changed > now ? now.addingTimeInterval(-Double(Int32.max)) : changed
     }
 
+    /// What a non-regular file is ("a folder", "a symbolic link", "a FIFO (named pipe)", "a
+    /// device", "a socket"), or nil for a regular file.
+    static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: "a folder"
+        case S_IFLNK: "a symbolic link"
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
+        }
+    }
+
     /// Entries of `folder` that are not regular files and not folders (symbolic links, FIFOs,
     /// devices, sockets), each with what it is: never taken, and named so that is not a mystery.
     public static func refused(in folder: URL) -> [String] {
@@ -71,7 +85,7 @@ public struct DropFolder: Sendable {
         return names.sorted().filter { !$0.hasPrefix(".") }.compactMap { name in
             var status = stat()
             guard lstat(folder.appendingPathComponent(name).path, &status) == 0, status.st_mode & S_IFMT != S_IFDIR,
-                  let kind = BounceFiles.nonRegularKind(status.st_mode) else { return nil }
+                  let kind = nonRegularKind(status.st_mode) else { return nil }
             return "\(name): \(kind), not taken; batch files must be regular files in the folder (left where it is)"
         }
     }

@@ -150,15 +150,31 @@ public final class Preferences: @unchecked Sendable {
         try? handle.close()
         let firstLine = String(decoding: start.prefix { $0 != 0x0A }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard firstLine.lowercased() == old else { return }
-        let lock = open(file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).lock").path, O_CREAT | O_RDWR, 0o644)
+        try locked(file, lockName: ".\(file.lastPathComponent).lock") {
+            guard let text = try? String(contentsOf: file, encoding: .utf8), let upgraded = withTenantColumn(text, header: old) else { return }
+            try DurableFile.write(Data(upgraded.utf8), to: file)
+        }
+    }
+
+    /// `text` with `,tenant_id` added to its first line when that line is `header` (a file from
+    /// before rules had tenants), or nil when it needs nothing.
+    static func withTenantColumn(_ text: String, header: String) -> String? {
+        guard let end = text.firstIndex(of: "\n"), text[..<end].trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == header else {
+            return nil
+        }
+        var upgraded = text
+        upgraded.replaceSubrange(..<end, with: header + ",tenant_id")
+        return upgraded
+    }
+
+    /// Runs `body` holding the exclusive lock `lockName` beside `file` (one writer across processes).
+    static func locked<T>(_ file: URL, lockName: String, _ body: () throws -> T) throws -> T {
+        let lock = open(file.deletingLastPathComponent().appendingPathComponent(lockName).path, O_CREAT | O_RDWR, 0o644)
         guard lock >= 0 else { throw BatchRejection(reason: "cannot lock recipients/\(file.lastPathComponent): \(String(cString: strerror(errno)))") }
         defer { close(lock) }
         flock(lock, LOCK_EX)
         defer { flock(lock, LOCK_UN) }
-        guard var text = try? String(contentsOf: file, encoding: .utf8), let end = text.firstIndex(of: "\n"),
-              text[..<end].trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == old else { return }
-        text.replaceSubrange(..<end, with: old + ",tenant_id")
-        try DurableFile.write(Data(text.utf8), to: file)
+        return try body()
     }
 
     /// Records an opt-out in `recipients/preferences.csv` of the workspace at `root`, durably and
@@ -169,22 +185,18 @@ public final class Preferences: @unchecked Sendable {
         let paths = WorkspacePaths(root: root)
         let file = paths.preferences
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let lock = open(file.deletingLastPathComponent().appendingPathComponent(".preferences.lock").path, O_CREAT | O_RDWR, 0o644)
-        guard lock >= 0 else { throw BatchRejection(reason: "cannot lock recipients/preferences.csv: \(String(cString: strerror(errno)))") }
-        defer { close(lock) }
-        flock(lock, LOCK_EX)
-        defer { flock(lock, LOCK_UN) }
-        var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-        if text.isEmpty { text = "user_id,address,channel,category,opt_out,tenant_id\n" }
-        if !text.hasSuffix("\n") { text += "\n" }
-        if let end = text.firstIndex(of: "\n"), text[..<end].trimmingCharacters(in: .whitespaces).lowercased() == "user_id,address,channel,category,opt_out" {
-            text.replaceSubrange(..<end, with: "user_id,address,channel,category,opt_out,tenant_id")
+        return try locked(file, lockName: ".preferences.lock") {
+            let header = "user_id,address,channel,category,opt_out"
+            var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            if text.isEmpty { text = header + ",tenant_id\n" }
+            if !text.hasSuffix("\n") { text += "\n" }
+            text = withTenantColumn(text, header: header) ?? text
+            try checkRecordable(address, channel: channel)
+            let line = ",\(CSVField.quoted(normalize(address, channel: channel))),\(channel.rawValue),\(category.rawValue),true,\(CSVField.quoted(tenant ?? ""))"
+            guard !text.split(separator: "\n").contains(where: { $0 == line }) else { return false }
+            try DurableFile.write(Data((text + line + "\n").utf8), to: file)
+            return true
         }
-        try checkRecordable(address, channel: channel)
-        let line = ",\(CSVField.quoted(normalize(address, channel: channel))),\(channel.rawValue),\(category.rawValue),true,\(CSVField.quoted(tenant ?? ""))"
-        guard !text.split(separator: "\n").contains(where: { $0 == line }) else { return false }
-        try DurableFile.write(Data((text + line + "\n").utf8), to: file)
-        return true
     }
 
     /// Refuses to record what is not an address of `channel` (any channel when nil): what Herald
@@ -215,10 +227,7 @@ public final class Preferences: @unchecked Sendable {
     }
 
     private func readPreference(_ fields: [String: String]) -> String? {
-        func cell(_ name: String) -> String? {
-            guard let value = fields[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value != "*" else { return nil }
-            return value
-        }
+        func cell(_ name: String) -> String? { Self.cell(fields, name) }
         let flag = cell("opt_out")?.lowercased() ?? "true"
         guard ["true", "yes", "1", "y"].contains(flag) || ["false", "no", "0", "n"].contains(flag) else {
             return "opt_out is '\(flag)'; write true or false"
@@ -239,13 +248,18 @@ public final class Preferences: @unchecked Sendable {
         return nil
     }
 
+    /// A cell of a preferences or suppressions row: nil when empty or `*` (anything matches).
+    private static func cell(_ fields: [String: String], _ name: String) -> String? {
+        guard let value = fields[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value != "*" else { return nil }
+        return value
+    }
+
     private func readSuppression(_ fields: [String: String]) -> String? {
         guard let address = fields["address"]?.trimmingCharacters(in: .whitespaces), !address.isEmpty else {
             return "a suppression needs an address"
         }
         let reason = fields["reason"]?.trimmingCharacters(in: .whitespaces) ?? ""
-        let tenant = fields["tenant_id"]?.trimmingCharacters(in: .whitespaces)
-        addSuppression(address, reason: reason.isEmpty ? "suppressed" : reason, tenant: tenant == "" || tenant == "*" ? nil : tenant)
+        addSuppression(address, reason: reason.isEmpty ? "suppressed" : reason, tenant: Self.cell(fields, "tenant_id"))
         return nil
     }
 

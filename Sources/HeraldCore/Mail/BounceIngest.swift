@@ -181,12 +181,15 @@ public struct BounceFiles: Sendable {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
             throw BatchRejection(reason: "no such file or folder")
         }
-        if isFolder.boolValue {
-            return try maildirFiles(url).files.map { ($0.lastPathComponent, try read($0)) }
-        }
+        if isFolder.boolValue { return try messages(of: maildirFiles(url).files) }
         let data = try read(url)
         guard data.starts(with: Array("From ".utf8)) else { return [(url.lastPathComponent, data)] }
         return mbox(data).enumerated().map { ("\(url.lastPathComponent)#\($0.offset + 1)", $0.element) }
+    }
+
+    /// The messages of a Maildir's message files, by file name.
+    static func messages(of files: [URL]) throws -> [(name: String, data: Data)] {
+        try files.map { ($0.lastPathComponent, try read($0)) }
     }
 
     /// The largest bounce file read (an mbox of many bounces included); a larger one is refused
@@ -207,7 +210,7 @@ public struct BounceFiles: Sendable {
         defer { close(fd) }
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw BatchRejection(reason: "cannot read \(name): \(String(cString: strerror(errno)))") }
-        if let kind = nonRegularKind(status.st_mode) {
+        if let kind = DropFolder.nonRegularKind(status.st_mode) {
             throw BatchRejection(reason: "cannot read \(name): it is \(kind), not a regular file")
         }
         let size = Int(status.st_size)
@@ -224,20 +227,6 @@ public struct BounceFiles: Sendable {
         }
         data.count = offset
         return data
-    }
-
-    /// What a non-regular file is ("a folder", "a symbolic link", "a FIFO (named pipe)", "a
-    /// device", "a socket"), or nil for a regular file.
-    static func nonRegularKind(_ mode: mode_t) -> String? {
-        switch mode & S_IFMT {
-        case S_IFREG: nil
-        case S_IFDIR: "a folder"
-        case S_IFLNK: "a symbolic link"
-        case S_IFIFO: "a FIFO (named pipe)"
-        case S_IFCHR, S_IFBLK: "a device"
-        case S_IFSOCK: "a socket"
-        default: "not a regular file"
-        }
     }
 
     /// The message files of a Maildir (`new/`, then `cur/`), name order, and a note for each
@@ -259,7 +248,7 @@ public struct BounceFiles: Sendable {
             for name in names.sorted() where !name.hasPrefix(".") {
                 let url = part.appendingPathComponent(name)
                 guard lstat(url.path, &status) == 0 else { continue }
-                if let kind = nonRegularKind(status.st_mode) {
+                if let kind = DropFolder.nonRegularKind(status.st_mode) {
                     skipped.append("\(folder.lastPathComponent)/\(part.lastPathComponent)/\(name) is \(kind), not a message file; left where it is")
                 } else {
                     files.append(url)
@@ -305,10 +294,11 @@ public struct BounceFiles: Sendable {
     public func ingest(_ url: URL, with ingest: BounceIngest, move: Bool) async throws -> BounceSummary {
         var summary = BounceSummary()
         var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
-            summary.skipped = try Self.maildirFiles(url).skipped
-        }
-        let messages = try Self.messages(at: url)
+        // A Maildir is listed once: the files read are the files moved (one arriving meanwhile waits for the next run).
+        let maildir = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) && isFolder.boolValue
+            ? try Self.maildirFiles(url) : nil
+        summary.skipped = maildir?.skipped ?? []
+        let messages = try maildir.map { try Self.messages(of: $0.files) } ?? Self.messages(at: url)
         for (name, data) in messages {
             do {
                 let (applied, unmatched) = try await ingest.apply(try BounceReport.read(data), source: name)
@@ -320,9 +310,9 @@ public struct BounceFiles: Sendable {
         }
         guard move else { return summary }
         let processed = WorkspacePaths(root: root).bouncesProcessed
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+        if let maildir {
             let folder = processed.appendingPathComponent(url.lastPathComponent, isDirectory: true)
-            for file in try Self.maildirFiles(url).files { _ = try DropFolder.move(file, into: folder) }
+            for file in maildir.files { _ = try DropFolder.move(file, into: folder) }
         } else {
             _ = try DropFolder.move(url, into: processed)
         }

@@ -288,7 +288,8 @@ public struct FileDigestStore: DigestStore {
         defer { flock(lock, LOCK_UN) }
 
         let file = openFile(template: template, key: key)
-        try convertLegacy(template: template, key: key, to: file)
+        // Only an open digest this process has not seen can be one of the earlier format.
+        if known.get(file.path) == nil { try convertLegacy(template: template, key: key, to: file) }
         var state = try state(of: file)
         if let existing = state, !existing.isOpen(now: now) {
             // Its time came (or it filled up): set aside for sending, and start a new one.
