@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "HeraldReports", targets: ["HeraldReports"]),
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
         .library(name: "HeraldRuntime", targets: ["HeraldRuntime"]),
+        .library(name: "HeraldSQLite", targets: ["HeraldSQLite"]),
         .library(name: "HeraldPostgres", targets: ["HeraldPostgres"]),
     ],
     dependencies: [
@@ -36,8 +37,6 @@ let package = Package(
             name: "HeraldCore",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -53,7 +52,16 @@ let package = Package(
         ),
         .target(
             name: "HeraldInbox",
-            dependencies: ["HeraldCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["HeraldCore"]
+        ),
+        // The embedded adapter: every store over outbox/herald.sqlite (HeraldPostgres's twin).
+        .target(
+            name: "HeraldSQLite",
+            dependencies: [
+                "HeraldCore", "HeraldInbox",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "HeraldReports",
@@ -86,7 +94,7 @@ let package = Package(
         ),
         .target(
             name: "HeraldRuntime",
-            dependencies: ["HeraldCore", "HeraldChannels", "HeraldInbox", "HeraldReports", "HeraldPostgres"]
+            dependencies: ["HeraldCore", "HeraldChannels", "HeraldInbox", "HeraldReports", "HeraldSQLite", "HeraldPostgres"]
         ),
         .executableTarget(
             name: "herald",
@@ -101,13 +109,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "herald-bench", dependencies: ["HeraldCore", "HeraldInbox"]),
+        .executableTarget(name: "herald-bench", dependencies: ["HeraldCore", "HeraldInbox", "HeraldSQLite"]),
         .target(name: "HeraldTestSupport", dependencies: ["HeraldCore", "HeraldPostgres"], path: "Tests/HeraldTestSupport"),
-        .testTarget(name: "HeraldCoreTests", dependencies: [
-            "HeraldCore", "HeraldTestSupport", "HeraldPostgres", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "HeraldCoreTests", dependencies: ["HeraldCore", "HeraldTestSupport", "HeraldPostgres"]),
+        .testTarget(name: "HeraldSQLiteTests", dependencies: [
+            "HeraldSQLite", "HeraldCore", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "HeraldPostgresTests", dependencies: ["HeraldPostgres", "HeraldCore", "HeraldInbox", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldRuntimeTests", dependencies: [
+            "HeraldRuntime", "HeraldSQLite", "HeraldPostgres", "HeraldInbox", "HeraldCore", "HeraldTestSupport",
         ]),
         .testTarget(name: "HeraldChannelsTests", dependencies: ["HeraldChannels", "HeraldCore", "HeraldTestSupport"]),
-        .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport", "HeraldPostgres"]),
+        .testTarget(name: "HeraldInboxTests", dependencies: ["HeraldInbox", "HeraldCore", "HeraldTestSupport", "HeraldSQLite", "HeraldPostgres"]),
         .testTarget(name: "HeraldReportsTests", dependencies: ["HeraldReports", "HeraldCore", "HeraldTestSupport"]),
         .testTarget(name: "HeraldServerTests", dependencies: [
             "herald", "HeraldServer", "HeraldCore", "HeraldInbox", "HeraldChannels", "HeraldTestSupport",

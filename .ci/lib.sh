@@ -152,6 +152,8 @@ start_postgres() {
     trap stop_postgres EXIT
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U herald herald
     export HERALD_TEST_DATABASE_URL="postgres://herald@127.0.0.1:$port/herald"
+    # The guard test (continuousIntegrationNeverSkipsPostgreSQL) then fails a run without it, CI or not.
+    export HERALD_TEST_REQUIRE_POSTGRESQL=1
     echo "herald: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (throwaway cluster in $PG_DIR)" >&2
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import HeraldCore
 
 /// The in-memory twin of `SQLiteInboxStore`, with the same rules.
-public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Sendable {
+public final class MemoryInboxStore: InboxStore, SiteMessageStore, SiteMessageWriter, @unchecked Sendable {
     private struct Message {
         var id: Int64
         var delivery: SiteDelivery
@@ -37,7 +37,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, @unchecked Se
     /// Creates an empty store.
     public init() {}
 
-    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+    public func deliver(_ messages: [SiteDelivery], in transaction: MemoryTransaction) throws {
         try deliver(messages)
     }
 

@@ -6,7 +6,7 @@ import PostgresNIO
 /// 站内信 and 系统公告 in PostgreSQL, shared by every `herald serve` replica and worker: a read
 /// on one replica is what the next request on another sees. Same tables and meaning as
 /// `SQLiteInboxStore` (prefixed `herald_`); the record stage delivers inside the ledger's transaction.
-public final class PostgresInboxStore: InboxStore, SiteMessageStore, Sendable {
+public final class PostgresInboxStore: InboxStore, SiteMessageStore, SiteMessageWriter, Sendable {
     private let pool: PostgresPool
 
     /// The inbox in `pool`'s database, migrated.
@@ -123,13 +123,10 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, Sendable {
         try await pool.connection { session in try await session.run(sql, binds.map { $0 as (any PostgresEncodable)? }) }
     }
 
-    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+    public func deliver(_ messages: [SiteDelivery], in transaction: PostgresTransaction) throws {
         guard !messages.isEmpty else { return }
-        guard let statements = transaction.session as? PostgresStatements else {
-            throw InboxError(message: "the PostgreSQL inbox store needs a PostgreSQL transaction; the ledger is not on this database")
-        }
         let (sql, binds) = insert(messages)
-        statements.add(sql, binds)
+        transaction.add(sql, binds)
     }
 
     /// The statement that stores `messages` (one statement: a transaction of its own).

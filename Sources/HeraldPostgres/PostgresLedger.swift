@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCore
 import PostgresNIO
+import Synchronization
 
 /// The ledger in PostgreSQL, shared by every worker: one row per message, written in one
 /// statement per chunk (column arrays through `unnest`), so a chunk costs one round trip.
@@ -14,10 +15,15 @@ public final class PostgresLedger: Ledger, Sendable {
     /// The worker whose writes it records (`worker` column), unless an entry names another.
     public let worker: String?
 
-    /// The ledger in `pool`'s database, migrated; `worker` is kept with the entries it writes.
-    public init(pool: PostgresPool, worker: String? = nil) throws {
+    /// Stores the 站内信 recorded with entries, in the same transaction.
+    private let siteMessages: (any SiteMessageWriter<PostgresTransaction>)?
+
+    /// The ledger in `pool`'s database, migrated; `worker` is kept with the entries it writes;
+    /// `siteMessages` stores the 站内信 recorded with entries.
+    public init(pool: PostgresPool, worker: String? = nil, siteMessages: (any SiteMessageWriter<PostgresTransaction>)? = nil) throws {
         self.pool = pool
         self.worker = worker
+        self.siteMessages = siteMessages
         try pool.migrate(Self.migrations)
     }
 
@@ -119,18 +125,19 @@ public final class PostgresLedger: Ledger, Sendable {
         }
     }
 
-    public func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws {
-        guard !entries.isEmpty || alongside != nil else { return }
+    public func record(_ entries: [LedgerEntry], siteMessages messages: [SiteDelivery]) async throws {
+        guard !entries.isEmpty || !messages.isEmpty else { return }
         let worker = worker
-        guard let alongside else {
+        guard !messages.isEmpty else {
             // One statement is a transaction of its own: one round trip instead of four.
             return try await pool.connection { session in try await Self.write(entries, worker: worker, in: session) }
         }
-        // The other stores add their statements to a list, which runs here in the transaction.
-        let statements = PostgresStatements()
-        try alongside(StoreTransaction(database: nil, session: statements))
+        guard let siteMessages else { throw NoSiteMessageStore() }
+        // The inbox store adds its statements to the transaction, which runs them here.
+        let transaction = PostgresTransaction()
+        try siteMessages.deliver(messages, in: transaction)
         try await pool.inTransaction { session in
-            for (sql, binds) in statements.taken() { try await session.run(sql, binds) }
+            for (sql, binds) in transaction.taken() { try await session.run(sql, binds) }
             try await Self.write(entries, worker: worker, in: session)
         }
     }
@@ -191,22 +198,21 @@ public final class PostgresLedger: Ledger, Sendable {
     }
 }
 
-/// Statements another store adds to a ledger write (`StoreTransaction.session` in PostgreSQL
-/// mode): the ledger runs them, in order, in its transaction before its own rows.
-public final class PostgresStatements: @unchecked Sendable {
-    private let lock = NSLock()
-    private var statements: [(sql: String, binds: [(any PostgresEncodable & Sendable)?])] = []
+/// A ledger write's transaction as the other PostgreSQL stores see it: the statements they add,
+/// which the ledger runs, in order, in its transaction before its own rows.
+public final class PostgresTransaction: StoreTransaction, Sendable {
+    private let statements = Mutex<[(sql: String, binds: [(any PostgresEncodable & Sendable)?])]>([])
 
     init() {}
 
     /// Adds `sql` with its binds.
     public func add(_ sql: String, _ binds: [(any PostgresEncodable & Sendable)?]) {
-        lock.withLock { statements.append((sql, binds)) }
+        statements.withLock { $0.append((sql, binds)) }
     }
 
     /// Every statement added, in order; the list is empty after.
     func taken() -> [(sql: String, binds: [(any PostgresEncodable)?])] {
-        lock.withLock {
+        statements.withLock { statements in
             defer { statements = [] }
             return statements.map { ($0.sql, $0.binds.map { $0 as (any PostgresEncodable)? }) }
         }

@@ -52,10 +52,10 @@ public struct PostgresStores: Sendable {
         if pool.schema != "public" {
             try pool.withSession { try $0.execute("CREATE SCHEMA IF NOT EXISTS \(pool.schema)") }
         }
-        ledger = try PostgresLedger(pool: pool, worker: worker.resolvedName)
+        inbox = try PostgresInboxStore(pool: pool)
+        ledger = try PostgresLedger(pool: pool, worker: worker.resolvedName, siteMessages: inbox)
         counters = try PostgresRecipientCounters(pool: pool)
         tokens = try PostgresAccessTokenStore(pool: pool)
-        inbox = try PostgresInboxStore(pool: pool)
         spool = try PostgresSpool(pool: pool, worker: worker.resolvedName, lease: worker.lease)
         queue = try PostgresWorkQueue(pool: pool)
         rates = try PostgresRateBuckets(pool: pool)

@@ -4,6 +4,7 @@ import HeraldCore
 import HeraldInbox
 import HeraldPostgres
 import HeraldReports
+import HeraldSQLite
 
 /// Wires a workspace to its stores and transports: the one place that knows which concrete
 /// ledger, log, transports, preferences and 站内信 store a run uses. Commands call it and print.
@@ -74,13 +75,13 @@ public enum WorkspaceRuntime {
     /// `outbox/spool/`) by default, or over one PostgreSQL database shared by every worker and
     /// replica when herald.yaml sets `store.url`. The one place that picks implementations.
     public struct Stores: Sendable {
-        /// The ledger (Core).
+        /// The ledger (it stores the 站内信 of a chunk in its transaction).
         public let ledger: any Ledger
-        /// Per-recipient cap counters (Core).
+        /// Per-recipient cap counters.
         public let counters: any RecipientCounters
-        /// WeChat access tokens (Core).
+        /// WeChat access tokens.
         public let tokens: any AccessTokenStore
-        /// 站内信 and 系统公告 (HeraldInbox).
+        /// 站内信 and 系统公告.
         public let inbox: any InboxStore & SiteMessageStore
         /// The retry spool.
         public let spool: any Spool
@@ -138,10 +139,11 @@ public enum WorkspaceRuntime {
             }
             do {
                 let database = try WorkspaceDatabase(url: workspace.paths.database)
-                ledger = try SQLiteLedger(database: database)
+                let inbox = try SQLiteInboxStore(database: database)
+                ledger = try SQLiteLedger(database: database, siteMessages: inbox)
+                self.inbox = inbox
                 counters = try SQLiteRecipientCounters(database: database)
                 tokens = try SQLiteAccessTokenStore(database: database)
-                inbox = try SQLiteInboxStore(database: database)
                 quotas = try SQLiteAccountQuotas(database: database)
             } catch {
                 throw RuntimeError("cannot open outbox/herald.sqlite: \(error)")

@@ -4,6 +4,7 @@
 import Foundation
 import HeraldCore
 import HeraldInbox
+import HeraldSQLite
 
 /// Runs `query` `runs` times and prints mean, p99 and max in milliseconds.
 func time<T>(_ label: String, runs: Int, _ query: () async throws -> T) async rethrows {

@@ -31,8 +31,8 @@ import HeraldTestSupport
         stored.storesInInbox = true
         let transport = MemoryTransport(outcomes: ["1": stored, "2": stored])
         let log = MemoryEventLog()
-        let ledger = MemoryLedger()
         let site = MemorySiteMessageStore()
+        let ledger = MemoryLedger(siteMessages: site)
         let (prefs, _) = Preferences.load(root: workspace.url)
         var run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: ledger, log: log, clock: clock, counters: MemoryRecipientCounters(), preferences: prefs,

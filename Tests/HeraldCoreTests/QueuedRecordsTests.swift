@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HeraldCore
+import HeraldTestSupport
 
 /// The compact form of queued chunks: every field of a row comes back as it went in.
 @Suite struct QueuedRecordsTests {
@@ -51,7 +52,7 @@ import Testing
     struct Broken: Error, Equatable {}
 
     @Test func chunksComeInOrderAndAnErrorAfterThem() throws {
-        let counter = Counter()
+        let counter = LockedCounter()
         let ahead = ChunkReadAhead<Int>(depth: 2) {
             let n = counter.increment()
             if n == 5 { throw Broken() }
@@ -65,7 +66,7 @@ import Testing
     @Test func theEndIsNilAndCancelStopsReading() throws {
         let ahead = ChunkReadAhead<Int>(depth: 3) { nil }
         #expect(try ahead.next() == nil)
-        let counter = Counter()
+        let counter = LockedCounter()
         let endless = ChunkReadAhead<Int>(depth: 3) { counter.increment() }
         #expect(try endless.next() == 1)
         endless.cancel()

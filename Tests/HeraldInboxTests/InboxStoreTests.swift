@@ -3,6 +3,7 @@ import Testing
 import HeraldCore
 import HeraldInbox
 import HeraldPostgres
+import HeraldSQLite
 import HeraldTestSupport
 
 /// Every query, against the SQLite store (a real file) and its in-memory twin alike.
@@ -178,47 +179,63 @@ extension InboxStoreTests {
     /// The stores that share a transaction with their ledger: SQLite and PostgreSQL (when a test server is given).
     static var transactionalKinds: [StoreKind] { StoreKind.allCases.filter { $0 != .memory } }
 
+    /// Delivers through the real store, then fails: the ledger's transaction must roll back both.
+    struct Refused: Error {}
+
+    struct RefusingAfterDelivery<Inner: SiteMessageWriter>: SiteMessageWriter {
+        let inner: Inner
+
+        func deliver(_ messages: [SiteDelivery], in transaction: Inner.Transaction) throws {
+            try inner.deliver(messages, in: transaction)
+            throw Refused()
+        }
+    }
+
     @Test(arguments: transactionalKinds)
     func messagesDeliveredInTheLedgersTransactionCommitAndRollBackWithIt(kind: StoreKind) async throws {
         let workspace = try TemporaryWorkspace()
-        let ledger: any Ledger
+        let ledger: any Ledger, refusing: any Ledger
         let inbox: any InboxStore & SiteMessageStore
         if kind == .postgres {
             let pool = try PostgresTestDatabase.pool()
-            ledger = try PostgresLedger(pool: pool)
-            inbox = try PostgresInboxStore(pool: pool)
+            let store = try PostgresInboxStore(pool: pool)
+            ledger = try PostgresLedger(pool: pool, siteMessages: store)
+            refusing = try PostgresLedger(pool: pool, siteMessages: RefusingAfterDelivery(inner: store))
+            inbox = store
         } else {
             let database = try WorkspaceDatabase(url: WorkspacePaths(root: workspace.url).database)
-            ledger = try SQLiteLedger(database: database)
-            inbox = try SQLiteInboxStore(database: database)
+            let store = try SQLiteInboxStore(database: database)
+            ledger = try SQLiteLedger(database: database, siteMessages: store)
+            refusing = try SQLiteLedger(database: database, siteMessages: RefusingAfterDelivery(inner: store))
+            inbox = store
         }
         let message = InboxStoreTests.message(1)
         let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
                                 updatedAt: InboxStoreTests.t0)
-        struct Refused: Error {}
         await #expect(throws: Refused.self) {
-            try await ledger.record([entry]) { transaction in
-                try inbox.deliver([message], in: transaction)
-                throw Refused()
-            }
+            try await refusing.record([entry], siteMessages: [message])
         }
         #expect(try await inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 0, "rolled back with the ledger")
         #expect(try await ledger.records(of: [entry.id]).isEmpty)
 
-        try await ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
-        try await ledger.record([entry]) { transaction in try inbox.deliver([message], in: transaction) }
+        try await ledger.record([entry], siteMessages: [message])
+        try await ledger.record([entry], siteMessages: [message])
         #expect(try await inbox.unreadCount(tenant: "0", user: "10001", now: InboxStoreTests.t0) == 1, "stored once, however often delivered")
         #expect(try await ledger.statuses(of: [entry.id]) == [entry.id: .sent])
-        if kind == .postgres {
-            #expect(throws: InboxError.self, "a SQLite transaction is not this store's") {
-                try inbox.deliver([InboxStoreTests.message(2)], in: StoreTransaction(database: nil))
-            }
-        }
     }
 
-    @Test func theSQLiteInboxRefusesATransactionOfAnotherStore() throws {
+    @Test(arguments: StoreKind.allCases)
+    func aLedgerWithoutAnInboxRefusesSiteMessagesRatherThanLoseThem(kind: StoreKind) async throws {
         let workspace = try TemporaryWorkspace()
-        let inbox = try SQLiteInboxStore(url: WorkspacePaths(root: workspace.url).database)
-        #expect(throws: InboxError.self) { try inbox.deliver([InboxStoreTests.message(1)], in: StoreTransaction(database: nil)) }
+        let ledger: any Ledger = switch kind {
+        case .postgres: try PostgresLedger(pool: PostgresTestDatabase.pool())
+        case .sqlite: try SQLiteLedger(url: WorkspacePaths(root: workspace.url).database)
+        case .memory: MemoryLedger()
+        }
+        let message = InboxStoreTests.message(1)
+        let entry = LedgerEntry(id: message.messageID, batch: "b", row: 1, channel: .site, template: "order_shipped", status: .sent,
+                                updatedAt: InboxStoreTests.t0)
+        await #expect(throws: NoSiteMessageStore.self) { try await ledger.record([entry], siteMessages: [message]) }
+        #expect(try await ledger.records(of: [entry.id]).isEmpty, "nothing recorded: the run fails and the rows are sent again")
     }
 }

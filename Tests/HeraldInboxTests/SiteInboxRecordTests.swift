@@ -10,12 +10,13 @@ import HeraldInbox
         let catalog = TemplateCatalog([template])
         var transports = TransportSet()
         transports.set(InboxTransport(), channel: .site, account: "site")
-        let ledger = MemoryLedger(), log = MemoryEventLog(), inbox = MemorySiteMessageStore()
+        let inbox = MemorySiteMessageStore(), log = MemoryEventLog()
+        let ledger = MemoryLedger(siteMessages: inbox)
         let renderer = TemplateRenderer()
         let pipeline = Pipeline([
             .load(from: catalog, ledger: ledger), .validate(using: renderer), .render(with: renderer), .rateLimit(),
             .send(through: transports),
-            .record(to: ledger, log: log, spool: nil, configuration: Configuration(), siteMessages: inbox,
+            .record(to: ledger, log: log, spool: nil, configuration: Configuration(),
                     clock: { Date(timeIntervalSince1970: 0) }),
         ])
         let rows = [RecipientRow(row: 1, template: "hello", recipient: Recipient(userID: "7", tenantID: "3"), parameters: ["name": "李雷"]),

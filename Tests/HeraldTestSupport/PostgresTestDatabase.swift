@@ -10,6 +10,14 @@ public enum PostgresTestDatabase {
         ProcessInfo.processInfo.environment["HERALD_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// Whether this run must include the PostgreSQL suites: `.ci/test` sets
+    /// `HERALD_TEST_REQUIRE_POSTGRESQL=1` beside the server it starts (CI or not), and CI sets `CI=true`.
+    /// A bare `swift test` without a server runs the embedded suites only.
+    public static var isRequired: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["CI"] == "true" || environment["HERALD_TEST_REQUIRE_POSTGRESQL"] == "1"
+    }
+
     /// A new, empty schema.
     public static func freshSchema() throws -> String {
         guard let url else { throw MissingServer() }

@@ -67,16 +67,10 @@ public struct LedgerEntry: Sendable, Hashable {
     }
 }
 
-/// Where the record stage stores 站内信, inside the ledger's transaction, so a message is in the
-/// inbox if and only if the ledger says sent. HeraldInbox's stores implement it; Core writes no
-/// inbox table itself.
-///
-/// ```swift
-/// try await ledger.record(entries) { transaction in try inbox.deliver(messages, in: transaction) }
-/// ```
+/// The read side of the 站内信 store that escalations and `herald trace` ask (whether a message
+/// was read, and when). HeraldInbox's stores implement it; their writing side is
+/// `SiteMessageWriter`, which the ledger of the same adapter calls inside its transaction.
 public protocol SiteMessageStore: Sendable {
-    /// Stores `messages` within `transaction`; a message id already stored is left as it is.
-    func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws
     /// Whether each stored message of `ids` was read (escalations ask); ids not stored are left out.
     func readStates(of ids: [MessageID]) async throws -> [MessageID: Bool]
     /// When each stored message of `ids` was read (nil: unread); ids not stored are left out.
@@ -90,7 +84,7 @@ extension SiteMessageStore {
 }
 
 /// The in-memory twin of the inbox's delivery side, for tests of the chain.
-public final class MemorySiteMessageStore: SiteMessageStore, @unchecked Sendable {
+public final class MemorySiteMessageStore: SiteMessageStore, SiteMessageWriter, @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [SiteDelivery] = []
 
@@ -100,7 +94,7 @@ public final class MemorySiteMessageStore: SiteMessageStore, @unchecked Sendable
     /// Every message stored, in order.
     public var messages: [SiteDelivery] { lock.withLock { stored } }
 
-    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+    public func deliver(_ messages: [SiteDelivery], in transaction: MemoryTransaction) throws {
         lock.withLock {
             stored += messages.filter { message in !stored.contains { $0.messageID == message.messageID } }
         }
@@ -194,9 +188,10 @@ public protocol Ledger: Sendable {
     func knows(batch: String) async throws -> Bool
     /// The recorded status, fingerprint and batch file of each id that has one.
     func records(of ids: [MessageID]) async throws -> [MessageID: LedgerRecord]
-    /// Records entries in one transaction, replacing earlier entries with the same id; runs
-    /// `alongside` (another store's writes, such as the chunk's 站内信) in the same transaction.
-    func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws
+    /// Records entries in one transaction, replacing earlier entries with the same id, and
+    /// stores `siteMessages` (the chunk's 站内信) in the same transaction through the ledger's
+    /// `SiteMessageWriter`; throws `NoSiteMessageStore` when there are some and it has none.
+    func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) async throws
     /// The entries of messages by id, or by provider id (delivery receipts match either).
     func entries(ids: [MessageID], providerIDs: [String]) async throws -> [LedgerEntry]
     /// Whether the ledger cannot be trusted to know what the logs know (see `LedgerHistory`):
@@ -212,7 +207,7 @@ public protocol Ledger: Sendable {
 extension Ledger {
     /// Records entries in one transaction, replacing earlier entries with the same id.
     public func record(_ entries: [LedgerEntry]) async throws {
-        try await record(entries, alongside: nil)
+        try await record(entries, siteMessages: [])
     }
 
     /// The recorded status of each id that has one.
@@ -230,8 +225,12 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     private var rebuilt = false
     private var rebuilding = false
 
-    /// Creates an empty ledger.
-    public init() {}
+    private let siteMessages: (any SiteMessageWriter<MemoryTransaction>)?
+
+    /// Creates an empty ledger; `siteMessages` stores the 站内信 recorded with entries.
+    public init(siteMessages: (any SiteMessageWriter<MemoryTransaction>)? = nil) {
+        self.siteMessages = siteMessages
+    }
 
     /// Every entry, by id.
     public var all: [MessageID: LedgerEntry] { lock.withLock { entries } }
@@ -282,9 +281,12 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
         }
     }
 
-    public func record(_ new: [LedgerEntry], alongside: StoreTransaction.Work?) throws {
+    public func record(_ new: [LedgerEntry], siteMessages messages: [SiteDelivery]) throws {
         try lock.withLock {
-            try alongside?(StoreTransaction(database: nil))
+            if !messages.isEmpty {
+                guard let siteMessages else { throw NoSiteMessageStore() }
+                try siteMessages.deliver(messages, in: MemoryTransaction())
+            }
             for entry in new { store(entry) }
         }
     }

@@ -110,7 +110,7 @@ public struct WorkspaceRun: Sendable {
             delivery: [
                 .send(through: transports, control: control, journal: journal),
                 .record(to: ledger, log: log, spool: spool, configuration: workspace.configuration, preferences: preferences,
-                        counters: counters, siteMessages: siteMessages, clock: clock, jitter: jitter),
+                        counters: counters, clock: clock, jitter: jitter),
             ])
     }
 

@@ -18,14 +18,13 @@ extension PipelineStage {
 
     /// `record` with a spool and the retry policy of `configuration`. `jitter` gives the random
     /// part of each backoff, from 0 to 1 (tests pass a constant).
-    /// 站内信 sent through the inbox transport are stored in `siteMessages` inside the ledger's
-    /// transaction; without a store such a chunk fails the run rather than lose them.
+    /// 站内信 sent through the inbox transport are stored by the ledger in its transaction;
+    /// a ledger without a 站内信 store fails the run rather than lose them.
     public static func record(to ledger: any Ledger, log: any EventLog, spool: (any Spool)?, configuration: Configuration,
                               preferences: Preferences? = nil, counters: (any RecipientCounters)? = nil,
-                              siteMessages: (any SiteMessageStore)? = nil,
                               clock: @escaping @Sendable () -> Date,
                               jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) -> PipelineStage {
-        let writer = RecordWriter(ledger: ledger, log: log, counters: counters, siteMessages: siteMessages)
+        let writer = RecordWriter(ledger: ledger, log: log, counters: counters)
         let decide = RecordDecisions(configuration: configuration, preferences: preferences, spooling: spool != nil, jitter: jitter)
         let duplicates = DuplicateTally()
         return PipelineStage(.record, chunk: { jobs in
@@ -94,13 +93,10 @@ final class RecordWriter: @unchecked Sendable {
     private var firstHalf: Task<Void, Error>?
     private var secondHalves: [Task<Void, Error>] = []
 
-    private let siteMessages: (any SiteMessageStore)?
-
-    init(ledger: any Ledger, log: any EventLog, counters: (any RecipientCounters)?, siteMessages: (any SiteMessageStore)?) {
+    init(ledger: any Ledger, log: any EventLog, counters: (any RecipientCounters)?) {
         self.ledger = ledger
         self.log = log
         self.counters = counters
-        self.siteMessages = siteMessages
     }
 
     /// Waits for the previous chunk's first half and the chunk before it's second half, then
@@ -109,7 +105,7 @@ final class RecordWriter: @unchecked Sendable {
         let (previous, older) = lock.withLock { (firstHalf, secondHalves.count > 1 ? secondHalves.first : nil) }
         try await previous?.value
         try await older?.value
-        let ledger = ledger, log = log, counters = counters, siteMessages = siteMessages
+        let ledger = ledger, log = log, counters = counters
         let first = Task.detached {
             if let spool {
                 for entry in work.put { try await spool.put(entry) }
@@ -121,12 +117,7 @@ final class RecordWriter: @unchecked Sendable {
         let second = Task.detached {
             try await first.value
             try await before?.value
-            if work.site.isEmpty {
-                try await ledger.record(work.entries)
-            } else {
-                guard let siteMessages else { throw RecordError.noSiteMessageStore }
-                try await ledger.record(work.entries) { transaction in try siteMessages.deliver(work.site, in: transaction) }
-            }
+            try await ledger.record(work.entries, siteMessages: work.site)
             try await counters?.record(work.counts)
             if let spool {
                 for id in work.remove { try await spool.remove(id) }
@@ -345,15 +336,5 @@ struct RecordDecisions: Sendable {
         event.count = tally.messages
         if !tally.senders.isEmpty { event.extra["sent_by"] = tally.senders.keys.sorted().joined(separator: ",") }
         return event
-    }
-}
-
-/// Why the record stage could not write a chunk.
-enum RecordError: Error, CustomStringConvertible {
-    /// 站内信 were sent through the inbox transport, but the chain has no store for them.
-    case noSiteMessageStore
-
-    var description: String {
-        "site messages were sent through the inbox transport, but no 站内信 store was given to the record stage"
     }
 }

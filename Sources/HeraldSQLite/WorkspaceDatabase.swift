@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HeraldCore
 
 /// `outbox/herald.sqlite`, opened once and shared by the stores of every module (WAL mode).
 /// Each store owns its tables and their migrations and runs them when it is created over the
@@ -42,22 +43,14 @@ public final class WorkspaceDatabase: Sendable {
     }
 }
 
-/// One write transaction of a store, handed to another module's store so its rows commit (or
-/// roll back) with the ledger's: the 站内信 of a chunk are stored if and only if the ledger
-/// records them as sent. `database` is nil for the in-memory stores.
-public struct StoreTransaction {
-    /// Another store's writes, run inside a ledger write's transaction.
-    public typealias Work = @Sendable (StoreTransaction) throws -> Void
+/// A write transaction open on the workspace database, handed by the ledger to the inbox store
+/// so a chunk's 站内信 commit with its ledger entries.
+public struct SQLiteTransaction: StoreTransaction {
+    /// The connection, inside the transaction.
+    public let database: Database
 
-    /// The SQLite connection inside the transaction, for SQLite stores.
-    public let database: Database?
-    /// The open transaction of a store Core does not know, for its stores (HeraldPostgres hands
-    /// over a list its stores add statements to; the ledger runs them in its transaction).
-    public let session: (any Sendable)?
-
-    /// Wraps a transaction's connection (nil for the in-memory stores).
-    public init(database: Database?, session: (any Sendable)? = nil) {
+    /// Wraps a connection inside a write transaction.
+    public init(_ database: Database) {
         self.database = database
-        self.session = session
     }
 }

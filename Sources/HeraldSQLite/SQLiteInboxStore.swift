@@ -1,11 +1,12 @@
 import Foundation
 import GRDB
 import HeraldCore
+import HeraldInbox
 
 /// The inbox in `outbox/herald.sqlite`: the tables `site_messages`, `notices` and
 /// `notice_reads`, which this store owns and migrates (see HeraldInbox.docc, the inbox schema).
 /// The record stage delivers 站内信 through it inside the ledger's transaction.
-public final class SQLiteInboxStore: InboxStore, SiteMessageStore, Sendable {
+public final class SQLiteInboxStore: InboxStore, SiteMessageStore, SiteMessageWriter, Sendable {
     private let database: DatabasePool
     private static let utc = TimeZone(identifier: "UTC") ?? .current
 
@@ -99,14 +100,12 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, Sendable {
 
     public func deliver(_ messages: [SiteDelivery]) async throws {
         guard !messages.isEmpty else { return }
-        try await database.write { db in try self.deliver(messages, in: StoreTransaction(database: db)) }
+        try await database.write { db in try self.deliver(messages, in: SQLiteTransaction(db)) }
     }
 
-    public func deliver(_ messages: [SiteDelivery], in transaction: StoreTransaction) throws {
+    public func deliver(_ messages: [SiteDelivery], in transaction: SQLiteTransaction) throws {
         guard !messages.isEmpty else { return }
-        guard let db = transaction.database else {
-            throw InboxError(message: "the SQLite inbox store needs a SQLite transaction; the ledger is not on this database")
-        }
+        let db = transaction.database
         let insert = try db.cachedStatement(sql: """
             INSERT INTO site_messages (message_id, tenant_id, user_id, user_type, template, nickname, content, type, params, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING

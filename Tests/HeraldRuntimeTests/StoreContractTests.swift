@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import HeraldCore
 import HeraldPostgres
+import HeraldSQLite
 import HeraldTestSupport
 
 /// What every implementation of Core's store protocols promises, held to the SQLite stores over a
@@ -74,13 +75,6 @@ import HeraldTestSupport
         withExtendedLifetime(stores) {}
     }
 
-    final class LockedCounter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var total = 0
-        var value: Int { lock.withLock { total } }
-        func add(_ count: Int) { lock.withLock { total += count } }
-    }
-
     @Test(arguments: Kind.allCases)
     func theLedgerRecordsReplacesAndFindsByIdOrProviderID(kind: Kind) async throws {
         let stores = try Stores(kind)
@@ -99,23 +93,6 @@ import HeraldTestSupport
         ], "a later record without a fingerprint keeps the earlier one")
         #expect(Set(try await ledger.entries(ids: [], providerIDs: ["biz-1", "biz-2"]).map(\.id)) == [one, two])
         #expect(try await ledger.entries(ids: [two], providerIDs: []).map(\.providerID) == ["biz-2"])
-    }
-
-    @Test(arguments: Kind.allCases)
-    func writesAlongsideTheLedgerRunInItsTransaction(kind: Kind) async throws {
-        let stores = try Stores(kind)
-        struct Refused: Error {}
-        let ran = Mutex(false)
-        await #expect(throws: Refused.self) {
-            try await stores.ledger.record([Self.entry(1)]) { transaction in
-                ran.withLock { $0 = true }
-                #expect((transaction.database != nil) == (kind == .sqlite))
-                throw Refused()
-            }
-        }
-        #expect(ran.withLock { $0 })
-        #expect(try await stores.ledger.records(of: [MessageID(batch: "b1", row: 1, channel: "sms")]).isEmpty,
-                "when the other store's write fails, the ledger records nothing either")
     }
 
     @Test(arguments: Kind.allCases)

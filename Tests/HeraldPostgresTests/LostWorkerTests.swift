@@ -55,7 +55,7 @@ import HeraldTestSupport
                             updatedAt: now.date, file: Self.batch.file)
             }
             for index in recovered.indices { recovered[index].worker = "w2" }
-            try memory.record(recovered, alongside: nil)
+            try memory.record(recovered, siteMessages: [])
             now.advance(11)   // w2's lease runs out (w3's, of 60 s, does not)
         })
         let transport = MemoryTransport(concurrency: 1)
@@ -147,7 +147,7 @@ import HeraldTestSupport
     @Test func aSendWaitsUntilEveryEarlierSendIsStored() throws {
         let store = MemorySendProgressStore()
         let stall = DispatchSemaphore(value: 0)
-        let writes = Counter()
+        let writes = LockedCounter()
         store.beforeWrite = { _ in
             if writes.increment() == 1 { stall.wait() }
         }
@@ -264,18 +264,6 @@ final class Clock: @unchecked Sendable {
     }
 }
 
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func increment() -> Int {
-        lock.withLock {
-            value += 1
-            return value
-        }
-    }
-}
-
 /// A memory ledger that lets a test act at exact points: `onFirstKnows` runs once, right after the
 /// ledger first answers `knows(batch:)`; `beforeWrite` runs before every write (to stall it).
 final class HookedLedger: Ledger, @unchecked Sendable {
@@ -300,9 +288,9 @@ final class HookedLedger: Ledger, @unchecked Sendable {
         return answer
     }
 
-    func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws {
+    func record(_ entries: [LedgerEntry], siteMessages: [SiteDelivery]) async throws {
         beforeWrite?()
-        try base.record(entries, alongside: alongside)
+        try base.record(entries, siteMessages: siteMessages)
     }
 
     func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] { try base.records(of: ids) }

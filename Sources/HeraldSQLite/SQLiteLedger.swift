@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import HeraldCore
 
 /// The ledger in `outbox/herald.sqlite` (WAL mode), created and migrated on open.
 ///
@@ -14,9 +15,14 @@ public final class SQLiteLedger: Ledger, Sendable {
     /// The connection pool (for tests and tools that read the schema).
     public var database: DatabasePool { workspaceDatabase.pool }
 
-    /// The ledger in `database`, its tables created or migrated.
-    public init(database: WorkspaceDatabase) throws {
+    /// Stores the 站内信 recorded with entries, in the same transaction.
+    private let siteMessages: (any SiteMessageWriter<SQLiteTransaction>)?
+
+    /// The ledger in `database`, its tables created or migrated; `siteMessages` stores the
+    /// 站内信 recorded with entries.
+    public init(database: WorkspaceDatabase, siteMessages: (any SiteMessageWriter<SQLiteTransaction>)? = nil) throws {
         workspaceDatabase = database
+        self.siteMessages = siteMessages
         try database.migrate(Self.migrations)
     }
 
@@ -145,11 +151,13 @@ public final class SQLiteLedger: Ledger, Sendable {
         }
     }
 
-    public func record(_ entries: [LedgerEntry], alongside: StoreTransaction.Work?) async throws {
-        guard !entries.isEmpty || alongside != nil else { return }
+    public func record(_ entries: [LedgerEntry], siteMessages messages: [SiteDelivery]) async throws {
+        guard !entries.isEmpty || !messages.isEmpty else { return }
+        let siteMessages = siteMessages
+        if !messages.isEmpty && siteMessages == nil { throw NoSiteMessageStore() }
         let utc = TimeZone(identifier: "UTC") ?? .current
         try await database.write { db in
-            try alongside?(StoreTransaction(database: db))
+            try siteMessages?.deliver(messages, in: SQLiteTransaction(db))
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO ledger (message_id, batch_id, row, channel, template, status, attempt, provider_id,
                                     error_code, error_message, updated_at, fingerprint, tenant, recipient)
