@@ -5,7 +5,7 @@ import HeraldCore
 ///
 /// ```swift
 /// let stores = try PostgresStores(settings: configuration.store, worker: configuration.worker)
-/// let run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log)
+/// let context = RunContext(workspace: workspace, transports: transports, ledger: stores.ledger, log: log, queue: stores.queue)
 /// ```
 public struct PostgresStores: Sendable {
     /// The connection pool all of them share.

@@ -37,10 +37,10 @@ public struct Watcher: Sendable {
         var metricsWritten = Date.distantPast
         // PostgreSQL stores (a pool of connections) stay open across cycles; the SQLite file is
         // opened per cycle, as `herald run` opens it.
-        let shared = workspace.configuration.store.isShared ? try WorkspaceRuntime.Stores(workspace) : nil
+        let shared = workspace.configuration.store.isShared ? try WorkspaceWiring.Stores(workspace) : nil
         // The worker's name is this process's while it watches: what an earlier process of it left
         // leased comes back at once, and a second process under the name is refused.
-        var name = try shared.flatMap { try WorkspaceRuntime.holdWorkerName(workspace, stores: $0) }
+        var name = try shared.flatMap { try WorkspaceWiring.holdWorkerName(workspace, stores: $0) }
         defer { withExtendedLifetime(name) {} }
         // The last problem said, so a database that stays away is reported once, not every cycle.
         var lastProblem: String?
@@ -58,16 +58,16 @@ public struct Watcher: Sendable {
         var settling = false
         while !stop() {
             if let lock = try? RunLock(root: workspace.root) {
-                var run: WorkspaceRun
+                let context: RunContext
                 do {
                     // A name whose lock went with a dropped connection is taken again before any
                     // work; until it is (the old session may linger on the server a while, or another
                     // process took the name), nothing is drained and the problem is said once.
                     if let shared, name?.isHeld != true {
                         name = nil
-                        name = try WorkspaceRuntime.holdWorkerName(workspace, stores: shared)
+                        name = try WorkspaceWiring.holdWorkerName(workspace, stores: shared)
                     }
-                    run = try await WorkspaceRuntime.open(workspace, stores: shared, warn: warn)
+                    context = try await WorkspaceWiring.open(workspace, stores: shared, warn: warn)
                 } catch let error where shared != nil && !(error is LedgerLost) {
                     // A shared database that went away is waited for; a lost ledger still ends the watch.
                     problem("herald watch: \(error); trying again every \(interval)")
@@ -75,12 +75,11 @@ public struct Watcher: Sendable {
                     try? await Task.sleep(for: interval)
                     continue
                 }
-                run.shouldStop = stop
-                run.arrivedComplete = arrived
+                let cycle = DropFolderRun(context, shouldStop: stop, arrivedComplete: arrived)
                 arrived = []
                 var busy = true
                 do {
-                    let summary = try await run.runDropFolder()
+                    let summary = try await cycle.run()
                     settling = !summary.settlingFiles.isEmpty
                     busy = Self.isBusy(summary)
                     if busy { report(summary) }
@@ -90,7 +89,7 @@ public struct Watcher: Sendable {
                     problem("herald watch: \(error)")
                 }
                 if busy || Date().timeIntervalSince(metricsWritten) >= metricsCadence {
-                    if let problem = WorkspaceRuntime.refreshMetrics(workspace, lastRun: Date()) { warn("herald: \(problem)") }
+                    if let problem = WorkspaceWiring.refreshMetrics(workspace, lastRun: Date()) { warn("herald: \(problem)") }
                     metricsWritten = Date()
                 }
                 withExtendedLifetime(lock) {}

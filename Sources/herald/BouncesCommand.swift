@@ -29,10 +29,10 @@ extension Herald {
 
             func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
-                let run = try await openRun(workspace)
+                let context = try await openRun(workspace)
                 do {
                     let summary = try await BounceFiles(root: workspace.root)
-                        .ingest(URL(fileURLWithPath: path), with: run.bounceIngest(), move: false)
+                        .ingest(URL(fileURLWithPath: path), with: Intake(context).bounceIngest(), move: false)
                     print(summary.description)
                     updateMetrics(workspace, lastRun: nil)
                     if summary.unmatched > 0 {

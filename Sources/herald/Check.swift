@@ -35,7 +35,7 @@ extension Herald {
             let location = Self.location(ofWorkerNameIn: (try? String(contentsOf: file, encoding: .utf8)) ?? "")
             let name = workspace.configuration.worker.resolvedName
             do {
-                guard let holder = try WorkspaceRuntime.workerNameHolder(workspace) else { return nil }
+                guard let holder = try WorkspaceWiring.workerNameHolder(workspace) else { return nil }
                 return .error("worker.name '\(name)' is in use by a running herald (\(holder)): its lock on the name in the "
                               + "shared store is held; give each worker its own worker.name", at: location)
             } catch {

@@ -97,9 +97,9 @@ func printError(_ line: String) {
 
 /// The workspace's stores (SQLite, or PostgreSQL when `store.url` is set), or the reason they
 /// cannot be opened and exit 2.
-func openStores(_ workspace: Workspace) throws -> WorkspaceRuntime.Stores {
+func openStores(_ workspace: Workspace) throws -> WorkspaceWiring.Stores {
     do {
-        return try WorkspaceRuntime.Stores(workspace)
+        return try WorkspaceWiring.Stores(workspace)
     } catch {
         printError("herald: \(error)")
         throw ExitCode(2)

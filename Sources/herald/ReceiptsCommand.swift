@@ -37,11 +37,11 @@ extension Herald {
 
             func run() async throws {
                 let workspace = try options.open(secretsOptional: true)
-                let run = try await openRun(workspace)
+                let context = try await openRun(workspace)
                 let files = ReceiptFiles(root: workspace.root, configuration: workspace.configuration, parsers: ProviderReceipts.parsers)
                 do {
                     let report = try await files.ingest(URL(fileURLWithPath: file), channel: channel,
-                                                  with: ReceiptIngest(ledger: run.ledger, log: run.log),
+                                                  with: ReceiptIngest(ledger: context.ledger, log: context.log),
                                                   format: format.flatMap(ProviderReceipts.parser(named:)), move: false)
                     print("\(report.delivered) delivered, \(report.undelivered) undelivered, \(report.duplicates) duplicate, \(report.unmatched.count) unmatched")
                     updateMetrics(workspace, lastRun: nil)

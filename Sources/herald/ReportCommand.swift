@@ -146,5 +146,5 @@ extension Herald {
 /// Refreshes reports/metrics.prom from the log lines written since the last refresh. A failure
 /// is reported and does not change the command's outcome.
 func updateMetrics(_ workspace: Workspace, lastRun: Date?) {
-    if let problem = WorkspaceRuntime.refreshMetrics(workspace, lastRun: lastRun) { printError("herald: \(problem)") }
+    if let problem = WorkspaceWiring.refreshMetrics(workspace, lastRun: lastRun) { printError("herald: \(problem)") }
 }

@@ -33,11 +33,11 @@ extension Herald {
             var workspace = try options.open()
             if let settle, let duration = DurationText.parse(settle) { workspace.configuration.settle = duration }
             let lock = try lockWorkspace(workspace, command: "herald run")
-            let (run, name) = try await openWorkerRun(workspace)
+            let (context, name) = try await openWorkerRun(workspace)
             let progress = ProgressPrinter()
             let summary: RunSummary
             do {
-                summary = try await run.runDropFolder(dryRun: dryRun) { progress.update($0) }
+                summary = try await DropFolderRun(context).run(dryRun: dryRun) { progress.update($0) }
             } catch {
                 progress.finish()
                 printError("herald run: stopped: \(error)")
@@ -52,23 +52,23 @@ extension Herald {
     }
 }
 
-/// The workspace's run (`WorkspaceRuntime.open`), or its problem printed and exit 2.
-func openRun(_ workspace: Workspace) async throws -> WorkspaceRun {
+/// The workspace's run context (`WorkspaceWiring.open`), or its problem printed and exit 2.
+func openRun(_ workspace: Workspace) async throws -> RunContext {
     do {
-        return try await WorkspaceRuntime.open(workspace, warn: printError)
+        return try await WorkspaceWiring.open(workspace, warn: printError)
     } catch {
         printError("herald: \(error)")
         throw ExitCode(2)
     }
 }
 
-/// The run of a command that drains the shared queue (`herald run`), holding the worker's name
+/// The run context of a command that drains the shared queue (`herald run`), holding the worker's name
 /// in the shared store while the returned lock lives; its problem printed and exit 2.
-func openWorkerRun(_ workspace: Workspace) async throws -> (WorkspaceRun, (any WorkerNameHold)?) {
+func openWorkerRun(_ workspace: Workspace) async throws -> (RunContext, (any WorkerNameHold)?) {
     do {
-        let stores = try WorkspaceRuntime.Stores(workspace)
-        let name = try WorkspaceRuntime.holdWorkerName(workspace, stores: stores)
-        return (try await WorkspaceRuntime.open(workspace, stores: stores, warn: printError), name)
+        let stores = try WorkspaceWiring.Stores(workspace)
+        let name = try WorkspaceWiring.holdWorkerName(workspace, stores: stores)
+        return (try await WorkspaceWiring.open(workspace, stores: stores, warn: printError), name)
     } catch {
         printError("herald: \(error)")
         throw ExitCode(2)

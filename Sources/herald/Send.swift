@@ -53,8 +53,8 @@ extension Herald {
                 return row
             }
             let lock = try lockWorkspace(workspace, command: "herald send")
-            let run = try await openRun(workspace)
-            let summary = try await run.send(rows, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
+            let context = try await openRun(workspace)
+            let summary = try await OneOffSend(context).send(rows, batchID: "send:\(id ?? UUID().uuidString.lowercased())", dryRun: dryRun)
 
             if !dryRun { updateMetrics(workspace, lastRun: nil) }
             withExtendedLifetime(lock) {}

@@ -68,9 +68,9 @@ extension Herald {
                 printError("herald trace: cannot read the log index: \(error)")
                 throw ExitCode(2)
             }
-            let stores: WorkspaceRuntime.Stores
+            let stores: WorkspaceWiring.Stores
             do {
-                stores = try WorkspaceRuntime.Stores(workspace)
+                stores = try WorkspaceWiring.Stores(workspace)
             } catch {
                 printError("herald trace: \(error)")
                 throw ExitCode(2)

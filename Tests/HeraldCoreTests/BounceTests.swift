@@ -107,8 +107,7 @@ import HeraldTestSupport
 
     @Test func complaintOptsTheAddressOutOfMarketingOnly() async throws {
         let workspace = try TemporaryWorkspace()
-        let ledger = try await ledger([a]), log = MemoryEventLog(), preferences = Preferences()
-        preferences.store = FileOptOutStore(root: workspace.url)
+        let ledger = try await ledger([a]), log = MemoryEventLog(), preferences = Preferences(store: FileOptOutStore(root: workspace.url))
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
         let (summary, _) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
         #expect(summary.complaints == 1)

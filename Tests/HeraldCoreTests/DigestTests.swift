@@ -122,7 +122,7 @@ import HeraldTestSupport
         #expect(try await b.due(at: Self.start.addingTimeInterval(60)).isEmpty, "leased to worker a")
     }
 
-    func run(max: Int = 50) throws -> (WorkspaceRun, MemoryTransport, MemoryEventLog, ManualClock) {
+    func run(max: Int = 50) throws -> (RunContext, MemoryTransport, MemoryEventLog, ManualClock) {
         let workspace = try TemporaryWorkspace(files: [
             "herald.yaml": "timezone: Asia/Shanghai\nmail:\n  accounts:\n    default: {transport: file, from: noreply@shop.example.com}\n",
             "templates/shipped.yaml": """
@@ -135,9 +135,9 @@ import HeraldTestSupport
         let clock = ManualClock(start: Self.start)
         let transport = MemoryTransport()
         let log = MemoryEventLog()
-        var run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
-                               ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters(), spool: MemorySpool())
-        run.digests = MemoryDigestStore()
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                             ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters(), spool: MemorySpool(),
+                             digests: MemoryDigestStore())
         return (run, transport, log, clock)
     }
 
@@ -148,33 +148,33 @@ import HeraldTestSupport
 
     @Test func twentyRowsOfOneUserBecomeOneMessageListingTwenty() async throws {
         let (run, transport, log, clock) = try run()
-        let folded = try await run.send(rows(1...20), batchID: "b")
+        let folded = try await OneOffSend(run).send(rows(1...20), batchID: "b")
         #expect(folded.counts == ["mail": ["digested": 20]])
         #expect(transport.sent.isEmpty)
         let ids = Set(log.events.compactMap(\.digest))
         #expect(ids.count == 1, "every folded row names the one message it went into")
 
         clock.advance(by: .seconds(3599))
-        #expect(try await run.drainDigests().counts.isEmpty, "the window is still open")
+        #expect(try await DigestDrain(run).drain().counts.isEmpty, "the window is still open")
         clock.advance(by: .seconds(1))
-        let sent = try await run.drainDigests()
+        let sent = try await DigestDrain(run).drain()
         #expect(sent.counts == ["mail": ["sent": 1]])
         let message = try #require(transport.sent.first?.message)
         guard case let .mail(mail) = message.content else { Issue.record("not a mail"); return }
         #expect(mail.subject == "20 个订单已发货")
         #expect(mail.text == (1...20).map { "订单 A\($0) 已发货" }.joined(separator: "；"))
         #expect(log.events.last?.messageID.value == ids.first, "the digest message has the id the rows named")
-        #expect(try await run.drainDigests().counts.isEmpty, "sent once")
+        #expect(try await DigestDrain(run).drain().counts.isEmpty, "sent once")
     }
 
     @Test func aFullDigestGoesAtOnceAndARowWithoutTheKeyIsInvalid() async throws {
         let (run, transport, log, _) = try run(max: 5)
         var keyless = RecipientRow(row: 7, template: "shipped", recipient: Recipient(email: "x@example.com"), parameters: ["orderId": "X"])
         keyless.row = 7
-        let summary = try await run.send(rows(1...6) + [keyless], batchID: "b")
+        let summary = try await OneOffSend(run).send(rows(1...6) + [keyless], batchID: "b")
         #expect(summary.counts == ["mail": ["digested": 6, "invalid": 1]])
         #expect(log.events.first { $0.status == .invalid }?.error?.code == "no_digest_key")
-        #expect(try await run.drainDigests().counts == ["mail": ["sent": 1]], "five rows filled it; the sixth opened the next")
+        #expect(try await DigestDrain(run).drain().counts == ["mail": ["sent": 1]], "five rows filled it; the sixth opened the next")
         guard case let .mail(mail)? = transport.sent.first?.message.content else { Issue.record("no mail"); return }
         #expect(mail.subject == "5 个订单已发货")
     }

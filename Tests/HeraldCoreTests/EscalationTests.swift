@@ -8,7 +8,7 @@ import HeraldTestSupport
     static let start = Date(timeIntervalSince1970: 1_795_000_000)
 
     struct Fixture {
-        let run: WorkspaceRun
+        let run: RunContext
         let transport: MemoryTransport
         let log: MemoryEventLog
         let ledger: MemoryLedger
@@ -34,10 +34,9 @@ import HeraldTestSupport
         let site = MemorySiteMessageStore()
         let ledger = MemoryLedger(siteMessages: site)
         let (prefs, _) = Preferences.load(root: workspace.url)
-        var run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
-                               ledger: ledger, log: log, clock: clock, counters: MemoryRecipientCounters(), preferences: prefs,
-                               spool: MemorySpool())
-        run.siteMessages = site
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                             ledger: ledger, log: log, clock: clock, counters: MemoryRecipientCounters(), preferences: prefs,
+                             spool: MemorySpool(), siteMessages: site)
         return Fixture(run: run, transport: transport, log: log, ledger: ledger, site: site, clock: clock)
     }
 
@@ -56,7 +55,7 @@ import HeraldTestSupport
 
     @Test func anUnread站内信EscalatesAfterItsTimeAndAReadOneDoesNot() async throws {
         let f = try fixture(Self.siteThenSMS)
-        let first = try await f.run.send([row(1), row(2)], batchID: "b")
+        let first = try await OneOffSend(f.run).send([row(1), row(2)], batchID: "b")
         #expect(first.counts == ["site": ["sent": 2], "sms": ["scheduled": 2]], "the sms variant is held back, not sent with the first")
         #expect(f.transport.sent.allSatisfy { $0.channel == .site })
         let held = f.log.events.filter { $0.status == .scheduled }
@@ -66,9 +65,9 @@ import HeraldTestSupport
 
         f.site.markRead(MessageID(batch: "b", row: 1, channel: "site"))
         f.clock.advance(by: .seconds(1799))
-        #expect(try await f.run.drainSpool().counts.isEmpty, "not before its time")
+        #expect(try await SpoolDrain(f.run).drain().counts.isEmpty, "not before its time")
         f.clock.advance(by: .seconds(1))
-        let later = try await f.run.drainSpool()
+        let later = try await SpoolDrain(f.run).drain()
         #expect(later.counts == ["sms": ["sent": 1, "skipped": 1]])
         #expect(f.transport.sent.filter { $0.channel == .sms }.map(\.address) == ["+8613800138002"], "only the unread one")
         let skipped = try #require(f.log.events.last { $0.status == .skipped })
@@ -90,26 +89,26 @@ import HeraldTestSupport
             RecipientRow(row: n, template: "alert", recipient: Recipient(email: "u\(n)@example.com", mobile: "1380013800\(n)"),
                          parameters: ["orderId": "A\(n)"])
         }
-        _ = try await f.run.send(rows, batchID: "b")
+        _ = try await OneOffSend(f.run).send(rows, batchID: "b")
         // Row 1's SMS gets a delivered receipt; row 2's never does.
         try await f.ledger.record([LedgerEntry(id: MessageID(batch: "b", row: 1, channel: "sms"), batch: "b", row: 1, channel: .sms,
                                          template: "alert", status: .delivered, updatedAt: f.clock.now())])
         f.clock.advance(by: .seconds(600))
-        #expect(try await f.run.drainSpool().counts == ["mail": ["sent": 1, "skipped": 1]])
+        #expect(try await SpoolDrain(f.run).drain().counts == ["mail": ["sent": 1, "skipped": 1]])
         #expect(f.transport.sent.filter { $0.channel == .mail }.map(\.address) == ["u2@example.com"])
     }
 
     @Test func anEscalationRespectsPreferences() async throws {
         let f = try fixture(Self.siteThenSMS, preferences: "user_id,address,channel,category,opt_out\n2,,sms,transactional,true\n")
-        _ = try await f.run.send([row(2)], batchID: "b")
+        _ = try await OneOffSend(f.run).send([row(2)], batchID: "b")
         f.clock.advance(by: .seconds(1800))
-        #expect(try await f.run.drainSpool().counts == ["sms": ["suppressed": 1]], "opted out of SMS: the escalation is suppressed, not sent")
+        #expect(try await SpoolDrain(f.run).drain().counts == ["sms": ["suppressed": 1]], "opted out of SMS: the escalation is suppressed, not sent")
     }
 
     @Test func aRowWithoutAFirstMessageSendsTheHeldVariantAtOnce() async throws {
         let f = try fixture(Self.siteThenSMS)
         let only = RecipientRow(row: 1, template: "alert", recipient: Recipient(mobile: "13800138001"), parameters: ["orderId": "A1"])
-        #expect(try await f.run.send([only], batchID: "b").counts == ["sms": ["sent": 1]])
+        #expect(try await OneOffSend(f.run).send([only], batchID: "b").counts == ["sms": ["sent": 1]])
     }
 
     @Test func escalateMistakesArePointedAt() throws {

@@ -25,7 +25,7 @@ import HeraldTestSupport
         }
     }
 
-    func run(clock: ManualClock, yaml: String = "") throws -> (WorkspaceRun, MemoryTransport, MemoryEventLog, MemoryLedger) {
+    func run(clock: ManualClock, yaml: String = "") throws -> (RunContext, MemoryTransport, MemoryEventLog, MemoryLedger) {
         let workspace = try TemporaryWorkspace(files: [
             "herald.yaml": "timezone: Asia/Shanghai\ncaps: {sms: [none]}\n" + yaml + "sms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n",
             "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
@@ -35,7 +35,7 @@ import HeraldTestSupport
         let transport = MemoryTransport()
         let log = MemoryEventLog()
         let ledger = MemoryLedger()
-        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: ledger, log: log, clock: clock, counters: MemoryRecipientCounters(), spool: MemorySpool())
         return (run, transport, log, ledger)
     }
@@ -50,7 +50,7 @@ import HeraldTestSupport
     @Test func aRowAheadIsScheduledAndSentWhenDueNotBefore() async throws {
         let clock = ManualClock(start: Self.start)
         let (run, transport, log, ledger) = try run(clock: clock)
-        let summary = try await run.send([row(1, sendAt: "2026-11-18 19:10"), row(2, sendAt: "2026-11-18T11:00:00Z"), row(3)], batchID: "b")
+        let summary = try await OneOffSend(run).send([row(1, sendAt: "2026-11-18 19:10"), row(2, sendAt: "2026-11-18T11:00:00Z"), row(3)], batchID: "b")
         #expect(summary.counts == ["sms": ["scheduled": 1, "sent": 2]], "a send_at in the past sends now")
         let waiting = try #require(try await run.spool?.entries().first)
         #expect(waiting.kind == .scheduled && waiting.attempts == 0)
@@ -59,20 +59,20 @@ import HeraldTestSupport
         #expect(try await ledger.statuses(of: [MessageID(waiting.id)]) == [MessageID(waiting.id): .scheduled])
 
         clock.advance(by: .seconds(199))
-        #expect(try await run.drainSpool().counts.isEmpty, "one second early: nothing")
+        #expect(try await SpoolDrain(run).drain().counts.isEmpty, "one second early: nothing")
         clock.advance(by: .seconds(1))
-        #expect(try await run.drainSpool().counts == ["sms": ["sent": 1]])
+        #expect(try await SpoolDrain(run).drain().counts == ["sms": ["sent": 1]])
         #expect(transport.sent.map(\.row).sorted() == [1, 2, 3])
         #expect(try await run.spool?.entries().isEmpty == true)
 
-        let again = try await run.send([row(1, sendAt: "2026-11-18 19:10")], batchID: "b")
+        let again = try await OneOffSend(run).send([row(1, sendAt: "2026-11-18 19:10")], batchID: "b")
         #expect(again.counts == ["sms": ["duplicate": 1]], "the same row again is a duplicate, scheduled or sent")
     }
 
     @Test func aCancelledMessageIsNeverSentAndStaysCancelled() async throws {
         let clock = ManualClock(start: Self.start)
         let (run, transport, log, ledger) = try run(clock: clock)
-        _ = try await run.send([row(1, sendAt: "2026-11-20 09:00"), row(2, sendAt: "2026-11-20 09:00")], batchID: "b")
+        _ = try await OneOffSend(run).send([row(1, sendAt: "2026-11-20 09:00"), row(2, sendAt: "2026-11-20 09:00")], batchID: "b")
         let schedule = Schedule(spool: try #require(run.spool), ledger: ledger, log: log, clock: { clock.now() })
         #expect(try await schedule.waiting(batch: "b").count == 2)
         #expect(try await schedule.waiting(batch: "other").isEmpty)
@@ -84,21 +84,21 @@ import HeraldTestSupport
         #expect(try await schedule.cancel(batch: "b").isEmpty, "nothing left to cancel")
 
         clock.advance(by: .seconds(3 * 86_400))
-        #expect(try await run.drainSpool().counts.isEmpty)
+        #expect(try await SpoolDrain(run).drain().counts.isEmpty)
         #expect(transport.sent.isEmpty, "never sent")
-        #expect(try await run.send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b").counts == ["sms": ["duplicate": 1]])
+        #expect(try await OneOffSend(run).send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b").counts == ["sms": ["duplicate": 1]])
     }
 
     @Test func anEntryCancelledInTheLedgerButLeftInTheSpoolIsDroppedNotSent() async throws {
         // A crash between the ledger's `cancelled` and the spool's removal.
         let clock = ManualClock(start: Self.start)
         let (run, transport, _, ledger) = try run(clock: clock)
-        _ = try await run.send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b")
+        _ = try await OneOffSend(run).send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b")
         let entry = try #require(try await run.spool?.entries().first)
         try await ledger.record([LedgerEntry(id: MessageID(entry.id), batch: "b", row: 1, channel: .sms, template: "code", status: .cancelled,
                                        updatedAt: clock.now())])
         clock.advance(by: .seconds(3 * 86_400))
-        #expect(try await run.drainSpool().counts == ["sms": ["cancelled": 1]])
+        #expect(try await SpoolDrain(run).drain().counts == ["sms": ["cancelled": 1]])
         #expect(transport.sent.isEmpty)
         #expect(try await run.spool?.entries().isEmpty == true)
     }
@@ -107,7 +107,7 @@ import HeraldTestSupport
         // 19:06:40 in Shanghai is 06:06:40 in New York: inside quiet hours there, not here.
         let clock = ManualClock(start: Self.start)
         let (run, _, log, _) = try run(clock: clock, yaml: "quiet_hours: {marketing: \"21:00-08:00\"}\n")
-        let summary = try await run.send([row(1, template: "promo", timeZone: "America/New_York"), row(2, template: "promo"),
+        let summary = try await OneOffSend(run).send([row(1, template: "promo", timeZone: "America/New_York"), row(2, template: "promo"),
                                           row(3, template: "promo", timeZone: "Mars/Olympus"),
                                           row(5, template: "promo", timeZone: "../../../etc/passwd")], batchID: "b")
         #expect(summary.counts["sms"] == ["deferred": 1, "sent": 1, "invalid": 2])
@@ -116,7 +116,7 @@ import HeraldTestSupport
         let invalid = try #require(log.events.first { $0.status == .invalid })
         #expect(invalid.error?.code == "unknown_time_zone")
 
-        let local = try await run.send([row(4, sendAt: "2026-11-18 07:00", timeZone: "America/New_York")], batchID: "c")
+        let local = try await OneOffSend(run).send([row(4, sendAt: "2026-11-18 07:00", timeZone: "America/New_York")], batchID: "c")
         #expect(local.counts == ["sms": ["scheduled": 1]])
         let waiting = try #require(try await run.spool?.entries().first { $0.row == 4 })
         #expect(Timestamp.iso8601(waiting.nextAttempt, timeZone: TimeZone(identifier: "America/New_York")!) == "2026-11-18T07:00:00.000-05:00")
@@ -125,7 +125,7 @@ import HeraldTestSupport
     @Test func aBadSendAtIsInvalidWithItsReason() async throws {
         let clock = ManualClock(start: Self.start)
         let (run, transport, log, _) = try run(clock: clock)
-        let summary = try await run.send([row(1, sendAt: "next tuesday"), row(2, sendAt: "2099-01-01 09:00")], batchID: "b")
+        let summary = try await OneOffSend(run).send([row(1, sendAt: "next tuesday"), row(2, sendAt: "2099-01-01 09:00")], batchID: "b")
         #expect(summary.counts == ["sms": ["invalid": 2]])
         #expect(transport.sent.isEmpty)
         #expect(log.events.map { $0.error?.code } == ["invalid_send_at", "invalid_send_at"])

@@ -7,7 +7,8 @@ import HeraldTestSupport
 @Suite(.timeLimit(.minutes(1))) struct SpoolFlowTests {
     static let start = Date(timeIntervalSince1970: 1_795_000_000) // 19:06:40 in Shanghai
 
-    func run(_ yaml: String, clock: ManualClock, outcomes: [String: DeliveryOutcome] = [:]) throws -> (WorkspaceRun, MemoryTransport, MemoryEventLog, TemporaryWorkspace) {
+    func run(_ yaml: String, clock: ManualClock, outcomes: [String: DeliveryOutcome] = [:],
+             jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) throws -> (RunContext, MemoryTransport, MemoryEventLog, TemporaryWorkspace) {
         let workspace = try TemporaryWorkspace(files: [
             "herald.yaml": yaml + "sms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n",
             "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
@@ -16,8 +17,8 @@ import HeraldTestSupport
         let opened = try Workspace.open(at: workspace.url, environment: [:])
         let transport = MemoryTransport(outcomes: outcomes)
         let log = MemoryEventLog()
-        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
-                               ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters())
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                             ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters(), jitter: jitter)
         return (run, transport, log, workspace)
     }
 
@@ -37,9 +38,9 @@ import HeraldTestSupport
         #expect(log.events.last?.error?.code == "recipient_cap")
 
         clock.advance(by: .seconds(30))
-        #expect(try await run.drainSpool().counts.isEmpty, "not due yet")
+        #expect(try await SpoolDrain(run).drain().counts.isEmpty, "not due yet")
         clock.advance(by: .seconds(31))
-        let later = try await run.drainSpool()
+        let later = try await SpoolDrain(run).drain()
         #expect(later.counts == ["sms": ["sent": 1]])
         #expect(try await run.spool?.entries().isEmpty == true)
         #expect(transport.sent.map(\.row) == [1, 2])
@@ -54,7 +55,7 @@ import HeraldTestSupport
         let opened = try Workspace.open(at: workspace.url, environment: [:])
         let transport = MemoryTransport()
         let log = MemoryEventLog()
-        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: MemoryLedger(), log: log, clock: clock, counters: MemoryRecipientCounters())
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         let rows = (1...3).map { row($0, template: "promo", mobile: "1380013800\($0)") }
@@ -85,14 +86,15 @@ import HeraldTestSupport
 
     @Test func transientFailuresBackOffAndDieAfterMaxAttempts() async throws {
         let clock = ManualClock(start: Self.start)
-        var (run, _, log, _) = try run("caps: {sms: [none]}\nretry: {min_backoff: 1m, max_backoff: 4m, max_attempts: 3}\n", clock: clock,
-                                        outcomes: ["+8613800138000": .transient(code: "isv.BUSINESS_LIMIT_CONTROL", "flow control")])
-        run.jitter = { 0.5 }  // the middle of the ±20% band: backoff exactly min_backoff × 2^(attempt-1)
+        // Jitter 0.5: the middle of the ±20% band, so backoff is exactly min_backoff × 2^(attempt-1).
+        let (run, _, log, _) = try run("caps: {sms: [none]}\nretry: {min_backoff: 1m, max_backoff: 4m, max_attempts: 3}\n", clock: clock,
+                                        outcomes: ["+8613800138000": .transient(code: "isv.BUSINESS_LIMIT_CONTROL", "flow control")],
+                                        jitter: { 0.5 })
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         _ = try await runner.run(rows: [row(1, template: "promo")], batch: BatchContext(id: "b", file: "f"))
         for _ in 0..<4 {
             clock.advance(by: .seconds(300))
-            _ = try await run.drainSpool()
+            _ = try await SpoolDrain(run).drain()
         }
         #expect(log.events.map { "\($0.attempt)-\($0.status.rawValue)" } == ["1-deferred", "2-deferred", "3-failed"])
         let gaps = try zip(log.events.dropFirst(), log.events).map { later, earlier in
@@ -121,9 +123,9 @@ import HeraldTestSupport
         try await ledger.record([LedgerEntry(id: MessageID(batch: legacy, row: 1, channel: "sms"), batch: legacy, row: 1, channel: .sms,
                                        template: "promo", status: .sent, updatedAt: Date())])
         let transport = MemoryTransport()
-        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: ledger, log: MemoryEventLog(), clock: ManualClock(start: Date()), counters: MemoryRecipientCounters())
-        let summary = try await run.runDropFolder()
+        let summary = try await DropFolderRun(run).run()
         #expect(summary.counts == ["sms": ["duplicate": 1]])
         #expect(transport.sent.isEmpty)
     }

@@ -29,9 +29,9 @@ import HeraldTestSupport
             }
             return .zero
         })
-        let run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+        let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: MemoryLedger(), log: MemoryEventLog(), counters: MemoryRecipientCounters(), spool: MemorySpool())
-        let summary = try await run.runDropFolder()
+        let summary = try await DropFolderRun(run).run()
         #expect(summary.counts["site"]?["sent"] == 1001)
         let order = transport.sent.map(\.message.template)
         let code = try #require(order.firstIndex(of: "code"))

@@ -23,15 +23,12 @@ import HeraldTestSupport
         batch.messageID(row: row, channel: Channel.sms.rawValue)
     }
 
-    /// A run of worker `name` over the shared in-memory stores.
+    /// The queue drain of worker `name` over the shared in-memory stores.
     static func run(_ name: String, workspace: Workspace, transport: MemoryTransport, queue: any WorkQueue, ledger: any Ledger,
-                    log: MemoryEventLog, progress: (any SendProgressStore)? = nil) -> WorkspaceRun {
-        var run = WorkspaceRun(workspace: workspace, transports: TransportSet.all(transport, configuration: workspace.configuration),
-                               ledger: ledger, log: log, spool: MemorySpool())
-        run.queue = queue
-        run.progress = progress
-        run.worker = WorkerSettings(name: name, lease: .seconds(60))
-        return run
+                    log: MemoryEventLog, progress: (any SendProgressStore)? = nil) -> QueueDrain {
+        QueueDrain(RunContext(workspace: workspace, transports: TransportSet.all(transport, configuration: workspace.configuration),
+                              ledger: ledger, log: log, spool: MemorySpool(), queue: queue, progress: progress,
+                              worker: WorkerSettings(name: name, lease: .seconds(60))))
     }
 
     /// The case of the 381 duplicates: a worker that met a batch while the ledger knew nothing of
@@ -60,7 +57,7 @@ import HeraldTestSupport
         })
         let transport = MemoryTransport(concurrency: 1)
         let log = MemoryEventLog()
-        let summary = try await Self.run("w3", workspace: workspace, transport: transport, queue: queue, ledger: ledger, log: log).drainQueue()
+        let summary = try await Self.run("w3", workspace: workspace, transport: transport, queue: queue, ledger: ledger, log: log).drain()
 
         #expect(transport.sent.map(\.row) == [4, 5, 6], "rows 1-3 were sent by w2: not again")
         #expect(summary.total("sent") == 3 && summary.total("duplicate") == 3)
@@ -89,9 +86,9 @@ import HeraldTestSupport
         let transport = MemoryTransport(concurrency: 1)
         let log = MemoryEventLog()
         let w3 = Self.run("w3", workspace: workspace, transport: transport, queue: queue, ledger: ledger, log: log, progress: progress)
-        #expect(try await w3.drainQueue().counts.isEmpty, "w2's lease still holds the chunk")
+        #expect(try await w3.drain().counts.isEmpty, "w2's lease still holds the chunk")
         now.advance(61)
-        let summary = try await w3.drainQueue()
+        let summary = try await w3.drain()
 
         #expect(transport.sent.map(\.row) == [3, 4])
         #expect(summary.recoveredShared == 2 && summary.total("sent") == 2 && summary.total("duplicate") == 2)
@@ -112,10 +109,10 @@ import HeraldTestSupport
         _ = try #require(try queue.claim(worker: "w2", lease: .seconds(60)))
         let transport = MemoryTransport(concurrency: 1)
         let other = try await Self.run("w3", workspace: workspace, transport: transport, queue: queue, ledger: MemoryLedger(),
-                                       log: MemoryEventLog()).drainQueue()
+                                       log: MemoryEventLog()).drain()
         #expect(other.counts.isEmpty && transport.sent.isEmpty, "another worker waits for the lease")
         let summary = try await Self.run("w2", workspace: workspace, transport: transport, queue: queue, ledger: MemoryLedger(),
-                                         log: MemoryEventLog()).drainQueue()
+                                         log: MemoryEventLog()).drain()
         #expect(summary.total("sent") == 2 && transport.sent.count == 2)
         #expect(summary.notes.contains("took back 1 chunk left leased to worker w2 by an earlier process"))
     }
@@ -134,7 +131,7 @@ import HeraldTestSupport
         })
         let run = Self.run("w1", workspace: workspace, transport: MemoryTransport(concurrency: 1), queue: queue, ledger: ledger,
                            log: MemoryEventLog())
-        let drain = Task { try await run.drainQueue() }
+        let drain = Task { try await run.drain() }
         await Task.detached { writing.wait() }.value
         #expect(try queue.backlog() == (chunks: 1, rows: 2), "the ledger write of the chunk is under way")
         release.signal()

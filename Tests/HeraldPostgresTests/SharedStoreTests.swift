@@ -257,16 +257,15 @@ import HeraldTestSupport
         let opened = try Workspace.open(at: workspace.url, environment: [:])
         let transport = MemoryTransport(concurrency: 1, delay: { _ in .seconds(4) })
         let queue = try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
-        var run = WorkspaceRun(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
-                               ledger: MemoryLedger(), log: MemoryEventLog(), spool: MemorySpool())
-        run.queue = queue
-        run.worker = WorkerSettings(name: "slow", lease: .seconds(2))
+        let run = QueueDrain(RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
+                                        ledger: MemoryLedger(), log: MemoryEventLog(), spool: MemorySpool(), queue: queue,
+                                        worker: WorkerSettings(name: "slow", lease: .seconds(2))))
         let row = RecipientRow(row: 1, template: "code", recipient: Recipient(mobile: "13800138000"), parameters: ["code": "1234"])
         let second = RecipientRow(row: 2, template: "code", recipient: Recipient(mobile: "13800138001"), parameters: ["code": "5678"])
         // Two chunks: the second is claimed (and prepared) while the first is still being sent.
         var chunks = [[BatchRecord.row(row)], [BatchRecord.row(second)]].makeIterator()
         _ = try await queue.enqueue(batch: BatchContext(id: "b2", file: "code.b.csv"), worker: "slow") { chunks.next().map { ($0, 0) } }
-        let drain = Task { [run] in try await run.drainQueue() }
+        let drain = Task { [run] in try await run.drain() }
         try await Task.sleep(for: .seconds(3))
         #expect(try await queue.claim(worker: "other", lease: .seconds(60)) == nil,
                 "both chunks keep the slow worker's lease (2s): the one being sent (4s) and the one waiting behind it")

@@ -124,12 +124,9 @@ import HeraldTestSupport
                     "the same opt-out again is not new")
         }
         #expect(try await store.recordSuppression(address: "gone@example.com", reason: "bounce", tenant: nil, at: Self.t0))
-        let (fresh, problems) = Preferences.load(root: workspace.url)
+        let (fresh, problems) = Preferences.load(root: workspace.url, store: kind == .postgres ? store : nil)
         #expect(problems.isEmpty)
-        if kind == .postgres {
-            fresh.store = store
-            try await store.load(into: fresh)
-        }
+        if kind == .postgres { try await store.load(into: fresh) }
         #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: "li@example.com") != nil)
         #expect(fresh.reason(channel: .mail, category: .transactional, userID: nil, address: "li@example.com") == nil,
                 "an opt-out of marketing mail is not one of order mail")
@@ -151,12 +148,9 @@ import HeraldTestSupport
         let address = "t\(UUID().uuidString.prefix(8).lowercased())@example.com"
         #expect(try await store.recordOptOut(address: address, channel: .mail, category: .marketing, tenant: "1", at: Self.t0))
         #expect(try await store.recordSuppression(address: "gone-" + address, reason: "bounce", tenant: "1", at: Self.t0))
-        let (fresh, problems) = Preferences.load(root: workspace.url)
+        let (fresh, problems) = Preferences.load(root: workspace.url, store: kind == .postgres ? store : nil)
         #expect(problems.isEmpty, "\(problems)")
-        if kind == .postgres {
-            fresh.store = store
-            try await store.load(into: fresh)
-        }
+        if kind == .postgres { try await store.load(into: fresh) }
         #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: address, tenant: "1") != nil)
         #expect(fresh.reason(channel: .mail, category: .marketing, userID: nil, address: address, tenant: "0") == nil)
         #expect(fresh.reason(channel: .mail, category: .verification, userID: nil, address: "gone-" + address, tenant: "1") != nil)

@@ -28,16 +28,21 @@ public final class Preferences: @unchecked Sendable {
     private var suppressed: [String: [String: String]] = [:]
     private let suppressionsFile: URL?
 
-    /// Empty preferences (the in-memory twin when no files are given).
-    public init(suppressionsFile: URL? = nil) {
+    /// Where what Herald learns about recipients (hard bounces, complaints) is recorded: the
+    /// workspace's CSV files when loaded from a workspace, the shared store when one is given.
+    public let store: (any OptOutStore)?
+
+    /// Empty preferences (the in-memory twin when no files or store are given).
+    public init(suppressionsFile: URL? = nil, store: (any OptOutStore)? = nil) {
         self.suppressionsFile = suppressionsFile
+        self.store = store
     }
 
-    /// Reads both files of the workspace at `root`; rows that cannot be read are reported.
-    public static func load(root: URL) -> (Preferences, [Diagnostic]) {
+    /// Reads both files of the workspace at `root`; rows that cannot be read are reported. What
+    /// Herald learns is recorded in `store`, or in the workspace's files when none is given.
+    public static func load(root: URL, store: (any OptOutStore)? = nil) -> (Preferences, [Diagnostic]) {
         let paths = WorkspacePaths(root: root)
-        let preferences = Preferences(suppressionsFile: paths.suppressions)
-        preferences.store = FileOptOutStore(root: root)
+        let preferences = Preferences(suppressionsFile: paths.suppressions, store: store ?? FileOptOutStore(root: root))
         var diagnostics: [Diagnostic] = []
         for (url, read) in [(paths.preferences, preferences.readPreference), (paths.suppressions, preferences.readSuppression)] {
             let name = url.lastPathComponent
@@ -79,14 +84,6 @@ public final class Preferences: @unchecked Sendable {
             return nil
         }
     }
-
-    /// Where what Herald learns about recipients (hard bounces, complaints) is recorded: the
-    /// workspace's CSV files when loaded from a workspace, the shared store when one is set.
-    public var store: (any OptOutStore)? {
-        get { lock.withLock { sharedStore } }
-        set { lock.withLock { sharedStore = newValue } }
-    }
-    private var sharedStore: (any OptOutStore)?
 
     /// Adds an address to the suppression list of `tenant` (nil: every tenant), in memory and in
     /// the store (suppressions.csv unless a shared store is set); an address already suppressed

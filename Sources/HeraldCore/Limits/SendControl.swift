@@ -1,11 +1,16 @@
 import Foundation
+import Synchronization
 
 /// Token buckets per transport and the error-burst guard, for one run's send stage.
-public final class SendControl: @unchecked Sendable {
-    private let lock = NSLock()
-    private var buckets: [String: TokenBucket] = [:]
-    private var failuresInARow: [String: Int] = [:]
-    private(set) var paused: [String: String] = [:]
+public final class SendControl: Sendable {
+    /// What the run learns as it sends, per transport key.
+    private struct State {
+        var buckets: [String: TokenBucket] = [:]
+        var failuresInARow: [String: Int] = [:]
+        var paused: [String: String] = [:]
+    }
+
+    private let state = Mutex(State())
     private let rates: @Sendable (Channel, String) -> RateLimit?
     /// Failures in a row that pause a transport; 0 never.
     public let burstLimit: Int
@@ -15,22 +20,33 @@ public final class SendControl: @unchecked Sendable {
     /// The zone deferral messages show times in.
     public let timeZone: TimeZone
 
-    /// Creates the control; `rates` gives the rate of a channel's account.
+    /// Buckets shared with other workers (PostgreSQL); nil keeps them in this process.
+    public let shared: (any SharedRateBuckets)?
+    /// Where daily quotas are counted (the workspace store in production).
+    public let quotas: any AccountQuotas
+    /// The daily quota of a channel's account (`daily_quota`), or nil.
+    public let dailyQuota: @Sendable (Channel, String) -> Int?
+    /// The longest a send waits for its rate within a run; when the next token is further away,
+    /// the messages are deferred to the spool instead (`rate: 1/day` must not block a run for a day).
+    public let longestWait: Duration = .seconds(5)
+
+    /// Creates the control; `rates` gives the rate of a channel's account, `dailyQuota` its
+    /// quota (counted in `quotas`); `shared` holds the buckets when workers share them.
     public init(clock: any HeraldClock, burstLimit: Int, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current,
+                shared: (any SharedRateBuckets)? = nil, quotas: any AccountQuotas = MemoryAccountQuotas(),
+                dailyQuota: @escaping @Sendable (Channel, String) -> Int? = { _, _ in nil },
                 rates: @escaping @Sendable (Channel, String) -> RateLimit?) {
         self.clock = clock
         self.burstLimit = burstLimit
         self.timeZone = timeZone
+        self.shared = shared
+        self.quotas = quotas
+        self.dailyQuota = dailyQuota
         self.rates = rates
     }
 
-
     /// Transports paused in this run, with the reason.
-    public var pausedTransports: [String: String] { lock.withLock { paused } }
-
-    /// The longest a send waits for its rate within a run; when the next token is further away,
-    /// the messages are deferred to the spool instead (`rate: 1/day` must not block a run for a day).
-    public var longestWait: Duration = .seconds(5)
+    public var pausedTransports: [String: String] { state.withLock { $0.paused } }
 
     /// Waits (at most `longestWait`) for tokens and returns how many messages (1…`count`) may go
     /// now; 0 when the rate allows the next one only later than that.
@@ -56,14 +72,6 @@ public final class SendControl: @unchecked Sendable {
         return bucket(key, channel: channel, account: account)?.reserve(count, now: clock.now()) ?? []
     }
 
-    /// Buckets shared with other workers (PostgreSQL); nil keeps them in this process.
-    public var shared: (any SharedRateBuckets)?
-
-    /// Where daily quotas are counted (the workspace store in production).
-    public var quotas: any AccountQuotas = MemoryAccountQuotas()
-    /// The daily quota of a channel's account (`daily_quota`), or nil.
-    public var dailyQuota: @Sendable (Channel, String) -> Int? = { _, _ in nil }
-
     /// Takes up to `count` of today's quota of a channel's account: how many may go, and when
     /// the quota starts again (midnight in `timeZone`); nil when the account has no quota.
     func takeQuota(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> (granted: Int, resets: Date)? {
@@ -78,10 +86,10 @@ public final class SendControl: @unchecked Sendable {
 
     private func bucket(_ key: String, channel: Channel, account: String) -> TokenBucket? {
         guard let rate = rates(channel, account) else { return nil }
-        return lock.withLock { () -> TokenBucket in
-            if let bucket = buckets[key] { return bucket }
+        return state.withLock { state -> TokenBucket in
+            if let bucket = state.buckets[key] { return bucket }
             let bucket = TokenBucket(rate: rate, now: clock.now())
-            buckets[key] = bucket
+            state.buckets[key] = bucket
             return bucket
         }
     }
@@ -93,19 +101,19 @@ public final class SendControl: @unchecked Sendable {
 
     /// Counts outcomes in order; returns the pause reason when the transport just hit the limit.
     func observe(_ key: String, _ outcomes: [DeliveryOutcome], transport: String) -> String? {
-        lock.withLock {
+        state.withLock { state in
             guard burstLimit > 0 else { return nil }
             for outcome in outcomes {
                 if outcome.kind == .sent {
-                    failuresInARow[key] = 0
+                    state.failuresInARow[key] = 0
                 } else {
-                    failuresInARow[key, default: 0] += 1
-                    if failuresInARow[key, default: 0] >= burstLimit && paused[key] == nil {
-                        paused[key] = "\(burstLimit) failures in a row on \(transport) '\(key)' (last: \(outcome.code ?? "") \(outcome.message ?? "")); its remaining messages were spooled"
+                    state.failuresInARow[key, default: 0] += 1
+                    if state.failuresInARow[key, default: 0] >= burstLimit && state.paused[key] == nil {
+                        state.paused[key] = "\(burstLimit) failures in a row on \(transport) '\(key)' (last: \(outcome.code ?? "") \(outcome.message ?? "")); its remaining messages were spooled"
                     }
                 }
             }
-            return paused[key]
+            return state.paused[key]
         }
     }
 
@@ -115,13 +123,13 @@ public final class SendControl: @unchecked Sendable {
     /// pause, so a transport that fails from the start stops after exactly `burstLimit` failures.
     func sliceSize(_ key: String) -> Int {
         guard burstLimit > 0 else { return Int.max }
-        return lock.withLock {
-            let failing = failuresInARow[key] ?? -1 // -1: no outcome yet in this run
+        return state.withLock { state in
+            let failing = state.failuresInARow[key] ?? -1 // -1: no outcome yet in this run
             return failing == 0 ? Int.max : max(1, burstLimit - max(0, failing))
         }
     }
 
     func pauseReason(_ key: String) -> String? {
-        lock.withLock { paused[key] }
+        state.withLock { $0.paused[key] }
     }
 }

@@ -7,23 +7,24 @@ import HeraldReports
 import HeraldSQLite
 
 /// Wires a workspace to its stores and transports: the one place that knows which concrete
-/// ledger, log, transports, preferences and 站内信 store a run uses. Commands call it and print.
+/// ledger, log, transports, preferences and 站内信 store a run uses, and builds its `RunContext`.
+/// Commands call it, hand the context to a part of the run and print.
 ///
 /// ```swift
-/// let run = try await WorkspaceRuntime.open(workspace) { warning in print(warning) }
-/// let summary = try await run.runDropFolder()
+/// let context = try await WorkspaceWiring.open(workspace) { warning in print(warning) }
+/// let summary = try await DropFolderRun(context).run()
 /// ```
-public enum WorkspaceRuntime {
+public enum WorkspaceWiring {
     /// How long per-recipient cap counters are kept (the longest cap window is a day).
     public static let counterRetention: TimeInterval = 8 * 86_400
 
-    /// The run of `workspace`: its stores (the embedded SQLite file, or PostgreSQL when
+    /// The run context of `workspace`: its stores (the embedded SQLite file, or PostgreSQL when
     /// `store.url` is set; a ledger that lost what the logs know is refused), the JSON-lines log,
     /// the transports of herald.yaml, preferences and suppressions, and the notice publisher.
     /// Problems in the preference files go to `warn`. `stores` reuses stores already open (a
     /// watcher keeps its PostgreSQL pool across cycles).
     public static func open(_ workspace: Workspace, stores: Stores? = nil, now: Date = Date(),
-                            warn: (String) -> Void = { _ in }) async throws -> WorkspaceRun {
+                            warn: (String) -> Void = { _ in }) async throws -> RunContext {
         let paths = workspace.paths
         let stores = try stores ?? Stores(workspace)
         do {
@@ -39,33 +40,26 @@ public enum WorkspaceRuntime {
                                        worker: stores.isShared ? configuration.worker.resolvedName : nil)
             let transports = Transports.make(root: workspace.root, configuration: configuration, tokens: stores.tokens,
                                              inbox: InboxTransport())
-            let (preferences, problems) = Preferences.load(root: workspace.root)
+            let (preferences, problems) = Preferences.load(root: workspace.root, store: stores.optOuts)
             for problem in problems { warn(problem.description) }
-            preferences.store = stores.optOuts
             try await stores.optOuts.load(into: preferences)
             // In PostgreSQL mode each send also reaches the shared store as it happens.
             let journal = SendJournal(root: workspace.root, progress: stores.progress.map {
                 SendProgress(store: $0, worker: configuration.worker.resolvedName)
             })
-            var run = WorkspaceRun(workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
-                                   counters: stores.counters, preferences: preferences, spool: stores.spool, journal: journal)
-            run.progress = stores.progress
-            run.siteMessages = stores.inbox
-            run.receiptParsers = ProviderReceipts.parsers
-            run.queue = stores.queue
-            run.receiptQueue = stores.receipts
-            run.worker = configuration.worker
-            run.control.shared = stores.rates
-            run.control.quotas = stores.quotas
-            run.digests = stores.digests
             let index = TraceIndex(logDirectory: paths.logs)
-            run.recipientLookup = { address in try index.latestMail(to: address) }
             let inbox = stores.inbox
-            run.noticePublisher = { url in
-                let notice = try await NoticeFile.publish(url, to: inbox, now: Date())
-                return "published announcement n\(notice.id) to tenant \(notice.tenantID)"
-            }
-            return run
+            return RunContext(
+                workspace: workspace, transports: transports, ledger: stores.ledger, log: log,
+                counters: stores.counters, preferences: preferences, spool: stores.spool, journal: journal,
+                siteMessages: stores.inbox, digests: stores.digests, queue: stores.queue, progress: stores.progress,
+                receiptQueue: stores.receipts, worker: configuration.worker, sharedRates: stores.rates, quotas: stores.quotas,
+                receiptParsers: ProviderReceipts.parsers,
+                noticePublisher: { url in
+                    let notice = try await NoticeFile.publish(url, to: inbox, now: Date())
+                    return "published announcement n\(notice.id) to tenant \(notice.tenantID)"
+                },
+                recipientLookup: { address in try index.latestMail(to: address) })
         } catch {
             throw RuntimeError("cannot open \(stores.location): \(error)")
         }
