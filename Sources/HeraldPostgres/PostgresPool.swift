@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The PostgreSQL connections of one process: an async client for the stores, and a small
 /// synchronous bridge for the few callers that must not suspend.
@@ -48,9 +49,11 @@ public final class PostgresPool: @unchecked Sendable {
     private var nextDedicated = 0
     /// Migrations known to be applied in this pool's schema.
     private var applied: Set<String> = []
-    /// The async side, and the task running it in a service group.
-    private let client: PostgresClient
-    private let running: Task<Void, Never>
+    /// The async side: its client and the task running it in a service group (replaced when it
+    /// stalls, see `connection(_:)`), and how many of its connections this process holds now.
+    private let clientConfiguration: PostgresClient.Configuration
+    private let async: Mutex<AsyncClient>
+    private let inUse = LeaseCount()
 
     /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
     /// at most `size` connections, tables in `schema`. The URL is checked here, not used.
@@ -74,9 +77,8 @@ public final class PostgresPool: @unchecked Sendable {
         clientConfiguration.options.connectTimeout = .seconds(10)
         clientConfiguration.options.maximumConnections = self.size
         clientConfiguration.options.additionalStartupParameters = configuration.options.additionalStartupParameters
-        client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
-        let services = ServiceGroup(services: [client], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
-        running = Task { try? await services.run() }
+        self.clientConfiguration = clientConfiguration
+        async = Mutex(AsyncClient(configuration: clientConfiguration, logger: logger))
     }
 
     deinit {
@@ -93,18 +95,74 @@ public final class PostgresPool: @unchecked Sendable {
         }
         for connection in connections { _ = try? connection.close().wait() }
         try? group.syncShutdownGracefully()
-        running.cancel()
+        async.withLock { $0.running.cancel() }
     }
 
+    /// How long a lease may wait while this process holds none of the async client's
+    /// connections before the client is taken for stalled and replaced.
+    public static let stallTimeout: Duration = .seconds(15)
+
     /// Runs `body` with a connection of the async client (suspending while all are busy).
+    ///
+    /// A lease that waits `stallTimeout` while none of this process's connections is in use is
+    /// not waiting for a busy pool: postgres-nio's pool can stop trying to connect after the
+    /// database went away and came back (seen with `herald watch`: no connection attempt for
+    /// minutes, SIGTERM unanswered). The client is then replaced by a fresh one and the call
+    /// fails with that reason; the next call connects at once.
     @discardableResult
     public func connection<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+        let client = async.withLock { $0.client }
+        let granted = LeaseCount()
+        let logger = logger, inUse = inUse
         do {
-            return try await client.withConnection { connection in try await body(PostgresSession(connection: connection, logger: logger)) }
+            return try await withoutActuallyEscaping(body) { body in
+                // Run once, in the child task below, while this task waits for it.
+                nonisolated(unsafe) let body = body
+                return try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        try await client.withConnection { connection in
+                            granted.add(1)
+                            inUse.add(1)
+                            defer { inUse.add(-1) }
+                            return try await body(PostgresSession(connection: connection, logger: logger))
+                        }
+                    }
+                    group.addTask {
+                        var waited = Duration.zero
+                        while granted.value == 0 {
+                            try await Task.sleep(for: .milliseconds(500))
+                            waited = inUse.value > 0 ? .zero : waited + .milliseconds(500)
+                            if waited >= Self.stallTimeout { throw StalledClient() }
+                        }
+                        return nil
+                    }
+                    while let next = try await group.next() {
+                        if let value = next {
+                            group.cancelAll()
+                            return value
+                        }
+                    }
+                    throw StalledClient()
+                }
+            }
+        } catch is StalledClient {
+            replaceStalledClient(client)
+            throw PostgresStoreError("no connection to \(location) came within \(Self.stallTimeout) while none was in use; "
+                + "the connection pool was started again")
         } catch let error as PSQLError {
             // The lease failed (the body's own queries throw PostgresStoreError; its other errors pass).
             throw PostgresStoreError("cannot reach \(location): \(PostgresStoreError.describe(error))")
         }
+    }
+
+    /// Replaces `stalled` by a fresh client, unless another call did already.
+    private func replaceStalledClient(_ stalled: PostgresClient) {
+        let old: AsyncClient? = async.withLock { current in
+            guard current.client === stalled else { return nil }
+            defer { current = AsyncClient(configuration: clientConfiguration, logger: logger) }
+            return current
+        }
+        old?.running.cancel()
     }
 
     /// Runs `body` in one transaction of the async client: committed when it returns, rolled
@@ -261,7 +319,7 @@ public struct PostgresSession: Sendable {
     public func query(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) throws -> [PostgresRow] {
         let bindings = try Self.bindings(binds)
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait().rows
+            return try answer(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)).rows
         } catch {
             throw PostgresStoreError(PostgresStoreError.describe(error))
         }
@@ -288,6 +346,25 @@ public struct PostgresSession: Sendable {
         }
     }
 
+    /// The longest the synchronous side waits for a statement's answer. A connection whose peer
+    /// vanished without closing it (a network that drops packets, a proxy that stalls) otherwise
+    /// leaves a blocking caller waiting for ever: seen as a `herald watch` that ignored SIGTERM
+    /// while taking its worker name back.
+    public static let answerTimeout: TimeInterval = 60
+
+    /// Waits for `future` at most `limit` (nil: for ever); past that the connection is closed (it
+    /// cannot be trusted to answer in order any more) and an error says so.
+    func answer<T: Sendable>(_ future: EventLoopFuture<T>, within limit: TimeInterval? = answerTimeout) throws -> T {
+        guard let limit else { return try future.wait() }
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in done.signal() }
+        guard done.wait(timeout: .now() + limit) == .success else {
+            connection.close().whenComplete { _ in }
+            throw PostgresStoreError("the database did not answer within \(Int(limit)) s; the connection was closed")
+        }
+        return try future.wait()
+    }
+
     static func bindings(_ binds: [(any PostgresEncodable)?]) throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: binds.count)
         for value in binds {
@@ -299,7 +376,8 @@ public struct PostgresSession: Sendable {
     /// Runs several statements separated by semicolons, without parameters (migrations), one by
     /// one: the extended protocol takes one statement at a time.
     public func script(_ sql: String) throws {
-        for statement in Self.statements(sql) { try execute(statement) }
+        // No answer timeout: an index built over a large table may take minutes.
+        for statement in Self.statements(sql) { try execute(statement, timeout: nil) }
     }
 
     /// `sql` split at semicolons outside quotes and `$$` bodies.
@@ -325,10 +403,10 @@ public struct PostgresSession: Sendable {
 
     /// Runs a statement and returns how many rows it touched (synchronous side).
     @discardableResult
-    public func execute(_ sql: String, _ binds: [(any PostgresEncodable)?] = []) throws -> Int {
+    public func execute(_ sql: String, _ binds: [(any PostgresEncodable)?] = [], timeout: TimeInterval? = answerTimeout) throws -> Int {
         let bindings = try Self.bindings(binds)
         do {
-            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait()
+            let result = try answer(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger), within: timeout)
             return result.metadata.rows ?? 0
         } catch {
             throw PostgresStoreError(PostgresStoreError.describe(error))
@@ -426,3 +504,27 @@ struct PostgresURL {
         }
     }
 }
+
+/// postgres-nio's client, running in a service group of its own.
+private struct AsyncClient: Sendable {
+    let client: PostgresClient
+    let running: Task<Void, Never>
+
+    init(configuration: PostgresClient.Configuration, logger: Logger) {
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let services = ServiceGroup(services: [client], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        running = Task { try? await services.run() }
+    }
+}
+
+/// A count shared by the tasks of a lease.
+private final class LeaseCount: Sendable {
+    private let count = Mutex(0)
+
+    var value: Int { count.withLock { $0 } }
+
+    func add(_ delta: Int) { count.withLock { $0 += delta } }
+}
+
+/// The async client gave no connection while none was in use (see `PostgresPool.connection`).
+private struct StalledClient: Error {}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import GRDBSQLite
 import HeraldCore
@@ -200,11 +201,11 @@ public final class SQLiteLedger: Ledger, Sendable {
 }
 
 /// Batch name → row id in `batches`, created on first use. Used inside write transactions only.
-private final class BatchIDCache: @unchecked Sendable {
-    private var ids: [String: Int64] = [:]
+private final class BatchIDCache: Sendable {
+    private let ids = Mutex<[String: Int64]>([:])
 
     func id(for batch: String, file: String?, db: Database, stamp: String) throws -> Int64 {
-        if let id = ids[batch] { return id }
+        if let id = ids.withLock({ $0[batch] }) { return id }
         // The first file that used a batch id stays its file (an id conflict names it).
         try db.execute(sql: """
             INSERT INTO batches (batch, created_at, file) VALUES (?, ?, ?)
@@ -212,7 +213,7 @@ private final class BatchIDCache: @unchecked Sendable {
             """, arguments: [batch, stamp, file])
 
         let id = try Int64.fetchOne(db, sql: "SELECT id FROM batches WHERE batch = ?", arguments: [batch]) ?? 0
-        ids[batch] = id
+        ids.withLock { $0[batch] = id }
         return id
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import HeraldCore
 import HeraldReports
 import HeraldRuntime
@@ -115,24 +116,27 @@ func report(_ summary: RunSummary, dryRun: Bool) {
 }
 
 /// A progress bar on a terminal; a plain line every few seconds otherwise.
-final class ProgressPrinter: @unchecked Sendable {
-    private let lock = NSLock()
+final class ProgressPrinter: Sendable {
+    private struct Drawing {
+        var lastPrint = Date()
+        var drawn = false
+    }
+
     private let isTerminal = isatty(STDERR_FILENO) == 1
-    private var lastPrint = Date()
-    private var drawn = false
+    private let drawing = Mutex(Drawing())
 
     func update(_ progress: BatchProgress) {
-        lock.withLock {
+        drawing.withLock { drawing in
             let now = Date()
             let interval = isTerminal ? 0.1 : 5
-            guard now.timeIntervalSince(lastPrint) >= interval else { return }
-            lastPrint = now
+            guard now.timeIntervalSince(drawing.lastPrint) >= interval else { return }
+            drawing.lastPrint = now
             let percent = Int(progress.fraction * 100)
             if isTerminal {
                 let filled = Int(progress.fraction * 30)
                 let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
                 Console.write("\r\(bar) \(percent)%  \(progress.rows) rows  \(progress.file)\u{1B}[K", to: .standardError)
-                drawn = true
+                drawing.drawn = true
             } else {
                 Console.write("\(progress.file): \(progress.rows) rows (\(percent)%)\n", to: .standardError)
             }
@@ -140,9 +144,9 @@ final class ProgressPrinter: @unchecked Sendable {
     }
 
     func finish() {
-        lock.withLock {
-            if drawn { Console.write("\r\u{1B}[K", to: .standardError) }
-            drawn = false
+        drawing.withLock { drawing in
+            if drawing.drawn { Console.write("\r\u{1B}[K", to: .standardError) }
+            drawing.drawn = false
         }
     }
 }

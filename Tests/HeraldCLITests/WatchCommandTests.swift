@@ -36,8 +36,7 @@ import HeraldTestSupport
         #expect(Set(sent).count == 3000)
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/processed").path).count == 3)
         for process in [first, second] {
-            process.terminate() // SIGTERM
-            process.waitUntilExit()
+            #expect(process.terminates(within: .seconds(30)), "SIGTERM ends the watch")
             #expect(process.terminationReason == .exit)
             #expect(process.terminationStatus == 0)
         }
@@ -67,8 +66,7 @@ import HeraldTestSupport
         deadline = Date().addingTimeInterval(10)
         while lines("sent").count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         Thread.sleep(forTimeInterval: 1.5)  // the cancelled one's time passes too
-        watch.terminate()
-        watch.waitUntilExit()
+        #expect(watch.terminates(within: .seconds(30)), "SIGTERM ends the watch")
         let sent = lines("sent")
         #expect(sent.count == 2, "the scheduled row went, the cancelled one did not")
         let late = try #require(sent.first { $0["message_id"] as? String == scheduled.first }?["ts"] as? String)
@@ -118,8 +116,7 @@ import HeraldTestSupport
         let line = try #require(try workspace.logEvents().first { $0["file"] as? String == "hello.b.csv" })
         let taken = try #require((line["ts"] as? String).flatMap { Timestamp.parse($0) })
         #expect(taken.timeIntervalSince(inPlace) >= 2.9, "not before the settle time: \(taken.timeIntervalSince(inPlace)) s")
-        watch.terminate()
-        watch.waitUntilExit()
+        #expect(watch.terminates(within: .seconds(30)), "SIGTERM ends the watch")
         #expect(watch.terminationStatus == 0)
     }
 }

@@ -66,11 +66,27 @@ import HeraldTestSupport
         }
     }
 
-    @Test func anEmptyOrHalfRebuiltLedgerIsNotTrusted() async throws {
+    /// A ledger that started beside empty logs is trusted when its first chunk's write failed
+    /// after the log lines were written (the database went away between the two): the send
+    /// journal puts that chunk in the ledger at the next run. A lost one, replaced by a new empty
+    /// ledger, is still refused.
+    @Test func aLedgerThatStartedWithTheLogsIsNotTakenForALostOne() async throws {
         for (name, ledger, workspace) in try ledgers() {
             let logs = workspace.url.appendingPathComponent("log-\(name)")
             try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
             try await LedgerHistory.check(ledger, logDirectory: logs)  // no logs: a new workspace
+            try Data("{\"message_id\":\"a\",\"batch\":\"b\",\"status\":\"sent\"}\n".utf8).write(to: logs.appendingPathComponent("2026-11-30.jsonl"))
+            try await LedgerHistory.check(ledger, logDirectory: logs)
+            let replacement: any Ledger = name == "sqlite"
+                ? try SQLiteLedger(url: workspace.url.appendingPathComponent("replaced.sqlite")) : MemoryLedger()
+            await #expect(throws: LedgerLost.self, "\(name)") { try await LedgerHistory.check(replacement, logDirectory: logs) }
+        }
+    }
+
+    @Test func anEmptyOrHalfRebuiltLedgerIsNotTrusted() async throws {
+        for (name, ledger, workspace) in try ledgers() {
+            let logs = workspace.url.appendingPathComponent("log-\(name)")
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
             try Data("{\"message_id\":\"a\",\"batch\":\"b\",\"status\":\"sent\"}\n".utf8).write(to: logs.appendingPathComponent("2026-11-30.jsonl"))
             await #expect(throws: LedgerLost.self, "\(name)") { try await LedgerHistory.check(ledger, logDirectory: logs) }
             // A rebuild killed after its first chunk: entries exist, but the ledger is still not trusted.

@@ -80,7 +80,8 @@ public func runHerald(_ arguments: [String], in workspace: URL, environment: [St
 
 /// Starts `herald` with `arguments` in `workspace` (with `environment` added to this process's),
 /// output discarded, and returns the running process.
-public func startHerald(_ arguments: [String], in workspace: URL, environment: [String: String] = [:]) throws -> Process {
+public func startHerald(_ arguments: [String], in workspace: URL, environment: [String: String] = [:],
+                        stderr: URL? = nil) throws -> Process {
     let process = Process()
     process.executableURL = heraldExecutable()
     process.arguments = arguments
@@ -89,7 +90,12 @@ public func startHerald(_ arguments: [String], in workspace: URL, environment: [
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     }
     process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
+    if let stderr {
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
     try Spawn.start(process)
     return process
 }
@@ -127,4 +133,31 @@ public func readThroughFirstLine(_ handle: FileHandle) -> Data {
         read += chunk
     }
     return read
+}
+
+extension Process {
+    /// Sends SIGTERM and waits at most `limit` for the process to exit. One still running then
+    /// is killed (SIGKILL) and false is returned: a test that expected the exit fails, and the
+    /// run goes on instead of waiting forever (`waitUntilExit` alone would).
+    public func terminates(within limit: Duration = .seconds(30)) -> Bool {
+        terminate()
+        let deadline = ContinuousClock.now + limit
+        while isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        guard isRunning else { return true }
+        kill(processIdentifier, SIGKILL)
+        waitUntilExit()
+        return false
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `seconds` pass; returns whether it held. Tests
+/// wait for what they need to see with this, never for a fixed time.
+@discardableResult
+public func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        if Date() >= deadline { return false }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return true
 }

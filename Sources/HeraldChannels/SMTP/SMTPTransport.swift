@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HeraldCore
 
 /// Sends mail through one account's SMTP server over a pool of `connections` open sessions,
@@ -96,28 +97,31 @@ public final class SMTPTransport: Transport, Sendable {
 }
 
 /// Outcomes filled in by several workers; `claim` hands out each index once.
-final class OutcomeSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [DeliveryOutcome?]
-    private var next = 0
+final class OutcomeSlots: Sendable {
+    private struct Slots {
+        var outcomes: [DeliveryOutcome?]
+        var next = 0
+    }
+
+    private let slots: Mutex<Slots>
 
     init(count: Int) {
-        slots = Array(repeating: nil, count: count)
+        slots = Mutex(Slots(outcomes: Array(repeating: nil, count: count)))
     }
 
     func claim() -> Int? {
-        lock.withLock {
-            guard next < slots.count else { return nil }
-            next += 1
-            return next - 1
+        slots.withLock { slots in
+            guard slots.next < slots.outcomes.count else { return nil }
+            slots.next += 1
+            return slots.next - 1
         }
     }
 
     func set(_ index: Int, _ outcome: DeliveryOutcome) {
-        lock.withLock { slots[index] = outcome }
+        slots.withLock { $0.outcomes[index] = outcome }
     }
 
-    var outcomes: [DeliveryOutcome?] { lock.withLock { slots } }
+    var outcomes: [DeliveryOutcome?] { slots.withLock { $0.outcomes } }
 }
 
 /// Hands out at most `limit` connections, created on first need and reused after.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// What the ledger keeps for one message: its latest status.
 public struct LedgerEntry: Sendable, Hashable {
@@ -84,33 +85,35 @@ extension SiteMessageStore {
 }
 
 /// The in-memory twin of the inbox's delivery side, for tests of the chain.
-public final class MemorySiteMessageStore: SiteMessageStore, SiteMessageWriter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [SiteDelivery] = []
+public final class MemorySiteMessageStore: SiteMessageStore, SiteMessageWriter, Sendable {
+    private struct State {
+        var stored: [SiteDelivery] = []
+        var read: Set<MessageID> = []
+    }
+
+    private let state = Mutex(State())
 
     /// Creates an empty store.
     public init() {}
 
     /// Every message stored, in order.
-    public var messages: [SiteDelivery] { lock.withLock { stored } }
+    public var messages: [SiteDelivery] { state.withLock { $0.stored } }
 
     public func deliver(_ messages: [SiteDelivery], in transaction: MemoryTransaction) throws {
-        lock.withLock {
-            stored += messages.filter { message in !stored.contains { $0.messageID == message.messageID } }
+        state.withLock { state in
+            state.stored += messages.filter { message in !state.stored.contains { $0.messageID == message.messageID } }
         }
     }
 
-    private var read: Set<MessageID> = []
-
     /// Marks a stored message read (what a user's click does in the real inbox).
     public func markRead(_ id: MessageID) {
-        lock.withLock { _ = read.insert(id) }
+        state.withLock { _ = $0.read.insert(id) }
     }
 
     public func readStates(of ids: [MessageID]) throws -> [MessageID: Bool] {
-        lock.withLock {
+        state.withLock { state in
             ids.reduce(into: [:]) { result, id in
-                if stored.contains(where: { $0.messageID == id }) { result[id] = read.contains(id) }
+                if state.stored.contains(where: { $0.messageID == id }) { result[id] = state.read.contains(id) }
             }
         }
     }
@@ -216,15 +219,27 @@ extension Ledger {
     }
 }
 
-/// The in-memory twin of `SQLiteLedger`.
-public final class MemoryLedger: Ledger, @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [MessageID: LedgerEntry] = [:]
-    /// The first file of each batch id.
-    private var files: [String: String] = [:]
-    private var rebuilt = false
-    private var rebuilding = false
+/// The in-memory twin of the ledger stores.
+public final class MemoryLedger: Ledger, Sendable {
+    private struct State {
+        var entries: [MessageID: LedgerEntry] = [:]
+        /// The first file of each batch id.
+        var files: [String: String] = [:]
+        var rebuilt = false
+        var rebuilding = false
 
+        mutating func store(_ entry: LedgerEntry) {
+            var entry = entry
+            if entry.fingerprint == nil { entry.fingerprint = entries[entry.id]?.fingerprint }
+            if entry.worker == nil { entry.worker = entries[entry.id]?.worker }
+            if entry.tenant == nil { entry.tenant = entries[entry.id]?.tenant }
+            if entry.recipient == nil { entry.recipient = entries[entry.id]?.recipient }
+            entries[entry.id] = entry
+            if files[entry.batch] == nil, let file = entry.file { files[entry.batch] = file }
+        }
+    }
+
+    private let state = Mutex(State())
     private let siteMessages: (any SiteMessageWriter<MemoryTransaction>)?
 
     /// Creates an empty ledger; `siteMessages` stores the 站内信 recorded with entries.
@@ -233,61 +248,51 @@ public final class MemoryLedger: Ledger, @unchecked Sendable {
     }
 
     /// Every entry, by id.
-    public var all: [MessageID: LedgerEntry] { lock.withLock { entries } }
+    public var all: [MessageID: LedgerEntry] { state.withLock { $0.entries } }
 
     public func knows(batch: String) throws -> Bool {
-        lock.withLock { entries.values.contains { $0.batch == batch } }
+        state.withLock { $0.entries.values.contains { $0.batch == batch } }
     }
 
     public func records(of ids: [MessageID]) throws -> [MessageID: LedgerRecord] {
-        lock.withLock {
+        state.withLock { state in
             ids.reduce(into: [:]) { result, id in
-                guard let entry = entries[id] else { return }
+                guard let entry = state.entries[id] else { return }
                 result[id] = LedgerRecord(status: entry.status, fingerprint: entry.fingerprint,
-                                          file: files[entry.batch] ?? entry.file, worker: entry.worker)
+                                          file: state.files[entry.batch] ?? entry.file, worker: entry.worker)
             }
         }
     }
 
     public func isBlank() throws -> Bool {
-        lock.withLock { (entries.isEmpty && !rebuilt) || rebuilding }
+        state.withLock { ($0.entries.isEmpty && !$0.rebuilt) || $0.rebuilding }
     }
 
     public func markRebuilding() throws {
-        lock.withLock { rebuilding = true }
+        state.withLock { $0.rebuilding = true }
     }
 
     public func markRebuilt(at date: Date) throws {
-        lock.withLock {
-            rebuilt = true
-            rebuilding = false
+        state.withLock { state in
+            state.rebuilt = true
+            state.rebuilding = false
         }
     }
 
-    private func store(_ entry: LedgerEntry) {
-        var entry = entry
-        if entry.fingerprint == nil { entry.fingerprint = entries[entry.id]?.fingerprint }
-        if entry.worker == nil { entry.worker = entries[entry.id]?.worker }
-        if entry.tenant == nil { entry.tenant = entries[entry.id]?.tenant }
-        if entry.recipient == nil { entry.recipient = entries[entry.id]?.recipient }
-        entries[entry.id] = entry
-        if files[entry.batch] == nil, let file = entry.file { files[entry.batch] = file }
-    }
-
     public func entries(ids: [MessageID], providerIDs: [String]) throws -> [LedgerEntry] {
-        lock.withLock {
+        state.withLock { state in
             let wanted = Set(ids), serials = Set(providerIDs)
-            return entries.values.filter { wanted.contains($0.id) || ($0.providerID.map(serials.contains) ?? false) }
+            return state.entries.values.filter { wanted.contains($0.id) || ($0.providerID.map(serials.contains) ?? false) }
         }
     }
 
     public func record(_ new: [LedgerEntry], siteMessages messages: [SiteDelivery]) throws {
-        try lock.withLock {
+        try state.withLock { state in
             if !messages.isEmpty {
                 guard let siteMessages else { throw NoSiteMessageStore() }
                 try siteMessages.deliver(messages, in: MemoryTransaction())
             }
-            for entry in new { store(entry) }
+            for entry in new { state.store(entry) }
         }
     }
 }

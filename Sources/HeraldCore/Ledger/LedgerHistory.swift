@@ -10,10 +10,19 @@ import Foundation
 public enum LedgerHistory {
     /// Throws `LedgerLost` when the ledger holds nothing (and was never rebuilt) while the logs
     /// hold lines of earlier runs: sending now could send every one of those messages again.
-    public static func check(_ ledger: any Ledger, logDirectory: URL) async throws {
+    ///
+    /// A blank ledger beside empty logs is where a workspace starts: it is noted as agreeing with
+    /// the logs (as a rebuild from no logs would be). Otherwise a first chunk whose log lines were
+    /// written and whose ledger write failed (the database went away between the two) would make
+    /// the ledger look lost at the next run, which instead records that chunk from the send journal.
+    /// A ledger that is lost or replaced later is a new one, without that note, and is refused.
+    public static func check(_ ledger: any Ledger, logDirectory: URL, now: Date = Date()) async throws {
         guard try await ledger.isBlank() else { return }
         let files = logFiles(logDirectory).filter { fileSize($0) > 0 }
-        guard !files.isEmpty else { return }
+        guard !files.isEmpty else {
+            try await ledger.markRebuilt(at: now)
+            return
+        }
         throw LedgerLost(logFiles: files.count)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A whole `herald run` cycle (also each cycle of `herald watch`): the journal's recovery, due
 /// retries, receipts and bounces, then every complete file of the drop folder, most urgent
@@ -202,13 +203,12 @@ struct QueuedRecordChunk: Sendable {
 }
 
 /// What the verification files sent between a batch's chunks did, gathered for the run's summary.
-final class UrgentFiles: @unchecked Sendable {
-    private let lock = NSLock()
-    private var gathered = RunSummary()
+final class UrgentFiles: Sendable {
+    private let gathered = Mutex(RunSummary())
 
     func add(_ summary: RunSummary) {
-        lock.withLock { gathered.merge(summary) }
+        gathered.withLock { $0.merge(summary) }
     }
 
-    var summary: RunSummary { lock.withLock { gathered } }
+    var summary: RunSummary { gathered.withLock { $0 } }
 }

@@ -155,15 +155,14 @@ extension DigestStore {
 }
 
 /// The in-memory twin.
-public final class MemoryDigestStore: DigestStore, @unchecked Sendable {
-    private let lock = NSLock()
-    private var digests: [String: Digest] = [:]
+public final class MemoryDigestStore: DigestStore, Sendable {
+    private let digests = Mutex<[String: Digest]>([:])
 
     /// Creates an empty store.
     public init() {}
 
     public func add(_ item: DigestItem, template: String, key: String, now: Date, window: Duration, max: Int) throws -> DigestPlace {
-        lock.withLock {
+        digests.withLock { digests in
             let open = digests.values.first { $0.template == template && $0.key == key && Self.isOpen($0, now: now, max: max) }
             let digest = Self.adding(item, to: open, template: template, key: key, now: now, window: window, max: max)
             digests[digest.id] = digest
@@ -172,11 +171,11 @@ public final class MemoryDigestStore: DigestStore, @unchecked Sendable {
     }
 
     public func due(at now: Date) throws -> [Digest] {
-        lock.withLock { digests.values.filter { $0.dueAt <= now }.sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) } }
+        digests.withLock { $0.values.filter { $0.dueAt <= now }.sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) } }
     }
 
     public func remove(_ id: String) throws {
-        lock.withLock { digests[id] = nil }
+        digests.withLock { $0[id] = nil }
     }
 }
 

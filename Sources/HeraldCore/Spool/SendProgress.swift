@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A send as the shared store keeps it while its chunk is in hand: what the send journal says,
 /// plus the worker that sent it and when.
@@ -41,12 +42,16 @@ public protocol SendProgressStore: Sendable {
 }
 
 /// The in-memory twin of the shared send progress, for tests of the chain over a queue.
-public final class MemorySendProgressStore: SendProgressStore, @unchecked Sendable {
-    private let lock = NSLock()
-    private var kept: [MessageID: SharedSend] = [:]
+public final class MemorySendProgressStore: SendProgressStore, Sendable {
+    private let kept = Mutex<[MessageID: SharedSend]>([:])
+    private let hook = Mutex<(@Sendable ([SharedSend]) throws -> Void)?>(nil)
     private let ledger: MemoryLedger?
-    /// Called before each write (a test stalls or fails writes here).
-    public var beforeWrite: (@Sendable ([SharedSend]) throws -> Void)?
+
+    /// Called before each write (a test stalls or fails writes here, and may change it meanwhile).
+    public var beforeWrite: (@Sendable ([SharedSend]) throws -> Void)? {
+        get { hook.withLock { $0 } }
+        set { hook.withLock { $0 = newValue } }
+    }
 
     /// An empty store; `ledger` answers `prune`'s question (nil: nothing is pruned).
     public init(ledger: MemoryLedger? = nil) {
@@ -54,24 +59,24 @@ public final class MemorySendProgressStore: SendProgressStore, @unchecked Sendab
     }
 
     /// Every send recorded.
-    public var all: [SharedSend] { lock.withLock { Array(kept.values) } }
+    public var all: [SharedSend] { kept.withLock { Array($0.values) } }
 
     public func record(_ sends: [SharedSend]) throws {
         try beforeWrite?(sends)
-        lock.withLock {
+        kept.withLock { kept in
             for send in sends where kept[send.send.id] == nil { kept[send.send.id] = send }
         }
     }
 
     public func sends(of ids: [MessageID]) throws -> [MessageID: SharedSend] {
-        lock.withLock { ids.reduce(into: [:]) { found, id in found[id] = kept[id] } }
+        kept.withLock { kept in ids.reduce(into: [:]) { found, id in found[id] = kept[id] } }
     }
 
     public func prune(recordedBefore date: Date) throws -> Int {
         guard let ledger else { return 0 }
-        let old = lock.withLock { kept.values.filter { $0.at < date }.map(\.send.id) }
+        let old = kept.withLock { $0.values.filter { $0.at < date }.map(\.send.id) }
         let known = try ledger.records(of: old)
-        lock.withLock { for id in known.keys { kept[id] = nil } }
+        kept.withLock { kept in for id in known.keys { kept[id] = nil } }
         return known.count
     }
 }

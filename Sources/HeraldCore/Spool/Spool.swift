@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One deferred message waiting in `outbox/spool/`: already rendered, with its attempts.
 public struct SpoolEntry: Sendable, Hashable, Codable {
@@ -185,38 +186,41 @@ extension Spool {
 }
 
 /// The in-memory twin of `FileSpool`.
-public final class MemorySpool: Spool, @unchecked Sendable {
-    private let lock = NSLock()
-    private var waiting: [String: SpoolEntry] = [:]
-    private var dead: [String: SpoolEntry] = [:]
+public final class MemorySpool: Spool, Sendable {
+    private struct Entries {
+        var waiting: [String: SpoolEntry] = [:]
+        var dead: [String: SpoolEntry] = [:]
+    }
+
+    private let entries = Mutex(Entries())
 
     /// Creates an empty spool.
     public init() {}
 
-    public func put(_ entry: SpoolEntry) throws { lock.withLock { waiting[entry.id] = entry } }
+    public func put(_ entry: SpoolEntry) throws { entries.withLock { $0.waiting[entry.id] = entry } }
 
     public func bury(_ entry: SpoolEntry) throws {
-        lock.withLock {
-            dead[entry.id] = entry
-            waiting[entry.id] = nil
+        entries.withLock { entries in
+            entries.dead[entry.id] = entry
+            entries.waiting[entry.id] = nil
         }
     }
 
-    public func remove(_ id: String) throws { lock.withLock { waiting[id] = nil } }
+    public func remove(_ id: String) throws { entries.withLock { $0.waiting[id] = nil } }
 
     public func entries(dead isDead: Bool) throws -> [SpoolEntry] {
-        Self.ordered(lock.withLock { Array((isDead ? dead : waiting).values) })
+        Self.ordered(entries.withLock { Array((isDead ? $0.dead : $0.waiting).values) })
     }
 
     public func revive(_ ids: [String]?, now: Date) throws -> [SpoolEntry] {
-        lock.withLock {
+        entries.withLock { entries in
             var revived: [SpoolEntry] = []
-            for var entry in Self.ordered(Array(dead.values)) where ids.map({ $0.contains(entry.id) }) ?? true {
+            for var entry in Self.ordered(Array(entries.dead.values)) where ids.map({ $0.contains(entry.id) }) ?? true {
                 entry.attempts = 0
                 entry.nextAttempt = now
                 entry.firstSeen = now
-                waiting[entry.id] = entry
-                dead[entry.id] = nil
+                entries.waiting[entry.id] = entry
+                entries.dead[entry.id] = nil
                 revived.append(entry)
             }
             return revived
@@ -224,9 +228,9 @@ public final class MemorySpool: Spool, @unchecked Sendable {
     }
 
     public func purgeDead(diedBefore cutoff: Date) throws -> Int {
-        lock.withLock {
-            let old = dead.values.filter { $0.nextAttempt < cutoff }.map(\.id)
-            for id in old { dead[id] = nil }
+        entries.withLock { entries in
+            let old = entries.dead.values.filter { $0.nextAttempt < cutoff }.map(\.id)
+            for id in old { entries.dead[id] = nil }
             return old.count
         }
     }

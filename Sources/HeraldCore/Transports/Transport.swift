@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Everything a transport needs to send one message.
 public struct Envelope: Sendable, Hashable {
@@ -164,14 +165,13 @@ extension Transport {
 
 /// The in-memory twin of every transport: records what it was given, and answers with
 /// outcomes a test scripts per address.
-public final class MemoryTransport: Transport, @unchecked Sendable {
+public final class MemoryTransport: Transport, Sendable {
     /// The name in logs.
     public let name: String
     /// How many messages it may have in flight at once.
     public let concurrency: Int
-    private let lock = NSLock()
-    private var envelopes: [Envelope] = []
-    private var scripted: [String: DeliveryOutcome]
+    private let envelopes = Mutex<[Envelope]>([])
+    private let scripted: [String: DeliveryOutcome]
     private let delay: (@Sendable (Envelope) -> Duration)?
 
     /// Creates a transport that sends everything, except addresses given an outcome in `outcomes`.
@@ -186,12 +186,12 @@ public final class MemoryTransport: Transport, @unchecked Sendable {
 
     /// Envelopes received, in the order `send` was called.
     public var sent: [Envelope] {
-        lock.withLock { envelopes }
+        envelopes.withLock { $0 }
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
         if let delay { try? await Task.sleep(for: delay(envelope)) }
-        return lock.withLock {
+        return envelopes.withLock { envelopes in
             envelopes.append(envelope)
             return scripted[envelope.address] ?? .sent(providerID: "memory-\(envelopes.count)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension PipelineStage {
     /// **load**: finds each row's template, decides its channels, gives each delivery its
@@ -164,19 +165,18 @@ extension PipelineStage {
 }
 
 /// Remembers, per batch id, whether the ledger held any of its messages before this run.
-final class BatchHistory: @unchecked Sendable {
-    private let lock = NSLock()
-    private var known: [String: Bool] = [:]
+final class BatchHistory: Sendable {
+    private let known = Mutex<[String: Bool]>([:])
 
     func knew(_ batch: String, ledger: any Ledger) async throws -> Bool {
-        if let answer = lock.withLock({ known[batch] }) { return answer }
+        if let answer = known.withLock({ $0[batch] }) { return answer }
         let answer = try await ledger.knows(batch: batch)
-        lock.withLock { known[batch] = answer }
+        known.withLock { $0[batch] = answer }
         return answer
     }
 
     func reset() {
-        lock.withLock { known.removeAll() }
+        known.withLock { $0.removeAll() }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension PipelineStage {
     /// **record**: spools what is deferred (or buries it in `spool/dead/` when out of attempts
@@ -151,7 +152,7 @@ final class RecordWriter: @unchecked Sendable {
 }
 
 /// Duplicates per batch, counted by the record stage and written as one log line per batch.
-final class DuplicateTally: @unchecked Sendable {
+final class DuplicateTally: Sendable {
     struct Tally {
         var batch: BatchContext
         var messages = 0
@@ -160,8 +161,7 @@ final class DuplicateTally: @unchecked Sendable {
         var senders: [String: Int] = [:]
     }
 
-    private let lock = NSLock()
-    private var tallies: [Tally] = []
+    private let tallies = Mutex<[Tally]>([])
 
     /// Counts the duplicate deliveries of a chunk.
     func count(_ jobs: [Job]) {
@@ -169,7 +169,7 @@ final class DuplicateTally: @unchecked Sendable {
             let messages = jobs[j].deliveries.count { $0.status == .duplicate }
             guard messages > 0 else { continue }
             let job = jobs[j]
-            lock.withLock {
+            tallies.withLock { tallies in
                 let index = tallies.firstIndex { $0.batch.id == job.batch.id } ?? {
                     tallies.append(Tally(batch: job.batch))
                     return tallies.count - 1
@@ -185,7 +185,7 @@ final class DuplicateTally: @unchecked Sendable {
 
     /// The tallies so far, cleared.
     func take() -> [Tally] {
-        lock.withLock {
+        tallies.withLock { tallies in
             defer { tallies = [] }
             return tallies
         }
