@@ -30,6 +30,8 @@ import Synchronization
 /// try pool.migrate(PostgresLedger.migrations)
 /// let count = try await pool.connection { try await $0.rows("SELECT count(*) FROM herald_ledger").first?.decode(Int.self) }
 /// ```
+///
+/// `@unchecked Sendable`: the synchronous side's idle list is guarded by an NSCondition (callers wait for a free connection).
 public final class PostgresPool: @unchecked Sendable {
     /// Where it connects (the password is never shown).
     public let location: String

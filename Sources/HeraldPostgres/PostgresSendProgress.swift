@@ -1,14 +1,14 @@
 import Foundation
+import Synchronization
 import HeraldCore
 import PostgresNIO
 
 /// Sends recorded as they happen, for every worker: `herald_sent`, one row per message a provider
 /// accepted, written in groups (`unnest`, one statement a group) while the chunk is in hand.
 /// Rows whose message the ledger holds are pruned after an hour.
-public final class PostgresSendProgress: SendProgressStore, @unchecked Sendable {
+public final class PostgresSendProgress: SendProgressStore, Sendable {
     private let pool: PostgresPool
-    private let lock = NSLock()
-    private var lastPrune = Date.distantPast
+    private let lastPrune = Mutex(Date.distantPast)
     /// Least time between two prunes by this process.
     let pruneEvery: TimeInterval = 300
 
@@ -90,7 +90,7 @@ public final class PostgresSendProgress: SendProgressStore, @unchecked Sendable 
 
     /// Prunes at most every five minutes per process; returns 0 when it skipped.
     public func prune(recordedBefore date: Date) async throws -> Int {
-        let due = lock.withLock { () -> Bool in
+        let due = lastPrune.withLock { lastPrune -> Bool in
             guard Date().timeIntervalSince(lastPrune) >= pruneEvery else { return false }
             lastPrune = Date()
             return true

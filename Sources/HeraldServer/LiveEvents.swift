@@ -10,6 +10,8 @@ import Hummingbird
 /// that does not read falls behind, and once `backlog` events wait for it, it is dropped (it
 /// reconnects with Last-Event-ID and reads what it missed from the store), so memory does not grow
 /// with slow clients × messages.
+///
+/// `@unchecked Sendable`: its state is behind one NSLock, and it hands out continuations that resume outside it.
 final class LiveHub: @unchecked Sendable {
     private struct Key: Hashable {
         var tenant: String
@@ -104,6 +106,8 @@ final class LiveHub: @unchecked Sendable {
 
 /// One live client's queue: the events waiting for it, at most `backlog`; past that the client
 /// is too slow and its stream ends (`End.slow`).
+///
+/// `@unchecked Sendable`: its queue is behind one NSLock and a waiting continuation is resumed outside it.
 final class LiveSubscriber: @unchecked Sendable {
     /// Why a stream ended.
     enum End: Sendable, Equatable {

@@ -16,6 +16,8 @@ public struct HTTPResponse: Sendable, Hashable {
 
 /// HTTP POST over one libcurl easy handle, reused so the connection stays open between
 /// requests. One request at a time: the SMS providers keep a handle per worker.
+///
+/// `@unchecked Sendable`: a libcurl handle (raw pointers), used by one request at a time under its lock.
 public final class HTTPClient: @unchecked Sendable {
     private static let curlReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
     private let handle: UnsafeMutableRawPointer

@@ -66,6 +66,8 @@ public struct SMTPReply: Sendable, Hashable {
 
 /// One SMTP session: a libcurl easy handle that keeps its connection open between messages,
 /// driven from its own serial queue so a blocking transfer never holds a Swift concurrency thread.
+///
+/// `@unchecked Sendable`: a libcurl handle and its buffers, used only from the connection's own serial queue.
 final class SMTPConnection: @unchecked Sendable {
     private static let curlReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 

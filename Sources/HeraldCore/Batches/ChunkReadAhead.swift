@@ -10,6 +10,8 @@ import Foundation
 /// defer { ahead.cancel() }
 /// while let chunk = try ahead.next() { … }
 /// ```
+///
+/// `@unchecked Sendable`: its state is guarded by an NSCondition (the reader waits for room, the caller for a chunk).
 public final class ChunkReadAhead<Chunk: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var ready: [Result<Chunk, any Error>] = []
@@ -20,8 +22,9 @@ public final class ChunkReadAhead<Chunk: Sendable>: @unchecked Sendable {
     /// Starts reading: `read` is called on the reading thread until it returns nil or throws.
     public init(depth: Int = 8, read: @escaping () throws -> Chunk?) {
         self.depth = max(1, depth)
-        let box = UncheckedBox(read)
-        Thread.detachNewThread { [self] in run(box.value) }
+        // Called on the reading thread only, from here on.
+        nonisolated(unsafe) let read = read
+        Thread.detachNewThread { [self] in run(read) }
     }
 
     /// The next chunk, nil after the last; rethrows what reading threw.
@@ -69,14 +72,5 @@ public final class ChunkReadAhead<Chunk: Sendable>: @unchecked Sendable {
             finished = true
             condition.broadcast()
         }
-    }
-}
-
-/// Hands a value that is used by one thread at a time to another thread.
-private struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-
-    init(_ value: Value) {
-        self.value = value
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `recipients/preferences.csv` (opt-outs) and `recipients/suppressions.csv` (addresses not to
 /// mail: hard bounces, complaints, 退订), consulted by the rate-limit stage.
@@ -11,7 +12,7 @@ import Foundation
 /// message it came from. Opt-outs never apply to `verification` and `system` messages; a
 /// suppression whose reason is a bounce (`bounce`, `hard_bounce`, `invalid`) applies to every
 /// category, any other reason (unsubscribe, 退订, complaint) is an opt-out.
-public final class Preferences: @unchecked Sendable {
+public final class Preferences: Sendable {
     private struct OptOut: Hashable {
         var userID: String?
         var address: String?
@@ -20,12 +21,16 @@ public final class Preferences: @unchecked Sendable {
         var tenant: String?
     }
 
-    private let lock = NSLock()
-    private var optOuts: [OptOut] = []
-    private var byUser: [String: [OptOut]] = [:]
-    private var byAddress: [String: [OptOut]] = [:]
-    /// Address → tenant ("" for every tenant) → reason.
-    private var suppressed: [String: [String: String]] = [:]
+    /// The rules in memory.
+    private struct Rules {
+        var optOuts: [OptOut] = []
+        var byUser: [String: [OptOut]] = [:]
+        var byAddress: [String: [OptOut]] = [:]
+        /// Address → tenant ("" for every tenant) → reason.
+        var suppressed: [String: [String: String]] = [:]
+    }
+
+    private let rules = Mutex(Rules())
     private let suppressionsFile: URL?
 
     /// Where what Herald learns about recipients (hard bounces, complaints) is recorded: the
@@ -65,17 +70,17 @@ public final class Preferences: @unchecked Sendable {
 
     /// Why a message of `tenant` to this recipient must not be sent, or nil.
     public func reason(channel: Channel, category: TemplateCategory, userID: String?, address: String, tenant: String = "0") -> String? {
-        if lock.withLock({ suppressed.isEmpty && optOuts.isEmpty }) { return nil }
+        if rules.withLock({ $0.suppressed.isEmpty && $0.optOuts.isEmpty }) { return nil }
         let key = Self.normalize(address, channel: channel)
-        return lock.withLock {
-            if let reasons = suppressed[key], let why = reasons[tenant] ?? reasons[""] {
+        return rules.withLock { rules in
+            if let reasons = rules.suppressed[key], let why = reasons[tenant] ?? reasons[""] {
                 let isBounce = Self.isBounce(why)
                 if isBounce || (category != .verification && category != .system) {
                     return "\(Self.describe(key, channel)) is on the suppression list (\(why))"
                 }
             }
             guard category != .verification && category != .system else { return nil }
-            let candidates = (userID.flatMap { byUser[$0] } ?? []) + (byAddress[key] ?? [])
+            let candidates = (userID.flatMap { rules.byUser[$0] } ?? []) + (rules.byAddress[key] ?? [])
             for rule in candidates where (rule.channel ?? channel) == channel && (rule.category ?? category) == category
                 && (rule.tenant ?? tenant) == tenant {
                 let who = rule.userID.map { "user \($0)" } ?? Self.describe(key, channel)
@@ -91,9 +96,9 @@ public final class Preferences: @unchecked Sendable {
     public func suppress(_ address: String, channel: Channel, reason: String, tenant: String?, since: Date) async throws {
         try Self.checkRecordable(address, channel: channel)
         let key = Self.normalize(address, channel: channel)
-        let isNew = lock.withLock { () -> Bool in
-            guard suppressed[key]?[tenant ?? ""] == nil else { return false }
-            suppressed[key, default: [:]][tenant ?? ""] = reason
+        let isNew = rules.withLock { rules -> Bool in
+            guard rules.suppressed[key]?[tenant ?? ""] == nil else { return false }
+            rules.suppressed[key, default: [:]][tenant ?? ""] = reason
             return true
         }
         guard isNew else { return }
@@ -136,7 +141,7 @@ public final class Preferences: @unchecked Sendable {
 
     /// Adds a suppression read from a store (no write back); a nil tenant is every tenant.
     public func addSuppression(_ address: String, reason: String, tenant: String? = nil) {
-        lock.withLock { suppressed[Self.normalize(address, channel: nil), default: [:]][tenant ?? ""] = reason }
+        rules.withLock { $0.suppressed[Self.normalize(address, channel: nil), default: [:]][tenant ?? ""] = reason }
     }
 
     /// Adds `,tenant_id` to the header of a CSV file written before rules had tenants (rows
@@ -216,10 +221,10 @@ public final class Preferences: @unchecked Sendable {
                        tenant: String? = nil) {
         let rule = OptOut(userID: userID, address: address.map { Self.normalize($0, channel: channel) }, channel: channel, category: category,
                           tenant: tenant)
-        lock.withLock {
-            optOuts.append(rule)
-            if let userID { byUser[userID, default: []].append(rule) }
-            if let address = rule.address { byAddress[address, default: []].append(rule) }
+        rules.withLock { rules in
+            rules.optOuts.append(rule)
+            if let userID { rules.byUser[userID, default: []].append(rule) }
+            if let address = rule.address { rules.byAddress[address, default: []].append(rule) }
         }
     }
 

@@ -1,8 +1,9 @@
 import Foundation
+import Synchronization
 
 /// The decisions of the rate-limit stage for one run: preferences and suppressions, quiet
 /// hours, and per-recipient caps counted across runs.
-public final class RateLimiter: @unchecked Sendable {
+public final class RateLimiter: Sendable {
     /// herald.yaml: caps, quiet hours and the time zone.
     public let configuration: Configuration
     /// Opt-outs and suppressions.
@@ -11,25 +12,30 @@ public final class RateLimiter: @unchecked Sendable {
     public let counters: any RecipientCounters
     /// The clock of quiet hours, caps and waits.
     public let clock: any HeraldClock
-    private let lock = NSLock()
-    /// Approvals of the last few chunks, which the record stage may not have written yet.
-    private var recent: [[(channel: Channel, address: String, at: Date)]] = []
-    /// The same approvals by channel and address.
-    private var recentIndex: [AddressKey: [Date]] = [:]
+    /// Approvals of the last few chunks, which the record stage may not have written yet, in
+    /// order and by channel and address.
+    private struct Recent {
+        var chunks: [[(channel: Channel, address: String, at: Date)]] = []
+        var index: [AddressKey: [Date]] = [:]
+    }
+
+    private let recent = Mutex(Recent())
     private static let recentChunks = 6
 
-    /// Creates a limiter.
-    public init(configuration: Configuration, preferences: Preferences, counters: any RecipientCounters, clock: any HeraldClock) {
+    /// Where rows of digest templates are folded (nil: they are sent one by one).
+    public let digests: (any DigestStore)?
+
+    /// Creates a limiter; rows of digest templates are folded into `digests`.
+    public init(configuration: Configuration, preferences: Preferences, counters: any RecipientCounters, clock: any HeraldClock,
+                digests: (any DigestStore)? = nil) {
         self.configuration = configuration
         self.preferences = preferences
         self.counters = counters
         self.clock = clock
+        self.digests = digests
     }
 
     /// Decides every pending rendered delivery of the chunk: suppressed, deferred, or on to send.
-    /// Where rows of digest templates are folded (nil: they are sent one by one).
-    public var digests: (any DigestStore)?
-
     func apply(_ jobs: inout [Job]) async throws {
         let now = clock.now()
         if let digests { try await fold(&jobs, into: digests, now: now) }
@@ -67,7 +73,7 @@ public final class RateLimiter: @unchecked Sendable {
         func decideChunk(_ counters: any RecipientCounters) async throws -> [(channel: Channel, address: String, at: Date)] {
             var history: [AddressKey: [Date]] = [:]
             let (overlayStart, overlay) = shared ? (Date.distantFuture, [:])
-                : lock.withLock { (recent.first?.first?.at ?? now, recentIndex) }
+                : recent.withLock { ($0.chunks.first?.first?.at ?? now, $0.index) }
             for (channel, addresses) in wanted {
                 let window = longest[channel] ?? .zero
                 let found = try await counters.sends(channel: channel, addresses: Array(addresses), since: now.addingTimeInterval(-window.seconds))
@@ -117,15 +123,15 @@ public final class RateLimiter: @unchecked Sendable {
             return
         }
         // The record stage writes the approvals to the counters together with the ledger.
-        lock.withLock {
+        recent.withLock { recent in
             guard !approved.isEmpty else { return }
-            recent.append(approved)
-            for approval in approved { recentIndex[Self.key(approval.channel, approval.address), default: []].append(approval.at) }
-            while recent.count > Self.recentChunks {
-                for old in recent.removeFirst() {
+            recent.chunks.append(approved)
+            for approval in approved { recent.index[Self.key(approval.channel, approval.address), default: []].append(approval.at) }
+            while recent.chunks.count > Self.recentChunks {
+                for old in recent.chunks.removeFirst() {
                     let key = Self.key(old.channel, old.address)
-                    recentIndex[key]?.removeFirst()
-                    if recentIndex[key]?.isEmpty == true { recentIndex[key] = nil }
+                    recent.index[key]?.removeFirst()
+                    if recent.index[key]?.isEmpty == true { recent.index[key] = nil }
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Rows of one batch waiting to be sent by whichever worker claims them first.
 public struct QueuedChunk: Sendable, Hashable {
@@ -63,7 +64,7 @@ public protocol WorkQueue: Sendable {
 }
 
 /// The in-memory twin of the PostgreSQL queue, for tests of the chain over a queue.
-public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
+public final class MemoryWorkQueue: WorkQueue, Sendable {
     private struct Item {
         var chunk: QueuedChunk
         var priority: Int
@@ -71,10 +72,13 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
         var owner: String?
     }
 
-    private let lock = NSLock()
-    private var items: [Item] = []
-    private var claimed: [String: (worker: String, file: String, at: Date)] = [:]
-    private var nextID: Int64 = 1
+    private struct Queue {
+        var items: [Item] = []
+        var claimed: [String: (worker: String, file: String, at: Date)] = [:]
+        var nextID: Int64 = 1
+    }
+
+    private let queue = Mutex(Queue())
     private let now: @Sendable () -> Date
 
     /// Creates an empty queue reading time from `now`.
@@ -84,7 +88,7 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
 
     public func enqueue(batch: BatchContext, worker: String,
                         next: () throws -> (records: [BatchRecord], priority: Int)?) throws -> BatchClaim {
-        if let earlier = lock.withLock({ claimed[batch.id] }) {
+        if let earlier = queue.withLock({ $0.claimed[batch.id] }) {
             return .takenBefore(worker: earlier.worker, file: earlier.file, at: earlier.at)
         }
         var pending: [Item] = []
@@ -93,45 +97,48 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
             pending.append(Item(chunk: QueuedChunk(id: 0, batch: batch, records: records, claims: 0), priority: priority))
             rows += records.count
         }
-        return lock.withLock {
-            if let earlier = claimed[batch.id] { return .takenBefore(worker: earlier.worker, file: earlier.file, at: earlier.at) }
-            claimed[batch.id] = (worker, batch.file, now())
+        let at = now()
+        return queue.withLock { queue in
+            if let earlier = queue.claimed[batch.id] { return .takenBefore(worker: earlier.worker, file: earlier.file, at: earlier.at) }
+            queue.claimed[batch.id] = (worker, batch.file, at)
             for var item in pending {
-                item.chunk.id = nextID
-                nextID += 1
-                items.append(item)
+                item.chunk.id = queue.nextID
+                queue.nextID += 1
+                queue.items.append(item)
             }
             return .queued(rows: rows, chunks: pending.count)
         }
     }
 
     public func claim(worker: String, lease: Duration) throws -> QueuedChunk? {
-        lock.withLock {
-            let at = now()
+        let at = now()
+        return queue.withLock { queue in
+            let items = queue.items
             let free = items.indices.filter { items[$0].leasedUntil.map { $0 < at } ?? true }
             guard let index = free.min(by: { (items[$0].priority, items[$0].chunk.id) < (items[$1].priority, items[$1].chunk.id) }) else {
                 return nil
             }
-            items[index].leasedUntil = at.addingTimeInterval(lease.seconds)
-            items[index].owner = worker
-            items[index].chunk.claims += 1
-            return items[index].chunk
+            queue.items[index].leasedUntil = at.addingTimeInterval(lease.seconds)
+            queue.items[index].owner = worker
+            queue.items[index].chunk.claims += 1
+            return queue.items[index].chunk
         }
     }
 
     public func renew(_ id: Int64, worker: String, lease: Duration) throws {
-        lock.withLock {
-            if let index = items.firstIndex(where: { $0.chunk.id == id && $0.owner == worker }) {
-                items[index].leasedUntil = now().addingTimeInterval(lease.seconds)
+        let until = now().addingTimeInterval(lease.seconds)
+        queue.withLock { queue in
+            if let index = queue.items.firstIndex(where: { $0.chunk.id == id && $0.owner == worker }) {
+                queue.items[index].leasedUntil = until
             }
         }
     }
 
     public func release(worker: String) throws -> Int {
-        lock.withLock {
+        queue.withLock { queue in
             var released = 0
-            for index in items.indices where items[index].owner == worker && items[index].leasedUntil != nil {
-                items[index].leasedUntil = nil
+            for index in queue.items.indices where queue.items[index].owner == worker && queue.items[index].leasedUntil != nil {
+                queue.items[index].leasedUntil = nil
                 released += 1
             }
             return released
@@ -139,11 +146,11 @@ public final class MemoryWorkQueue: WorkQueue, @unchecked Sendable {
     }
 
     public func finish(_ id: Int64) throws {
-        lock.withLock { items.removeAll { $0.chunk.id == id } }
+        queue.withLock { $0.items.removeAll { $0.chunk.id == id } }
     }
 
     public func backlog() throws -> (chunks: Int, rows: Int) {
-        lock.withLock { (items.count, items.reduce(0) { $0 + $1.chunk.records.count }) }
+        queue.withLock { queue in (queue.items.count, queue.items.reduce(0) { $0 + $1.chunk.records.count }) }
     }
 }
 

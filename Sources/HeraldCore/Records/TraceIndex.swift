@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The index `herald trace` reads instead of every log line: beside each `outbox/log/DAY.jsonl`,
 /// `outbox/log/.index/DAY.idx` holds one fixed 40-byte record per line — keyed 64-bit hashes of
@@ -350,11 +351,11 @@ struct TraceKey: Sendable {
 }
 
 /// Appends index records beside the log (`JSONLinesLog` calls it with each write).
-final class TraceIndexWriter: @unchecked Sendable {
+final class TraceIndexWriter: Sendable {
     let folder: URL
     let key: TraceKey
-    private let lock = NSLock()
-    private var handles: [String: FileHandle] = [:]
+    /// The open index file of each day.
+    private let handles = Mutex<[String: FileHandle]>([:])
 
     init(logDirectory: URL) throws {
         folder = logDirectory.appendingPathComponent(".index", isDirectory: true)
@@ -372,7 +373,7 @@ final class TraceIndexWriter: @unchecked Sendable {
     }
 
     deinit {
-        for handle in handles.values { try? handle.close() }
+        handles.withLock { handles in for handle in handles.values { try? handle.close() } }
     }
 
     /// The record of one event written at `offset`.
@@ -389,7 +390,7 @@ final class TraceIndexWriter: @unchecked Sendable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(records.count * TraceRecord.size)
         for record in records { record.append(to: &bytes) }
-        try lock.withLock {
+        try handles.withLock { handles in
             let handle: FileHandle
             if let open = handles[day] {
                 handle = open

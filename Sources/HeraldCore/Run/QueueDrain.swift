@@ -133,6 +133,8 @@ public struct QueueDrain: RunPart, Sendable {
 
 /// Renews a chunk's lease on a timer of Dispatch's, not a task: a cooperative pool busy with
 /// other work (or blocked in a store call) cannot make it miss a renewal.
+///
+/// `@unchecked Sendable`: Dispatch's timer source is not marked Sendable; it is set up once and cancel() is thread-safe.
 final class LeaseHeartbeat: @unchecked Sendable {
     private let timer: DispatchSourceTimer
 

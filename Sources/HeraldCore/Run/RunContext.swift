@@ -124,8 +124,7 @@ public struct RunContext: Sendable {
             ])
         }
         let limiter = RateLimiter(configuration: workspace.configuration, preferences: preferences, counters: counters,
-                                  clock: timeSource)
-        limiter.digests = digests
+                                  clock: timeSource, digests: digests)
         return Pipeline(
             preparation: [
                 .load(from: catalog, ledger: ledger),

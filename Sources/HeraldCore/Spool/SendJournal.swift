@@ -12,13 +12,12 @@ import Synchronization
 /// With `progress` (PostgreSQL mode), each send also goes to the store every worker sees before
 /// the connection starts the message after next, so a worker whose machine is lost with its
 /// journal still costs no more than two messages per connection.
-public final class SendJournal: @unchecked Sendable {
+public final class SendJournal: Sendable {
     /// outbox/journal/
     public let folder: URL
     /// Where sends are recorded for other workers too, or nil (embedded mode).
     public let progress: SendProgress?
-    private let lock = NSLock()
-    private var sequence = 0
+    private let sequence = Mutex(0)
 
     /// The journal of the workspace at `root`, recording sends in `progress` too when given.
     public init(root: URL, progress: SendProgress? = nil) {
@@ -32,7 +31,7 @@ public final class SendJournal: @unchecked Sendable {
     /// Opens a new segment for one chunk.
     func segment() throws -> JournalSegment {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let number = lock.withLock { () -> Int in
+        let number = sequence.withLock { sequence -> Int in
             sequence += 1
             return sequence
         }

@@ -89,6 +89,8 @@ public final class MemorySendProgressStore: SendProgressStore, Sendable {
 ///
 /// A store that keeps failing for `patience` sets `failure`; the send stage then starts no
 /// further message (they are deferred to the spool) until a write succeeds again.
+///
+/// `@unchecked Sendable`: its state is guarded by an NSCondition (senders wait for the writer), which Mutex cannot do.
 public final class SendProgress: @unchecked Sendable {
     /// The store written to.
     public let store: any SendProgressStore

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Lets one task at a time through `run`, across suspension points (an actor alone would let a
 /// second caller in while the first awaits). Waiters go through in arrival order.
@@ -7,10 +8,13 @@ import Foundation
 /// let gate = AsyncGate()
 /// let token = await gate.run { await cachedOrFetchedToken() }   // one fetch at a time
 /// ```
-public final class AsyncGate: @unchecked Sendable {
-    private let lock = NSLock()
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+public final class AsyncGate: Sendable {
+    private struct State {
+        var busy = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
 
     /// An open gate.
     public init() {}
@@ -23,14 +27,19 @@ public final class AsyncGate: @unchecked Sendable {
     }
 
     private func enter() async {
-        if lock.withLock({ busy ? false : { busy = true; return true }() }) { return }
+        let entered = state.withLock { state -> Bool in
+            if state.busy { return false }
+            state.busy = true
+            return true
+        }
+        if entered { return }
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let free = lock.withLock { () -> Bool in
-                if busy {
-                    waiters.append(waiter)
+            let free = state.withLock { state -> Bool in
+                if state.busy {
+                    state.waiters.append(waiter)
                     return false
                 }
-                busy = true
+                state.busy = true
                 return true
             }
             if free { waiter.resume() }
@@ -39,12 +48,12 @@ public final class AsyncGate: @unchecked Sendable {
 
     private func leave() {
         // The gate passes straight to the next waiter (it stays busy), or opens.
-        let next = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            if waiters.isEmpty {
-                busy = false
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.busy = false
                 return nil
             }
-            return waiters.removeFirst()
+            return state.waiters.removeFirst()
         }
         next?.resume()
     }

@@ -102,6 +102,8 @@ extension HeraldServer {
 
 /// The writer of one streamed response, handed to the child task that writes it (only that
 /// task writes while it runs; the handler finishes after the task group is done).
+///
+/// `@unchecked Sendable`: Hummingbird's body writer is not Sendable; one task writes at a time (see above).
 private final class StreamOutput: @unchecked Sendable {
     private var writer: any ResponseBodyWriter
 

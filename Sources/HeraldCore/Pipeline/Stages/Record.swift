@@ -85,14 +85,17 @@ struct RecordWork: Sendable {
 /// database's round trip overlaps the next chunk's log. Within a chunk the order stays: spool
 /// before log before ledger. `submit` returns once chunk N's write has started and chunk N-2's is
 /// done, which is when the queue may forget chunk N-2.
-final class RecordWriter: @unchecked Sendable {
+final class RecordWriter: Sendable {
+    /// The latest chunk's first half, and the second halves of the latest two chunks (newest last).
+    private struct Writes {
+        var firstHalf: Task<Void, Error>?
+        var secondHalves: [Task<Void, Error>] = []
+    }
+
     private let ledger: any Ledger
     private let log: any EventLog
     private let counters: (any RecipientCounters)?
-    private let lock = NSLock()
-    /// The latest chunk's first half, and the second halves of the latest two chunks (newest last).
-    private var firstHalf: Task<Void, Error>?
-    private var secondHalves: [Task<Void, Error>] = []
+    private let writes = Mutex(Writes())
 
     init(ledger: any Ledger, log: any EventLog, counters: (any RecipientCounters)?) {
         self.ledger = ledger
@@ -103,7 +106,7 @@ final class RecordWriter: @unchecked Sendable {
     /// Waits for the previous chunk's first half and the chunk before it's second half, then
     /// starts this chunk's write.
     func submit(_ work: RecordWork, spool: (any Spool)?, now: Date) async throws {
-        let (previous, older) = lock.withLock { (firstHalf, secondHalves.count > 1 ? secondHalves.first : nil) }
+        let (previous, older) = writes.withLock { ($0.firstHalf, $0.secondHalves.count > 1 ? $0.secondHalves.first : nil) }
         try await previous?.value
         try await older?.value
         let ledger = ledger, log = log, counters = counters
@@ -114,7 +117,7 @@ final class RecordWriter: @unchecked Sendable {
             }
             try log.append(work.events)
         }
-        let before = lock.withLock { secondHalves.last }
+        let before = writes.withLock { $0.secondHalves.last }
         let second = Task.detached {
             try await first.value
             try await before?.value
@@ -128,20 +131,17 @@ final class RecordWriter: @unchecked Sendable {
             }
             for segment in work.segments { segment.remove() }
         }
-        lock.withLock {
-            firstHalf = first
-            secondHalves = (secondHalves + [second]).suffix(2)
+        writes.withLock { writes in
+            writes.firstHalf = first
+            writes.secondHalves = (writes.secondHalves + [second]).suffix(2)
         }
     }
 
     /// Waits until everything submitted is written; rethrows a write's failure.
     func drain() async throws {
-        let tasks = lock.withLock { () -> [Task<Void, Error>] in
-            defer {
-                firstHalf = nil
-                secondHalves = []
-            }
-            return [firstHalf].compactMap { $0 } + secondHalves
+        let tasks = writes.withLock { writes -> [Task<Void, Error>] in
+            defer { writes = Writes() }
+            return [writes.firstHalf].compactMap { $0 } + writes.secondHalves
         }
         var failure: (any Error)?
         for task in tasks {
