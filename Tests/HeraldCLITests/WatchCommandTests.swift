@@ -29,12 +29,18 @@ import HeraldTestSupport
         }
         let deadline = Date().addingTimeInterval(20)
         while sentLines(workspace).count < 3000 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        // Both watchers keep polling for a while: a double send would show up as a 3001st line.
-        Thread.sleep(forTimeInterval: 0.5)
-        let sent = sentLines(workspace)
+        // Two more files go through after the three: watchers that would send a row twice had
+        // their cycles (a double send would show up as a 3001st line).
+        for probe in ["y", "z"] {
+            try workspace.write("recipients/inbox/hello.\(probe).csv", "user_id,name\nprobe-\(probe),探针\n")
+            #expect(waitUntil(seconds: 30) { workspace.exists("recipients/processed/hello.\(probe).csv") })
+        }
+        let sent = ((try? workspace.logEvents()) ?? [])
+            .filter { $0["status"] as? String == "sent" && !["hello.y.csv", "hello.z.csv"].contains($0["file"] as? String ?? "") }
+            .compactMap { $0["message_id"] as? String }
         #expect(sent.count == 3000, "each row is sent (and logged sent) exactly once")
         #expect(Set(sent).count == 3000)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/processed").path).count == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/processed").path).count == 5)
         for process in [first, second] {
             #expect(process.terminates(within: .seconds(30)), "SIGTERM ends the watch")
             #expect(process.terminationReason == .exit)
@@ -65,9 +71,13 @@ import HeraldTestSupport
 
         deadline = Date().addingTimeInterval(10)
         while lines("sent").count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        Thread.sleep(forTimeInterval: 1.5)  // the cancelled one's time passes too
+        // The cancelled one's time passes too: a file dropped after it is taken by a cycle that
+        // drained the spool first.
+        #expect(waitUntil(seconds: 10) { Date().timeIntervalSince1970 > due + 0.1 })
+        try workspace.write("recipients/inbox/code.probe.csv", "mobile,code\n13800138009,9999\n")
+        #expect(waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("recipients/processed/code.probe.csv").path) })
         #expect(watch.terminates(within: .seconds(30)), "SIGTERM ends the watch")
-        let sent = lines("sent")
+        let sent = lines("sent").filter { $0["file"] as? String != "code.probe.csv" }
         #expect(sent.count == 2, "the scheduled row went, the cancelled one did not")
         let late = try #require(sent.first { $0["message_id"] as? String == scheduled.first }?["ts"] as? String)
         let sentAt = try #require(Timestamp.parse(late)).timeIntervalSince1970
