@@ -115,7 +115,9 @@ let package = Package(
         .testTarget(name: "HeraldSQLiteTests", dependencies: [
             "HeraldSQLite", "HeraldCore", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "HeraldPostgresTests", dependencies: ["HeraldPostgres", "HeraldCore", "HeraldInbox", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldPostgresTests", dependencies: [
+            "HeraldPostgres", "HeraldCore", "HeraldInbox", "HeraldTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
         .testTarget(name: "HeraldRuntimeTests", dependencies: [
             "HeraldRuntime", "HeraldSQLite", "HeraldPostgres", "HeraldInbox", "HeraldCore", "HeraldTestSupport",
         ]),

@@ -81,7 +81,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
             }
             items += active(tenant, now).map { notice in
                 let readAt = reads[notice.id]?[user]
-                return InboxItem(id: "n\(notice.id)", kind: "announcement", title: notice.title, content: notice.content, type: notice.type,
+                return InboxItem(id: InboxItemID.notice(notice.id).description, kind: "announcement", title: notice.title, content: notice.content, type: notice.type,
                                  read: readAt != nil, readAt: readAt, createdAt: notice.startsAt ?? notice.createdAt)
             }
             if unreadOnly { items = items.filter { !$0.read } }
@@ -101,10 +101,10 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
         var messageIndexes: [Int] = []
         var noticeIDs: [Int64] = []
         for id in ids {
-            if id.hasPrefix("n"), noticesAllowed, let number = Int64(id.dropFirst()),
-               active(tenant, now).contains(where: { $0.id == number }) {
+            let parsed = InboxItemID(id)
+            if case let .notice(number)? = parsed, noticesAllowed, active(tenant, now).contains(where: { $0.id == number }) {
                 noticeIDs.append(number)
-            } else if let number = Int64(id), let index = messages.firstIndex(where: {
+            } else if case let .message(number)? = parsed, let index = messages.firstIndex(where: {
                 $0.id == number && $0.delivery.tenantID == tenant && $0.delivery.userID == user && !$0.deleted
             }) {
                 messageIndexes.append(index)
@@ -174,7 +174,7 @@ public final class MemoryInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
             published.id = Int64(stored.count + 1)
             stored.append(published)
             note(published.tenantID, nil, .notice,
-                 InboxItem(id: "n\(published.id)", kind: "announcement", title: published.title, content: published.content,
+                 InboxItem(id: InboxItemID.notice(published.id).description, kind: "announcement", title: published.title, content: published.content,
                            type: published.type, read: false, createdAt: published.startsAt ?? published.createdAt))
             return published
         }

@@ -103,7 +103,7 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, SiteMessage
                                      type: type ?? "notification", read: isRead ?? false, readAt: readAt.map(Date.init(timeIntervalSince1970:)),
                                      createdAt: Date(timeIntervalSince1970: created ?? 0))
                 } else if kind == .notice, let noticeContent {
-                    item = InboxItem(id: "n\(ref)", kind: "announcement", title: title, content: noticeContent, type: noticeType ?? "notice",
+                    item = InboxItem(id: InboxItemID.notice(ref).description, kind: "announcement", title: title, content: noticeContent, type: noticeType ?? "notice",
                                      read: false, createdAt: Date(timeIntervalSince1970: noticeCreated ?? 0))
                 }
                 return InboxEvent(id: seq, tenant: tenant, user: user, kind: kind, item: item)
@@ -212,7 +212,7 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, SiteMessage
             let items = try rows.map { row -> InboxItem in
                 let (kind, id, title, template, nickname, content, type, read, readAt, createdAt) =
                     try row.decode((String, Int64, String?, String?, String?, String, String, Bool, Double?, Double).self)
-                return InboxItem(id: kind == "message" ? String(id) : "n\(id)", kind: kind, title: title, template: template,
+                return InboxItem(id: (kind == "message" ? InboxItemID.message(id) : .notice(id)).description, kind: kind, title: title, template: template,
                                  nickname: nickname, content: content, type: type, read: read,
                                  readAt: readAt.map(Date.init(timeIntervalSince1970:)), createdAt: Date(timeIntervalSince1970: createdAt))
             }
@@ -238,7 +238,8 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, SiteMessage
         var messages: [Int64] = []
         var notices: [Int64] = []
         for id in ids {
-            if id.hasPrefix("n"), let number = Int64(id.dropFirst()) {
+            let parsed = InboxItemID(id)
+            if case let .notice(number)? = parsed {
                 guard noticesAllowed else {
                     throw InboxError(message: "\(id) is an announcement; it can be read but not archived or deleted; nothing was changed")
                 }
@@ -246,7 +247,7 @@ public final class PostgresInboxStore: InboxStore, SiteMessageStore, SiteMessage
                                                [tenant, number, now.timeIntervalSince1970]).first?.decode(Bool.self) ?? false
                 guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
                 notices.append(number)
-            } else if let number = Int64(id) {
+            } else if case let .message(number)? = parsed {
                 let exists = try await session.rows("""
                     SELECT EXISTS (SELECT 1 FROM herald_site_messages WHERE id = $1 AND tenant_id = $2 AND user_id = $3 AND NOT deleted)
                     """, [number, tenant, user]).first?.decode(Bool.self) ?? false

@@ -184,7 +184,7 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
                                      content: content, type: row["m_type"], read: row["is_read"], readAt: Self.date(row["read_at"]),
                                      createdAt: Self.date(row["m_created"]) ?? .distantPast)
                 } else if kind == .notice, let content: String = row["n_content"] {
-                    item = InboxItem(id: "n\(ref)", kind: "announcement", title: row["title"], content: content, type: row["n_type"],
+                    item = InboxItem(id: InboxItemID.notice(ref).description, kind: "announcement", title: row["title"], content: content, type: row["n_type"],
                                      read: false, createdAt: Self.date(row["n_created"]) ?? .distantPast)
                 }
                 return InboxEvent(id: row["seq"], tenant: row["tenant_id"], user: row["user_id"], kind: kind, item: item)
@@ -227,7 +227,7 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
             let items = rows.map { row -> InboxItem in
                 let kind: String = row["kind"]
                 let id: Int64 = row["id"]
-                return InboxItem(id: kind == "message" ? String(id) : "n\(id)", kind: kind, title: row["title"],
+                return InboxItem(id: (kind == "message" ? InboxItemID.message(id) : .notice(id)).description, kind: kind, title: row["title"],
                                  template: row["template"], nickname: row["nickname"], content: row["content"], type: row["type"],
                                  read: row["is_read"], readAt: Self.date(row["read_at"]),
                                  createdAt: Self.date(row["created_at"]) ?? .distantPast)
@@ -257,7 +257,8 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
         var messages: [Int64] = []
         var notices: [Int64] = []
         for id in ids {
-            if id.hasPrefix("n"), let number = Int64(id.dropFirst()) {
+            let parsed = InboxItemID(id)
+            if case let .notice(number)? = parsed {
                 guard noticesAllowed else {
                     throw InboxError(message: "\(id) is an announcement; it can be read but not archived or deleted; nothing was changed")
                 }
@@ -265,7 +266,7 @@ public final class SQLiteInboxStore: InboxStore, SiteMessageStore, SiteMessageWr
                                                arguments: [number, tenant, now, now]) ?? false
                 guard exists else { throw InboxError.notFound(id, user: user, tenant: tenant) }
                 notices.append(number)
-            } else if let number = Int64(id) {
+            } else if case let .message(number)? = parsed {
                 let exists = try Bool.fetchOne(db, sql: """
                     SELECT EXISTS(SELECT 1 FROM site_messages WHERE id = ? AND tenant_id = ? AND user_id = ? AND deleted = 0)
                     """, arguments: [number, tenant, user]) ?? false

@@ -124,7 +124,7 @@ public struct HeraldServer: Sendable {
         router.get("/v1/unsubscribe/{token}") { _, context in try unsubscribe.confirm(try pathParameter(context, "token")) }
         router.post("/v1/unsubscribe/{token}") { _, context in try await unsubscribe.unsubscribe(try pathParameter(context, "token")) }
 
-        let senders = router.group("/v1/notifications").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values), scope: "send"))
+        let senders = router.group("/v1/notifications").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values), scope: .send))
         senders.post { request, context in try await notify(request, context) }
 
         let users = router.group("/v1/users").add(middleware: BearerAuthMiddleware(clients: Array(settings.clients.values)))

@@ -10,7 +10,7 @@ struct BearerAuthMiddleware: RouterMiddleware {
     typealias Context = HeraldRequestContext
     let clients: [ServeClient]
     /// The scope the routes behind it need (`inbox` or `send`).
-    var scope = "inbox"
+    var scope: ServeClient.Scope = .inbox
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // A browser's EventSource cannot send headers: the live event stream also takes

@@ -183,7 +183,7 @@ extension Herald {
                 for notice in notices {
                     let window = [notice.startsAt, notice.endsAt].map { $0.map { Timestamp.iso8601($0, timeZone: zone) } ?? "…" }
                     let state = notice.retractedAt != nil ? "retracted" : notice.isActive(at: Date()) ? "active" : "scheduled/ended"
-                    print("n\(notice.id)  tenant \(notice.tenantID)  \(notice.type)  \(state)  \(window[0]) – \(window[1])  \(notice.title)：\(notice.content)")
+                    print("\(InboxItemID.notice(notice.id))  tenant \(notice.tenantID)  \(notice.type)  \(state)  \(window[0]) – \(window[1])  \(notice.title)：\(notice.content)")
                 }
                 print("\(notices.count) announcement\(notices.count == 1 ? "" : "s")")
             }
@@ -196,7 +196,7 @@ extension Herald {
 
             func run() async throws {
                 let store = try openStores(workspace.open(secretsOptional: true)).inbox
-                guard let number = Int64(id.hasPrefix("n") ? String(id.dropFirst()) : id) else {
+                guard let number = InboxItemID(id)?.number else {
                     throw ValidationError("give an announcement id like n7")
                 }
                 do {

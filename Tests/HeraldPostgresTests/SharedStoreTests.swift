@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import HeraldCore
 import HeraldPostgres
+import PostgresNIO
 import HeraldTestSupport
 
 /// The work queue's contract, held to its in-memory twin and to PostgreSQL; and what only a
@@ -255,20 +256,46 @@ import HeraldTestSupport
             "templates/code.yaml": "category: verification\nsms: {channel: aliyun, api_template_id: SMS_1, content: \"验证码{code}\"}\n",
         ])
         let opened = try Workspace.open(at: workspace.url, environment: [:])
-        let transport = MemoryTransport(concurrency: 1, delay: { _ in .seconds(4) })
-        let queue = try PostgresWorkQueue(pool: PostgresTestDatabase.pool())
+        // The first send is held until the test has seen both leases renewed: slower than its lease
+        // by construction, not by a guess at how long a send takes on a loaded machine.
+        let sending = LockedCounter(), release = LockedCounter()
+        let transport = MemoryTransport(concurrency: 1, stall: { _ in
+            _ = sending.increment()
+            while release.value == 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        })
+        let pool = try PostgresTestDatabase.pool()
+        let queue = try PostgresWorkQueue(pool: pool)
+        let lease = Duration.seconds(3)
         let run = QueueDrain(RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                         ledger: MemoryLedger(), log: MemoryEventLog(), spool: MemorySpool(), queue: queue,
-                                        worker: WorkerSettings(name: "slow", lease: .seconds(2))))
+                                        worker: WorkerSettings(name: "slow", lease: lease)))
+        /// Each queued chunk's lease end, by id.
+        func leases() throws -> [Int64: Double] {
+            try pool.withSession { session in
+                try session.query("SELECT id, extract(epoch FROM lease_until)::float8 FROM herald_queue WHERE lease_until IS NOT NULL")
+                    .reduce(into: [:]) { leases, row in
+                        let (id, until) = try row.decode((Int64, Double).self)
+                        leases[id] = until
+                    }
+            }
+        }
         let row = RecipientRow(row: 1, template: "code", recipient: Recipient(mobile: "13800138000"), parameters: ["code": "1234"])
         let second = RecipientRow(row: 2, template: "code", recipient: Recipient(mobile: "13800138001"), parameters: ["code": "5678"])
         // Two chunks: the second is claimed (and prepared) while the first is still being sent.
         var chunks = [[BatchRecord.row(row)], [BatchRecord.row(second)]].makeIterator()
         _ = try await queue.enqueue(batch: BatchContext(id: "b2", file: "code.b.csv"), worker: "slow") { chunks.next().map { ($0, 0) } }
         let drain = Task { [run] in try await run.drain() }
-        try await Task.sleep(for: .seconds(3))
+        // The first send is under way and both chunks are leased; then each lease is renewed at
+        // least twice (past its first end: the chunk outlived its lease).
+        #expect(waitUntil(seconds: 60) { sending.value > 0 && ((try? leases().count) ?? 0) == 2 })
+        let first = try leases()
+        #expect(waitUntil(seconds: 60) {
+            guard let now = try? leases() else { return false }
+            return first.allSatisfy { id, until in (now[id] ?? 0) > until + lease.seconds }
+        }, "the heartbeat renews both leases while the send is held")
         #expect(try await queue.claim(worker: "other", lease: .seconds(60)) == nil,
-                "both chunks keep the slow worker's lease (2s): the one being sent (4s) and the one waiting behind it")
+                "both chunks keep the slow worker's lease: the one being sent and the one waiting behind it")
+        _ = release.increment()
         let summary = try await drain.value
         #expect(summary.total("sent") == 2 && transport.sent.count == 2)
         #expect(try await queue.backlog() == (chunks: 0, rows: 0))

@@ -279,14 +279,21 @@ public struct ServeClient: Sendable, Hashable {
     public var token: Secret
     /// Tenant ids, or `*` for every tenant.
     public var tenants: [String]
-    /// What it may do: `inbox` (the 站内信 API) and `send` (`POST /v1/notifications`); default `[inbox]`.
-    public var scopes: Set<String>
+    /// What it may do; default `[inbox]`.
+    public var scopes: Set<Scope>
 
-    /// The scopes a client may be given.
-    public static let allScopes = ["inbox", "send"]
+    /// What a client of `herald serve` may be allowed to do (`serve.clients.NAME.scopes`).
+    public enum Scope: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// The 站内信 API: a user's inbox, its live events, unread counts.
+        case inbox
+        /// `POST /v1/notifications`: send through the whole chain.
+        case send
+
+        public var description: String { rawValue }
+    }
 
     /// Creates a client.
-    public init(name: String, token: Secret, tenants: [String], scopes: Set<String> = ["inbox"]) {
+    public init(name: String, token: Secret, tenants: [String], scopes: Set<Scope> = [.inbox]) {
         self.name = name
         self.token = token
         self.tenants = tenants

@@ -372,11 +372,11 @@ final class ConfigurationLoader {
                     reader.missing("tenants", in: client, hint: "add `tenants: [0]` (or `[\"*\"]` for every tenant)")
                     continue
                 }
-                var scopes: Set<String> = ["inbox"]
+                var scopes: Set<ServeClient.Scope> = [.inbox]
                 if let given = reader.strings(client, "scopes") {
-                    scopes = Set(given)
-                    for scope in given where !ServeClient.allScopes.contains(scope) {
-                        reader.error("scope '\(scope)' of \(owner) is not one of \(ServeClient.allScopes.joined(separator: ", "))",
+                    scopes = Set(given.compactMap(ServeClient.Scope.init(rawValue:)))
+                    for scope in given where ServeClient.Scope(rawValue: scope) == nil {
+                        reader.error("scope '\(scope)' of \(owner) is not one of \(ServeClient.Scope.allCases.map(\.rawValue).joined(separator: ", "))",
                                      at: client["scopes"] ?? entry.value)
                     }
                 }

@@ -173,15 +173,18 @@ public final class MemoryTransport: Transport, Sendable {
     private let envelopes = Mutex<[Envelope]>([])
     private let scripted: [String: DeliveryOutcome]
     private let delay: (@Sendable (Envelope) -> Duration)?
+    private let stall: (@Sendable (Envelope) async -> Void)?
 
     /// Creates a transport that sends everything, except addresses given an outcome in `outcomes`.
-    /// `delay` makes each send take a while (to test concurrency and ordering).
+    /// `delay` makes each send take a while (to test concurrency and ordering); `stall` is awaited
+    /// before each send (a test holds a send there until it has seen what it wants).
     public init(name: String = "memory", concurrency: Int = 4, outcomes: [String: DeliveryOutcome] = [:],
-                delay: (@Sendable (Envelope) -> Duration)? = nil) {
+                delay: (@Sendable (Envelope) -> Duration)? = nil, stall: (@Sendable (Envelope) async -> Void)? = nil) {
         self.name = name
         self.concurrency = concurrency
         self.scripted = outcomes
         self.delay = delay
+        self.stall = stall
     }
 
     /// Envelopes received, in the order `send` was called.
@@ -190,6 +193,7 @@ public final class MemoryTransport: Transport, Sendable {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
+        if let stall { await stall(envelope) }
         if let delay { try? await Task.sleep(for: delay(envelope)) }
         return envelopes.withLock { envelopes in
             envelopes.append(envelope)
