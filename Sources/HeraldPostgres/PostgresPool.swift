@@ -55,7 +55,7 @@ public final class PostgresPool: @unchecked Sendable {
     /// stalls, see `connection(_:)`), and how many of its connections this process holds now.
     private let clientConfiguration: PostgresClient.Configuration
     private let async: Mutex<AsyncClient>
-    private let inUse = LeaseCount()
+    private let activity = PoolActivity()
 
     /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=disable`),
     /// at most `size` connections, tables in `schema`. The URL is checked here, not used.
@@ -101,13 +101,14 @@ public final class PostgresPool: @unchecked Sendable {
     }
 
     /// How long a lease may wait while this process holds none of the async client's
-    /// connections before the client is taken for stalled and replaced.
+    /// connections, and none was taken or given back, before the client is taken for stalled
+    /// and replaced.
     public static let stallTimeout: Duration = .seconds(15)
 
     /// Runs `body` with a connection of the async client (suspending while all are busy).
     ///
-    /// A lease that waits `stallTimeout` while none of this process's connections is in use is
-    /// not waiting for a busy pool: postgres-nio's pool can stop trying to connect after the
+    /// A lease that waits `stallTimeout` while none of this process's connections is in use, and
+    /// none was taken or given back meanwhile, is not waiting for a busy pool: postgres-nio's pool can stop trying to connect after the
     /// database went away and came back (seen with `herald watch`: no connection attempt for
     /// minutes, SIGTERM unanswered). The client is then replaced by a fresh one and the call
     /// fails with that reason; the next call connects at once.
@@ -115,7 +116,7 @@ public final class PostgresPool: @unchecked Sendable {
     public func connection<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
         let client = async.withLock { $0.client }
         let granted = LeaseCount()
-        let logger = logger, inUse = inUse
+        let logger = logger, activity = activity
         do {
             return try await withoutActuallyEscaping(body) { body in
                 // Run once, in the child task below, while this task waits for it.
@@ -124,17 +125,16 @@ public final class PostgresPool: @unchecked Sendable {
                     group.addTask {
                         try await client.withConnection { connection in
                             granted.add(1)
-                            inUse.add(1)
-                            defer { inUse.add(-1) }
+                            activity.began()
+                            defer { activity.ended() }
                             return try await body(PostgresSession(connection: connection, logger: logger))
                         }
                     }
                     group.addTask {
-                        var waited = Duration.zero
+                        let asked = ContinuousClock.now
                         while granted.value == 0 {
                             try await Task.sleep(for: .milliseconds(500))
-                            waited = inUse.value > 0 ? .zero : waited + .milliseconds(500)
-                            if waited >= Self.stallTimeout { throw StalledClient() }
+                            if activity.isStalled(since: asked, after: Self.stallTimeout) { throw StalledClient() }
                         }
                         return nil
                     }
@@ -516,6 +516,23 @@ private struct AsyncClient: Sendable {
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let services = ServiceGroup(services: [client], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         running = Task { try? await services.run() }
+    }
+}
+
+/// The async client's connections in use by this process, and when one was last taken or given
+/// back: a pool that hands out connections is busy, not stalled.
+private final class PoolActivity: Sendable {
+    private let state = Mutex<(inUse: Int, last: ContinuousClock.Instant)>((0, .now))
+
+    func began() { state.withLock { $0 = ($0.inUse + 1, .now) } }
+
+    func ended() { state.withLock { $0 = ($0.inUse - 1, .now) } }
+
+    /// Whether a lease asked for at `asked` waits on a stalled client: `limit` passed since then
+    /// and since the last connection was taken or given back, with none in use.
+    func isStalled(since asked: ContinuousClock.Instant, after limit: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { $0.inUse == 0 && now - $0.last >= limit } && now - asked >= limit
     }
 }
 

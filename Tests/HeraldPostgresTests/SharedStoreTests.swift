@@ -313,3 +313,22 @@ extension WorkQueueTests {
         }
     }
 }
+
+/// A database that cannot be reached ends an async call with a reason (postgres-nio's lease alone
+/// waits for ever: without the pool's stall guard this test meets its time limit).
+@Suite(.timeLimit(.minutes(3))) struct UnreachableDatabaseTests {
+    /// An async call to a database that cannot be reached ends with a reason, however the
+    /// client's pool behaves meanwhile (its lease alone would wait for ever): a watcher stays
+    /// able to say so and to stop.
+    @Test func anAsyncCallToAnUnreachableDatabaseEndsWithAReason() async throws {
+        let pool = try PostgresPool(url: "postgres://u:hunter2@127.0.0.1:1/db")
+        defer { pool.close() }
+        do {
+            _ = try await pool.connection { session in try await session.run("SELECT 1") }
+            Issue.record("a closed port answered")
+        } catch {
+            #expect(error is PostgresStoreError, "\(error)")
+            #expect(!"\(error)".contains("hunter2"))
+        }
+    }
+}
