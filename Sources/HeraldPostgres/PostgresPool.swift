@@ -108,10 +108,10 @@ public final class PostgresPool: @unchecked Sendable {
     /// Runs `body` with a connection of the async client (suspending while all are busy).
     ///
     /// A lease that waits `stallTimeout` while none of this process's connections is in use, and
-    /// none was taken or given back meanwhile, is not waiting for a busy pool: postgres-nio's pool can stop trying to connect after the
-    /// database went away and came back (seen with `herald watch`: no connection attempt for
-    /// minutes, SIGTERM unanswered). The client is then replaced by a fresh one and the call
-    /// fails with that reason; the next call connects at once.
+    /// none was taken or given back meanwhile, is not waiting for a busy pool: postgres-nio's pool
+    /// can stop trying to connect after the database went away and came back (seen with `herald
+    /// watch`: no connection attempt for minutes, SIGTERM unanswered). The client is then replaced
+    /// by a fresh one and the call fails with that reason; the next call connects at once.
     @discardableResult
     public func connection<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
         let client = async.withLock { $0.client }
