@@ -337,10 +337,7 @@ extension HostileInputTests {
         ])
         let process = try startHerald(["run", "--settle", "0s"], in: workspace.url)
         let sent = workspace.url.appendingPathComponent("outbox/sent/mail/order_shipped.big")
-        let deadline = Date().addingTimeInterval(30)
-        while ((try? FileManager.default.contentsOfDirectory(atPath: sent.path).count) ?? 0) < 200 && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
+        waitUntil(seconds: 30) { ((try? FileManager.default.contentsOfDirectory(atPath: sent.path).count) ?? 0) >= 200 }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let all = try FileManager.default.subpathsOfDirectory(atPath: workspace.url.appendingPathComponent("outbox/sent").path)

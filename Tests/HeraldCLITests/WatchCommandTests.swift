@@ -27,8 +27,7 @@ import HeraldTestSupport
             try FileManager.default.moveItem(at: workspace.url.appendingPathComponent("recipients/inbox/hello.\(file).csv.tmp"),
                                              to: workspace.url.appendingPathComponent("recipients/inbox/hello.\(file).csv"))
         }
-        let deadline = Date().addingTimeInterval(20)
-        while sentLines(workspace).count < 3000 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        waitUntil(seconds: 20) { sentLines(workspace).count >= 3000 }
         // Two more files go through after the three: watchers that would send a row twice had
         // their cycles (a double send would show up as a 3001st line).
         for probe in ["y", "z"] {
@@ -61,16 +60,14 @@ import HeraldTestSupport
         func lines(_ status: String) -> [[String: Any]] {
             ((try? workspace.logEvents()) ?? []).filter { $0["status"] as? String == status }
         }
-        var deadline = Date().addingTimeInterval(10)
-        while lines("scheduled").count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        waitUntil(seconds: 10) { lines("scheduled").count >= 2 }
         let scheduled = lines("scheduled").compactMap { $0["message_id"] as? String }
         #expect(scheduled.count == 2 && lines("sent").count == 1, "the row without send_at went at once")
         let cancelled = try #require(scheduled.last)
         let cancel = try runHerald(["schedule", "cancel", "--message", cancelled], in: workspace.url)
         #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
 
-        deadline = Date().addingTimeInterval(10)
-        while lines("sent").count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        waitUntil(seconds: 10) { lines("sent").count >= 2 }
         // The cancelled one's time passes too: a file dropped after it is taken by a cycle that
         // drained the spool first.
         #expect(waitUntil(seconds: 10) { Date().timeIntervalSince1970 > due + 0.1 })
@@ -101,8 +98,7 @@ import HeraldTestSupport
                                              to: workspace.url.appendingPathComponent("recipients/inbox/\(name)"))
         }
         func wait(for name: String, seconds: Double) {
-            let deadline = Date().addingTimeInterval(seconds)
-            while !processed(name) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            waitUntil(seconds: seconds) { processed(name) }
         }
         // Ready when a first renamed file has been taken (instead of sleeping and hoping).
         try renameIn("hello.probe.csv", "user_id,name\n0,探针\n")

@@ -141,9 +141,8 @@ extension Process {
     /// run goes on instead of waiting forever (`waitUntilExit` alone would).
     public func terminates(within limit: Duration = .seconds(30)) -> Bool {
         terminate()
-        let deadline = ContinuousClock.now + limit
-        while isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        guard isRunning else { return true }
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        if waitUntil(seconds: seconds, { !isRunning }) { return true }
         kill(processIdentifier, SIGKILL)
         waitUntilExit()
         return false

@@ -171,11 +171,9 @@ protocol RunPart {
 
 extension RunPart {
     var workspace: Workspace { context.workspace }
-    var transports: TransportSet { context.transports }
     var ledger: any Ledger { context.ledger }
     var log: any EventLog { context.log }
     var clock: @Sendable () -> Date { context.clock }
-    var counters: any RecipientCounters { context.counters }
     var siteMessages: (any SiteMessageStore)? { context.siteMessages }
     var preferences: Preferences { context.preferences }
     var spool: (any Spool)? { context.spool }
