@@ -119,7 +119,7 @@ public final class PostgresLedger: Ledger, Sendable {
                     try row.decode((String, String, Int, String?, String?, String, Int, String?, String?, String?, Date, String?, String?).self)
                 return LedgerEntry(id: MessageID(id), batch: batch, row: number, channel: channel.flatMap(Channel.init(rawValue:)),
                                    template: template, status: DeliveryStatus(rawValue: status) ?? .sent, attempt: attempt,
-                                   providerID: providerID, errorCode: code, errorMessage: message, updatedAt: updated,
+                                   providerID: providerID, errorCode: code.map { FailureCode($0) }, errorMessage: message, updatedAt: updated,
                                    tenant: tenant, recipient: recipient)
             }
         }
@@ -192,7 +192,7 @@ public final class PostgresLedger: Ledger, Sendable {
                 tenant = COALESCE(excluded.tenant, herald_ledger.tenant), recipient = COALESCE(excluded.recipient, herald_ledger.recipient)
             """, [rows.map(\.id.value), rows.map(\.batch), rows.map(\.row), rows.map { $0.channel?.rawValue ?? "" },
                   rows.map { $0.template ?? "" }, rows.map(\.status.rawValue), rows.map(\.attempt), rows.map { $0.providerID ?? "" },
-                  rows.map { $0.errorCode ?? "" }, rows.map { $0.errorMessage ?? "" }, rows.map(\.updatedAt.timeIntervalSince1970),
+                  rows.map { $0.errorCode?.rawValue ?? "" }, rows.map { $0.errorMessage ?? "" }, rows.map(\.updatedAt.timeIntervalSince1970),
                   rows.map { $0.fingerprint ?? "" }, rows.map { $0.worker ?? worker ?? "" },
                   rows.map { $0.tenant ?? "" }, rows.map { $0.recipient ?? "" }, Array(files.keys), Array(files.values)])
     }

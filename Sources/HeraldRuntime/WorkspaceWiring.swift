@@ -54,7 +54,7 @@ public enum WorkspaceWiring {
                 counters: stores.counters, preferences: preferences, spool: stores.spool, journal: journal,
                 siteMessages: stores.inbox, digests: stores.digests, queue: stores.queue, progress: stores.progress,
                 receiptQueue: stores.receipts, worker: configuration.worker, sharedRates: stores.rates, quotas: stores.quotas,
-                receiptParsers: ProviderReceipts.parsers,
+                receiptParsers: ProviderReceipts.parsers, bounceParser: DeliveryReportParser(),
                 noticePublisher: { url in
                     let notice = try await NoticeFile.publish(url, to: inbox, now: Date())
                     return "published announcement n\(notice.id) to tenant \(notice.tenantID)"

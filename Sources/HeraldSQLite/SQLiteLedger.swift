@@ -142,7 +142,7 @@ public final class SQLiteLedger: Ledger, Sendable {
                                                 channel: (row["channel"] as String?).flatMap(Channel.init(rawValue:)),
                                                 template: row["template"],
                                                 status: DeliveryStatus(rawValue: row["status"]) ?? .sent, attempt: row["attempt"],
-                                                providerID: row["provider_id"], errorCode: row["error_code"],
+                                                providerID: row["provider_id"], errorCode: (row["error_code"] as String?).map { FailureCode($0) },
                                                 errorMessage: row["error_message"], updatedAt: Date(),
                                                 tenant: row["tenant"], recipient: row["recipient"])
                     }
@@ -188,7 +188,7 @@ public final class SQLiteLedger: Ledger, Sendable {
                 insert.bind(6, entry.status.rawValue)
                 insert.bind(7, Int64(entry.attempt))
                 insert.bind(8, entry.providerID)
-                insert.bind(9, entry.errorCode)
+                insert.bind(9, entry.errorCode?.rawValue)
                 insert.bind(10, entry.errorMessage)
                 insert.bind(11, lastStamp)
                 insert.bind(12, entry.fingerprint)

@@ -116,7 +116,7 @@ struct NotificationIngest: Sendable {
         let pipeline = Pipeline([
             .load(from: workspace.catalog, ledger: nil),
             .validate(using: workspace.renderer, timeZone: workspace.configuration.timeZone),
-            .render(with: workspace.renderer, attachments: AttachmentPolicy(workspace: workspace)),
+            .render(with: workspace.renderer, attachments: AttachmentPolicy(workspace: workspace), contentRules: workspace.contentRules),
         ])
         var checked = jobs
         try await pipeline.run(&checked)

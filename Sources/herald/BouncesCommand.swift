@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HeraldChannels
 import HeraldCore
 
 extension Herald {
@@ -31,7 +32,7 @@ extension Herald {
                 let workspace = try options.open(secretsOptional: true)
                 let context = try await openRun(workspace)
                 do {
-                    let summary = try await BounceFiles(root: workspace.root)
+                    let summary = try await BounceFiles(root: workspace.root, parser: DeliveryReportParser())
                         .ingest(URL(fileURLWithPath: path), with: Intake(context).bounceIngest(), move: false)
                     print(summary.description)
                     updateMetrics(workspace, lastRun: nil)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HeraldChannels
 import HeraldCore
 import HeraldRuntime
 
@@ -13,7 +14,7 @@ extension Herald {
         @OptionGroup var options: WorkspaceOptions
 
         func run() throws {
-            var diagnostics = WorkspaceCheck.run(root: options.root)
+            var diagnostics = WorkspaceCheck.run(root: options.root, rules: ChannelRules.all)
             if !diagnostics.contains(where: { $0.severity == .error }), let taken = workerNameInUse() { diagnostics.append(taken) }
             for diagnostic in diagnostics { print(diagnostic) }
             let errors = diagnostics.filter { $0.severity == .error }.count

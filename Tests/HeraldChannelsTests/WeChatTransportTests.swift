@@ -68,7 +68,7 @@ import HeraldTestSupport
     func errcodesAreClassified(openid: String, kind: DeliveryOutcome.Kind, code: String, message: String) async throws {
         let server = try WeChatTestServer()
         let outcome = await transport(server).send(envelope(openid))
-        #expect(outcome.kind == kind && outcome.code == code && outcome.message == message, "\(outcome)")
+        #expect(outcome.kind == kind && outcome.code?.rawValue == code && outcome.message == message, "\(outcome)")
     }
 
     @Test func aWrongSecretIsAPermanentFailure() async throws {

@@ -189,16 +189,3 @@ import HeraldTestSupport
         ])
     }
 }
-
-@Suite(.timeLimit(.minutes(1))) struct SubscribeLiteralCheckTests {
-    @Test func aLiteralValueThatBreaksItsTypeIsAnError() throws {
-        let workspace = try TemporaryWorkspace(files: [
-            "herald.yaml": TemporaryWorkspace.sampleConfiguration,
-            "templates/mini.yaml": "wechat_mini:\n  app: mini\n  template_id: T\n  data: {phrase1: 这句话有点长了, thing2: \"{x}\"}\n",
-        ])
-        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
-            .error("subscribe data 'phrase1' (phrase) is '这句话有点长了': 7 characters, at most 5 allowed (phrase: at most 5 Chinese characters); shorten it or set `truncate: true`",
-                   at: SourceLocation(file: "templates/mini.yaml", line: 4, column: 9)),
-        ])
-    }
-}

@@ -149,7 +149,7 @@ import HeraldTestSupport
     @Test func twentyRowsOfOneUserBecomeOneMessageListingTwenty() async throws {
         let (run, transport, log, clock) = try run()
         let folded = try await OneOffSend(run).send(rows(1...20), batchID: "b")
-        #expect(folded.counts == ["mail": ["digested": 20]])
+        #expect(folded.counts == [.channel(.mail): [.status(.digested): 20]])
         #expect(transport.sent.isEmpty)
         let ids = Set(log.events.compactMap(\.digest))
         #expect(ids.count == 1, "every folded row names the one message it went into")
@@ -158,7 +158,7 @@ import HeraldTestSupport
         #expect(try await DigestDrain(run).drain().counts.isEmpty, "the window is still open")
         clock.advance(by: .seconds(1))
         let sent = try await DigestDrain(run).drain()
-        #expect(sent.counts == ["mail": ["sent": 1]])
+        #expect(sent.counts == [.channel(.mail): [.status(.sent): 1]])
         let message = try #require(transport.sent.first?.message)
         guard case let .mail(mail) = message.content else { Issue.record("not a mail"); return }
         #expect(mail.subject == "20 个订单已发货")
@@ -172,9 +172,9 @@ import HeraldTestSupport
         var keyless = RecipientRow(row: 7, template: "shipped", recipient: Recipient(email: "x@example.com"), parameters: ["orderId": "X"])
         keyless.row = 7
         let summary = try await OneOffSend(run).send(rows(1...6) + [keyless], batchID: "b")
-        #expect(summary.counts == ["mail": ["digested": 6, "invalid": 1]])
+        #expect(summary.counts == [.channel(.mail): [.status(.digested): 6, .status(.invalid): 1]])
         #expect(log.events.first { $0.status == .invalid }?.error?.code == "no_digest_key")
-        #expect(try await DigestDrain(run).drain().counts == ["mail": ["sent": 1]], "five rows filled it; the sixth opened the next")
+        #expect(try await DigestDrain(run).drain().counts == [.channel(.mail): [.status(.sent): 1]], "five rows filled it; the sixth opened the next")
         guard case let .mail(mail)? = transport.sent.first?.message.content else { Issue.record("no mail"); return }
         #expect(mail.subject == "5 个订单已发货")
     }

@@ -56,7 +56,7 @@ import HeraldTestSupport
     @Test func anUnread站内信EscalatesAfterItsTimeAndAReadOneDoesNot() async throws {
         let f = try fixture(Self.siteThenSMS)
         let first = try await OneOffSend(f.run).send([row(1), row(2)], batchID: "b")
-        #expect(first.counts == ["site": ["sent": 2], "sms": ["scheduled": 2]], "the sms variant is held back, not sent with the first")
+        #expect(first.counts == [.channel(.site): [.status(.sent): 2], .channel(.sms): [.status(.scheduled): 2]], "the sms variant is held back, not sent with the first")
         #expect(f.transport.sent.allSatisfy { $0.channel == .site })
         let held = f.log.events.filter { $0.status == .scheduled }
         #expect(held.map(\.escalatedFrom) == [MessageID(batch: "b", row: 1, channel: "site").value,
@@ -68,7 +68,7 @@ import HeraldTestSupport
         #expect(try await SpoolDrain(f.run).drain().counts.isEmpty, "not before its time")
         f.clock.advance(by: .seconds(1))
         let later = try await SpoolDrain(f.run).drain()
-        #expect(later.counts == ["sms": ["sent": 1, "skipped": 1]])
+        #expect(later.counts == [.channel(.sms): [.status(.sent): 1, .status(.skipped): 1]])
         #expect(f.transport.sent.filter { $0.channel == .sms }.map(\.address) == ["+8613800138002"], "only the unread one")
         let skipped = try #require(f.log.events.last { $0.status == .skipped })
         #expect(skipped.error?.code == "escalation_not_needed")
@@ -94,7 +94,7 @@ import HeraldTestSupport
         try await f.ledger.record([LedgerEntry(id: MessageID(batch: "b", row: 1, channel: "sms"), batch: "b", row: 1, channel: .sms,
                                          template: "alert", status: .delivered, updatedAt: f.clock.now())])
         f.clock.advance(by: .seconds(600))
-        #expect(try await SpoolDrain(f.run).drain().counts == ["mail": ["sent": 1, "skipped": 1]])
+        #expect(try await SpoolDrain(f.run).drain().counts == [.channel(.mail): [.status(.sent): 1, .status(.skipped): 1]])
         #expect(f.transport.sent.filter { $0.channel == .mail }.map(\.address) == ["u2@example.com"])
     }
 
@@ -102,13 +102,13 @@ import HeraldTestSupport
         let f = try fixture(Self.siteThenSMS, preferences: "user_id,address,channel,category,opt_out\n2,,sms,transactional,true\n")
         _ = try await OneOffSend(f.run).send([row(2)], batchID: "b")
         f.clock.advance(by: .seconds(1800))
-        #expect(try await SpoolDrain(f.run).drain().counts == ["sms": ["suppressed": 1]], "opted out of SMS: the escalation is suppressed, not sent")
+        #expect(try await SpoolDrain(f.run).drain().counts == [.channel(.sms): [.status(.suppressed): 1]], "opted out of SMS: the escalation is suppressed, not sent")
     }
 
     @Test func aRowWithoutAFirstMessageSendsTheHeldVariantAtOnce() async throws {
         let f = try fixture(Self.siteThenSMS)
         let only = RecipientRow(row: 1, template: "alert", recipient: Recipient(mobile: "13800138001"), parameters: ["orderId": "A1"])
-        #expect(try await OneOffSend(f.run).send([only], batchID: "b").counts == ["sms": ["sent": 1]])
+        #expect(try await OneOffSend(f.run).send([only], batchID: "b").counts == [.channel(.sms): [.status(.sent): 1]])
     }
 
     @Test func escalateMistakesArePointedAt() throws {

@@ -90,10 +90,10 @@ import HeraldCore
         ])
         #expect(harness.transport.sent.map(\.address).sorted() == ["+8613800138000", "+8613900139000", "bounce@example.com", "li@example.com"])
         #expect(summary.counts == [
-            "mail": ["sent": 1, "invalid": 2, "failed": 1],
-            "sms": ["sent": 1, "skipped": 1, "deferred": 1],
-            "site": ["skipped": 1],
-            RunSummary.rowLevel: ["invalid": 2, "skipped": 1],
+            .channel(.mail): [.status(.sent): 1, .status(.invalid): 2, .status(.failed): 1],
+            .channel(.sms): [.status(.sent): 1, .status(.skipped): 1, .status(.deferred): 1],
+            .channel(.site): [.status(.skipped): 1],
+            .row: [.status(.invalid): 2, .status(.skipped): 1],
         ])
         #expect(summary.hasFailures)
     }
@@ -121,14 +121,14 @@ import HeraldCore
         let rows = [Self.row(1, email: "li@example.com"), Self.row(2, email: "bad@@x"), Self.row(3, mobile: "13900139000")]
         _ = try await harness.run(rows)
         let second = try await harness.run(rows)
-        #expect(second.counts == ["mail": ["duplicate": 1, "invalid": 1], "sms": ["duplicate": 1]])
+        #expect(second.counts == [.channel(.mail): [.status(.duplicate): 1, .status(.invalid): 1], .channel(.sms): [.status(.duplicate): 1]])
         #expect(harness.transport.sent.count == 2)
         #expect(harness.log.events.filter { $0.kind == .message }.count == 4, "duplicates are not logged one by one; the invalid row is")
         let note = try #require(harness.log.events.last)
         #expect(note.kind == .batch && note.count == 2, "one batch line counts the two duplicates")
         #expect(note.error?.reason == "2 messages of 2 rows were already handed over by an earlier run of this batch; they were not sent again")
         let other = try await harness.run(rows, batch: "b2")
-        #expect(other.counts["mail"]?["sent"] == 1, "another batch id is another set of messages")
+        #expect(other.counts[.channel(.mail)]?[.status(.sent)] == 1, "another batch id is another set of messages")
     }
 
     @Test func messageIDsAreStableAndOrderedWithinABatch() {
@@ -158,7 +158,7 @@ import HeraldCore
         let pipeline = Pipeline([.load(from: catalog, ledger: ledger), .validate(using: renderer), .render(with: renderer), .rateLimit()])
         let summary = try await BatchRunner(pipeline: pipeline, catalog: catalog)
             .run(rows: [Self.row(1, email: "li@example.com"), Self.row(2, email: "x")], batch: BatchContext(id: "b", file: "f"))
-        #expect(summary.counts == ["mail": [RunSummary.rendered: 1, "invalid": 1]])
+        #expect(summary.counts == [.channel(.mail): [.rendered: 1, .status(.invalid): 1]])
         #expect(transport.sent.isEmpty && log.events.isEmpty && ledger.all.isEmpty)
 
         // The same rows through the full chain with the same transport, ledger and log do send and
@@ -190,7 +190,7 @@ import HeraldCore
         let summary = try await BatchRunner(pipeline: pipeline, catalog: catalog, chunkSize: 512)
             .run(rows: rows, batch: BatchContext(id: "b", file: "f"))
         #expect(transport.sent.count == 5 + 3, "5 sent, then 3 failures in a row pause it; attempted: \(transport.sent.count)")
-        #expect(summary.counts["mail"]?["sent"] == 5 && summary.counts["mail"]?["deferred"] == 195)
+        #expect(summary.counts[.channel(.mail)]?[.status(.sent)] == 5 && summary.counts[.channel(.mail)]?[.status(.deferred)] == 195)
         #expect(log.events.filter { $0.error?.code == .transportPaused }.count == 192)
     }
 }

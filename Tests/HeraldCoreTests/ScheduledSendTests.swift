@@ -51,7 +51,7 @@ import HeraldTestSupport
         let clock = ManualClock(start: Self.start)
         let (run, transport, log, ledger) = try run(clock: clock)
         let summary = try await OneOffSend(run).send([row(1, sendAt: "2026-11-18 19:10"), row(2, sendAt: "2026-11-18T11:00:00Z"), row(3)], batchID: "b")
-        #expect(summary.counts == ["sms": ["scheduled": 1, "sent": 2]], "a send_at in the past sends now")
+        #expect(summary.counts == [.channel(.sms): [.status(.scheduled): 1, .status(.sent): 2]], "a send_at in the past sends now")
         let waiting = try #require(try await run.spool?.entries().first)
         #expect(waiting.kind == .scheduled && waiting.attempts == 0)
         #expect(waiting.nextAttempt == Self.start.addingTimeInterval(200), "19:10 in Shanghai")
@@ -61,12 +61,12 @@ import HeraldTestSupport
         clock.advance(by: .seconds(199))
         #expect(try await SpoolDrain(run).drain().counts.isEmpty, "one second early: nothing")
         clock.advance(by: .seconds(1))
-        #expect(try await SpoolDrain(run).drain().counts == ["sms": ["sent": 1]])
+        #expect(try await SpoolDrain(run).drain().counts == [.channel(.sms): [.status(.sent): 1]])
         #expect(transport.sent.map(\.row).sorted() == [1, 2, 3])
         #expect(try await run.spool?.entries().isEmpty == true)
 
         let again = try await OneOffSend(run).send([row(1, sendAt: "2026-11-18 19:10")], batchID: "b")
-        #expect(again.counts == ["sms": ["duplicate": 1]], "the same row again is a duplicate, scheduled or sent")
+        #expect(again.counts == [.channel(.sms): [.status(.duplicate): 1]], "the same row again is a duplicate, scheduled or sent")
     }
 
     @Test func aCancelledMessageIsNeverSentAndStaysCancelled() async throws {
@@ -86,7 +86,7 @@ import HeraldTestSupport
         clock.advance(by: .seconds(3 * 86_400))
         #expect(try await SpoolDrain(run).drain().counts.isEmpty)
         #expect(transport.sent.isEmpty, "never sent")
-        #expect(try await OneOffSend(run).send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b").counts == ["sms": ["duplicate": 1]])
+        #expect(try await OneOffSend(run).send([row(1, sendAt: "2026-11-20 09:00")], batchID: "b").counts == [.channel(.sms): [.status(.duplicate): 1]])
     }
 
     @Test func anEntryCancelledInTheLedgerButLeftInTheSpoolIsDroppedNotSent() async throws {
@@ -98,7 +98,7 @@ import HeraldTestSupport
         try await ledger.record([LedgerEntry(id: MessageID(entry.id), batch: "b", row: 1, channel: .sms, template: "code", status: .cancelled,
                                        updatedAt: clock.now())])
         clock.advance(by: .seconds(3 * 86_400))
-        #expect(try await SpoolDrain(run).drain().counts == ["sms": ["cancelled": 1]])
+        #expect(try await SpoolDrain(run).drain().counts == [.channel(.sms): [.status(.cancelled): 1]])
         #expect(transport.sent.isEmpty)
         #expect(try await run.spool?.entries().isEmpty == true)
     }
@@ -110,14 +110,14 @@ import HeraldTestSupport
         let summary = try await OneOffSend(run).send([row(1, template: "promo", timeZone: "America/New_York"), row(2, template: "promo"),
                                           row(3, template: "promo", timeZone: "Mars/Olympus"),
                                           row(5, template: "promo", timeZone: "../../../etc/passwd")], batchID: "b")
-        #expect(summary.counts["sms"] == ["deferred": 1, "sent": 1, "invalid": 2])
+        #expect(summary.counts[.channel(.sms)] == [.status(.deferred): 1, .status(.sent): 1, .status(.invalid): 2])
         let deferred = try #require(log.events.first { $0.status == .deferred })
         #expect(deferred.error?.reason == "quiet hours 21:00-08:00 for marketing messages; deferred to 2026-11-18T08:00:00.000-05:00")
         let invalid = try #require(log.events.first { $0.status == .invalid })
         #expect(invalid.error?.code == "unknown_time_zone")
 
         let local = try await OneOffSend(run).send([row(4, sendAt: "2026-11-18 07:00", timeZone: "America/New_York")], batchID: "c")
-        #expect(local.counts == ["sms": ["scheduled": 1]])
+        #expect(local.counts == [.channel(.sms): [.status(.scheduled): 1]])
         let waiting = try #require(try await run.spool?.entries().first { $0.row == 4 })
         #expect(Timestamp.iso8601(waiting.nextAttempt, timeZone: TimeZone(identifier: "America/New_York")!) == "2026-11-18T07:00:00.000-05:00")
     }
@@ -126,7 +126,7 @@ import HeraldTestSupport
         let clock = ManualClock(start: Self.start)
         let (run, transport, log, _) = try run(clock: clock)
         let summary = try await OneOffSend(run).send([row(1, sendAt: "next tuesday"), row(2, sendAt: "2099-01-01 09:00")], batchID: "b")
-        #expect(summary.counts == ["sms": ["invalid": 2]])
+        #expect(summary.counts == [.channel(.sms): [.status(.invalid): 2]])
         #expect(transport.sent.isEmpty)
         #expect(log.events.map { $0.error?.code } == ["invalid_send_at", "invalid_send_at"])
         #expect(log.events.last?.error?.reason == "send_at '2099-01-01 09:00' is more than a year ahead")

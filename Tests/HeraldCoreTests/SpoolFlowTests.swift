@@ -31,7 +31,7 @@ import HeraldTestSupport
         let (run, transport, log, _) = try run("caps: {sms: [1/min]}\n", clock: clock)
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         let first = try await runner.run(rows: [row(1, template: "promo"), row(2, template: "promo")], batch: BatchContext(id: "b", file: "f"))
-        #expect(first.counts == ["sms": ["sent": 1, "deferred": 1]])
+        #expect(first.counts == [.channel(.sms): [.status(.sent): 1, .status(.deferred): 1]])
         let waiting = try #require(try await run.spool?.entries().first)
         #expect(waiting.nextAttempt == Self.start.addingTimeInterval(60))
         #expect(waiting.attempts == 0, "held back by a cap is not a failed attempt")
@@ -41,7 +41,7 @@ import HeraldTestSupport
         #expect(try await SpoolDrain(run).drain().counts.isEmpty, "not due yet")
         clock.advance(by: .seconds(31))
         let later = try await SpoolDrain(run).drain()
-        #expect(later.counts == ["sms": ["sent": 1]])
+        #expect(later.counts == [.channel(.sms): [.status(.sent): 1]])
         #expect(try await run.spool?.entries().isEmpty == true)
         #expect(transport.sent.map(\.row) == [1, 2])
     }
@@ -60,7 +60,7 @@ import HeraldTestSupport
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         let rows = (1...3).map { row($0, template: "promo", mobile: "1380013800\($0)") }
         let summary = try await runner.run(rows: rows, batch: BatchContext(id: "b", file: "f"))
-        #expect(summary.counts == ["sms": ["sent": 1, "deferred": 2]])
+        #expect(summary.counts == [.channel(.sms): [.status(.sent): 1, .status(.deferred): 2]])
         #expect(clock.now().timeIntervalSince(Self.start) < 5, "the run did not wait for the rate")
         let waiting = try #require(try await run.spool?.entries()).sorted { $0.row < $1.row }
         #expect(waiting.map(\.nextAttempt) == [Self.start.addingTimeInterval(86_400), Self.start.addingTimeInterval(2 * 86_400)],
@@ -78,7 +78,7 @@ import HeraldTestSupport
         let runner = BatchRunner(pipeline: run.pipeline(), catalog: run.workspace.catalog)
         let summary = try await runner.run(rows: [row(1, template: "promo"), row(2, template: "code", mobile: "13900139000")],
                                            batch: BatchContext(id: "b", file: "f"))
-        #expect(summary.counts == ["sms": ["sent": 1, "deferred": 1]])
+        #expect(summary.counts == [.channel(.sms): [.status(.sent): 1, .status(.deferred): 1]])
         #expect(transport.sent.map(\.row) == [2])
         let waiting = try #require(try await run.spool?.entries().first)
         #expect(Timestamp.iso8601(waiting.nextAttempt, timeZone: TimeZone(identifier: "Asia/Shanghai")!) == "2026-11-19T08:00:00.000+08:00")
@@ -126,7 +126,7 @@ import HeraldTestSupport
         let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: ledger, log: MemoryEventLog(), clock: ManualClock(start: Date()), counters: MemoryRecipientCounters())
         let summary = try await DropFolderRun(run).run()
-        #expect(summary.counts == ["sms": ["duplicate": 1]])
+        #expect(summary.counts == [.channel(.sms): [.status(.duplicate): 1]])
         #expect(transport.sent.isEmpty)
     }
 }

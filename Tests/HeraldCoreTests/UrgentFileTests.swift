@@ -32,7 +32,7 @@ import HeraldTestSupport
         let run = RunContext(workspace: opened, transports: TransportSet.all(transport, configuration: opened.configuration),
                                ledger: MemoryLedger(), log: MemoryEventLog(), counters: MemoryRecipientCounters(), spool: MemorySpool())
         let summary = try await DropFolderRun(run).run()
-        #expect(summary.counts["site"]?["sent"] == 1001)
+        #expect(summary.counts[.channel(.site)]?[.status(.sent)] == 1001)
         let order = transport.sent.map(\.message.template)
         let code = try #require(order.firstIndex(of: "code"))
         #expect(code < 300, "sent between the first chunks (at \(code)), not after the 1000 promo messages")

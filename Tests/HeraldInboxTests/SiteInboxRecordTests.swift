@@ -22,7 +22,7 @@ import HeraldInbox
         let rows = [RecipientRow(row: 1, template: "hello", recipient: Recipient(userID: "7", tenantID: "3"), parameters: ["name": "李雷"]),
                     RecipientRow(row: 2, template: "hello", recipient: Recipient(userID: "8"), parameters: [:])]
         let summary = try await BatchRunner(pipeline: pipeline, catalog: catalog).run(rows: rows, batch: BatchContext(id: "b", file: "f"))
-        #expect(summary.counts == ["site": ["sent": 1, "invalid": 1]])
+        #expect(summary.counts == [.channel(.site): [.status(.sent): 1, .status(.invalid): 1]])
         #expect(inbox.messages.map { [$0.userID, $0.tenantID, $0.content, $0.nickname ?? ""] } == [["7", "3", "你好 李雷", "助手"]])
         #expect(inbox.messages.first?.messageID == ledger.all.values.first { $0.status == .sent }?.id)
     }

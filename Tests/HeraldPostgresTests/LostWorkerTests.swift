@@ -60,7 +60,7 @@ import HeraldTestSupport
         let summary = try await Self.run("w3", workspace: workspace, transport: transport, queue: queue, ledger: ledger, log: log).drain()
 
         #expect(transport.sent.map(\.row) == [4, 5, 6], "rows 1-3 were sent by w2: not again")
-        #expect(summary.total("sent") == 3 && summary.total("duplicate") == 3)
+        #expect(summary.total(.sent) == 3 && summary.total(.duplicate) == 3)
         let note = try #require(log.events.first { $0.kind == .batch && $0.status == .duplicate })
         #expect(note.count == 3 && note.error?.reason.contains("sent by worker w2: 3") == true)
         #expect(try queue.backlog() == (chunks: 0, rows: 0))
@@ -91,7 +91,7 @@ import HeraldTestSupport
         let summary = try await w3.drain()
 
         #expect(transport.sent.map(\.row) == [3, 4])
-        #expect(summary.recoveredShared == 2 && summary.total("sent") == 2 && summary.total("duplicate") == 2)
+        #expect(summary.recoveredShared == 2 && summary.total(.sent) == 2 && summary.total(.duplicate) == 2)
         let recovered = log.events.filter { $0.extra["recovered"] == "shared store" }
         #expect(recovered.map(\.messageID) == [Self.id(row: 1), Self.id(row: 2)].sorted { $0.value < $1.value })
         #expect(recovered.allSatisfy { $0.status == .sent && $0.extra["sent_by"] == "w2" && $0.providerID?.hasPrefix("biz-") == true })
@@ -113,7 +113,7 @@ import HeraldTestSupport
         #expect(other.counts.isEmpty && transport.sent.isEmpty, "another worker waits for the lease")
         let summary = try await Self.run("w2", workspace: workspace, transport: transport, queue: queue, ledger: MemoryLedger(),
                                          log: MemoryEventLog()).drain()
-        #expect(summary.total("sent") == 2 && transport.sent.count == 2)
+        #expect(summary.total(.sent) == 2 && transport.sent.count == 2)
         #expect(summary.notes.contains("took back 1 chunk left leased to worker w2 by an earlier process"))
     }
 
@@ -135,7 +135,7 @@ import HeraldTestSupport
         await Task.detached { writing.wait() }.value
         #expect(try queue.backlog() == (chunks: 1, rows: 2), "the ledger write of the chunk is under way")
         release.signal()
-        #expect(try await drain.value.total("sent") == 2)
+        #expect(try await drain.value.total(.sent) == 2)
         #expect(try queue.backlog() == (chunks: 0, rows: 0))
     }
 

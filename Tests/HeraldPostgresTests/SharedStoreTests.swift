@@ -297,7 +297,7 @@ import HeraldTestSupport
                 "both chunks keep the slow worker's lease: the one being sent and the one waiting behind it")
         _ = release.increment()
         let summary = try await drain.value
-        #expect(summary.total("sent") == 2 && transport.sent.count == 2)
+        #expect(summary.total(.sent) == 2 && transport.sent.count == 2)
         #expect(try await queue.backlog() == (chunks: 0, rows: 0))
     }
 }

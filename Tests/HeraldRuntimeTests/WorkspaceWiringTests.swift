@@ -18,7 +18,7 @@ import HeraldTestSupport
         let context = try await WorkspaceWiring.open(opened)
         let row = RecipientRow(row: 1, template: "alert", recipient: Recipient(userID: "10001"), parameters: ["orderId": "A1"])
         let summary = try await OneOffSend(context).send([row], batchID: "send:wiring")
-        #expect(summary.counts == ["site": ["sent": 1]])
+        #expect(summary.counts == [.channel(.site): [.status(.sent): 1]])
         let inbox = try WorkspaceWiring.Stores(opened).inbox
         let page = try await inbox.list(tenant: "0", user: "10001", unreadOnly: true, page: 1, size: 10, now: Date())
         #expect(page.items.map(\.content) == ["您的订单 A1 待支付"])

@@ -63,7 +63,7 @@ struct AliyunSMSProvider: SMSProvider {
         }
         let message = json["Message"] as? String ?? code
         if code == "OK" { return .sent(providerID: json["BizId"] as? String) }
-        return Self.transientCodes.contains(code) ? .transient(code: code, message) : .permanent(code: code, message)
+        return Self.transientCodes.contains(code) ? .transient(code: FailureCode(code), message) : .permanent(code: FailureCode(code), message)
     }
 
     /// Aliyun takes mainland numbers without `+86`, others with their country code and no `+`.
@@ -109,14 +109,14 @@ struct TencentSMSProvider: SMSProvider {
         }
         if let error = json["Error"] as? [String: Any], let code = error["Code"] as? String {
             let message = error["Message"] as? String ?? code
-            return Self.isTransient(code) ? .transient(code: code, message) : .permanent(code: code, message)
+            return Self.isTransient(code) ? .transient(code: FailureCode(code), message) : .permanent(code: FailureCode(code), message)
         }
         guard let status = (json["SendStatusSet"] as? [[String: Any]])?.first, let code = status["Code"] as? String else {
             return .transient(code: "tencent_no_status", "Tencent answered without SendStatusSet")
         }
         let message = status["Message"] as? String ?? code
         if code == "Ok" { return .sent(providerID: status["SerialNo"] as? String) }
-        return Self.isTransient(code) ? .transient(code: code, message) : .permanent(code: code, message)
+        return Self.isTransient(code) ? .transient(code: FailureCode(code), message) : .permanent(code: FailureCode(code), message)
     }
 }
 

@@ -41,13 +41,13 @@ public struct SMTPReply: Sendable, Hashable {
         // The whole message went and no reply to it came (the last reply is DATA's 354, or none):
         // the server may have taken it. Not a failure another attempt may follow.
         if uploadComplete && !(400..<600).contains(responseCode) {
-            return .permanent(code: FailureCode.outcomeUnknown.rawValue,
+            return .permanent(code: .outcomeUnknown,
                               "the server took the whole message and then gave no reply (\(errorText)); it may have been delivered, "
                               + "so it is not sent again or through another account (resend_unconfirmed: true allows that)")
         }
-        if (400..<500).contains(responseCode) { return .transient(code: String(responseCode), text) }
+        if (400..<500).contains(responseCode) { return .transient(code: FailureCode(String(responseCode)), text) }
         if (500..<600).contains(responseCode) {
-            var outcome = DeliveryOutcome.permanent(code: String(responseCode), text)
+            var outcome = DeliveryOutcome.permanent(code: FailureCode(String(responseCode)), text)
             outcome.isHardBounce = Self.isHardBounce(code: responseCode, text: text)
             return outcome
         }
@@ -57,9 +57,9 @@ public struct SMTPReply: Sendable, Hashable {
              Int(CURLE_SSL_CACERT_BADFILE.rawValue), Int(CURLE_USE_SSL_FAILED.rawValue),
              Int(CURLE_SSL_CERTPROBLEM.rawValue), Int(CURLE_UNSUPPORTED_PROTOCOL.rawValue),
              Int(CURLE_URL_MALFORMAT.rawValue):
-            return .permanent(code: code, errorText)
+            return .permanent(code: FailureCode(code), errorText)
         default:
-            return .transient(code: code, errorText)
+            return .transient(code: FailureCode(code), errorText)
         }
     }
 }

@@ -85,7 +85,7 @@ public final class SMTPTransport: Transport, Sendable {
         let recipients = [envelope.address] + envelope.mail.cc + envelope.mail.bcc
         let reply = connection.perform(from: account.envelopeSender(messageID: envelope.id.value), recipients: recipients, message: message.data)
         var outcome = reply.outcome
-        if outcome.code == FailureCode.outcomeUnknown.rawValue, connection.resendsUnconfirmed {
+        if outcome.code == .outcomeUnknown, connection.resendsUnconfirmed {
             // The operator chose a possible duplicate over a possible loss.
             outcome.kind = .transient
         }

@@ -80,7 +80,7 @@ public final class WeChatTransport: Transport, Sendable {
         let errmsg = json["errmsg"] as? String ?? ""
         if errcode == 0 { return .done(.sent(providerID: (json["msgid"] as? NSNumber)?.stringValue ?? (json["msgid"] as? String))) }
         let code = String(errcode)
-        let outcome: DeliveryOutcome = transientErrors.contains(errcode) ? .transient(code: code, errmsg) : .permanent(code: code, errmsg)
+        let outcome: DeliveryOutcome = transientErrors.contains(errcode) ? .transient(code: FailureCode(code), errmsg) : .permanent(code: FailureCode(code), errmsg)
         return tokenErrors.contains(errcode) ? .tokenRejected(outcome) : .done(outcome)
     }
 
@@ -144,8 +144,8 @@ public final class WeChatTransport: Transport, Sendable {
         guard let token = json["access_token"] as? String, let expires = (json["expires_in"] as? NSNumber)?.doubleValue else {
             let errcode = (json["errcode"] as? NSNumber)?.intValue ?? -1
             let message = "access token: \(json["errmsg"] as? String ?? "no access_token in the answer")"
-            return .failure(FailedFetch(outcome: transientErrors.contains(errcode) ? .transient(code: String(errcode), message)
-                                                                                 : .permanent(code: String(errcode), message)))
+            return .failure(FailedFetch(outcome: transientErrors.contains(errcode) ? .transient(code: FailureCode(String(errcode)), message)
+                                                                                 : .permanent(code: FailureCode(String(errcode)), message)))
         }
         return .success((token, expires))
     }

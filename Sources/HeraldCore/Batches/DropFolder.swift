@@ -103,7 +103,7 @@ public struct DropFolder: Sendable {
         let outcome: String
         var verb = "read"
         if let handled = rejection.handled, !handled.counts.isEmpty {
-            let counts = DeliveryStatus.allCases.map(\.rawValue).compactMap { status -> String? in
+            let counts = DeliveryStatus.allCases.compactMap { status -> String? in
                 let count = handled.total(status)
                 return count > 0 ? "\(count) \(status)" : nil
             }

@@ -20,8 +20,8 @@ public struct LedgerEntry: Sendable, Hashable {
     public var attempt: Int
     /// The provider's id for the message (SMTP Message-ID, BizId, msgid, file path).
     public var providerID: String?
-    /// The error code, when it did not end `sent`.
-    public var errorCode: String?
+    /// The error code, when it did not end `sent`: Herald's, or the provider's as it came.
+    public var errorCode: FailureCode?
     /// The error message, when it did not end `sent`.
     public var errorMessage: String?
     /// When this status was recorded.
@@ -48,7 +48,7 @@ public struct LedgerEntry: Sendable, Hashable {
 
     /// Creates an entry.
     public init(id: MessageID, batch: String, row: Int, channel: Channel?, template: String?, status: DeliveryStatus,
-                attempt: Int = 1, providerID: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
+                attempt: Int = 1, providerID: String? = nil, errorCode: FailureCode? = nil, errorMessage: String? = nil,
                 updatedAt: Date, fingerprint: String? = nil, file: String? = nil, tenant: String? = nil, recipient: String? = nil) {
         self.fingerprint = fingerprint
         self.file = file

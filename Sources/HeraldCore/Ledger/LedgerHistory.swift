@@ -72,7 +72,7 @@ public enum LedgerHistory {
         return LedgerEntry(id: MessageID(id), batch: batch, row: object["row"] as? Int ?? 0,
                            channel: (object["channel"] as? String).flatMap(Channel.init(rawValue:)),
                            template: object["template"] as? String, status: status, attempt: object["attempt"] as? Int ?? 1,
-                           providerID: object["provider_id"] as? String, errorCode: error?["code"] as? String,
+                           providerID: object["provider_id"] as? String, errorCode: (error?["code"] as? String).map { FailureCode($0) },
                            errorMessage: error?["message"] as? String,
                            updatedAt: Timestamp.parse(object["ts"] as? String) ?? now,
                            fingerprint: object["fingerprint"] as? String, file: object["file"] as? String)

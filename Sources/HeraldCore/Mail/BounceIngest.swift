@@ -121,7 +121,7 @@ public struct BounceIngest: Sendable {
                 if entry.status == .undelivered { summary.duplicates += 1; continue }
                 summary.hard += 1
                 entry.status = .undelivered
-                entry.errorCode = report.status
+                entry.errorCode = FailureCode(report.status)
                 entry.errorMessage = diagnostic ?? "bounced (\(report.status))"
                 entry.updatedAt = now
                 updated.append(entry)
@@ -168,10 +168,13 @@ public struct BounceIngest: Sendable {
 public struct BounceFiles: Sendable {
     /// The workspace folder.
     public let root: URL
+    /// Reads the reports in each message (HeraldChannels' `DeliveryReportParser`).
+    public let parser: any BounceParser
 
-    /// Bounce files of the workspace at `root`.
-    public init(root: URL) {
+    /// Bounce files of the workspace at `root`, read by `parser`.
+    public init(root: URL, parser: any BounceParser) {
         self.root = root
+        self.parser = parser
     }
 
     /// The messages of `url`: one for an `.eml` file, every message of an mbox file (a file whose
@@ -301,7 +304,7 @@ public struct BounceFiles: Sendable {
         let messages = try maildir.map { try Self.messages(of: $0.files) } ?? Self.messages(at: url)
         for (name, data) in messages {
             do {
-                let (applied, unmatched) = try await ingest.apply(try BounceReport.read(data), source: name)
+                let (applied, unmatched) = try await ingest.apply(try parser.reports(in: data), source: name)
                 summary.merge(applied)
                 if let unmatched { try keepAside(data, name: name, because: unmatched, into: &summary) }
             } catch let rejection as BatchRejection {
@@ -320,7 +323,7 @@ public struct BounceFiles: Sendable {
     }
 
     /// Settled files and Maildirs waiting in `recipients/inbox/bounces/`.
-    public func waiting(settle: Duration, now: Date) -> [URL] {
+    public static func waiting(root: URL, settle: Duration, now: Date) -> [URL] {
         let folder = WorkspacePaths(root: root).bouncesWaiting
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let maildirs = names.sorted().map { folder.appendingPathComponent($0, isDirectory: true) }.filter { url in

@@ -124,7 +124,7 @@ public struct StageFailure: Error, Sendable, Hashable {
 /// StageFailure(.invalid, code: .invalidEmail, "email 'x' is not a valid address: no @")
 /// FailureCode(outcome.code)   // a provider's code
 /// ```
-public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct FailureCode: RawRepresentable, Sendable, Hashable, ExpressibleByStringInterpolation, CustomStringConvertible {
     /// The code as written in logs and the ledger.
     public let rawValue: String
 

@@ -108,7 +108,7 @@ public struct ReceiptIngest: Sendable {
                 continue
             }
             entry.status = receipt.delivered ? .delivered : .undelivered
-            entry.errorCode = receipt.delivered ? nil : receipt.code
+            entry.errorCode = receipt.delivered ? nil : FailureCode(receipt.code)
             entry.errorMessage = receipt.delivered ? nil : receipt.message
             entry.updatedAt = now
             updated[entry.id.value] = entry

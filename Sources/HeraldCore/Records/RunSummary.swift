@@ -2,13 +2,40 @@ import Foundation
 
 /// Counts by channel and status, for the table every command ends with.
 public struct RunSummary: Sendable, Hashable {
-    /// Label used for rows that failed before their channels were known.
-    public static let rowLevel = "(row)"
-    /// Label for deliveries a dry run rendered but did not send.
-    public static let rendered = "rendered"
+    /// A line of the table: a channel, or rows that failed before their channels were known.
+    public enum Subject: Sendable, Hashable, CustomStringConvertible {
+        /// Deliveries of one channel.
+        case channel(Channel)
+        /// Rows that failed before their channels were known (printed `(row)`).
+        case row
 
-    /// counts[channel][status]
-    public private(set) var counts: [String: [String: Int]] = [:]
+        /// `mail`, `(row)`.
+        public var description: String {
+            switch self {
+            case let .channel(channel): channel.rawValue
+            case .row: "(row)"
+            }
+        }
+    }
+
+    /// A column of the table: a delivery status, or deliveries a dry run rendered but did not send.
+    public enum Outcome: Sendable, Hashable, CustomStringConvertible {
+        /// Deliveries that ended with this status.
+        case status(DeliveryStatus)
+        /// Deliveries a dry run rendered and did not send (printed `rendered`).
+        case rendered
+
+        /// `sent`, `rendered`.
+        public var description: String {
+            switch self {
+            case let .status(status): status.rawValue
+            case .rendered: "rendered"
+            }
+        }
+    }
+
+    /// counts[subject][outcome]
+    public private(set) var counts: [Subject: [Outcome: Int]] = [:]
     /// Batch files read through.
     public var processedFiles: [String] = []
     /// Batch files rejected, with the reason.
@@ -50,9 +77,9 @@ public struct RunSummary: Sendable, Hashable {
         hasher.combine(processedFiles)
     }
 
-    /// Adds one outcome.
-    public mutating func add(channel: String, status: String, count: Int = 1) {
-        counts[channel, default: [:]][status, default: 0] += count
+    /// Adds `count` deliveries (or rows) with `outcome`.
+    public mutating func add(_ subject: Subject, _ outcome: Outcome, count: Int = 1) {
+        counts[subject, default: [:]][outcome, default: 0] += count
     }
 
     /// Adds the outcomes of a processed chunk.
@@ -60,19 +87,19 @@ public struct RunSummary: Sendable, Hashable {
         // By index: `for job in jobs` would copy every job.
         for j in jobs.indices {
             if jobs[j].failure != nil {
-                add(channel: Self.rowLevel, status: (jobs[j].failureStatus ?? .invalid).rawValue)
+                add(.row, .status(jobs[j].failureStatus ?? .invalid))
                 continue
             }
             for d in jobs[j].deliveries.indices {
-                add(channel: jobs[j].deliveries[d].channel.rawValue, status: jobs[j].deliveries[d].status?.rawValue ?? Self.rendered)
+                add(.channel(jobs[j].deliveries[d].channel), jobs[j].deliveries[d].status.map(Outcome.status) ?? .rendered)
             }
         }
     }
 
     /// Merges another summary into this one.
     public mutating func merge(_ other: RunSummary) {
-        for (channel, statuses) in other.counts {
-            for (status, count) in statuses { add(channel: channel, status: status, count: count) }
+        for (subject, outcomes) in other.counts {
+            for (outcome, count) in outcomes { add(subject, outcome, count: count) }
         }
         processedFiles += other.processedFiles
         rejectedFiles += other.rejectedFiles
@@ -88,14 +115,19 @@ public struct RunSummary: Sendable, Hashable {
         bounces.merge(other.bounces)
     }
 
+    /// The count for one outcome over all channels.
+    public func total(_ outcome: Outcome) -> Int {
+        counts.values.reduce(0) { $0 + ($1[outcome] ?? 0) }
+    }
+
     /// The count for one status over all channels.
-    public func total(_ status: String) -> Int {
-        counts.values.reduce(0) { $0 + ($1[status] ?? 0) }
+    public func total(_ status: DeliveryStatus) -> Int {
+        total(.status(status))
     }
 
     /// Whether anything failed or was invalid (exit code 1).
     public var hasFailures: Bool {
-        total(DeliveryStatus.failed.rawValue) + total(DeliveryStatus.invalid.rawValue) > 0 || !rejectedFiles.isEmpty
+        total(.failed) + total(.invalid) > 0 || !rejectedFiles.isEmpty
     }
 
     /// A plain-text table: one row per channel, one column per status that occurred.
@@ -106,14 +138,14 @@ public struct RunSummary: Sendable, Hashable {
     /// total       2        1      3
     /// ```
     public func table() -> String {
-        let statusOrder = DeliveryStatus.allCases.map(\.rawValue) + [Self.rendered]
-        let present = statusOrder.filter { total($0) > 0 }
-        let channelOrder = Channel.allCases.map(\.rawValue) + [Self.rowLevel]
-        let channels = channelOrder.filter { counts[$0] != nil }
-        var rows: [[String]] = [["channel"] + present + ["total"]]
-        for channel in channels {
-            let values = present.map { counts[channel]?[$0] ?? 0 }
-            rows.append([channel] + values.map(String.init) + [String(values.reduce(0, +))])
+        let outcomeOrder = DeliveryStatus.allCases.map(Outcome.status) + [.rendered]
+        let present = outcomeOrder.filter { total($0) > 0 }
+        let subjectOrder = Channel.allCases.map(Subject.channel) + [.row]
+        let subjects = subjectOrder.filter { counts[$0] != nil }
+        var rows: [[String]] = [["channel"] + present.map(\.description) + ["total"]]
+        for subject in subjects {
+            let values = present.map { counts[subject]?[$0] ?? 0 }
+            rows.append([subject.description] + values.map(String.init) + [String(values.reduce(0, +))])
         }
         let totals = present.map { total($0) }
         rows.append(["total"] + totals.map(String.init) + [String(totals.reduce(0, +))])

@@ -26,7 +26,7 @@ public struct TracedMessage {
         if let ledger {
             var entry: [String: Any] = ["status": ledger.status.rawValue, "attempt": ledger.attempt,
                                         "updated_at": Timestamp.iso8601(ledger.updatedAt, timeZone: timeZone)]
-            if let code = ledger.errorCode { entry["error_code"] = code }
+            if let code = ledger.errorCode { entry["error_code"] = code.rawValue }
             if let message = ledger.errorMessage { entry["error_message"] = message }
             if let provider = ledger.providerID { entry["provider_id"] = provider }
             object["ledger"] = entry

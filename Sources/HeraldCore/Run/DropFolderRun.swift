@@ -160,7 +160,7 @@ public struct DropFolderRun: RunPart, Sendable {
                 event.count = rows
                 try log.append([event])
                 try log.flush()
-                summary.add(channel: RunSummary.rowLevel, status: DeliveryStatus.duplicate.rawValue, count: rows)
+                summary.add(.row, .status(.duplicate), count: rows)
                 summary.notes.append("\(name): \(reason)")
             }
             try dropFolder.markProcessed(url)

@@ -59,9 +59,13 @@ public struct Intake: RunPart, Sendable {
     /// Ingests settled bounce files and Maildirs of `recipients/inbox/bounces/`; a file that
     /// cannot be read moves to rejected/ with its reason.
     public func bounces(into summary: inout RunSummary) async throws {
-        let files = BounceFiles(root: workspace.root)
-        let waiting = files.waiting(settle: workspace.configuration.settle, now: clock())
+        let waiting = BounceFiles.waiting(root: workspace.root, settle: workspace.configuration.settle, now: clock())
         guard !waiting.isEmpty else { return }
+        guard let parser = context.bounceParser else {
+            summary.notes.append("\(waiting.count) bounce file(s) wait in recipients/inbox/bounces/: this run reads no bounce mail (no bounce parser)")
+            return
+        }
+        let files = BounceFiles(root: workspace.root, parser: parser)
         let ingest = bounceIngest()
         var total = BounceSummary()
         for url in waiting {

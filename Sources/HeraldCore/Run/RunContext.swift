@@ -44,6 +44,9 @@ public struct RunContext: Sendable {
     /// The receipt parser of each SMS provider transport (HeraldChannels' `ProviderReceipts.parsers`);
     /// receipt files of channels without one are rejected with the reason.
     public let receiptParsers: [TransportKind: any ReceiptParser]
+    /// Reads bounce and complaint mail (HeraldChannels' `DeliveryReportParser`); without one,
+    /// files in `recipients/inbox/bounces/` wait and each run says so.
+    public let bounceParser: (any BounceParser)?
     /// The random part of retry backoff, 0…1 (a constant in tests, so retry times are exact).
     public let jitter: @Sendable () -> Double
     /// The work queue shared with other workers (PostgreSQL), or nil: each batch runs straight
@@ -75,7 +78,7 @@ public struct RunContext: Sendable {
                 queue: (any WorkQueue)? = nil, progress: (any SendProgressStore)? = nil,
                 receiptQueue: (any ReceiptQueue)? = nil, worker: WorkerSettings = WorkerSettings(),
                 sharedRates: (any SharedRateBuckets)? = nil, quotas: (any AccountQuotas)? = nil,
-                receiptParsers: [TransportKind: any ReceiptParser] = [:],
+                receiptParsers: [TransportKind: any ReceiptParser] = [:], bounceParser: (any BounceParser)? = nil,
                 noticePublisher: (@Sendable (URL) async throws -> String)? = nil,
                 recipientLookup: (@Sendable (String) throws -> MessageID?)? = nil,
                 jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) {
@@ -95,6 +98,7 @@ public struct RunContext: Sendable {
         self.receiptQueue = receiptQueue
         self.worker = worker
         self.receiptParsers = receiptParsers
+        self.bounceParser = bounceParser
         self.noticePublisher = noticePublisher
         self.recipientLookup = recipientLookup
         self.jitter = jitter
@@ -120,7 +124,8 @@ public struct RunContext: Sendable {
             return Pipeline([
                 .load(from: catalog, ledger: ledger),
                 .validate(using: renderer, timeZone: workspace.configuration.timeZone),
-                .render(with: renderer, attachments: attachments, oneClick: workspace.configuration.unsubscribe),
+                .render(with: renderer, attachments: attachments, oneClick: workspace.configuration.unsubscribe,
+                        contentRules: workspace.contentRules),
             ])
         }
         let limiter = RateLimiter(configuration: workspace.configuration, preferences: preferences, counters: counters,
@@ -129,7 +134,8 @@ public struct RunContext: Sendable {
             preparation: [
                 .load(from: catalog, ledger: ledger),
                 .validate(using: renderer, timeZone: workspace.configuration.timeZone),
-                .render(with: renderer, attachments: attachments, oneClick: workspace.configuration.unsubscribe),
+                .render(with: renderer, attachments: attachments, oneClick: workspace.configuration.unsubscribe,
+                        contentRules: workspace.contentRules),
                 .rateLimit(limiter),
             ],
             delivery: [

@@ -57,7 +57,7 @@ public struct Schedule: Sendable {
         try log.flush()
         try await ledger.record(chosen.map { entry in
             LedgerEntry(id: MessageID(entry.id), batch: entry.batch, row: entry.row, channel: entry.channel, template: entry.message.template,
-                        status: .cancelled, errorCode: FailureCode.cancelled.rawValue, errorMessage: reason, updatedAt: now, file: entry.file)
+                        status: .cancelled, errorCode: .cancelled, errorMessage: reason, updatedAt: now, file: entry.file)
         })
         for entry in chosen { try await spool.remove(entry.id) }
         return chosen

@@ -53,8 +53,9 @@ public struct DeliveryOutcome: Sendable, Hashable {
     public var kind: Kind
     /// The provider's id for the message.
     public var providerID: String?
-    /// The provider's error code (`451`, `isv.BUSINESS_LIMIT_CONTROL`, `45009`).
-    public var code: String?
+    /// The provider's error code (`451`, `isv.BUSINESS_LIMIT_CONTROL`, `45009`), or Herald's own
+    /// when the provider gave none (`outcome_unknown`, `transient`).
+    public var code: FailureCode?
     /// The provider's words.
     public var message: String?
     /// How long the send took, when the transport measured it (batch sends do).
@@ -71,12 +72,12 @@ public struct DeliveryOutcome: Sendable, Hashable {
     }
 
     /// A failure worth retrying.
-    public static func transient(code: String, _ message: String) -> DeliveryOutcome {
+    public static func transient(code: FailureCode, _ message: String) -> DeliveryOutcome {
         DeliveryOutcome(kind: .transient, code: code, message: message)
     }
 
     /// A failure that retrying will not fix.
-    public static func permanent(code: String, _ message: String) -> DeliveryOutcome {
+    public static func permanent(code: FailureCode, _ message: String) -> DeliveryOutcome {
         DeliveryOutcome(kind: .permanent, code: code, message: message)
     }
 }

@@ -10,19 +10,22 @@ public struct Workspace: Sendable {
     public var catalog: TemplateCatalog
     /// Warnings found while loading (errors make `open` throw).
     public var warnings: [Diagnostic]
+    /// The channels' content rules (HeraldChannels' `ChannelRules.all`), applied by the render
+    /// stage of every run and request over this workspace.
+    public var contentRules: [any ContentRules] = []
 
     /// Loads herald.yaml and every template; throws every problem found when any is an error.
     /// `secretsOptional` turns unset `${VAR}` secrets into warnings (for commands that send nothing).
+    /// `rules` are the channels' content rules: templates are checked against them, and so is
+    /// every message rendered over the workspace.
     public static func open(at root: URL,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                            secretsOptional: Bool = false) throws -> Workspace {
-        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment, secretsOptional: secretsOptional)
+                            secretsOptional: Bool = false, rules: [any ContentRules] = []) throws -> Workspace {
+        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment, secretsOptional: secretsOptional, rules: rules)
         guard let (configuration, catalog) = loaded, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
         return Workspace(root: root, configuration: configuration, catalog: catalog,
-                         warnings: diagnostics.sortedByLocation())
+                         warnings: diagnostics.sortedByLocation(), contentRules: rules)
     }
-
-    /// A renderer that knows this workspace's SMS signatures.
 
     /// A renderer that knows this workspace's SMS signatures.
     public var renderer: TemplateRenderer { TemplateRenderer(configuration: configuration) }
@@ -34,13 +37,15 @@ public enum WorkspaceCheck {
     /// Every diagnostic for the workspace at `root`, sorted by location.
     /// Secrets are optional here (an unset `${VAR}` is a warning): `check` runs in pre-commit
     /// hooks and CI where they are not exported.
+    /// `rules` are the channels' content rules, asked about values written literally in templates.
     public static func run(root: URL,
-                           environment: [String: String] = ProcessInfo.processInfo.environment) -> [Diagnostic] {
-        load(root: root, environment: environment, secretsOptional: true).1.sortedByLocation()
+                           environment: [String: String] = ProcessInfo.processInfo.environment,
+                           rules: [any ContentRules] = []) -> [Diagnostic] {
+        load(root: root, environment: environment, secretsOptional: true, rules: rules).1.sortedByLocation()
     }
 
     static func load(root: URL, environment: [String: String],
-                     secretsOptional: Bool = false) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
+                     secretsOptional: Bool = false, rules: [any ContentRules] = []) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
         let (configuration, configurationDiagnostics) = Configuration.load(from: root, environment: environment,
                                                                            secretsOptional: secretsOptional)
         let (catalog, templateDiagnostics) = TemplateCatalog.load(from: root)
@@ -49,7 +54,7 @@ public enum WorkspaceCheck {
             diagnostics += crossReferences(catalog, configuration)
         }
         if let configuration { diagnostics += smsLengths(catalog, configuration) }
-        diagnostics += subscribeValues(catalog)
+        diagnostics += literalContent(catalog, rules)
         for code in catalog.codes {
             guard let template = catalog[code], template.status == .disabled else { continue }
             diagnostics.append(.warning("template '\(code)' is disabled; its rows will be recorded as skipped",
@@ -75,23 +80,10 @@ public enum WorkspaceCheck {
         }
     }
 
-    /// Errors for subscribe-message data values written literally in a template that already
-    /// break their type's rule (WeChat would refuse every message).
-    static func subscribeValues(_ catalog: TemplateCatalog) -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        for code in catalog.codes {
-            guard let template = catalog[code] else { continue }
-            let sets = [template.base] + template.locales.keys.sorted().compactMap { template.locales[$0] }
-            for variant in sets.compactMap(\.wechatMini) {
-                for item in variant.data where item.value.placeholders.isEmpty {
-                    if case let .failure(failure) = SubscribeValueRules.check(key: item.key, value: item.value.source, truncate: variant.truncate) {
-                        let diagnostic = Diagnostic.error(failure.reason, at: template.sourceMap.wechatMiniData ?? SourceLocation(file: template.file))
-                        if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
-                    }
-                }
-            }
-        }
-        return diagnostics
+    /// Errors for values written literally in templates that already break their channel's
+    /// content rules (the provider would refuse every message).
+    static func literalContent(_ catalog: TemplateCatalog, _ rules: [any ContentRules]) -> [Diagnostic] {
+        catalog.codes.compactMap { catalog[$0] }.flatMap { template in rules.flatMap { $0.literalProblems(in: template) } }
     }
 
     /// Names that templates use but herald.yaml does not define.

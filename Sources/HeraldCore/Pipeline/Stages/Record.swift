@@ -219,7 +219,7 @@ struct RecordDecisions: Sendable {
         work.events[work.events.count - 1].traceUser = job.row.recipient.userID
         work.events[work.events.count - 1].traceAddress = job.row.addresses.first?.address
         work.entries.append(LedgerEntry(id: id, batch: job.batch.id, row: job.row.row, channel: nil, template: job.row.template,
-                                        status: status, errorCode: failure.code.rawValue, errorMessage: failure.reason,
+                                        status: status, errorCode: failure.code, errorMessage: failure.reason,
                                         updatedAt: now, file: job.batch.file))
     }
 
@@ -314,7 +314,7 @@ struct RecordDecisions: Sendable {
         event.digest = delivery.digestMessage
         let entry = LedgerEntry(id: delivery.id, batch: job.batch.id, row: job.row.row, channel: delivery.channel,
                                 template: template, status: status, attempt: delivery.attempt, providerID: delivery.providerID,
-                                errorCode: delivery.error?.code.rawValue, errorMessage: delivery.error?.reason, updatedAt: now,
+                                errorCode: delivery.error?.code, errorMessage: delivery.error?.reason, updatedAt: now,
                                 fingerprint: delivery.fingerprint, file: job.batch.file, tenant: job.row.recipient.tenantID ?? "0",
                                 recipient: delivery.address.isEmpty ? nil : LedgerEntry.recipientDigest(of: delivery.address, channel: delivery.channel))
         return (event, entry)

@@ -6,22 +6,19 @@ extension PipelineStage {
     /// a file inside the workspace and the message fits its account's `max_size`.
     /// With `oneClick` (`mail.unsubscribe`), marketing mail and templates asking `unsubscribe:
     /// one-click` get a signed one-click link (RFC 8058); a row's `unsubscribe_url` still wins.
+    /// `contentRules` of the delivery's channel check what was rendered (``ContentRules``).
     public static func render(with renderer: TemplateRenderer, attachments policy: AttachmentPolicy? = nil,
-                              oneClick: OneClickUnsubscribe? = nil) -> PipelineStage {
+                              oneClick: OneClickUnsubscribe? = nil, contentRules: [any ContentRules] = []) -> PipelineStage {
         .eachDelivery(.render) { job, delivery throws(StageFailure) in
             guard let template = job.template else { return }
             switch renderer.render(template, channel: delivery.channel, parameters: job.row.parameters, locale: job.row.recipient.locale) {
             case var .success(message):
-                if case var .wechatMini(wechat) = message.content {
-                    // Subscribe messages are refused by WeChat (47003) when a value breaks its type's rule: check first.
-                    let truncate = template.variants(for: job.row.recipient.locale, channel: .wechatMini).variants.wechatMini?.truncate ?? false
-                    for index in wechat.data.indices {
-                        switch SubscribeValueRules.check(key: wechat.data[index].key, value: wechat.data[index].value, truncate: truncate) {
-                        case let .success(value): wechat.data[index].value = value
-                        case let .failure(failure): throw failure
-                        }
+                // A provider refuses content that breaks its channel's rules (WeChat 47003): check first.
+                for rules in contentRules where rules.channel == delivery.channel {
+                    switch rules.apply(to: message, template: template, locale: job.row.recipient.locale) {
+                    case let .success(checked): message = checked
+                    case let .failure(failure): throw failure
                     }
-                    message.content = .wechatMini(wechat)
                 }
                 if case var .mail(mail) = message.content {
                     mail.attachments += job.row.mail.attachments

@@ -121,7 +121,7 @@ extension PipelineStage {
                             unstarted.append((j, d))
                             continue
                         }
-                        if outcome.kind == .transient, failOver(j, d, because: [outcome.code, outcome.message].compactMap { $0 }.joined(separator: " ")) {
+                        if outcome.kind == .transient, failOver(j, d, because: [outcome.code?.rawValue, outcome.message].compactMap { $0 }.joined(separator: " ")) {
                             continue
                         }
                         apply(outcome, transport: transport.name, to: &jobs[j], delivery: d)
@@ -164,7 +164,7 @@ extension PipelineStage {
             job.deliveries[d].status = .sent
         case .transient, .permanent:
             let status: DeliveryStatus = outcome.kind == .transient ? .deferred : .failed
-            let code = outcome.code.map { FailureCode($0) } ?? (outcome.kind == .transient ? .transient : .permanent)
+            let code = outcome.code ?? (outcome.kind == .transient ? .transient : .permanent)
             job.deliveries[d].status = status
             job.deliveries[d].error = job.error(.send, StageFailure(status, code: code, outcome.message ?? code.rawValue))
         }

@@ -1,9 +1,48 @@
 import Foundation
+import HeraldCore
 
 /// The value rules of WeChat mini-program subscribe messages, chosen by the data key's type
 /// prefix (`thing2` → `thing`), as developers.weixin.qq.com documents them for
-/// subscribeMessage.send. Lengths count characters, so a Chinese character is one.
-public enum SubscribeValueRules {
+/// subscribeMessage.send. Lengths count characters, so a Chinese character is one. WeChat refuses
+/// a message whose value breaks its rule (47003), so the render stage checks first and
+/// `herald check` reports literal values that break one.
+public struct SubscribeValueRules: ContentRules {
+    /// The rules.
+    public init() {}
+
+    /// Subscribe messages.
+    public var channel: Channel { .wechatMini }
+
+    /// Checks every data value; with the variant's `truncate`, a text too long is cut instead.
+    public func apply(to message: RenderedMessage, template: Template, locale: String?) -> Result<RenderedMessage, StageFailure> {
+        guard case var .wechatMini(wechat) = message.content else { return .success(message) }
+        let truncate = template.variants(for: locale, channel: .wechatMini).variants.wechatMini?.truncate ?? false
+        for index in wechat.data.indices {
+            switch Self.check(key: wechat.data[index].key, value: wechat.data[index].value, truncate: truncate) {
+            case let .success(value): wechat.data[index].value = value
+            case let .failure(failure): return .failure(failure)
+            }
+        }
+        var message = message
+        message.content = .wechatMini(wechat)
+        return .success(message)
+    }
+
+    /// Data values written literally (no placeholder) in any locale's variant that break their rule.
+    public func literalProblems(in template: Template) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        let sets = [template.base] + template.locales.keys.sorted().compactMap { template.locales[$0] }
+        for variant in sets.compactMap(\.wechatMini) {
+            for item in variant.data where item.value.placeholders.isEmpty {
+                if case let .failure(failure) = Self.check(key: item.key, value: item.value.source, truncate: variant.truncate) {
+                    let diagnostic = Diagnostic.error(failure.reason, at: template.sourceMap.wechatMiniData ?? SourceLocation(file: template.file))
+                    if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
+                }
+            }
+        }
+        return diagnostics
+    }
+
     /// The type of a data key: its letters and underscores before the number (`character_string1`).
     public static func type(of key: String) -> String {
         String(key.prefix { !$0.isNumber })

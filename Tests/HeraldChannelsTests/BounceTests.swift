@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HeraldChannels
 import HeraldCore
 import HeraldTestSupport
 
@@ -17,7 +18,7 @@ import HeraldTestSupport
     }
 
     @Test func readsPostfixBounceByItsVERPAddress() throws {
-        let reports = try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8))
+        let reports = try DeliveryReportParser().reports(in: Data(BounceFixtures.postfix(id: a).utf8))
         #expect(reports.count == 1)
         #expect(reports[0].kind == .hard && reports[0].status == "5.1.1")
         #expect(reports[0].verpID == a && reports[0].messageIDHeaderID == a)
@@ -26,12 +27,12 @@ import HeraldTestSupport
     }
 
     @Test func readsTheRFC3464Examples() throws {
-        let simple = try BounceReport.read(Data(BounceFixtures.rfc3464Simple(id: b).utf8))
+        let simple = try DeliveryReportParser().reports(in: Data(BounceFixtures.rfc3464Simple(id: b).utf8))
         #expect(simple.map(\.kind) == [.soft], "failed with 4.0.0 is not a hard bounce")
         #expect(simple[0].verpID == nil && simple[0].herald == b, "matched by the returned Message-ID")
         #expect(simple[0].diagnostic == "426 connection timed out")
 
-        let multi = try BounceReport.read(Data(BounceFixtures.rfc3464MultiRecipient.utf8))
+        let multi = try DeliveryReportParser().reports(in: Data(BounceFixtures.rfc3464MultiRecipient.utf8))
         #expect(multi.map(\.kind) == [.hard, .soft, .hard])
         #expect(multi.map(\.status) == ["5.0.0", "4.0.0", "5.0.0"])
         #expect(multi.map(\.recipient) == ["arathib@vnet.ibm.com", "johnh@hpnjld.njd.hp.com", "wsnell@sdcc13.ucsd.edu"])
@@ -40,15 +41,15 @@ import HeraldTestSupport
     }
 
     @Test func readsTheRFC5965AbuseReport() throws {
-        let reports = try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8))
+        let reports = try DeliveryReportParser().reports(in: Data(BounceFixtures.arf(id: a).utf8))
         #expect(reports.map(\.kind) == [.complaint])
         #expect(reports[0].status == "abuse" && reports[0].recipient == "user@example.com" && reports[0].herald == a)
     }
 
     @Test func refusesWhatIsNoReport() throws {
-        #expect(throws: BatchRejection.self) { try BounceReport.read(Data(BounceFixtures.autoReply.utf8)) }
-        #expect(throws: BatchRejection.self) { try BounceReport.read(Data([0xFF, 0xFE, 0x00, 0x0A, 0x0A])) }
-        #expect(throws: BatchRejection.self) { try BounceReport.read(Data()) }
+        #expect(throws: BatchRejection.self) { try DeliveryReportParser().reports(in: Data(BounceFixtures.autoReply.utf8)) }
+        #expect(throws: BatchRejection.self) { try DeliveryReportParser().reports(in: Data([0xFF, 0xFE, 0x00, 0x0A, 0x0A])) }
+        #expect(throws: BatchRejection.self) { try DeliveryReportParser().reports(in: Data()) }
     }
 
     // Issue 26: a DSN sent to one genuine VERP address (which every recipient of the mail sees)
@@ -56,7 +57,7 @@ import HeraldTestSupport
     @Test func aReportTouchesOnlyTheRecipientOfTheMessageItNames() async throws {
         let forged = BounceFixtures.rfc3464MultiRecipient
             .replacingOccurrences(of: "To: <noreply@shop.example.com>", with: "To: <b+\(a)@bounces.shop.example.com>")
-        let reports = try BounceReport.read(Data(forged.utf8))
+        let reports = try DeliveryReportParser().reports(in: Data(forged.utf8))
         #expect(reports.count == 3 && reports.allSatisfy { $0.herald == a })
         for known in [true, false] {
             let ledger = MemoryLedger(), log = MemoryEventLog(), preferences = Preferences()
@@ -88,7 +89,7 @@ import HeraldTestSupport
         let ledger = try await ledger([a]), log = MemoryEventLog()
         let preferences = Preferences(suppressionsFile: WorkspacePaths(root: workspace.url).suppressions)
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
-        let (summary, unmatched) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "1.eml")
+        let (summary, unmatched) = try await ingest.apply(try DeliveryReportParser().reports(in: Data(BounceFixtures.postfix(id: a).utf8)), source: "1.eml")
         #expect(summary.hard == 1 && unmatched == nil)
         let entry = try #require(ledger.all[MessageID(a)])
         #expect(entry.status == .undelivered && entry.errorCode == "5.1.1")
@@ -100,7 +101,7 @@ import HeraldTestSupport
             .contains("suppression list (bounce)") == true, "a hard bounce blocks every category")
         #expect(try workspace.read("recipients/suppressions.csv").contains("wang.fang@example.cn,bounce,"))
 
-        let again = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "2.eml")
+        let again = try await ingest.apply(try DeliveryReportParser().reports(in: Data(BounceFixtures.postfix(id: a).utf8)), source: "2.eml")
         #expect(again.0.duplicates == 1 && again.0.hard == 0)
         #expect(log.events.count == 1)
     }
@@ -109,7 +110,7 @@ import HeraldTestSupport
         let workspace = try TemporaryWorkspace()
         let ledger = try await ledger([a]), log = MemoryEventLog(), preferences = Preferences(store: FileOptOutStore(root: workspace.url))
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: preferences, clock: { now })
-        let (summary, _) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
+        let (summary, _) = try await ingest.apply(try DeliveryReportParser().reports(in: Data(BounceFixtures.arf(id: a).utf8)), source: "arf.eml")
         #expect(summary.complaints == 1)
         #expect(ledger.all[MessageID(a)]?.status == .sent, "a complaint is no bounce")
         #expect(preferences.reason(channel: .mail, category: .marketing, userID: nil, address: "user@example.com") != nil)
@@ -122,7 +123,7 @@ import HeraldTestSupport
         let ledger = try await ledger([a, b]), log = MemoryEventLog()
         let known = ["arathib@vnet.ibm.com": MessageID(a), "johnh@hpnjld.njd.hp.com": MessageID(b)]
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), recipientLookup: { known[$0] }, clock: { now })
-        let (summary, unmatched) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.rfc3464MultiRecipient.utf8)), source: "multi.eml")
+        let (summary, unmatched) = try await ingest.apply(try DeliveryReportParser().reports(in: Data(BounceFixtures.rfc3464MultiRecipient.utf8)), source: "multi.eml")
         #expect(summary.hard == 1 && summary.soft == 1)
         #expect(ledger.all[MessageID(a)]?.status == .undelivered && ledger.all[MessageID(b)]?.status == .sent)
         #expect(unmatched?.contains("w***@sdcc13.ucsd.edu") == true, "the third recipient names no message: \(unmatched ?? "")")
@@ -132,7 +133,7 @@ import HeraldTestSupport
         let workspace = try TemporaryWorkspace()
         let ledger = try await ledger([a, b]), log = MemoryEventLog()
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), clock: { now })
-        let files = BounceFiles(root: workspace.url)
+        let files = BounceFiles(root: workspace.url, parser: DeliveryReportParser())
         // An mbox of two bounces and an auto-reply; a body line ">From " is unquoted, not a new message.
         let mbox = ["From MAILER-DAEMON Tue Dec  1 10:03:12 2026\n" + BounceFixtures.postfix(id: a).replacingOccurrences(of: "\r\n", with: "\n")
                         .replacingOccurrences(of: "This is the mail system", with: ">From the mail system"),
@@ -143,7 +144,7 @@ import HeraldTestSupport
         try workspace.write("recipients/inbox/bounces/bounces/cur/1764554500.M1P1.mx:2,S", BounceFixtures.postfix(id: a))
         try workspace.write("recipients/inbox/bounces/bounces/tmp/1764554600.M1P3.mx", "half a message")
 
-        let waiting = files.waiting(settle: .zero, now: Date().addingTimeInterval(10))
+        let waiting = BounceFiles.waiting(root: workspace.url, settle: .zero, now: Date().addingTimeInterval(10))
         #expect(waiting.map(\.lastPathComponent) == ["2026-12-01.mbox", "bounces"])
         var total = BounceSummary()
         for url in waiting { total.merge(try await files.ingest(url, with: ingest, move: true)) }
@@ -152,7 +153,7 @@ import HeraldTestSupport
         #expect(workspace.exists("recipients/processed/bounces/2026-12-01.mbox"))
         #expect(workspace.exists("recipients/processed/bounces/bounces/1764554592.M1P2.mx"))
         #expect(workspace.exists("recipients/inbox/bounces/bounces/tmp/1764554600.M1P3.mx"), "tmp/ is being delivered: left alone")
-        #expect(files.waiting(settle: .zero, now: Date().addingTimeInterval(10)).isEmpty)
+        #expect(BounceFiles.waiting(root: workspace.url, settle: .zero, now: Date().addingTimeInterval(10)).isEmpty)
         let kept = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("recipients/unmatched-bounces").path).sorted()
         #expect(kept.count == 2 && kept.contains { $0.hasSuffix(".eml") } && kept.contains { $0.hasSuffix(".txt") })
         #expect(log.events.map { $0.extra["source"] ?? "" }.contains("2026-12-01.mbox#1"))
@@ -161,7 +162,7 @@ import HeraldTestSupport
     @Test func hostileFilesAreRefusedOrKeptAsideNeverLost() async throws {
         let workspace = try TemporaryWorkspace()
         let ingest = BounceIngest(ledger: MemoryLedger(), log: MemoryEventLog(), preferences: Preferences(), clock: { now })
-        let files = BounceFiles(root: workspace.url)
+        let files = BounceFiles(root: workspace.url, parser: DeliveryReportParser())
         // A sparse file past the limit is refused before it is read.
         let huge = workspace.url.appendingPathComponent("huge.mbox")
         FileManager.default.createFile(atPath: huge.path, contents: Data("From x\n".utf8))
@@ -185,7 +186,7 @@ import HeraldTestSupport
         let ledger = MemoryLedger(), log = MemoryEventLog()
         try await ledger.record([LedgerEntry(id: MessageID(a), batch: "b", row: 1, channel: .sms, template: "t", status: .sent, updatedAt: now)])
         let ingest = BounceIngest(ledger: ledger, log: log, preferences: Preferences(), clock: { now })
-        let (summary, unmatched) = try await ingest.apply(try BounceReport.read(Data(BounceFixtures.postfix(id: a).utf8)), source: "x.eml")
+        let (summary, unmatched) = try await ingest.apply(try DeliveryReportParser().reports(in: Data(BounceFixtures.postfix(id: a).utf8)), source: "x.eml")
         #expect(summary.hard == 0 && unmatched?.contains("not a mail message") == true)
         #expect(ledger.all[MessageID(a)]?.status == .sent)
     }
