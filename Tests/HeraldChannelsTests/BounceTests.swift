@@ -191,3 +191,36 @@ import HeraldTestSupport
         #expect(ledger.all[MessageID(a)]?.status == .sent)
     }
 }
+
+/// The run's bounce intake reads through the parser its context was given, and never loses a file without one.
+@Suite(.timeLimit(.minutes(1))) struct BounceIntakeTests {
+    func context(parser: (any BounceParser)?) throws -> (RunContext, TemporaryWorkspace, MemoryLedger) {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": TemporaryWorkspace.sampleConfiguration,
+            "templates/welcome.yaml": "mail: {account: default, title: 欢迎, text: 你好}\n",
+            "recipients/inbox/bounces/postfix.eml": BounceFixtures.postfix(id: "0123456789abcdef0123456789abcdef"),
+        ])
+        let opened = try Workspace.open(at: workspace.url, environment: [:])
+        let ledger = MemoryLedger()
+        let run = RunContext(workspace: opened, transports: TransportSet.all(MemoryTransport(), configuration: opened.configuration),
+                             ledger: ledger, log: MemoryEventLog(), clock: ManualClock(start: Date().addingTimeInterval(60)),
+                             bounceParser: parser)
+        return (run, workspace, ledger)
+    }
+
+    @Test func withoutAParserBounceFilesWaitAndTheRunSaysSo() async throws {
+        let (run, workspace, _) = try context(parser: nil)
+        var summary = RunSummary()
+        try await Intake(run).bounces(into: &summary)
+        #expect(summary.notes == ["1 bounce file(s) wait in recipients/inbox/bounces/: this run reads no bounce mail (no bounce parser)"])
+        #expect(FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("recipients/inbox/bounces/postfix.eml").path))
+    }
+
+    @Test func withTheParserTheFileIsReadAndMoved() async throws {
+        let (run, workspace, _) = try context(parser: DeliveryReportParser())
+        var summary = RunSummary()
+        try await Intake(run).bounces(into: &summary)
+        #expect(summary.bounces.unmatched == 1, "no ledger row names the message: kept aside, not lost")
+        #expect(!FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("recipients/inbox/bounces/postfix.eml").path))
+    }
+}
