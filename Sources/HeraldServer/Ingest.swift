@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HeraldCore
+import HeraldInbox
 
 /// `POST /v1/notifications`: one row (shaped like a JSON-lines line) or a JSON batch object,
 /// checked with the same rules as a dropped batch (load, validate, render), made durable in the
@@ -20,12 +21,40 @@ struct NotificationIngest: Sendable {
     /// it; after that, a request with the same body finishes the job (its claimant died).
     var claimTimeout: Double = 60
 
+    /// The 202 body: the batch id, its file name and each message id. Kept as text with the
+    /// idempotency key and answered again, byte for byte, to a replay.
+    struct Answer: Codable, Sendable {
+        /// One message of the batch.
+        struct Message: Codable, Sendable {
+            var row: Int
+            var channel: String
+            var messageID: String
+
+            enum CodingKeys: String, CodingKey {
+                case row, channel
+                case messageID = "message_id"
+            }
+        }
+
+        var batch: String
+        var file: String
+        var messages: [Message]
+    }
+
+    /// A row (or one of its channels) that failed the batch rules: the 422 body's `rows`.
+    struct RowProblem: Codable, Sendable {
+        var row: Int
+        var channel: String?
+        var code: String
+        var message: String
+    }
+
     /// What the request gets.
     enum Outcome {
         /// Durable: 202 with the batch id and each message id.
-        case accepted([String: Any], replayed: Bool)
+        case accepted(Answer, replayed: Bool)
         /// The body is not a row or a batch (400), or a row failed the batch rules (422).
-        case rejected(status: Int, code: String, message: String, rows: [[String: Any]])
+        case rejected(status: Int, code: String, message: String, rows: [RowProblem])
         /// The key was used with another body, or its first request is still being handled (409).
         case conflict(code: String, message: String)
     }
@@ -120,18 +149,18 @@ struct NotificationIngest: Sendable {
         ])
         var checked = jobs
         try await pipeline.run(&checked)
-        var problems: [[String: Any]] = []
-        var messages: [[String: Any]] = []
+        var problems: [RowProblem] = []
+        var messages: [Answer.Message] = []
         for job in checked {
             if let failure = job.failure {
-                problems.append(["row": job.row.row, "code": failure.code.rawValue, "message": failure.reason])
+                problems.append(RowProblem(row: job.row.row, code: failure.code.rawValue, message: failure.reason))
                 continue
             }
             for delivery in job.deliveries {
                 if let error = delivery.error, delivery.status != nil {
-                    problems.append(["row": job.row.row, "channel": delivery.channel.rawValue, "code": error.code.rawValue, "message": error.reason])
+                    problems.append(RowProblem(row: job.row.row, channel: delivery.channel.rawValue, code: error.code.rawValue, message: error.reason))
                 } else {
-                    messages.append(["row": job.row.row, "channel": delivery.channel.rawValue, "message_id": delivery.id.value])
+                    messages.append(Answer.Message(row: job.row.row, channel: delivery.channel.rawValue, messageID: delivery.id.value))
                 }
             }
         }
@@ -140,16 +169,15 @@ struct NotificationIngest: Sendable {
                              rows: problems)
         }
 
-        let response: [String: Any] = ["batch": id, "file": name, "messages": messages]
+        let response = Answer(batch: id, file: name, messages: messages)
         let records = self.records ?? FileIngestRecords(folder: folder)
         if let declared {
-            let text = String(decoding: try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys, .withoutEscapingSlashes]),
-                              as: UTF8.self)
+            let text = String(decoding: try JSONEncoder.inbox().encode(response), as: UTF8.self)
             switch try await records.claim(key: id, bodyHash: bodyHash, response: text) {
             case .won:
                 break
             case let .taken(hash, earlier, settled, age):
-                guard hash == bodyHash, let answer = try JSONSerialization.jsonObject(with: Data(earlier.utf8)) as? [String: Any] else {
+                guard hash == bodyHash, let answer = try? JSONDecoder().decode(Answer.self, from: Data(earlier.utf8)) else {
                     return .conflict(code: "idempotency_conflict", message: "Idempotency-Key '\(declared)' was used with another body; nothing was queued")
                 }
                 if !settled && age < claimTimeout {
