@@ -151,15 +151,15 @@ public final class PostgresRateBuckets: SharedRateBuckets, Sendable {
             """)])
     }
 
-    public func take(_ key: String, rate: RateLimit, upTo count: Int) async throws -> (granted: Int, wait: Double) {
+    public func take(_ key: TransportKey, rate: RateLimit, upTo count: Int) async throws -> (granted: Int, wait: Double) {
         let perSecond = Double(rate.count) / rate.period.seconds
-        let (granted, balance, _) = try await call(key, perSecond: perSecond, count: count, reserve: false)
+        let (granted, balance, _) = try await call(key.description, perSecond: perSecond, count: count, reserve: false)
         return (granted, granted > 0 ? 0 : max(0.001, (1 - balance) / perSecond))
     }
 
-    public func reserve(_ key: String, rate: RateLimit, count: Int) async throws -> [Date] {
+    public func reserve(_ key: TransportKey, rate: RateLimit, count: Int) async throws -> [Date] {
         let perSecond = Double(rate.count) / rate.period.seconds
-        let (_, balance, now) = try await call(key, perSecond: perSecond, count: count, reserve: true)
+        let (_, balance, now) = try await call(key.description, perSecond: perSecond, count: count, reserve: true)
         // The balance after the reservation; the i-th reserved message goes when its token is due.
         let first = balance + Double(count)
         return (0..<count).map { i in
@@ -204,15 +204,15 @@ public final class PostgresAccountQuotas: AccountQuotas, Sendable {
             """)])
     }
 
-    public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
+    public func take(_ key: TransportKey, day: String, limit: Int, upTo count: Int) async throws -> Int {
         try await pool.connection { session in
-            try await session.rows("SELECT herald_take_quota($1, $2, $3::int, $4::int)", [key, day, limit, count]).first?.decode(Int.self) ?? 0
+            try await session.rows("SELECT herald_take_quota($1, $2, $3::int, $4::int)", [key.description, day, limit, count]).first?.decode(Int.self) ?? 0
         }
     }
 
-    public func used(_ key: String, day: String) async throws -> Int {
+    public func used(_ key: TransportKey, day: String) async throws -> Int {
         try await pool.connection { session in
-            try await session.rows("SELECT used FROM herald_account_quota WHERE account = $1 AND day = $2", [key, day]).first?.decode(Int.self) ?? 0
+            try await session.rows("SELECT used FROM herald_account_quota WHERE account = $1 AND day = $2", [key.description, day]).first?.decode(Int.self) ?? 0
         }
     }
 }

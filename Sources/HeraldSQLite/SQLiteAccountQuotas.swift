@@ -16,23 +16,23 @@ public final class SQLiteAccountQuotas: AccountQuotas, Sendable {
             """)])
     }
 
-    public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
+    public func take(_ key: TransportKey, day: String, limit: Int, upTo count: Int) async throws -> Int {
         try await database.write { db in
-            let used = try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key, day]) ?? 0
+            let used = try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key.description, day]) ?? 0
             let granted = max(0, min(count, limit - used))
             if granted > 0 {
                 try db.execute(sql: """
                     INSERT INTO account_quota (account, day, used) VALUES (?, ?, ?)
                     ON CONFLICT(account, day) DO UPDATE SET used = used + excluded.used
-                    """, arguments: [key, day, granted])
+                    """, arguments: [key.description, day, granted])
             }
             return granted
         }
     }
 
-    public func used(_ key: String, day: String) async throws -> Int {
+    public func used(_ key: TransportKey, day: String) async throws -> Int {
         try await database.read { db in
-            try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key, day]) ?? 0
+            try Int.fetchOne(db, sql: "SELECT used FROM account_quota WHERE account = ? AND day = ?", arguments: [key.description, day]) ?? 0
         }
     }
 }

@@ -127,7 +127,7 @@ import HeraldTestSupport
         let control = SendControl(clock: clock, burstLimit: 0) { _, _ in RateLimit(count: 20, period: .seconds(1)) }
         var sent = 0
         while sent < 400 {
-            sent += try await control.take("sms/aliyun", channel: .sms, account: "aliyun", upTo: 7)
+            sent += try await control.take(TransportKey(.sms, "aliyun"), upTo: 7)
         }
         let elapsed = clock.now().timeIntervalSince(Self.start)
         // 400 messages at 20/s: the first second's burst of 20, then 380 more over 19 s.

@@ -146,7 +146,7 @@ import HeraldTestSupport
                 group.addTask {
                     var mine = 0
                     while Date().timeIntervalSince(start) < 1 || granted.value < 50 {
-                        if let (count, wait) = try? await buckets.take("sms/aliyun", rate: rate, upTo: 5) {
+                        if let (count, wait) = try? await buckets.take(TransportKey(.sms, "aliyun"), rate: rate, upTo: 5) {
                             mine += count
                             granted.add(count)
                             if count == 0 { try? await Task.sleep(for: .seconds(wait)) }

@@ -55,23 +55,23 @@ import HeraldTestSupport
     func dailyQuotasGrantWhatIsLeftPerDayEvenToConcurrentTakers(kind: Kind) async throws {
         let stores = try Stores(kind)
         let quotas = stores.quotas
-        #expect(try await quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 3)
-        #expect(try await quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 2)
-        #expect(try await quotas.take("mail/a", day: "2026-12-01", limit: 5, upTo: 3) == 0)
-        #expect(try await quotas.take("mail/a", day: "2026-12-02", limit: 5, upTo: 3) == 3, "a new day starts again")
-        #expect(try await quotas.take("mail/b", day: "2026-12-01", limit: 5, upTo: 1) == 1, "each account has its own")
-        #expect(try await quotas.used("mail/a", day: "2026-12-01") == 5)
+        #expect(try await quotas.take(TransportKey(.mail, "a"), day: "2026-12-01", limit: 5, upTo: 3) == 3)
+        #expect(try await quotas.take(TransportKey(.mail, "a"), day: "2026-12-01", limit: 5, upTo: 3) == 2)
+        #expect(try await quotas.take(TransportKey(.mail, "a"), day: "2026-12-01", limit: 5, upTo: 3) == 0)
+        #expect(try await quotas.take(TransportKey(.mail, "a"), day: "2026-12-02", limit: 5, upTo: 3) == 3, "a new day starts again")
+        #expect(try await quotas.take(TransportKey(.mail, "b"), day: "2026-12-01", limit: 5, upTo: 1) == 1, "each account has its own")
+        #expect(try await quotas.used(TransportKey(.mail, "a"), day: "2026-12-01") == 5)
         // Eight takers at once never grant more than the quota between them.
         let granted = LockedCounter()
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    for _ in 0..<10 { granted.add((try? await quotas.take("mail/c", day: "2026-12-01", limit: 37, upTo: 1)) ?? 0) }
+                    for _ in 0..<10 { granted.add((try? await quotas.take(TransportKey(.mail, "c"), day: "2026-12-01", limit: 37, upTo: 1)) ?? 0) }
                 }
             }
         }
         #expect(granted.value == 37)
-        #expect(try await quotas.used("mail/c", day: "2026-12-01") == 37)
+        #expect(try await quotas.used(TransportKey(.mail, "c"), day: "2026-12-01") == 37)
         withExtendedLifetime(stores) {}
     }
 

@@ -327,7 +327,7 @@ public struct Configuration: Sendable {
     /// The retry policy (`retry:`), and overrides by `channel/account` (`mail/exmail`).
     public var retry = RetryPolicy()
     /// Retry policies of single accounts, channels and apps, by `channel/id`.
-    public var retryOverrides: [String: RetryPolicy] = [:]
+    public var retryOverrides: [TransportKey: RetryPolicy] = [:]
     /// Per-recipient caps by channel, then by category (nil = every category) (`caps:`).
     public var caps: [Channel: [TemplateCategory?: [RateLimit]]] = [
         .sms: [nil: [RateLimit(count: 1, period: .seconds(60)), RateLimit(count: 5, period: .seconds(3600)),
@@ -355,7 +355,7 @@ public struct Configuration: Sendable {
 
     /// The retry policy for messages of `channel` through `account`.
     public func retryPolicy(channel: Channel, account: String) -> RetryPolicy {
-        retryOverrides["\(channel.rawValue)/\(account)"] ?? retry
+        retryOverrides[TransportKey(channel, account)] ?? retry
     }
 
     /// The per-recipient caps for `channel` and `category`.

@@ -21,7 +21,7 @@ final class ConfigurationLoader {
     }
 
     /// `retry:` mappings of accounts, channels and apps, read once the top-level policy is known.
-    private var retryOverrides: [String: (Node, String)] = [:]
+    private var retryOverrides: [TransportKey: (Node, String)] = [:]
 
     func load(_ text: String) -> (Configuration?, [Diagnostic]) {
         guard let root = reader.parse(text),
@@ -139,14 +139,14 @@ final class ConfigurationLoader {
                 }
             }
             if transport == .smtp { account.smtp = smtp(m, id: id) }
-            if let node = m["retry"] { retryOverrides["mail/\(id)"] = (node, "mail account '\(id)'") }
+            if let node = m["retry"] { retryOverrides[TransportKey(.mail, id)] = (node, "mail account '\(id)'") }
             return account
         }
         configuration.smsChannels = entries(top, section: "sms", group: "channels", what: "sms channel") { id, m in
             var channel = SMSChannel(id: id, transport: transport(m, owner: "sms channel '\(id)'", section: "sms channels", default: .file),
                                      signature: reader.string(m, "signature"))
             channel.rate = rate(m, "rate")
-            if let node = m["retry"] { retryOverrides["sms/\(id)"] = (node, "sms channel '\(id)'") }
+            if let node = m["retry"] { retryOverrides[TransportKey(.sms, id)] = (node, "sms channel '\(id)'") }
             if channel.transport.isSMSProvider { channel.provider = smsProvider(m, kind: channel.transport, id: id) }
             return channel
         }
@@ -154,7 +154,7 @@ final class ConfigurationLoader {
             let transport = transport(m, owner: "wechat app '\(id)'", section: "wechat apps", default: .file)
             if let node = m["retry"] {
                 let kind = m["kind"]?.scalar.flatMap { WeChatAppKind(rawValue: $0.string) } ?? .officialAccount
-                retryOverrides["\(kind.channel.rawValue)/\(id)"] = (node, "wechat app '\(id)'")
+                retryOverrides[TransportKey(kind.channel, id)] = (node, "wechat app '\(id)'")
             }
             var app = WeChatApp(id: id, transport: transport,
                       kind: reader.choice(m, "kind", default: .officialAccount),

@@ -5,23 +5,23 @@ import Synchronization
 /// a day stops taking mail after that, for every run and every worker.
 ///
 /// ```swift
-/// let granted = try await quotas.take("mail/exmail", day: "2026-12-01", limit: 50_000, upTo: 200)   // 0…200
+/// let granted = try await quotas.take(TransportKey(.mail, "exmail"), day: "2026-12-01", limit: 50_000, upTo: 200)   // 0…200
 /// ```
 public protocol AccountQuotas: Sendable {
     /// Takes up to `count` of what is left of `limit` for `key` on `day`; returns how many it took.
-    func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int
+    func take(_ key: TransportKey, day: String, limit: Int, upTo count: Int) async throws -> Int
     /// How many `key` used on `day`.
-    func used(_ key: String, day: String) async throws -> Int
+    func used(_ key: TransportKey, day: String) async throws -> Int
 }
 
 /// The in-memory twin of the quota stores.
 public final class MemoryAccountQuotas: AccountQuotas, Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Mutex<[String: Int]>([:])  // by "key day"
 
     /// Creates empty quotas.
     public init() {}
 
-    public func take(_ key: String, day: String, limit: Int, upTo count: Int) async throws -> Int {
+    public func take(_ key: TransportKey, day: String, limit: Int, upTo count: Int) async throws -> Int {
         counts.withLock { counts in
             let used = counts["\(key) \(day)", default: 0]
             let granted = max(0, min(count, limit - used))
@@ -30,7 +30,7 @@ public final class MemoryAccountQuotas: AccountQuotas, Sendable {
         }
     }
 
-    public func used(_ key: String, day: String) async throws -> Int {
+    public func used(_ key: TransportKey, day: String) async throws -> Int {
         counts.withLock { $0["\(key) \(day)", default: 0] }
     }
 }

@@ -5,9 +5,9 @@ import Synchronization
 public final class SendControl: Sendable {
     /// What the run learns as it sends, per transport key.
     private struct State {
-        var buckets: [String: TokenBucket] = [:]
-        var failuresInARow: [String: Int] = [:]
-        var paused: [String: String] = [:]
+        var buckets: [TransportKey: TokenBucket] = [:]
+        var failuresInARow: [TransportKey: Int] = [:]
+        var paused: [TransportKey: String] = [:]
     }
 
     private let state = Mutex(State())
@@ -46,12 +46,12 @@ public final class SendControl: Sendable {
     }
 
     /// Transports paused in this run, with the reason.
-    public var pausedTransports: [String: String] { state.withLock { $0.paused } }
+    public var pausedTransports: [TransportKey: String] { state.withLock { $0.paused } }
 
     /// Waits (at most `longestWait`) for tokens and returns how many messages (1…`count`) may go
     /// now; 0 when the rate allows the next one only later than that.
-    func take(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> Int {
-        if let shared, let rate = rates(channel, account) {
+    func take(_ key: TransportKey, upTo count: Int) async throws -> Int {
+        if let shared, let rate = rates(key.channel, key.account) {
             var waited = 0.0
             while true {
                 let (granted, wait) = try await shared.take(key, rate: rate, upTo: count)
@@ -61,21 +61,21 @@ public final class SendControl: Sendable {
                 waited += wait
             }
         }
-        guard let bucket = bucket(key, channel: channel, account: account) else { return count }
+        guard let bucket = bucket(key) else { return count }
         return try await bucket.take(upTo: count, clock: clock, longestWait: longestWait.seconds)
     }
 
     /// When each of `count` messages that could not wait may go, spaced at the rate; the slots
     /// are reserved, so later messages of this run queue behind them.
-    func schedule(_ key: String, channel: Channel, account: String, count: Int) async throws -> [Date] {
-        if let shared, let rate = rates(channel, account) { return try await shared.reserve(key, rate: rate, count: count) }
-        return bucket(key, channel: channel, account: account)?.reserve(count, now: clock.now()) ?? []
+    func schedule(_ key: TransportKey, count: Int) async throws -> [Date] {
+        if let shared, let rate = rates(key.channel, key.account) { return try await shared.reserve(key, rate: rate, count: count) }
+        return bucket(key)?.reserve(count, now: clock.now()) ?? []
     }
 
     /// Takes up to `count` of today's quota of a channel's account: how many may go, and when
     /// the quota starts again (midnight in `timeZone`); nil when the account has no quota.
-    func takeQuota(_ key: String, channel: Channel, account: String, upTo count: Int) async throws -> (granted: Int, resets: Date)? {
-        guard let limit = dailyQuota(channel, account) else { return nil }
+    func takeQuota(_ key: TransportKey, upTo count: Int) async throws -> (granted: Int, resets: Date)? {
+        guard let limit = dailyQuota(key.channel, key.account) else { return nil }
         let now = clock.now()
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -84,8 +84,8 @@ public final class SendControl: Sendable {
         return (granted, resets)
     }
 
-    private func bucket(_ key: String, channel: Channel, account: String) -> TokenBucket? {
-        guard let rate = rates(channel, account) else { return nil }
+    private func bucket(_ key: TransportKey) -> TokenBucket? {
+        guard let rate = rates(key.channel, key.account) else { return nil }
         return state.withLock { state -> TokenBucket in
             if let bucket = state.buckets[key] { return bucket }
             let bucket = TokenBucket(rate: rate, now: clock.now())
@@ -100,7 +100,7 @@ public final class SendControl: Sendable {
     }
 
     /// Counts outcomes in order; returns the pause reason when the transport just hit the limit.
-    func observe(_ key: String, _ outcomes: [DeliveryOutcome], transport: String) -> String? {
+    func observe(_ key: TransportKey, _ outcomes: [DeliveryOutcome], transport: String) -> String? {
         state.withLock { state in
             guard burstLimit > 0 else { return nil }
             for outcome in outcomes {
@@ -121,7 +121,7 @@ public final class SendControl: Sendable {
     /// a success), all of them, the transport asking before each whether it was paused meanwhile;
     /// before its first outcome and while it fails, only as many as may still fail before the
     /// pause, so a transport that fails from the start stops after exactly `burstLimit` failures.
-    func sliceSize(_ key: String) -> Int {
+    func sliceSize(_ key: TransportKey) -> Int {
         guard burstLimit > 0 else { return Int.max }
         return state.withLock { state in
             let failing = state.failuresInARow[key] ?? -1 // -1: no outcome yet in this run
@@ -129,7 +129,7 @@ public final class SendControl: Sendable {
         }
     }
 
-    func pauseReason(_ key: String) -> String? {
+    func pauseReason(_ key: TransportKey) -> String? {
         state.withLock { $0.paused[key] }
     }
 }

@@ -6,9 +6,9 @@ import Synchronization
 public protocol SharedRateBuckets: Sendable {
     /// Takes at most `count` tokens of bucket `key` filling at `rate` (capacity one second's worth,
     /// at least 1): how many were granted, and when none, seconds until the next token.
-    func take(_ key: String, rate: RateLimit, upTo count: Int) async throws -> (granted: Int, wait: Double)
+    func take(_ key: TransportKey, rate: RateLimit, upTo count: Int) async throws -> (granted: Int, wait: Double)
     /// Takes `count` tokens now, going into debt, and returns when each may be used.
-    func reserve(_ key: String, rate: RateLimit, count: Int) async throws -> [Date]
+    func reserve(_ key: TransportKey, rate: RateLimit, count: Int) async throws -> [Date]
 }
 
 final class TokenBucket: Sendable {

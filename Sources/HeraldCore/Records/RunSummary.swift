@@ -56,7 +56,7 @@ public struct RunSummary: Sendable, Hashable {
     /// Sends of other workers that died holding a chunk, recorded from the shared store.
     public var recoveredShared = 0
     /// Transports paused for failing too often, with the reason.
-    public var pausedTransports: [String: String] = [:]
+    public var pausedTransports: [TransportKey: String] = [:]
     /// Whether the batch stopped early because the run was asked to stop.
     public var stopped = false
     /// Other things the run did (announcements published from notice files).

@@ -205,7 +205,7 @@ public final class MemoryTransport: Transport, Sendable {
 
 /// The transport for each (channel, account) pair of a workspace.
 public struct TransportSet: Sendable {
-    private var transports: [String: any Transport]
+    private var transports: [TransportKey: any Transport]
 
     /// Creates an empty set.
     public init() {
@@ -214,12 +214,12 @@ public struct TransportSet: Sendable {
 
     /// Routes `channel` messages of `account` to `transport`.
     public mutating func set(_ transport: any Transport, channel: Channel, account: String) {
-        transports[Self.key(channel, account)] = transport
+        transports[TransportKey(channel, account)] = transport
     }
 
     /// The transport for `channel` and `account`.
     public func transport(channel: Channel, account: String) -> (any Transport)? {
-        transports[Self.key(channel, account)]
+        transports[TransportKey(channel, account)]
     }
 
     /// A set that sends every channel of every account through `transport`.
@@ -232,9 +232,5 @@ public struct TransportSet: Sendable {
             set.set(transport, channel: app.kind.channel, account: id)
         }
         return set
-    }
-
-    private static func key(_ channel: Channel, _ account: String) -> String {
-        "\(channel.rawValue)/\(account)"
     }
 }

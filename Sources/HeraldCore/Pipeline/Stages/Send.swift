@@ -10,8 +10,8 @@ extension PipelineStage {
     public static func send(through transports: TransportSet, control: SendControl? = nil,
                             journal: SendJournal? = nil) -> PipelineStage {
         PipelineStage(.send) { jobs in
-            var groups: [String: (transport: any Transport, items: [(Int, Int)])] = [:]
-            var order: [String] = []
+            var groups: [TransportKey: (transport: any Transport, items: [(Int, Int)])] = [:]
+            var order: [TransportKey] = []
             for j in jobs.indices where jobs[j].failure == nil {
                 for d in jobs[j].deliveries.indices where jobs[j].deliveries[d].isPending {
                     let delivery = jobs[j].deliveries[d]
@@ -21,7 +21,7 @@ extension PipelineStage {
                             "no transport for \(delivery.channel.rawValue) '\(delivery.account)'; define it in herald.yaml"))
                         continue
                     }
-                    let key = "\(delivery.channel.rawValue)/\(delivery.account)"
+                    let key = TransportKey(delivery.channel, delivery.account)
                     if groups[key] == nil {
                         groups[key] = (transport, [])
                         order.append(key)
@@ -42,7 +42,7 @@ extension PipelineStage {
                 guard let transport = transports.transport(channel: .mail, account: next) else { return false }
                 jobs[j].deliveries[d].failover.append("\(delivery.account): \(reason)")
                 jobs[j].deliveries[d].account = next
-                let key = "mail/\(next)"
+                let key = TransportKey(.mail, next)
                 if groups[key] == nil { groups[key] = (transport, []) }
                 groups[key]?.items.append((j, d))
                 if !order.contains(key) { order.append(key) }
@@ -72,11 +72,11 @@ extension PipelineStage {
                         // A healthy transport takes the whole group and asks before each
                         // message whether to go on: no barrier every few dozen messages.
                         size = min(size, control.sliceSize(key))
-                        size = try await control.take(key, channel: delivery.channel, account: delivery.account, upTo: size)
+                        size = try await control.take(key, upTo: size)
                         if size == 0 {
                             // The rate allows the next message only later than a run should wait:
                             // each waits in the spool for its own slot.
-                            let times = try await control.schedule(key, channel: delivery.channel, account: delivery.account, count: remaining.count)
+                            let times = try await control.schedule(key, count: remaining.count)
                             let rate = control.rate(channel: delivery.channel, account: delivery.account).map { "\($0)" } ?? "its rate"
                             for ((j, d), at) in zip(remaining, times) {
                                 hold(&jobs[j], delivery: d, until: at, code: .rateLimited,
@@ -85,7 +85,7 @@ extension PipelineStage {
                             }
                             break
                         }
-                        if let (granted, resets) = try await control.takeQuota(key, channel: delivery.channel, account: delivery.account, upTo: size),
+                        if let (granted, resets) = try await control.takeQuota(key, upTo: size),
                            granted < size {
                             // Over today's quota: the rest of this account's messages go to the next
                             // account, or wait for the quota to start again at midnight.
