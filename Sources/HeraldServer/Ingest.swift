@@ -63,112 +63,23 @@ struct NotificationIngest: Sendable {
     private var folder: URL { paths.root.appendingPathComponent("outbox/ingest", isDirectory: true) }
 
     func accept(_ body: Data, key: String?, tenant: String, client: String) async throws -> Outcome {
-        // The rules a dropped file is read by (UTF-8, strict syntax, no key twice), before any parser forgives.
-        if let problem = StrictJSON.problem(in: body) {
-            return .rejected(status: 400, code: "bad_request", message: problem, rows: [])
+        let batch: [String: Any], declared: String?, id: String
+        switch normalized(body, key: key, tenant: tenant, client: client) {
+        case let .success(found): (batch, declared, id) = (found.batch, found.declared, found.id)
+        case let .failure(rejection): return rejection.outcome
         }
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            return .rejected(status: 400, code: "bad_request", message: "the body must be a JSON object: one row, or a batch with \"recipients\"", rows: [])
-        }
-        // One row, or a batch: either way a batch object, with this request's tenant.
-        var batch: [String: Any]
-        if let recipients = object["recipients"] {
-            guard let list = recipients as? [Any], !list.isEmpty else {
-                return .rejected(status: 422, code: "invalid", message: "\"recipients\" must be a non-empty array of row objects", rows: [])
-            }
-            guard list.count <= 10_000 else {
-                return .rejected(status: 422, code: "invalid", message: "at most 10000 recipients per request; drop a batch file for more", rows: [])
-            }
-            batch = object
-        } else {
-            batch = ["recipients": [object]]
-        }
-        var rows = (batch["recipients"] as? [Any]) ?? []
-        for index in rows.indices {
-            guard let given = rows[index] as? [String: Any] else {
-                return .rejected(status: 422, code: "invalid", message: "recipient \(index + 1) is not a JSON object", rows: [])
-            }
-            // Reserved keys under the names the batch reader gives them (it takes any case), so
-            // the tenant checked here is the tenant the row is stored under.
-            var row: [String: Any] = [:]
-            for name in given.keys.sorted() {
-                let key = ReservedColumn.canonical(name)
-                if row[key] != nil {
-                    return .rejected(status: 422, code: "invalid",
-                                     message: "recipient \(index + 1) names the reserved key '\(key)' twice, in different cases", rows: [])
-                }
-                row[key] = given[name]
-            }
-            if let given = row["tenant_id"].map({ "\($0)" }), given != tenant {
-                return .rejected(status: 422, code: "invalid",
-                                 message: "recipient \(index + 1) names tenant_id \(given), but the request is for tenant \(tenant) (X-Tenant-Id)", rows: [])
-            }
-            row["tenant_id"] = tenant
-            rows[index] = row
-        }
-        batch["recipients"] = rows
-        let declared = key ?? (batch["id"] as? String) ?? (batch["id"] as? Int).map(String.init)
-        if batch["id"] != nil && key == nil && declared == nil {
-            return .rejected(status: 400, code: "bad_request", message: "the batch \"id\" must be a string or a number", rows: [])
-        }
-        if let declared, let problem = BatchContext.declaredIDProblem(declared) {
-            return .rejected(status: 400, code: "bad_request", message: "\(key != nil ? "Idempotency-Key" : "\"id\""): \(problem)", rows: [])
-        }
-        let id = declared.map { BatchContext.ingestID(tenant: tenant, client: client, key: $0) } ?? "api:\(UUID().uuidString.lowercased())"
-        batch["id"] = id
         let canonical = try JSONSerialization.data(withJSONObject: batch, options: [.sortedKeys, .withoutEscapingSlashes])
         let bodyHash = Hex.encode(SHA256.hash(data: canonical))
 
-        // The same rules as a dropped batch: read it back through the batch reader, then load,
-        // validate and render every row without sending.
-        let template = (batch["template"] as? String) ?? (rows.first as? [String: Any])?["template"] as? String ?? "api"
+        // Named like a dropped file: its template (when it names one) and a hash of its bytes.
+        let template = (batch["template"] as? String) ?? ((batch["recipients"] as? [Any])?.first as? [String: Any])?["template"] as? String ?? "api"
         let code = template.range(of: "^[a-z0-9_]{1,64}$", options: .regularExpression) != nil ? template : "api"
         let name = IngestBatchFile.name(template: code, bytes: canonical)
-        // Read back under its own name (which lets it carry an `api:` id), in a folder of its own.
-        let scratch = folder.appendingPathComponent("tmp/\(UUID().uuidString.lowercased())", isDirectory: true)
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let probe = scratch.appendingPathComponent(name)
-        try canonical.write(to: probe)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let context = BatchContext(id: id, file: "api")
-        var jobs: [Job] = []
-        var read: [BatchRecord] = []
-        do {
-            let reader = try BatchReaders.open(probe, catalog: workspace.catalog)
-            while let record = try reader.next() {
-                read.append(record)
-                jobs.append(BatchRunner.job(for: record, batch: context))
-            }
-        } catch let rejection as BatchRejection {
-            return .rejected(status: 422, code: "invalid", message: rejection.reason, rows: [])
+        let read: [BatchRecord], messages: [Answer.Message]
+        switch try await checked(canonical, name: name, id: id) {
+        case let .success(found): (read, messages) = (found.read, found.messages)
+        case let .failure(rejection): return rejection.outcome
         }
-        let pipeline = Pipeline([
-            .load(from: workspace.catalog, ledger: nil),
-            .validate(using: workspace.renderer, timeZone: workspace.configuration.timeZone),
-            .render(with: workspace.renderer, attachments: AttachmentPolicy(workspace: workspace), contentRules: workspace.contentRules),
-        ])
-        var checked = jobs
-        try await pipeline.run(&checked)
-        var problems: [RowProblem] = []
-        var messages: [Answer.Message] = []
-        for job in checked {
-            if let failure = job.failure {
-                problems.append(RowProblem(row: job.row.row, code: failure.code.rawValue, message: failure.reason))
-                continue
-            }
-            for delivery in job.deliveries {
-                if let error = delivery.error, delivery.status != nil {
-                    problems.append(RowProblem(row: job.row.row, channel: delivery.channel.rawValue, code: error.code.rawValue, message: error.reason))
-                } else {
-                    messages.append(Answer.Message(row: job.row.row, channel: delivery.channel.rawValue, messageID: delivery.id.value))
-                }
-            }
-        }
-        guard problems.isEmpty else {
-            return .rejected(status: 422, code: "invalid", message: "\(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was queued",
-                             rows: problems)
-        }
-
         let response = Answer(batch: id, file: name, messages: messages)
         let records = self.records ?? FileIngestRecords(folder: folder)
         if let declared {
@@ -196,6 +107,127 @@ struct NotificationIngest: Sendable {
         try await enqueue(canonical, records: read, id: id, name: name, code: code)
         if declared != nil { try await records.settle(key: id) }
         return .accepted(response, replayed: false)
+    }
+
+    /// Reads the canonical batch back through the batch reader, then loads, validates and
+    /// renders every row without sending: the rules a dropped file is held to.
+    private func checked(_ canonical: Data, name: String, id: String) async throws
+        -> Result<(read: [BatchRecord], messages: [Answer.Message]), Rejection> {
+        // Read back under its own name (which lets it carry an `api:` id), in a folder of its own.
+        let scratch = folder.appendingPathComponent("tmp/\(UUID().uuidString.lowercased())", isDirectory: true)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let probe = scratch.appendingPathComponent(name)
+        try canonical.write(to: probe)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let context = BatchContext(id: id, file: "api")
+        var jobs: [Job] = []
+        var read: [BatchRecord] = []
+        do {
+            let reader = try BatchReaders.open(probe, catalog: workspace.catalog)
+            while let record = try reader.next() {
+                read.append(record)
+                jobs.append(BatchRunner.job(for: record, batch: context))
+            }
+        } catch let rejection as BatchRejection {
+            return .failure(Rejection(status: 422, code: "invalid", message: rejection.reason, rows: []))
+        }
+        let pipeline = Pipeline([
+            .load(from: workspace.catalog, ledger: nil),
+            .validate(using: workspace.renderer, timeZone: workspace.configuration.timeZone),
+            .render(with: workspace.renderer, attachments: AttachmentPolicy(workspace: workspace), contentRules: workspace.contentRules),
+        ])
+        var checked = jobs
+        try await pipeline.run(&checked)
+        var problems: [RowProblem] = []
+        var messages: [Answer.Message] = []
+        for job in checked {
+            if let failure = job.failure {
+                problems.append(RowProblem(row: job.row.row, code: failure.code.rawValue, message: failure.reason))
+                continue
+            }
+            for delivery in job.deliveries {
+                if let error = delivery.error, delivery.status != nil {
+                    problems.append(RowProblem(row: job.row.row, channel: delivery.channel.rawValue, code: error.code.rawValue, message: error.reason))
+                } else {
+                    messages.append(Answer.Message(row: job.row.row, channel: delivery.channel.rawValue, messageID: delivery.id.value))
+                }
+            }
+        }
+        guard problems.isEmpty else {
+            return .failure(Rejection(status: 422, code: "invalid", message: "\(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was queued",
+                                      rows: problems))
+        }
+        return .success((read, messages))
+    }
+
+    /// A request the batch rules refused before any row was read: 400 or 422.
+    struct Rejection: Error {
+        var status: Int
+        var code: String
+        var message: String
+        var rows: [RowProblem]
+
+        var outcome: Outcome { .rejected(status: status, code: code, message: message, rows: rows) }
+    }
+
+    /// The body as one batch object, with this request's tenant on every row, reserved keys
+    /// under the names the batch reader gives them, and the batch id made from the key.
+    private func normalized(_ body: Data, key: String?, tenant: String, client: String)
+        -> Result<(batch: [String: Any], declared: String?, id: String), Rejection> {
+        // The rules a dropped file is read by (UTF-8, strict syntax, no key twice), before any parser forgives.
+        if let problem = StrictJSON.problem(in: body) {
+            return .failure(Rejection(status: 400, code: "bad_request", message: problem, rows: []))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            return .failure(Rejection(status: 400, code: "bad_request", message: "the body must be a JSON object: one row, or a batch with \"recipients\"", rows: []))
+        }
+        // One row, or a batch: either way a batch object, with this request's tenant.
+        var batch: [String: Any]
+        if let recipients = object["recipients"] {
+            guard let list = recipients as? [Any], !list.isEmpty else {
+                return .failure(Rejection(status: 422, code: "invalid", message: "\"recipients\" must be a non-empty array of row objects", rows: []))
+            }
+            guard list.count <= 10_000 else {
+                return .failure(Rejection(status: 422, code: "invalid", message: "at most 10000 recipients per request; drop a batch file for more", rows: []))
+            }
+            batch = object
+        } else {
+            batch = ["recipients": [object]]
+        }
+        var rows = (batch["recipients"] as? [Any]) ?? []
+        for index in rows.indices {
+            guard let given = rows[index] as? [String: Any] else {
+                return .failure(Rejection(status: 422, code: "invalid", message: "recipient \(index + 1) is not a JSON object", rows: []))
+            }
+            // Reserved keys under the names the batch reader gives them (it takes any case), so
+            // the tenant checked here is the tenant the row is stored under.
+            var row: [String: Any] = [:]
+            for name in given.keys.sorted() {
+                let key = ReservedColumn.canonical(name)
+                if row[key] != nil {
+                    return .failure(Rejection(status: 422, code: "invalid",
+                                     message: "recipient \(index + 1) names the reserved key '\(key)' twice, in different cases", rows: []))
+                }
+                row[key] = given[name]
+            }
+            if let given = row["tenant_id"].map({ "\($0)" }), given != tenant {
+                return .failure(Rejection(status: 422, code: "invalid",
+                                 message: "recipient \(index + 1) names tenant_id \(given), but the request is for tenant \(tenant) (X-Tenant-Id)", rows: []))
+            }
+            row["tenant_id"] = tenant
+            rows[index] = row
+        }
+        batch["recipients"] = rows
+        let declared = key ?? (batch["id"] as? String) ?? (batch["id"] as? Int).map(String.init)
+        if batch["id"] != nil && key == nil && declared == nil {
+            return .failure(Rejection(status: 400, code: "bad_request", message: "the batch \"id\" must be a string or a number", rows: []))
+        }
+        if let declared, let problem = BatchContext.declaredIDProblem(declared) {
+            return .failure(Rejection(status: 400, code: "bad_request", message: "\(key != nil ? "Idempotency-Key" : "\"id\""): \(problem)", rows: []))
+        }
+        let id = declared.map { BatchContext.ingestID(tenant: tenant, client: client, key: $0) } ?? "api:\(UUID().uuidString.lowercased())"
+        batch["id"] = id
+        return .success((batch, declared, id))
     }
 
     /// Makes the batch durable before the answer: queued in PostgreSQL for any worker (a batch id

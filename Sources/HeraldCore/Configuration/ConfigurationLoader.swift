@@ -65,6 +65,17 @@ final class ConfigurationLoader {
         if let node = top["watch"], let watch = reader.mapping(node, "watch", allowed: ["interval"]) {
             if let value = duration(watch, "interval") { configuration.watchInterval = value }
         }
+        readStoreAndWorker(top, into: &configuration)
+        readChannels(top, into: &configuration)
+        if let node = top["serve"] { configuration.serve = serve(node) }
+        for (key, (node, owner)) in retryOverrides.sorted(by: { $0.key < $1.key }) {
+            configuration.retryOverrides[key] = retryPolicy(node, base: configuration.retry, owner: owner)
+        }
+        return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
+    }
+
+    /// `store:`, `worker:`, `log:` and `site:`.
+    private func readStoreAndWorker(_ top: YAMLMapping, into configuration: inout Configuration) {
         if let node = top["store"], let store = reader.mapping(node, "store", allowed: ["url", "pool", "schema"]) {
             configuration.store.url = secret(store, "url", owner: "store")
             if let value = integer(store, "pool", range: 1...512) { configuration.store.pool = value }
@@ -101,22 +112,11 @@ final class ConfigurationLoader {
         if let node = top["site"], let site = reader.mapping(node, "site", allowed: ["transport"]) {
             configuration.site = SiteSettings(transport: transport(site, owner: "site", section: "the site channel", default: .inbox))
         }
-        if let mail = top["mail"]?.mapping, let node = mail["unsubscribe"],
-           let m = reader.mapping(node, "mail.unsubscribe", allowed: ["base_url", "secret"]) {
-            let base = reader.string(m, "base_url", required: true)
-            if m["secret"] == nil { reader.missing("secret", in: m, hint: "add `secret: ${HERALD_UNSUBSCRIBE_SECRET}`") }
-            if let base, let baseNode = m["base_url"] {
-                if !(base.hasPrefix("https://") || base.hasPrefix("http://")) || UnsubscribeLink.problem(base) != nil {
-                    reader.error("mail.unsubscribe base_url is '\(base)'; write where herald serve is reachable, such as https://notify.example.com", at: baseNode)
-                } else if let secret = secret(m, "secret", owner: "mail.unsubscribe") {
-                    if !secret.value.isEmpty, secret.value.count < 16, let node = m["secret"] {
-                        reader.error("mail.unsubscribe secret has \(secret.value.count) characters; use at least 16 random ones", at: node)
-                    }
-                    let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-                    configuration.unsubscribe = OneClickUnsubscribe(baseURL: trimmed, secret: secret)
-                }
-            }
-        }
+    }
+
+    /// `mail.unsubscribe`, then every mail account, SMS channel and WeChat app.
+    private func readChannels(_ top: YAMLMapping, into configuration: inout Configuration) {
+        configuration.unsubscribe = unsubscribe(top)
         configuration.mailAccounts = entries(top, section: "mail", group: "accounts", what: "mail account", alsoAllowed: ["unsubscribe"]) { id, m in
             let from = reader.string(m, "from", required: true)
             if let from, let node = m["from"], !Self.looksLikeAddress(from) {
@@ -168,11 +168,27 @@ final class ConfigurationLoader {
             }
             return app
         }
-        if let node = top["serve"] { configuration.serve = serve(node) }
-        for (key, (node, owner)) in retryOverrides.sorted(by: { $0.key < $1.key }) {
-            configuration.retryOverrides[key] = retryPolicy(node, base: configuration.retry, owner: owner)
+    }
+
+    /// `mail.unsubscribe`: the one-click link's base URL and signing secret.
+    private func unsubscribe(_ top: YAMLMapping) -> OneClickUnsubscribe? {
+        if let mail = top["mail"]?.mapping, let node = mail["unsubscribe"],
+           let m = reader.mapping(node, "mail.unsubscribe", allowed: ["base_url", "secret"]) {
+            let base = reader.string(m, "base_url", required: true)
+            if m["secret"] == nil { reader.missing("secret", in: m, hint: "add `secret: ${HERALD_UNSUBSCRIBE_SECRET}`") }
+            if let base, let baseNode = m["base_url"] {
+                if !(base.hasPrefix("https://") || base.hasPrefix("http://")) || UnsubscribeLink.problem(base) != nil {
+                    reader.error("mail.unsubscribe base_url is '\(base)'; write where herald serve is reachable, such as https://notify.example.com", at: baseNode)
+                } else if let secret = secret(m, "secret", owner: "mail.unsubscribe") {
+                    if !secret.value.isEmpty, secret.value.count < 16, let node = m["secret"] {
+                        reader.error("mail.unsubscribe secret has \(secret.value.count) characters; use at least 16 random ones", at: node)
+                    }
+                    let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+                    return OneClickUnsubscribe(baseURL: trimmed, secret: secret)
+                }
+            }
         }
-        return (reader.diagnostics.hasErrors ? nil : configuration, reader.diagnostics)
+        return nil
     }
 
     /// Reads `transport:`; a transport that belongs to another section (smtp to mail accounts,
