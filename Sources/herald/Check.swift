@@ -14,7 +14,7 @@ extension Herald {
         @OptionGroup var options: WorkspaceOptions
 
         func run() throws {
-            var diagnostics = WorkspaceCheck.run(root: options.root, rules: ChannelRules.all)
+            var diagnostics = WorkspaceCheck.run(root: options.root, channels: .builtIn)
             if !diagnostics.contains(where: { $0.severity == .error }), let taken = workerNameInUse() { diagnostics.append(taken) }
             for diagnostic in diagnostics { print(diagnostic) }
             let errors = diagnostics.filter { $0.severity == .error }.count
@@ -31,7 +31,7 @@ extension Herald {
         /// (its advisory lock in the shared store is taken): a second worker under it would take
         /// the first one's chunks back.
         func workerNameInUse() -> Diagnostic? {
-            guard let workspace = try? Workspace.open(at: options.root), workspace.configuration.store.isShared else { return nil }
+            guard let workspace = try? Workspace.open(at: options.root, channels: .builtIn), workspace.configuration.store.isShared else { return nil }
             let file = options.root.appendingPathComponent("herald.yaml")
             let location = Self.location(ofWorkerNameIn: (try? String(contentsOf: file, encoding: .utf8)) ?? "")
             let name = workspace.configuration.worker.resolvedName

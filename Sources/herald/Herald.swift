@@ -70,7 +70,7 @@ struct WorkspaceOptions: ParsableArguments {
     /// pass `secretsOptional` so an unexported password is a warning, not an error.
     func open(secretsOptional: Bool = false) throws -> Workspace {
         do {
-            let workspace = try Workspace.open(at: root, secretsOptional: secretsOptional, rules: ChannelRules.all)
+            let workspace = try Workspace.open(at: root, secretsOptional: secretsOptional, channels: .builtIn)
             for warning in workspace.warnings { printError(warning.description) }
             return workspace
         } catch let error as DiagnosticsError {

@@ -45,13 +45,13 @@ import HeraldTestSupport
             "herald.yaml": TemporaryWorkspace.sampleConfiguration,
             "templates/mini.yaml": "wechat_mini:\n  app: mini\n  template_id: T\n  data: {phrase1: 这句话有点长了, thing2: \"{x}\"}\n",
         ])
-        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:], rules: ChannelRules.all) == [
+        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:], channels: .builtIn) == [
             .error("subscribe data 'phrase1' (phrase) is '这句话有点长了': 7 characters, at most 5 allowed (phrase: at most 5 Chinese characters); shorten it or set `truncate: true`",
                    at: SourceLocation(file: "templates/mini.yaml", line: 4, column: 9)),
         ])
         // Without the channel's rules nothing is checked: the rules live beside the channel.
         #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]).isEmpty)
-        #expect(throws: DiagnosticsError.self) { try Workspace.open(at: workspace.url, environment: [:], rules: ChannelRules.all) }
+        #expect(throws: DiagnosticsError.self) { try Workspace.open(at: workspace.url, environment: [:], channels: .builtIn) }
     }
 
     @Test func theRenderStageAppliesTheRulesOfTheWorkspaceItRendersFor() async throws {
@@ -60,7 +60,7 @@ import HeraldTestSupport
             "templates/cut.yaml": "wechat_mini:\n  app: mini\n  template_id: T\n  truncate: true\n  data: {thing1: \"{x}\"}\n",
             "templates/strict.yaml": "wechat_mini:\n  app: mini\n  template_id: T\n  data: {thing1: \"{x}\"}\n",
         ])
-        let opened = try Workspace.open(at: workspace.url, environment: [:], rules: ChannelRules.all)
+        let opened = try Workspace.open(at: workspace.url, environment: [:], channels: .builtIn)
         #expect(opened.contentRules.map(\.channel) == [.wechatMini])
         let long = String(repeating: "优", count: 25)
         let transport = MemoryTransport()

@@ -9,8 +9,7 @@ import HeraldTestSupport
     func transport(_ server: WeChatTestServer, kind: WeChatAppKind = .officialAccount,
                    tokens: any AccessTokenStore = MemoryAccessTokenStore()) -> WeChatTransport {
         var app = WeChatApp(id: "mp", transport: .wechat, kind: kind, appID: "wx0000000000000001")
-        app.appSecret = Secret(variable: "W", value: "wechat-secret")
-        app.endpoint = server.endpoint
+        app.provider = WeChatAppSettings(appSecret: Secret(variable: "W", value: "wechat-secret"), endpoint: server.endpoint)
         return WeChatTransport(app: app, tokens: tokens)
     }
 

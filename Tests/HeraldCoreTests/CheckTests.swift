@@ -159,12 +159,12 @@ import HeraldTestSupport
 
             """)
         #expect(diagnostics == [
-            error("herald.yaml", 1, 11, "unknown time zone 'Mars/Olympus'; use an IANA name such as Asia/Shanghai"),
-            error("herald.yaml", 4, 26, "'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook, wechat"),
-            error("herald.yaml", 4, 42, "'from' of mail account 'default' is 'not-an-address', not an email address"),
-            error("herald.yaml", 5, 5, "mail account 'other' has no 'transport'; add `transport: file`"),
-            error("herald.yaml", 7, 3, "unknown key 'chanels' in sms; did you mean 'channels'?"),
-            error("herald.yaml", 8, 1, "unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, retry, caps, quiet_hours, preferences, watch, site, mail, sms, wechat, serve, store, worker"),
+            .error("unknown time zone 'Mars/Olympus'; use an IANA name such as Asia/Shanghai", at: SourceLocation(file: "herald.yaml", line: 1, column: 11)),
+            .error("'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook, wechat", at: SourceLocation(file: "herald.yaml", line: 4, column: 26)),
+            .error("'from' of mail account 'default' is 'not-an-address', not an email address", at: SourceLocation(file: "herald.yaml", line: 4, column: 42)),
+            .error("mail account 'other' has no 'transport'; add `transport: file`", at: SourceLocation(file: "herald.yaml", line: 5, column: 5)),
+            .error("unknown key 'chanels' in sms; did you mean 'channels'?", at: SourceLocation(file: "herald.yaml", line: 7, column: 3)),
+            .error("unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, retry, caps, quiet_hours, preferences, watch, site, mail, sms, wechat, serve, store, worker", at: SourceLocation(file: "herald.yaml", line: 8, column: 1)),
         ])
     }
 
@@ -186,6 +186,22 @@ import HeraldTestSupport
         #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
             .warning("sms content of 'long' is 71 characters with its signature before any parameter; it is sent as 2 parts and billed as such",
                      at: SourceLocation(file: "templates/long.yaml", line: 4, column: 12)),
+        ])
+    }
+
+}
+
+/// Provider transports are configured by the channel module's settings readers, not by Core.
+@Suite(.timeLimit(.minutes(1))) struct ProviderSettingsCheckTests {
+    @Test func aProviderTransportNoSettingsReaderKnowsIsAnErrorAtItsTransport() throws {
+        // Core reads no provider's settings: HeraldChannels' ChannelSupport.builtIn does.
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "mail:\n  accounts:\n    exmail: {transport: smtp, from: a@example.com, host: smtp.example.com}\n",
+            "templates/t.yaml": "mail: {account: exmail, title: t, text: t}\n",
+        ])
+        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
+            .error("mail account 'exmail' uses transport smtp, which this program cannot configure (no settings reader for it)", at: SourceLocation(file: "herald.yaml", line: 3, column: 25)),
+            .error("unknown key 'host' in mail account 'exmail'; expected one of transport, from, reply_to, rate, max_size, retry, bounce_domain, daily_quota", at: SourceLocation(file: "herald.yaml", line: 3, column: 52)),
         ])
     }
 }

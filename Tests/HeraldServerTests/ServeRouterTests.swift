@@ -48,7 +48,7 @@ import Testing
             let environment = ["TEST_SHOP_TOKEN": ServeRouterTests.shopToken, "TEST_PARTNER_TOKEN": ServeRouterTests.partnerToken,
                                "TEST_APP_TOKEN": ServeRouterTests.appToken,
                                "TEST_RECEIPT_SECRET": ServeRouterTests.receiptSecret, "TEST_ALIYUN_SECRET": "aliyun-secret"]
-            let opened = try Workspace.open(at: workspace.url, environment: environment)
+            let opened = try Workspace.open(at: workspace.url, environment: environment, channels: .builtIn)
             func message(_ n: Int, user: String, tenant: String, _ content: String) -> SiteDelivery {
                 SiteDelivery(messageID: MessageID(String(format: "%032d", n)), tenantID: tenant, userID: user, userType: nil,
                              template: "order_shipped", nickname: "商城助手", content: content, type: "notification",

@@ -171,7 +171,7 @@ public final class SMSRouter: Transport, Sendable {
         self.local = local
         var providers: [String: any SMSProvider] = [:]
         for (id, channel) in configuration.smsChannels {
-            guard let settings = channel.provider else { continue }
+            guard let settings = channel.providerSettings else { continue }
             switch channel.transport {
             case .aliyun:
                 providers[id] = AliyunSMSProvider(id: id, signature: channel.signature ?? "", keyID: settings.keyID ?? "",

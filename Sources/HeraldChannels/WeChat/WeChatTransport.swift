@@ -30,7 +30,7 @@ public final class WeChatTransport: Transport, Sendable {
         self.tokens = tokens
         self.concurrency = concurrency
         self.clock = clock
-        var base = app.endpoint ?? "https://api.weixin.qq.com"
+        var base = app.settings.endpoint ?? "https://api.weixin.qq.com"
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
     }
@@ -124,7 +124,7 @@ public final class WeChatTransport: Transport, Sendable {
             if !force, let cached = try? await tokens.token(app: appID), cached.expiresAt.timeIntervalSince(now) > Self.refreshAhead {
                 return .success(cached.token)
             }
-            let request: [String: Any] = ["grant_type": "client_credential", "appid": appID, "secret": app.appSecret?.value ?? "",
+            let request: [String: Any] = ["grant_type": "client_credential", "appid": appID, "secret": app.settings.appSecret?.value ?? "",
                                           "force_refresh": force]
             let body = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
             let url = "\(base)/cgi-bin/stable_token"

@@ -23,6 +23,10 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     /// The SMS provider kinds.
     public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
 
+    /// Whether the kind reads settings of its own from herald.yaml (a server, credentials),
+    /// through a ``ProviderSettingsReader`` of the channel module.
+    public var readsSettings: Bool { !(self == .file || self == .discard || self == .inbox) }
+
     /// The only section of herald.yaml that may use this transport; nil when any may (file, discard).
     public var section: String? {
         switch self {
@@ -32,95 +36,6 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
         case .aliyun, .tencent, .webhook: "sms channels"
         case .wechat: "wechat apps"
         }
-    }
-}
-
-/// Credentials and endpoint of an SMS provider channel.
-public struct SMSProviderSettings: Sendable, Hashable {
-    /// Base URL override (tests, private regions); default per provider.
-    public var endpoint: String?
-    /// Aliyun AccessKey id / Tencent SecretId.
-    public var keyID: String?
-    /// Aliyun AccessKey secret / Tencent SecretKey / webhook HMAC secret.
-    public var secret: Secret?
-    /// Tencent SmsSdkAppId.
-    public var sdkAppID: String?
-    /// Tencent region, default ap-guangzhou.
-    public var region: String
-    /// Webhook URL.
-    public var url: String?
-
-    /// Creates settings.
-    public init(endpoint: String? = nil, keyID: String? = nil, secret: Secret? = nil, sdkAppID: String? = nil,
-                region: String = "ap-guangzhou", url: String? = nil) {
-        self.endpoint = endpoint
-        self.keyID = keyID
-        self.secret = secret
-        self.sdkAppID = sdkAppID
-        self.region = region
-        self.url = url
-    }
-}
-
-/// How an SMTP connection is protected.
-public enum SMTPSecurity: String, Sendable, Hashable, CaseIterable {
-    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
-    case starttls
-    /// TLS from the first byte (port 465 by default).
-    case ssl
-    /// No TLS at all; allowed only to a loopback host.
-    case none
-
-    /// The usual port for this mode.
-    public var defaultPort: Int {
-        switch self {
-        case .starttls: 587
-        case .ssl: 465
-        case .none: 25
-        }
-    }
-}
-
-/// Where and how a mail account reaches its SMTP server.
-public struct SMTPSettings: Sendable, Hashable {
-    /// The SMTP server.
-    public var host: String
-    /// The port (587 for starttls, 465 for ssl, 25 when not given with none).
-    public var port: Int
-    /// How the session is encrypted.
-    public var security: SMTPSecurity
-    /// The AUTH user, when the server needs one.
-    public var username: String?
-    /// The AUTH password, from the environment only.
-    public var password: Secret?
-    /// Connection and whole-message timeout.
-    public var timeout: Duration
-    /// A CA bundle for servers with a private or self-signed certificate (path inside the workspace or absolute).
-    public var caFile: String?
-    /// Open SMTP sessions kept for a batch.
-    public var connections: Int
-    /// Whether a message whose server took it whole and then gave no reply (a timeout or a
-    /// dropped connection after the final dot) may be sent again, here or through the next
-    /// account (`resend_unconfirmed`, default false: it may have been delivered, so it is
-    /// recorded `failed` with `outcome_unknown` and goes nowhere else).
-    public var resendUnconfirmed = false
-
-    /// Creates settings.
-    public init(host: String, port: Int? = nil, security: SMTPSecurity = .starttls, username: String? = nil,
-                password: Secret? = nil, timeout: Duration = .seconds(30), caFile: String? = nil, connections: Int = 2) {
-        self.host = host
-        self.port = port ?? security.defaultPort
-        self.security = security
-        self.username = username
-        self.password = password
-        self.timeout = timeout
-        self.caFile = caFile
-        self.connections = connections
-    }
-
-    /// Whether `host` is this machine (`security: none` is allowed only then).
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }
 
@@ -136,7 +51,7 @@ public enum WeChatAppKind: String, Sendable, Hashable, CaseIterable {
 }
 
 /// A mail account, `mail.accounts.<id>` in herald.yaml.
-public struct MailAccount: Sendable, Hashable {
+public struct MailAccount: Sendable {
     /// The id templates name in `account:`.
     public var id: String
     /// How messages leave.
@@ -145,8 +60,8 @@ public struct MailAccount: Sendable, Hashable {
     public var from: String
     /// Optional Reply-To address.
     public var replyTo: String?
-    /// The SMTP server, when `transport: smtp`.
-    public var smtp: SMTPSettings?
+    /// The provider's settings, when the transport reads some (`smtp`: HeraldChannels' `SMTPSettings`).
+    public var provider: (any ProviderSettings)?
     /// Messages per period through this account (the rate-limit stage).
     public var rate: RateLimit?
     /// Largest message, attachments included, in bytes (`max_size`, default 25MB).
@@ -166,19 +81,19 @@ public struct MailAccount: Sendable, Hashable {
 
     /// Creates an account.
     public init(id: String, transport: TransportKind = .file, from: String, replyTo: String? = nil,
-                smtp: SMTPSettings? = nil, rate: RateLimit? = nil, maxSize: Int = 25 << 20) {
+                provider: (any ProviderSettings)? = nil, rate: RateLimit? = nil, maxSize: Int = 25 << 20) {
         self.id = id
         self.transport = transport
         self.from = from
         self.replyTo = replyTo
-        self.smtp = smtp
+        self.provider = provider
         self.rate = rate
         self.maxSize = maxSize
     }
 }
 
 /// An SMS channel, `sms.channels.<id>` in herald.yaml.
-public struct SMSChannel: Sendable, Hashable {
+public struct SMSChannel: Sendable {
     /// The id templates name in `channel:`.
     public var id: String
     /// How messages leave.
@@ -187,8 +102,9 @@ public struct SMSChannel: Sendable, Hashable {
     public var signature: String?
     /// Messages per period through this channel.
     public var rate: RateLimit?
-    /// The provider's credentials and endpoint, for `aliyun`, `tencent` and `webhook`.
-    public var provider: SMSProviderSettings?
+    /// The provider's credentials and endpoint, for `aliyun`, `tencent` and `webhook`
+    /// (HeraldChannels' `SMSProviderSettings`).
+    public var provider: (any ProviderSettings)?
 
     /// Creates a channel.
     public init(id: String, transport: TransportKind = .file, signature: String? = nil) {
@@ -199,7 +115,7 @@ public struct SMSChannel: Sendable, Hashable {
 }
 
 /// A WeChat app, `wechat.apps.<id>` in herald.yaml.
-public struct WeChatApp: Sendable, Hashable {
+public struct WeChatApp: Sendable {
     /// The id templates name in `app:`.
     public var id: String
     /// How messages leave.
@@ -210,10 +126,8 @@ public struct WeChatApp: Sendable, Hashable {
     public var appID: String?
     /// Messages per period through this app.
     public var rate: RateLimit?
-    /// The app secret (`${ENV}`), for `transport: wechat`.
-    public var appSecret: Secret?
-    /// Base URL override (tests); default https://api.weixin.qq.com.
-    public var endpoint: String?
+    /// The app secret and endpoint, for `transport: wechat` (HeraldChannels' `WeChatAppSettings`).
+    public var provider: (any ProviderSettings)?
 
     /// Creates an app.
     public init(id: String, transport: TransportKind = .file, kind: WeChatAppKind, appID: String? = nil) {
@@ -391,10 +305,11 @@ public struct Configuration: Sendable {
 
     /// Reads `herald.yaml` under `root`. `environment` resolves `${NAME}` values; an unset
     /// variable is an error unless `secretsOptional` (then a warning: `herald check` runs
-    /// where secrets are not exported).
+    /// where secrets are not exported). `channels` reads the settings of provider transports;
+    /// without it only `file`, `discard` and `inbox` can be configured.
     public static func load(from root: URL,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                            secretsOptional: Bool = false)
+                            secretsOptional: Bool = false, channels: ChannelSupport = .none)
         -> (Configuration?, [Diagnostic]) {
         let url = WorkspacePaths(root: root).configuration
         guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -405,7 +320,7 @@ public struct Configuration: Sendable {
             return (nil, [.error("\(fileName) is not UTF-8 text", at: SourceLocation(file: fileName))])
         }
         return ConfigurationLoader(file: fileName, environment: environment, secretsOptional: secretsOptional,
-                                   root: root).load(text)
+                                   root: root, channels: channels).load(text)
     }
 }
 

@@ -11,13 +11,17 @@ final class ConfigurationLoader {
     let environment: [String: String]
     let secretsOptional: Bool
     let root: URL?
+    /// The settings readers of provider transports.
+    let channels: ChannelSupport
 
-    init(file: String, environment: [String: String], secretsOptional: Bool = false, root: URL? = nil) {
+    init(file: String, environment: [String: String], secretsOptional: Bool = false, root: URL? = nil,
+         channels: ChannelSupport = .none) {
         self.reader = YAMLReader(file: file)
         reader.refusesEnvironmentReferences = true
         self.environment = environment
         self.secretsOptional = secretsOptional
         self.root = root
+        self.channels = channels
     }
 
     /// `retry:` mappings of accounts, channels and apps, read once the top-level policy is known.
@@ -138,7 +142,7 @@ final class ConfigurationLoader {
                     reader.error("'max_size' of mail account '\(id)' is '\(text)'; write a size like 10MB or 512KB (at most 1024GB)", at: node)
                 }
             }
-            if transport == .smtp { account.smtp = smtp(m, id: id) }
+            account.provider = providerSettings(m, kind: transport, section: "mail accounts", id: id, owner: "mail account '\(id)'")
             if let node = m["retry"] { retryOverrides[TransportKey(.mail, id)] = (node, "mail account '\(id)'") }
             return account
         }
@@ -147,7 +151,7 @@ final class ConfigurationLoader {
                                      signature: reader.string(m, "signature"))
             channel.rate = rate(m, "rate")
             if let node = m["retry"] { retryOverrides[TransportKey(.sms, id)] = (node, "sms channel '\(id)'") }
-            if channel.transport.isSMSProvider { channel.provider = smsProvider(m, kind: channel.transport, id: id) }
+            channel.provider = providerSettings(m, kind: channel.transport, section: "sms channels", id: id, owner: "sms channel '\(id)'")
             return channel
         }
         configuration.wechatApps = entries(top, section: "wechat", group: "apps", what: "wechat app") { id, m in
@@ -160,12 +164,7 @@ final class ConfigurationLoader {
                       kind: reader.choice(m, "kind", default: .officialAccount),
                       appID: reader.string(m, "app_id"))
             app.rate = rate(m, "rate")
-            app.endpoint = reader.string(m, "endpoint")
-            if app.transport == .wechat {
-                if app.appID == nil { reader.missing("app_id", in: m, hint: "add `app_id: wx…`") }
-                app.appSecret = secret(m, "app_secret", owner: "wechat app '\(id)'")
-                if m["app_secret"] == nil { reader.missing("app_secret", in: m, hint: "add `app_secret: ${HERALD_WECHAT_SECRET}`") }
-            }
+            app.provider = providerSettings(m, kind: transport, section: "wechat apps", id: id, owner: "wechat app '\(id)'")
             return app
         }
     }
@@ -201,15 +200,35 @@ final class ConfigurationLoader {
         return kind
     }
 
-    static func allowedKeys(_ what: String) -> [String] {
+    /// The keys of a mail account, SMS channel or WeChat app: the section's own, and those the
+    /// settings readers of its provider kinds read (every one, whichever transport is chosen).
+    func allowedKeys(_ what: String) -> [String] {
+        var keys: [String]
         switch what {
-        case "mail account": ["transport", "from", "reply_to", "host", "port", "security", "username", "password",
-                              "rate", "connections", "timeout", "ca_file", "max_size", "retry", "bounce_domain", "daily_quota",
-                              "resend_unconfirmed"]
-        case "sms channel": ["transport", "signature", "rate", "retry", "endpoint", "access_key_id", "access_key_secret",
-                             "secret_id", "secret_key", "sdk_app_id", "region", "url", "secret"]
-        default: ["transport", "kind", "app_id", "rate", "retry", "app_secret", "endpoint"]
+        case "mail account": keys = ["transport", "from", "reply_to", "rate", "max_size", "retry", "bounce_domain", "daily_quota"]
+        case "sms channel": keys = ["transport", "signature", "rate", "retry"]
+        default: keys = ["transport", "kind", "app_id", "rate", "retry"]
         }
+        for key in channels.keys(section: Self.section(of: what)) where !keys.contains(key) { keys.append(key) }
+        return keys
+    }
+
+    /// The section of what `entries` reads (`mail account` → `mail accounts`), as `TransportKind.section` names it.
+    private static func section(of what: String) -> String {
+        what + "s"
+    }
+
+    /// The settings of a provider transport, read by the channel module's reader of its kind;
+    /// nil for `file`, `discard` and `inbox`. A kind no reader knows is an error at `transport`.
+    private func providerSettings(_ m: YAMLMapping, kind: TransportKind, section: String, id: String, owner: String) -> (any ProviderSettings)? {
+        // A kind of another section was reported by `transport(_:owner:section:default:)` already.
+        guard kind.readsSettings, kind.section == section else { return nil }
+        guard let settingsReader = channels.reader(of: kind) else {
+            reader.error("\(owner) uses transport \(kind.rawValue), which this program cannot configure (no settings reader for it)",
+                         at: m["transport"] ?? m.node)
+            return nil
+        }
+        return settingsReader.read(SettingsMapping(loader: self, mapping: m, id: id, owner: owner))
     }
 
     /// Reads `section.group.<id>` mappings, e.g. `mail.accounts.default`.
@@ -223,7 +242,7 @@ final class ConfigurationLoader {
         }
         var result: [String: T] = [:]
         for entry in groupMapping.entries {
-            guard let mapping = reader.mapping(entry.value, "\(what) '\(entry.key)'", allowed: Self.allowedKeys(what)) else {
+            guard let mapping = reader.mapping(entry.value, "\(what) '\(entry.key)'", allowed: allowedKeys(what)) else {
                 continue
             }
             if mapping["transport"] == nil {
@@ -281,58 +300,6 @@ final class ConfigurationLoader {
             }
             return rate
         }
-    }
-
-    /// The provider part of an SMS channel: credentials only from the environment.
-    func smsProvider(_ m: YAMLMapping, kind: TransportKind, id: String) -> SMSProviderSettings {
-        let owner = "sms channel '\(id)'"
-        var settings = SMSProviderSettings(endpoint: reader.string(m, "endpoint"))
-        switch kind {
-        case .aliyun:
-            settings.keyID = reader.string(m, "access_key_id", required: true)
-            settings.secret = secret(m, "access_key_secret", owner: owner)
-            if m["access_key_secret"] == nil { reader.missing("access_key_secret", in: m, hint: "add `access_key_secret: ${HERALD_ALIYUN_SECRET}`") }
-        case .tencent:
-            settings.keyID = reader.string(m, "secret_id", required: true)
-            settings.secret = secret(m, "secret_key", owner: owner)
-            if m["secret_key"] == nil { reader.missing("secret_key", in: m, hint: "add `secret_key: ${HERALD_TENCENT_SECRET_KEY}`") }
-            settings.sdkAppID = reader.string(m, "sdk_app_id", required: true)
-            settings.region = reader.string(m, "region") ?? "ap-guangzhou"
-        default:
-            settings.url = reader.string(m, "url", required: true)
-            settings.secret = secret(m, "secret", owner: owner)
-        }
-        if kind != .webhook, m["signature"] == nil {
-            reader.missing("signature", in: m, hint: "add `signature:` with the approved 签名")
-        }
-        return settings
-    }
-
-    /// The SMTP part of a mail account.
-    func smtp(_ m: YAMLMapping, id: String) -> SMTPSettings? {
-        guard let host = reader.string(m, "host", required: true) else { return nil }
-        let security = reader.choice(m, "security", default: SMTPSecurity.starttls)
-        if security == .none && !SMTPSettings.isLoopback(host), let node = m["security"] {
-            reader.error("security: none sends passwords and mail in clear text; it is allowed only for a loopback host, and mail account '\(id)' uses '\(host)'; use starttls or ssl", at: node)
-        }
-        var settings = SMTPSettings(host: host, port: integer(m, "port", range: 1...65535), security: security)
-        settings.username = reader.string(m, "username")
-        settings.password = secret(m, "password", owner: "mail account '\(id)'")
-        // Presence, not validity: a literal password is reported once, as literal, not also as missing.
-        if (settings.username == nil) != (m["password"] == nil) {
-            reader.error("mail account '\(id)' needs both 'username' and 'password' for AUTH, or neither", at: m.node)
-        }
-        if let value = duration(m, "timeout") { settings.timeout = value }
-        if let value = integer(m, "connections", range: 1...64) { settings.connections = value }
-        if let value = reader.bool(m, "resend_unconfirmed") { settings.resendUnconfirmed = value }
-        if let node = m["ca_file"], let path = reader.string(node, "'ca_file'") {
-            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : root?.appendingPathComponent(path)
-            if let url, !FileManager.default.fileExists(atPath: url.path) {
-                reader.error("ca_file '\(path)' of mail account '\(id)' does not exist", at: node)
-            }
-            settings.caFile = url?.path ?? path
-        }
-        return settings
     }
 
     /// `serve:`. Its secrets are needed only by `herald serve`, which refuses to start without

@@ -6,7 +6,7 @@ import Foundation
 /// written literally in templates, which would break every message.
 ///
 /// ```swift
-/// let workspace = try Workspace.open(at: root, rules: ChannelRules.all)
+/// let workspace = try Workspace.open(at: root, channels: .builtIn)
 /// workspace.contentRules        // used by the run's render stage and by serve's
 /// ```
 public protocol ContentRules: Sendable {

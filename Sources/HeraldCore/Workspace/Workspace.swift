@@ -10,21 +10,24 @@ public struct Workspace: Sendable {
     public var catalog: TemplateCatalog
     /// Warnings found while loading (errors make `open` throw).
     public var warnings: [Diagnostic]
-    /// The channels' content rules (HeraldChannels' `ChannelRules.all`), applied by the render
-    /// stage of every run and request over this workspace.
-    public var contentRules: [any ContentRules] = []
+    /// What the channel module brings (HeraldChannels' `ChannelSupport.builtIn`): its content
+    /// rules are applied by the render stage of every run and request over this workspace.
+    public var channels: ChannelSupport = .none
+
+    /// The channels' content rules.
+    public var contentRules: [any ContentRules] { channels.contentRules }
 
     /// Loads herald.yaml and every template; throws every problem found when any is an error.
     /// `secretsOptional` turns unset `${VAR}` secrets into warnings (for commands that send nothing).
-    /// `rules` are the channels' content rules: templates are checked against them, and so is
-    /// every message rendered over the workspace.
+    /// `channels` reads the provider transports' settings and holds the channels' content rules:
+    /// templates are checked against them, and so is every message rendered over the workspace.
     public static func open(at root: URL,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                            secretsOptional: Bool = false, rules: [any ContentRules] = []) throws -> Workspace {
-        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment, secretsOptional: secretsOptional, rules: rules)
+                            secretsOptional: Bool = false, channels: ChannelSupport = .none) throws -> Workspace {
+        let (loaded, diagnostics) = WorkspaceCheck.load(root: root, environment: environment, secretsOptional: secretsOptional, channels: channels)
         guard let (configuration, catalog) = loaded, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
         return Workspace(root: root, configuration: configuration, catalog: catalog,
-                         warnings: diagnostics.sortedByLocation(), contentRules: rules)
+                         warnings: diagnostics.sortedByLocation(), channels: channels)
     }
 
     /// A renderer that knows this workspace's SMS signatures.
@@ -37,24 +40,24 @@ public enum WorkspaceCheck {
     /// Every diagnostic for the workspace at `root`, sorted by location.
     /// Secrets are optional here (an unset `${VAR}` is a warning): `check` runs in pre-commit
     /// hooks and CI where they are not exported.
-    /// `rules` are the channels' content rules, asked about values written literally in templates.
+    /// `channels` reads provider settings and is asked about values written literally in templates.
     public static func run(root: URL,
                            environment: [String: String] = ProcessInfo.processInfo.environment,
-                           rules: [any ContentRules] = []) -> [Diagnostic] {
-        load(root: root, environment: environment, secretsOptional: true, rules: rules).1.sortedByLocation()
+                           channels: ChannelSupport = .none) -> [Diagnostic] {
+        load(root: root, environment: environment, secretsOptional: true, channels: channels).1.sortedByLocation()
     }
 
     static func load(root: URL, environment: [String: String],
-                     secretsOptional: Bool = false, rules: [any ContentRules] = []) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
+                     secretsOptional: Bool = false, channels: ChannelSupport = .none) -> ((Configuration, TemplateCatalog)?, [Diagnostic]) {
         let (configuration, configurationDiagnostics) = Configuration.load(from: root, environment: environment,
-                                                                           secretsOptional: secretsOptional)
+                                                                           secretsOptional: secretsOptional, channels: channels)
         let (catalog, templateDiagnostics) = TemplateCatalog.load(from: root)
         var diagnostics = configurationDiagnostics + templateDiagnostics
         if let configuration {
             diagnostics += crossReferences(catalog, configuration)
         }
         if let configuration { diagnostics += smsLengths(catalog, configuration) }
-        diagnostics += literalContent(catalog, rules)
+        diagnostics += literalContent(catalog, channels.contentRules)
         for code in catalog.codes {
             guard let template = catalog[code], template.status == .disabled else { continue }
             diagnostics.append(.warning("template '\(code)' is disabled; its rows will be recorded as skipped",

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import HeraldChannels
 import HeraldCore
 import HeraldTestSupport
 
 @Suite(.timeLimit(.minutes(1))) struct MailConfigurationTests {
     func load(_ yaml: String, environment: [String: String] = [:], secretsOptional: Bool = false) throws -> (Configuration?, [Diagnostic]) {
         let workspace = try TemporaryWorkspace(files: ["herald.yaml": yaml, "certs/ca.pem": "x"])
-        return Configuration.load(from: workspace.url, environment: environment, secretsOptional: secretsOptional)
+        return Configuration.load(from: workspace.url, environment: environment, secretsOptional: secretsOptional, channels: .builtIn)
     }
 
     static let account = """
