@@ -22,8 +22,16 @@ enum HTTPOutcome {
         return nil
     }
 
-    static func json(_ response: HTTPResponse) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
+    /// The provider's answer decoded as `T`, or nil when the body is not that JSON.
+    static func decoded<T: Decodable>(_ type: T.Type, from response: HTTPResponse) -> T? {
+        try? JSONDecoder().decode(type, from: response.body)
+    }
+
+    /// `value` as JSON with sorted keys (the bytes a request body is signed over).
+    static func encoded(_ value: some Encodable) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
 }
 
@@ -44,8 +52,7 @@ struct AliyunSMSProvider: SMSProvider {
 
     func send(_ sms: RenderedSMS, to mobile: String, messageID: String, client: HTTPClient) -> DeliveryOutcome {
         let parameters = Dictionary(sms.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
-        let templateParam = String(decoding: (try? JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])) ?? Data("{}".utf8),
-                                   as: UTF8.self)
+        let templateParam = String(decoding: HTTPOutcome.encoded(parameters), as: UTF8.self)
         let query = ["PhoneNumbers": Self.aliyunNumber(mobile), "SignName": signature, "TemplateCode": sms.apiTemplateID,
                      "TemplateParam": templateParam, "OutId": messageID]
         let host = endpoint.host ?? "dysmsapi.aliyuncs.com"
@@ -58,12 +65,23 @@ struct AliyunSMSProvider: SMSProvider {
         if !base.hasSuffix("/") { base += "/" }
         let response = client.post(base + "?" + signed.queryString, headers: signed.headers, body: Data())
         if let failure = HTTPOutcome.failure(response) { return failure }
-        guard let json = HTTPOutcome.json(response), let code = json["Code"] as? String else {
+        guard let answer = HTTPOutcome.decoded(Answer.self, from: response), let code = answer.code else {
             return .transient(code: "http_\(response.status)", "Aliyun answered without a Code: \(String(decoding: response.body.prefix(200), as: UTF8.self))")
         }
-        let message = json["Message"] as? String ?? code
-        if code == "OK" { return .sent(providerID: json["BizId"] as? String) }
+        let message = answer.message ?? code
+        if code == "OK" { return .sent(providerID: answer.bizID) }
         return Self.transientCodes.contains(code) ? .transient(code: FailureCode(code), message) : .permanent(code: FailureCode(code), message)
+    }
+
+    /// SendSms's answer: `{"Code": "OK", "Message": "OK", "BizId": "…", "RequestId": "…"}`.
+    struct Answer: Decodable {
+        var code: String?
+        var message: String?
+        var bizID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case code = "Code", message = "Message", bizID = "BizId"
+        }
     }
 
     /// Aliyun takes mainland numbers without `+86`, others with their country code and no `+`.
@@ -91,11 +109,9 @@ struct TencentSMSProvider: SMSProvider {
     }
 
     func send(_ sms: RenderedSMS, to mobile: String, messageID: String, client: HTTPClient) -> DeliveryOutcome {
-        let request: [String: Any] = [
-            "PhoneNumberSet": [mobile], "SmsSdkAppId": sdkAppID, "SignName": signature, "TemplateId": sms.apiTemplateID,
-            "TemplateParamSet": sms.parameters.map(\.value), "SessionContext": messageID,
-        ]
-        let body = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
+        let body = HTTPOutcome.encoded(Request(PhoneNumberSet: [mobile], SmsSdkAppId: sdkAppID, SignName: signature,
+                                               TemplateId: sms.apiTemplateID, TemplateParamSet: sms.parameters.map(\.value),
+                                               SessionContext: messageID))
         let host = endpoint.host ?? "sms.tencentcloudapi.com"
         let timestamp = Int(clock().timeIntervalSince1970)
         let signed = TencentSignatureV3.sign(service: "sms", host: host, body: body, timestamp: timestamp,
@@ -104,19 +120,50 @@ struct TencentSMSProvider: SMSProvider {
                        "X-TC-Action": "SendSms", "X-TC-Version": "2021-01-11", "X-TC-Timestamp": String(timestamp), "X-TC-Region": region]
         let response = client.post(endpoint.absoluteString, headers: headers, body: body)
         if let failure = HTTPOutcome.failure(response) { return failure }
-        guard let json = HTTPOutcome.json(response)?["Response"] as? [String: Any] else {
+        guard let answer = HTTPOutcome.decoded(Answer.self, from: response)?.Response else {
             return .transient(code: "http_\(response.status)", "Tencent answered without a Response")
         }
-        if let error = json["Error"] as? [String: Any], let code = error["Code"] as? String {
-            let message = error["Message"] as? String ?? code
+        if let error = answer.Error, let code = error.Code {
+            let message = error.Message ?? code
             return Self.isTransient(code) ? .transient(code: FailureCode(code), message) : .permanent(code: FailureCode(code), message)
         }
-        guard let status = (json["SendStatusSet"] as? [[String: Any]])?.first, let code = status["Code"] as? String else {
+        guard let status = answer.SendStatusSet?.first, let code = status.Code else {
             return .transient(code: "tencent_no_status", "Tencent answered without SendStatusSet")
         }
-        let message = status["Message"] as? String ?? code
-        if code == "Ok" { return .sent(providerID: status["SerialNo"] as? String) }
+        let message = status.Message ?? code
+        if code == "Ok" { return .sent(providerID: status.SerialNo) }
         return Self.isTransient(code) ? .transient(code: FailureCode(code), message) : .permanent(code: FailureCode(code), message)
+    }
+
+    // Field names as Tencent Cloud writes them (API 3.0 is PascalCase).
+
+    /// SendSms's request body.
+    struct Request: Encodable {
+        var PhoneNumberSet: [String]
+        var SmsSdkAppId: String
+        var SignName: String
+        var TemplateId: String
+        var TemplateParamSet: [String]
+        var SessionContext: String
+    }
+
+    /// SendSms's answer: `{"Response": {"SendStatusSet": [{"Code": "Ok", …}]}}` or `{"Response": {"Error": {…}}}`.
+    struct Answer: Decodable {
+        struct Body: Decodable {
+            var Error: Failure?
+            var SendStatusSet: [Status]?
+        }
+        struct Failure: Decodable {
+            var Code: String?
+            var Message: String?
+        }
+        struct Status: Decodable {
+            var Code: String?
+            var Message: String?
+            var SerialNo: String?
+        }
+
+        var Response: Body?
     }
 }
 
@@ -132,12 +179,9 @@ struct WebhookSMSProvider: SMSProvider {
     let clock: @Sendable () -> Date
 
     func send(_ sms: RenderedSMS, to mobile: String, messageID: String, client: HTTPClient) -> DeliveryOutcome {
-        let payload: [String: Any] = [
-            "message_id": messageID, "to": mobile, "text": sms.signedText, "signature": signature ?? "",
-            "template_id": sms.apiTemplateID, "params": Dictionary(sms.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
-            "parts": sms.length.segments,
-        ]
-        let body = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data()
+        let body = HTTPOutcome.encoded(Payload(
+            message_id: messageID, to: mobile, text: sms.signedText, signature: signature ?? "", template_id: sms.apiTemplateID,
+            params: Dictionary(sms.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), parts: sms.length.segments))
         let timestamp = String(Int(clock().timeIntervalSince1970))
         let signature = Digests.hmacSHA256(key: Data(secret.utf8), message: Data((timestamp + ".").utf8) + body)
         let headers = ["Content-Type": "application/json; charset=utf-8", "X-Herald-Timestamp": timestamp,
@@ -145,10 +189,26 @@ struct WebhookSMSProvider: SMSProvider {
         let response = client.post(url, headers: headers, body: body)
         if let failure = HTTPOutcome.failure(response) { return failure }
         if (200..<300).contains(response.status) {
-            return .sent(providerID: HTTPOutcome.json(response)?["id"] as? String)
+            return .sent(providerID: HTTPOutcome.decoded(Answer.self, from: response)?.id)
         }
         let text = String(decoding: response.body.prefix(300), as: UTF8.self)
         return .permanent(code: "http_\(response.status)", text)
+    }
+
+    /// The body posted to the gateway (the documented webhook contract's field names).
+    struct Payload: Encodable {
+        var message_id: String
+        var to: String
+        var text: String
+        var signature: String
+        var template_id: String
+        var params: [String: String]
+        var parts: Int
+    }
+
+    /// The gateway's answer; `id` is kept as the provider id.
+    struct Answer: Decodable {
+        var id: String?
     }
 }
 

@@ -36,8 +36,7 @@ public final class WeChatTransport: Transport, Sendable {
     }
 
     public func send(_ envelope: Envelope) async -> DeliveryOutcome {
-        guard let (path, payload) = Self.body(envelope),
-              let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+        guard let (path, body) = Self.body(envelope) else {
             return .permanent(code: "wrong_channel", "the wechat transport sends wechat_mp and wechat_mini messages")
         }
         var forced = false
@@ -74,44 +73,105 @@ public final class WeChatTransport: Transport, Sendable {
 
     static func outcome(of response: HTTPResponse) -> Answer {
         if let failure = HTTPOutcome.failure(response) { return .done(failure) }
-        guard let json = HTTPOutcome.json(response), let errcode = (json["errcode"] as? NSNumber)?.intValue else {
+        guard let reply = HTTPOutcome.decoded(Reply.self, from: response), let errcode = reply.errcode else {
             return .done(.transient(code: "http_\(response.status)", "WeChat answered without errcode"))
         }
-        let errmsg = json["errmsg"] as? String ?? ""
-        if errcode == 0 { return .done(.sent(providerID: (json["msgid"] as? NSNumber)?.stringValue ?? (json["msgid"] as? String))) }
+        let errmsg = reply.errmsg ?? ""
+        if errcode == 0 { return .done(.sent(providerID: reply.msgid)) }
         let code = String(errcode)
         let outcome: DeliveryOutcome = transientErrors.contains(errcode) ? .transient(code: FailureCode(code), errmsg) : .permanent(code: FailureCode(code), errmsg)
         return tokenErrors.contains(errcode) ? .tokenRejected(outcome) : .done(outcome)
     }
 
-    /// The JSON body WeChat documents for the message.
-    static func body(_ envelope: Envelope) -> (path: String, body: [String: Any])? {
+    /// The JSON body WeChat documents for the message, and the path it is posted to.
+    static func body(_ envelope: Envelope) -> (path: String, body: Data)? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         switch envelope.message.content {
         case let .wechatMP(message):
-            var body: [String: Any] = [
-                "touser": envelope.address, "template_id": message.templateID,
-                "data": Dictionary(message.data.map { item -> (String, Any) in
-                    var field: [String: String] = ["value": item.value]
-                    if let color = item.color { field["color"] = color }
-                    return (item.key, field)
-                }, uniquingKeysWith: { first, _ in first }),
-            ]
-            if let url = message.url, !url.isEmpty { body["url"] = url }
-            if let appID = message.miniprogramAppID {
-                body["miniprogram"] = ["appid": appID, "pagepath": message.miniprogramPage ?? ""]
-            }
-            body["client_msg_id"] = envelope.id.value
-            return ("/cgi-bin/message/template/send", body)
+            let body = TemplateMessage(
+                touser: envelope.address, template_id: message.templateID,
+                data: Dictionary(message.data.map { ($0.key, Value(value: $0.value, color: $0.color)) }, uniquingKeysWith: { first, _ in first }),
+                url: message.url.flatMap { $0.isEmpty ? nil : $0 },
+                miniprogram: message.miniprogramAppID.map { MiniProgram(appid: $0, pagepath: message.miniprogramPage ?? "") },
+                client_msg_id: envelope.id.value)
+            return (try? encoder.encode(body)).map { ("/cgi-bin/message/template/send", $0) }
         case let .wechatMini(message):
-            var body: [String: Any] = [
-                "touser": envelope.address, "template_id": message.templateID,
-                "data": Dictionary(message.data.map { ($0.key, ["value": $0.value]) }, uniquingKeysWith: { first, _ in first }),
-                "miniprogram_state": message.miniprogramState ?? "formal", "lang": message.lang ?? "zh_CN",
-            ]
-            if let page = message.page, !page.isEmpty { body["page"] = page }
-            return ("/cgi-bin/message/subscribe/send", body)
+            let body = SubscribeMessage(
+                touser: envelope.address, template_id: message.templateID,
+                data: Dictionary(message.data.map { ($0.key, Value(value: $0.value)) }, uniquingKeysWith: { first, _ in first }),
+                miniprogram_state: message.miniprogramState ?? "formal", lang: message.lang ?? "zh_CN",
+                page: message.page.flatMap { $0.isEmpty ? nil : $0 })
+            return (try? encoder.encode(body)).map { ("/cgi-bin/message/subscribe/send", $0) }
         default:
             return nil
+        }
+    }
+
+    // Field names as WeChat documents them.
+
+    /// One data value (`color` only for template messages).
+    struct Value: Encodable {
+        var value: String
+        var color: String?
+    }
+
+    /// A template message's mini program link.
+    struct MiniProgram: Encodable {
+        var appid: String
+        var pagepath: String
+    }
+
+    /// `message/template/send`'s body.
+    struct TemplateMessage: Encodable {
+        var touser: String
+        var template_id: String
+        var data: [String: Value]
+        var url: String?
+        var miniprogram: MiniProgram?
+        var client_msg_id: String
+    }
+
+    /// `message/subscribe/send`'s body.
+    struct SubscribeMessage: Encodable {
+        var touser: String
+        var template_id: String
+        var data: [String: Value]
+        var miniprogram_state: String
+        var lang: String
+        var page: String?
+    }
+
+    /// `stable_token`'s body.
+    struct TokenRequest: Encodable {
+        var grant_type = "client_credential"
+        var appid: String
+        var secret: String
+        var force_refresh: Bool
+    }
+
+    /// What WeChat answers: `errcode`/`errmsg`, a message's `msgid` (a number, or a string), or
+    /// a token's `access_token`/`expires_in`.
+    struct Reply: Decodable {
+        var errcode: Int?
+        var errmsg: String?
+        var msgid: String?
+        var accessToken: String?
+        var expiresIn: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case errcode, errmsg, msgid
+            case accessToken = "access_token", expiresIn = "expires_in"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            errcode = try? container.decodeIfPresent(Int.self, forKey: .errcode)
+            errmsg = try? container.decodeIfPresent(String.self, forKey: .errmsg)
+            msgid = (try? container.decodeIfPresent(Int64.self, forKey: .msgid)).flatMap { $0.map(String.init) }
+                ?? (try? container.decodeIfPresent(String.self, forKey: .msgid)) ?? nil
+            accessToken = try? container.decodeIfPresent(String.self, forKey: .accessToken)
+            expiresIn = try? container.decodeIfPresent(Double.self, forKey: .expiresIn)
         }
     }
 
@@ -124,9 +184,7 @@ public final class WeChatTransport: Transport, Sendable {
             if !force, let cached = try? await tokens.token(app: appID), cached.expiresAt.timeIntervalSince(now) > Self.refreshAhead {
                 return .success(cached.token)
             }
-            let request: [String: Any] = ["grant_type": "client_credential", "appid": appID, "secret": app.settings.appSecret?.value ?? "",
-                                          "force_refresh": force]
-            let body = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
+            let body = HTTPOutcome.encoded(TokenRequest(appid: appID, secret: app.settings.appSecret?.value ?? "", force_refresh: force))
             let url = "\(base)/cgi-bin/stable_token"
             guard let fetched = await clients.run({ client in Self.token(from: client.post(url, headers: ["Content-Type": "application/json"], body: body)) }) else {
                 return .failure(FailedFetch(outcome: .transient(code: "curl_init", "libcurl could not create a handle")))
@@ -140,10 +198,10 @@ public final class WeChatTransport: Transport, Sendable {
     /// The token and its lifetime in seconds from `stable_token`'s answer.
     static func token(from response: HTTPResponse) -> Result<(token: String, expires: Double), FailedFetch> {
         if let failure = HTTPOutcome.failure(response) { return .failure(FailedFetch(outcome: failure)) }
-        let json = HTTPOutcome.json(response) ?? [:]
-        guard let token = json["access_token"] as? String, let expires = (json["expires_in"] as? NSNumber)?.doubleValue else {
-            let errcode = (json["errcode"] as? NSNumber)?.intValue ?? -1
-            let message = "access token: \(json["errmsg"] as? String ?? "no access_token in the answer")"
+        let reply = HTTPOutcome.decoded(Reply.self, from: response)
+        guard let token = reply?.accessToken, let expires = reply?.expiresIn else {
+            let errcode = reply?.errcode ?? -1
+            let message = "access token: \(reply?.errmsg ?? "no access_token in the answer")"
             return .failure(FailedFetch(outcome: transientErrors.contains(errcode) ? .transient(code: FailureCode(String(errcode)), message)
                                                                                  : .permanent(code: FailureCode(String(errcode)), message)))
         }
