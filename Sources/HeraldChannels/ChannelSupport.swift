@@ -6,6 +6,7 @@ extension ChannelSupport {
     /// workspace with it (`Workspace.open(at:channels:)`, `WorkspaceCheck.run(root:channels:)`).
     public static let builtIn = ChannelSupport(
         settings: [SMTPSettingsReader(), SMSProviderSettingsReader(.aliyun), SMSProviderSettingsReader(.tencent),
-                   SMSProviderSettingsReader(.webhook), WeChatAppSettingsReader()],
-        contentRules: [SubscribeValueRules()])
+                   SMSProviderSettingsReader(.webhook), WeChatAppSettingsReader(), WeComSettingsReader(.wecom),
+                   WeComSettingsReader(.wecomRobot)],
+        contentRules: [SubscribeValueRules(), WeComContentRules()])
 }

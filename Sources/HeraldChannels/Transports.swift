@@ -3,7 +3,8 @@ import HeraldCore
 
 /// Builds the transport of every account, channel and app from herald.yaml: `file`, `discard`,
 /// `smtp` for mail accounts, the SMS router over Aliyun, Tencent Cloud and webhook gateways, the
-/// WeChat transport for apps, and the 站内信 inbox for the site channel.
+/// WeChat transport for apps, the 企业微信 transport for WeCom apps and robots, and the 站内信
+/// inbox for the site channel.
 public enum Transports {
     /// The transports `configuration` names, for the workspace at `root`.
     /// Also removes the file transport's leftover temporaries, so call it under the run lock.
@@ -16,7 +17,7 @@ public enum Transports {
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> (any Transport)? {
             switch kind {
-            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat: file
+            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat, .wecom, .wecomRobot: file
             case .discard: discard
             case .inbox: inbox
             }
@@ -42,6 +43,14 @@ public enum Transports {
                         channel: channel, account: id)
             } else if let transport = pick(app.transport) {
                 set.set(transport, channel: channel, account: id)
+            }
+        }
+        for (id, app) in configuration.wecomApps {
+            if app.transport == .wecom || app.transport == .wecomRobot {
+                set.set(WeComTransport(app: app, tokens: tokens ?? MemoryAccessTokenStore(), concurrency: configuration.concurrency),
+                        channel: .wecom, account: id)
+            } else if let transport = pick(app.transport) {
+                set.set(transport, channel: .wecom, account: id)
             }
         }
         return set

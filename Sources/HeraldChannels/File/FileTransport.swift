@@ -76,6 +76,8 @@ public struct FileTransport: Transport {
             return (try json(envelope, site), "json")
         case let .wechatMP(wechat), let .wechatMini(wechat):
             return (try json(envelope, wechat), "json")
+        case let .wecom(wecom):
+            return (try json(envelope, wecom), "json")
         }
     }
 

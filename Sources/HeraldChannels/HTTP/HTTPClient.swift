@@ -45,6 +45,16 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// POSTs `body` to `url` with `headers`; blocks until the response or a failure.
     public func post(_ url: String, headers: [String: String], body: Data) -> HTTPResponse {
+        perform(url, headers: headers, body: body)
+    }
+
+    /// GETs `url` with `headers`; blocks until the response or a failure.
+    public func get(_ url: String, headers: [String: String] = [:]) -> HTTPResponse {
+        perform(url, headers: headers, body: nil)
+    }
+
+    /// One request: a POST of `body`, or a GET when it is nil.
+    private func perform(_ url: String, headers: [String: String], body: Data?) -> HTTPResponse {
         lock.withLock {
             let sink = ResponseBody()
             var list: UnsafeMutablePointer<curl_slist>?
@@ -53,8 +63,16 @@ public final class HTTPClient: @unchecked Sendable {
             defer { curl_slist_free_all(list) }
             errorBuffer[0] = 0
             ccurl_setopt_string(handle, CURLOPT_URL, url)
-            ccurl_setopt_long(handle, CURLOPT_POST, 1)
             ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+            guard let body else {
+                ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1)
+                let code = withExtendedLifetime(sink) {
+                    ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+                    return curl_easy_perform(handle)
+                }
+                return response(code, sink)
+            }
+            ccurl_setopt_long(handle, CURLOPT_POST, 1)
             let code = body.withUnsafeBytes { raw -> CURLcode in
                 ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, raw.count)
                 ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(errorBuffer)))
@@ -63,12 +81,16 @@ public final class HTTPClient: @unchecked Sendable {
                     return curl_easy_perform(handle)
                 }
             }
-            var status = 0
-            ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-            let detail = String(cString: errorBuffer)
-            return HTTPResponse(status: status, body: sink.data, curlCode: Int(code.rawValue),
-                                error: code == CURLE_OK ? "" : (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail))
+            return response(code, sink)
         }
+    }
+
+    private func response(_ code: CURLcode, _ sink: ResponseBody) -> HTTPResponse {
+        var status = 0
+        ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        let detail = String(cString: errorBuffer)
+        return HTTPResponse(status: status, body: sink.data, curlCode: Int(code.rawValue),
+                            error: code == CURLE_OK ? "" : (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail))
     }
 }
 

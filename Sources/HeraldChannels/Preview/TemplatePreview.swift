@@ -51,7 +51,7 @@ public struct TemplatePreview: Sendable {
     private static func fileExtension(_ channel: Channel) -> String {
         switch channel {
         case .mail: "eml"
-        case .sms: "txt"
+        case .sms, .wecom: "txt"
         default: "json"
         }
     }
@@ -83,6 +83,18 @@ public struct TemplatePreview: Sendable {
             return try Self.json(site)
         case let .wechatMP(wechat), let .wechatMini(wechat):
             return try Self.json(wechat)
+        case let .wecom(wecom):
+            // As the platform shows it: the text, or the card's title, description and link.
+            let kind = wecom.robot.map { "robot \($0)" } ?? "app \(wecom.app ?? "") to \(wecom.to.rawValue)"
+            var lines = ["\(wecom.type.rawValue) · \(kind)", ""]
+            if let content = wecom.content { lines.append(content) }
+            if let title = wecom.title { lines.append(title) }
+            if let description = wecom.description { lines.append(description) }
+            if let url = wecom.url { lines.append("[\(wecom.button ?? (wecom.type == .textcard ? "详情" : "阅读全文"))] \(url)") }
+            let bytes = (wecom.content ?? wecom.description ?? "").utf8.count
+            lines.append("")
+            lines.append("\(bytes) bytes")
+            return lines.joined(separator: "\n") + "\n"
         }
     }
 

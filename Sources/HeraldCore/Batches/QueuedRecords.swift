@@ -13,8 +13,8 @@ import Foundation
 /// counts their stored properties and fails until it is); the first byte is the version, so a
 /// queue written by an older Herald stays readable.
 public enum QueuedRecords {
-    /// The format written.
-    static let version: UInt8 = 1
+    /// The format written: 2 adds `wecom_user` after `send_at`; 1 (without it) is still read.
+    static let version: UInt8 = 2
 
     /// `records` in the compact form.
     public static func encode(_ records: [BatchRecord]) -> [UInt8] {
@@ -41,7 +41,9 @@ public enum QueuedRecords {
     public static func decode<Bytes: Collection>(_ bytes: Bytes) throws -> [BatchRecord] where Bytes.Element == UInt8 {
         try Array(bytes).withUnsafeBufferPointer { buffer in
             var reader = Reader(buffer: buffer)
-            guard try reader.byte() == version else { throw QueuedRecordsError("unknown queue record version \(buffer.first ?? 0)") }
+            let written = try reader.byte()
+            guard written == 1 || written == version else { throw QueuedRecordsError("unknown queue record version \(written)") }
+            reader.version = written
             let count = try reader.int()
             var records: [BatchRecord] = []
             records.reserveCapacity(min(count, 1 << 16))
@@ -119,12 +121,15 @@ public enum QueuedRecords {
             strings(row.mail.attachments)
             optionalString(row.mail.unsubscribeURL)
             optionalString(row.sendAt)
+            optionalString(row.recipient.wecomUser)
         }
     }
 
     private struct Reader {
         let buffer: UnsafeBufferPointer<UInt8>
         var offset = 0
+        /// The version the bytes were written in.
+        var version = QueuedRecords.version
 
         init(buffer: UnsafeBufferPointer<UInt8>) {
             self.buffer = buffer
@@ -187,6 +192,7 @@ public enum QueuedRecords {
             }
             row.mail = MailExtras(cc: try strings(), bcc: try strings(), attachments: try strings(), unsubscribeURL: try optionalString())
             row.sendAt = try optionalString()
+            if version >= 2 { row.recipient.wecomUser = try optionalString() }
             return row
         }
     }

@@ -14,6 +14,8 @@ public struct Recipient: Sendable, Hashable, Codable {
     public var openID: String?
     /// WeChat mini-program openid.
     public var miniOpenID: String?
+    /// 企业微信 userid (or a party or tag id, as the template's `to:` says) (column `wecom_user`).
+    public var wecomUser: String?
     /// Locale tag (`zh-CN`, `en`).
     public var locale: String?
     /// The recipient's IANA time zone (`America/New_York`): quiet hours and a `send_at` without an
@@ -35,6 +37,12 @@ public struct Recipient: Sendable, Hashable, Codable {
         self.locale = locale
     }
 
+    /// A recipient with a 企业微信 userid (and any other field).
+    public init(wecomUser: String, userID: String? = nil, tenantID: String? = nil, locale: String? = nil) {
+        self.init(userID: userID, tenantID: tenantID, locale: locale)
+        self.wecomUser = wecomUser
+    }
+
     /// The field holding the address of `channel`: user id, email, mobile or an openid.
     static func field(for channel: Channel) -> WritableKeyPath<Recipient, String?> {
         switch channel {
@@ -43,6 +51,7 @@ public struct Recipient: Sendable, Hashable, Codable {
         case .sms: \.mobile
         case .wechatMP: \.openID
         case .wechatMini: \.miniOpenID
+        case .wecom: \.wecomUser
         }
     }
 
@@ -55,6 +64,7 @@ public struct Recipient: Sendable, Hashable, Codable {
         case .sms: mobile
         case .wechatMP: openID
         case .wechatMini: miniOpenID
+        case .wecom: wecomUser
         }
         guard let value = field, !value.isEmpty else { return nil }
         return value
@@ -159,7 +169,7 @@ extension RecipientRow {
         }
         let r = recipient
         return bad(template) || bad(sendAt) || bad(r.userID) || bad(r.userType) || bad(r.tenantID) || bad(r.email) || bad(r.mobile)
-            || bad(r.openID) || bad(r.miniOpenID) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
+            || bad(r.openID) || bad(r.miniOpenID) || bad(r.wecomUser) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
             || mail.cc.contains(where: bad) || mail.bcc.contains(where: bad) || mail.attachments.contains(where: bad)
             || (channels ?? []).contains(where: bad) || parameters.contains { bad($0.key) || bad($0.value) }
     }

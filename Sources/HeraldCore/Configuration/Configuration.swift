@@ -19,6 +19,10 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case webhook
     /// The WeChat HTTP API (wechat apps only).
     case wechat
+    /// 企业微信 app messages, `message/send` (wecom apps only).
+    case wecom
+    /// A 企业微信 group robot, `webhook/send?key=` (wecom apps only).
+    case wecomRobot = "wecom_robot"
 
     /// The SMS provider kinds.
     public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
@@ -35,6 +39,7 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
         case .inbox: "the site channel"
         case .aliyun, .tencent, .webhook: "sms channels"
         case .wechat: "wechat apps"
+        case .wecom, .wecomRobot: "wecom apps"
         }
     }
 }
@@ -138,6 +143,39 @@ public struct WeChatApp: Sendable {
     }
 }
 
+/// A 企业微信 app or group robot, `wecom.apps.<id>` in herald.yaml.
+public struct WeComApp: Sendable {
+    /// An app sends to members, parties and tags; a robot posts to its group.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case app
+        case robot
+    }
+
+    /// The id templates name in `app:` or `robot:`.
+    public var id: String
+    /// How messages leave.
+    public var transport: TransportKind
+    /// App or robot (`kind:`, else from the transport: `wecom_robot` is a robot).
+    public var kind: Kind
+    /// Messages per period through this app; robots default to WeCom's 20/min.
+    public var rate: RateLimit?
+    /// The corp id, agent id and secret, or the robot's key (HeraldChannels' `WeComSettings`).
+    public var provider: (any ProviderSettings)?
+
+    /// What WeCom lets one app send one member (30 a minute, 1,000 an hour); the excess is
+    /// dropped without an error, so these are the channel's built-in caps (`caps.wecom` overrides).
+    public static let memberLimits = [RateLimit(count: 30, period: .seconds(60)), RateLimit(count: 1000, period: .seconds(3600))]
+    /// What one group robot may post: 20 a minute (the account's rate unless `rate:` says otherwise).
+    public static let robotLimit = RateLimit(count: 20, period: .seconds(60))
+
+    /// Creates an app.
+    public init(id: String, transport: TransportKind = .file, kind: Kind = .app) {
+        self.id = id
+        self.transport = transport
+        self.kind = kind
+    }
+}
+
 /// The site (站内信) store settings, `site` in herald.yaml.
 public struct SiteSettings: Sendable, Hashable {
     /// How site messages are stored.
@@ -230,6 +268,8 @@ public struct Configuration: Sendable {
     public var smsChannels: [String: SMSChannel]
     /// WeChat apps by id.
     public var wechatApps: [String: WeChatApp]
+    /// 企业微信 apps and robots by id (`wecom.apps`).
+    public var wecomApps: [String: WeComApp] = [:]
     /// How long a batch file must sit unchanged before it is taken (`inbox.settle`, default 2 s).
     public var settle: Duration = .seconds(2)
     /// Messages in flight at once per transport (`pipeline.concurrency`, default 8).
@@ -246,6 +286,8 @@ public struct Configuration: Sendable {
     public var caps: [Channel: [TemplateCategory?: [RateLimit]]] = [
         .sms: [nil: [RateLimit(count: 1, period: .seconds(60)), RateLimit(count: 5, period: .seconds(3600)),
                      RateLimit(count: 10, period: .seconds(86_400))]],
+        // WeCom drops what a member gets beyond 30 a minute and 1,000 an hour from one app, silently.
+        .wecom: [nil: WeComApp.memberLimits],
     ]
     /// A verification message is deferred by a cap only this long at most; beyond that it would
     /// arrive too late and is suppressed (`caps.verification_max_wait`, default 1m).
@@ -284,6 +326,7 @@ public struct Configuration: Sendable {
         case .mail: mailAccounts[account]?.rate
         case .sms: smsChannels[account]?.rate
         case .wechatMP, .wechatMini: wechatApps[account]?.rate
+        case .wecom: wecomApps[account].flatMap { $0.rate ?? ($0.kind == .robot ? WeComApp.robotLimit : nil) }
         case .site: nil
         }
     }

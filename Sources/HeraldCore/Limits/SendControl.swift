@@ -102,7 +102,11 @@ public final class SendControl: Sendable {
     /// Counts outcomes in order; returns the pause reason when the transport just hit the limit.
     func observe(_ key: TransportKey, _ outcomes: [DeliveryOutcome], transport: String) -> String? {
         state.withLock { state in
-            guard burstLimit > 0 else { return nil }
+            if let refused = outcomes.first(where: \.stopsAccount), state.paused[key] == nil {
+                state.paused[key] = "\(transport) '\(key)' refused the account (\(refused.code ?? "") \(refused.message ?? "")); "
+                    + "fix its settings in herald.yaml; its remaining messages were spooled"
+            }
+            guard burstLimit > 0 else { return state.paused[key] }
             for outcome in outcomes {
                 if outcome.kind == .sent {
                     state.failuresInARow[key] = 0

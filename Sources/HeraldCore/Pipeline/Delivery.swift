@@ -169,6 +169,9 @@ public struct Delivery: Sendable, Hashable {
     public var attempt: Int = 1
     /// Set when the rate-limit stage (or a paused transport) holds the message back until then.
     public var deferUntil: Date?
+    /// How long the provider asked to wait before the next try (its rate-limit window); the
+    /// spool retries no sooner, even when the backoff is shorter.
+    public var retryAfter: Duration?
     /// When the row asked to be sent (`send_at`), set by the validate stage; a time still ahead
     /// at the rate-limit stage makes the message `scheduled`.
     public var sendAt: Date?

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Hides most of an address in logs: `l***@example.com`, `+86138****8000`, `oAbC***xYz9`.
+/// Hides most of an address in logs: `l***@example.com`, `+86138****8000`, `oAbC***xYz9`, `z***n`.
 public enum RecipientMasking: String, Sendable, Hashable, CaseIterable {
     case masked
     case full
@@ -35,6 +35,11 @@ public enum RecipientMasking: String, Sendable, Hashable, CaseIterable {
         case .wechatMP, .wechatMini:
             guard address.count > 8 else { return "***" }
             return String(address.prefix(4)) + "***" + String(address.suffix(4))
+        case .wecom:
+            // A robot's address names its group, not a person; a member id names a person.
+            if address.hasPrefix("robot:") { return address }
+            guard address.count > 2 else { return "***" }
+            return String(address.prefix(1)) + "***" + String(address.suffix(1))
         }
     }
 }

@@ -147,6 +147,54 @@ public struct RenderedWeChat: Sendable, Hashable, Codable {
     }
 }
 
+/// A rendered 企业微信 message: an app message or a group robot's.
+public struct RenderedWeCom: Sendable, Hashable, Codable {
+    /// The app (`app:`), for app messages.
+    public var app: String?
+    /// The robot (`robot:`), for robot messages.
+    public var robot: String?
+    /// text, markdown, textcard or news.
+    public var type: WeComVariant.MessageType
+    /// Who the address names (app messages).
+    public var to: WeComVariant.Target
+    /// text and markdown.
+    public var content: String?
+    /// textcard and news.
+    public var title: String?
+    /// textcard and news.
+    public var description: String?
+    /// textcard and news.
+    public var url: String?
+    /// textcard's button.
+    public var button: String?
+    /// news's picture.
+    public var picture: String?
+
+    /// The account: the app or the robot.
+    public var account: String { app ?? robot ?? "" }
+
+    /// Creates a value from its parts.
+    public init(app: String? = nil, robot: String? = nil, type: WeComVariant.MessageType, to: WeComVariant.Target = .user,
+                content: String? = nil, title: String? = nil, description: String? = nil, url: String? = nil,
+                button: String? = nil, picture: String? = nil) {
+        self.app = app
+        self.robot = robot
+        self.type = type
+        self.to = to
+        self.content = content
+        self.title = title
+        self.description = description
+        self.url = url
+        self.button = button
+        self.picture = picture
+    }
+
+    /// The text a person reads, for previews and the file transport.
+    public var readable: String {
+        [title, description, content, url].compactMap { $0 }.joined(separator: "\n")
+    }
+}
+
 /// The channel-specific part of a rendered message.
 public enum RenderedContent: Sendable, Hashable {
     case site(RenderedSite)
@@ -154,6 +202,7 @@ public enum RenderedContent: Sendable, Hashable {
     case sms(RenderedSMS)
     case wechatMP(RenderedWeChat)
     case wechatMini(RenderedWeChat)
+    case wecom(RenderedWeCom)
 
     /// The channel this content goes out on.
     public var channel: Channel {
@@ -163,6 +212,7 @@ public enum RenderedContent: Sendable, Hashable {
         case .sms: .sms
         case .wechatMP: .wechatMP
         case .wechatMini: .wechatMini
+        case .wecom: .wecom
         }
     }
 }

@@ -131,6 +131,18 @@ public struct TemplateRenderer: Sendable {
             return variants.wechatMP.map { .wechatMP(wechat($0, values: values)) }
         case .wechatMini:
             return variants.wechatMini.map { .wechatMini(wechat($0, values: values)) }
+        case .wecom:
+            return variants.wecom.map { wecom in
+                // Values in markdown cannot add markup; URLs and plain text take them as given.
+                let body: Escaping = wecom.type == .markdown ? .markdown : .plain
+                return .wecom(RenderedWeCom(app: wecom.app, robot: wecom.robot, type: wecom.type, to: wecom.to,
+                                            content: wecom.content?.render(values, escaping: body),
+                                            title: wecom.title?.render(values, escaping: .header),
+                                            description: wecom.description?.render(values, escaping: .plain),
+                                            url: wecom.url?.render(values, escaping: .header),
+                                            button: wecom.button?.render(values, escaping: .header),
+                                            picture: wecom.picture?.render(values, escaping: .header)))
+            }
         }
     }
 

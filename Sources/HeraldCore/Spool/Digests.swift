@@ -6,7 +6,7 @@ import Synchronization
 public struct DigestRule: Sendable, Hashable {
     /// How long a digest collects after its first row.
     public var window: Duration
-    /// The reserved column whose value groups rows: `user_id`, `email`, `mobile`, `openid` or `mini_openid`.
+    /// The reserved column whose value groups rows: `user_id`, `email`, `mobile`, `openid`, `mini_openid` or `wecom_user`.
     public var key: String
     /// Rendered for each folded row with its parameters (`订单 {orderId} 已发货`).
     public var item: TemplateText
@@ -16,7 +16,7 @@ public struct DigestRule: Sendable, Hashable {
     public var max: Int
 
     /// The columns a digest may be keyed by.
-    public static let keys = ["user_id", "email", "mobile", "openid", "mini_openid"]
+    public static let keys = ["user_id", "email", "mobile", "openid", "mini_openid", "wecom_user"]
 
     /// Creates a rule.
     public init(window: Duration, key: String = "user_id", item: TemplateText, separator: String = "\n", max: Int = 50) {
@@ -34,6 +34,7 @@ public struct DigestRule: Sendable, Hashable {
         case "mobile": row.recipient.mobile
         case "openid": row.recipient.openID
         case "mini_openid": row.recipient.miniOpenID
+        case "wecom_user": row.recipient.wecomUser
         default: row.recipient.userID
         }
         return value.flatMap { $0.isEmpty ? nil : $0 }

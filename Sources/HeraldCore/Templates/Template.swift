@@ -1,4 +1,4 @@
-/// The five ways Herald reaches a person.
+/// The ways Herald reaches a person.
 public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     /// 站内信, the in-app inbox.
     case site
@@ -10,6 +10,8 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
     case wechatMP = "wechat_mp"
     /// WeChat mini-program subscribe message.
     case wechatMini = "wechat_mini"
+    /// 企业微信 (WeCom): an app message to a member, party or tag, or a group robot's message.
+    case wecom
 
     public static func < (lhs: Channel, rhs: Channel) -> Bool {
         lhs.rank < rhs.rank
@@ -24,6 +26,7 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         case .sms: "mobile"
         case .wechatMP: "openid"
         case .wechatMini: "mini_openid"
+        case .wecom: "wecom_user"
         }
     }
 
@@ -40,6 +43,7 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         case .sms: 2
         case .wechatMP: 3
         case .wechatMini: 4
+        case .wecom: 5
         }
     }
 }
@@ -194,6 +198,76 @@ public struct WeChatVariant: Sendable, Hashable {
     }
 }
 
+/// The 企业微信 (WeCom) variant: an app message (`app:`) to the row's `wecom_user` (a member id,
+/// or a party or tag id with `to:`), or a group robot's message (`robot:`), which has no per-row
+/// address.
+public struct WeComVariant: Sendable, Hashable {
+    /// The message types.
+    public enum MessageType: String, Sendable, Hashable, CaseIterable, Codable {
+        /// Plain text (`content`).
+        case text
+        /// WeCom's markdown subset (`content`); parameters are escaped.
+        case markdown
+        /// App messages: a card with `title`, `description`, `url` and `button`.
+        case textcard
+        /// Robots: one article with `title`, `description`, `url` and `picture`.
+        case news
+    }
+
+    /// Who an app message's `wecom_user` names.
+    public enum Target: String, Sendable, Hashable, CaseIterable, Codable {
+        /// A member's userid (`touser`).
+        case user
+        /// A department id (`toparty`).
+        case party
+        /// A tag id (`totag`).
+        case tag
+    }
+
+    /// Id of a `wecom.apps` entry with `transport: wecom` (or file/discard), for app messages.
+    public var app: String?
+    /// Id of a `wecom.apps` entry with `transport: wecom_robot` (or file/discard), for robot messages.
+    public var robot: String?
+    /// The message type.
+    public var type: MessageType
+    /// Who `wecom_user` names (app messages).
+    public var to: Target = .user
+    /// text and markdown.
+    public var content: TemplateText?
+    /// textcard and news.
+    public var title: TemplateText?
+    /// textcard and news.
+    public var description: TemplateText?
+    /// textcard (required) and news (required).
+    public var url: TemplateText?
+    /// textcard's button text (`btntxt`, default 详情).
+    public var button: TemplateText?
+    /// news's picture URL.
+    public var picture: TemplateText?
+
+    /// The account the message goes through: the app or the robot.
+    public var account: String { app ?? robot ?? "" }
+
+    /// Creates a value from its parts.
+    public init(app: String? = nil, robot: String? = nil, type: MessageType, to: Target = .user, content: TemplateText? = nil,
+                title: TemplateText? = nil, description: TemplateText? = nil, url: TemplateText? = nil,
+                button: TemplateText? = nil, picture: TemplateText? = nil) {
+        self.app = app
+        self.robot = robot
+        self.type = type
+        self.to = to
+        self.content = content
+        self.title = title
+        self.description = description
+        self.url = url
+        self.button = button
+        self.picture = picture
+    }
+
+    /// The address of every robot message: robots post to their group, not to a person.
+    public static func robotAddress(_ robot: String) -> String { "robot:\(robot)" }
+}
+
 /// The channel variants one template (or one locale of it) defines.
 public struct VariantSet: Sendable, Hashable {
     /// The 站内信 variant.
@@ -206,15 +280,18 @@ public struct VariantSet: Sendable, Hashable {
     public var wechatMP: WeChatVariant?
     /// The mini-program subscribe-message variant.
     public var wechatMini: WeChatVariant?
+    /// The 企业微信 variant.
+    public var wecom: WeComVariant?
 
     /// Creates a set; every variant is optional.
     public init(site: SiteVariant? = nil, mail: MailVariant? = nil, sms: SMSVariant? = nil,
-                wechatMP: WeChatVariant? = nil, wechatMini: WeChatVariant? = nil) {
+                wechatMP: WeChatVariant? = nil, wechatMini: WeChatVariant? = nil, wecom: WeComVariant? = nil) {
         self.site = site
         self.mail = mail
         self.sms = sms
         self.wechatMP = wechatMP
         self.wechatMini = wechatMini
+        self.wecom = wecom
     }
 
     /// Channels that have a variant here, in `Channel` order.
@@ -230,6 +307,7 @@ public struct VariantSet: Sendable, Hashable {
         case .sms: sms != nil
         case .wechatMP: wechatMP != nil
         case .wechatMini: wechatMini != nil
+        case .wecom: wecom != nil
         }
     }
 
@@ -242,6 +320,9 @@ public struct VariantSet: Sendable, Hashable {
         for wechat in [wechatMP, wechatMini].compactMap({ $0 }) {
             texts += [wechat.url, wechat.page, wechat.miniprogramPage].compactMap { $0 }
             texts += wechat.data.map(\.value)
+        }
+        if let wecom {
+            texts += [wecom.content, wecom.title, wecom.description, wecom.url, wecom.button, wecom.picture].compactMap { $0 }
         }
         return texts
     }
@@ -362,6 +443,8 @@ public struct ConfigurationReference: Sendable, Hashable {
         case smsChannel = "sms channel"
         case officialAccountApp = "wechat app (official_account)"
         case miniProgramApp = "wechat app (mini_program)"
+        case wecomApp = "wecom app"
+        case wecomRobot = "wecom robot"
     }
 
     /// The kind of entry.
@@ -382,6 +465,8 @@ public struct TemplateSourceMap: Sendable, Hashable {
     public var smsContent: SourceLocation?
     /// Where the wechat_mini variant's `data` was written.
     public var wechatMiniData: SourceLocation?
+    /// Where the first wecom variant was written.
+    public var wecom: SourceLocation?
 
     /// Creates an empty map.
     public init() {}

@@ -105,6 +105,11 @@ public enum Escaping: Sendable, Hashable {
     /// CR, LF and other control characters (but tab) removed, so a value cannot start a new header
     /// (mail title, nicknames).
     case header
+    /// Markdown of the chat platforms (企业微信, 钉钉, 飞书): a value cannot add markup, a link or a
+    /// block. None of them documents an escape they all honour, so the characters that make
+    /// markup become their full-width forms (`[` → `［`, `*` → `＊`, `<` → `＜`) and line breaks
+    /// become spaces; the text still reads the same.
+    case markdown
 
     /// Returns `value` escaped for this context. Works on UTF-8 bytes: a value with nothing to
     /// escape is returned as it is, and a `<` followed by a combining mark is escaped too (as a
@@ -138,8 +143,27 @@ public enum Escaping: Sendable, Hashable {
                 scalars.append(scalar)
             }
             return String(scalars)
+        case .markdown:
+            guard value.unicodeScalars.contains(where: { Self.markdownForms[$0] != nil || Self.isControl($0) }) else { return value }
+            var scalars = String.UnicodeScalarView()
+            for scalar in value.unicodeScalars {
+                if let wide = Self.markdownForms[scalar] {
+                    scalars.append(wide)
+                } else if Self.isControl(scalar) || scalar == "\r" || scalar == "\n" {
+                    scalars.append(" ")
+                } else {
+                    scalars.append(scalar)
+                }
+            }
+            return String(scalars)
         }
     }
+
+    /// Markdown's markup characters and the full-width forms that replace them in values.
+    static let markdownForms: [Unicode.Scalar: Unicode.Scalar] = [
+        "\\": "＼", "`": "｀", "*": "＊", "_": "＿", "[": "［", "]": "］", "(": "（", ")": "）", "#": "＃", ">": "＞",
+        "<": "＜", "!": "！", "~": "～", "|": "｜", "@": "＠",
+    ]
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         (scalar.value < 0x20 && scalar != "\t") || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}"

@@ -65,6 +65,11 @@ public struct DeliveryOutcome: Sendable, Hashable {
     public var isHardBounce = false
     /// The message is a 站内信 to store in the inbox with its ledger row (the inbox transport).
     public var storesInInbox = false
+    /// The provider's rate-limit window: the message is retried no sooner (a transient outcome).
+    public var retryAfter: Duration?
+    /// The provider refused the account itself (a wrong secret, an IP not allowed): nothing more
+    /// goes through it in this run, and its remaining messages are spooled (a transient outcome).
+    public var stopsAccount = false
 
     /// Accepted, with the provider's id.
     public static func sent(providerID: String? = nil) -> DeliveryOutcome {
@@ -231,6 +236,7 @@ public struct TransportSet: Sendable {
         for (id, app) in configuration.wechatApps {
             set.set(transport, channel: app.kind.channel, account: id)
         }
+        for id in configuration.wecomApps.keys { set.set(transport, channel: .wecom, account: id) }
         return set
     }
 }

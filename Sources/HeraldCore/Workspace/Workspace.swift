@@ -108,6 +108,12 @@ public enum WorkspaceCheck {
                     if let app = configuration.wechatApps[reference.id], app.kind != wanted {
                         problem = "wechat app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant needs a \(wanted.rawValue) app"
                     }
+                case .wecomApp, .wecomRobot:
+                    defined = configuration.wecomApps.keys.sorted()
+                    let wanted: WeComApp.Kind = reference.kind == .wecomApp ? .app : .robot
+                    if let app = configuration.wecomApps[reference.id], app.kind != wanted {
+                        problem = "wecom app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant names it as \(reference.kind == .wecomApp ? "'app'" : "'robot'")"
+                    }
                 }
                 if !defined.contains(reference.id) {
                     var message = "\(reference.kind.rawValue) '\(reference.id)' is not defined in herald.yaml"

@@ -125,7 +125,7 @@ extension PipelineStage {
                 if !channels.contains(channel) { channels.append(channel) }
             }
         } else {
-            channels = reference.channels.filter { row.recipient.address(for: $0) != nil }
+            channels = reference.channels.filter { row.recipient.address(for: $0) != nil || robot(of: template, for: row, $0) != nil }
             if channels.isEmpty {
                 let needed = template.channels.map(\.addressColumn).joined(separator: ", ")
                 job.fail(.load, StageFailure(.skipped, code: .noAddress,
@@ -134,7 +134,7 @@ extension PipelineStage {
             }
         }
         job.deliveries = channels.map { channel in
-            let address = row.recipient.address(for: channel) ?? ""
+            let address = robot(of: template, for: row, channel).map(WeComVariant.robotAddress) ?? row.recipient.address(for: channel) ?? ""
             var delivery = Delivery(id: job.batch.messageID(row: row.row, channel: channel.rawValue), channel: channel, address: address)
             delivery.fingerprint = MessageFingerprint.of(template: code, channel: channel, address: address, parameters: row.parameters)
             return delivery
@@ -158,6 +158,13 @@ extension PipelineStage {
             }
         }
 
+    }
+
+    /// The group robot a row's 企业微信 message goes to, when its variant names one: robots have
+    /// no per-row address.
+    private static func robot(of template: Template, for row: RecipientRow, _ channel: Channel) -> String? {
+        guard channel == .wecom else { return nil }
+        return template.variants(for: row.recipient.locale, channel: .wecom).variants.wecom?.robot
     }
 
     /// **validate**: the template is enabled, each address is well formed (and normalised),

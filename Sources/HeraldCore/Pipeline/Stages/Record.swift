@@ -251,7 +251,8 @@ struct RecordDecisions: Sendable {
             let failedSend = delivery.deferUntil == nil
             let attempts = (delivery.spooled?.attempts ?? 0) + (failedSend ? 1 : 0)
             let firstSeen = delivery.spooled?.firstSeen ?? now
-            let due = delivery.deferUntil ?? now.addingTimeInterval(policy.backoff(afterAttempt: attempts, jitter: jitter()).seconds)
+            let backoff = max(policy.backoff(afterAttempt: attempts, jitter: jitter()).seconds, delivery.retryAfter?.seconds ?? 0)
+            let due = delivery.deferUntil ?? now.addingTimeInterval(backoff)
             var entry = SpoolEntry(job: job, delivery: delivery, message: message, attempts: attempts, firstSeen: firstSeen, nextAttempt: due)
             let exhausted = failedSend && attempts >= policy.maxAttempts
             let expired = now.timeIntervalSince(firstSeen) >= policy.maxAge.seconds

@@ -158,6 +158,7 @@ extension PipelineStage {
         job.deliveries[d].providerID = outcome.providerID
         job.deliveries[d].isHardBounce = outcome.isHardBounce
         job.deliveries[d].storesInInbox = outcome.storesInInbox
+        job.deliveries[d].retryAfter = outcome.retryAfter
         job.deliveries[d].attempt = (job.deliveries[d].spooled?.attempts ?? 0) + 1
         switch outcome.kind {
         case .sent:

@@ -37,9 +37,14 @@ extension PipelineStage {
                 throw StageFailure(.skipped, code: .noAddress,
                                    "no \(delivery.channel.addressColumn) for the \(delivery.channel.rawValue) channel")
             }
-            switch AddressValidation.normalize(delivery.address, for: delivery.channel) {
-            case let .success(address): delivery.address = address
-            case let .failure(failure): throw failure
+            // A robot's messages go to its group: the load stage gave them the robot's address.
+            let robot = delivery.channel == .wecom
+                ? template.variants(for: job.row.recipient.locale, channel: .wecom).variants.wecom?.robot : nil
+            if robot.map(WeComVariant.robotAddress) != delivery.address {
+                switch AddressValidation.normalize(delivery.address, for: delivery.channel) {
+                case let .success(address): delivery.address = address
+                case let .failure(failure): throw failure
+                }
             }
             if delivery.channel == .mail {
                 for (column, addresses) in [("cc", job.row.mail.cc), ("bcc", job.row.mail.bcc)] {
