@@ -61,7 +61,7 @@ import HeraldTestSupport
             "templates/strict.yaml": "wechat_mini:\n  app: mini\n  template_id: T\n  data: {thing1: \"{x}\"}\n",
         ])
         let opened = try Workspace.open(at: workspace.url, environment: [:], channels: .builtIn)
-        #expect(opened.contentRules.map(\.channel) == [.wechatMini])
+        #expect(opened.contentRules.map(\.channel) == [.wechatMini, .wecom])
         let long = String(repeating: "优", count: 25)
         let transport = MemoryTransport()
         let ledger = MemoryLedger(), log = MemoryEventLog()

@@ -14,6 +14,7 @@ import HeraldTestSupport
                                mail: MailExtras(cc: ["a@x.cn", "b@x.cn"], bcc: ["c@x.cn"], attachments: ["files/发票.pdf"],
                                                 unsubscribeURL: "https://shop.example.com/u?a=1&b=2"))
         row.sendAt = "2026-12-06T09:00:00+08:00"
+        row.recipient.wecomUser = "zhang.san"
         return row
     }()
 
@@ -31,8 +32,18 @@ import HeraldTestSupport
     /// A field added to a row must be added to the compact form: this counts them.
     @Test func theFormatKnowsEveryStoredPropertyOfARow() {
         #expect(Mirror(reflecting: Self.full).children.count == 8, "RecipientRow changed: update QueuedRecords")
-        #expect(Mirror(reflecting: Self.full.recipient).children.count == 9, "Recipient changed: update QueuedRecords")
+        #expect(Mirror(reflecting: Self.full.recipient).children.count == 10, "Recipient changed: update QueuedRecords")
         #expect(Mirror(reflecting: Self.full.mail).children.count == 4, "MailExtras changed: update QueuedRecords")
+    }
+
+    /// Chunks queued by a Herald before `wecom_user` (version 1) are still read.
+    @Test func versionOneRecordsAreStillRead() throws {
+        var row = Self.full
+        row.recipient.wecomUser = nil
+        let current = QueuedRecords.encode([.row(row)])
+        #expect(current.first == 2 && current.last == 0, "version 2 ends with an absent wecom_user")
+        let versionOne = [1] + current.dropFirst().dropLast()
+        #expect(try QueuedRecords.decode(versionOne) == [.row(row)])
     }
 
     @Test func damagedBytesAreAnErrorNotAWrongRow() {

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import Synchronization
 
 /// What a `wecom.apps` entry needs: an app's corp id, agent id and secret, or a robot's key
 /// (all secrets from the environment); `endpoint` overrides https://qyapi.weixin.qq.com (tests).
@@ -76,6 +77,9 @@ public final class WeComTransport: Transport, Sendable {
     private let clock: @Sendable () -> Date
     private let clients = HTTPClientPool()
     private let tokenGate = AsyncGate()
+    /// Set when WeCom refused the app's credentials: no further fetch in this run (the sends that
+    /// were already under way get the same answer, and the account is paused).
+    private let refused = Mutex<FailedFetch?>(nil)
 
     /// Refresh this long before the token expires.
     static let refreshAhead: TimeInterval = 300
@@ -190,6 +194,7 @@ public final class WeComTransport: Transport, Sendable {
     /// error). One at a time per transport, so concurrent sends do not fetch a token each.
     private func accessToken(force: Bool) async -> Result<String, FailedFetch> {
         await tokenGate.run {
+            if let refused = refused.withLock({ $0 }) { return .failure(refused) }
             // WeCom keeps one token per app (per secret): the corp and agent name it.
             let name = "wecom:\(settings.corpID ?? ""):\(settings.agentID ?? 0)"
             let now = clock()
@@ -206,6 +211,7 @@ public final class WeComTransport: Transport, Sendable {
                 let errcode = reply?.errcode ?? -1
                 var outcome = DeliveryOutcome.transient(code: FailureCode(String(errcode)), "access token: \(reply?.errmsg ?? "no access_token in the answer")")
                 outcome.stopsAccount = Self.accountErrors.contains(errcode)
+                if outcome.stopsAccount { refused.withLock { $0 = FailedFetch(outcome: outcome) } }
                 return .failure(FailedFetch(outcome: outcome))
             }
             try? await tokens.save(AccessToken(token: token, expiresAt: now.addingTimeInterval(expires)), app: name)
