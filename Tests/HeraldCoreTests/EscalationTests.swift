@@ -19,7 +19,8 @@ import HeraldTestSupport
     func fixture(_ template: String, preferences: String? = nil) throws -> Fixture {
         var files = [
             "herald.yaml": "timezone: Asia/Shanghai\ncaps: {sms: [none]}\nsms:\n  channels:\n    aliyun: {transport: file, signature: 云商城}\n"
-                + "mail:\n  accounts:\n    default: {transport: file, from: noreply@shop.example.com}\n",
+                + "mail:\n  accounts:\n    default: {transport: file, from: noreply@shop.example.com}\n"
+                + "wecom:\n  apps:\n    hr: {transport: file}\n",
             "templates/alert.yaml": template,
         ]
         if let preferences { files["recipients/preferences.csv"] = preferences }
@@ -47,6 +48,27 @@ import HeraldTestSupport
           - {after: 30m, unless: read, to: [sms]}
 
         """
+
+    /// 站内信 first; 企业微信 to the member when it stays unread for 10 minutes.
+    @Test func anUnread站内信EscalatesTo企业微信() async throws {
+        let f = try fixture("""
+            site: {content: "审批 {orderId} 待处理"}
+            wecom: {app: hr, type: text, content: "审批 {orderId} 待处理，请尽快查看"}
+            escalate:
+              - {after: 10m, unless: read, to: [wecom]}
+
+            """)
+        let rows = [1, 2].map { user in
+            RecipientRow(row: user, template: "alert", recipient: Recipient(wecomUser: "staff\(user)", userID: "\(user)"), parameters: ["orderId": "A\(user)"])
+        }
+        let first = try await OneOffSend(f.run).send(rows, batchID: "b")
+        #expect(first.counts == [.channel(.site): [.status(.sent): 2], .channel(.wecom): [.status(.scheduled): 2]])
+        f.site.markRead(MessageID(batch: "b", row: 2, channel: "site"))
+        f.clock.advance(by: .seconds(600))
+        let later = try await SpoolDrain(f.run).drain()
+        #expect(later.counts == [.channel(.wecom): [.status(.sent): 1, .status(.skipped): 1]])
+        #expect(f.transport.sent.filter { $0.channel == .wecom }.map(\.address) == ["staff1"], "only the unread one")
+    }
 
     func row(_ user: Int) -> RecipientRow {
         RecipientRow(row: user, template: "alert", recipient: Recipient(userID: "\(user)", mobile: "1380013800\(user)"),
