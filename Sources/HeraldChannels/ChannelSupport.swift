@@ -7,6 +7,6 @@ extension ChannelSupport {
     public static let builtIn = ChannelSupport(
         settings: [SMTPSettingsReader(), SMSProviderSettingsReader(.aliyun), SMSProviderSettingsReader(.tencent),
                    SMSProviderSettingsReader(.webhook), WeChatAppSettingsReader(), WeComSettingsReader(.wecom),
-                   WeComSettingsReader(.wecomRobot)],
+                   WeComSettingsReader(.wecomRobot), DingTalkSettingsReader(.dingtalk), DingTalkSettingsReader(.dingtalkRobot)],
         contentRules: [SubscribeValueRules(), WeComContentRules()])
 }

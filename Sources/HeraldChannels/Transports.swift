@@ -17,7 +17,7 @@ public enum Transports {
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> (any Transport)? {
             switch kind {
-            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat, .wecom, .wecomRobot: file
+            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat, .wecom, .wecomRobot, .dingtalk, .dingtalkRobot: file
             case .discard: discard
             case .inbox: inbox
             }
@@ -51,6 +51,14 @@ public enum Transports {
                         channel: .wecom, account: id)
             } else if let transport = pick(app.transport) {
                 set.set(transport, channel: .wecom, account: id)
+            }
+        }
+        for (id, app) in configuration.dingtalkApps {
+            if app.transport == .dingtalk || app.transport == .dingtalkRobot {
+                set.set(DingTalkTransport(app: app, tokens: tokens ?? MemoryAccessTokenStore(), concurrency: configuration.concurrency),
+                        channel: .dingtalk, account: id)
+            } else if let transport = pick(app.transport) {
+                set.set(transport, channel: .dingtalk, account: id)
             }
         }
         return set

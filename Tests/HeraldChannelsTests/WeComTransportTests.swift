@@ -8,27 +8,27 @@ import HeraldTestSupport
 @Suite(.timeLimit(.minutes(1))) struct WeComTransportTests {
     func transport(_ server: WeComTestServer, robot: Bool = false, secret: String = "wecom-secret", key: String = "robot-key-0001",
                    tokens: any AccessTokenStore = MemoryAccessTokenStore()) -> WeComTransport {
-        var app = WeComApp(id: robot ? "oncall" : "hr", transport: robot ? .wecomRobot : .wecom, kind: robot ? .robot : .app)
+        var app = ChatApp(id: robot ? "oncall" : "hr", transport: robot ? .wecomRobot : .wecom, kind: robot ? .robot : .app)
         app.provider = robot
             ? WeComSettings(key: Secret(variable: "K", value: key), endpoint: server.endpoint)
             : WeComSettings(corpID: "ww0000000000000001", agentID: 1000002, secret: Secret(variable: "S", value: secret), endpoint: server.endpoint)
         return WeComTransport(app: app, tokens: tokens)
     }
 
-    func envelope(_ address: String, _ message: RenderedWeCom, row: Int = 1) -> Envelope {
+    func envelope(_ address: String, _ message: RenderedChat, row: Int = 1) -> Envelope {
         let batch = BatchContext(id: "wc", file: "w.csv")
         return Envelope(id: batch.messageID(row: row, channel: "wecom"), batch: batch, row: row, channel: .wecom,
                         account: message.account, address: address, recipient: Recipient(wecomUser: address),
                         message: RenderedMessage(template: "approval", category: .transactional, content: .wecom(message)))
     }
 
-    static let text = RenderedWeCom(app: "hr", type: .text, content: "你的报销单已审批通过")
+    static let text = RenderedChat(app: "hr", type: .text, content: "你的报销单已审批通过")
 
     @Test func appMessagesSendTheDocumentedBodyAndFetchOneTokenForMany() async throws {
         let server = try WeComTestServer()
         let tokens = MemoryAccessTokenStore()
         let transport = transport(server, tokens: tokens)
-        let card = RenderedWeCom(app: "hr", type: .textcard, content: nil, title: "审批通过", description: "报销单 A1 已通过",
+        let card = RenderedChat(app: "hr", type: .textcard, content: nil, title: "审批通过", description: "报销单 A1 已通过",
                                  url: "https://oa.example.com/a/1", button: "查看")
         let outcomes = [await transport.send(envelope("zhangsan", Self.text)), await transport.send(envelope("lisi", card, row: 2))]
         #expect(outcomes.allSatisfy { $0.kind == .sent }, "\(outcomes)")
@@ -84,8 +84,8 @@ import HeraldTestSupport
     @Test func robotsPostTheirTypesWithTheKeyAndNoToken() async throws {
         let server = try WeComTestServer()
         let robot = transport(server, robot: true)
-        let markdown = RenderedWeCom(robot: "oncall", type: .markdown, content: "**告警** 订单服务 5xx 升高")
-        let news = RenderedWeCom(robot: "oncall", type: .news, title: "周报", description: "本周发送 12 万条", url: "https://r.example.com/w1",
+        let markdown = RenderedChat(robot: "oncall", type: .markdown, content: "**告警** 订单服务 5xx 升高")
+        let news = RenderedChat(robot: "oncall", type: .news, title: "周报", description: "本周发送 12 万条", url: "https://r.example.com/w1",
                                  picture: "https://r.example.com/w1.png")
         let outcomes = [await robot.send(envelope("robot:oncall", markdown)), await robot.send(envelope("robot:oncall", news, row: 2))]
         #expect(outcomes.allSatisfy { $0.kind == .sent && $0.providerID == nil }, "\(outcomes)")
@@ -99,7 +99,7 @@ import HeraldTestSupport
     @Test func aRobotOverItsMinuteWaitsTheMinute() async throws {
         let server = try WeComTestServer()
         let robot = transport(server, robot: true)
-        let text = RenderedWeCom(robot: "oncall", type: .text, content: "ping")
+        let text = RenderedChat(robot: "oncall", type: .text, content: "ping")
         for row in 1...20 { #expect(await robot.send(envelope("robot:oncall", text, row: row)).kind == .sent) }
         let over = await robot.send(envelope("robot:oncall", text, row: 21))
         #expect(over.kind == .transient && over.code == "45009" && over.retryAfter == .seconds(60), "\(over)")
@@ -109,7 +109,7 @@ import HeraldTestSupport
 /// Values put into 企业微信 markdown cannot add markup, links or mentions.
 @Suite(.timeLimit(.minutes(1))) struct WeComMarkdownTests {
     @Test func parametersCannotInjectMarkupOrLinks() throws {
-        let template = Template(code: "alert", name: "告警", base: VariantSet(wecom: WeComVariant(
+        let template = Template(code: "alert", name: "告警", base: VariantSet(wecom: ChatVariant(
             robot: "oncall", type: .markdown, content: TemplateText("**{service}** 异常：{detail}"))))
         let rendered = try TemplateRenderer().render(template, channel: .wecom, parameters: [
             "service": "订单*服务*", "detail": "[点我](https://evil.example.com) <font color=\"warning\">x</font>\n# 标题 @all",
@@ -119,7 +119,7 @@ import HeraldTestSupport
     }
 
     @Test func plainTextIsSentAsWritten() throws {
-        let template = Template(code: "t", name: "t", base: VariantSet(wecom: WeComVariant(app: "hr", type: .text, content: TemplateText("{x}"))))
+        let template = Template(code: "t", name: "t", base: VariantSet(wecom: ChatVariant(app: "hr", type: .text, content: TemplateText("{x}"))))
         let rendered = try TemplateRenderer().render(template, channel: .wecom, parameters: ["x": "a*b [c]"]).get()
         guard case let .wecom(wecom) = rendered.content else { Issue.record("not wecom"); return }
         #expect(wecom.content == "a*b [c]")

@@ -15,6 +15,7 @@ import HeraldTestSupport
                                                 unsubscribeURL: "https://shop.example.com/u?a=1&b=2"))
         row.sendAt = "2026-12-06T09:00:00+08:00"
         row.recipient.wecomUser = "zhang.san"
+        row.recipient.dingtalkUser = "user123"
         return row
     }()
 
@@ -32,7 +33,7 @@ import HeraldTestSupport
     /// A field added to a row must be added to the compact form: this counts them.
     @Test func theFormatKnowsEveryStoredPropertyOfARow() {
         #expect(Mirror(reflecting: Self.full).children.count == 8, "RecipientRow changed: update QueuedRecords")
-        #expect(Mirror(reflecting: Self.full.recipient).children.count == 10, "Recipient changed: update QueuedRecords")
+        #expect(Mirror(reflecting: Self.full.recipient).children.count == 11, "Recipient changed: update QueuedRecords")
         #expect(Mirror(reflecting: Self.full.mail).children.count == 4, "MailExtras changed: update QueuedRecords")
     }
 
@@ -40,9 +41,10 @@ import HeraldTestSupport
     @Test func versionOneRecordsAreStillRead() throws {
         var row = Self.full
         row.recipient.wecomUser = nil
+        row.recipient.dingtalkUser = nil
         let current = QueuedRecords.encode([.row(row)])
-        #expect(current.first == 2 && current.last == 0, "version 2 ends with an absent wecom_user")
-        let versionOne = [1] + current.dropFirst().dropLast()
+        #expect(current.first == 2 && current.suffix(2) == [0, 0], "version 2 ends with an absent wecom_user and dingtalk_user")
+        let versionOne = [1] + current.dropFirst().dropLast(2)
         #expect(try QueuedRecords.decode(versionOne) == [.row(row)])
     }
 

@@ -76,8 +76,8 @@ public struct FileTransport: Transport {
             return (try json(envelope, site), "json")
         case let .wechatMP(wechat), let .wechatMini(wechat):
             return (try json(envelope, wechat), "json")
-        case let .wecom(wecom):
-            return (try json(envelope, wecom), "json")
+        case let .wecom(chat), let .dingtalk(chat):
+            return (try json(envelope, chat), "json")
         }
     }
 

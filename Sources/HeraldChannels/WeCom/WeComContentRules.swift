@@ -25,12 +25,12 @@ public struct WeComContentRules: ContentRules {
             func fixed(_ text: TemplateText?) -> String? {
                 text.map { $0.segments.map { segment in if case let .literal(value) = segment { value } else { "" } }.joined() }
             }
-            let literal = RenderedWeCom(app: variant.app, robot: variant.robot, type: variant.type, to: variant.to,
+            let literal = RenderedChat(app: variant.app, robot: variant.robot, type: variant.type, to: variant.to,
                                         content: fixed(variant.content), title: fixed(variant.title), description: fixed(variant.description),
                                         url: nil, button: fixed(variant.button), picture: nil)
             if let problem = Self.problem(literal) {
                 let diagnostic = Diagnostic.error("wecom variant: \(problem) before any parameter",
-                                                  at: template.sourceMap.wecom ?? SourceLocation(file: template.file))
+                                                  at: template.sourceMap.chatVariants[.wecom] ?? SourceLocation(file: template.file))
                 if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
             }
         }
@@ -38,7 +38,7 @@ public struct WeComContentRules: ContentRules {
     }
 
     /// Why WeCom would cut or refuse `message`, or nil.
-    static func problem(_ message: RenderedWeCom) -> String? {
+    static func problem(_ message: RenderedChat) -> String? {
         let limit = message.robot != nil && message.type == .markdown ? 4096 : 2048
         if let content = message.content, content.utf8.count > limit {
             return "\(message.type.rawValue) content is \(content.utf8.count) bytes; WeCom takes at most \(limit)"

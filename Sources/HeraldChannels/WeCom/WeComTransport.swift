@@ -1,6 +1,5 @@
 import Foundation
 import HeraldCore
-import Synchronization
 
 /// What a `wecom.apps` entry needs: an app's corp id, agent id and secret, or a robot's key
 /// (all secrets from the environment); `endpoint` overrides https://qyapi.weixin.qq.com (tests).
@@ -50,7 +49,7 @@ public struct WeComSettingsReader: ProviderSettingsReader {
     }
 }
 
-extension WeComApp {
+extension ChatApp {
     /// The corp id, agent id, secret or key, as `WeComSettingsReader` read them.
     public var settings: WeComSettings { provider as? WeComSettings ?? WeComSettings() }
 }
@@ -69,20 +68,13 @@ public final class WeComTransport: Transport, Sendable {
     public var name: String { robot ? "wecom_robot" : "wecom" }
     /// How many messages it may have in flight at once.
     public let concurrency: Int
-    private let app: WeComApp
+    private let app: ChatApp
     private let settings: WeComSettings
     private let robot: Bool
     private let base: String
-    private let tokens: any AccessTokenStore
-    private let clock: @Sendable () -> Date
     private let clients = HTTPClientPool()
-    private let tokenGate = AsyncGate()
-    /// Set when WeCom refused the app's credentials: no further fetch in this run (the sends that
-    /// were already under way get the same answer, and the account is paused).
-    private let refused = Mutex<FailedFetch?>(nil)
+    private let cache: AccessTokenCache
 
-    /// Refresh this long before the token expires.
-    static let refreshAhead: TimeInterval = 300
     /// The token was refused: fetch a new one and try once more.
     static let tokenErrors: Set<Int> = [40014, 42001]
     /// Worth retrying later: system busy, frequency limits.
@@ -93,13 +85,12 @@ public final class WeComTransport: Transport, Sendable {
     static let recipientErrors: Set<Int> = [60011, 81013, 82001]
 
     /// Creates the transport of `app`.
-    public init(app: WeComApp, tokens: any AccessTokenStore, concurrency: Int = 4, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(app: ChatApp, tokens: any AccessTokenStore, concurrency: Int = 4, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.app = app
         self.settings = app.settings
         self.robot = app.transport == .wecomRobot
-        self.tokens = tokens
+        self.cache = AccessTokenCache(store: tokens, name: "wecom:\(app.settings.corpID ?? ""):\(app.settings.agentID ?? 0)", clock: clock)
         self.concurrency = robot ? 1 : concurrency
-        self.clock = clock
         var base = app.settings.endpoint ?? "https://qyapi.weixin.qq.com"
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
@@ -190,18 +181,11 @@ public final class WeComTransport: Transport, Sendable {
         return .done(.permanent(code: code, errmsg))
     }
 
-    /// A token good for a while yet: from the shared store, or fetched (forced after a token
-    /// error). One at a time per transport, so concurrent sends do not fetch a token each.
+    /// A token good for a while yet (WeCom keeps one per app: the corp and agent name it).
     private func accessToken(force: Bool) async -> Result<String, FailedFetch> {
-        await tokenGate.run {
-            if let refused = refused.withLock({ $0 }) { return .failure(refused) }
-            // WeCom keeps one token per app (per secret): the corp and agent name it.
-            let name = "wecom:\(settings.corpID ?? ""):\(settings.agentID ?? 0)"
-            let now = clock()
-            if !force, let cached = try? await tokens.token(app: name), cached.expiresAt.timeIntervalSince(now) > Self.refreshAhead {
-                return .success(cached.token)
-            }
-            let url = "\(base)/cgi-bin/gettoken?corpid=\(Self.query(settings.corpID ?? ""))&corpsecret=\(Self.query(settings.secret?.value ?? ""))"
+        let url = "\(base)/cgi-bin/gettoken?corpid=\(Self.query(settings.corpID ?? ""))&corpsecret=\(Self.query(settings.secret?.value ?? ""))"
+        let clients = clients
+        return await cache.token(force: force) {
             guard let response = await clients.run({ client in client.get(url) }) else {
                 return .failure(FailedFetch(outcome: .transient(code: "curl_init", "libcurl could not create a handle")))
             }
@@ -211,11 +195,9 @@ public final class WeComTransport: Transport, Sendable {
                 let errcode = reply?.errcode ?? -1
                 var outcome = DeliveryOutcome.transient(code: FailureCode(String(errcode)), "access token: \(reply?.errmsg ?? "no access_token in the answer")")
                 outcome.stopsAccount = Self.accountErrors.contains(errcode)
-                if outcome.stopsAccount { refused.withLock { $0 = FailedFetch(outcome: outcome) } }
                 return .failure(FailedFetch(outcome: outcome))
             }
-            try? await tokens.save(AccessToken(token: token, expiresAt: now.addingTimeInterval(expires)), app: name)
-            return .success(token)
+            return .success((token, expires))
         }
     }
 
@@ -248,34 +230,38 @@ public final class WeComTransport: Transport, Sendable {
         var news: News?
     }
 
-    static func appBody(_ message: RenderedWeCom, address: String, agentID: Int) -> AppMessage {
+    static func appBody(_ message: RenderedChat, address: String, agentID: Int) -> AppMessage {
         var body = AppMessage(msgtype: message.type.rawValue, agentid: agentID)
         switch message.to {
         case .user: body.touser = address
         case .party: body.toparty = address
         case .tag: body.totag = address
         }
+        // The template loader lets an app send only text, markdown and textcard; anything else goes as text.
         switch message.type {
-        case .text, .news: body.text = Text(content: message.content ?? message.readable)
         case .markdown: body.markdown = Markdown(content: message.content ?? "")
         case .textcard:
             body.textcard = TextCard(title: message.title ?? "", description: message.description ?? "", url: message.url ?? "",
                                      btntxt: message.button)
+        default:
+            body.msgtype = "text"
+            body.text = Text(content: message.content ?? message.readable)
         }
-        if message.type == .news { body.msgtype = "text" }
         return body
     }
 
-    static func robotBody(_ message: RenderedWeCom) -> RobotMessage {
+    static func robotBody(_ message: RenderedChat) -> RobotMessage {
         var body = RobotMessage(msgtype: message.type.rawValue)
+        // The template loader lets a robot send only text, markdown and news; anything else goes as text.
         switch message.type {
-        case .text, .textcard: body.text = Text(content: message.content ?? message.readable)
         case .markdown: body.markdown = Markdown(content: message.content ?? "")
         case .news:
             body.news = News(articles: [Article(title: message.title ?? "", description: message.description, url: message.url ?? "",
                                                 picurl: message.picture)])
+        default:
+            body.msgtype = "text"
+            body.text = Text(content: message.content ?? message.readable)
         }
-        if message.type == .textcard { body.msgtype = "text" }
         return body
     }
 

@@ -13,7 +13,7 @@ import Foundation
 /// counts their stored properties and fails until it is); the first byte is the version, so a
 /// queue written by an older Herald stays readable.
 public enum QueuedRecords {
-    /// The format written: 2 adds `wecom_user` after `send_at`; 1 (without it) is still read.
+    /// The format written: 2 adds `wecom_user` and `dingtalk_user` after `send_at`; 1 (without them) is still read.
     static let version: UInt8 = 2
 
     /// `records` in the compact form.
@@ -122,6 +122,7 @@ public enum QueuedRecords {
             optionalString(row.mail.unsubscribeURL)
             optionalString(row.sendAt)
             optionalString(row.recipient.wecomUser)
+            optionalString(row.recipient.dingtalkUser)
         }
     }
 
@@ -192,7 +193,10 @@ public enum QueuedRecords {
             }
             row.mail = MailExtras(cc: try strings(), bcc: try strings(), attachments: try strings(), unsubscribeURL: try optionalString())
             row.sendAt = try optionalString()
-            if version >= 2 { row.recipient.wecomUser = try optionalString() }
+            if version >= 2 {
+                row.recipient.wecomUser = try optionalString()
+                row.recipient.dingtalkUser = try optionalString()
+            }
             return row
         }
     }

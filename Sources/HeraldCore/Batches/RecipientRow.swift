@@ -16,6 +16,8 @@ public struct Recipient: Sendable, Hashable, Codable {
     public var miniOpenID: String?
     /// 企业微信 userid (or a party or tag id, as the template's `to:` says) (column `wecom_user`).
     public var wecomUser: String?
+    /// 钉钉 userid (column `dingtalk_user`).
+    public var dingtalkUser: String?
     /// Locale tag (`zh-CN`, `en`).
     public var locale: String?
     /// The recipient's IANA time zone (`America/New_York`): quiet hours and a `send_at` without an
@@ -52,6 +54,7 @@ public struct Recipient: Sendable, Hashable, Codable {
         case .wechatMP: \.openID
         case .wechatMini: \.miniOpenID
         case .wecom: \.wecomUser
+        case .dingtalk: \.dingtalkUser
         }
     }
 
@@ -65,6 +68,7 @@ public struct Recipient: Sendable, Hashable, Codable {
         case .wechatMP: openID
         case .wechatMini: miniOpenID
         case .wecom: wecomUser
+        case .dingtalk: dingtalkUser
         }
         guard let value = field, !value.isEmpty else { return nil }
         return value
@@ -169,7 +173,7 @@ extension RecipientRow {
         }
         let r = recipient
         return bad(template) || bad(sendAt) || bad(r.userID) || bad(r.userType) || bad(r.tenantID) || bad(r.email) || bad(r.mobile)
-            || bad(r.openID) || bad(r.miniOpenID) || bad(r.wecomUser) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
+            || bad(r.openID) || bad(r.miniOpenID) || bad(r.wecomUser) || bad(r.dingtalkUser) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
             || mail.cc.contains(where: bad) || mail.bcc.contains(where: bad) || mail.attachments.contains(where: bad)
             || (channels ?? []).contains(where: bad) || parameters.contains { bad($0.key) || bad($0.value) }
     }

@@ -23,6 +23,10 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case wecom
     /// A 企业微信 group robot, `webhook/send?key=` (wecom apps only).
     case wecomRobot = "wecom_robot"
+    /// 钉钉 work notifications, `asyncsend_v2` (dingtalk apps only).
+    case dingtalk
+    /// A 钉钉 custom robot, `robot/send` with 加签 (dingtalk apps only).
+    case dingtalkRobot = "dingtalk_robot"
 
     /// The SMS provider kinds.
     public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
@@ -40,6 +44,7 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
         case .aliyun, .tencent, .webhook: "sms channels"
         case .wechat: "wechat apps"
         case .wecom, .wecomRobot: "wecom apps"
+        case .dingtalk, .dingtalkRobot: "dingtalk apps"
         }
     }
 }
@@ -143,8 +148,8 @@ public struct WeChatApp: Sendable {
     }
 }
 
-/// A 企业微信 app or group robot, `wecom.apps.<id>` in herald.yaml.
-public struct WeComApp: Sendable {
+/// An app or group robot of a workplace chat platform: `wecom.apps.<id>`, `dingtalk.apps.<id>`.
+public struct ChatApp: Sendable {
     /// An app sends to members, parties and tags; a robot posts to its group.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case app
@@ -159,13 +164,14 @@ public struct WeComApp: Sendable {
     public var kind: Kind
     /// Messages per period through this app; robots default to WeCom's 20/min.
     public var rate: RateLimit?
-    /// The corp id, agent id and secret, or the robot's key (HeraldChannels' `WeComSettings`).
+    /// The credentials (HeraldChannels' `WeComSettings`, `DingTalkSettings`).
     public var provider: (any ProviderSettings)?
 
     /// What WeCom lets one app send one member (30 a minute, 1,000 an hour); the excess is
     /// dropped without an error, so these are the channel's built-in caps (`caps.wecom` overrides).
     public static let memberLimits = [RateLimit(count: 30, period: .seconds(60)), RateLimit(count: 1000, period: .seconds(3600))]
-    /// What one group robot may post: 20 a minute (the account's rate unless `rate:` says otherwise).
+    /// What one group robot may post, on WeCom and on DingTalk: 20 a minute (the account's rate
+    /// unless `rate:` says otherwise; DingTalk blocks a robot over it for 10 minutes).
     public static let robotLimit = RateLimit(count: 20, period: .seconds(60))
 
     /// Creates an app.
@@ -269,7 +275,18 @@ public struct Configuration: Sendable {
     /// WeChat apps by id.
     public var wechatApps: [String: WeChatApp]
     /// 企业微信 apps and robots by id (`wecom.apps`).
-    public var wecomApps: [String: WeComApp] = [:]
+    public var wecomApps: [String: ChatApp] = [:]
+    /// 钉钉 apps and robots by id (`dingtalk.apps`).
+    public var dingtalkApps: [String: ChatApp] = [:]
+
+    /// The apps and robots of a chat platform's channel (wecom, dingtalk).
+    public func chatApps(_ channel: Channel) -> [String: ChatApp] {
+        switch channel {
+        case .wecom: wecomApps
+        case .dingtalk: dingtalkApps
+        default: [:]
+        }
+    }
     /// How long a batch file must sit unchanged before it is taken (`inbox.settle`, default 2 s).
     public var settle: Duration = .seconds(2)
     /// Messages in flight at once per transport (`pipeline.concurrency`, default 8).
@@ -287,7 +304,7 @@ public struct Configuration: Sendable {
         .sms: [nil: [RateLimit(count: 1, period: .seconds(60)), RateLimit(count: 5, period: .seconds(3600)),
                      RateLimit(count: 10, period: .seconds(86_400))]],
         // WeCom drops what a member gets beyond 30 a minute and 1,000 an hour from one app, silently.
-        .wecom: [nil: WeComApp.memberLimits],
+        .wecom: [nil: ChatApp.memberLimits],
     ]
     /// A verification message is deferred by a cap only this long at most; beyond that it would
     /// arrive too late and is suppressed (`caps.verification_max_wait`, default 1m).
@@ -326,7 +343,7 @@ public struct Configuration: Sendable {
         case .mail: mailAccounts[account]?.rate
         case .sms: smsChannels[account]?.rate
         case .wechatMP, .wechatMini: wechatApps[account]?.rate
-        case .wecom: wecomApps[account].flatMap { $0.rate ?? ($0.kind == .robot ? WeComApp.robotLimit : nil) }
+        case .wecom, .dingtalk: chatApps(channel)[account].flatMap { $0.rate ?? ($0.kind == .robot ? ChatApp.robotLimit : nil) }
         case .site: nil
         }
     }

@@ -5,7 +5,7 @@ import Yams
 /// One loader reads one file.
 final class ConfigurationLoader {
     static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "retry", "caps", "quiet_hours", "preferences",
-                               "watch", "site", "mail", "sms", "wechat", "wecom", "serve", "store", "worker"]
+                               "watch", "site", "mail", "sms", "wechat", "wecom", "dingtalk", "serve", "store", "worker"]
 
     let reader: YAMLReader
     let environment: [String: String]
@@ -167,20 +167,27 @@ final class ConfigurationLoader {
             app.provider = providerSettings(m, kind: transport, section: "wechat apps", id: id, owner: "wechat app '\(id)'")
             return app
         }
-        configuration.wecomApps = entries(top, section: "wecom", group: "apps", what: "wecom app") { id, m in
-            let transport = transport(m, owner: "wecom app '\(id)'", section: "wecom apps", default: .file)
-            var app = WeComApp(id: id, transport: transport,
-                               kind: reader.choice(m, "kind", default: transport == .wecomRobot ? .robot : .app))
-            if let node = m["kind"], (transport == .wecomRobot && app.kind != .robot) || (transport == .wecom && app.kind != .app) {
-                reader.error("wecom app '\(id)' is of kind \(app.kind.rawValue), but transport \(transport.rawValue) sends \(transport == .wecom ? "app" : "robot") messages", at: node)
+        configuration.wecomApps = chatApps(top, channel: .wecom, app: .wecom, robot: .wecomRobot)
+        configuration.dingtalkApps = chatApps(top, channel: .dingtalk, app: .dingtalk, robot: .dingtalkRobot)
+    }
+
+    /// `wecom.apps` or `dingtalk.apps`: apps (`transport: wecom`, `dingtalk`) and robots
+    /// (`wecom_robot`, `dingtalk_robot`); a file or discard entry is an app unless `kind: robot`.
+    private func chatApps(_ top: YAMLMapping, channel: Channel, app appKind: TransportKind, robot robotKind: TransportKind) -> [String: ChatApp] {
+        let name = channel.rawValue
+        return entries(top, section: name, group: "apps", what: "\(name) app") { id, m in
+            let transport = transport(m, owner: "\(name) app '\(id)'", section: "\(name) apps", default: .file)
+            var app = ChatApp(id: id, transport: transport, kind: reader.choice(m, "kind", default: transport == robotKind ? .robot : .app))
+            if let node = m["kind"], (transport == robotKind && app.kind != .robot) || (transport == appKind && app.kind != .app) {
+                reader.error("\(name) app '\(id)' is of kind \(app.kind.rawValue), but transport \(transport.rawValue) sends \(transport == appKind ? "app" : "robot") messages", at: node)
             }
             app.rate = rate(m, "rate")
             if app.kind == .robot, let given = app.rate, let node = m["rate"],
-               Double(given.count) / given.period.seconds > Double(WeComApp.robotLimit.count) / WeComApp.robotLimit.period.seconds {
-                reader.warning("rate \(given) of wecom robot '\(id)' is over WeCom's 20/min for a robot; the excess is refused with 45009 and waits in the spool", at: node)
+               Double(given.count) / given.period.seconds > Double(ChatApp.robotLimit.count) / ChatApp.robotLimit.period.seconds {
+                reader.warning("rate \(given) of \(name) robot '\(id)' is over the platform's 20/min for a robot; the excess is refused and waits in the spool", at: node)
             }
-            if let node = m["retry"] { retryOverrides[TransportKey(.wecom, id)] = (node, "wecom app '\(id)'") }
-            app.provider = providerSettings(m, kind: transport, section: "wecom apps", id: id, owner: "wecom app '\(id)'")
+            if let node = m["retry"] { retryOverrides[TransportKey(channel, id)] = (node, "\(name) app '\(id)'") }
+            app.provider = providerSettings(m, kind: transport, section: "\(name) apps", id: id, owner: "\(name) app '\(id)'")
             return app
         }
     }
@@ -223,7 +230,7 @@ final class ConfigurationLoader {
         switch what {
         case "mail account": keys = ["transport", "from", "reply_to", "rate", "max_size", "retry", "bounce_domain", "daily_quota"]
         case "sms channel": keys = ["transport", "signature", "rate", "retry"]
-        case "wecom app": keys = ["transport", "kind", "rate", "retry"]
+        case "wecom app", "dingtalk app": keys = ["transport", "kind", "rate", "retry"]
         default: keys = ["transport", "kind", "app_id", "rate", "retry"]
         }
         for key in channels.keys(section: Self.section(of: what)) where !keys.contains(key) { keys.append(key) }

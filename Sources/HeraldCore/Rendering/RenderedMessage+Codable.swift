@@ -1,7 +1,7 @@
 /// Rendered messages are stored in spool files as JSON: `{"kind": "mail", "mail": {...}}`.
 extension RenderedContent: Codable {
     private enum CodingKeys: String, CodingKey {
-        case kind, site, mail, sms, wechat, wecom
+        case kind, site, mail, sms, wechat, wecom, dingtalk
     }
 
     public init(from decoder: any Decoder) throws {
@@ -13,7 +13,8 @@ extension RenderedContent: Codable {
         case .sms: self = .sms(try container.decode(RenderedSMS.self, forKey: .sms))
         case .wechatMP: self = .wechatMP(try container.decode(RenderedWeChat.self, forKey: .wechat))
         case .wechatMini: self = .wechatMini(try container.decode(RenderedWeChat.self, forKey: .wechat))
-        case .wecom: self = .wecom(try container.decode(RenderedWeCom.self, forKey: .wecom))
+        case .wecom: self = .wecom(try container.decode(RenderedChat.self, forKey: .wecom))
+        case .dingtalk: self = .dingtalk(try container.decode(RenderedChat.self, forKey: .dingtalk))
         }
     }
 
@@ -26,6 +27,7 @@ extension RenderedContent: Codable {
         case let .sms(sms): try container.encode(sms, forKey: .sms)
         case let .wechatMP(wechat), let .wechatMini(wechat): try container.encode(wechat, forKey: .wechat)
         case let .wecom(wecom): try container.encode(wecom, forKey: .wecom)
+        case let .dingtalk(dingtalk): try container.encode(dingtalk, forKey: .dingtalk)
         }
     }
 }

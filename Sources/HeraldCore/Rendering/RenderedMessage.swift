@@ -147,16 +147,16 @@ public struct RenderedWeChat: Sendable, Hashable, Codable {
     }
 }
 
-/// A rendered 企业微信 message: an app message or a group robot's.
-public struct RenderedWeCom: Sendable, Hashable, Codable {
+/// A rendered message of a workplace chat platform (企业微信, 钉钉): an app message or a group robot's.
+public struct RenderedChat: Sendable, Hashable, Codable {
     /// The app (`app:`), for app messages.
     public var app: String?
     /// The robot (`robot:`), for robot messages.
     public var robot: String?
     /// text, markdown, textcard or news.
-    public var type: WeComVariant.MessageType
+    public var type: ChatVariant.MessageType
     /// Who the address names (app messages).
-    public var to: WeComVariant.Target
+    public var to: ChatVariant.Target
     /// text and markdown.
     public var content: String?
     /// textcard and news.
@@ -174,7 +174,7 @@ public struct RenderedWeCom: Sendable, Hashable, Codable {
     public var account: String { app ?? robot ?? "" }
 
     /// Creates a value from its parts.
-    public init(app: String? = nil, robot: String? = nil, type: WeComVariant.MessageType, to: WeComVariant.Target = .user,
+    public init(app: String? = nil, robot: String? = nil, type: ChatVariant.MessageType, to: ChatVariant.Target = .user,
                 content: String? = nil, title: String? = nil, description: String? = nil, url: String? = nil,
                 button: String? = nil, picture: String? = nil) {
         self.app = app
@@ -202,7 +202,8 @@ public enum RenderedContent: Sendable, Hashable {
     case sms(RenderedSMS)
     case wechatMP(RenderedWeChat)
     case wechatMini(RenderedWeChat)
-    case wecom(RenderedWeCom)
+    case wecom(RenderedChat)
+    case dingtalk(RenderedChat)
 
     /// The channel this content goes out on.
     public var channel: Channel {
@@ -213,6 +214,7 @@ public enum RenderedContent: Sendable, Hashable {
         case .wechatMP: .wechatMP
         case .wechatMini: .wechatMini
         case .wecom: .wecom
+        case .dingtalk: .dingtalk
         }
     }
 }

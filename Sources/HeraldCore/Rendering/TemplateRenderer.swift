@@ -132,18 +132,23 @@ public struct TemplateRenderer: Sendable {
         case .wechatMini:
             return variants.wechatMini.map { .wechatMini(wechat($0, values: values)) }
         case .wecom:
-            return variants.wecom.map { wecom in
-                // Values in markdown cannot add markup; URLs and plain text take them as given.
-                let body: Escaping = wecom.type == .markdown ? .markdown : .plain
-                return .wecom(RenderedWeCom(app: wecom.app, robot: wecom.robot, type: wecom.type, to: wecom.to,
-                                            content: wecom.content?.render(values, escaping: body),
-                                            title: wecom.title?.render(values, escaping: .header),
-                                            description: wecom.description?.render(values, escaping: .plain),
-                                            url: wecom.url?.render(values, escaping: .header),
-                                            button: wecom.button?.render(values, escaping: .header),
-                                            picture: wecom.picture?.render(values, escaping: .header)))
-            }
+            return variants.wecom.map { .wecom(chat($0, values: values)) }
+        case .dingtalk:
+            return variants.dingtalk.map { .dingtalk(chat($0, values: values)) }
         }
+    }
+
+    private func chat(_ variant: ChatVariant, values: [String: String]) -> RenderedChat {
+        // Values in markdown (a markdown message, an action card) cannot add markup; URLs and
+        // plain text take them as given.
+        let body: Escaping = variant.type == .markdown || variant.type == .actionCard ? .markdown : .plain
+        return RenderedChat(app: variant.app, robot: variant.robot, type: variant.type, to: variant.to,
+                            content: variant.content?.render(values, escaping: body),
+                            title: variant.title?.render(values, escaping: .header),
+                            description: variant.description?.render(values, escaping: .plain),
+                            url: variant.url?.render(values, escaping: .header),
+                            button: variant.button?.render(values, escaping: .header),
+                            picture: variant.picture?.render(values, escaping: .header))
     }
 
     private func wechat(_ variant: WeChatVariant, values: [String: String]) -> RenderedWeChat {

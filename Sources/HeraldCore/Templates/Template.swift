@@ -12,6 +12,8 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
     case wechatMini = "wechat_mini"
     /// 企业微信 (WeCom): an app message to a member, party or tag, or a group robot's message.
     case wecom
+    /// 钉钉 (DingTalk): a work notification to a member, or a custom robot's message.
+    case dingtalk
 
     public static func < (lhs: Channel, rhs: Channel) -> Bool {
         lhs.rank < rhs.rank
@@ -27,6 +29,7 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         case .wechatMP: "openid"
         case .wechatMini: "mini_openid"
         case .wecom: "wecom_user"
+        case .dingtalk: "dingtalk_user"
         }
     }
 
@@ -44,6 +47,7 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         case .wechatMP: 3
         case .wechatMini: 4
         case .wecom: 5
+        case .dingtalk: 6
         }
     }
 }
@@ -198,10 +202,10 @@ public struct WeChatVariant: Sendable, Hashable {
     }
 }
 
-/// The 企业微信 (WeCom) variant: an app message (`app:`) to the row's `wecom_user` (a member id,
-/// or a party or tag id with `to:`), or a group robot's message (`robot:`), which has no per-row
-/// address.
-public struct WeComVariant: Sendable, Hashable {
+/// A variant of a workplace chat platform (企业微信 `wecom:`, 钉钉 `dingtalk:`): an app message
+/// (`app:`) to the row's address column (`wecom_user`, `dingtalk_user`: a member id, or with `to:`
+/// a party or tag id), or a group robot's message (`robot:`), which has no per-row address.
+public struct ChatVariant: Sendable, Hashable {
     /// The message types.
     public enum MessageType: String, Sendable, Hashable, CaseIterable, Codable {
         /// Plain text (`content`).
@@ -210,8 +214,43 @@ public struct WeComVariant: Sendable, Hashable {
         case markdown
         /// App messages: a card with `title`, `description`, `url` and `button`.
         case textcard
-        /// Robots: one article with `title`, `description`, `url` and `picture`.
+        /// WeCom robots: one article with `title`, `description`, `url` and `picture`.
         case news
+        /// DingTalk: a link with `title`, `content` (its text), `url` and `picture`.
+        case link
+        /// DingTalk: a markdown card with `title`, `content` (markdown), and a `button` to `url`.
+        case actionCard = "action_card"
+
+        /// The types each platform's apps and robots send.
+        public static func allowed(on channel: Channel, robot: Bool) -> [MessageType] {
+            switch channel {
+            case .dingtalk: [.text, .markdown, .link, .actionCard]
+            default: robot ? [.text, .markdown, .news] : [.text, .markdown, .textcard]
+            }
+        }
+
+        /// The fields a message of this type takes.
+        public func fields(on channel: Channel) -> [String] {
+            switch self {
+            case .text: ["content"]
+            case .markdown: channel == .dingtalk ? ["content", "title"] : ["content"]
+            case .textcard: ["title", "description", "url", "button"]
+            case .news: ["title", "description", "url", "picture"]
+            case .link: ["title", "content", "url", "picture"]
+            case .actionCard: ["title", "content", "url", "button"]
+            }
+        }
+
+        /// The fields it cannot go without.
+        public func required(on channel: Channel) -> [String] {
+            switch self {
+            case .text: ["content"]
+            case .markdown: channel == .dingtalk ? ["content", "title"] : ["content"]
+            case .textcard: ["title", "description", "url"]
+            case .news: ["title", "url"]
+            case .link, .actionCard: ["title", "content", "url"]
+            }
+        }
     }
 
     /// Who an app message's `wecom_user` names.
@@ -281,17 +320,21 @@ public struct VariantSet: Sendable, Hashable {
     /// The mini-program subscribe-message variant.
     public var wechatMini: WeChatVariant?
     /// The 企业微信 variant.
-    public var wecom: WeComVariant?
+    public var wecom: ChatVariant?
+    /// The 钉钉 variant.
+    public var dingtalk: ChatVariant?
 
     /// Creates a set; every variant is optional.
     public init(site: SiteVariant? = nil, mail: MailVariant? = nil, sms: SMSVariant? = nil,
-                wechatMP: WeChatVariant? = nil, wechatMini: WeChatVariant? = nil, wecom: WeComVariant? = nil) {
+                wechatMP: WeChatVariant? = nil, wechatMini: WeChatVariant? = nil, wecom: ChatVariant? = nil,
+                dingtalk: ChatVariant? = nil) {
         self.site = site
         self.mail = mail
         self.sms = sms
         self.wechatMP = wechatMP
         self.wechatMini = wechatMini
         self.wecom = wecom
+        self.dingtalk = dingtalk
     }
 
     /// Channels that have a variant here, in `Channel` order.
@@ -308,6 +351,16 @@ public struct VariantSet: Sendable, Hashable {
         case .wechatMP: wechatMP != nil
         case .wechatMini: wechatMini != nil
         case .wecom: wecom != nil
+        case .dingtalk: dingtalk != nil
+        }
+    }
+
+    /// The chat-platform variant of `channel` (wecom, dingtalk), if any.
+    public func chat(_ channel: Channel) -> ChatVariant? {
+        switch channel {
+        case .wecom: wecom
+        case .dingtalk: dingtalk
+        default: nil
         }
     }
 
@@ -321,8 +374,8 @@ public struct VariantSet: Sendable, Hashable {
             texts += [wechat.url, wechat.page, wechat.miniprogramPage].compactMap { $0 }
             texts += wechat.data.map(\.value)
         }
-        if let wecom {
-            texts += [wecom.content, wecom.title, wecom.description, wecom.url, wecom.button, wecom.picture].compactMap { $0 }
+        for chat in [wecom, dingtalk].compactMap({ $0 }) {
+            texts += [chat.content, chat.title, chat.description, chat.url, chat.button, chat.picture].compactMap { $0 }
         }
         return texts
     }
@@ -445,6 +498,8 @@ public struct ConfigurationReference: Sendable, Hashable {
         case miniProgramApp = "wechat app (mini_program)"
         case wecomApp = "wecom app"
         case wecomRobot = "wecom robot"
+        case dingtalkApp = "dingtalk app"
+        case dingtalkRobot = "dingtalk robot"
     }
 
     /// The kind of entry.
@@ -465,8 +520,8 @@ public struct TemplateSourceMap: Sendable, Hashable {
     public var smsContent: SourceLocation?
     /// Where the wechat_mini variant's `data` was written.
     public var wechatMiniData: SourceLocation?
-    /// Where the first wecom variant was written.
-    public var wecom: SourceLocation?
+    /// Where the first variant of each chat platform (wecom, dingtalk) was written.
+    public var chatVariants: [Channel: SourceLocation] = [:]
 
     /// Creates an empty map.
     public init() {}

@@ -5,8 +5,8 @@ import Yams
 /// line and column of the key or value at fault.
 struct TemplateLoader {
     static let topLevelKeys = ["code", "name", "category", "status", "params", "site", "mail", "sms",
-                               "wechat_mp", "wechat_mini", "wecom", "locales", "escalate", "digest"]
-    static let variantKeys = ["site", "mail", "sms", "wechat_mp", "wechat_mini", "wecom"]
+                               "wechat_mp", "wechat_mini", "wecom", "dingtalk", "locales", "escalate", "digest"]
+    static let variantKeys = ["site", "mail", "sms", "wechat_mp", "wechat_mini", "wecom", "dingtalk"]
 
     /// Where each field was written, so placeholder problems can point at it.
     private struct FieldSite {
@@ -194,7 +194,7 @@ struct TemplateLoader {
         case "mail": ["account", "nickname", "title", "html", "text", "attachments", "unsubscribe"]
         case "sms": ["channel", "api_template_id", "content"]
         case "wechat_mp": ["app", "template_id", "url", "miniprogram", "data"]
-        case "wecom": ["app", "robot", "type", "to", "content", "title", "description", "url", "button", "picture"]
+        case "wecom", "dingtalk": ["app", "robot", "type", "to", "content", "title", "description", "url", "button", "picture"]
         default: ["app", "template_id", "page", "data", "miniprogram_state", "lang", "truncate"]
         }
     }
@@ -211,7 +211,8 @@ struct TemplateLoader {
         if let m = wanted("sms") { set.sms = sms(m) }
         if let m = wanted("wechat_mp") { set.wechatMP = wechat(m, officialAccount: true) }
         if let m = wanted("wechat_mini") { set.wechatMini = wechat(m, officialAccount: false) }
-        if let m = wanted("wecom") { set.wecom = wecom(m) }
+        if let m = wanted("wecom") { set.wecom = chat(m, channel: .wecom) }
+        if let m = wanted("dingtalk") { set.dingtalk = chat(m, channel: .dingtalk) }
         return set
     }
 
@@ -343,42 +344,46 @@ struct TemplateLoader {
         return variant
     }
 
-    /// `wecom:`: `app:` (an app message to `wecom_user`) or `robot:` (a group robot), a `type`
-    /// and the fields that type needs.
-    private mutating func wecom(_ m: YAMLMapping) -> WeComVariant? {
+    /// `wecom:` or `dingtalk:`: `app:` (an app message to the row's address column) or `robot:`
+    /// (a group robot), a `type` and the fields that type needs.
+    private mutating func chat(_ m: YAMLMapping, channel: Channel) -> ChatVariant? {
+        let name = channel.rawValue
         let isRobot = m["robot"] != nil
         if m["app"] != nil && isRobot {
-            reader.error("wecom variant names both 'app' and 'robot'; an app message goes to wecom_user, a robot's to its group: keep one", at: m.node)
+            reader.error("\(name) variant names both 'app' and 'robot'; an app message goes to \(channel.addressColumn), a robot's to its group: keep one", at: m.node)
         }
         guard m["app"] != nil || isRobot else {
-            reader.missing("app", in: m, hint: "add `app:` (an app message to wecom_user) or `robot:` (a group robot)")
+            reader.missing("app", in: m, hint: "add `app:` (an app message to \(channel.addressColumn)) or `robot:` (a group robot)")
             return nil
         }
-        let account = isRobot ? reference(.wecomRobot, m, "robot") : reference(.wecomApp, m, "app")
-        let type = reader.choice(m, "type", default: WeComVariant.MessageType.text)
-        let allowed: [WeComVariant.MessageType] = isRobot ? [.text, .markdown, .news] : [.text, .markdown, .textcard]
+        let kinds: (app: ConfigurationReference.Kind, robot: ConfigurationReference.Kind) =
+            channel == .dingtalk ? (.dingtalkApp, .dingtalkRobot) : (.wecomApp, .wecomRobot)
+        let account = isRobot ? reference(kinds.robot, m, "robot") : reference(kinds.app, m, "app")
+        let type = reader.choice(m, "type", default: ChatVariant.MessageType.text)
+        let allowed = ChatVariant.MessageType.allowed(on: channel, robot: isRobot)
         if !allowed.contains(type), let node = m["type"] {
-            reader.error("wecom \(isRobot ? "robot" : "app") messages cannot be \(type.rawValue); use \(allowed.map(\.rawValue).joined(separator: ", "))", at: node)
+            reader.error("\(name) \(isRobot ? "robot" : "app") messages cannot be \(type.rawValue); use \(allowed.map(\.rawValue).joined(separator: ", "))", at: node)
         }
-        let to = reader.choice(m, "to", default: WeComVariant.Target.user)
+        let to = reader.choice(m, "to", default: ChatVariant.Target.user)
         if isRobot, let node = m["to"] { reader.error("'to' is for app messages; a robot posts to its own group", at: node) }
-        var variant = WeComVariant(app: isRobot ? nil : account, robot: isRobot ? account : nil, type: type, to: to)
-        switch type {
-        case .text, .markdown:
-            variant.content = text(m, "content", required: true)
-        case .textcard, .news:
-            variant.title = text(m, "title", required: true)
-            variant.description = text(m, "description", required: type == .textcard)
-            variant.url = text(m, "url", required: true)
-            variant.button = type == .textcard ? text(m, "button") : nil
-            variant.picture = type == .news ? text(m, "picture") : nil
+        if channel == .dingtalk, to == .tag, let node = m["to"] {
+            reader.error("DingTalk work notifications go to members or departments; use to: user or to: party", at: node)
         }
-        for key in ["content", "title", "description", "url", "button", "picture"] where m[key] != nil {
-            let used: Set<String> = type == .text || type == .markdown ? ["content"]
-                : type == .textcard ? ["title", "description", "url", "button"] : ["title", "description", "url", "picture"]
-            if !used.contains(key), let node = m[key] { reader.error("'\(key)' is not a field of a \(type.rawValue) message", at: node) }
+        var variant = ChatVariant(app: isRobot ? nil : account, robot: isRobot ? account : nil, type: type, to: to)
+        let fields = type.fields(on: channel), required = type.required(on: channel)
+        func field(_ key: String) -> TemplateText? {
+            fields.contains(key) ? text(m, key, required: required.contains(key)) : nil
         }
-        if sourceMap.wecom == nil { sourceMap.wecom = reader.location(m.node) }
+        variant.content = field("content")
+        variant.title = field("title")
+        variant.description = field("description")
+        variant.url = field("url")
+        variant.button = field("button")
+        variant.picture = field("picture")
+        for key in ["content", "title", "description", "url", "button", "picture"] where !fields.contains(key) {
+            if let node = m[key] { reader.error("'\(key)' is not a field of a \(type.rawValue) message", at: node) }
+        }
+        if sourceMap.chatVariants[channel] == nil { sourceMap.chatVariants[channel] = reader.location(m.node) }
         guard account != nil else { return nil }
         return variant
     }

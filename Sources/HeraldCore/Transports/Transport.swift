@@ -237,6 +237,7 @@ public struct TransportSet: Sendable {
             set.set(transport, channel: app.kind.channel, account: id)
         }
         for id in configuration.wecomApps.keys { set.set(transport, channel: .wecom, account: id) }
+        for id in configuration.dingtalkApps.keys { set.set(transport, channel: .dingtalk, account: id) }
         return set
     }
 }

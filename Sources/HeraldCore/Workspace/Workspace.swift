@@ -108,11 +108,13 @@ public enum WorkspaceCheck {
                     if let app = configuration.wechatApps[reference.id], app.kind != wanted {
                         problem = "wechat app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant needs a \(wanted.rawValue) app"
                     }
-                case .wecomApp, .wecomRobot:
-                    defined = configuration.wecomApps.keys.sorted()
-                    let wanted: WeComApp.Kind = reference.kind == .wecomApp ? .app : .robot
-                    if let app = configuration.wecomApps[reference.id], app.kind != wanted {
-                        problem = "wecom app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant names it as \(reference.kind == .wecomApp ? "'app'" : "'robot'")"
+                case .wecomApp, .wecomRobot, .dingtalkApp, .dingtalkRobot:
+                    let channel: Channel = reference.kind == .wecomApp || reference.kind == .wecomRobot ? .wecom : .dingtalk
+                    let apps = configuration.chatApps(channel)
+                    defined = apps.keys.sorted()
+                    let wanted: ChatApp.Kind = reference.kind == .wecomApp || reference.kind == .dingtalkApp ? .app : .robot
+                    if let app = apps[reference.id], app.kind != wanted {
+                        problem = "\(channel.rawValue) app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant names it as \(wanted == .app ? "'app'" : "'robot'")"
                     }
                 }
                 if !defined.contains(reference.id) {

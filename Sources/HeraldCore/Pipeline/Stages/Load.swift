@@ -134,7 +134,7 @@ extension PipelineStage {
             }
         }
         job.deliveries = channels.map { channel in
-            let address = robot(of: template, for: row, channel).map(WeComVariant.robotAddress) ?? row.recipient.address(for: channel) ?? ""
+            let address = robot(of: template, for: row, channel).map(ChatVariant.robotAddress) ?? row.recipient.address(for: channel) ?? ""
             var delivery = Delivery(id: job.batch.messageID(row: row.row, channel: channel.rawValue), channel: channel, address: address)
             delivery.fingerprint = MessageFingerprint.of(template: code, channel: channel, address: address, parameters: row.parameters)
             return delivery
@@ -160,11 +160,10 @@ extension PipelineStage {
 
     }
 
-    /// The group robot a row's 企业微信 message goes to, when its variant names one: robots have
-    /// no per-row address.
+    /// The group robot a row's 企业微信 or 钉钉 message goes to, when its variant names one: robots
+    /// have no per-row address.
     private static func robot(of template: Template, for row: RecipientRow, _ channel: Channel) -> String? {
-        guard channel == .wecom else { return nil }
-        return template.variants(for: row.recipient.locale, channel: .wecom).variants.wecom?.robot
+        template.variants(for: row.recipient.locale, channel: channel).variants.chat(channel)?.robot
     }
 
     /// **validate**: the template is enabled, each address is well formed (and normalised),

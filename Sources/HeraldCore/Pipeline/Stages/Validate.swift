@@ -38,9 +38,8 @@ extension PipelineStage {
                                    "no \(delivery.channel.addressColumn) for the \(delivery.channel.rawValue) channel")
             }
             // A robot's messages go to its group: the load stage gave them the robot's address.
-            let robot = delivery.channel == .wecom
-                ? template.variants(for: job.row.recipient.locale, channel: .wecom).variants.wecom?.robot : nil
-            if robot.map(WeComVariant.robotAddress) != delivery.address {
+            let robot = template.variants(for: job.row.recipient.locale, channel: delivery.channel).variants.chat(delivery.channel)?.robot
+            if robot.map(ChatVariant.robotAddress) != delivery.address {
                 switch AddressValidation.normalize(delivery.address, for: delivery.channel) {
                 case let .success(address): delivery.address = address
                 case let .failure(failure): throw failure
