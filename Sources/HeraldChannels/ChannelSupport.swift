@@ -7,6 +7,7 @@ extension ChannelSupport {
     public static let builtIn = ChannelSupport(
         settings: [SMTPSettingsReader(), SMSProviderSettingsReader(.aliyun), SMSProviderSettingsReader(.tencent),
                    SMSProviderSettingsReader(.webhook), WeChatAppSettingsReader(), WeComSettingsReader(.wecom),
-                   WeComSettingsReader(.wecomRobot), DingTalkSettingsReader(.dingtalk), DingTalkSettingsReader(.dingtalkRobot)],
+                   WeComSettingsReader(.wecomRobot), DingTalkSettingsReader(.dingtalk), DingTalkSettingsReader(.dingtalkRobot),
+                   FeishuSettingsReader(.feishu), FeishuSettingsReader(.feishuRobot)],
         contentRules: [SubscribeValueRules(), WeComContentRules()])
 }

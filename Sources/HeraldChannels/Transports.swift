@@ -17,7 +17,7 @@ public enum Transports {
         let discard = DiscardTransport(concurrency: 1)
         func pick(_ kind: TransportKind) -> (any Transport)? {
             switch kind {
-            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat, .wecom, .wecomRobot, .dingtalk, .dingtalkRobot: file
+            case .file, .smtp, .aliyun, .tencent, .webhook, .wechat, .wecom, .wecomRobot, .dingtalk, .dingtalkRobot, .feishu, .feishuRobot: file
             case .discard: discard
             case .inbox: inbox
             }
@@ -59,6 +59,14 @@ public enum Transports {
                         channel: .dingtalk, account: id)
             } else if let transport = pick(app.transport) {
                 set.set(transport, channel: .dingtalk, account: id)
+            }
+        }
+        for (id, app) in configuration.feishuApps {
+            if app.transport == .feishu || app.transport == .feishuRobot {
+                set.set(FeishuTransport(app: app, tokens: tokens ?? MemoryAccessTokenStore(), concurrency: configuration.concurrency),
+                        channel: .feishu, account: id)
+            } else if let transport = pick(app.transport) {
+                set.set(transport, channel: .feishu, account: id)
             }
         }
         return set

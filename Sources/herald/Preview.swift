@@ -19,7 +19,7 @@ extension Herald {
 
         @OptionGroup var parameters: ParameterOptions
 
-        @Option(help: "Only this channel (site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk); repeatable.")
+        @Option(help: "Only this channel (site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk, feishu); repeatable.")
         var channel: [Channel] = []
 
         @Option(help: "The recipient's locale (en, zh-CN...).")

@@ -14,7 +14,7 @@ extension Herald {
         @Option(help: "The template code.")
         var template: String
 
-        @Option(name: .customLong("to"), help: ArgumentHelp("A channel and address: mail:ADDR, sms:MOBILE, site:USER_ID, wechat_mp:OPENID, wechat_mini:OPENID, wecom:USERID, dingtalk:USERID. Repeatable.", valueName: "CHANNEL:ADDRESS"))
+        @Option(name: .customLong("to"), help: ArgumentHelp("A channel and address: mail:ADDR, sms:MOBILE, site:USER_ID, wechat_mp:OPENID, wechat_mini:OPENID, wecom:USERID, dingtalk:USERID, feishu:OPEN_ID. Repeatable.", valueName: "CHANNEL:ADDRESS"))
         var recipients: [String]
 
         @OptionGroup var parameters: ParameterOptions
@@ -36,7 +36,7 @@ extension Herald {
             for recipient in recipients {
                 let parts = recipient.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, Channel(rawValue: String(parts[0])) != nil else {
-                    throw ValidationError("--to takes CHANNEL:ADDRESS with CHANNEL one of site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk; got '\(recipient)'")
+                    throw ValidationError("--to takes CHANNEL:ADDRESS with CHANNEL one of site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk, feishu; got '\(recipient)'")
                 }
             }
         }

@@ -132,7 +132,7 @@ import HeraldTestSupport
     @Test func templateWithoutChannels() throws {
         let diagnostics = try check(["empty.yaml": "name: 空\n"])
         #expect(diagnostics == [error("templates/empty.yaml", 1, 1,
-                                      "template defines no channel; add at least one of site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk")])
+                                      "template defines no channel; add at least one of site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk, feishu")])
     }
 
     @Test func yamlSyntaxErrorPointsAtTheParserMark() throws {
@@ -160,11 +160,11 @@ import HeraldTestSupport
             """)
         #expect(diagnostics == [
             .error("unknown time zone 'Mars/Olympus'; use an IANA name such as Asia/Shanghai", at: SourceLocation(file: "herald.yaml", line: 1, column: 11)),
-            .error("'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook, wechat, wecom, wecom_robot, dingtalk, dingtalk_robot", at: SourceLocation(file: "herald.yaml", line: 4, column: 26)),
+            .error("'transport' in mail account 'default' is 'sendmail'; expected one of file, discard, smtp, inbox, aliyun, tencent, webhook, wechat, wecom, wecom_robot, dingtalk, dingtalk_robot, feishu, feishu_robot", at: SourceLocation(file: "herald.yaml", line: 4, column: 26)),
             .error("'from' of mail account 'default' is 'not-an-address', not an email address", at: SourceLocation(file: "herald.yaml", line: 4, column: 42)),
             .error("mail account 'other' has no 'transport'; add `transport: file`", at: SourceLocation(file: "herald.yaml", line: 5, column: 5)),
             .error("unknown key 'chanels' in sms; did you mean 'channels'?", at: SourceLocation(file: "herald.yaml", line: 7, column: 3)),
-            .error("unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, retry, caps, quiet_hours, preferences, watch, site, mail, sms, wechat, wecom, dingtalk, serve, store, worker", at: SourceLocation(file: "herald.yaml", line: 8, column: 1)),
+            .error("unknown key 'retries' in herald.yaml; expected one of timezone, inbox, pipeline, log, retry, caps, quiet_hours, preferences, watch, site, mail, sms, wechat, wecom, dingtalk, feishu, serve, store, worker", at: SourceLocation(file: "herald.yaml", line: 8, column: 1)),
         ])
     }
 

@@ -85,7 +85,7 @@ import HeraldCore
             "6 | sms | skipped | validate | no_address | no mobile for the sms channel",
             "7 | sms | deferred | send | isv.BUSINESS_LIMIT_CONTROL | 触发分钟级流控",
             "8 | mail | failed | send | 550 | 5.1.1 no such user",
-            "9 | - | invalid | load | unknown_channel | unknown channel 'fax'; use site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk",
+            "9 | - | invalid | load | unknown_channel | unknown channel 'fax'; use site, mail, sms, wechat_mp, wechat_mini, wecom, dingtalk, feishu",
             "10 | - | skipped | load | no_address | the row has no address for any channel of 'order_shipped'; fill one of user_id, email, mobile",
         ])
         #expect(harness.transport.sent.map(\.address).sorted() == ["+8613800138000", "+8613900139000", "bounce@example.com", "li@example.com"])

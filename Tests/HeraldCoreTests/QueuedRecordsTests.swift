@@ -16,6 +16,7 @@ import HeraldTestSupport
         row.sendAt = "2026-12-06T09:00:00+08:00"
         row.recipient.wecomUser = "zhang.san"
         row.recipient.dingtalkUser = "user123"
+        row.recipient.feishuUser = "ou_7d8a6e6d"
         return row
     }()
 
@@ -33,7 +34,7 @@ import HeraldTestSupport
     /// A field added to a row must be added to the compact form: this counts them.
     @Test func theFormatKnowsEveryStoredPropertyOfARow() {
         #expect(Mirror(reflecting: Self.full).children.count == 8, "RecipientRow changed: update QueuedRecords")
-        #expect(Mirror(reflecting: Self.full.recipient).children.count == 11, "Recipient changed: update QueuedRecords")
+        #expect(Mirror(reflecting: Self.full.recipient).children.count == 12, "Recipient changed: update QueuedRecords")
         #expect(Mirror(reflecting: Self.full.mail).children.count == 4, "MailExtras changed: update QueuedRecords")
     }
 
@@ -42,9 +43,10 @@ import HeraldTestSupport
         var row = Self.full
         row.recipient.wecomUser = nil
         row.recipient.dingtalkUser = nil
+        row.recipient.feishuUser = nil
         let current = QueuedRecords.encode([.row(row)])
-        #expect(current.first == 2 && current.suffix(2) == [0, 0], "version 2 ends with an absent wecom_user and dingtalk_user")
-        let versionOne = [1] + current.dropFirst().dropLast(2)
+        #expect(current.first == 2 && current.suffix(3) == [0, 0, 0], "version 2 ends with absent wecom_user, dingtalk_user and feishu_user")
+        let versionOne = [1] + current.dropFirst().dropLast(3)
         #expect(try QueuedRecords.decode(versionOne) == [.row(row)])
     }
 

@@ -76,7 +76,7 @@ public struct FileTransport: Transport {
             return (try json(envelope, site), "json")
         case let .wechatMP(wechat), let .wechatMini(wechat):
             return (try json(envelope, wechat), "json")
-        case let .wecom(chat), let .dingtalk(chat):
+        case let .wecom(chat), let .dingtalk(chat), let .feishu(chat):
             return (try json(envelope, chat), "json")
         }
     }

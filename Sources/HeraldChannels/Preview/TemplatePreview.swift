@@ -51,7 +51,7 @@ public struct TemplatePreview: Sendable {
     private static func fileExtension(_ channel: Channel) -> String {
         switch channel {
         case .mail: "eml"
-        case .sms, .wecom, .dingtalk: "txt"
+        case .sms, .wecom, .dingtalk, .feishu: "txt"
         default: "json"
         }
     }
@@ -83,7 +83,7 @@ public struct TemplatePreview: Sendable {
             return try Self.json(site)
         case let .wechatMP(wechat), let .wechatMini(wechat):
             return try Self.json(wechat)
-        case let .wecom(wecom), let .dingtalk(wecom):
+        case let .wecom(wecom), let .dingtalk(wecom), let .feishu(wecom):
             // As the platform shows it: the text, or the card's title, description and link.
             let kind = wecom.robot.map { "robot \($0)" } ?? "app \(wecom.app ?? "") to \(wecom.to.rawValue)"
             var lines = ["\(wecom.type.rawValue) · \(kind)", ""]

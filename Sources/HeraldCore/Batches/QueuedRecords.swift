@@ -13,7 +13,7 @@ import Foundation
 /// counts their stored properties and fails until it is); the first byte is the version, so a
 /// queue written by an older Herald stays readable.
 public enum QueuedRecords {
-    /// The format written: 2 adds `wecom_user` and `dingtalk_user` after `send_at`; 1 (without them) is still read.
+    /// The format written: 2 adds `wecom_user`, `dingtalk_user` and `feishu_user` after `send_at`; 1 (without them) is still read.
     static let version: UInt8 = 2
 
     /// `records` in the compact form.
@@ -123,6 +123,7 @@ public enum QueuedRecords {
             optionalString(row.sendAt)
             optionalString(row.recipient.wecomUser)
             optionalString(row.recipient.dingtalkUser)
+            optionalString(row.recipient.feishuUser)
         }
     }
 
@@ -196,6 +197,7 @@ public enum QueuedRecords {
             if version >= 2 {
                 row.recipient.wecomUser = try optionalString()
                 row.recipient.dingtalkUser = try optionalString()
+                row.recipient.feishuUser = try optionalString()
             }
             return row
         }

@@ -18,6 +18,8 @@ public struct Recipient: Sendable, Hashable, Codable {
     public var wecomUser: String?
     /// 钉钉 userid (column `dingtalk_user`).
     public var dingtalkUser: String?
+    /// 飞书 open_id (or user_id, union_id, email, chat_id as the template's `id_type` says) (column `feishu_user`).
+    public var feishuUser: String?
     /// Locale tag (`zh-CN`, `en`).
     public var locale: String?
     /// The recipient's IANA time zone (`America/New_York`): quiet hours and a `send_at` without an
@@ -55,6 +57,7 @@ public struct Recipient: Sendable, Hashable, Codable {
         case .wechatMini: \.miniOpenID
         case .wecom: \.wecomUser
         case .dingtalk: \.dingtalkUser
+        case .feishu: \.feishuUser
         }
     }
 
@@ -69,6 +72,7 @@ public struct Recipient: Sendable, Hashable, Codable {
         case .wechatMini: miniOpenID
         case .wecom: wecomUser
         case .dingtalk: dingtalkUser
+        case .feishu: feishuUser
         }
         guard let value = field, !value.isEmpty else { return nil }
         return value
@@ -173,7 +177,7 @@ extension RecipientRow {
         }
         let r = recipient
         return bad(template) || bad(sendAt) || bad(r.userID) || bad(r.userType) || bad(r.tenantID) || bad(r.email) || bad(r.mobile)
-            || bad(r.openID) || bad(r.miniOpenID) || bad(r.wecomUser) || bad(r.dingtalkUser) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
+            || bad(r.openID) || bad(r.miniOpenID) || bad(r.wecomUser) || bad(r.dingtalkUser) || bad(r.feishuUser) || bad(r.locale) || bad(r.timeZone) || bad(mail.unsubscribeURL)
             || mail.cc.contains(where: bad) || mail.bcc.contains(where: bad) || mail.attachments.contains(where: bad)
             || (channels ?? []).contains(where: bad) || parameters.contains { bad($0.key) || bad($0.value) }
     }

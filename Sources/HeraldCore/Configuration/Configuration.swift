@@ -27,6 +27,10 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
     case dingtalk
     /// A 钉钉 custom robot, `robot/send` with 加签 (dingtalk apps only).
     case dingtalkRobot = "dingtalk_robot"
+    /// 飞书 app bot messages, `im/v1/messages` (feishu apps only).
+    case feishu
+    /// A 飞书 custom bot, `bot/v2/hook/` with its signature (feishu apps only).
+    case feishuRobot = "feishu_robot"
 
     /// The SMS provider kinds.
     public var isSMSProvider: Bool { self == .aliyun || self == .tencent || self == .webhook }
@@ -45,6 +49,7 @@ public enum TransportKind: String, Sendable, Hashable, CaseIterable {
         case .wechat: "wechat apps"
         case .wecom, .wecomRobot: "wecom apps"
         case .dingtalk, .dingtalkRobot: "dingtalk apps"
+        case .feishu, .feishuRobot: "feishu apps"
         }
     }
 }
@@ -170,9 +175,12 @@ public struct ChatApp: Sendable {
     /// What WeCom lets one app send one member (30 a minute, 1,000 an hour); the excess is
     /// dropped without an error, so these are the channel's built-in caps (`caps.wecom` overrides).
     public static let memberLimits = [RateLimit(count: 30, period: .seconds(60)), RateLimit(count: 1000, period: .seconds(3600))]
-    /// What one group robot may post, on WeCom and on DingTalk: 20 a minute (the account's rate
-    /// unless `rate:` says otherwise; DingTalk blocks a robot over it for 10 minutes).
-    public static let robotLimit = RateLimit(count: 20, period: .seconds(60))
+    /// What one group robot may post: 20 a minute on WeCom and DingTalk (which blocks a robot
+    /// over it for 10 minutes), 100 a minute on Feishu (which also allows at most 5 a second).
+    /// The account's rate unless `rate:` says otherwise.
+    public static func robotLimit(_ channel: Channel) -> RateLimit {
+        channel == .feishu ? RateLimit(count: 100, period: .seconds(60)) : RateLimit(count: 20, period: .seconds(60))
+    }
 
     /// Creates an app.
     public init(id: String, transport: TransportKind = .file, kind: Kind = .app) {
@@ -278,12 +286,15 @@ public struct Configuration: Sendable {
     public var wecomApps: [String: ChatApp] = [:]
     /// 钉钉 apps and robots by id (`dingtalk.apps`).
     public var dingtalkApps: [String: ChatApp] = [:]
+    /// 飞书 apps and bots by id (`feishu.apps`).
+    public var feishuApps: [String: ChatApp] = [:]
 
     /// The apps and robots of a chat platform's channel (wecom, dingtalk).
     public func chatApps(_ channel: Channel) -> [String: ChatApp] {
         switch channel {
         case .wecom: wecomApps
         case .dingtalk: dingtalkApps
+        case .feishu: feishuApps
         default: [:]
         }
     }
@@ -343,7 +354,7 @@ public struct Configuration: Sendable {
         case .mail: mailAccounts[account]?.rate
         case .sms: smsChannels[account]?.rate
         case .wechatMP, .wechatMini: wechatApps[account]?.rate
-        case .wecom, .dingtalk: chatApps(channel)[account].flatMap { $0.rate ?? ($0.kind == .robot ? ChatApp.robotLimit : nil) }
+        case .wecom, .dingtalk, .feishu: chatApps(channel)[account].flatMap { $0.rate ?? ($0.kind == .robot ? ChatApp.robotLimit(channel) : nil) }
         case .site: nil
         }
     }

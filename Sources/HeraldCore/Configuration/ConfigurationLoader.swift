@@ -5,7 +5,7 @@ import Yams
 /// One loader reads one file.
 final class ConfigurationLoader {
     static let topLevelKeys = ["timezone", "inbox", "pipeline", "log", "retry", "caps", "quiet_hours", "preferences",
-                               "watch", "site", "mail", "sms", "wechat", "wecom", "dingtalk", "serve", "store", "worker"]
+                               "watch", "site", "mail", "sms", "wechat", "wecom", "dingtalk", "feishu", "serve", "store", "worker"]
 
     let reader: YAMLReader
     let environment: [String: String]
@@ -169,6 +169,7 @@ final class ConfigurationLoader {
         }
         configuration.wecomApps = chatApps(top, channel: .wecom, app: .wecom, robot: .wecomRobot)
         configuration.dingtalkApps = chatApps(top, channel: .dingtalk, app: .dingtalk, robot: .dingtalkRobot)
+        configuration.feishuApps = chatApps(top, channel: .feishu, app: .feishu, robot: .feishuRobot)
     }
 
     /// `wecom.apps` or `dingtalk.apps`: apps (`transport: wecom`, `dingtalk`) and robots
@@ -183,8 +184,8 @@ final class ConfigurationLoader {
             }
             app.rate = rate(m, "rate")
             if app.kind == .robot, let given = app.rate, let node = m["rate"],
-               Double(given.count) / given.period.seconds > Double(ChatApp.robotLimit.count) / ChatApp.robotLimit.period.seconds {
-                reader.warning("rate \(given) of \(name) robot '\(id)' is over the platform's 20/min for a robot; the excess is refused and waits in the spool", at: node)
+               Double(given.count) / given.period.seconds > Double(ChatApp.robotLimit(channel).count) / ChatApp.robotLimit(channel).period.seconds {
+                reader.warning("rate \(given) of \(name) robot '\(id)' is over the platform's \(ChatApp.robotLimit(channel)) for a robot; the excess is refused and waits in the spool", at: node)
             }
             if let node = m["retry"] { retryOverrides[TransportKey(channel, id)] = (node, "\(name) app '\(id)'") }
             app.provider = providerSettings(m, kind: transport, section: "\(name) apps", id: id, owner: "\(name) app '\(id)'")
@@ -230,7 +231,7 @@ final class ConfigurationLoader {
         switch what {
         case "mail account": keys = ["transport", "from", "reply_to", "rate", "max_size", "retry", "bounce_domain", "daily_quota"]
         case "sms channel": keys = ["transport", "signature", "rate", "retry"]
-        case "wecom app", "dingtalk app": keys = ["transport", "kind", "rate", "retry"]
+        case "wecom app", "dingtalk app", "feishu app": keys = ["transport", "kind", "rate", "retry"]
         default: keys = ["transport", "kind", "app_id", "rate", "retry"]
         }
         for key in channels.keys(section: Self.section(of: what)) where !keys.contains(key) { keys.append(key) }

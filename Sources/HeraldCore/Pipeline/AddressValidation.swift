@@ -28,16 +28,17 @@ public enum AddressValidation {
                 return .failure(StageFailure(.invalid, code: FailureCode("invalid_\(what)"), "\(what) '\(address)' must be non-empty without spaces"))
             }
             return .success(trimmed)
-        case .wecom, .dingtalk:
+        case .wecom, .dingtalk, .feishu:
             // WeCom joins recipients with `|`, DingTalk with `,`, and `@all` is everyone: one row names one id.
             let allowed = trimmed.utf8.allSatisfy { byte in
                 (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                     || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "@")
             }
-            guard allowed, (1...64).contains(trimmed.utf8.count), !trimmed.hasPrefix("@") else {
+            // Feishu may take an email address as the id.
+            guard allowed, (1...(channel == .feishu ? 254 : 64)).contains(trimmed.utf8.count), !trimmed.hasPrefix("@") else {
                 let column = channel.addressColumn
                 return .failure(StageFailure(.invalid, code: FailureCode("invalid_\(column)"),
-                    "\(column) '\(address)' is not one id: 1-64 letters, digits and _-.@, not starting with @ (no lists, no @all)"))
+                    "\(column) '\(address)' is not one id: letters, digits and _-.@, not starting with @ (no lists, no @all)"))
             }
             return .success(trimmed)
         }

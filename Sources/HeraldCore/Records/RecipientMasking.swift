@@ -35,7 +35,7 @@ public enum RecipientMasking: String, Sendable, Hashable, CaseIterable {
         case .wechatMP, .wechatMini:
             guard address.count > 8 else { return "***" }
             return String(address.prefix(4)) + "***" + String(address.suffix(4))
-        case .wecom, .dingtalk:
+        case .wecom, .dingtalk, .feishu:
             // A robot's address names its group, not a person; a member id names a person.
             if address.hasPrefix("robot:") { return address }
             guard address.count > 2 else { return "***" }

@@ -1,7 +1,7 @@
 /// Rendered messages are stored in spool files as JSON: `{"kind": "mail", "mail": {...}}`.
 extension RenderedContent: Codable {
     private enum CodingKeys: String, CodingKey {
-        case kind, site, mail, sms, wechat, wecom, dingtalk
+        case kind, site, mail, sms, wechat, wecom, dingtalk, feishu
     }
 
     public init(from decoder: any Decoder) throws {
@@ -15,6 +15,7 @@ extension RenderedContent: Codable {
         case .wechatMini: self = .wechatMini(try container.decode(RenderedWeChat.self, forKey: .wechat))
         case .wecom: self = .wecom(try container.decode(RenderedChat.self, forKey: .wecom))
         case .dingtalk: self = .dingtalk(try container.decode(RenderedChat.self, forKey: .dingtalk))
+        case .feishu: self = .feishu(try container.decode(RenderedChat.self, forKey: .feishu))
         }
     }
 
@@ -28,6 +29,7 @@ extension RenderedContent: Codable {
         case let .wechatMP(wechat), let .wechatMini(wechat): try container.encode(wechat, forKey: .wechat)
         case let .wecom(wecom): try container.encode(wecom, forKey: .wecom)
         case let .dingtalk(dingtalk): try container.encode(dingtalk, forKey: .dingtalk)
+        case let .feishu(feishu): try container.encode(feishu, forKey: .feishu)
         }
     }
 }

@@ -157,6 +157,8 @@ public struct RenderedChat: Sendable, Hashable, Codable {
     public var type: ChatVariant.MessageType
     /// Who the address names (app messages).
     public var to: ChatVariant.Target
+    /// 飞书: what the address is (`receive_id_type`), nil for open_id.
+    public var idType: String?
     /// text and markdown.
     public var content: String?
     /// textcard and news.
@@ -204,6 +206,7 @@ public enum RenderedContent: Sendable, Hashable {
     case wechatMini(RenderedWeChat)
     case wecom(RenderedChat)
     case dingtalk(RenderedChat)
+    case feishu(RenderedChat)
 
     /// The channel this content goes out on.
     public var channel: Channel {
@@ -215,6 +218,7 @@ public enum RenderedContent: Sendable, Hashable {
         case .wechatMini: .wechatMini
         case .wecom: .wecom
         case .dingtalk: .dingtalk
+        case .feishu: .feishu
         }
     }
 }

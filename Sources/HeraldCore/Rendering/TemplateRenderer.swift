@@ -135,6 +135,8 @@ public struct TemplateRenderer: Sendable {
             return variants.wecom.map { .wecom(chat($0, values: values)) }
         case .dingtalk:
             return variants.dingtalk.map { .dingtalk(chat($0, values: values)) }
+        case .feishu:
+            return variants.feishu.map { .feishu(chat($0, values: values)) }
         }
     }
 
@@ -142,13 +144,15 @@ public struct TemplateRenderer: Sendable {
         // Values in markdown (a markdown message, an action card) cannot add markup; URLs and
         // plain text take them as given.
         let body: Escaping = variant.type == .markdown || variant.type == .actionCard ? .markdown : .plain
-        return RenderedChat(app: variant.app, robot: variant.robot, type: variant.type, to: variant.to,
+        var rendered = RenderedChat(app: variant.app, robot: variant.robot, type: variant.type, to: variant.to,
                             content: variant.content?.render(values, escaping: body),
                             title: variant.title?.render(values, escaping: .header),
                             description: variant.description?.render(values, escaping: .plain),
                             url: variant.url?.render(values, escaping: .header),
                             button: variant.button?.render(values, escaping: .header),
                             picture: variant.picture?.render(values, escaping: .header))
+        rendered.idType = variant.idType
+        return rendered
     }
 
     private func wechat(_ variant: WeChatVariant, values: [String: String]) -> RenderedWeChat {

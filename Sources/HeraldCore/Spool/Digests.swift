@@ -6,7 +6,7 @@ import Synchronization
 public struct DigestRule: Sendable, Hashable {
     /// How long a digest collects after its first row.
     public var window: Duration
-    /// The reserved column whose value groups rows: `user_id`, `email`, `mobile`, `openid`, `mini_openid`, `wecom_user` or `dingtalk_user`.
+    /// The reserved column whose value groups rows: `user_id`, `email`, `mobile`, `openid`, `mini_openid`, `wecom_user`, `dingtalk_user` or `feishu_user`.
     public var key: String
     /// Rendered for each folded row with its parameters (`订单 {orderId} 已发货`).
     public var item: TemplateText
@@ -16,7 +16,7 @@ public struct DigestRule: Sendable, Hashable {
     public var max: Int
 
     /// The columns a digest may be keyed by.
-    public static let keys = ["user_id", "email", "mobile", "openid", "mini_openid", "wecom_user", "dingtalk_user"]
+    public static let keys = ["user_id", "email", "mobile", "openid", "mini_openid", "wecom_user", "dingtalk_user", "feishu_user"]
 
     /// Creates a rule.
     public init(window: Duration, key: String = "user_id", item: TemplateText, separator: String = "\n", max: Int = 50) {
@@ -36,6 +36,7 @@ public struct DigestRule: Sendable, Hashable {
         case "mini_openid": row.recipient.miniOpenID
         case "wecom_user": row.recipient.wecomUser
         case "dingtalk_user": row.recipient.dingtalkUser
+        case "feishu_user": row.recipient.feishuUser
         default: row.recipient.userID
         }
         return value.flatMap { $0.isEmpty ? nil : $0 }

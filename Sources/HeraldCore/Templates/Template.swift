@@ -14,6 +14,8 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
     case wecom
     /// 钉钉 (DingTalk): a work notification to a member, or a custom robot's message.
     case dingtalk
+    /// 飞书 (Feishu/Lark): an app bot's message to a user or chat, or a custom bot's message.
+    case feishu
 
     public static func < (lhs: Channel, rhs: Channel) -> Bool {
         lhs.rank < rhs.rank
@@ -30,6 +32,7 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         case .wechatMini: "mini_openid"
         case .wecom: "wecom_user"
         case .dingtalk: "dingtalk_user"
+        case .feishu: "feishu_user"
         }
     }
 
@@ -48,6 +51,7 @@ public enum Channel: String, Sendable, Hashable, CaseIterable, Codable, Comparab
         case .wechatMini: 4
         case .wecom: 5
         case .dingtalk: 6
+        case .feishu: 7
         }
     }
 }
@@ -225,6 +229,7 @@ public struct ChatVariant: Sendable, Hashable {
         public static func allowed(on channel: Channel, robot: Bool) -> [MessageType] {
             switch channel {
             case .dingtalk: [.text, .markdown, .link, .actionCard]
+            case .feishu: [.text, .markdown]
             default: robot ? [.text, .markdown, .news] : [.text, .markdown, .textcard]
             }
         }
@@ -233,7 +238,7 @@ public struct ChatVariant: Sendable, Hashable {
         public func fields(on channel: Channel) -> [String] {
             switch self {
             case .text: ["content"]
-            case .markdown: channel == .dingtalk ? ["content", "title"] : ["content"]
+            case .markdown: channel == .wecom ? ["content"] : ["content", "title"]
             case .textcard: ["title", "description", "url", "button"]
             case .news: ["title", "description", "url", "picture"]
             case .link: ["title", "content", "url", "picture"]
@@ -253,6 +258,9 @@ public struct ChatVariant: Sendable, Hashable {
         }
     }
 
+    /// What a 飞书 app message's `feishu_user` holds (`receive_id_type`).
+    public static let feishuIDTypes = ["open_id", "user_id", "union_id", "email", "chat_id"]
+
     /// Who an app message's `wecom_user` names.
     public enum Target: String, Sendable, Hashable, CaseIterable, Codable {
         /// A member's userid (`touser`).
@@ -271,6 +279,9 @@ public struct ChatVariant: Sendable, Hashable {
     public var type: MessageType
     /// Who `wecom_user` names (app messages).
     public var to: Target = .user
+    /// 飞书 app messages: what `feishu_user` holds (`open_id`, default; `user_id`, `union_id`,
+    /// `email`, `chat_id`).
+    public var idType: String?
     /// text and markdown.
     public var content: TemplateText?
     /// textcard and news.
@@ -323,11 +334,13 @@ public struct VariantSet: Sendable, Hashable {
     public var wecom: ChatVariant?
     /// The 钉钉 variant.
     public var dingtalk: ChatVariant?
+    /// The 飞书 variant.
+    public var feishu: ChatVariant?
 
     /// Creates a set; every variant is optional.
     public init(site: SiteVariant? = nil, mail: MailVariant? = nil, sms: SMSVariant? = nil,
                 wechatMP: WeChatVariant? = nil, wechatMini: WeChatVariant? = nil, wecom: ChatVariant? = nil,
-                dingtalk: ChatVariant? = nil) {
+                dingtalk: ChatVariant? = nil, feishu: ChatVariant? = nil) {
         self.site = site
         self.mail = mail
         self.sms = sms
@@ -335,6 +348,7 @@ public struct VariantSet: Sendable, Hashable {
         self.wechatMini = wechatMini
         self.wecom = wecom
         self.dingtalk = dingtalk
+        self.feishu = feishu
     }
 
     /// Channels that have a variant here, in `Channel` order.
@@ -352,6 +366,7 @@ public struct VariantSet: Sendable, Hashable {
         case .wechatMini: wechatMini != nil
         case .wecom: wecom != nil
         case .dingtalk: dingtalk != nil
+        case .feishu: feishu != nil
         }
     }
 
@@ -360,6 +375,7 @@ public struct VariantSet: Sendable, Hashable {
         switch channel {
         case .wecom: wecom
         case .dingtalk: dingtalk
+        case .feishu: feishu
         default: nil
         }
     }
@@ -374,7 +390,7 @@ public struct VariantSet: Sendable, Hashable {
             texts += [wechat.url, wechat.page, wechat.miniprogramPage].compactMap { $0 }
             texts += wechat.data.map(\.value)
         }
-        for chat in [wecom, dingtalk].compactMap({ $0 }) {
+        for chat in [wecom, dingtalk, feishu].compactMap({ $0 }) {
             texts += [chat.content, chat.title, chat.description, chat.url, chat.button, chat.picture].compactMap { $0 }
         }
         return texts
@@ -500,6 +516,8 @@ public struct ConfigurationReference: Sendable, Hashable {
         case wecomRobot = "wecom robot"
         case dingtalkApp = "dingtalk app"
         case dingtalkRobot = "dingtalk robot"
+        case feishuApp = "feishu app"
+        case feishuRobot = "feishu robot"
     }
 
     /// The kind of entry.

@@ -5,8 +5,8 @@ import Yams
 /// line and column of the key or value at fault.
 struct TemplateLoader {
     static let topLevelKeys = ["code", "name", "category", "status", "params", "site", "mail", "sms",
-                               "wechat_mp", "wechat_mini", "wecom", "dingtalk", "locales", "escalate", "digest"]
-    static let variantKeys = ["site", "mail", "sms", "wechat_mp", "wechat_mini", "wecom", "dingtalk"]
+                               "wechat_mp", "wechat_mini", "wecom", "dingtalk", "feishu", "locales", "escalate", "digest"]
+    static let variantKeys = ["site", "mail", "sms", "wechat_mp", "wechat_mini", "wecom", "dingtalk", "feishu"]
 
     /// Where each field was written, so placeholder problems can point at it.
     private struct FieldSite {
@@ -195,6 +195,7 @@ struct TemplateLoader {
         case "sms": ["channel", "api_template_id", "content"]
         case "wechat_mp": ["app", "template_id", "url", "miniprogram", "data"]
         case "wecom", "dingtalk": ["app", "robot", "type", "to", "content", "title", "description", "url", "button", "picture"]
+        case "feishu": ["app", "robot", "type", "id_type", "content", "title"]
         default: ["app", "template_id", "page", "data", "miniprogram_state", "lang", "truncate"]
         }
     }
@@ -213,6 +214,7 @@ struct TemplateLoader {
         if let m = wanted("wechat_mini") { set.wechatMini = wechat(m, officialAccount: false) }
         if let m = wanted("wecom") { set.wecom = chat(m, channel: .wecom) }
         if let m = wanted("dingtalk") { set.dingtalk = chat(m, channel: .dingtalk) }
+        if let m = wanted("feishu") { set.feishu = chat(m, channel: .feishu) }
         return set
     }
 
@@ -356,8 +358,11 @@ struct TemplateLoader {
             reader.missing("app", in: m, hint: "add `app:` (an app message to \(channel.addressColumn)) or `robot:` (a group robot)")
             return nil
         }
-        let kinds: (app: ConfigurationReference.Kind, robot: ConfigurationReference.Kind) =
-            channel == .dingtalk ? (.dingtalkApp, .dingtalkRobot) : (.wecomApp, .wecomRobot)
+        let kinds: (app: ConfigurationReference.Kind, robot: ConfigurationReference.Kind) = switch channel {
+        case .dingtalk: (.dingtalkApp, .dingtalkRobot)
+        case .feishu: (.feishuApp, .feishuRobot)
+        default: (.wecomApp, .wecomRobot)
+        }
         let account = isRobot ? reference(kinds.robot, m, "robot") : reference(kinds.app, m, "app")
         let type = reader.choice(m, "type", default: ChatVariant.MessageType.text)
         let allowed = ChatVariant.MessageType.allowed(on: channel, robot: isRobot)
@@ -370,6 +375,15 @@ struct TemplateLoader {
             reader.error("DingTalk work notifications go to members or departments; use to: user or to: party", at: node)
         }
         var variant = ChatVariant(app: isRobot ? nil : account, robot: isRobot ? account : nil, type: type, to: to)
+        if channel == .feishu, let node = m["id_type"], let idType = reader.string(node, "'id_type'") {
+            if isRobot {
+                reader.error("'id_type' is for app messages; a bot posts to its own group", at: node)
+            } else if !ChatVariant.feishuIDTypes.contains(idType) {
+                reader.error("id_type is '\(idType)'; expected one of \(ChatVariant.feishuIDTypes.joined(separator: ", "))", at: node)
+            } else {
+                variant.idType = idType
+            }
+        }
         let fields = type.fields(on: channel), required = type.required(on: channel)
         func field(_ key: String) -> TemplateText? {
             fields.contains(key) ? text(m, key, required: required.contains(key)) : nil

@@ -238,6 +238,7 @@ public struct TransportSet: Sendable {
         }
         for id in configuration.wecomApps.keys { set.set(transport, channel: .wecom, account: id) }
         for id in configuration.dingtalkApps.keys { set.set(transport, channel: .dingtalk, account: id) }
+        for id in configuration.feishuApps.keys { set.set(transport, channel: .feishu, account: id) }
         return set
     }
 }

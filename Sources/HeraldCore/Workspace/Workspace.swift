@@ -108,11 +108,15 @@ public enum WorkspaceCheck {
                     if let app = configuration.wechatApps[reference.id], app.kind != wanted {
                         problem = "wechat app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant needs a \(wanted.rawValue) app"
                     }
-                case .wecomApp, .wecomRobot, .dingtalkApp, .dingtalkRobot:
-                    let channel: Channel = reference.kind == .wecomApp || reference.kind == .wecomRobot ? .wecom : .dingtalk
+                case .wecomApp, .wecomRobot, .dingtalkApp, .dingtalkRobot, .feishuApp, .feishuRobot:
+                    let channel: Channel = switch reference.kind {
+                    case .wecomApp, .wecomRobot: .wecom
+                    case .dingtalkApp, .dingtalkRobot: .dingtalk
+                    default: .feishu
+                    }
                     let apps = configuration.chatApps(channel)
                     defined = apps.keys.sorted()
-                    let wanted: ChatApp.Kind = reference.kind == .wecomApp || reference.kind == .dingtalkApp ? .app : .robot
+                    let wanted: ChatApp.Kind = [.wecomApp, .dingtalkApp, .feishuApp].contains(reference.kind) ? .app : .robot
                     if let app = apps[reference.id], app.kind != wanted {
                         problem = "\(channel.rawValue) app '\(reference.id)' is of kind \(app.kind.rawValue), but this variant names it as \(wanted == .app ? "'app'" : "'robot'")"
                     }

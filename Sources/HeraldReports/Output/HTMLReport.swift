@@ -210,6 +210,7 @@ public enum HTMLReport {
         case Channel.wechatMini.rawValue: "小程序订阅消息"
         case Channel.wecom.rawValue: "企业微信"
         case Channel.dingtalk.rawValue: "钉钉"
+        case Channel.feishu.rawValue: "飞书"
         case "none": "未到渠道"
         default: key
         }

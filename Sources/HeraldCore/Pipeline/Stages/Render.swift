@@ -50,7 +50,7 @@ extension PipelineStage {
         case let .mail(mail): mail.account
         case let .sms(sms): sms.channels.first ?? ""
         case let .wechatMP(wechat), let .wechatMini(wechat): wechat.app
-        case let .wecom(chat), let .dingtalk(chat): chat.account
+        case let .wecom(chat), let .dingtalk(chat), let .feishu(chat): chat.account
         }
     }
 }
