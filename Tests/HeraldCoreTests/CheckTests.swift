@@ -204,4 +204,15 @@ import HeraldTestSupport
             .error("unknown key 'host' in mail account 'exmail'; expected one of transport, from, reply_to, rate, max_size, retry, bounce_domain, daily_quota", at: SourceLocation(file: "herald.yaml", line: 3, column: 52)),
         ])
     }
+
+    @Test func aRobotRateAboveThePlatformsLimitIsAWarning() throws {
+        let workspace = try TemporaryWorkspace(files: [
+            "herald.yaml": "dingtalk:\n  apps:\n    ops: {transport: file, kind: robot, rate: 30/min}\n    fine: {transport: file, kind: robot, rate: 20/min}\n",
+            "templates/t.yaml": "dingtalk: {robot: ops, type: text, content: hi}\n",
+        ])
+        #expect(WorkspaceCheck.run(root: workspace.url, environment: [:]) == [
+            .warning("rate 30/min of dingtalk robot 'ops' is over the platform's 20/min for a robot; the excess is refused and waits in the spool",
+                     at: SourceLocation(file: "herald.yaml", line: 3, column: 47)),
+        ])
+    }
 }
