@@ -79,7 +79,7 @@ public enum DingTalkSignature {
 
     /// The `sign` query value.
     public static func sign(timestamp: Int64, secret: String) -> String {
-        WeComTransport.query(base64(timestamp: timestamp, secret: secret))
+        HTTPOutcome.query(base64(timestamp: timestamp, secret: secret))
     }
 }
 
@@ -130,7 +130,7 @@ public final class DingTalkTransport: Transport, Sendable {
             return .permanent(code: "wrong_channel", "the dingtalk transport sends dingtalk messages")
         }
         if robot {
-            var url = "\(base)/robot/send?access_token=\(WeComTransport.query(settings.accessToken?.value ?? ""))"
+            var url = "\(base)/robot/send?access_token=\(HTTPOutcome.query(settings.accessToken?.value ?? ""))"
             if let secret = settings.secret?.value, !secret.isEmpty {
                 let timestamp = Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
                 url += "&timestamp=\(timestamp)&sign=\(DingTalkSignature.sign(timestamp: timestamp, secret: secret))"
@@ -141,29 +141,18 @@ public final class DingTalkTransport: Transport, Sendable {
                 ?? .transient(code: "curl_init", "libcurl could not create a handle")
         }
         let body = HTTPOutcome.encoded(Self.appBody(message, address: envelope.address, agentID: settings.agentID ?? 0))
-        var forced = false
-        while true {
-            let token: String
-            switch await accessToken(force: forced) {
-            case let .success(value): token = value
-            case let .failure(failed): return failed.outcome
-            }
-            let url = "\(base)/topapi/message/corpconversation/asyncsend_v2?access_token=\(WeComTransport.query(token))"
-            guard let answer = await clients.run({ client in Self.outcome(of: client.post(url, headers: ["Content-Type": "application/json"], body: body), robot: false) }) else {
-                return .transient(code: "curl_init", "libcurl could not create a handle")
-            }
-            if answer.tokenRejected, !forced {
-                forced = true
-                continue
-            }
-            return answer.outcome
+        let (base, clients) = (base, clients)
+        return await cache.send(fetch: tokenFetch()) { token in
+            let url = "\(base)/topapi/message/corpconversation/asyncsend_v2?access_token=\(HTTPOutcome.query(token))"
+            return await clients.run { client in Self.outcome(of: client.post(url, headers: ["Content-Type": "application/json"], body: body), robot: false) }
         }
     }
 
-    private func accessToken(force: Bool) async -> Result<String, FailedFetch> {
-        let url = "\(base)/gettoken?appkey=\(WeComTransport.query(settings.appKey ?? ""))&appsecret=\(WeComTransport.query(settings.appSecret?.value ?? ""))"
+    /// How the app's token is fetched (`gettoken`, by AppKey and AppSecret).
+    private func tokenFetch() -> @Sendable () async -> Result<(String, Double), FailedFetch> {
+        let url = "\(base)/gettoken?appkey=\(HTTPOutcome.query(settings.appKey ?? ""))&appsecret=\(HTTPOutcome.query(settings.appSecret?.value ?? ""))"
         let clients = clients
-        return await cache.token(force: force) {
+        return {
             guard let response = await clients.run({ client in client.get(url) }) else {
                 return .failure(FailedFetch(outcome: .transient(code: "curl_init", "libcurl could not create a handle")))
             }
@@ -179,35 +168,29 @@ public final class DingTalkTransport: Transport, Sendable {
         }
     }
 
-    /// What one answer means, and whether it refused the token.
-    struct Answer: Sendable {
-        var outcome: DeliveryOutcome
-        var tokenRejected = false
-    }
-
-    static func outcome(of response: HTTPResponse, robot: Bool) -> Answer {
-        if let failure = HTTPOutcome.failure(response) { return Answer(outcome: failure) }
+    static func outcome(of response: HTTPResponse, robot: Bool) -> TokenAnswer {
+        if let failure = HTTPOutcome.failure(response) { return TokenAnswer(outcome: failure) }
         guard let reply = HTTPOutcome.decoded(Reply.self, from: response), let errcode = reply.errcode else {
-            return Answer(outcome: .transient(code: "http_\(response.status)", "DingTalk answered without errcode"))
+            return TokenAnswer(outcome: .transient(code: "http_\(response.status)", "DingTalk answered without errcode"))
         }
         let message = [reply.errmsg, reply.subMsg].compactMap { $0 }.joined(separator: "; ")
-        if errcode == 0 { return Answer(outcome: .sent(providerID: reply.taskID)) }
+        if errcode == 0 { return TokenAnswer(outcome: .sent(providerID: reply.taskID)) }
         // 88 means "look at sub_code": DingTalk's own code is the one that counts.
         let effective = errcode == 88 ? (reply.subCode ?? "88") : String(errcode)
         let code = FailureCode(effective)
-        if tokenErrors.contains(effective) { return Answer(outcome: .transient(code: code, message), tokenRejected: true) }
-        if transientErrors.contains(errcode) { return Answer(outcome: .transient(code: code, message)) }
+        if tokenErrors.contains(effective) { return TokenAnswer(outcome: .transient(code: code, message), tokenRejected: true) }
+        if transientErrors.contains(errcode) { return TokenAnswer(outcome: .transient(code: code, message)) }
         if robot && robotRateErrors.contains(errcode) {
             var outcome = DeliveryOutcome.transient(code: code, message)
             outcome.retryAfter = .seconds(600)
-            return Answer(outcome: outcome)
+            return TokenAnswer(outcome: outcome)
         }
         if accountErrors.contains(errcode) {
             var outcome = DeliveryOutcome.transient(code: code, message)
             outcome.stopsAccount = true
-            return Answer(outcome: outcome)
+            return TokenAnswer(outcome: outcome)
         }
-        return Answer(outcome: .permanent(code: code, message))
+        return TokenAnswer(outcome: .permanent(code: code, message))
     }
 
     // Bodies as DingTalk documents them: snake_case inside a work notification's `msg`, camelCase for robots.

@@ -121,7 +121,7 @@ public final class FeishuTransport: Transport, Sendable {
                 body.timestamp = String(timestamp)
                 body.sign = FeishuSignature.sign(timestamp: timestamp, secret: secret)
             }
-            let url = "\(base)/open-apis/bot/v2/hook/\(WeComTransport.query(settings.hook?.value ?? ""))"
+            let url = "\(base)/open-apis/bot/v2/hook/\(HTTPOutcome.query(settings.hook?.value ?? ""))"
             let data = HTTPOutcome.encoded(body)
             return await clients.run({ client in Self.outcome(of: client.post(url, headers: headers, body: data)).outcome })
                 ?? .transient(code: "curl_init", "libcurl could not create a handle")
@@ -129,30 +129,19 @@ public final class FeishuTransport: Transport, Sendable {
         // The message id as uuid: Feishu sends one message per uuid within an hour, so a retry is not a second message.
         let data = HTTPOutcome.encoded(Self.appBody(message, address: envelope.address, uuid: envelope.id.value))
         let url = "\(base)/open-apis/im/v1/messages?receive_id_type=\(message.idType ?? "open_id")"
-        var forced = false
-        while true {
-            let token: String
-            switch await accessToken(force: forced) {
-            case let .success(value): token = value
-            case let .failure(failed): return failed.outcome
-            }
+        let clients = clients
+        return await cache.send(fetch: tokenFetch()) { token in
             let authorized = headers.merging(["Authorization": "Bearer \(token)"]) { _, new in new }
-            guard let answer = await clients.run({ client in Self.outcome(of: client.post(url, headers: authorized, body: data)) }) else {
-                return .transient(code: "curl_init", "libcurl could not create a handle")
-            }
-            if answer.tokenRejected, !forced {
-                forced = true
-                continue
-            }
-            return answer.outcome
+            return await clients.run { client in Self.outcome(of: client.post(url, headers: authorized, body: data)) }
         }
     }
 
-    private func accessToken(force: Bool) async -> Result<String, FailedFetch> {
+    /// How the app's tenant_access_token is fetched (by App ID and App Secret).
+    private func tokenFetch() -> @Sendable () async -> Result<(String, Double), FailedFetch> {
         let url = "\(base)/open-apis/auth/v3/tenant_access_token/internal"
         let body = HTTPOutcome.encoded(["app_id": settings.appID ?? "", "app_secret": settings.appSecret?.value ?? ""])
         let clients = clients
-        return await cache.token(force: force) {
+        return {
             guard let response = await clients.run({ client in client.post(url, headers: ["Content-Type": "application/json; charset=utf-8"], body: body) }) else {
                 return .failure(FailedFetch(outcome: .transient(code: "curl_init", "libcurl could not create a handle")))
             }
@@ -169,35 +158,29 @@ public final class FeishuTransport: Transport, Sendable {
         }
     }
 
-    /// What one answer means, and whether it refused the token.
-    struct Answer: Sendable {
-        var outcome: DeliveryOutcome
-        var tokenRejected = false
-    }
-
-    static func outcome(of response: HTTPResponse) -> Answer {
+    static func outcome(of response: HTTPResponse) -> TokenAnswer {
         let reply = HTTPOutcome.decoded(Reply.self, from: response)
         // A 429 carries the frequency code; anything else not JSON (a 404 page, a 5xx) is HTTP's.
         guard let reply, let code = reply.code ?? reply.statusCode else {
-            if let failure = HTTPOutcome.failure(response) { return Answer(outcome: failure) }
-            return Answer(outcome: .transient(code: "http_\(response.status)", "Feishu answered without a code: \(String(decoding: response.body.prefix(200), as: UTF8.self))"))
+            if let failure = HTTPOutcome.failure(response) { return TokenAnswer(outcome: failure) }
+            return TokenAnswer(outcome: .transient(code: "http_\(response.status)", "Feishu answered without a code: \(String(decoding: response.body.prefix(200), as: UTF8.self))"))
         }
         let message = reply.msg ?? reply.statusMessage ?? ""
-        if code == 0 { return Answer(outcome: .sent(providerID: reply.data?.messageID)) }
+        if code == 0 { return TokenAnswer(outcome: .sent(providerID: reply.data?.messageID)) }
         let failureCode = FailureCode(String(code))
-        if tokenErrors.contains(code) { return Answer(outcome: .transient(code: failureCode, message), tokenRejected: true) }
+        if tokenErrors.contains(code) { return TokenAnswer(outcome: .transient(code: failureCode, message), tokenRejected: true) }
         if rateErrors.contains(code) || response.status == 429 {
             var outcome = DeliveryOutcome.transient(code: failureCode, message)
             outcome.retryAfter = .seconds(60)
-            return Answer(outcome: outcome)
+            return TokenAnswer(outcome: outcome)
         }
         if accountErrors.contains(code) {
             var outcome = DeliveryOutcome.transient(code: failureCode, message)
             outcome.stopsAccount = true
-            return Answer(outcome: outcome)
+            return TokenAnswer(outcome: outcome)
         }
-        if response.status >= 500 { return Answer(outcome: .transient(code: failureCode, message)) }
-        return Answer(outcome: .permanent(code: failureCode, message))
+        if response.status >= 500 { return TokenAnswer(outcome: .transient(code: failureCode, message)) }
+        return TokenAnswer(outcome: .permanent(code: failureCode, message))
     }
 
     // Bodies as Feishu documents them: an app message's `content` is a JSON *string*; a bot's an object.

@@ -27,6 +27,14 @@ enum HTTPOutcome {
         try? JSONDecoder().decode(type, from: response.body)
     }
 
+    /// `value` for a URL query or path segment: everything but letters, digits and `-._~`
+    /// percent-encoded (tokens and keys go into URLs this way).
+    static func query(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
     /// `value` as JSON with sorted keys (the bytes a request body is signed over).
     static func encoded(_ value: some Encodable) -> Data {
         let encoder = JSONEncoder()

@@ -102,7 +102,7 @@ public final class WeComTransport: Transport, Sendable {
         }
         if robot {
             let body = HTTPOutcome.encoded(Self.robotBody(message))
-            let url = "\(base)/cgi-bin/webhook/send?key=\(Self.query(settings.key?.value ?? ""))"
+            let url = "\(base)/cgi-bin/webhook/send?key=\(HTTPOutcome.query(settings.key?.value ?? ""))"
             guard let answer = await clients.run({ client in Self.outcome(of: client.post(url, headers: ["Content-Type": "application/json"], body: body),
                                                                           address: envelope.address, robot: true) }) else {
                 return .transient(code: "curl_init", "libcurl could not create a handle")
@@ -110,49 +110,19 @@ public final class WeComTransport: Transport, Sendable {
             return answer.outcome
         }
         let body = HTTPOutcome.encoded(Self.appBody(message, address: envelope.address, agentID: settings.agentID ?? 0))
-        var forced = false
-        while true {
-            let token: String
-            switch await accessToken(force: forced) {
-            case let .success(value): token = value
-            case let .failure(failed): return failed.outcome
-            }
-            let url = "\(base)/cgi-bin/message/send?access_token=\(Self.query(token))"
-            guard let answer = await clients.run({ client in Self.outcome(of: client.post(url, headers: ["Content-Type": "application/json"], body: body),
-                                                                          address: envelope.address, robot: false) }) else {
-                return .transient(code: "curl_init", "libcurl could not create a handle")
-            }
-            if case .tokenRejected = answer, !forced {
-                forced = true
-                continue
-            }
-            return answer.outcome
-        }
-    }
-
-    /// `value` for a URL query.
-    static func query(_ value: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
-
-    /// What one answer of WeCom means.
-    enum Answer: Sendable {
-        case done(DeliveryOutcome)
-        case tokenRejected(DeliveryOutcome)
-
-        var outcome: DeliveryOutcome {
-            switch self {
-            case let .done(outcome), let .tokenRejected(outcome): outcome
+        let (base, clients, address) = (base, clients, envelope.address)
+        return await cache.send(fetch: tokenFetch()) { token in
+            let url = "\(base)/cgi-bin/message/send?access_token=\(HTTPOutcome.query(token))"
+            return await clients.run { client in
+                Self.outcome(of: client.post(url, headers: ["Content-Type": "application/json"], body: body), address: address, robot: false)
             }
         }
     }
 
-    static func outcome(of response: HTTPResponse, address: String, robot: Bool) -> Answer {
-        if let failure = HTTPOutcome.failure(response) { return .done(failure) }
+    static func outcome(of response: HTTPResponse, address: String, robot: Bool) -> TokenAnswer {
+        if let failure = HTTPOutcome.failure(response) { return TokenAnswer(outcome: failure) }
         guard let reply = HTTPOutcome.decoded(Reply.self, from: response), let errcode = reply.errcode else {
-            return .done(.transient(code: "http_\(response.status)", "WeCom answered without errcode"))
+            return TokenAnswer(outcome: .transient(code: "http_\(response.status)", "WeCom answered without errcode"))
         }
         // errmsg carries a hint, the caller's IP and a link: the code is what counts.
         let errmsg = reply.errmsg ?? ""
@@ -161,31 +131,31 @@ public final class WeComTransport: Transport, Sendable {
             let unknown = [reply.invaliduser, reply.invalidparty, reply.invalidtag, reply.unlicenseduser]
                 .compactMap { $0 }.flatMap { $0.split(separator: "|").map { $0.lowercased() } }
             if unknown.contains(address.lowercased()) {
-                return .done(.permanent(code: "wecom_invalid_recipient", "WeCom does not know \(address) in this app's reach (invaliduser)"))
+                return TokenAnswer(outcome: .permanent(code: "wecom_invalid_recipient", "WeCom does not know \(address) in this app's reach (invaliduser)"))
             }
-            return .done(.sent(providerID: reply.msgid))
+            return TokenAnswer(outcome: .sent(providerID: reply.msgid))
         }
         let code = FailureCode(String(errcode))
-        if tokenErrors.contains(errcode) { return .tokenRejected(.transient(code: code, errmsg)) }
+        if tokenErrors.contains(errcode) { return TokenAnswer(outcome: .transient(code: code, errmsg), tokenRejected: true) }
         if transientErrors.contains(errcode) {
             var outcome = DeliveryOutcome.transient(code: code, errmsg)
             // A robot over 20 a minute waits out the minute.
             if robot && errcode == 45009 { outcome.retryAfter = .seconds(60) }
-            return .done(outcome)
+            return TokenAnswer(outcome: outcome)
         }
         if accountErrors.contains(errcode) {
             var outcome = DeliveryOutcome.transient(code: code, errmsg)
             outcome.stopsAccount = true
-            return .done(outcome)
+            return TokenAnswer(outcome: outcome)
         }
-        return .done(.permanent(code: code, errmsg))
+        return TokenAnswer(outcome: .permanent(code: code, errmsg))
     }
 
-    /// A token good for a while yet (WeCom keeps one per app: the corp and agent name it).
-    private func accessToken(force: Bool) async -> Result<String, FailedFetch> {
-        let url = "\(base)/cgi-bin/gettoken?corpid=\(Self.query(settings.corpID ?? ""))&corpsecret=\(Self.query(settings.secret?.value ?? ""))"
+    /// How the app's token is fetched (WeCom keeps one per app: the corp and agent name it).
+    private func tokenFetch() -> @Sendable () async -> Result<(String, Double), FailedFetch> {
+        let url = "\(base)/cgi-bin/gettoken?corpid=\(HTTPOutcome.query(settings.corpID ?? ""))&corpsecret=\(HTTPOutcome.query(settings.secret?.value ?? ""))"
         let clients = clients
-        return await cache.token(force: force) {
+        return {
             guard let response = await clients.run({ client in client.get(url) }) else {
                 return .failure(FailedFetch(outcome: .transient(code: "curl_init", "libcurl could not create a handle")))
             }
